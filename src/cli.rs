@@ -1,0 +1,239 @@
+//! The command line: `serve`, `migrate`, `verify`, `head`, `export`,
+//! `import`. Each command is a thin shell around a library function, so
+//! tests exercise the same code without spawning processes.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use thiserror::Error;
+use tracing_subscriber::EnvFilter;
+
+use crate::backend::{Backend, Migrations, StoreLocation};
+use crate::http::{router, AppState};
+use crate::store::StoreError;
+use crate::transfer::export::{export_ndjson, ExportError};
+use crate::transfer::import::{import_ndjson, ImportError};
+use crate::verify::{verify_store, ExpectedHead, VerifyError};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "portal-ledger",
+    version,
+    about = "Event-sourced, audit-first backend for partner portals"
+)]
+pub struct Cli {
+    /// PostgreSQL URL (postgres://user@host/db). Selects PostgreSQL instead of
+    /// the embedded store.
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Directory of the embedded store (used when no database URL is given).
+    #[arg(
+        long,
+        env = "PORTAL_LEDGER_DATA_DIR",
+        default_value = "./data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve HTTP: /healthz, /readyz, /v1/log/head.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "PORTAL_LEDGER_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Do not apply PostgreSQL migrations at start (for a role that may
+        /// only INSERT and SELECT; run `migrate` as the owner instead).
+        #[arg(long)]
+        no_migrate: bool,
+    },
+    /// Apply pending schema migrations.
+    Migrate,
+    /// Recompute the hash chain and check positions and versions; exit 1 and
+    /// name the first bad position on any difference.
+    Verify {
+        /// A head printed earlier by `head`, as POSITION:HASH; fails if the
+        /// log no longer reaches it (a truncated tail) or differs there.
+        #[arg(long)]
+        expect_head: Option<ExpectedHead>,
+    },
+    /// Print the last position and hash (POSITION:HASH on the first line,
+    /// then the head as JSON).
+    Head,
+    /// Write the log as NDJSON, one event per line.
+    Export {
+        /// Output file (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// First position to export.
+        #[arg(long, default_value_t = 1)]
+        from: u64,
+    },
+    /// Append an NDJSON export or a legacy history, all or nothing.
+    Import {
+        /// Input file; `-` or nothing reads standard input.
+        file: Option<PathBuf>,
+    },
+}
+
+/// Why a command failed.
+#[derive(Debug, Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("verification failed: {0}")]
+    Verify(#[from] VerifyError),
+    #[error("export failed: {0}")]
+    Export(#[from] ExportError),
+    #[error("import refused, nothing was appended: {0}")]
+    Import(#[from] ImportError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Parses the arguments, runs the command, and maps the outcome to an exit
+/// code (0 success, 1 failure; clap uses 2 for usage errors).
+pub async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("portal-ledger: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    let location = StoreLocation::choose(cli.database_url, cli.data_dir);
+    match cli.command {
+        Command::Serve { listen, no_migrate } => {
+            let migrations = if no_migrate {
+                Migrations::Skip
+            } else {
+                Migrations::Apply
+            };
+            let backend = Backend::open(&location, migrations).await?;
+            serve(backend, listen, &location).await
+        }
+        Command::Migrate => {
+            Backend::open(&location, Migrations::Apply).await?;
+            eprintln!("migrations applied ({})", location.describe());
+            Ok(())
+        }
+        Command::Verify { expect_head } => {
+            let backend = Backend::open(&location, Migrations::Skip).await?;
+            let store = backend.shared();
+            let total = store.head().await?.position;
+            let bar = progress_bar(total, "verifying");
+            let verified = verify_store(store, expect_head, |p| bar.set_position(p)).await;
+            bar.finish_and_clear();
+            let verified = verified?;
+            println!(
+                "ok: {} events, chain intact, head {}:{}",
+                verified.events, verified.events, verified.last_hash
+            );
+            Ok(())
+        }
+        Command::Head => {
+            let backend = Backend::open(&location, Migrations::Skip).await?;
+            let head = backend.shared().head().await?;
+            println!("{}:{}", head.position, head.hash);
+            println!("{}", serde_json::to_string(&head).unwrap_or_default());
+            Ok(())
+        }
+        Command::Export { out, from } => {
+            let backend = Backend::open(&location, Migrations::Skip).await?;
+            let store = backend.shared();
+            let total = store.head().await?.position;
+            match out {
+                Some(path) => {
+                    let bar = progress_bar(total, "exporting");
+                    let mut file = BufWriter::new(File::create(&path)?);
+                    let n = export_ndjson(store, from, &mut file, |p| bar.set_position(p)).await?;
+                    bar.finish_and_clear();
+                    eprintln!("exported {n} events to {}", path.display());
+                }
+                None => {
+                    let mut stdout = BufWriter::new(std::io::stdout().lock());
+                    export_ndjson(store, from, &mut stdout, |_| {}).await?;
+                    stdout.flush()?;
+                }
+            }
+            Ok(())
+        }
+        Command::Import { file } => {
+            let backend = Backend::open(&location, Migrations::Apply).await?;
+            let (input, size): (Box<dyn BufRead + Send>, Option<u64>) = match file {
+                Some(path) if path.as_os_str() != "-" => {
+                    let f = File::open(&path)?;
+                    let size = f.metadata().ok().map(|m| m.len());
+                    (Box::new(BufReader::with_capacity(1 << 20, f)), size)
+                }
+                _ => (Box::new(BufReader::new(std::io::stdin())), None),
+            };
+            let bar = match size {
+                Some(bytes) => progress_bar(bytes, "importing").with_style(bytes_style()),
+                None => ProgressBar::new_spinner(),
+            };
+            let result = import_ndjson(backend.bulk(), input, |b| bar.set_position(b)).await;
+            bar.finish_and_clear();
+            let imported = result?;
+            eprintln!(
+                "imported {} events; head is now position {}",
+                imported.events, imported.head
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn serve(
+    backend: Backend,
+    listen: SocketAddr,
+    location: &StoreLocation,
+) -> Result<(), CliError> {
+    let app = router(AppState {
+        store: backend.shared(),
+    });
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    tracing::info!(address = %listener.local_addr()?, store = %location.describe(), "serving");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
+
+/// A progress bar on standard error; indicatif hides it when standard
+/// error is not a terminal.
+fn progress_bar(total: u64, label: &'static str) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    if let Ok(style) =
+        ProgressStyle::with_template("{msg} {wide_bar} {pos}/{len} events ({per_sec}, {eta})")
+    {
+        bar.set_style(style);
+    }
+    bar.set_message(label);
+    bar
+}
+
+fn bytes_style() -> ProgressStyle {
+    ProgressStyle::with_template("{msg} {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+}

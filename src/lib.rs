@@ -1,0 +1,16 @@
+//! portal-ledger: an event-sourced, audit-first backend for partner portals.
+//!
+//! Start with `ARCHITECTURE.md` for the map. In short: [`event`] defines the
+//! envelope, [`chain`] the hash chain, [`store`] the store contract and its
+//! embedded and PostgreSQL backends, [`verify`] the integrity rules,
+//! [`transfer`] NDJSON export and import, [`http`] the HTTP edge and [`cli`]
+//! the command line that ties them together.
+
+pub mod backend;
+pub mod chain;
+pub mod cli;
+pub mod event;
+pub mod http;
+pub mod store;
+pub mod transfer;
+pub mod verify;

@@ -1,0 +1,249 @@
+//! `import`: NDJSON into the log, all or nothing, through the backend's
+//! bulk path.
+//!
+//! Every line is checked before it is written, in one pass:
+//! * a *chained* line (it carries `position`, `prev_hash` and `hash`) must
+//!   carry the full envelope and continue the chain exactly — the same rules
+//!   `verify` applies ([`ChainChecker`]);
+//! * a *legacy* line (none of the three) is numbered, timed and hashed on the
+//!   way in; `event_id`, `stream_version`, `recorded_at` and `schema_version`
+//!   are optional and, when present, must fit.
+//!
+//! The first bad line aborts the import with its line number and reason;
+//! the backend's transaction is rolled back, so nothing is appended.
+
+use std::collections::HashSet;
+use std::io::BufRead;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use thiserror::Error;
+use uuid::Uuid;
+
+use crate::chain::HashedFields;
+use crate::event::{to_log_time, EventType, Hash, JsonObject, RecordedEvent, StreamId};
+use crate::store::append::MAX_EVENT_BYTES;
+use crate::store::import::BulkImport;
+use crate::store::StoreError;
+use crate::verify::ChainChecker;
+
+/// Rows handed to the backend at a time.
+const CHUNK: usize = 10_000;
+
+#[derive(Debug, Error)]
+pub enum ImportError {
+    #[error("line {line}: {reason}")]
+    BadLine { line: u64, reason: String },
+    #[error("reading the import: {0}")]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Imported {
+    pub events: u64,
+    pub head: u64,
+}
+
+/// One NDJSON line as it may come in: a full envelope or a legacy record.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Line {
+    position: Option<u64>,
+    event_id: Option<Uuid>,
+    stream_id: String,
+    stream_version: Option<u64>,
+    event_type: String,
+    schema_version: Option<u32>,
+    payload: serde_json::Value,
+    metadata: Option<serde_json::Value>,
+    recorded_at: Option<String>,
+    prev_hash: Option<String>,
+    hash: Option<String>,
+}
+
+/// Imports every line of `input`. `on_progress` receives the bytes read so
+/// far after each chunk. Blank lines are skipped.
+pub async fn import_ndjson(
+    store: &dyn BulkImport,
+    input: impl BufRead,
+    mut on_progress: impl FnMut(u64),
+) -> Result<Imported, ImportError> {
+    let mut session = store.begin_import().await?;
+    let head = session.head();
+    let versions = if head.position == 0 {
+        Default::default()
+    } else {
+        session.stream_versions().await?
+    };
+    let check_existing = head.position > 0;
+    let mut checker =
+        ChainChecker::continuing(head.position, head.hash, head.recorded_at, versions);
+    let mut seen_ids: HashSet<Uuid> = HashSet::new();
+    let mut chunk: Vec<RecordedEvent> = Vec::with_capacity(CHUNK);
+    let mut chunk_lines: Vec<u64> = Vec::with_capacity(CHUNK);
+    let mut bytes_read = 0u64;
+    let mut imported = 0u64;
+    let now = to_log_time(Utc::now());
+
+    for (index, line) in input.lines().enumerate() {
+        let line_number = index as u64 + 1;
+        let line = line?;
+        bytes_read += line.len() as u64 + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let bad = |reason: String| ImportError::BadLine {
+            line: line_number,
+            reason,
+        };
+        let event = to_event(&line, &checker, now).map_err(bad)?;
+        if !seen_ids.insert(event.event_id) {
+            return Err(bad(format!("event id {} appears twice", event.event_id)));
+        }
+        checker.check(&event).map_err(|b| bad(b.to_string()))?;
+        chunk.push(event);
+        chunk_lines.push(line_number);
+        if chunk.len() == CHUNK {
+            flush(&mut *session, &mut chunk, &mut chunk_lines, check_existing).await?;
+            imported += CHUNK as u64;
+            on_progress(bytes_read);
+        }
+    }
+    imported += chunk.len() as u64;
+    flush(&mut *session, &mut chunk, &mut chunk_lines, check_existing).await?;
+    on_progress(bytes_read);
+    session.commit().await?;
+    Ok(Imported {
+        events: imported,
+        head: checker.last_position(),
+    })
+}
+
+async fn flush(
+    session: &mut dyn crate::store::import::ImportSession,
+    chunk: &mut Vec<RecordedEvent>,
+    lines: &mut Vec<u64>,
+    check_existing: bool,
+) -> Result<(), ImportError> {
+    if chunk.is_empty() {
+        return Ok(());
+    }
+    if check_existing {
+        let ids: Vec<Uuid> = chunk.iter().map(|e| e.event_id).collect();
+        let existing = session.existing_event_ids(&ids).await?;
+        if let Some(id) = existing.first() {
+            let index = ids.iter().position(|i| i == id).unwrap_or(0);
+            return Err(ImportError::BadLine {
+                line: lines[index],
+                reason: format!("event id {id} is already in the log"),
+            });
+        }
+    }
+    session.write(chunk).await?;
+    chunk.clear();
+    lines.clear();
+    Ok(())
+}
+
+/// Turns a line into the envelope it will be stored as; chained lines are
+/// taken as they are (the checker then proves them), legacy lines are
+/// completed from the checker's view of the log.
+fn to_event(text: &str, log: &ChainChecker, now: DateTime<Utc>) -> Result<RecordedEvent, String> {
+    let line: Line =
+        serde_json::from_str(text).map_err(|e| format!("not a valid event line: {e}"))?;
+    let stream_id = StreamId::parse(line.stream_id).map_err(|e| e.to_string())?;
+    let event_type = EventType::parse(line.event_type).map_err(|e| e.to_string())?;
+    let payload = JsonObject::from_value("payload", &line.payload).map_err(|e| e.to_string())?;
+    let metadata = match &line.metadata {
+        Some(value) => JsonObject::from_value("metadata", value).map_err(|e| e.to_string())?,
+        None => JsonObject::empty(),
+    };
+    if payload.len() + metadata.len() > MAX_EVENT_BYTES {
+        return Err(format!(
+            "payload and metadata are larger than {MAX_EVENT_BYTES} bytes"
+        ));
+    }
+    let schema_version = line.schema_version.unwrap_or(1);
+    if schema_version == 0 {
+        return Err("schema_version must be at least 1".into());
+    }
+    let recorded_at = match &line.recorded_at {
+        Some(text) => DateTime::parse_from_rfc3339(text)
+            .map(|t| to_log_time(t.with_timezone(&Utc)))
+            .map_err(|e| format!("recorded_at: {e}"))?,
+        None => log.last_time().map_or(now, |last| last.max(now)),
+    };
+
+    let chained = line.position.is_some() || line.prev_hash.is_some() || line.hash.is_some();
+    if chained {
+        let missing: Vec<&str> = [
+            ("position", line.position.is_none()),
+            ("event_id", line.event_id.is_none()),
+            ("stream_version", line.stream_version.is_none()),
+            ("schema_version", line.schema_version.is_none()),
+            ("recorded_at", line.recorded_at.is_none()),
+            ("prev_hash", line.prev_hash.is_none()),
+            ("hash", line.hash.is_none()),
+        ]
+        .into_iter()
+        .filter_map(|(name, absent)| absent.then_some(name))
+        .collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "a line with a position or hash must carry the whole envelope; missing {}",
+                missing.join(", ")
+            ));
+        }
+        let hash_field = |name: &str, value: Option<String>| {
+            Hash::from_hex(value.as_deref().unwrap_or_default()).map_err(|e| format!("{name}: {e}"))
+        };
+        return Ok(RecordedEvent {
+            position: line.position.unwrap_or_default(),
+            event_id: line.event_id.unwrap_or_default(),
+            stream_id,
+            stream_version: line.stream_version.unwrap_or_default(),
+            event_type,
+            schema_version,
+            payload,
+            metadata,
+            recorded_at,
+            prev_hash: hash_field("prev_hash", line.prev_hash)?,
+            hash: hash_field("hash", line.hash)?,
+        });
+    }
+
+    let position = log.last_position() + 1;
+    let stream_version = line
+        .stream_version
+        .unwrap_or_else(|| log.next_version(stream_id.as_str()));
+    let event_id = line.event_id.unwrap_or_else(Uuid::now_v7);
+    let prev_hash = log.last_hash();
+    let hash = HashedFields {
+        position,
+        event_id,
+        stream_id: &stream_id,
+        stream_version,
+        event_type: &event_type,
+        schema_version,
+        payload: &payload,
+        metadata: &metadata,
+        recorded_at,
+    }
+    .chained_hash(&prev_hash);
+    Ok(RecordedEvent {
+        position,
+        event_id,
+        stream_id,
+        stream_version,
+        event_type,
+        schema_version,
+        payload,
+        metadata,
+        recorded_at,
+        prev_hash,
+        hash,
+    })
+}
