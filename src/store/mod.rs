@@ -111,7 +111,7 @@ pub enum StoreError {
     #[error("store unavailable: {0}")]
     Unavailable(String),
     #[error("postgres: {0}")]
-    Postgres(#[from] tokio_postgres::Error),
+    Postgres(String),
     #[error("postgres pool: {0}")]
     Pool(String),
     #[error("sqlite: {0}")]
@@ -120,6 +120,22 @@ pub enum StoreError {
     Migration(#[from] refinery::Error),
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    /// Keeps the server's message and detail: `tokio_postgres::Error`
+    /// displays only "db error" on its own.
+    fn from(e: tokio_postgres::Error) -> Self {
+        match e.as_db_error() {
+            Some(db) => StoreError::Postgres(format!(
+                "{} ({}){}",
+                db.message(),
+                db.code().code(),
+                db.detail().map(|d| format!(": {d}")).unwrap_or_default()
+            )),
+            None => StoreError::Postgres(e.to_string()),
+        }
+    }
 }
 
 impl From<deadpool_postgres::PoolError> for StoreError {

@@ -1,0 +1,214 @@
+//! Test support: a fresh store of either kind per test, cleaned up after.
+//!
+//! PostgreSQL tests get a database of their own on the running server
+//! (`PORTAL_LEDGER_TEST_PG`, default `postgres://postgres@127.0.0.1:5432/postgres`
+//! as the admin connection), created before the test and dropped with
+//! `WITH (FORCE)` when the guard drops. Embedded tests get a temporary
+//! directory.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use portal_ledger::backend::{Backend, Migrations, StoreLocation};
+use portal_ledger::event::{EventType, JsonObject, NewEvent, StreamId};
+use portal_ledger::store::{ExpectedVersion, SharedStore, StreamAppend};
+use tokio_postgres::NoTls;
+
+pub fn admin_url() -> String {
+    std::env::var("PORTAL_LEDGER_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A database created for one test and dropped afterwards.
+pub struct TestDatabase {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDatabase {
+    pub async fn create() -> Self {
+        let name = format!("portal_ledger_test_{}", uuid::Uuid::new_v4().simple());
+        let admin = admin_client().await;
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create test database");
+        let base = admin_url();
+        let url = match base.rsplit_once('/') {
+            Some((prefix, _)) => format!("{prefix}/{name}"),
+            None => panic!("admin url has no database part"),
+        };
+        Self { name, url }
+    }
+
+    /// A client connected to the test database as its owner.
+    pub async fn owner_client(&self) -> tokio_postgres::Client {
+        let (client, conn) = tokio_postgres::connect(&self.url, NoTls)
+            .await
+            .expect("connect to test database");
+        tokio::spawn(conn);
+        client
+    }
+}
+
+async fn admin_client() -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(&admin_url(), NoTls)
+        .await
+        .expect("connect to PostgreSQL (is it running on 127.0.0.1:5432?)");
+    tokio::spawn(conn);
+    client
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime; use a runtime of our own on
+        // another thread.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                let admin = admin_client().await;
+                let _ = admin
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await;
+            });
+        })
+        .join();
+    }
+}
+
+/// Which backend a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Embedded,
+    Postgres,
+}
+
+/// A fresh, migrated store and whatever keeps it alive (clones share the
+/// database or directory, which goes away with the last clone).
+#[derive(Clone)]
+pub struct TestStore {
+    pub backend: Backend,
+    pub store: SharedStore,
+    pub location: StoreLocation,
+    pub kind: Kind,
+    pub database: Option<Arc<TestDatabase>>,
+    pub dir: Option<Arc<tempfile::TempDir>>,
+}
+
+impl TestStore {
+    pub async fn new(kind: Kind) -> Self {
+        let (location, database, dir) = match kind {
+            Kind::Embedded => {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let location = StoreLocation::Embedded {
+                    data_dir: dir.path().to_path_buf(),
+                };
+                (location, None, Some(Arc::new(dir)))
+            }
+            Kind::Postgres => {
+                let db = TestDatabase::create().await;
+                let location = StoreLocation::Postgres {
+                    url: db.url.clone(),
+                };
+                (location, Some(Arc::new(db)), None)
+            }
+        };
+        let backend = Backend::open(&location, Migrations::Apply)
+            .await
+            .expect("open store");
+        let store = backend.shared();
+        Self {
+            backend,
+            store,
+            location,
+            kind,
+            database,
+            dir,
+        }
+    }
+
+    /// Opens the same store again (as a restarted process would).
+    pub async fn reopen(&self) -> Backend {
+        Backend::open(&self.location, Migrations::Apply)
+            .await
+            .expect("reopen store")
+    }
+
+    /// `--database-url` / `--data-dir` arguments for the CLI.
+    pub fn cli_args(&self) -> Vec<String> {
+        match &self.location {
+            StoreLocation::Embedded { data_dir } => {
+                vec!["--data-dir".into(), path_arg(data_dir)]
+            }
+            StoreLocation::Postgres { url } => vec!["--database-url".into(), url.clone()],
+        }
+    }
+}
+
+fn path_arg(p: &std::path::Path) -> String {
+    PathBuf::from(p).display().to_string()
+}
+
+/// Runs a test body against both backends as two `#[tokio::test]`s.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn embedded() {
+                let store = support::TestStore::new(support::Kind::Embedded).await;
+                let keep = store.clone();
+                ($body)(store).await;
+                drop(keep);
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let store = support::TestStore::new(support::Kind::Postgres).await;
+                let keep = store.clone();
+                ($body)(store).await;
+                drop(keep);
+            }
+        }
+    };
+}
+
+pub fn stream(name: &str) -> StreamId {
+    StreamId::parse(name).expect("stream id")
+}
+
+pub fn event(kind: &str, payload: serde_json::Value) -> NewEvent {
+    NewEvent::new(
+        EventType::parse(kind).expect("event type"),
+        JsonObject::from_value("payload", &payload).expect("payload"),
+    )
+}
+
+pub fn append_one(name: &str, expected: ExpectedVersion, new: NewEvent) -> Vec<StreamAppend> {
+    vec![StreamAppend::new(stream(name), expected, vec![new])]
+}
+
+/// Appends `n` events to `n` new streams, one append each.
+pub async fn fill(store: &SharedStore, n: usize) {
+    for i in 0..n {
+        store
+            .append(append_one(
+                &format!("user-{i}-{}", uuid::Uuid::now_v7().simple()),
+                ExpectedVersion::NoStream,
+                event(
+                    "user.invited",
+                    serde_json::json!({ "n": i, "email": format!("u{i}@example.com") }),
+                ),
+            ))
+            .await
+            .expect("append");
+    }
+}
