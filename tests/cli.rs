@@ -1,0 +1,231 @@
+//! The binary as an operator uses it: `serve`, `migrate`, `head`, `verify`,
+//! `export`, `import`, with exit codes.
+
+mod support;
+
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use support::{Kind, TestStore};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn portal_ledger(t: &TestStore, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_portal-ledger"))
+        .args(t.cli_args())
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run portal-ledger")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+on_both_backends!(
+    operator_commands_work_end_to_end,
+    |t: TestStore| async move {
+        let migrate = portal_ledger(&t, &["migrate"]);
+        assert!(migrate.status.success(), "{}", stderr(&migrate));
+
+        let empty = portal_ledger(&t, &["head"]);
+        assert!(empty.status.success());
+        assert_eq!(
+            stdout(&empty).lines().next().unwrap(),
+            format!("0:{}", "0".repeat(64))
+        );
+
+        support::fill(&t.store, 25).await;
+        let head = portal_ledger(&t, &["head"]);
+        let head_line = stdout(&head).lines().next().unwrap().to_owned();
+        assert!(head_line.starts_with("25:"));
+        let head_json: serde_json::Value =
+            serde_json::from_str(stdout(&head).lines().nth(1).unwrap()).unwrap();
+        assert_eq!(head_json["position"], 25);
+
+        let verify = portal_ledger(&t, &["verify", "--expect-head", &head_line]);
+        assert!(verify.status.success(), "{}", stderr(&verify));
+        assert!(stdout(&verify).starts_with("ok: 25 events"));
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("log.ndjson");
+        let export = portal_ledger(&t, &["export", "--out", file.to_str().unwrap()]);
+        assert!(export.status.success(), "{}", stderr(&export));
+        let to_stdout = portal_ledger(&t, &["export"]);
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), stdout(&to_stdout));
+        assert_eq!(stdout(&to_stdout).lines().count(), 25);
+
+        // Import into a fresh store of the same kind: same head.
+        let target = TestStore::new(t.kind).await;
+        let import = portal_ledger(&target, &["import", file.to_str().unwrap()]);
+        assert!(import.status.success(), "{}", stderr(&import));
+        assert_eq!(
+            stdout(&portal_ledger(&target, &["head"]))
+                .lines()
+                .next()
+                .unwrap(),
+            head_line
+        );
+
+        // A corrupted file: refused with the line, exit code 1, nothing appended.
+        let text = std::fs::read_to_string(&file).unwrap();
+        let bad = dir.path().join("bad.ndjson");
+        let mut lines: Vec<&str> = text.lines().collect();
+        lines[3] = "{\"broken\": true}";
+        std::fs::write(&bad, lines.join("\n")).unwrap();
+        let fresh = TestStore::new(t.kind).await;
+        let refused = portal_ledger(&fresh, &["import", bad.to_str().unwrap()]);
+        assert_eq!(refused.status.code(), Some(1));
+        assert!(stderr(&refused).contains("line 4"), "{}", stderr(&refused));
+        assert!(stdout(&portal_ledger(&fresh, &["head"])).starts_with("0:"));
+
+        // Import from standard input.
+        let mut child = Command::new(env!("CARGO_BIN_EXE_portal-ledger"))
+            .args(fresh.cli_args())
+            .args(["import", "-"])
+            .env_remove("DATABASE_URL")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(text.as_bytes())
+                .unwrap();
+        }
+        assert!(child.wait().unwrap().success());
+        assert_eq!(
+            stdout(&portal_ledger(&fresh, &["head"]))
+                .lines()
+                .next()
+                .unwrap(),
+            head_line
+        );
+    }
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_exits_non_zero_and_names_the_position() {
+    let t = TestStore::new(Kind::Embedded).await;
+    support::fill(&t.store, 10).await;
+    let head_line = stdout(&portal_ledger(&t, &["head"]))
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned();
+    let db = match &t.location {
+        portal_ledger::backend::StoreLocation::Embedded { data_dir } => {
+            data_dir.join("events.sqlite3")
+        }
+        _ => unreachable!(),
+    };
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.execute_batch(
+        "DROP TRIGGER events_refuse_update; DROP TRIGGER events_refuse_delete; \
+         UPDATE events SET event_type = 'user.promoted' WHERE position = 4;",
+    )
+    .unwrap();
+    let verify = portal_ledger(&t, &["verify"]);
+    assert_eq!(verify.status.code(), Some(1));
+    assert!(
+        stderr(&verify).contains("position 4:"),
+        "{}",
+        stderr(&verify)
+    );
+
+    conn.execute_batch("DELETE FROM events WHERE position >= 4")
+        .unwrap();
+    assert!(portal_ledger(&t, &["verify"]).status.success());
+    let truncated = portal_ledger(&t, &["verify", "--expect-head", &head_line]);
+    assert_eq!(truncated.status.code(), Some(1));
+    assert!(
+        stderr(&truncated).contains("position 4:"),
+        "{}",
+        stderr(&truncated)
+    );
+    assert!(
+        stderr(&truncated).contains("recorded before"),
+        "{}",
+        stderr(&truncated)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_answers_health_and_head() {
+    let t = TestStore::new(Kind::Embedded).await;
+    support::fill(&t.store, 3).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let address = format!("127.0.0.1:{port}");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_portal-ledger"))
+        .args(t.cli_args())
+        .args(["serve", "--listen", &address])
+        .env_remove("DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut health = None;
+    for _ in 0..100 {
+        if let Ok(response) = http_get(&address, "/healthz").await {
+            health = Some(response);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let result = async {
+        let (status, body) = health.expect("server came up");
+        assert_eq!(status, 200);
+        assert_eq!(body["status"], "ok");
+        let (status, body) = http_get(&address, "/readyz").await.unwrap();
+        assert_eq!(status, 200);
+        assert_eq!(body["head"], 3);
+        let (status, body) = http_get(&address, "/v1/log/head").await.unwrap();
+        assert_eq!(status, 200);
+        assert_eq!(body["position"], 3);
+        assert_eq!(body["hash"], t.store.head().await.unwrap().hash.to_hex());
+        let (status, body) = http_get(&address, "/v1/nothing-here").await.unwrap();
+        assert_eq!(status, 404);
+        assert_eq!(body["error"]["code"], "not_found");
+    }
+    .await;
+    server.kill().unwrap();
+    server.wait().unwrap();
+    result
+}
+
+/// A minimal HTTP/1.1 GET over loopback; returns status and JSON body.
+async fn http_get(address: &str, path: &str) -> std::io::Result<(u16, serde_json::Value)> {
+    let mut stream = tokio::net::TcpStream::connect(address).await?;
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+    Ok((
+        status,
+        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+    ))
+}
