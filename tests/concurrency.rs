@@ -166,9 +166,9 @@ on_both_backends!(
     }
 );
 
-/// Two independent writers on one log (as two processes would be: separate
-/// connections, separate group-commit writers) stay serialized by the
-/// database lock: positions stay contiguous and the chain verifies.
+// Two independent writers on one log (as two processes would be: separate
+// connections, separate group-commit writers) stay serialized by the
+// database lock: positions stay contiguous and the chain verifies.
 on_both_backends!(
     two_writers_share_one_log,
     |t: support::TestStore| async move {

@@ -92,9 +92,13 @@ on_both_backends!(
         // Into an empty store of the same kind and of the other kind.
         for kind in [t.kind, other(t.kind)] {
             let target = TestStore::new(kind).await;
-            let imported = import_ndjson(target.backend.bulk(), file.as_bytes(), |_| {})
-                .await
-                .unwrap();
+            let imported = import_ndjson(
+                target.backend.bulk(),
+                std::io::Cursor::new(file.clone()),
+                |_| {},
+            )
+            .await
+            .unwrap();
             assert_eq!(imported.events, 13);
             assert_eq!(imported.head, 13);
             assert_eq!(everything(&target.store).await, everything(&t.store).await);
@@ -132,9 +136,13 @@ on_both_backends!(
         r#"{"stream_id":"user-7","stream_version":3,"event_type":"user.deleted","payload":{}}"#,
     ]
     .join("\n");
-        let imported = import_ndjson(t.backend.bulk(), legacy.as_bytes(), |_| {})
-            .await
-            .unwrap();
+        let imported = import_ndjson(
+            t.backend.bulk(),
+            std::io::Cursor::new(legacy.clone()),
+            |_| {},
+        )
+        .await
+        .unwrap();
         assert_eq!(imported.events, 4);
         let events = everything(&t.store).await;
         let positions: Vec<u64> = events.iter().map(|e| e.position).collect();
@@ -159,7 +167,13 @@ on_both_backends!(
 /// Imports `file` and expects it refused at `line`, with nothing appended.
 async fn refused(t: &TestStore, file: &str, line: u64, reason_contains: &str) {
     let before = t.store.head().await.unwrap();
-    match import_ndjson(t.backend.bulk(), file.as_bytes(), |_| {}).await {
+    match import_ndjson(
+        t.backend.bulk(),
+        std::io::Cursor::new(file.to_owned()),
+        |_| {},
+    )
+    .await
+    {
         Err(ImportError::BadLine { line: got, reason }) => {
             assert_eq!(got, line, "wrong line for: {reason}");
             assert!(
@@ -224,7 +238,7 @@ on_both_backends!(
 
         // The same export imported twice: the second continues at position 14,
         // and its first line claims position 1.
-        import_ndjson(t.backend.bulk(), file.as_bytes(), |_| {})
+        import_ndjson(t.backend.bulk(), std::io::Cursor::new(file.clone()), |_| {})
             .await
             .unwrap();
         refused(&t, &file, 1, "event missing").await;

@@ -18,12 +18,13 @@ use std::io::BufRead;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use thiserror::Error;
+use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::chain::HashedFields;
 use crate::event::{to_log_time, EventType, Hash, JsonObject, RecordedEvent, StreamId};
 use crate::store::append::MAX_EVENT_BYTES;
-use crate::store::import::BulkImport;
+use crate::store::import::{BulkImport, ImportSession};
 use crate::store::StoreError;
 use crate::verify::ChainChecker;
 
@@ -64,11 +65,24 @@ struct Line {
     hash: Option<String>,
 }
 
+/// A checked chunk on its way from the parser to the backend.
+struct Chunk {
+    events: Vec<RecordedEvent>,
+    /// The input line of each event.
+    lines: Vec<u64>,
+    /// Bytes of input read so far.
+    bytes_read: u64,
+}
+
 /// Imports every line of `input`. `on_progress` receives the bytes read so
 /// far after each chunk. Blank lines are skipped.
+///
+/// Parsing, canonicalizing and hashing run on a blocking thread one chunk
+/// ahead of the backend's writes, so the CPU work and the database's COPY
+/// overlap instead of taking turns.
 pub async fn import_ndjson(
     store: &dyn BulkImport,
-    input: impl BufRead,
+    input: impl BufRead + Send + 'static,
     mut on_progress: impl FnMut(u64),
 ) -> Result<Imported, ImportError> {
     let mut session = store.begin_import().await?;
@@ -79,79 +93,137 @@ pub async fn import_ndjson(
         session.stream_versions().await?
     };
     let check_existing = head.position > 0;
-    let mut checker =
-        ChainChecker::continuing(head.position, head.hash, head.recorded_at, versions);
-    let mut seen_ids: HashSet<Uuid> = HashSet::new();
-    let mut chunk: Vec<RecordedEvent> = Vec::with_capacity(CHUNK);
-    let mut chunk_lines: Vec<u64> = Vec::with_capacity(CHUNK);
-    let mut bytes_read = 0u64;
-    let mut imported = 0u64;
-    let now = to_log_time(Utc::now());
+    let checker = ChainChecker::continuing(head.position, head.hash, head.recorded_at, versions);
 
-    for (index, line) in input.lines().enumerate() {
-        let line_number = index as u64 + 1;
-        let line = line?;
-        bytes_read += line.len() as u64 + 1;
-        if line.trim().is_empty() {
-            continue;
+    let (chunks_tx, mut chunks) = mpsc::channel::<Result<Chunk, ImportError>>(2);
+    let parser = tokio::task::spawn_blocking(move || parse_chunks(input, checker, chunks_tx));
+
+    let mut imported = 0u64;
+    while let Some(chunk) = chunks.recv().await {
+        let chunk = chunk?;
+        if check_existing {
+            refuse_stored_ids(&mut *session, &chunk).await?;
         }
-        let bad = |reason: String| ImportError::BadLine {
-            line: line_number,
-            reason,
-        };
-        let event = to_event(&line, &checker, now).map_err(bad)?;
-        if !seen_ids.insert(event.event_id) {
-            return Err(bad(format!("event id {} appears twice", event.event_id)));
-        }
-        checker.check(&event).map_err(|b| bad(b.to_string()))?;
-        chunk.push(event);
-        chunk_lines.push(line_number);
-        if chunk.len() == CHUNK {
-            flush(&mut *session, &mut chunk, &mut chunk_lines, check_existing).await?;
-            imported += CHUNK as u64;
-            on_progress(bytes_read);
-        }
+        session.write(&chunk.events).await?;
+        imported += chunk.events.len() as u64;
+        on_progress(chunk.bytes_read);
     }
-    imported += chunk.len() as u64;
-    flush(&mut *session, &mut chunk, &mut chunk_lines, check_existing).await?;
-    on_progress(bytes_read);
+    let last_position = parser
+        .await
+        .map_err(|e| ImportError::Io(std::io::Error::other(e.to_string())))?;
     session.commit().await?;
     Ok(Imported {
         events: imported,
-        head: checker.last_position(),
+        head: last_position,
     })
 }
 
-async fn flush(
-    session: &mut dyn crate::store::import::ImportSession,
-    chunk: &mut Vec<RecordedEvent>,
-    lines: &mut Vec<u64>,
-    check_existing: bool,
-) -> Result<(), ImportError> {
-    if chunk.is_empty() {
-        return Ok(());
-    }
-    if check_existing {
-        let ids: Vec<Uuid> = chunk.iter().map(|e| e.event_id).collect();
-        let existing = session.existing_event_ids(&ids).await?;
-        if let Some(id) = existing.first() {
-            let index = ids.iter().position(|i| i == id).unwrap_or(0);
-            return Err(ImportError::BadLine {
-                line: lines[index],
-                reason: format!("event id {id} is already in the log"),
-            });
+/// The parser thread: checks every line in order and sends chunks; stops at
+/// the first bad line (sending its error) or when the receiver is gone.
+/// Returns the last position it accepted.
+fn parse_chunks(
+    input: impl BufRead,
+    mut checker: ChainChecker,
+    chunks: mpsc::Sender<Result<Chunk, ImportError>>,
+) -> u64 {
+    let now = to_log_time(Utc::now());
+    let mut seen_ids: HashSet<Uuid> = HashSet::new();
+    let mut chunk = Chunk {
+        events: Vec::with_capacity(CHUNK),
+        lines: Vec::with_capacity(CHUNK),
+        bytes_read: 0,
+    };
+    for (index, line) in input.lines().enumerate() {
+        let line_number = index as u64 + 1;
+        let line = match line {
+            Ok(line) => line,
+            Err(e) => {
+                let _ = chunks.blocking_send(Err(e.into()));
+                return checker.last_position();
+            }
+        };
+        chunk.bytes_read += line.len() as u64 + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        if let Err(reason) = accept_line(&line, &mut checker, &mut seen_ids, now, &mut chunk.events)
+        {
+            let _ = chunks.blocking_send(Err(ImportError::BadLine {
+                line: line_number,
+                reason,
+            }));
+            return checker.last_position();
+        }
+        chunk.lines.push(line_number);
+        if chunk.events.len() == CHUNK {
+            let next = Chunk {
+                events: Vec::with_capacity(CHUNK),
+                lines: Vec::with_capacity(CHUNK),
+                bytes_read: chunk.bytes_read,
+            };
+            if chunks
+                .blocking_send(Ok(std::mem::replace(&mut chunk, next)))
+                .is_err()
+            {
+                return checker.last_position();
+            }
         }
     }
-    session.write(chunk).await?;
-    chunk.clear();
-    lines.clear();
+    if !chunk.events.is_empty() {
+        let _ = chunks.blocking_send(Ok(chunk));
+    }
+    checker.last_position()
+}
+
+/// Parses and checks one line and appends its event to `out`.
+fn accept_line(
+    text: &str,
+    checker: &mut ChainChecker,
+    seen_ids: &mut HashSet<Uuid>,
+    now: DateTime<Utc>,
+    out: &mut Vec<RecordedEvent>,
+) -> Result<(), String> {
+    let (event, chained) = to_event(text, checker, now)?;
+    if !seen_ids.insert(event.event_id) {
+        return Err(format!("event id {} appears twice", event.event_id));
+    }
+    let checked = if chained {
+        checker.check(&event)
+    } else {
+        checker.check_own(&event)
+    };
+    checked.map_err(|b| b.to_string())?;
+    out.push(event);
     Ok(())
 }
 
-/// Turns a line into the envelope it will be stored as; chained lines are
-/// taken as they are (the checker then proves them), legacy lines are
-/// completed from the checker's view of the log.
-fn to_event(text: &str, log: &ChainChecker, now: DateTime<Utc>) -> Result<RecordedEvent, String> {
+/// Refuses a chunk holding an event id the log already has.
+async fn refuse_stored_ids(
+    session: &mut dyn ImportSession,
+    chunk: &Chunk,
+) -> Result<(), ImportError> {
+    let ids: Vec<Uuid> = chunk.events.iter().map(|e| e.event_id).collect();
+    let existing = session.existing_event_ids(&ids).await?;
+    match existing.first() {
+        None => Ok(()),
+        Some(id) => {
+            let index = ids.iter().position(|i| i == id).unwrap_or(0);
+            Err(ImportError::BadLine {
+                line: chunk.lines[index],
+                reason: format!("event id {id} is already in the log"),
+            })
+        }
+    }
+}
+
+/// Turns a line into the envelope it will be stored as, and says whether it
+/// was chained. Chained lines are taken as they are (the checker then proves
+/// them); legacy lines are completed from the checker's view of the log.
+fn to_event(
+    text: &str,
+    log: &ChainChecker,
+    now: DateTime<Utc>,
+) -> Result<(RecordedEvent, bool), String> {
     let line: Line =
         serde_json::from_str(text).map_err(|e| format!("not a valid event line: {e}"))?;
     let stream_id = StreamId::parse(line.stream_id).map_err(|e| e.to_string())?;
@@ -200,7 +272,7 @@ fn to_event(text: &str, log: &ChainChecker, now: DateTime<Utc>) -> Result<Record
         let hash_field = |name: &str, value: Option<String>| {
             Hash::from_hex(value.as_deref().unwrap_or_default()).map_err(|e| format!("{name}: {e}"))
         };
-        return Ok(RecordedEvent {
+        let event = RecordedEvent {
             position: line.position.unwrap_or_default(),
             event_id: line.event_id.unwrap_or_default(),
             stream_id,
@@ -212,7 +284,8 @@ fn to_event(text: &str, log: &ChainChecker, now: DateTime<Utc>) -> Result<Record
             recorded_at,
             prev_hash: hash_field("prev_hash", line.prev_hash)?,
             hash: hash_field("hash", line.hash)?,
-        });
+        };
+        return Ok((event, true));
     }
 
     let position = log.last_position() + 1;
@@ -233,7 +306,7 @@ fn to_event(text: &str, log: &ChainChecker, now: DateTime<Utc>) -> Result<Record
         recorded_at,
     }
     .chained_hash(&prev_hash);
-    Ok(RecordedEvent {
+    let event = RecordedEvent {
         position,
         event_id,
         stream_id,
@@ -245,5 +318,6 @@ fn to_event(text: &str, log: &ChainChecker, now: DateTime<Utc>) -> Result<Record
         recorded_at,
         prev_hash,
         hash,
-    })
+    };
+    Ok((event, false))
 }
