@@ -9,6 +9,7 @@
 pub mod backend;
 pub mod chain;
 pub mod cli;
+pub mod domain;
 pub mod event;
 pub mod http;
 pub mod store;

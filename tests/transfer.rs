@@ -244,3 +244,21 @@ on_both_backends!(
         refused(&t, &file, 1, "event missing").await;
     }
 );
+
+on_both_backends!(subscribers_see_imported_events, |t: TestStore| async move {
+    let source = TestStore::new(t.kind).await;
+    varied_log(&source.store).await;
+    let file = export(&source.store).await;
+    let mut subscription = t.store.subscribe(1, ReadFilter::all()).await.unwrap();
+    import_ndjson(t.backend.bulk(), std::io::Cursor::new(file), |_| {})
+        .await
+        .unwrap();
+    for expected in 1..=13 {
+        let event = tokio::time::timeout(std::time::Duration::from_secs(10), subscription.next())
+            .await
+            .expect("imported event delivered")
+            .unwrap()
+            .unwrap();
+        assert_eq!(event.position, expected);
+    }
+});

@@ -410,6 +410,8 @@ fn push_in_list<'a>(
 struct SqliteImport {
     conn: Option<Connection>,
     head: Head,
+    /// Wakes this process's subscribers once the import is committed.
+    head_changed: watch::Sender<u64>,
 }
 
 impl SqliteImport {
@@ -448,6 +450,7 @@ impl BulkImport for SqliteStore {
         Ok(Box::new(SqliteImport {
             conn: Some(conn),
             head,
+            head_changed: self.inner.head_changed.clone(),
         }))
     }
 }
@@ -493,6 +496,13 @@ impl ImportSession for SqliteImport {
     }
 
     async fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
-        self.run(|conn| Ok(conn.execute_batch("COMMIT")?)).await
+        let head = self
+            .run(|conn| {
+                conn.execute_batch("COMMIT")?;
+                read_head(conn)
+            })
+            .await?;
+        self.head_changed.send_replace(head.position);
+        Ok(())
     }
 }

@@ -1,0 +1,53 @@
+//! Typed ids. Each wraps a UUID and knows its stream, so an `AccountId` can
+//! never be passed where a `UserId` is meant, and stream names are spelled
+//! in one place.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::event::StreamId;
+
+macro_rules! typed_id {
+    ($name:ident, $category:literal) => {
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+        )]
+        #[serde(transparent)]
+        pub struct $name(pub Uuid);
+
+        impl $name {
+            /// The stream category of this kind of aggregate.
+            pub const CATEGORY: &'static str = $category;
+
+            pub fn new(id: Uuid) -> Self {
+                Self(id)
+            }
+
+            /// The stream holding this aggregate's events.
+            pub fn stream(&self) -> StreamId {
+                // A category, a dash and a UUID is always a valid stream id.
+                StreamId::parse(format!("{}-{}", $category, self.0))
+                    .unwrap_or_else(|_| unreachable!("typed ids make valid stream ids"))
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = uuid::Error;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s).map(Self)
+            }
+        }
+    };
+}
+
+typed_id!(AccountId, "account");
+typed_id!(UserId, "user");

@@ -1,0 +1,96 @@
+//! The partner-portal domain, as pure functions.
+//!
+//! Nothing in here does I/O, reads a clock or draws random numbers: time,
+//! ids and secrets are passed in. Each aggregate follows the Decider pattern:
+//! `decide(&state, &command, …) -> Result<Vec<Event>, DomainError>` says what
+//! happens, `evolve(state, &event) -> state` folds what happened. The
+//! application layer (`crate::app`) loads states from their streams, calls
+//! `decide`, and appends the events with the stream versions it read as
+//! expectations, so an invariant that spans a stream holds under concurrency:
+//! of two racing commands, the second finds the stream moved and decides
+//! again on the new state.
+//!
+//! Where an invariant spans users, the aggregate that guards it is the one
+//! whose stream every such command must touch:
+//! * "an account keeps at least one active admin" — the account's stream
+//!   holds its set of active admins, and every command that adds or removes
+//!   an admin appends to it;
+//! * "an e-mail belongs to at most one live user" — an `email-…` stream per
+//!   normalized address records who holds it.
+
+pub mod account;
+pub mod email;
+pub mod ids;
+pub mod permissions;
+pub mod role;
+pub mod user;
+
+use thiserror::Error;
+
+/// Why the domain refused a command. Each variant has a stable
+/// machine-readable [`code`](DomainError::code) for the API.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DomainError {
+    #[error("no such account")]
+    AccountNotFound,
+    #[error("no such user")]
+    UserNotFound,
+    #[error("it exists already")]
+    AlreadyExists,
+    #[error("names must be 1 to 200 characters")]
+    InvalidName,
+    #[error(transparent)]
+    Role(#[from] role::RoleError),
+    #[error("this e-mail address belongs to another user")]
+    EmailTaken,
+    #[error("the account must keep at least one active admin")]
+    LastAdmin,
+    #[error("the account owner cannot be demoted or deleted by another admin")]
+    OwnerProtected,
+    #[error("transfer the account's ownership before giving up the admin role")]
+    OwnerMustTransferFirst,
+    #[error("only the account owner can transfer ownership")]
+    OnlyOwnerTransfers,
+    #[error("ownership can only move to another active admin of the account")]
+    TransferTargetNotAdmin,
+    #[error("the user is deleted")]
+    UserDeleted,
+    #[error("the user is not deleted")]
+    UserNotDeleted,
+    #[error("the retention period is over; the user can no longer be restored")]
+    RetentionExpired,
+    #[error("the retention period is not over yet")]
+    RetentionNotExpired,
+    #[error("the user has been purged")]
+    UserPurged,
+    #[error("nothing to change")]
+    NoChange,
+}
+
+impl DomainError {
+    /// The API's error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DomainError::AccountNotFound => "account_not_found",
+            DomainError::UserNotFound => "user_not_found",
+            DomainError::AlreadyExists => "already_exists",
+            DomainError::InvalidName => "invalid_name",
+            DomainError::Role(role::RoleError::Unknown(_)) => "unknown_role",
+            DomainError::Role(role::RoleError::NotInAccountKind { .. }) => {
+                "role_not_in_account_kind"
+            }
+            DomainError::EmailTaken => "email_taken",
+            DomainError::LastAdmin => "last_admin",
+            DomainError::OwnerProtected => "owner_protected",
+            DomainError::OwnerMustTransferFirst => "owner_must_transfer_first",
+            DomainError::OnlyOwnerTransfers => "only_owner_transfers",
+            DomainError::TransferTargetNotAdmin => "transfer_target_not_admin",
+            DomainError::UserDeleted => "user_deleted",
+            DomainError::UserNotDeleted => "user_not_deleted",
+            DomainError::RetentionExpired => "retention_expired",
+            DomainError::RetentionNotExpired => "retention_not_expired",
+            DomainError::UserPurged => "user_purged",
+            DomainError::NoChange => "no_change",
+        }
+    }
+}

@@ -1,0 +1,422 @@
+//! The permission matrix: one place that says which role may do what, where.
+//!
+//! Every command and every read names an [`Action`]; the caller works out how
+//! the actor's account relates to the target ([`Relation`]); [`authorize`]
+//! answers with a [`Grant`] — recorded in the event's metadata as the
+//! authorization that allowed it — or a [`Denied`]. Handlers never compare
+//! role names themselves.
+//!
+//! The matrix is written over *capabilities* (what kind of thing an action
+//! is) rather than over each action, because that is how the portals
+//! describe their roles: "Support: troubleshooting, nothing with financial
+//! impact", "Read-Only: view everything, change nothing".
+
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::domain::role::Role;
+
+/// What kind of thing an action is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Capability {
+    /// See users, organizations, servers, tickets, the activity log.
+    View,
+    /// See licenses, subscriptions and other billing data.
+    ViewBilling,
+    /// Add, remove or change product services (servers, configuration).
+    ManageServices,
+    /// Troubleshooting: server actions, backups, tickets.
+    Troubleshoot,
+    /// Anything with financial impact: licenses and subscriptions.
+    Financial,
+    /// Invite, create, edit, delete and restore users; roles; sessions.
+    ManageUsers,
+    /// Grant or revoke a partner's access to the account's servers: only
+    /// the customer itself decides.
+    GrantPartnerAccess,
+    /// Invite customer organizations (partners) or partners (platform).
+    InviteTenants,
+    /// Quotes (partner sales staff).
+    Quotes,
+    /// Partner kit materials.
+    PartnerKit,
+}
+
+/// Every action of the product (PRODUCT.md, "Actions"), commands and reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    ViewAccount,
+    UpdateAccount,
+    InvitePartner,
+    InviteOrganization,
+    CreateOrganization,
+    DeleteOrganization,
+    ViewUsers,
+    InviteUser,
+    CreateUser,
+    UpdateUserProfile,
+    ChangeUserRole,
+    AssignCustomers,
+    ResetPassword,
+    ForceLogout,
+    DeleteUser,
+    RestoreUser,
+    ImportUsers,
+    ViewLicenses,
+    ManageLicenses,
+    AssignLicenses,
+    ViewServers,
+    RegisterServer,
+    UpdateServer,
+    ServerAction,
+    BackupServer,
+    GrantPartnerAccess,
+    ViewTickets,
+    ManageTickets,
+    ViewActivityLog,
+    ManageQuotes,
+    ViewPartnerKit,
+}
+
+impl Action {
+    pub const ALL: [Action; 31] = [
+        Action::ViewAccount,
+        Action::UpdateAccount,
+        Action::InvitePartner,
+        Action::InviteOrganization,
+        Action::CreateOrganization,
+        Action::DeleteOrganization,
+        Action::ViewUsers,
+        Action::InviteUser,
+        Action::CreateUser,
+        Action::UpdateUserProfile,
+        Action::ChangeUserRole,
+        Action::AssignCustomers,
+        Action::ResetPassword,
+        Action::ForceLogout,
+        Action::DeleteUser,
+        Action::RestoreUser,
+        Action::ImportUsers,
+        Action::ViewLicenses,
+        Action::ManageLicenses,
+        Action::AssignLicenses,
+        Action::ViewServers,
+        Action::RegisterServer,
+        Action::UpdateServer,
+        Action::ServerAction,
+        Action::BackupServer,
+        Action::GrantPartnerAccess,
+        Action::ViewTickets,
+        Action::ManageTickets,
+        Action::ViewActivityLog,
+        Action::ManageQuotes,
+        Action::ViewPartnerKit,
+    ];
+
+    pub fn capability(self) -> Capability {
+        use Action::*;
+        match self {
+            ViewAccount | ViewUsers | ViewServers | ViewTickets | ViewActivityLog => {
+                Capability::View
+            }
+            ViewLicenses => Capability::ViewBilling,
+            UpdateAccount | InviteUser | CreateUser | UpdateUserProfile | ChangeUserRole
+            | AssignCustomers | ResetPassword | ForceLogout | DeleteUser | RestoreUser
+            | ImportUsers | DeleteOrganization => Capability::ManageUsers,
+            InvitePartner | InviteOrganization | CreateOrganization => Capability::InviteTenants,
+            ManageLicenses | AssignLicenses => Capability::Financial,
+            RegisterServer | UpdateServer => Capability::ManageServices,
+            ServerAction | BackupServer | ManageTickets => Capability::Troubleshoot,
+            GrantPartnerAccess => Capability::GrantPartnerAccess,
+            ManageQuotes => Capability::Quotes,
+            ViewPartnerKit => Capability::PartnerKit,
+        }
+    }
+}
+
+/// How the actor's account relates to the account the action is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Relation {
+    /// The actor's own account.
+    Own,
+    /// A partner's staff acting in one of the partner's customer
+    /// organizations. `assigned` is whether the customer is among the
+    /// actor's assigned customers (true when the actor has none assigned).
+    Customer { assigned: bool },
+    /// The platform's staff acting in a partner or organization.
+    Platform,
+    /// Anything else: another tenant.
+    Unrelated,
+}
+
+/// The authorization that allowed an action; goes into the event metadata.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Grant {
+    pub role: Role,
+    pub action: Action,
+    pub relation: Relation,
+}
+
+/// Why an action was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum Denied {
+    /// The target belongs to another tenant: answer as if it did not exist.
+    #[error("not found")]
+    Hidden,
+    /// The actor may see the target but not do this.
+    #[error("the {role} role may not {action:?} here")]
+    Forbidden { role: Role, action: Action },
+}
+
+/// What a role may do in its own account.
+fn own(role: Role, capability: Capability) -> bool {
+    use Capability::*;
+    match role {
+        Role::Admin => true,
+        Role::Regular => matches!(
+            capability,
+            View | ViewBilling | ManageServices | Troubleshoot | Financial
+        ),
+        Role::Support => matches!(capability, View | Troubleshoot),
+        Role::ReadOnly => matches!(capability, View | ViewBilling),
+        Role::Sales => matches!(capability, View | ViewBilling | Quotes),
+        Role::User => matches!(capability, View),
+        Role::Marketing => matches!(capability, PartnerKit),
+        Role::Notifications => false,
+    }
+}
+
+/// What a partner's staff may do in a customer organization.
+fn in_customer(role: Role, capability: Capability, assigned: bool) -> Result<bool, Denied> {
+    use Capability::*;
+    Ok(match role {
+        // The customer alone grants access to its servers; invitations of
+        // tenants and partner materials are not customer matters.
+        _ if matches!(
+            capability,
+            GrantPartnerAccess | InviteTenants | PartnerKit | Quotes
+        ) =>
+        {
+            role == Role::Sales && capability == Quotes
+        }
+        Role::Admin | Role::Regular | Role::Support | Role::ReadOnly | Role::Sales => {
+            own(role, capability)
+        }
+        Role::User if !assigned => return Err(Denied::Hidden),
+        Role::User => matches!(
+            capability,
+            View | ViewBilling | ManageServices | Troubleshoot
+        ),
+        // "No customer data at all."
+        Role::Marketing | Role::Notifications => return Err(Denied::Hidden),
+    })
+}
+
+/// What the platform's staff may do in partners and organizations.
+fn from_platform(role: Role, capability: Capability) -> Result<bool, Denied> {
+    use Capability::*;
+    Ok(match role {
+        Role::Admin => capability != GrantPartnerAccess && capability != PartnerKit,
+        Role::Support => matches!(capability, View | Troubleshoot),
+        Role::ReadOnly => matches!(capability, View | ViewBilling),
+        _ => return Err(Denied::Hidden),
+    })
+}
+
+/// The matrix: may `role`, related to the target by `relation`, do `action`?
+pub fn authorize(role: Role, action: Action, relation: Relation) -> Result<Grant, Denied> {
+    if !role.can_sign_in() {
+        return Err(Denied::Forbidden { role, action });
+    }
+    let capability = action.capability();
+    let allowed = match relation {
+        Relation::Own => own(role, capability),
+        Relation::Customer { assigned } => in_customer(role, capability, assigned)?,
+        Relation::Platform => from_platform(role, capability)?,
+        Relation::Unrelated => return Err(Denied::Hidden),
+    };
+    if allowed {
+        Ok(Grant {
+            role,
+            action,
+            relation,
+        })
+    } else {
+        Err(Denied::Forbidden { role, action })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn allowed(role: Role, action: Action, relation: Relation) -> bool {
+        authorize(role, action, relation).is_ok()
+    }
+
+    #[test]
+    fn admins_may_do_everything_in_their_own_account() {
+        for action in Action::ALL {
+            assert!(allowed(Role::Admin, action, Relation::Own), "{action:?}");
+        }
+    }
+
+    #[test]
+    fn read_only_changes_nothing_anywhere() {
+        for relation in [
+            Relation::Own,
+            Relation::Customer { assigned: true },
+            Relation::Platform,
+        ] {
+            for action in Action::ALL {
+                let is_view = matches!(
+                    action.capability(),
+                    Capability::View | Capability::ViewBilling
+                );
+                assert_eq!(
+                    allowed(Role::ReadOnly, action, relation),
+                    is_view,
+                    "{action:?} {relation:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn support_has_no_financial_or_user_powers_and_no_billing_data() {
+        for action in [
+            Action::ManageLicenses,
+            Action::AssignLicenses,
+            Action::ViewLicenses,
+            Action::InviteUser,
+            Action::RegisterServer,
+        ] {
+            assert!(!allowed(Role::Support, action, Relation::Own), "{action:?}");
+        }
+        assert!(allowed(Role::Support, Action::ServerAction, Relation::Own));
+        assert!(allowed(Role::Support, Action::ManageTickets, Relation::Own));
+    }
+
+    #[test]
+    fn regular_manages_services_but_not_users() {
+        assert!(allowed(
+            Role::Regular,
+            Action::RegisterServer,
+            Relation::Own
+        ));
+        assert!(allowed(
+            Role::Regular,
+            Action::ManageLicenses,
+            Relation::Own
+        ));
+        assert!(!allowed(Role::Regular, Action::InviteUser, Relation::Own));
+        assert!(!allowed(
+            Role::Regular,
+            Action::ChangeUserRole,
+            Relation::Own
+        ));
+    }
+
+    #[test]
+    fn partner_staff_see_only_assigned_customers() {
+        assert!(allowed(
+            Role::User,
+            Action::ViewServers,
+            Relation::Customer { assigned: true }
+        ));
+        assert_eq!(
+            authorize(
+                Role::User,
+                Action::ViewServers,
+                Relation::Customer { assigned: false }
+            ),
+            Err(Denied::Hidden)
+        );
+        assert!(!allowed(
+            Role::User,
+            Action::InviteUser,
+            Relation::Customer { assigned: true }
+        ));
+    }
+
+    #[test]
+    fn marketing_sees_no_customer_data_and_notification_users_do_nothing() {
+        for action in Action::ALL {
+            assert!(!allowed(
+                Role::Marketing,
+                action,
+                Relation::Customer { assigned: true }
+            ));
+            for relation in [
+                Relation::Own,
+                Relation::Customer { assigned: true },
+                Relation::Platform,
+            ] {
+                assert!(!allowed(Role::Notifications, action, relation));
+            }
+        }
+        assert!(allowed(
+            Role::Marketing,
+            Action::ViewPartnerKit,
+            Relation::Own
+        ));
+        assert!(!allowed(Role::Marketing, Action::ViewUsers, Relation::Own));
+    }
+
+    #[test]
+    fn only_the_customer_grants_partner_access() {
+        assert!(allowed(
+            Role::Admin,
+            Action::GrantPartnerAccess,
+            Relation::Own
+        ));
+        assert!(!allowed(
+            Role::Admin,
+            Action::GrantPartnerAccess,
+            Relation::Customer { assigned: true }
+        ));
+        assert!(!allowed(
+            Role::Admin,
+            Action::GrantPartnerAccess,
+            Relation::Platform
+        ));
+    }
+
+    #[test]
+    fn other_tenants_are_hidden_not_forbidden() {
+        for role in Role::ALL {
+            for action in Action::ALL {
+                assert_eq!(
+                    authorize(role, action, Relation::Unrelated).map(|_| ()),
+                    if role.can_sign_in() {
+                        Err(Denied::Hidden)
+                    } else {
+                        Err(Denied::Forbidden { role, action })
+                    }
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn sales_quotes_in_customers_but_changes_nothing_else() {
+        assert!(allowed(
+            Role::Sales,
+            Action::ManageQuotes,
+            Relation::Customer { assigned: true }
+        ));
+        assert!(allowed(
+            Role::Sales,
+            Action::ViewLicenses,
+            Relation::Customer { assigned: true }
+        ));
+        assert!(!allowed(
+            Role::Sales,
+            Action::UpdateServer,
+            Relation::Customer { assigned: true }
+        ));
+    }
+}

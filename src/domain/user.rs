@@ -1,0 +1,566 @@
+//! Users: a login that belongs to one account, and the e-mail claims that
+//! keep addresses unique.
+//!
+//! A user command touches up to three streams — the user's, its account's
+//! (when admin rights change) and an `email-…` claim (when an address is
+//! taken or given back) — and [`Decision`] carries the events for each, to
+//! be appended atomically with the versions the states were read at.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::account::{self, AccountEvent, AccountState};
+use crate::domain::email::Email;
+use crate::domain::ids::{AccountId, UserId};
+use crate::domain::role::Role;
+use crate::domain::DomainError;
+
+/// Default time a deleted user can be restored before being purged.
+pub const DEFAULT_RETENTION_DAYS: i64 = 30;
+
+/// How a user came to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// `portal-ledger bootstrap`: the platform's first admin.
+    Bootstrap,
+    /// Created directly by an admin, with a password.
+    Direct,
+    /// Accepted an invitation.
+    Invitation,
+    /// Bulk CSV import.
+    Import,
+}
+
+/// What happened to a user; schema version 1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", deny_unknown_fields)]
+pub enum UserEvent {
+    #[serde(rename = "user.created")]
+    Created {
+        user_id: UserId,
+        account_id: AccountId,
+        email: Email,
+        name: String,
+        role: Role,
+        origin: Origin,
+    },
+    #[serde(rename = "user.role_changed")]
+    RoleChanged { from: Role, to: Role },
+    #[serde(rename = "user.profile_updated")]
+    ProfileUpdated {
+        name: Option<String>,
+        email: Option<Email>,
+    },
+    /// Soft delete: sessions end, seats are released, history stays; the
+    /// role is kept so a restore can bring it back.
+    #[serde(rename = "user.deleted")]
+    Deleted { role: Role },
+    #[serde(rename = "user.restored")]
+    Restored { role: Role },
+    /// After the retention period: personal data becomes unreadable.
+    #[serde(rename = "user.purged")]
+    Purged,
+}
+
+impl UserEvent {
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            UserEvent::Created { .. } => "user.created",
+            UserEvent::RoleChanged { .. } => "user.role_changed",
+            UserEvent::ProfileUpdated { .. } => "user.profile_updated",
+            UserEvent::Deleted { .. } => "user.deleted",
+            UserEvent::Restored { .. } => "user.restored",
+            UserEvent::Purged => "user.purged",
+        }
+    }
+}
+
+/// Who holds an e-mail address; schema version 1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", deny_unknown_fields)]
+pub enum EmailEvent {
+    #[serde(rename = "email.claimed")]
+    Claimed { user_id: UserId },
+    #[serde(rename = "email.released")]
+    Released { user_id: UserId },
+}
+
+impl EmailEvent {
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            EmailEvent::Claimed { .. } => "email.claimed",
+            EmailEvent::Released { .. } => "email.released",
+        }
+    }
+}
+
+/// The holder of one address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EmailClaim {
+    pub holder: Option<UserId>,
+}
+
+pub fn evolve_claim(mut state: EmailClaim, event: &EmailEvent) -> EmailClaim {
+    match event {
+        EmailEvent::Claimed { user_id } => state.holder = Some(*user_id),
+        EmailEvent::Released { user_id } if state.holder == Some(*user_id) => state.holder = None,
+        EmailEvent::Released { .. } => {}
+    }
+    state
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Status {
+    #[default]
+    Absent,
+    Active,
+    Deleted {
+        at: DateTime<Utc>,
+    },
+    Purged,
+}
+
+/// A user as its events made it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UserState {
+    pub user_id: Option<UserId>,
+    pub account_id: Option<AccountId>,
+    pub email: Option<Email>,
+    pub name: String,
+    pub role: Option<Role>,
+    pub status: Status,
+}
+
+impl UserState {
+    fn live(&self) -> Result<(AccountId, Role), DomainError> {
+        match (self.status, self.account_id, self.role) {
+            (Status::Active, Some(account), Some(role)) => Ok((account, role)),
+            (Status::Deleted { .. }, ..) => Err(DomainError::UserDeleted),
+            (Status::Purged, ..) => Err(DomainError::UserPurged),
+            _ => Err(DomainError::UserNotFound),
+        }
+    }
+}
+
+/// `evolve` needs the time of each event for deletions; the application
+/// passes each stored event's `recorded_at`.
+pub fn evolve(mut state: UserState, event: &UserEvent, at: DateTime<Utc>) -> UserState {
+    match event {
+        UserEvent::Created {
+            user_id,
+            account_id,
+            email,
+            name,
+            role,
+            ..
+        } => {
+            state.user_id = Some(*user_id);
+            state.account_id = Some(*account_id);
+            state.email = Some(email.clone());
+            state.name = name.clone();
+            state.role = Some(*role);
+            state.status = Status::Active;
+        }
+        UserEvent::RoleChanged { to, .. } => state.role = Some(*to),
+        UserEvent::ProfileUpdated { name, email } => {
+            if let Some(name) = name {
+                state.name = name.clone();
+            }
+            if let Some(email) = email {
+                state.email = Some(email.clone());
+            }
+        }
+        UserEvent::Deleted { .. } => state.status = Status::Deleted { at },
+        UserEvent::Restored { role } => {
+            state.role = Some(*role);
+            state.status = Status::Active;
+        }
+        UserEvent::Purged => {
+            state.status = Status::Purged;
+            state.email = None;
+            state.name.clear();
+        }
+    }
+    state
+}
+
+/// Events for each stream a user command touches.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Decision {
+    pub user: Vec<UserEvent>,
+    pub account: Vec<AccountEvent>,
+    /// Claim events, each for the address it concerns.
+    pub email: Vec<(Email, EmailEvent)>,
+}
+
+/// A new user's details, already parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    pub user_id: UserId,
+    pub email: Email,
+    pub name: String,
+    pub role: Role,
+    pub origin: Origin,
+}
+
+/// Names of people: trimmed, 1 to 200 characters.
+pub fn parse_person_name(name: &str) -> Result<String, DomainError> {
+    account::parse_name(name)
+}
+
+pub fn decide_create(
+    user: &UserState,
+    account: &AccountState,
+    claim: &EmailClaim,
+    new: &NewUser,
+) -> Result<Decision, DomainError> {
+    if user.user_id.is_some() {
+        return Err(DomainError::AlreadyExists);
+    }
+    let kind = account.live_kind()?;
+    if !new.role.exists_in(kind) {
+        return Err(crate::domain::role::RoleError::NotInAccountKind {
+            role: new.role,
+            kind,
+        }
+        .into());
+    }
+    if claim.holder.is_some() {
+        return Err(DomainError::EmailTaken);
+    }
+    let account_id = account.account_id.ok_or(DomainError::AccountNotFound)?;
+    Ok(Decision {
+        user: vec![UserEvent::Created {
+            user_id: new.user_id,
+            account_id,
+            email: new.email.clone(),
+            name: parse_person_name(&new.name)?,
+            role: new.role,
+            origin: new.origin,
+        }],
+        account: account::admin_change(account, new.user_id, false, new.role == Role::Admin, None)?,
+        email: vec![(
+            new.email.clone(),
+            EmailEvent::Claimed {
+                user_id: new.user_id,
+            },
+        )],
+    })
+}
+
+pub fn decide_change_role(
+    user: &UserState,
+    account: &AccountState,
+    to: Role,
+    actor: Option<UserId>,
+) -> Result<Decision, DomainError> {
+    let (_, from) = user.live()?;
+    let kind = account.live_kind()?;
+    if !to.exists_in(kind) {
+        return Err(crate::domain::role::RoleError::NotInAccountKind { role: to, kind }.into());
+    }
+    if from == to {
+        return Err(DomainError::NoChange);
+    }
+    let user_id = user.user_id.ok_or(DomainError::UserNotFound)?;
+    Ok(Decision {
+        user: vec![UserEvent::RoleChanged { from, to }],
+        account: account::admin_change(
+            account,
+            user_id,
+            from == Role::Admin,
+            to == Role::Admin,
+            actor,
+        )?,
+        email: vec![],
+    })
+}
+
+/// Editing name and/or e-mail; a new address must be free (`new_claim` is
+/// the claim of the new address).
+pub fn decide_update_profile(
+    user: &UserState,
+    name: Option<&str>,
+    email: Option<&Email>,
+    new_claim: &EmailClaim,
+) -> Result<Decision, DomainError> {
+    user.live()?;
+    let user_id = user.user_id.ok_or(DomainError::UserNotFound)?;
+    let name = name
+        .map(parse_person_name)
+        .transpose()?
+        .filter(|n| *n != user.name);
+    // A new spelling of the same address (other letter case) is an update
+    // but keeps the claim; another address moves the claim.
+    let email = email
+        .filter(|e| user.email.as_ref().map(Email::as_str) != Some(e.as_str()))
+        .cloned();
+    if name.is_none() && email.is_none() {
+        return Err(DomainError::NoChange);
+    }
+    let mut claims = Vec::new();
+    if let Some(new_email) = email.as_ref().filter(|e| user.email.as_ref() != Some(*e)) {
+        if new_claim.holder.is_some_and(|h| h != user_id) {
+            return Err(DomainError::EmailTaken);
+        }
+        if let Some(old) = &user.email {
+            claims.push((old.clone(), EmailEvent::Released { user_id }));
+        }
+        claims.push((new_email.clone(), EmailEvent::Claimed { user_id }));
+    }
+    Ok(Decision {
+        user: vec![UserEvent::ProfileUpdated { name, email }],
+        account: vec![],
+        email: claims,
+    })
+}
+
+/// Soft delete. Releases the address (a restore claims it again if free).
+pub fn decide_delete(
+    user: &UserState,
+    account: &AccountState,
+    actor: Option<UserId>,
+) -> Result<Decision, DomainError> {
+    let (_, role) = user.live()?;
+    let user_id = user.user_id.ok_or(DomainError::UserNotFound)?;
+    let mut email = Vec::new();
+    if let Some(address) = &user.email {
+        email.push((address.clone(), EmailEvent::Released { user_id }));
+    }
+    Ok(Decision {
+        user: vec![UserEvent::Deleted { role }],
+        account: account::admin_change(account, user_id, role == Role::Admin, false, actor)?,
+        email,
+    })
+}
+
+/// Restore within the retention period, with the previous role, if the
+/// address is still free.
+pub fn decide_restore(
+    user: &UserState,
+    account: &AccountState,
+    claim: &EmailClaim,
+    previous_role: Role,
+    now: DateTime<Utc>,
+    retention: Duration,
+) -> Result<Decision, DomainError> {
+    let Status::Deleted { at } = user.status else {
+        return Err(match user.status {
+            Status::Purged => DomainError::UserPurged,
+            Status::Absent => DomainError::UserNotFound,
+            _ => DomainError::UserNotDeleted,
+        });
+    };
+    if now > at + retention {
+        return Err(DomainError::RetentionExpired);
+    }
+    account.live_kind()?;
+    let user_id = user.user_id.ok_or(DomainError::UserNotFound)?;
+    if claim.holder.is_some_and(|h| h != user_id) {
+        return Err(DomainError::EmailTaken);
+    }
+    let email = user
+        .email
+        .iter()
+        .map(|e| (e.clone(), EmailEvent::Claimed { user_id }))
+        .collect();
+    Ok(Decision {
+        user: vec![UserEvent::Restored {
+            role: previous_role,
+        }],
+        account: account::admin_change(
+            account,
+            user_id,
+            false,
+            previous_role == Role::Admin,
+            None,
+        )?,
+        email,
+    })
+}
+
+/// Purge once the retention period is over.
+pub fn decide_purge(
+    user: &UserState,
+    now: DateTime<Utc>,
+    retention: Duration,
+) -> Result<Decision, DomainError> {
+    let Status::Deleted { at } = user.status else {
+        return Err(match user.status {
+            Status::Purged => DomainError::UserPurged,
+            Status::Absent => DomainError::UserNotFound,
+            _ => DomainError::UserNotDeleted,
+        });
+    };
+    if now <= at + retention {
+        return Err(DomainError::RetentionNotExpired);
+    }
+    Ok(Decision {
+        user: vec![UserEvent::Purged],
+        ..Decision::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::role::AccountKind;
+    use uuid::Uuid;
+
+    fn account() -> AccountState {
+        let events = account::decide_create(
+            &AccountState::default(),
+            AccountId(Uuid::from_u128(1)),
+            AccountKind::Organization,
+            "Acme",
+            None,
+        )
+        .unwrap();
+        events.iter().fold(AccountState::default(), account::evolve)
+    }
+
+    fn create(account: &mut AccountState, n: u128, role: Role) -> UserState {
+        let new = NewUser {
+            user_id: UserId(Uuid::from_u128(n)),
+            email: Email::parse(&format!("u{n}@example.com")).unwrap(),
+            name: format!("User {n}"),
+            role,
+            origin: Origin::Direct,
+        };
+        let decision =
+            decide_create(&UserState::default(), account, &EmailClaim::default(), &new).unwrap();
+        *account = decision
+            .account
+            .iter()
+            .fold(account.clone(), account::evolve);
+        decision
+            .user
+            .iter()
+            .fold(UserState::default(), |s, e| evolve(s, e, Utc::now()))
+    }
+
+    #[test]
+    fn creating_a_user_claims_the_address_and_admin_rights() {
+        let mut acme = account();
+        let first = create(&mut acme, 10, Role::Admin);
+        assert_eq!(acme.primary_admin, first.user_id);
+        let taken = EmailClaim {
+            holder: first.user_id,
+        };
+        let again = NewUser {
+            user_id: UserId(Uuid::from_u128(11)),
+            email: Email::parse("U10@example.com").unwrap(),
+            name: "Other".into(),
+            role: Role::Regular,
+            origin: Origin::Direct,
+        };
+        assert_eq!(
+            decide_create(&UserState::default(), &acme, &taken, &again),
+            Err(DomainError::EmailTaken)
+        );
+        let mut sales = again.clone();
+        sales.role = Role::Sales;
+        assert!(matches!(
+            decide_create(&UserState::default(), &acme, &EmailClaim::default(), &sales),
+            Err(DomainError::Role(_))
+        ));
+    }
+
+    #[test]
+    fn delete_restore_and_purge_follow_the_retention_period() {
+        let mut acme = account();
+        let _owner = create(&mut acme, 10, Role::Admin);
+        let user = create(&mut acme, 20, Role::Admin);
+        let deleted_at = Utc::now();
+        let decision = decide_delete(&user, &acme, None).unwrap();
+        assert_eq!(
+            decision.account,
+            vec![AccountEvent::AdminRemoved {
+                user_id: UserId(Uuid::from_u128(20))
+            }]
+        );
+        let acme = decision.account.iter().fold(acme, account::evolve);
+        let user = decision
+            .user
+            .iter()
+            .fold(user, |s, e| evolve(s, e, deleted_at));
+        assert_eq!(
+            decide_change_role(&user, &acme, Role::Regular, None),
+            Err(DomainError::UserDeleted)
+        );
+
+        let retention = Duration::days(DEFAULT_RETENTION_DAYS);
+        let later = deleted_at + Duration::days(29);
+        let restored = decide_restore(
+            &user,
+            &acme,
+            &EmailClaim::default(),
+            Role::Admin,
+            later,
+            retention,
+        )
+        .unwrap();
+        assert_eq!(
+            restored.user,
+            vec![UserEvent::Restored { role: Role::Admin }]
+        );
+        assert_eq!(restored.account.len(), 1);
+        assert_eq!(
+            decide_purge(&user, later, retention),
+            Err(DomainError::RetentionNotExpired)
+        );
+
+        let too_late = deleted_at + Duration::days(31);
+        assert_eq!(
+            decide_restore(
+                &user,
+                &acme,
+                &EmailClaim::default(),
+                Role::Admin,
+                too_late,
+                retention
+            ),
+            Err(DomainError::RetentionExpired)
+        );
+        let taken = EmailClaim {
+            holder: Some(UserId(Uuid::from_u128(99))),
+        };
+        assert_eq!(
+            decide_restore(&user, &acme, &taken, Role::Admin, later, retention),
+            Err(DomainError::EmailTaken)
+        );
+        let purge = decide_purge(&user, too_late, retention).unwrap();
+        let purged = purge.user.iter().fold(user, |s, e| evolve(s, e, too_late));
+        assert_eq!(purged.status, Status::Purged);
+        assert_eq!(purged.email, None);
+    }
+
+    #[test]
+    fn changing_the_address_moves_the_claim() {
+        let mut acme = account();
+        let user = create(&mut acme, 10, Role::Admin);
+        let new = Email::parse("new@example.com").unwrap();
+        let decision =
+            decide_update_profile(&user, None, Some(&new), &EmailClaim::default()).unwrap();
+        assert_eq!(decision.email.len(), 2);
+        assert!(matches!(decision.email[0].1, EmailEvent::Released { .. }));
+        assert!(matches!(decision.email[1].1, EmailEvent::Claimed { .. }));
+        let same = user.email.clone().unwrap();
+        assert_eq!(
+            decide_update_profile(&user, Some("User 10"), Some(&same), &EmailClaim::default()),
+            Err(DomainError::NoChange)
+        );
+        let recased = Email::parse("U10@EXAMPLE.com").unwrap();
+        let decision = decide_update_profile(
+            &user,
+            None,
+            Some(&recased),
+            &EmailClaim {
+                holder: user.user_id,
+            },
+        )
+        .unwrap();
+        assert!(decision.email.is_empty());
+    }
+}
