@@ -6,6 +6,7 @@
 //! [`transfer`] NDJSON export and import, [`http`] the HTTP edge and [`cli`]
 //! the command line that ties them together.
 
+pub mod app;
 pub mod backend;
 pub mod chain;
 pub mod cli;

@@ -20,6 +20,8 @@ use crate::domain::role::Role;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Capability {
+    /// Edit one's own name, e-mail, password and notification preferences.
+    OwnProfile,
     /// See users, organizations, servers, tickets, the activity log.
     View,
     /// See licenses, subscriptions and other billing data.
@@ -47,6 +49,7 @@ pub enum Capability {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
+    UpdateOwnProfile,
     ViewAccount,
     UpdateAccount,
     InvitePartner,
@@ -81,7 +84,8 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 31] = [
+    pub const ALL: [Action; 32] = [
+        Action::UpdateOwnProfile,
         Action::ViewAccount,
         Action::UpdateAccount,
         Action::InvitePartner,
@@ -118,6 +122,7 @@ impl Action {
     pub fn capability(self) -> Capability {
         use Action::*;
         match self {
+            UpdateOwnProfile => Capability::OwnProfile,
             ViewAccount | ViewUsers | ViewServers | ViewTickets | ViewActivityLog => {
                 Capability::View
             }
@@ -175,6 +180,7 @@ pub enum Denied {
 fn own(role: Role, capability: Capability) -> bool {
     use Capability::*;
     match role {
+        _ if capability == OwnProfile => true,
         Role::Admin => true,
         Role::Regular => matches!(
             capability,
@@ -197,7 +203,7 @@ fn in_customer(role: Role, capability: Capability, assigned: bool) -> Result<boo
         // tenants and partner materials are not customer matters.
         _ if matches!(
             capability,
-            GrantPartnerAccess | InviteTenants | PartnerKit | Quotes
+            GrantPartnerAccess | InviteTenants | PartnerKit | Quotes | OwnProfile
         ) =>
         {
             role == Role::Sales && capability == Quotes
@@ -219,7 +225,7 @@ fn in_customer(role: Role, capability: Capability, assigned: bool) -> Result<boo
 fn from_platform(role: Role, capability: Capability) -> Result<bool, Denied> {
     use Capability::*;
     Ok(match role {
-        Role::Admin => capability != GrantPartnerAccess && capability != PartnerKit,
+        Role::Admin => !matches!(capability, GrantPartnerAccess | PartnerKit | OwnProfile),
         Role::Support => matches!(capability, View | Troubleshoot),
         Role::ReadOnly => matches!(capability, View | ViewBilling),
         _ => return Err(Denied::Hidden),
@@ -275,7 +281,8 @@ mod tests {
                 let is_view = matches!(
                     action.capability(),
                     Capability::View | Capability::ViewBilling
-                );
+                ) || (action == Action::UpdateOwnProfile
+                    && relation == Relation::Own);
                 assert_eq!(
                     allowed(Role::ReadOnly, action, relation),
                     is_view,
@@ -364,6 +371,11 @@ mod tests {
             Relation::Own
         ));
         assert!(!allowed(Role::Marketing, Action::ViewUsers, Relation::Own));
+        assert!(allowed(
+            Role::Marketing,
+            Action::UpdateOwnProfile,
+            Relation::Own
+        ));
     }
 
     #[test]

@@ -1,0 +1,52 @@
+//! Domain events to and from envelopes.
+//!
+//! Domain event enums are tagged with `type` (e.g. `user.created`); in the
+//! log that tag is the envelope's `event_type` and the payload holds the
+//! other fields, so it is not stored twice.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::event::{EventType, JsonObject, NewEvent, RecordedEvent};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CodecError {
+    #[error("event at position {position} ({event_type}) does not decode: {reason}")]
+    Undecodable {
+        position: u64,
+        event_type: String,
+        reason: String,
+    },
+    #[error("domain event does not encode: {0}")]
+    Unencodable(String),
+}
+
+/// Turns a domain event into a new envelope with the given metadata.
+pub fn encode<E: Serialize>(event: &E, metadata: &JsonObject) -> Result<NewEvent, CodecError> {
+    let mut value =
+        serde_json::to_value(event).map_err(|e| CodecError::Unencodable(e.to_string()))?;
+    let event_type = value
+        .as_object_mut()
+        .and_then(|o| o.remove("type"))
+        .and_then(|t| t.as_str().map(str::to_owned))
+        .ok_or_else(|| CodecError::Unencodable("no type tag".into()))?;
+    let event_type =
+        EventType::parse(event_type).map_err(|e| CodecError::Unencodable(e.to_string()))?;
+    let payload = JsonObject::from_value("payload", &value)
+        .map_err(|e| CodecError::Unencodable(e.to_string()))?;
+    Ok(NewEvent::new(event_type, payload).with_metadata(metadata.clone()))
+}
+
+/// Reads a stored envelope back as a domain event.
+pub fn decode<E: DeserializeOwned>(event: &RecordedEvent) -> Result<E, CodecError> {
+    let mut value = event.payload.to_value();
+    if let Value::Object(map) = &mut value {
+        map.insert("type".into(), Value::String(event.event_type.to_string()));
+    }
+    serde_json::from_value(value).map_err(|e| CodecError::Undecodable {
+        position: event.position,
+        event_type: event.event_type.to_string(),
+        reason: e.to_string(),
+    })
+}

@@ -1,0 +1,16 @@
+//! The application layer: where the pure domain meets the store.
+//!
+//! A command here is: authorize the actor (the permission matrix), load the
+//! states it needs from their streams, `decide`, and append the events to
+//! every stream involved in one atomic append whose expectations are the
+//! versions just read. If another command moved one of those streams in the
+//! meantime, the append fails with a conflict and the command is decided
+//! again on the new state (a bounded number of times). That is how domain
+//! invariants hold under concurrency without locks in the domain.
+
+pub mod codec;
+pub mod context;
+pub mod users;
+
+pub use context::{Actor, CommandContext};
+pub use users::{Ledger, LedgerError};

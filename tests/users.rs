@@ -1,0 +1,495 @@
+//! Accounts and users through the application layer, on both backends:
+//! tenancy, the permission matrix, the user lifecycle with a clock the test
+//! controls, the metadata every event records, and the invariants under
+//! concurrency.
+
+mod support;
+
+use chrono::Duration;
+use portal_ledger::app::{CommandContext, Ledger, LedgerError};
+use portal_ledger::domain::email::Email;
+use portal_ledger::domain::ids::{AccountId, UserId};
+use portal_ledger::domain::permissions::Denied;
+use portal_ledger::domain::role::{AccountKind, Role};
+use portal_ledger::domain::user::{NewUser, Origin, Status};
+use portal_ledger::domain::DomainError;
+use portal_ledger::store::ReadFilter;
+use uuid::Uuid;
+
+struct World {
+    ledger: Ledger,
+    platform: AccountId,
+    platform_admin: UserId,
+    partner: AccountId,
+    partner_admin: UserId,
+    org: AccountId,
+    org_admin: UserId,
+}
+
+fn new_user(email: &str, role: Role) -> NewUser {
+    NewUser {
+        user_id: UserId(Uuid::now_v7()),
+        email: Email::parse(email).unwrap(),
+        name: format!("Name of {email}"),
+        role,
+        origin: Origin::Direct,
+    }
+}
+
+async fn add_user(
+    ledger: &Ledger,
+    by: &CommandContext,
+    account: AccountId,
+    email: &str,
+    role: Role,
+) -> UserId {
+    let new = new_user(email, role);
+    ledger.create_user(by, account, &new).await.unwrap();
+    new.user_id
+}
+
+/// Platform → partner → customer organization, each with an admin.
+async fn world(t: &support::TestStore) -> World {
+    let ledger = Ledger::new(t.store.clone());
+    let system = CommandContext::system();
+    let platform = AccountId(Uuid::now_v7());
+    ledger
+        .create_account(&system, platform, AccountKind::Platform, "Platform", None)
+        .await
+        .unwrap();
+    let platform_admin = add_user(
+        &ledger,
+        &system,
+        platform,
+        "root@platform.example",
+        Role::Admin,
+    )
+    .await;
+
+    let partner = AccountId(Uuid::now_v7());
+    ledger
+        .create_account(
+            &CommandContext::as_user(platform_admin),
+            partner,
+            AccountKind::Partner,
+            "Reseller Ltd",
+            Some(platform),
+        )
+        .await
+        .unwrap();
+    let partner_admin = add_user(
+        &ledger,
+        &CommandContext::as_user(platform_admin),
+        partner,
+        "boss@reseller.example",
+        Role::Admin,
+    )
+    .await;
+
+    let org = AccountId(Uuid::now_v7());
+    ledger
+        .create_account(
+            &CommandContext::as_user(partner_admin),
+            org,
+            AccountKind::Organization,
+            "Customer GmbH",
+            Some(partner),
+        )
+        .await
+        .unwrap();
+    let org_admin = add_user(
+        &ledger,
+        &CommandContext::as_user(partner_admin),
+        org,
+        "admin@customer.example",
+        Role::Admin,
+    )
+    .await;
+    World {
+        ledger,
+        platform,
+        platform_admin,
+        partner,
+        partner_admin,
+        org,
+        org_admin,
+    }
+}
+
+on_both_backends!(
+    tenancy_and_the_permission_matrix_hold,
+    |t: support::TestStore| async move {
+        let w = world(&t).await;
+        let as_partner = CommandContext::as_user(w.partner_admin);
+        let as_org_admin = CommandContext::as_user(w.org_admin);
+
+        // A customer admin cannot reach the partner or the platform: hidden.
+        let err = w
+            .ledger
+            .create_user(
+                &as_org_admin,
+                w.partner,
+                &new_user("x@reseller.example", Role::Admin),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, LedgerError::Denied(Denied::Hidden)), "{err}");
+        // Another partner's customer is hidden from this partner.
+        let other_partner = AccountId(Uuid::now_v7());
+        w.ledger
+            .create_account(
+                &CommandContext::as_user(w.platform_admin),
+                other_partner,
+                AccountKind::Partner,
+                "Other",
+                Some(w.platform),
+            )
+            .await
+            .unwrap();
+        let other_admin = add_user(
+            &w.ledger,
+            &CommandContext::as_user(w.platform_admin),
+            other_partner,
+            "o@other.example",
+            Role::Admin,
+        )
+        .await;
+        let err = w
+            .ledger
+            .change_role(
+                &CommandContext::as_user(other_admin),
+                w.org_admin,
+                Role::ReadOnly,
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, LedgerError::Denied(Denied::Hidden)), "{err}");
+
+        // Read-only users change nothing; regular users manage no users.
+        let reader = add_user(
+            &w.ledger,
+            &as_org_admin,
+            w.org,
+            "reader@customer.example",
+            Role::ReadOnly,
+        )
+        .await;
+        let err = w
+            .ledger
+            .create_user(
+                &CommandContext::as_user(reader),
+                w.org,
+                &new_user("y@customer.example", Role::Regular),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                LedgerError::Denied(Denied::Forbidden {
+                    role: Role::ReadOnly,
+                    ..
+                })
+            ),
+            "{err}"
+        );
+        // But everyone edits their own profile.
+        w.ledger
+            .update_profile(
+                &CommandContext::as_user(reader),
+                reader,
+                Some("Rita Reader"),
+                None,
+            )
+            .await
+            .unwrap();
+
+        // Partner-only roles are refused in organizations.
+        let err = w
+            .ledger
+            .create_user(
+                &as_partner,
+                w.org,
+                &new_user("s@customer.example", Role::Sales),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, LedgerError::Domain(DomainError::Role(_))),
+            "{err}"
+        );
+        // Notification-only users cannot act at all.
+        let notified = add_user(
+            &w.ledger,
+            &as_partner,
+            w.partner,
+            "alerts@reseller.example",
+            Role::Notifications,
+        )
+        .await;
+        let err = w
+            .ledger
+            .delete_user(&CommandContext::as_user(notified), reader)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, LedgerError::Denied(_)), "{err}");
+
+        // A refused command appends nothing.
+        let head = t.store.head().await.unwrap();
+        let _ = w
+            .ledger
+            .change_role(&CommandContext::as_user(reader), w.org_admin, Role::Regular)
+            .await
+            .unwrap_err();
+        assert_eq!(t.store.head().await.unwrap(), head);
+    }
+);
+
+on_both_backends!(
+    every_event_records_who_where_and_why,
+    |t: support::TestStore| async move {
+        let w = world(&t).await;
+        let context = CommandContext {
+            actor: Some(w.partner_admin),
+            ip: Some("203.0.113.7".into()),
+            user_agent: Some("portal/1.0".into()),
+            request_id: Some("req-1".into()),
+            correlation_id: Some(Uuid::now_v7()),
+            causation_id: None,
+        };
+        let user = add_user(
+            &w.ledger,
+            &context,
+            w.org,
+            "new@customer.example",
+            Role::Support,
+        )
+        .await;
+        let events = t.store.read_stream(&user.stream(), 1, 10).await.unwrap();
+        let meta = events[0].metadata.to_value();
+        assert_eq!(meta["actor"]["email"], "boss@reseller.example");
+        assert_eq!(meta["actor"]["user_id"], w.partner_admin.to_string());
+        assert_eq!(meta["account"], w.org.to_string());
+        assert_eq!(meta["on_behalf_of"], w.org.to_string());
+        assert_eq!(meta["ip"], "203.0.113.7");
+        assert_eq!(meta["user_agent"], "portal/1.0");
+        assert_eq!(
+            meta["correlation_id"],
+            context.correlation_id.unwrap().to_string()
+        );
+        assert_eq!(meta["authorization"]["role"], "admin");
+        assert_eq!(meta["authorization"]["relation"]["kind"], "customer");
+        assert_eq!(meta["targets"][0]["id"], user.to_string());
+        assert!(meta["description"]
+            .as_str()
+            .unwrap()
+            .contains("new@customer.example"));
+        assert_eq!(events[0].event_type.as_str(), "user.created");
+        // The payload does not repeat the type.
+        assert!(events[0].payload.to_value().get("type").is_none());
+    }
+);
+
+on_both_backends!(
+    the_user_lifecycle_follows_the_retention_period,
+    |t: support::TestStore| async move {
+        let w = world(&t).await;
+        let admin = CommandContext::as_user(w.org_admin);
+        let ledger = w.ledger.clone().with_retention(Duration::days(30));
+        let second_admin = add_user(
+            &ledger,
+            &admin,
+            w.org,
+            "second@customer.example",
+            Role::Admin,
+        )
+        .await;
+        assert_eq!(ledger.account(w.org).await.unwrap().admins.len(), 2);
+
+        ledger.delete_user(&admin, second_admin).await.unwrap();
+        let deleted = ledger.user(second_admin).await.unwrap();
+        let Status::Deleted { at } = deleted.status else {
+            panic!("not deleted")
+        };
+        assert_eq!(ledger.account(w.org).await.unwrap().admins.len(), 1);
+        // The address is free while the user is deleted …
+        let taker = new_user("SECOND@customer.example", Role::Regular);
+        ledger.create_user(&admin, w.org, &taker).await.unwrap();
+        // … so restoring must wait until it is free again.
+        let err = ledger
+            .restore_user(&admin, second_admin, at + Duration::days(1))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, LedgerError::Domain(DomainError::EmailTaken)),
+            "{err}"
+        );
+        ledger.delete_user(&admin, taker.user_id).await.unwrap();
+        ledger
+            .restore_user(&admin, second_admin, at + Duration::days(29))
+            .await
+            .unwrap();
+        let restored = ledger.user(second_admin).await.unwrap();
+        assert_eq!(restored.status, Status::Active);
+        assert_eq!(restored.role, Some(Role::Admin));
+        assert_eq!(ledger.account(w.org).await.unwrap().admins.len(), 2);
+
+        // The second deletion is restorable for 30 days only, then purged.
+        ledger.delete_user(&admin, second_admin).await.unwrap();
+        let Status::Deleted { at } = ledger.user(second_admin).await.unwrap().status else {
+            panic!()
+        };
+        let system = CommandContext::system();
+        let err = ledger
+            .purge_user(&system, second_admin, at + Duration::days(29))
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            LedgerError::Domain(DomainError::RetentionNotExpired)
+        ));
+        let err = ledger
+            .restore_user(&admin, second_admin, at + Duration::days(31))
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            LedgerError::Domain(DomainError::RetentionExpired)
+        ));
+        ledger
+            .purge_user(&system, second_admin, at + Duration::days(31))
+            .await
+            .unwrap();
+        let purged = ledger.user(second_admin).await.unwrap();
+        assert_eq!(purged.status, Status::Purged);
+        assert_eq!(purged.email, None);
+
+        // The owner is protected; the last admin stays.
+        let err = ledger
+            .delete_user(&CommandContext::as_user(w.partner_admin), w.org_admin)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, LedgerError::Domain(DomainError::OwnerProtected)),
+            "{err}"
+        );
+        let err = ledger
+            .change_role(&admin, w.org_admin, Role::Regular)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                LedgerError::Domain(DomainError::OwnerMustTransferFirst)
+            ),
+            "{err}"
+        );
+        portal_ledger::verify::verify_store(t.store.clone(), None, |_| {})
+            .await
+            .unwrap();
+    }
+);
+
+on_both_backends!(
+    one_address_one_live_user_under_concurrency,
+    |t: support::TestStore| async move {
+        let w = world(&t).await;
+        let admin = CommandContext::as_user(w.org_admin);
+        let mut tasks = Vec::new();
+        for i in 0..12 {
+            let ledger = w.ledger.clone();
+            let admin = admin.clone();
+            let org = w.org;
+            tasks.push(tokio::spawn(async move {
+                let email = if i % 2 == 0 {
+                    "same@customer.example"
+                } else {
+                    "SAME@Customer.example"
+                };
+                ledger
+                    .create_user(&admin, org, &new_user(email, Role::Regular))
+                    .await
+            }));
+        }
+        let mut created = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(_) => created += 1,
+                Err(LedgerError::Domain(DomainError::EmailTaken)) => {}
+                Err(other) => panic!("unexpected: {other}"),
+            }
+        }
+        assert_eq!(created, 1);
+        let created_events = t
+            .store
+            .read_all(
+                1,
+                10_000,
+                &ReadFilter {
+                    categories: vec!["user".into()],
+                    event_types: vec![],
+                },
+            )
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| {
+                e.payload.as_str().contains("same@customer.example")
+                    || e.payload.as_str().contains("SAME@Customer.example")
+            })
+            .count();
+        assert_eq!(created_events, 1);
+    }
+);
+
+on_both_backends!(
+    ownership_and_admin_rights_stay_consistent_under_races,
+    |t: support::TestStore| async move {
+        let w = world(&t).await;
+        // Round after round: the owner hands ownership to B while C demotes B.
+        // Whatever the order, the owner must end up an active admin.
+        for round in 0..6 {
+            let state = w.ledger.account(w.org).await.unwrap();
+            let current_owner = state.primary_admin.unwrap();
+            let b = add_user(
+                &w.ledger,
+                &CommandContext::as_user(current_owner),
+                w.org,
+                &format!("b{round}@customer.example"),
+                Role::Admin,
+            )
+            .await;
+            let c = add_user(
+                &w.ledger,
+                &CommandContext::as_user(current_owner),
+                w.org,
+                &format!("c{round}@customer.example"),
+                Role::Admin,
+            )
+            .await;
+            let (ledger1, ledger2) = (w.ledger.clone(), w.ledger.clone());
+            let org = w.org;
+            let transfer = tokio::spawn(async move {
+                ledger1
+                    .transfer_ownership(&CommandContext::as_user(current_owner), org, b)
+                    .await
+            });
+            let demote = tokio::spawn(async move {
+                ledger2
+                    .change_role(&CommandContext::as_user(c), b, Role::Regular)
+                    .await
+            });
+            let (transfer, demote) = (transfer.await.unwrap(), demote.await.unwrap());
+            assert!(
+                transfer.is_ok() != demote.is_ok(),
+                "round {round}: exactly one may win ({transfer:?}, {demote:?})"
+            );
+            let state = w.ledger.account(w.org).await.unwrap();
+            let owner_now = state.primary_admin.unwrap();
+            assert!(
+                state.admins.contains(&owner_now),
+                "round {round}: the owner is not an admin"
+            );
+        }
+    }
+);
