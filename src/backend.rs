@@ -6,6 +6,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::projection::postgres::PgProjections;
+use crate::projection::sqlite::SqliteProjections;
+use crate::projection::{ProjectionError, ProjectionStore};
 use crate::store::import::BulkImport;
 use crate::store::postgres::{self, PgStore};
 use crate::store::sqlite::SqliteStore;
@@ -87,6 +90,25 @@ impl Backend {
         match self {
             Backend::Embedded(s) => s,
             Backend::Postgres(s) => s,
+        }
+    }
+}
+
+/// Opens the projection store that goes with `location`: a second SQLite
+/// file in the data directory, or tables beside `events` in PostgreSQL.
+pub async fn open_projections(
+    location: &StoreLocation,
+    migrations: Migrations,
+) -> Result<Arc<dyn ProjectionStore>, ProjectionError> {
+    match location {
+        StoreLocation::Embedded { data_dir } => {
+            Ok(Arc::new(SqliteProjections::open(data_dir).await?))
+        }
+        StoreLocation::Postgres { url } => {
+            if migrations == Migrations::Apply {
+                PgProjections::migrate(url).await?;
+            }
+            Ok(Arc::new(PgProjections::connect(url).await?))
         }
     }
 }

@@ -13,8 +13,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use thiserror::Error;
 use tracing_subscriber::EnvFilter;
 
-use crate::backend::{Backend, Migrations, StoreLocation};
+use crate::backend::{open_projections, Backend, Migrations, StoreLocation};
 use crate::http::{router, AppState};
+use crate::projection::runner::Projections;
+use crate::projection::ProjectionError;
 use crate::store::StoreError;
 use crate::transfer::export::{export_ndjson, ExportError};
 use crate::transfer::import::{import_ndjson, ImportError};
@@ -77,6 +79,12 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         from: u64,
     },
+    /// Empty the named projections (all when none is named) and rebuild them
+    /// from the log.
+    Rebuild {
+        /// Projections to rebuild: accounts, users, activity.
+        names: Vec<String>,
+    },
     /// Append an NDJSON export or a legacy history, all or nothing.
     Import {
         /// Input file; `-` or nothing reads standard input.
@@ -95,6 +103,8 @@ pub enum CliError {
     Export(#[from] ExportError),
     #[error("import refused, nothing was appended: {0}")]
     Import(#[from] ImportError),
+    #[error("projections: {0}")]
+    Projection(#[from] ProjectionError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -128,6 +138,11 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 Migrations::Apply
             };
             let backend = Backend::open(&location, migrations).await?;
+            let projections = Projections::new(
+                backend.shared(),
+                open_projections(&location, migrations).await?,
+            );
+            projections.start();
             serve(backend, listen, &location).await
         }
         Command::Migrate => {
@@ -174,6 +189,29 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                     stdout.flush()?;
                 }
             }
+            Ok(())
+        }
+        Command::Rebuild { names } => {
+            let backend = Backend::open(&location, Migrations::Apply).await?;
+            let store = backend.shared();
+            let total = store.head().await?.position;
+            let projections =
+                Projections::new(store, open_projections(&location, Migrations::Apply).await?);
+            let bar = progress_bar(total, "rebuilding");
+            let result = projections
+                .rebuild(&names, &mut |name, position| {
+                    bar.set_message(name.to_owned());
+                    bar.set_position(position);
+                })
+                .await;
+            bar.finish_and_clear();
+            result?;
+            let rebuilt = if names.is_empty() {
+                projections.names().join(", ")
+            } else {
+                names.join(", ")
+            };
+            eprintln!("rebuilt {rebuilt} up to position {total}");
             Ok(())
         }
         Command::Import { file } => {

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod domain;
 pub mod event;
 pub mod http;
+pub mod projection;
 pub mod store;
 pub mod transfer;
 pub mod verify;

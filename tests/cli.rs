@@ -229,3 +229,23 @@ async fn http_get(address: &str, path: &str) -> std::io::Result<(u16, serde_json
         serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
     ))
 }
+
+on_both_backends!(rebuild_takes_projection_names, |t: TestStore| async move {
+    support::fill(&t.store, 5).await;
+    let all = portal_ledger(&t, &["rebuild"]);
+    assert!(all.status.success(), "{}", stderr(&all));
+    assert!(
+        stderr(&all).contains("rebuilt accounts, users, activity up to position 5"),
+        "{}",
+        stderr(&all)
+    );
+    let named = portal_ledger(&t, &["rebuild", "activity"]);
+    assert!(named.status.success(), "{}", stderr(&named));
+    let unknown = portal_ledger(&t, &["rebuild", "nope"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        stderr(&unknown).contains("unknown projection"),
+        "{}",
+        stderr(&unknown)
+    );
+});

@@ -50,3 +50,17 @@ pub fn decode<E: DeserializeOwned>(event: &RecordedEvent) -> Result<E, CodecErro
         reason: e.to_string(),
     })
 }
+
+/// Like [`decode`] for a projector: `None` for an event type it does not
+/// know (a type added later, or an imported legacy history), an error for a
+/// known type that does not decode.
+pub fn decode_known<E: DeserializeOwned>(
+    event: &RecordedEvent,
+    known: &[&str],
+) -> Result<Option<E>, CodecError> {
+    if known.contains(&event.event_type.as_str()) {
+        decode(event).map(Some)
+    } else {
+        Ok(None)
+    }
+}

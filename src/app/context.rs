@@ -85,6 +85,9 @@ pub struct Target {
 /// The metadata of every event a command appends.
 #[derive(Debug, Clone, Serialize)]
 pub struct EventMetadata {
+    /// One id per command: every event a command appends carries it, so
+    /// the activity log shows the command once.
+    pub command_id: Uuid,
     pub actor: RecordedActor,
     pub on_behalf_of: Option<AccountId>,
     pub account: AccountId,
@@ -124,6 +127,7 @@ impl EventMetadata {
             },
         };
         Self {
+            command_id: Uuid::now_v7(),
             actor,
             on_behalf_of: actor_account.filter(|a| *a != account).map(|_| account),
             account,

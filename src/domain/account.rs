@@ -45,6 +45,16 @@ pub enum AccountEvent {
 }
 
 impl AccountEvent {
+    /// Every event type of this aggregate.
+    pub const TYPES: [&'static str; 6] = [
+        "account.created",
+        "account.renamed",
+        "account.deleted",
+        "account.admin_added",
+        "account.admin_removed",
+        "account.ownership_transferred",
+    ];
+
     pub fn event_type(&self) -> &'static str {
         match self {
             AccountEvent::Created { .. } => "account.created",
@@ -258,6 +268,34 @@ mod tests {
         let state = moved.iter().fold(state, evolve);
         assert_eq!(state.primary_admin, Some(user(2)));
         assert!(admin_change(&state, user(1), true, false, Some(user(2))).is_ok());
+    }
+
+    #[test]
+    fn the_type_list_names_every_variant() {
+        let all = [
+            AccountEvent::Created {
+                account_id: AccountId(Uuid::nil()),
+                kind: AccountKind::Partner,
+                name: "P".into(),
+                parent: None,
+            },
+            AccountEvent::Renamed { name: "Q".into() },
+            AccountEvent::Deleted,
+            AccountEvent::AdminAdded { user_id: user(1) },
+            AccountEvent::AdminRemoved { user_id: user(1) },
+            AccountEvent::OwnershipTransferred {
+                from: user(1),
+                to: user(2),
+            },
+        ];
+        let types: Vec<&str> = all.iter().map(AccountEvent::event_type).collect();
+        assert_eq!(types, AccountEvent::TYPES);
+        for event in &all {
+            assert_eq!(
+                serde_json::to_value(event).unwrap()["type"],
+                event.event_type()
+            );
+        }
     }
 
     #[test]

@@ -64,6 +64,16 @@ pub enum UserEvent {
 }
 
 impl UserEvent {
+    /// Every event type of this aggregate.
+    pub const TYPES: [&'static str; 6] = [
+        "user.created",
+        "user.role_changed",
+        "user.profile_updated",
+        "user.deleted",
+        "user.restored",
+        "user.purged",
+    ];
+
     pub fn event_type(&self) -> &'static str {
         match self {
             UserEvent::Created { .. } => "user.created",
@@ -534,6 +544,40 @@ mod tests {
         let purged = purge.user.iter().fold(user, |s, e| evolve(s, e, too_late));
         assert_eq!(purged.status, Status::Purged);
         assert_eq!(purged.email, None);
+    }
+
+    #[test]
+    fn the_type_list_names_every_variant() {
+        let email = Email::parse("a@example.com").unwrap();
+        let all = [
+            UserEvent::Created {
+                user_id: UserId(Uuid::nil()),
+                account_id: AccountId(Uuid::nil()),
+                email: email.clone(),
+                name: "A".into(),
+                role: Role::Admin,
+                origin: Origin::Direct,
+            },
+            UserEvent::RoleChanged {
+                from: Role::Admin,
+                to: Role::Regular,
+            },
+            UserEvent::ProfileUpdated {
+                name: None,
+                email: None,
+            },
+            UserEvent::Deleted { role: Role::Admin },
+            UserEvent::Restored { role: Role::Admin },
+            UserEvent::Purged,
+        ];
+        let types: Vec<&str> = all.iter().map(UserEvent::event_type).collect();
+        assert_eq!(types, UserEvent::TYPES);
+        for event in &all {
+            assert_eq!(
+                serde_json::to_value(event).unwrap()["type"],
+                event.event_type()
+            );
+        }
     }
 
     #[test]

@@ -37,6 +37,11 @@ impl Subscription {
         self.events.recv().await
     }
 
+    /// The next event if one is ready now, without waiting.
+    pub fn try_next(&mut self) -> Option<Result<RecordedEvent, StoreError>> {
+        self.events.try_recv().ok()
+    }
+
     /// Starts the reader task. `wake` changes whenever the head may have
     /// moved; `recheck` bounds how long a missed wake-up can delay delivery
     /// (writes by another process on the embedded store, a reconnecting

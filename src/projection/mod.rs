@@ -1,0 +1,255 @@
+//! Read models: projectors turn events into row changes; a projection store
+//! applies them, with the projector's checkpoint, in one transaction.
+//!
+//! Why this split: a projector is a pure function of one event
+//! ([`Projector::apply`]), so it is the same code on both backends and a
+//! rebuilt projection equals the incrementally built one by construction —
+//! and a test checks it. Row changes are a tiny, backend-neutral vocabulary
+//! ([`RowChange`]): insert-or-replace, insert-if-absent, and update with
+//! "set", "add" and "set if unset", which both PostgreSQL and SQLite run as
+//! plain SQL. The tables themselves are defined in `projections/` and are
+//! meant to be read with SQL by portal back ends.
+
+pub mod accounts;
+pub mod activity;
+pub mod postgres;
+pub mod runner;
+pub mod sqlite;
+pub mod users;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use thiserror::Error;
+
+use crate::event::RecordedEvent;
+use crate::store::StoreError;
+
+/// A typed column value; `None` is SQL NULL of that type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlValue {
+    Text(Option<String>),
+    Int(Option<i64>),
+    Time(Option<DateTime<Utc>>),
+    Json(Option<serde_json::Value>),
+}
+
+impl SqlValue {
+    pub fn text(s: impl Into<String>) -> Self {
+        SqlValue::Text(Some(s.into()))
+    }
+}
+
+/// How an update sets a column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SetExpr {
+    /// `column = value`
+    Value(SqlValue),
+    /// `column = column + n`
+    Add(i64),
+    /// `column = COALESCE(column, value)`: set only if unset.
+    IfUnset(SqlValue),
+}
+
+/// What to do when an inserted row's key exists already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnConflict {
+    /// Replace the given columns.
+    Replace,
+    /// Keep the existing row.
+    Ignore,
+}
+
+/// One change to a projection table.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowChange {
+    /// Insert a row; `key` names the conflict column (the first column).
+    Insert {
+        table: &'static str,
+        columns: Vec<(&'static str, SqlValue)>,
+        on_conflict: OnConflict,
+    },
+    /// Update the row whose `key` column equals the value.
+    Update {
+        table: &'static str,
+        key: (&'static str, SqlValue),
+        set: Vec<(&'static str, SetExpr)>,
+    },
+}
+
+#[derive(Debug, Error)]
+pub enum ProjectionError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("event at position {position} cannot be projected: {reason}")]
+    Event { position: u64, reason: String },
+    #[error("projection store: {0}")]
+    Backend(String),
+    #[error("unknown projection {0:?}")]
+    Unknown(String),
+}
+
+impl From<tokio_postgres::Error> for ProjectionError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        ProjectionError::Store(e.into())
+    }
+}
+
+impl From<rusqlite::Error> for ProjectionError {
+    fn from(e: rusqlite::Error) -> Self {
+        ProjectionError::Store(e.into())
+    }
+}
+
+/// A read model: which tables it owns and how each event changes them.
+pub trait Projector: Send + Sync + 'static {
+    /// Its name, as `rebuild` takes it and as its checkpoint is keyed.
+    fn name(&self) -> &'static str;
+    /// The tables it owns (emptied by a rebuild).
+    fn tables(&self) -> &'static [&'static str];
+    /// The changes one event makes; most events make none.
+    fn apply(&self, event: &RecordedEvent) -> Result<Vec<RowChange>, ProjectionError>;
+}
+
+/// Where projections live (a backend's tables).
+#[async_trait]
+pub trait ProjectionStore: Send + Sync + 'static {
+    /// The last position the projector applied (0 if none).
+    async fn checkpoint(&self, projector: &str) -> Result<u64, ProjectionError>;
+    /// Applies changes and moves the checkpoint to `position`, atomically.
+    async fn commit(
+        &self,
+        projector: &str,
+        changes: &[RowChange],
+        position: u64,
+    ) -> Result<(), ProjectionError>;
+    /// Empties the tables and the checkpoint (before a rebuild).
+    async fn reset(&self, projector: &str, tables: &[&str]) -> Result<(), ProjectionError>;
+    /// Every row of a table as JSON text, ordered by its first column (for
+    /// comparisons and diagnostics).
+    async fn dump(&self, table: &str) -> Result<Vec<String>, ProjectionError>;
+}
+
+/// Every projector of the product.
+pub fn all_projectors() -> Vec<Arc<dyn Projector>> {
+    vec![
+        Arc::new(accounts::AccountsProjector),
+        Arc::new(users::UsersProjector),
+        Arc::new(activity::ActivityProjector),
+    ]
+}
+
+/// How a backend writes placeholders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    /// `$1`
+    Postgres,
+    /// `?1`
+    Sqlite,
+}
+
+impl Dialect {
+    fn placeholder(self, n: usize) -> String {
+        match self {
+            Dialect::Postgres => format!("${n}"),
+            Dialect::Sqlite => format!("?{n}"),
+        }
+    }
+}
+
+/// The SQL of a change and its parameters, in order.
+pub(crate) fn to_sql(change: &RowChange, dialect: Dialect) -> (String, Vec<&SqlValue>) {
+    match change {
+        RowChange::Insert {
+            table,
+            columns,
+            on_conflict,
+        } => {
+            let names: Vec<&str> = columns.iter().map(|(n, _)| *n).collect();
+            let marks: Vec<String> = (1..=columns.len())
+                .map(|i| dialect.placeholder(i))
+                .collect();
+            let conflict = match on_conflict {
+                OnConflict::Ignore => "DO NOTHING".to_owned(),
+                OnConflict::Replace => {
+                    let sets: Vec<String> = names[1..]
+                        .iter()
+                        .map(|n| format!("{n} = excluded.{n}"))
+                        .collect();
+                    format!("({}) DO UPDATE SET {}", names[0], sets.join(", "))
+                }
+            };
+            let sql = format!(
+                "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT {conflict}",
+                names.join(", "),
+                marks.join(", ")
+            );
+            (sql, columns.iter().map(|(_, v)| v).collect())
+        }
+        RowChange::Update { table, key, set } => {
+            let mut params: Vec<&SqlValue> = Vec::new();
+            let mut sets = Vec::new();
+            for (column, expr) in set {
+                let sql = match expr {
+                    SetExpr::Value(v) => {
+                        params.push(v);
+                        format!("{column} = {}", dialect.placeholder(params.len()))
+                    }
+                    SetExpr::IfUnset(v) => {
+                        params.push(v);
+                        format!(
+                            "{column} = COALESCE({column}, {})",
+                            dialect.placeholder(params.len())
+                        )
+                    }
+                    SetExpr::Add(n) => format!("{column} = {column} + ({n})"),
+                };
+                sets.push(sql);
+            }
+            params.push(&key.1);
+            let sql = format!(
+                "UPDATE {table} SET {} WHERE {} = {}",
+                sets.join(", "),
+                key.0,
+                dialect.placeholder(params.len())
+            );
+            (sql, params)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_become_the_same_sql_in_both_dialects() {
+        let insert = RowChange::Insert {
+            table: "t",
+            columns: vec![("id", SqlValue::text("a")), ("n", SqlValue::Int(Some(1)))],
+            on_conflict: OnConflict::Replace,
+        };
+        let (sql, params) = to_sql(&insert, Dialect::Postgres);
+        assert_eq!(
+            sql,
+            "INSERT INTO t (id, n) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET n = excluded.n"
+        );
+        assert_eq!(params.len(), 2);
+        let update = RowChange::Update {
+            table: "t",
+            key: ("id", SqlValue::text("a")),
+            set: vec![
+                ("n", SetExpr::Add(1)),
+                ("owner", SetExpr::IfUnset(SqlValue::text("u"))),
+                ("name", SetExpr::Value(SqlValue::text("x"))),
+            ],
+        };
+        let (sql, params) = to_sql(&update, Dialect::Sqlite);
+        assert_eq!(
+            sql,
+            "UPDATE t SET n = n + (1), owner = COALESCE(owner, ?1), name = ?2 WHERE id = ?3"
+        );
+        assert_eq!(params.len(), 3);
+    }
+}

@@ -1,0 +1,136 @@
+//! Projections in PostgreSQL: plain tables next to `events` (see
+//! `projections/postgres/`), migrated by their own refinery history table.
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Config, NoTls};
+
+use crate::projection::{to_sql, Dialect, ProjectionError, ProjectionStore, RowChange, SqlValue};
+
+mod migrations {
+    refinery::embed_migrations!("projections/postgres");
+}
+
+/// Name of the refinery history table of the projection migrations.
+const HISTORY_TABLE: &str = "refinery_projection_history";
+
+#[derive(Clone)]
+pub struct PgProjections {
+    pool: Pool,
+}
+
+impl PgProjections {
+    pub async fn connect(url: &str) -> Result<Self, ProjectionError> {
+        let config: Config = url.parse()?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(8)
+            .build()
+            .map_err(|e| ProjectionError::Backend(e.to_string()))?;
+        Ok(Self { pool })
+    }
+
+    /// Applies the projection migrations (as the owner).
+    pub async fn migrate(url: &str) -> Result<(), ProjectionError> {
+        let config: Config = url.parse()?;
+        let (mut client, connection) = config.connect(NoTls).await?;
+        tokio::spawn(connection);
+        migrations::migrations::runner()
+            .set_migration_table_name(HISTORY_TABLE)
+            .run_async(&mut client)
+            .await
+            .map_err(|e| ProjectionError::Backend(e.to_string()))?;
+        Ok(())
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, ProjectionError> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| ProjectionError::Backend(e.to_string()))
+    }
+}
+
+fn bind(value: &SqlValue) -> &(dyn ToSql + Sync) {
+    match value {
+        SqlValue::Text(v) => v,
+        SqlValue::Int(v) => v,
+        SqlValue::Time(v) => v,
+        SqlValue::Json(v) => v,
+    }
+}
+
+#[async_trait]
+impl ProjectionStore for PgProjections {
+    async fn checkpoint(&self, projector: &str) -> Result<u64, ProjectionError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT position FROM projection_checkpoints WHERE projector = $1",
+                &[&projector],
+            )
+            .await?;
+        Ok(row.map_or(0, |r| r.get::<_, i64>(0) as u64))
+    }
+
+    async fn commit(
+        &self,
+        projector: &str,
+        changes: &[RowChange],
+        position: u64,
+    ) -> Result<(), ProjectionError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        for change in changes {
+            let (sql, params) = to_sql(change, Dialect::Postgres);
+            let statement = tx.prepare_cached(&sql).await?;
+            let params: Vec<&(dyn ToSql + Sync)> = params.into_iter().map(bind).collect();
+            tx.execute(&statement, &params).await?;
+        }
+        tx.execute(
+            "INSERT INTO projection_checkpoints (projector, position) VALUES ($1, $2) \
+             ON CONFLICT (projector) DO UPDATE SET position = excluded.position",
+            &[&projector, &(position as i64)],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn reset(&self, projector: &str, tables: &[&str]) -> Result<(), ProjectionError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        for table in tables {
+            tx.batch_execute(&format!("DELETE FROM {table}")).await?;
+        }
+        tx.execute(
+            "DELETE FROM projection_checkpoints WHERE projector = $1",
+            &[&projector],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn dump(&self, table: &str) -> Result<Vec<String>, ProjectionError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &format!("SELECT row_to_json(t)::text FROM {table} t ORDER BY 1"),
+                &[],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+}

@@ -1,0 +1,168 @@
+//! Projections of the embedded store: `projections.sqlite3` beside the log,
+//! a separate file so that projection writes never wait for the log's
+//! writer (SQLite has one writer per file).
+
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use rusqlite::types::Value;
+use rusqlite::{params_from_iter, Connection};
+
+use crate::projection::{to_sql, Dialect, ProjectionError, ProjectionStore, RowChange, SqlValue};
+
+mod migrations {
+    refinery::embed_migrations!("projections/sqlite");
+}
+
+/// File name of the projections inside the data directory.
+pub const DATABASE_FILE: &str = "projections.sqlite3";
+
+#[derive(Clone)]
+pub struct SqliteProjections {
+    path: PathBuf,
+}
+
+impl SqliteProjections {
+    /// Opens (creating and migrating) the projections in `data_dir`.
+    pub async fn open(data_dir: &Path) -> Result<Self, ProjectionError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| ProjectionError::Backend(e.to_string()))?;
+        let path = data_dir.join(DATABASE_FILE);
+        let store = Self { path };
+        store
+            .run(|conn| {
+                migrations::migrations::runner()
+                    .run(conn)
+                    .map_err(|e| ProjectionError::Backend(e.to_string()))?;
+                Ok(())
+            })
+            .await?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` on a fresh connection on the blocking pool.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, ProjectionError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, ProjectionError> + Send + 'static,
+    {
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = Connection::open(&path)?;
+            conn.busy_timeout(std::time::Duration::from_secs(30))?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| ProjectionError::Backend(e.to_string()))?
+    }
+}
+
+fn bind(value: &SqlValue) -> Value {
+    match value {
+        SqlValue::Text(v) => v.clone().map_or(Value::Null, Value::Text),
+        SqlValue::Int(v) => v.map_or(Value::Null, Value::Integer),
+        SqlValue::Time(v) => v.map_or(Value::Null, |t| {
+            Value::Text(t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+        }),
+        SqlValue::Json(v) => v
+            .as_ref()
+            .map_or(Value::Null, |j| Value::Text(j.to_string())),
+    }
+}
+
+#[async_trait]
+impl ProjectionStore for SqliteProjections {
+    async fn checkpoint(&self, projector: &str) -> Result<u64, ProjectionError> {
+        let projector = projector.to_owned();
+        self.run(move |conn| {
+            let position: Option<i64> = conn
+                .query_row(
+                    "SELECT position FROM projection_checkpoints WHERE projector = ?1",
+                    [&projector],
+                    |r| r.get(0),
+                )
+                .map(Some)
+                .or_else(|e| match e {
+                    rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                    other => Err(other),
+                })?;
+            Ok(position.unwrap_or(0) as u64)
+        })
+        .await
+    }
+
+    async fn commit(
+        &self,
+        projector: &str,
+        changes: &[RowChange],
+        position: u64,
+    ) -> Result<(), ProjectionError> {
+        let projector = projector.to_owned();
+        let changes = changes.to_vec();
+        self.run(move |conn| {
+            let tx = conn.transaction()?;
+            for change in &changes {
+                let (sql, params) = to_sql(change, Dialect::Sqlite);
+                let values: Vec<Value> = params.into_iter().map(bind).collect();
+                tx.prepare_cached(&sql)?.execute(params_from_iter(values))?;
+            }
+            tx.execute(
+                "INSERT INTO projection_checkpoints (projector, position) VALUES (?1, ?2) \
+                 ON CONFLICT (projector) DO UPDATE SET position = excluded.position",
+                rusqlite::params![projector, position as i64],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn reset(&self, projector: &str, tables: &[&str]) -> Result<(), ProjectionError> {
+        let projector = projector.to_owned();
+        let tables: Vec<String> = tables.iter().map(|t| (*t).to_owned()).collect();
+        self.run(move |conn| {
+            let tx = conn.transaction()?;
+            for table in &tables {
+                tx.execute_batch(&format!("DELETE FROM {table}"))?;
+            }
+            tx.execute(
+                "DELETE FROM projection_checkpoints WHERE projector = ?1",
+                [&projector],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn dump(&self, table: &str) -> Result<Vec<String>, ProjectionError> {
+        let table = table.to_owned();
+        self.run(move |conn| {
+            let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY 1"))?;
+            let names: Vec<String> = stmt.column_names().map(str::to_owned).collect();
+            let mut rows = stmt.query([])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                let mut object = serde_json::Map::new();
+                for (i, name) in names.iter().enumerate() {
+                    let value = match row.get::<_, Value>(i)? {
+                        Value::Null => serde_json::Value::Null,
+                        Value::Integer(n) => n.into(),
+                        Value::Real(f) => f.into(),
+                        Value::Text(s) => s.into(),
+                        Value::Blob(b) => hex::encode(b).into(),
+                    };
+                    object.insert(name.clone(), value);
+                }
+                out.push(serde_json::Value::Object(object).to_string());
+            }
+            Ok(out)
+        })
+        .await
+    }
+}

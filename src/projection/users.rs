@@ -1,0 +1,115 @@
+//! `proj_users`: every user as the log leaves them (purged users keep a row
+//! with their personal fields emptied).
+
+use crate::app::codec::decode_known;
+use crate::domain::ids::UserId;
+use crate::domain::user::{Origin, UserEvent};
+use crate::event::RecordedEvent;
+use crate::projection::{OnConflict, ProjectionError, Projector, RowChange, SetExpr, SqlValue};
+
+pub struct UsersProjector;
+
+const TABLE: &str = "proj_users";
+
+impl Projector for UsersProjector {
+    fn name(&self) -> &'static str {
+        "users"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &[TABLE]
+    }
+
+    fn apply(&self, event: &RecordedEvent) -> Result<Vec<RowChange>, ProjectionError> {
+        let Some(user) = event
+            .stream_id
+            .as_str()
+            .strip_prefix(UserId::CATEGORY)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .map(str::to_owned)
+        else {
+            return Ok(vec![]);
+        };
+        let decoded = decode_known::<UserEvent>(event, &UserEvent::TYPES).map_err(|e| {
+            ProjectionError::Event {
+                position: event.position,
+                reason: e.to_string(),
+            }
+        })?;
+        let Some(decoded) = decoded else {
+            return Ok(vec![]);
+        };
+        let at = SqlValue::Time(Some(event.recorded_at));
+        let position = SqlValue::Int(Some(event.position as i64));
+        let update = |mut set: Vec<(&'static str, SetExpr)>| {
+            set.push(("updated_at", SetExpr::Value(at.clone())));
+            set.push(("position", SetExpr::Value(position.clone())));
+            vec![RowChange::Update {
+                table: TABLE,
+                key: ("user_id", SqlValue::text(user.clone())),
+                set,
+            }]
+        };
+        let text = |s: &str| SetExpr::Value(SqlValue::text(s));
+        Ok(match decoded {
+            UserEvent::Created {
+                account_id,
+                email,
+                name,
+                role,
+                origin,
+                ..
+            } => vec![RowChange::Insert {
+                table: TABLE,
+                columns: vec![
+                    ("user_id", SqlValue::text(user.clone())),
+                    ("account_id", SqlValue::text(account_id.to_string())),
+                    ("email", SqlValue::text(email.as_str())),
+                    ("name", SqlValue::text(name)),
+                    ("role", SqlValue::text(role.as_str())),
+                    ("status", SqlValue::text("active")),
+                    ("origin", SqlValue::text(origin_name(origin))),
+                    ("created_at", at.clone()),
+                    ("deleted_at", SqlValue::Time(None)),
+                    ("updated_at", at.clone()),
+                    ("position", position.clone()),
+                ],
+                on_conflict: OnConflict::Replace,
+            }],
+            UserEvent::RoleChanged { to, .. } => update(vec![("role", text(to.as_str()))]),
+            UserEvent::ProfileUpdated { name, email } => {
+                let mut set = Vec::new();
+                if let Some(name) = name {
+                    set.push(("name", SetExpr::Value(SqlValue::text(name))));
+                }
+                if let Some(email) = email {
+                    set.push(("email", text(email.as_str())));
+                }
+                update(set)
+            }
+            UserEvent::Deleted { .. } => update(vec![
+                ("status", text("deleted")),
+                ("deleted_at", SetExpr::Value(at.clone())),
+            ]),
+            UserEvent::Restored { role } => update(vec![
+                ("status", text("active")),
+                ("role", text(role.as_str())),
+                ("deleted_at", SetExpr::Value(SqlValue::Time(None))),
+            ]),
+            UserEvent::Purged => update(vec![
+                ("status", text("purged")),
+                ("email", SetExpr::Value(SqlValue::Text(None))),
+                ("name", SetExpr::Value(SqlValue::Text(None))),
+            ]),
+        })
+    }
+}
+
+fn origin_name(origin: Origin) -> &'static str {
+    match origin {
+        Origin::Bootstrap => "bootstrap",
+        Origin::Direct => "direct",
+        Origin::Invitation => "invitation",
+        Origin::Import => "import",
+    }
+}
