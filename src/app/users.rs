@@ -281,32 +281,21 @@ impl Ledger {
         user_id: UserId,
         role: Role,
     ) -> Result<AppendOutcome, LedgerError> {
-        self.retry(|| async move {
-            let (target, account) = self.load_user_and_account(user_id).await?;
-            let authorized = self
-                .authorize(context, Action::ChangeUserRole, &account.state)
-                .await?;
-            let decision =
-                user::decide_change_role(&target.state, &account.state, role, authorized.user)?;
-            let email = display_email(&target.state);
-            let from = target.state.role.map_or("none", Role::as_str);
-            let metadata = authorized
-                .metadata(
-                    context,
-                    account_id_of(&account.state)?,
-                    ActivityType::UpdateUserPermissions,
-                    format!("Changed role of {email} from {from} to {role}"),
-                )
-                .with_target("user", user_id);
-            decision_appends(
+        let command = UserCommand {
+            action: Action::ChangeUserRole,
+            activity: ActivityType::UpdateUserPermissions,
+            claim: ClaimOf::None,
+        };
+        self.on_user(context, user_id, command, |target, account, _, actor| {
+            let decision = user::decide_change_role(target, account, role, actor)?;
+            let from = target.role.map_or("none", Role::as_str);
+            Ok((
                 decision,
-                user_id,
-                target.version,
-                account_id_of(&account.state)?,
-                account.version,
-                &[],
-                &metadata,
-            )
+                format!(
+                    "Changed role of {} from {from} to {role}",
+                    display_email(target)
+                ),
+            ))
         })
         .await
     }
@@ -319,47 +308,21 @@ impl Ledger {
         name: Option<&str>,
         email: Option<&Email>,
     ) -> Result<AppendOutcome, LedgerError> {
-        self.retry(|| async move {
-            let (target, account) = self.load_user_and_account(user_id).await?;
-            let action = if context.actor == Some(user_id) {
+        let command = UserCommand {
+            action: if context.actor == Some(user_id) {
                 Action::UpdateOwnProfile
             } else {
                 Action::UpdateUserProfile
-            };
-            let authorized = self.authorize(context, action, &account.state).await?;
-            let claim = match email {
-                Some(email) => Some(self.load_claim(email).await?),
-                None => None,
-            };
-            let free = EmailClaim::default();
-            let decision = user::decide_update_profile(
-                &target.state,
-                name,
-                email,
-                claim.as_ref().map_or(&free, |c| &c.state),
-            )?;
-            let metadata = authorized
-                .metadata(
-                    context,
-                    account_id_of(&account.state)?,
-                    ActivityType::UpdateUserProfile,
-                    format!("Updated the profile of {}", display_email(&target.state)),
-                )
-                .with_target("user", user_id);
-            let claims: Vec<(&Email, u64)> = email
-                .iter()
-                .zip(claim.iter())
-                .map(|(e, c)| (*e, c.version))
-                .collect();
-            decision_appends(
+            },
+            activity: ActivityType::UpdateUserProfile,
+            claim: email.map_or(ClaimOf::None, ClaimOf::Address),
+        };
+        self.on_user(context, user_id, command, |target, _, claim, _| {
+            let decision = user::decide_update_profile(target, name, email, claim)?;
+            Ok((
                 decision,
-                user_id,
-                target.version,
-                account_id_of(&account.state)?,
-                account.version,
-                &claims,
-                &metadata,
-            )
+                format!("Updated the profile of {}", display_email(target)),
+            ))
         })
         .await
     }
@@ -370,74 +333,38 @@ impl Ledger {
         context: &CommandContext,
         user_id: UserId,
     ) -> Result<AppendOutcome, LedgerError> {
-        self.retry(|| async move {
-            let (target, account) = self.load_user_and_account(user_id).await?;
-            let authorized = self
-                .authorize(context, Action::DeleteUser, &account.state)
-                .await?;
-            let decision = user::decide_delete(&target.state, &account.state, authorized.user)?;
-            let metadata = authorized
-                .metadata(
-                    context,
-                    account_id_of(&account.state)?,
-                    ActivityType::DeleteUser,
-                    format!("Deleted user {}", display_email(&target.state)),
-                )
-                .with_target("user", user_id);
-            decision_appends(
-                decision,
-                user_id,
-                target.version,
-                account_id_of(&account.state)?,
-                account.version,
-                &[],
-                &metadata,
-            )
+        let command = UserCommand {
+            action: Action::DeleteUser,
+            activity: ActivityType::DeleteUser,
+            claim: ClaimOf::None,
+        };
+        self.on_user(context, user_id, command, |target, account, _, actor| {
+            let decision = user::decide_delete(target, account, actor)?;
+            Ok((decision, format!("Deleted user {}", display_email(target))))
         })
         .await
     }
 
     /// Restores a deleted user within the retention period, with the role
-    /// they had.
+    /// they had, if their address is still free.
     pub async fn restore_user(
         &self,
         context: &CommandContext,
         user_id: UserId,
         now: DateTime<Utc>,
     ) -> Result<AppendOutcome, LedgerError> {
-        self.retry(|| async move {
-            let (target, account) = self.load_user_and_account(user_id).await?;
-            let authorized = self
-                .authorize(context, Action::RestoreUser, &account.state)
-                .await?;
-            let email = target.state.email.clone().ok_or(DomainError::UserPurged)?;
-            let claim = self.load_claim(&email).await?;
-            let role = target.state.role.ok_or(DomainError::UserNotFound)?;
-            let decision = user::decide_restore(
-                &target.state,
-                &account.state,
-                &claim.state,
-                role,
-                now,
-                self.retention,
-            )?;
-            let metadata = authorized
-                .metadata(
-                    context,
-                    account_id_of(&account.state)?,
-                    ActivityType::RestoreUser,
-                    format!("Restored user {email} with role {role}"),
-                )
-                .with_target("user", user_id);
-            decision_appends(
+        let command = UserCommand {
+            action: Action::RestoreUser,
+            activity: ActivityType::RestoreUser,
+            claim: ClaimOf::Current,
+        };
+        self.on_user(context, user_id, command, |target, account, claim, _| {
+            let role = target.role.ok_or(DomainError::UserNotFound)?;
+            let decision = user::decide_restore(target, account, claim, role, now, self.retention)?;
+            Ok((
                 decision,
-                user_id,
-                target.version,
-                account_id_of(&account.state)?,
-                account.version,
-                &[(&email, claim.version)],
-                &metadata,
-            )
+                format!("Restored user {} with role {role}", display_email(target)),
+            ))
         })
         .await
     }
@@ -449,27 +376,77 @@ impl Ledger {
         user_id: UserId,
         now: DateTime<Utc>,
     ) -> Result<AppendOutcome, LedgerError> {
+        let command = UserCommand {
+            action: Action::DeleteUser,
+            activity: ActivityType::PurgeUser,
+            claim: ClaimOf::None,
+        };
+        self.on_user(context, user_id, command, |target, _, _, _| {
+            let decision = user::decide_purge(target, now, self.retention)?;
+            Ok((
+                decision,
+                format!("Purged user {user_id} after the retention period"),
+            ))
+        })
+        .await
+    }
+
+    /// The shape every command on an existing user shares: load the user and
+    /// its account (and an e-mail claim if the command needs one),
+    /// authorize, decide, append with the versions read, retry on a race.
+    /// `decide` gets the user, the account, the claim (unclaimed if none was
+    /// loaded) and the acting user, and returns the decision and the
+    /// activity log's description.
+    async fn on_user<D>(
+        &self,
+        context: &CommandContext,
+        user_id: UserId,
+        command: UserCommand<'_>,
+        decide: D,
+    ) -> Result<AppendOutcome, LedgerError>
+    where
+        D: Fn(
+            &UserState,
+            &AccountState,
+            &EmailClaim,
+            Option<UserId>,
+        ) -> Result<(Decision, String), LedgerError>,
+    {
+        let (command, decide) = (&command, &decide);
         self.retry(|| async move {
             let (target, account) = self.load_user_and_account(user_id).await?;
             let authorized = self
-                .authorize(context, Action::DeleteUser, &account.state)
+                .authorize(context, command.action, &account.state)
                 .await?;
-            let decision = user::decide_purge(&target.state, now, self.retention)?;
+            let address = match command.claim {
+                ClaimOf::None => None,
+                ClaimOf::Address(email) => Some(email.clone()),
+                ClaimOf::Current => target.state.email.clone(),
+            };
+            let claim = match &address {
+                Some(email) => Some(self.load_claim(email).await?),
+                None => None,
+            };
+            let unclaimed = EmailClaim::default();
+            let claim_state = claim.as_ref().map_or(&unclaimed, |c| &c.state);
+            let (decision, description) =
+                decide(&target.state, &account.state, claim_state, authorized.user)?;
+            let account_id = account_id_of(&account.state)?;
             let metadata = authorized
-                .metadata(
-                    context,
-                    account_id_of(&account.state)?,
-                    ActivityType::PurgeUser,
-                    format!("Purged user {user_id} after the retention period"),
-                )
+                .metadata(context, account_id, command.activity, description)
                 .with_target("user", user_id);
+            let claims_read: Vec<(&Email, u64)> = address
+                .iter()
+                .zip(claim.iter())
+                .map(|(e, c)| (e, c.version))
+                .collect();
             decision_appends(
                 decision,
                 user_id,
                 target.version,
-                account_id_of(&account.state)?,
+                account_id,
                 account.version,
-                &[],
+                &claims_read,
                 &metadata,
             )
         })
@@ -521,6 +498,24 @@ impl Ledger {
         let account = self.load_account(account_id).await?;
         Ok((target, account))
     }
+}
+
+/// Which e-mail claim a user command reads.
+#[derive(Debug, Clone, Copy)]
+enum ClaimOf<'a> {
+    None,
+    /// The claim of a new address.
+    Address(&'a Email),
+    /// The claim of the user's current address.
+    Current,
+}
+
+/// What a command on an existing user is, for the permission check and the
+/// activity log.
+struct UserCommand<'a> {
+    action: Action,
+    activity: ActivityType,
+    claim: ClaimOf<'a>,
 }
 
 /// What the permission check established about the actor.

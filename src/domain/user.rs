@@ -143,6 +143,16 @@ pub struct UserState {
 }
 
 impl UserState {
+    /// When a deleted user was deleted; an error for any other status.
+    fn deleted_at(&self) -> Result<DateTime<Utc>, DomainError> {
+        match self.status {
+            Status::Deleted { at } => Ok(at),
+            Status::Purged => Err(DomainError::UserPurged),
+            Status::Absent => Err(DomainError::UserNotFound),
+            Status::Active => Err(DomainError::UserNotDeleted),
+        }
+    }
+
     fn live(&self) -> Result<(AccountId, Role), DomainError> {
         match (self.status, self.account_id, self.role) {
             (Status::Active, Some(account), Some(role)) => Ok((account, role)),
@@ -355,13 +365,7 @@ pub fn decide_restore(
     now: DateTime<Utc>,
     retention: Duration,
 ) -> Result<Decision, DomainError> {
-    let Status::Deleted { at } = user.status else {
-        return Err(match user.status {
-            Status::Purged => DomainError::UserPurged,
-            Status::Absent => DomainError::UserNotFound,
-            _ => DomainError::UserNotDeleted,
-        });
-    };
+    let at = user.deleted_at()?;
     if now > at + retention {
         return Err(DomainError::RetentionExpired);
     }
@@ -396,13 +400,7 @@ pub fn decide_purge(
     now: DateTime<Utc>,
     retention: Duration,
 ) -> Result<Decision, DomainError> {
-    let Status::Deleted { at } = user.status else {
-        return Err(match user.status {
-            Status::Purged => DomainError::UserPurged,
-            Status::Absent => DomainError::UserNotFound,
-            _ => DomainError::UserNotDeleted,
-        });
-    };
+    let at = user.deleted_at()?;
     if now <= at + retention {
         return Err(DomainError::RetentionNotExpired);
     }

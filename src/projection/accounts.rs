@@ -1,10 +1,11 @@
 //! `proj_accounts`: every account as it stands.
 
-use crate::app::codec::decode_known;
 use crate::domain::account::AccountEvent;
 use crate::domain::ids::AccountId;
 use crate::event::RecordedEvent;
-use crate::projection::{OnConflict, ProjectionError, Projector, RowChange, SetExpr, SqlValue};
+use crate::projection::{
+    entity_event, touch, OnConflict, ProjectionError, Projector, RowChange, SetExpr, SqlValue,
+};
 
 pub struct AccountsProjector;
 
@@ -20,35 +21,14 @@ impl Projector for AccountsProjector {
     }
 
     fn apply(&self, event: &RecordedEvent) -> Result<Vec<RowChange>, ProjectionError> {
-        let Some(account) = event
-            .stream_id
-            .as_str()
-            .strip_prefix(AccountId::CATEGORY)
-            .and_then(|rest| rest.strip_prefix('-'))
-            .map(str::to_owned)
+        let Some((account, decoded)) =
+            entity_event::<AccountEvent>(event, AccountId::CATEGORY, &AccountEvent::TYPES)?
         else {
-            return Ok(vec![]);
-        };
-        let decoded = decode_known::<AccountEvent>(event, &AccountEvent::TYPES).map_err(|e| {
-            ProjectionError::Event {
-                position: event.position,
-                reason: e.to_string(),
-            }
-        })?;
-        let Some(decoded) = decoded else {
             return Ok(vec![]);
         };
         let at = SqlValue::Time(Some(event.recorded_at));
         let position = SqlValue::Int(Some(event.position as i64));
-        let update = |mut set: Vec<(&'static str, SetExpr)>| {
-            set.push(("updated_at", SetExpr::Value(at.clone())));
-            set.push(("position", SetExpr::Value(position.clone())));
-            vec![RowChange::Update {
-                table: TABLE,
-                key: ("account_id", SqlValue::text(account.clone())),
-                set,
-            }]
-        };
+        let update = |set| vec![touch(TABLE, ("account_id", &account), event, set)];
         Ok(match decoded {
             AccountEvent::Created {
                 kind, name, parent, ..

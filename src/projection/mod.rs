@@ -140,6 +140,65 @@ pub fn all_projectors() -> Vec<Arc<dyn Projector>> {
     ]
 }
 
+/// An entity projector's view of one event: the entity's id (the stream id
+/// after `<category>-`) and the decoded domain event; `None` when the event
+/// is not in the category or of a type the projector does not know.
+pub(crate) fn entity_event<E: serde::de::DeserializeOwned>(
+    event: &RecordedEvent,
+    category: &str,
+    types: &[&str],
+) -> Result<Option<(String, E)>, ProjectionError> {
+    let Some(id) = event
+        .stream_id
+        .as_str()
+        .strip_prefix(category)
+        .and_then(|rest| rest.strip_prefix('-'))
+    else {
+        return Ok(None);
+    };
+    let decoded =
+        crate::app::codec::decode_known::<E>(event, types).map_err(|e| ProjectionError::Event {
+            position: event.position,
+            reason: e.to_string(),
+        })?;
+    Ok(decoded.map(|d| (id.to_owned(), d)))
+}
+
+/// An update of one entity's row that also stamps `updated_at` and
+/// `position` from the event.
+pub(crate) fn touch(
+    table: &'static str,
+    key: (&'static str, &str),
+    event: &RecordedEvent,
+    mut set: Vec<(&'static str, SetExpr)>,
+) -> RowChange {
+    set.push((
+        "updated_at",
+        SetExpr::Value(SqlValue::Time(Some(event.recorded_at))),
+    ));
+    set.push((
+        "position",
+        SetExpr::Value(SqlValue::Int(Some(event.position as i64))),
+    ));
+    RowChange::Update {
+        table,
+        key: (key.0, SqlValue::text(key.1)),
+        set,
+    }
+}
+
+/// The upsert of a projector's checkpoint, committed with its changes.
+pub(crate) fn checkpoint_change(projector: &str, position: u64) -> RowChange {
+    RowChange::Insert {
+        table: "projection_checkpoints",
+        columns: vec![
+            ("projector", SqlValue::text(projector)),
+            ("position", SqlValue::Int(Some(position as i64))),
+        ],
+        on_conflict: OnConflict::Replace,
+    }
+}
+
 /// How a backend writes placeholders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Dialect {

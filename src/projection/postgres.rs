@@ -6,7 +6,9 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Config, NoTls};
 
-use crate::projection::{to_sql, Dialect, ProjectionError, ProjectionStore, RowChange, SqlValue};
+use crate::projection::{
+    checkpoint_change, to_sql, Dialect, ProjectionError, ProjectionStore, RowChange, SqlValue,
+};
 
 mod migrations {
     refinery::embed_migrations!("projections/postgres");
@@ -92,18 +94,13 @@ impl ProjectionStore for PgProjections {
     ) -> Result<(), ProjectionError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        for change in changes {
+        let checkpoint = checkpoint_change(projector, position);
+        for change in changes.iter().chain(std::iter::once(&checkpoint)) {
             let (sql, params) = to_sql(change, Dialect::Postgres);
             let statement = tx.prepare_cached(&sql).await?;
             let params: Vec<&(dyn ToSql + Sync)> = params.into_iter().map(bind).collect();
             tx.execute(&statement, &params).await?;
         }
-        tx.execute(
-            "INSERT INTO projection_checkpoints (projector, position) VALUES ($1, $2) \
-             ON CONFLICT (projector) DO UPDATE SET position = excluded.position",
-            &[&projector, &(position as i64)],
-        )
-        .await?;
         tx.commit().await?;
         Ok(())
     }

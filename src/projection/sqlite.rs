@@ -8,7 +8,9 @@ use async_trait::async_trait;
 use rusqlite::types::Value;
 use rusqlite::{params_from_iter, Connection};
 
-use crate::projection::{to_sql, Dialect, ProjectionError, ProjectionStore, RowChange, SqlValue};
+use crate::projection::{
+    checkpoint_change, to_sql, Dialect, ProjectionError, ProjectionStore, RowChange, SqlValue,
+};
 
 mod migrations {
     refinery::embed_migrations!("projections/sqlite");
@@ -106,16 +108,12 @@ impl ProjectionStore for SqliteProjections {
         let changes = changes.to_vec();
         self.run(move |conn| {
             let tx = conn.transaction()?;
-            for change in &changes {
+            let checkpoint = checkpoint_change(&projector, position);
+            for change in changes.iter().chain(std::iter::once(&checkpoint)) {
                 let (sql, params) = to_sql(change, Dialect::Sqlite);
                 let values: Vec<Value> = params.into_iter().map(bind).collect();
                 tx.prepare_cached(&sql)?.execute(params_from_iter(values))?;
             }
-            tx.execute(
-                "INSERT INTO projection_checkpoints (projector, position) VALUES (?1, ?2) \
-                 ON CONFLICT (projector) DO UPDATE SET position = excluded.position",
-                rusqlite::params![projector, position as i64],
-            )?;
             tx.commit()?;
             Ok(())
         })

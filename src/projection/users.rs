@@ -1,11 +1,12 @@
 //! `proj_users`: every user as the log leaves them (purged users keep a row
 //! with their personal fields emptied).
 
-use crate::app::codec::decode_known;
 use crate::domain::ids::UserId;
 use crate::domain::user::{Origin, UserEvent};
 use crate::event::RecordedEvent;
-use crate::projection::{OnConflict, ProjectionError, Projector, RowChange, SetExpr, SqlValue};
+use crate::projection::{
+    entity_event, touch, OnConflict, ProjectionError, Projector, RowChange, SetExpr, SqlValue,
+};
 
 pub struct UsersProjector;
 
@@ -21,35 +22,14 @@ impl Projector for UsersProjector {
     }
 
     fn apply(&self, event: &RecordedEvent) -> Result<Vec<RowChange>, ProjectionError> {
-        let Some(user) = event
-            .stream_id
-            .as_str()
-            .strip_prefix(UserId::CATEGORY)
-            .and_then(|rest| rest.strip_prefix('-'))
-            .map(str::to_owned)
+        let Some((user, decoded)) =
+            entity_event::<UserEvent>(event, UserId::CATEGORY, &UserEvent::TYPES)?
         else {
-            return Ok(vec![]);
-        };
-        let decoded = decode_known::<UserEvent>(event, &UserEvent::TYPES).map_err(|e| {
-            ProjectionError::Event {
-                position: event.position,
-                reason: e.to_string(),
-            }
-        })?;
-        let Some(decoded) = decoded else {
             return Ok(vec![]);
         };
         let at = SqlValue::Time(Some(event.recorded_at));
         let position = SqlValue::Int(Some(event.position as i64));
-        let update = |mut set: Vec<(&'static str, SetExpr)>| {
-            set.push(("updated_at", SetExpr::Value(at.clone())));
-            set.push(("position", SetExpr::Value(position.clone())));
-            vec![RowChange::Update {
-                table: TABLE,
-                key: ("user_id", SqlValue::text(user.clone())),
-                set,
-            }]
-        };
+        let update = |set| vec![touch(TABLE, ("user_id", &user), event, set)];
         let text = |s: &str| SetExpr::Value(SqlValue::text(s));
         Ok(match decoded {
             UserEvent::Created {
