@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::auth::credentials::SharedCredentials;
 use crate::projection::postgres::PgProjections;
 use crate::projection::sqlite::SqliteProjections;
 use crate::projection::{ProjectionError, ProjectionStore};
@@ -80,6 +81,14 @@ impl Backend {
     }
 
     pub fn shared(&self) -> SharedStore {
+        match self {
+            Backend::Embedded(s) => Arc::new(s.clone()),
+            Backend::Postgres(s) => Arc::new(s.clone()),
+        }
+    }
+
+    /// The password store beside the log.
+    pub fn credentials(&self) -> SharedCredentials {
         match self {
             Backend::Embedded(s) => Arc::new(s.clone()),
             Backend::Postgres(s) => Arc::new(s.clone()),

@@ -13,7 +13,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use thiserror::Error;
 use tracing_subscriber::EnvFilter;
 
+use crate::app::sessions::{Auth, AuthError};
+use crate::app::Ledger;
 use crate::backend::{open_projections, Backend, Migrations, StoreLocation};
+use crate::domain::email::Email;
 use crate::http::{router, AppState};
 use crate::projection::runner::Projections;
 use crate::projection::ProjectionError;
@@ -21,6 +24,7 @@ use crate::store::StoreError;
 use crate::transfer::export::{export_ndjson, ExportError};
 use crate::transfer::import::{import_ndjson, ImportError};
 use crate::verify::{verify_store, ExpectedHead, VerifyError};
+use chrono::Utc;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -59,6 +63,13 @@ pub enum Command {
     },
     /// Apply pending schema migrations.
     Migrate,
+    /// On an empty store: create the platform account and its first admin,
+    /// and print a one-time password for them.
+    Bootstrap {
+        /// The platform admin's e-mail address.
+        #[arg(long)]
+        email: String,
+    },
     /// Recompute the hash chain and check positions and versions; exit 1 and
     /// name the first bad position on any difference.
     Verify {
@@ -103,6 +114,10 @@ pub enum CliError {
     Export(#[from] ExportError),
     #[error("import refused, nothing was appended: {0}")]
     Import(#[from] ImportError),
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
     #[error("projections: {0}")]
     Projection(#[from] ProjectionError),
     #[error("{0}")]
@@ -148,6 +163,17 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Migrate => {
             Backend::open(&location, Migrations::Apply).await?;
             eprintln!("migrations applied ({})", location.describe());
+            Ok(())
+        }
+        Command::Bootstrap { email } => {
+            let email = Email::parse(&email).map_err(|e| CliError::Usage(e.to_string()))?;
+            let backend = Backend::open(&location, Migrations::Apply).await?;
+            let auth = Auth::new(Ledger::new(backend.shared()), backend.credentials());
+            let (account, user, password) = auth.bootstrap(&email, Utc::now()).await?;
+            println!("platform account {account}");
+            println!("platform admin   {user} <{email}>");
+            println!("one-time password: {}", password.expose());
+            eprintln!("sign in with it and change it; it is not shown again");
             Ok(())
         }
         Command::Verify { expect_head } => {

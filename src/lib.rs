@@ -7,6 +7,7 @@
 //! the command line that ties them together.
 
 pub mod app;
+pub mod auth;
 pub mod backend;
 pub mod chain;
 pub mod cli;

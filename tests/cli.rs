@@ -249,3 +249,33 @@ on_both_backends!(rebuild_takes_projection_names, |t: TestStore| async move {
         stderr(&unknown)
     );
 });
+
+on_both_backends!(
+    bootstrap_prints_a_one_time_password_once,
+    |t: TestStore| async move {
+        let first = portal_ledger(&t, &["bootstrap", "--email", "root@platform.example"]);
+        assert!(first.status.success(), "{}", stderr(&first));
+        let password = stdout(&first)
+            .lines()
+            .find_map(|l| l.strip_prefix("one-time password: ").map(str::to_owned))
+            .expect("a password line");
+        assert_eq!(password.len(), 24);
+        let auth = portal_ledger::app::sessions::Auth::new(
+            portal_ledger::app::Ledger::new(t.store.clone()),
+            t.backend.credentials(),
+        );
+        auth.sign_in(
+            &portal_ledger::app::CommandContext::system(),
+            "root@platform.example",
+            &password,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+        let again = portal_ledger(&t, &["bootstrap", "--email", "other@platform.example"]);
+        assert_eq!(again.status.code(), Some(1));
+        assert!(stderr(&again).contains("empty store"), "{}", stderr(&again));
+        let bad = portal_ledger(&t, &["bootstrap", "--email", "not-an-address"]);
+        assert_eq!(bad.status.code(), Some(1));
+    }
+);

@@ -64,6 +64,14 @@ pub enum ActivityType {
     RestoreUser,
     #[serde(rename = "Purge User")]
     PurgeUser,
+    #[serde(rename = "Open Session")]
+    OpenSession,
+    #[serde(rename = "Close Session")]
+    CloseSession,
+    #[serde(rename = "Force Logout")]
+    ForceLogout,
+    #[serde(rename = "Update Password")]
+    UpdatePassword,
 }
 
 /// The actor as recorded: id and e-mail *at that time*.

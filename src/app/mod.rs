@@ -10,7 +10,9 @@
 
 pub mod codec;
 pub mod context;
+pub mod ledger;
+pub mod sessions;
 pub mod users;
 
 pub use context::{Actor, CommandContext};
-pub use users::{Ledger, LedgerError};
+pub use ledger::{Ledger, LedgerError};

@@ -23,6 +23,7 @@ pub mod email;
 pub mod ids;
 pub mod permissions;
 pub mod role;
+pub mod session;
 pub mod user;
 
 use thiserror::Error;
@@ -35,6 +36,8 @@ pub enum DomainError {
     AccountNotFound,
     #[error("no such user")]
     UserNotFound,
+    #[error("not found")]
+    NotFound,
     #[error("it exists already")]
     AlreadyExists,
     #[error("names must be 1 to 200 characters")]
@@ -73,6 +76,7 @@ impl DomainError {
         match self {
             DomainError::AccountNotFound => "account_not_found",
             DomainError::UserNotFound => "user_not_found",
+            DomainError::NotFound => "not_found",
             DomainError::AlreadyExists => "already_exists",
             DomainError::InvalidName => "invalid_name",
             DomainError::Role(role::RoleError::Unknown(_)) => "unknown_role",

@@ -61,17 +61,27 @@ pub enum UserEvent {
     /// After the retention period: personal data becomes unreadable.
     #[serde(rename = "user.purged")]
     Purged,
+    /// Every session opened before this event ends (force logout, own
+    /// password or e-mail change, deletion).
+    #[serde(rename = "user.sessions_revoked")]
+    SessionsRevoked,
+    /// The password was set or changed; the secret itself is kept outside
+    /// the log. `temporary` when an admin reset it.
+    #[serde(rename = "user.password_changed")]
+    PasswordChanged { temporary: bool },
 }
 
 impl UserEvent {
     /// Every event type of this aggregate.
-    pub const TYPES: [&'static str; 6] = [
+    pub const TYPES: [&'static str; 8] = [
         "user.created",
         "user.role_changed",
         "user.profile_updated",
         "user.deleted",
         "user.restored",
         "user.purged",
+        "user.sessions_revoked",
+        "user.password_changed",
     ];
 
     pub fn event_type(&self) -> &'static str {
@@ -82,6 +92,8 @@ impl UserEvent {
             UserEvent::Deleted { .. } => "user.deleted",
             UserEvent::Restored { .. } => "user.restored",
             UserEvent::Purged => "user.purged",
+            UserEvent::SessionsRevoked => "user.sessions_revoked",
+            UserEvent::PasswordChanged { .. } => "user.password_changed",
         }
     }
 }
@@ -140,9 +152,25 @@ pub struct UserState {
     pub name: String,
     pub role: Option<Role>,
     pub status: Status,
+    /// Sessions opened before this moment are no longer valid.
+    pub sessions_revoked_at: Option<DateTime<Utc>>,
 }
 
 impl UserState {
+    /// Whether a session opened at `opened_at` still stands for this user.
+    pub fn accepts_session_opened_at(&self, opened_at: DateTime<Utc>) -> bool {
+        self.status == Status::Active
+            && self.role.is_some_and(Role::can_sign_in)
+            && self
+                .sessions_revoked_at
+                .is_none_or(|revoked| opened_at > revoked)
+    }
+
+    /// The account and role of an active user.
+    pub fn active(&self) -> Result<(AccountId, Role), DomainError> {
+        self.live()
+    }
+
     /// When a deleted user was deleted; an error for any other status.
     fn deleted_at(&self) -> Result<DateTime<Utc>, DomainError> {
         match self.status {
@@ -191,7 +219,12 @@ pub fn evolve(mut state: UserState, event: &UserEvent, at: DateTime<Utc>) -> Use
                 state.email = Some(email.clone());
             }
         }
-        UserEvent::Deleted { .. } => state.status = Status::Deleted { at },
+        UserEvent::Deleted { .. } => {
+            state.status = Status::Deleted { at };
+            state.sessions_revoked_at = Some(at);
+        }
+        UserEvent::SessionsRevoked => state.sessions_revoked_at = Some(at),
+        UserEvent::PasswordChanged { .. } => {}
         UserEvent::Restored { role } => {
             state.role = Some(*role);
             state.status = Status::Active;
@@ -299,11 +332,14 @@ pub fn decide_change_role(
 
 /// Editing name and/or e-mail; a new address must be free (`new_claim` is
 /// the claim of the new address).
+///
+/// Changing one's own address (`by_self`) also ends every session.
 pub fn decide_update_profile(
     user: &UserState,
     name: Option<&str>,
     email: Option<&Email>,
     new_claim: &EmailClaim,
+    by_self: bool,
 ) -> Result<Decision, DomainError> {
     user.live()?;
     let user_id = user.user_id.ok_or(DomainError::UserNotFound)?;
@@ -329,10 +365,37 @@ pub fn decide_update_profile(
         }
         claims.push((new_email.clone(), EmailEvent::Claimed { user_id }));
     }
+    let revoke = by_self && email.is_some();
+    let mut events = vec![UserEvent::ProfileUpdated { name, email }];
+    if revoke {
+        events.push(UserEvent::SessionsRevoked);
+    }
     Ok(Decision {
-        user: vec![UserEvent::ProfileUpdated { name, email }],
+        user: events,
         account: vec![],
         email: claims,
+    })
+}
+
+/// Force logout: every session of the user ends now.
+pub fn decide_revoke_sessions(user: &UserState) -> Result<Decision, DomainError> {
+    user.live()?;
+    Ok(Decision {
+        user: vec![UserEvent::SessionsRevoked],
+        ..Decision::default()
+    })
+}
+
+/// A password was set. Changing one's own password, or an admin's reset,
+/// ends every session (the holder of an old session may be the reason).
+pub fn decide_password_changed(user: &UserState, temporary: bool) -> Result<Decision, DomainError> {
+    user.live()?;
+    Ok(Decision {
+        user: vec![
+            UserEvent::PasswordChanged { temporary },
+            UserEvent::SessionsRevoked,
+        ],
+        ..Decision::default()
     })
 }
 
@@ -567,6 +630,8 @@ mod tests {
             UserEvent::Deleted { role: Role::Admin },
             UserEvent::Restored { role: Role::Admin },
             UserEvent::Purged,
+            UserEvent::SessionsRevoked,
+            UserEvent::PasswordChanged { temporary: true },
         ];
         let types: Vec<&str> = all.iter().map(UserEvent::event_type).collect();
         assert_eq!(types, UserEvent::TYPES);
@@ -584,13 +649,20 @@ mod tests {
         let user = create(&mut acme, 10, Role::Admin);
         let new = Email::parse("new@example.com").unwrap();
         let decision =
-            decide_update_profile(&user, None, Some(&new), &EmailClaim::default()).unwrap();
+            decide_update_profile(&user, None, Some(&new), &EmailClaim::default(), true).unwrap();
         assert_eq!(decision.email.len(), 2);
+        assert_eq!(decision.user.last(), Some(&UserEvent::SessionsRevoked));
         assert!(matches!(decision.email[0].1, EmailEvent::Released { .. }));
         assert!(matches!(decision.email[1].1, EmailEvent::Claimed { .. }));
         let same = user.email.clone().unwrap();
         assert_eq!(
-            decide_update_profile(&user, Some("User 10"), Some(&same), &EmailClaim::default()),
+            decide_update_profile(
+                &user,
+                Some("User 10"),
+                Some(&same),
+                &EmailClaim::default(),
+                false
+            ),
             Err(DomainError::NoChange)
         );
         let recased = Email::parse("U10@EXAMPLE.com").unwrap();
@@ -601,6 +673,7 @@ mod tests {
             &EmailClaim {
                 holder: user.user_id,
             },
+            false,
         )
         .unwrap();
         assert!(decision.email.is_empty());

@@ -110,6 +110,11 @@ impl PgStore {
         Self::connect(url).await
     }
 
+    /// The read pool (for the tables beside `events`, such as credentials).
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.inner.pool
+    }
+
     /// Starts the LISTEN connection the first time a subscriber needs it.
     async fn ensure_listener(&self) -> Result<(), StoreError> {
         self.inner

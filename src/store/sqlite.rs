@@ -100,7 +100,7 @@ impl SqliteStore {
     }
 
     /// Runs `f` on a pooled read connection on the blocking thread pool.
-    async fn with_reader<T, F>(&self, f: F) -> Result<T, StoreError>
+    pub(crate) async fn with_reader<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,

@@ -1,0 +1,431 @@
+//! Signing in and out, authenticating a request, passwords, force logout,
+//! and bootstrapping an empty store.
+//!
+//! Authentication reads the session's and the user's streams directly, not a
+//! projection, so a revocation (force logout, own password or e-mail change,
+//! deletion) takes effect on the very next request.
+
+use chrono::{DateTime, Duration, Utc};
+use thiserror::Error;
+use uuid::Uuid;
+
+use crate::app::context::{ActivityType, CommandContext, EventMetadata};
+use crate::app::ledger::{
+    account_id_of, append, decision_appends, display_email, Ledger, LedgerError,
+};
+use crate::auth::credentials::SharedCredentials;
+use crate::auth::password::{self, Password, PasswordError};
+use crate::auth::token::SessionToken;
+use crate::domain::email::Email;
+use crate::domain::ids::{AccountId, SessionId, UserId};
+use crate::domain::permissions::Action;
+use crate::domain::role::{AccountKind, Role};
+use crate::domain::session;
+use crate::domain::user::{self, NewUser, Origin};
+use crate::store::{AppendOutcome, StoreError};
+
+/// How long a session lasts unless configured otherwise.
+pub const DEFAULT_SESSION_TTL_HOURS: i64 = 12;
+
+#[derive(Debug, Error)]
+pub enum AuthError {
+    /// Unknown e-mail, wrong password, or a user who may not sign in — one
+    /// answer for all, so sign-in does not reveal which addresses exist.
+    #[error("invalid e-mail or password")]
+    InvalidCredentials,
+    /// No, malformed, unknown, expired, closed or revoked session token.
+    #[error("not signed in or the session has ended")]
+    Unauthenticated,
+    #[error("the store already holds events; bootstrap only works on an empty store")]
+    NotEmpty,
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+impl From<StoreError> for AuthError {
+    fn from(e: StoreError) -> Self {
+        AuthError::Ledger(e.into())
+    }
+}
+
+/// The signed-in user behind a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: UserId,
+    pub account_id: AccountId,
+    pub session_id: SessionId,
+}
+
+/// A new session.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    /// The bearer token: shown once, stored only hashed.
+    pub token: String,
+    pub session_id: SessionId,
+    pub user_id: UserId,
+    pub account_id: AccountId,
+    pub expires_at: DateTime<Utc>,
+    pub position: u64,
+}
+
+/// Sign-in, sessions and passwords on top of the ledger.
+#[derive(Clone)]
+pub struct Auth {
+    ledger: Ledger,
+    credentials: SharedCredentials,
+    session_ttl: Duration,
+}
+
+impl Auth {
+    pub fn new(ledger: Ledger, credentials: SharedCredentials) -> Self {
+        Self {
+            ledger,
+            credentials,
+            session_ttl: Duration::hours(DEFAULT_SESSION_TTL_HOURS),
+        }
+    }
+
+    pub fn with_session_ttl(mut self, ttl: Duration) -> Self {
+        self.session_ttl = ttl;
+        self
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// Signs in with e-mail and password and opens a session.
+    pub async fn sign_in(
+        &self,
+        context: &CommandContext,
+        email: &str,
+        candidate: &str,
+        now: DateTime<Utc>,
+    ) -> Result<SignedIn, AuthError> {
+        let email = Email::parse(email).map_err(|_| AuthError::InvalidCredentials)?;
+        let holder = self.ledger.load_claim(&email).await?.state.holder;
+        let user_id = holder.ok_or(AuthError::InvalidCredentials)?;
+        let user = self.ledger.load_user(user_id).await?.state;
+        let stored = self.credentials.get(user_id).await?;
+        // Verify even when there is nothing to verify against, so timing
+        // does not tell which addresses have a password.
+        let stored = stored.unwrap_or_default();
+        let password_ok = tokio::task::spawn_blocking({
+            let candidate = candidate.to_owned();
+            move || password::verify(&candidate, &stored)
+        })
+        .await
+        .unwrap_or(false);
+        let (account_id, role) = user.active().map_err(|_| AuthError::InvalidCredentials)?;
+        if !password_ok || !role.can_sign_in() {
+            return Err(AuthError::InvalidCredentials);
+        }
+        let token = SessionToken::generate().map_err(|e| PasswordError::Hashing(e.to_string()))?;
+        let expires_at = now + self.session_ttl;
+        let session_id = token.session_id;
+        let context = CommandContext {
+            actor: Some(user_id),
+            ..context.clone()
+        };
+        let outcome = self
+            .ledger
+            .retry(|| {
+                let (context, token, user) = (&context, &token, &user);
+                async move {
+                    let loaded = self.ledger.load_session(session_id).await?;
+                    let events = session::decide_open(
+                        &loaded.state,
+                        session_id,
+                        user_id,
+                        account_id,
+                        token.hash(),
+                        expires_at,
+                    )?;
+                    let metadata = EventMetadata::new(
+                        context,
+                        user.email.as_ref(),
+                        Some(account_id),
+                        account_id,
+                        ActivityType::OpenSession,
+                        format!("{} signed in", display_email(user)),
+                        None,
+                    )
+                    .with_target("session", session_id)
+                    .with_target("user", user_id);
+                    Ok(vec![append(
+                        session_id.stream(),
+                        loaded.version,
+                        &events,
+                        &metadata,
+                    )?])
+                }
+            })
+            .await?;
+        Ok(SignedIn {
+            token: token.reveal(),
+            session_id,
+            user_id,
+            account_id,
+            expires_at,
+            position: outcome.last_position(),
+        })
+    }
+
+    /// The signed-in user behind a bearer token, checked against the log.
+    pub async fn authenticate(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Principal, AuthError> {
+        let token = SessionToken::parse(token).map_err(|_| AuthError::Unauthenticated)?;
+        let session = self.ledger.load_session(token.session_id).await?.state;
+        if !token.matches(&session.token_hash) {
+            return Err(AuthError::Unauthenticated);
+        }
+        let (user_id, opened_at) = session.open_at(now).ok_or(AuthError::Unauthenticated)?;
+        let user = self.ledger.load_user(user_id).await?.state;
+        if !user.accepts_session_opened_at(opened_at) {
+            return Err(AuthError::Unauthenticated);
+        }
+        let (account_id, _) = user.active().map_err(|_| AuthError::Unauthenticated)?;
+        Ok(Principal {
+            user_id,
+            account_id,
+            session_id: token.session_id,
+        })
+    }
+
+    /// Closes the session of `principal`.
+    pub async fn sign_out(
+        &self,
+        context: &CommandContext,
+        principal: &Principal,
+    ) -> Result<AppendOutcome, AuthError> {
+        let outcome = self
+            .ledger
+            .retry(|| async move {
+                let loaded = self.ledger.load_session(principal.session_id).await?;
+                let events = session::decide_close(&loaded.state)?;
+                let user = self.ledger.load_user(principal.user_id).await?.state;
+                let metadata = EventMetadata::new(
+                    context,
+                    user.email.as_ref(),
+                    Some(principal.account_id),
+                    principal.account_id,
+                    ActivityType::CloseSession,
+                    format!("{} signed out", display_email(&user)),
+                    None,
+                )
+                .with_target("session", principal.session_id);
+                Ok(vec![append(
+                    principal.session_id.stream(),
+                    loaded.version,
+                    &events,
+                    &metadata,
+                )?])
+            })
+            .await?;
+        Ok(outcome)
+    }
+
+    /// Ends every session of a user now (admins; or the user themself).
+    pub async fn force_logout(
+        &self,
+        context: &CommandContext,
+        user_id: UserId,
+    ) -> Result<AppendOutcome, AuthError> {
+        let action = if context.actor == Some(user_id) {
+            Action::UpdateOwnProfile
+        } else {
+            Action::ForceLogout
+        };
+        Ok(self
+            .ledger
+            .user_event(
+                context,
+                user_id,
+                action,
+                ActivityType::ForceLogout,
+                |target| {
+                    Ok((
+                        user::decide_revoke_sessions(target)?,
+                        format!("Signed {} out everywhere", display_email(target)),
+                    ))
+                },
+            )
+            .await?)
+    }
+
+    /// Changes one's own password: the current one must match; every
+    /// session ends.
+    pub async fn change_own_password(
+        &self,
+        context: &CommandContext,
+        current: &str,
+        new: &Password,
+        now: DateTime<Utc>,
+    ) -> Result<AppendOutcome, AuthError> {
+        let user_id = context.actor.ok_or(AuthError::Unauthenticated)?;
+        let stored = self.credentials.get(user_id).await?.unwrap_or_default();
+        let current = current.to_owned();
+        let matches = tokio::task::spawn_blocking(move || password::verify(&current, &stored))
+            .await
+            .unwrap_or(false);
+        if !matches {
+            return Err(AuthError::InvalidCredentials);
+        }
+        self.set_password(context, user_id, new, false, Action::UpdateOwnProfile, now)
+            .await
+    }
+
+    /// An admin's reset: a temporary password, returned once; every session
+    /// of the user ends.
+    pub async fn reset_password(
+        &self,
+        context: &CommandContext,
+        user_id: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<(Password, AppendOutcome), AuthError> {
+        let temporary = Password::generate()?;
+        let outcome = self
+            .set_password(
+                context,
+                user_id,
+                &temporary,
+                true,
+                Action::ResetPassword,
+                now,
+            )
+            .await?;
+        Ok((temporary, outcome))
+    }
+
+    /// Sets the password of a user just created directly by an admin.
+    pub async fn set_initial_password(
+        &self,
+        context: &CommandContext,
+        user_id: UserId,
+        password: &Password,
+        now: DateTime<Utc>,
+    ) -> Result<AppendOutcome, AuthError> {
+        self.set_password(context, user_id, password, false, Action::CreateUser, now)
+            .await
+    }
+
+    /// Records the change in the log first, then stores the hash: the log
+    /// never misses a change; if storing fails the caller gets the error and
+    /// the old password stays valid.
+    async fn set_password(
+        &self,
+        context: &CommandContext,
+        user_id: UserId,
+        password: &Password,
+        temporary: bool,
+        action: Action,
+        now: DateTime<Utc>,
+    ) -> Result<AppendOutcome, AuthError> {
+        let hash = {
+            let password = password.clone();
+            tokio::task::spawn_blocking(move || password.hash())
+                .await
+                .map_err(|e| PasswordError::Hashing(e.to_string()))??
+        };
+        let outcome = self
+            .ledger
+            .user_event(
+                context,
+                user_id,
+                action,
+                ActivityType::UpdatePassword,
+                |target| {
+                    let description = if temporary {
+                        format!("Reset the password of {}", display_email(target))
+                    } else {
+                        format!("Changed the password of {}", display_email(target))
+                    };
+                    Ok((
+                        user::decide_password_changed(target, temporary)?,
+                        description,
+                    ))
+                },
+            )
+            .await?;
+        self.credentials.set(user_id, &hash, now).await?;
+        Ok(outcome)
+    }
+
+    /// On an empty store: creates the platform account and its first admin
+    /// with a one-time password, returned to be printed once.
+    pub async fn bootstrap(
+        &self,
+        email: &Email,
+        now: DateTime<Utc>,
+    ) -> Result<(AccountId, UserId, Password), AuthError> {
+        if self.ledger.store().head().await?.position != 0 {
+            return Err(AuthError::NotEmpty);
+        }
+        let system = CommandContext::system();
+        let platform = AccountId(Uuid::now_v7());
+        self.ledger
+            .create_account(&system, platform, AccountKind::Platform, "Platform", None)
+            .await?;
+        let admin = NewUser {
+            user_id: UserId(Uuid::now_v7()),
+            email: email.clone(),
+            name: "Platform admin".to_owned(),
+            role: Role::Admin,
+            origin: Origin::Bootstrap,
+        };
+        self.ledger.create_user(&system, platform, &admin).await?;
+        let password = Password::generate()?;
+        self.set_password(
+            &system,
+            admin.user_id,
+            &password,
+            true,
+            Action::ResetPassword,
+            now,
+        )
+        .await?;
+        Ok((platform, admin.user_id, password))
+    }
+}
+
+impl Ledger {
+    /// A command that appends user events only (no account or claim change):
+    /// authorize `action` on the user's account, decide, append, retry.
+    pub(crate) async fn user_event<D>(
+        &self,
+        context: &CommandContext,
+        user_id: UserId,
+        action: Action,
+        activity: ActivityType,
+        decide: D,
+    ) -> Result<AppendOutcome, LedgerError>
+    where
+        D: Fn(&user::UserState) -> Result<(user::Decision, String), LedgerError>,
+    {
+        let decide = &decide;
+        self.retry(|| async move {
+            let (target, account) = self.load_user_and_account(user_id).await?;
+            let authorized = self.authorize(context, action, &account.state).await?;
+            let (decision, description) = decide(&target.state)?;
+            let account_id = account_id_of(&account.state)?;
+            let metadata = authorized
+                .metadata(context, account_id, activity, description)
+                .with_target("user", user_id);
+            decision_appends(
+                decision,
+                user_id,
+                target.version,
+                account_id,
+                account.version,
+                &[],
+                &metadata,
+            )
+        })
+        .await
+    }
+}
