@@ -158,10 +158,16 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 open_projections(&location, migrations).await?,
             );
             projections.start();
-            serve(backend, listen, &location).await
+            let state = AppState {
+                store: backend.shared(),
+                auth: Auth::new(Ledger::new(backend.shared()), backend.credentials()),
+                projections,
+            };
+            serve(state, listen, &location).await
         }
         Command::Migrate => {
             Backend::open(&location, Migrations::Apply).await?;
+            open_projections(&location, Migrations::Apply).await?;
             eprintln!("migrations applied ({})", location.describe());
             Ok(())
         }
@@ -267,13 +273,11 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 }
 
 async fn serve(
-    backend: Backend,
+    state: AppState,
     listen: SocketAddr,
     location: &StoreLocation,
 ) -> Result<(), CliError> {
-    let app = router(AppState {
-        store: backend.shared(),
-    });
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!(address = %listener.local_addr()?, store = %location.describe(), "serving");
     axum::serve(listener, app)

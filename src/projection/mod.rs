@@ -126,9 +126,23 @@ pub trait ProjectionStore: Send + Sync + 'static {
     ) -> Result<(), ProjectionError>;
     /// Empties the tables and the checkpoint (before a rebuild).
     async fn reset(&self, projector: &str, tables: &[&str]) -> Result<(), ProjectionError>;
+    /// Rows of a table whose columns equal the given values, as JSON
+    /// objects, ordered by `order_by` (a column list written by our code,
+    /// never by a client), at most `limit`.
+    async fn fetch(
+        &self,
+        table: &str,
+        filter: &[(&str, SqlValue)],
+        order_by: &str,
+        limit: usize,
+    ) -> Result<Vec<serde_json::Value>, ProjectionError>;
+
     /// Every row of a table as JSON text, ordered by its first column (for
     /// comparisons and diagnostics).
-    async fn dump(&self, table: &str) -> Result<Vec<String>, ProjectionError>;
+    async fn dump(&self, table: &str) -> Result<Vec<String>, ProjectionError> {
+        let rows = self.fetch(table, &[], "1", usize::MAX >> 1).await?;
+        Ok(rows.iter().map(serde_json::Value::to_string).collect())
+    }
 }
 
 /// Every projector of the product.
@@ -215,6 +229,28 @@ impl Dialect {
             Dialect::Sqlite => format!("?{n}"),
         }
     }
+}
+
+/// `SELECT` of the rows matching `filter`; the caller turns rows into JSON.
+pub(crate) fn select_sql(
+    table: &str,
+    columns: &str,
+    filter: &[(&str, SqlValue)],
+    order_by: &str,
+    limit: usize,
+    dialect: Dialect,
+) -> String {
+    let conditions: Vec<String> = filter
+        .iter()
+        .enumerate()
+        .map(|(i, (column, _))| format!("{column} = {}", dialect.placeholder(i + 1)))
+        .collect();
+    let where_clause = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
+    };
+    format!("SELECT {columns} FROM {table} t{where_clause} ORDER BY {order_by} LIMIT {limit}")
 }
 
 /// The SQL of a change and its parameters, in order.

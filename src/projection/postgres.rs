@@ -7,7 +7,8 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Config, NoTls};
 
 use crate::projection::{
-    checkpoint_change, to_sql, Dialect, ProjectionError, ProjectionStore, RowChange, SqlValue,
+    checkpoint_change, select_sql, to_sql, Dialect, ProjectionError, ProjectionStore, RowChange,
+    SqlValue,
 };
 
 mod migrations {
@@ -120,14 +121,29 @@ impl ProjectionStore for PgProjections {
         Ok(())
     }
 
-    async fn dump(&self, table: &str) -> Result<Vec<String>, ProjectionError> {
+    async fn fetch(
+        &self,
+        table: &str,
+        filter: &[(&str, SqlValue)],
+        order_by: &str,
+        limit: usize,
+    ) -> Result<Vec<serde_json::Value>, ProjectionError> {
         let client = self.client().await?;
-        let rows = client
-            .query(
-                &format!("SELECT row_to_json(t)::text FROM {table} t ORDER BY 1"),
-                &[],
-            )
-            .await?;
-        Ok(rows.iter().map(|r| r.get(0)).collect())
+        let sql = select_sql(
+            table,
+            "row_to_json(t)::text",
+            filter,
+            order_by,
+            limit,
+            Dialect::Postgres,
+        );
+        let params: Vec<&(dyn ToSql + Sync)> = filter.iter().map(|(_, v)| bind(v)).collect();
+        let rows = client.query(&sql, &params).await?;
+        rows.iter()
+            .map(|r| {
+                serde_json::from_str(r.get::<_, &str>(0))
+                    .map_err(|e| ProjectionError::Backend(e.to_string()))
+            })
+            .collect()
     }
 }

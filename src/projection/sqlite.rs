@@ -9,7 +9,8 @@ use rusqlite::types::Value;
 use rusqlite::{params_from_iter, Connection};
 
 use crate::projection::{
-    checkpoint_change, to_sql, Dialect, ProjectionError, ProjectionStore, RowChange, SqlValue,
+    checkpoint_change, select_sql, to_sql, Dialect, ProjectionError, ProjectionStore, RowChange,
+    SqlValue,
 };
 
 mod migrations {
@@ -138,12 +139,19 @@ impl ProjectionStore for SqliteProjections {
         .await
     }
 
-    async fn dump(&self, table: &str) -> Result<Vec<String>, ProjectionError> {
-        let table = table.to_owned();
+    async fn fetch(
+        &self,
+        table: &str,
+        filter: &[(&str, SqlValue)],
+        order_by: &str,
+        limit: usize,
+    ) -> Result<Vec<serde_json::Value>, ProjectionError> {
+        let sql = select_sql(table, "*", filter, order_by, limit, Dialect::Sqlite);
+        let values: Vec<Value> = filter.iter().map(|(_, v)| bind(v)).collect();
         self.run(move |conn| {
-            let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY 1"))?;
+            let mut stmt = conn.prepare_cached(&sql)?;
             let names: Vec<String> = stmt.column_names().map(str::to_owned).collect();
-            let mut rows = stmt.query([])?;
+            let mut rows = stmt.query(params_from_iter(values))?;
             let mut out = Vec::new();
             while let Some(row) = rows.next()? {
                 let mut object = serde_json::Map::new();
@@ -152,12 +160,15 @@ impl ProjectionStore for SqliteProjections {
                         Value::Null => serde_json::Value::Null,
                         Value::Integer(n) => n.into(),
                         Value::Real(f) => f.into(),
+                        Value::Text(s) if name == "targets" => {
+                            serde_json::from_str(&s).unwrap_or(serde_json::Value::String(s))
+                        }
                         Value::Text(s) => s.into(),
                         Value::Blob(b) => hex::encode(b).into(),
                     };
                     object.insert(name.clone(), value);
                 }
-                out.push(serde_json::Value::Object(object).to_string());
+                out.push(serde_json::Value::Object(object));
             }
             Ok(out)
         })

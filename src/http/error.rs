@@ -1,0 +1,248 @@
+//! Every error the API returns, as `{"error": {"code", "message"}}` with a
+//! fitting status, and the JSON body extractor that turns malformed input
+//! into such errors.
+//!
+//! Status policy: 400 malformed or unknown input (bad JSON, unknown fields,
+//! wrong types), 401 not signed in, 403 signed in but not allowed, 404 absent
+//! — and for another tenant's resources, so nothing leaks —, 409 conflicts
+//! with current state, 413 body too large, 415 not JSON, 422 well-formed but
+//! invalid values (e-mail, role, name, password), 503 store unavailable or
+//! too much contention.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::app::sessions::AuthError;
+use crate::app::LedgerError;
+use crate::auth::password::PasswordError;
+use crate::domain::permissions::Denied;
+use crate::domain::DomainError;
+use crate::projection::ProjectionError;
+use crate::store::StoreError;
+
+/// An error as the API reports it.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
+    }
+
+    pub fn unauthenticated() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "sign in first: Authorization: Bearer <token>",
+        )
+    }
+
+    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
+    fn unavailable(e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "store error");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            "the event store is unavailable",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": { "code": self.code, "message": self.message } });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::unavailable(e)
+    }
+}
+
+impl From<ProjectionError> for ApiError {
+    fn from(e: ProjectionError) -> Self {
+        ApiError::unavailable(e)
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        use DomainError::*;
+        let status = match &e {
+            AccountNotFound | UserNotFound | NotFound | UserPurged => StatusCode::NOT_FOUND,
+            InvalidName | Role(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AlreadyExists
+            | EmailTaken
+            | LastAdmin
+            | OwnerProtected
+            | OwnerMustTransferFirst
+            | OnlyOwnerTransfers
+            | TransferTargetNotAdmin
+            | UserDeleted
+            | UserNotDeleted
+            | RetentionExpired
+            | RetentionNotExpired
+            | NoChange => StatusCode::CONFLICT,
+        };
+        ApiError::new(status, e.code(), e.to_string())
+    }
+}
+
+impl From<Denied> for ApiError {
+    fn from(e: Denied) -> Self {
+        match e {
+            Denied::Hidden => ApiError::not_found(),
+            Denied::Forbidden { .. } => {
+                ApiError::new(StatusCode::FORBIDDEN, "forbidden", e.to_string())
+            }
+        }
+    }
+}
+
+impl From<LedgerError> for ApiError {
+    fn from(e: LedgerError) -> Self {
+        match e {
+            LedgerError::Domain(e) => e.into(),
+            LedgerError::Denied(e) => e.into(),
+            LedgerError::Unauthenticated => ApiError::unauthenticated(),
+            LedgerError::Store(e) => e.into(),
+            LedgerError::Codec(e) => ApiError::unavailable(e),
+            LedgerError::Contention => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "contention",
+                "too many concurrent changes; retry",
+            ),
+        }
+    }
+}
+
+impl From<PasswordError> for ApiError {
+    fn from(e: PasswordError) -> Self {
+        match e {
+            PasswordError::TooShort | PasswordError::TooLong => {
+                ApiError::invalid("invalid_password", e.to_string())
+            }
+            PasswordError::Hashing(_) => ApiError::unavailable(e),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::InvalidCredentials => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                e.to_string(),
+            ),
+            AuthError::Unauthenticated => ApiError::unauthenticated(),
+            AuthError::NotEmpty => ApiError::new(StatusCode::CONFLICT, "not_empty", e.to_string()),
+            AuthError::Password(e) => e.into(),
+            AuthError::Ledger(e) => e.into(),
+        }
+    }
+}
+
+/// A JSON body whose problems become API errors (`deny_unknown_fields` on
+/// the target type turns unknown fields into 400s).
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(match rejection {
+                JsonRejection::JsonSyntaxError(e) => {
+                    ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.body_text())
+                }
+                JsonRejection::JsonDataError(e) => {
+                    ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", e.body_text())
+                }
+                JsonRejection::MissingJsonContentType(e) => ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "not_json",
+                    e.body_text(),
+                ),
+                JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "body_too_large",
+                        e.body_text(),
+                    )
+                }
+                other => ApiError::new(other.status(), "invalid_body", other.body_text()),
+            }),
+        }
+    }
+}
+
+/// A path parameter whose parse failure is a 400 `invalid_path`.
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| ApiPath(value))
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_path", e.body_text()))
+    }
+}
+
+/// A query string whose parse failure (or unknown parameter) is a 400
+/// `invalid_query`.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| ApiQuery(value))
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))
+    }
+}

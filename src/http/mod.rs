@@ -1,0 +1,74 @@
+//! The HTTP edge (axum): routes, the request context, and error mapping.
+//!
+//! Handlers are thin: parse input into domain types (a parse failure is a
+//! 4xx), call the application layer, map its answer. Every error leaves as
+//! `{"error": {"code": "...", "message": "..."}}` (see `error.rs`).
+
+pub mod context;
+pub mod error;
+pub mod health;
+pub mod sessions;
+pub mod users;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post, put};
+use axum::Router;
+
+use crate::app::sessions::Auth;
+use crate::projection::runner::Projections;
+use crate::store::SharedStore;
+
+pub use error::ApiError;
+
+/// Largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: SharedStore,
+    pub auth: Auth,
+    pub projections: Arc<Projections>,
+}
+
+/// The service's routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/v1/log/head", get(health::log_head))
+        .route("/v1/sessions", post(sessions::sign_in))
+        .route(
+            "/v1/sessions/current",
+            axum::routing::delete(sessions::sign_out),
+        )
+        .route("/v1/me", get(sessions::me))
+        .route("/v1/me/password", put(sessions::change_password))
+        .route("/v1/accounts", post(users::create_account))
+        .route("/v1/accounts/{account_id}", get(users::get_account))
+        .route(
+            "/v1/accounts/{account_id}/users",
+            get(users::list_users).post(users::create_user),
+        )
+        .route(
+            "/v1/accounts/{account_id}/activity",
+            get(users::list_activity),
+        )
+        .route(
+            "/v1/users/{user_id}",
+            get(users::get_user)
+                .patch(users::update_user)
+                .delete(users::delete_user),
+        )
+        .route("/v1/users/{user_id}/role", put(users::change_role))
+        .route("/v1/users/{user_id}/restore", post(users::restore_user))
+        .route("/v1/users/{user_id}/logout", post(users::force_logout))
+        .route(
+            "/v1/users/{user_id}/password-reset",
+            post(users::reset_password),
+        )
+        .fallback(health::not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}

@@ -1,0 +1,109 @@
+//! `/v1/sessions` and `/v1/me`: signing in and out, who am I, own password.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::password::Password;
+use crate::domain::ids::{AccountId, SessionId, UserId};
+use crate::http::context::{Caller, RequestContext};
+use crate::http::error::{ApiError, ApiJson};
+use crate::http::AppState;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignInRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SignInResponse {
+    pub token: String,
+    pub session_id: SessionId,
+    pub user_id: UserId,
+    pub account_id: AccountId,
+    pub expires_at: DateTime<Utc>,
+    pub position: u64,
+}
+
+/// `POST /v1/sessions`
+pub async fn sign_in(
+    State(state): State<AppState>,
+    RequestContext(context): RequestContext,
+    ApiJson(body): ApiJson<SignInRequest>,
+) -> Result<(StatusCode, Json<SignInResponse>), ApiError> {
+    let signed_in = state
+        .auth
+        .sign_in(&context, &body.email, &body.password, Utc::now())
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(SignInResponse {
+            token: signed_in.token,
+            session_id: signed_in.session_id,
+            user_id: signed_in.user_id,
+            account_id: signed_in.account_id,
+            expires_at: signed_in.expires_at,
+            position: signed_in.position,
+        }),
+    ))
+}
+
+/// `DELETE /v1/sessions/current`
+pub async fn sign_out(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<StatusCode, ApiError> {
+    state
+        .auth
+        .sign_out(&caller.context, &caller.principal)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize)]
+pub struct Me {
+    pub user_id: UserId,
+    pub account_id: AccountId,
+    pub session_id: SessionId,
+    pub email: Option<String>,
+    pub name: String,
+    pub role: Option<String>,
+}
+
+/// `GET /v1/me`
+pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Me>, ApiError> {
+    let user = state.auth.ledger().user(caller.principal.user_id).await?;
+    Ok(Json(Me {
+        user_id: caller.principal.user_id,
+        account_id: caller.principal.account_id,
+        session_id: caller.principal.session_id,
+        email: user.email.map(|e| e.to_string()),
+        name: user.name,
+        role: user.role.map(|r| r.to_string()),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// `PUT /v1/me/password` — ends every session, this one included.
+pub async fn change_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<ChangePassword>,
+) -> Result<StatusCode, ApiError> {
+    let new = Password::parse(&body.new_password)?;
+    state
+        .auth
+        .change_own_password(&caller.context, &body.current_password, &new, Utc::now())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

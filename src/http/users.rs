@@ -1,0 +1,403 @@
+//! `/v1/accounts/…` and `/v1/users/…`: tenants and their users.
+//!
+//! Commands answer with the `position` they appended; reads take an
+//! optional `?position=` and wait (bounded) until the projections have
+//! reached it, so a client reads its own writes.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::app::{CommandContext, Ledger};
+use crate::auth::password::Password;
+use crate::domain::email::Email;
+use crate::domain::ids::{AccountId, UserId};
+use crate::domain::permissions::Action;
+use crate::domain::role::{AccountKind, Role};
+use crate::domain::user::{NewUser, Origin};
+use crate::http::context::Caller;
+use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::http::AppState;
+use crate::projection::SqlValue;
+use crate::store::AppendOutcome;
+
+/// Longest a read waits for the projections to reach `?position=`.
+const READ_WAIT: Duration = Duration::from_secs(5);
+/// Most rows a list returns.
+const PAGE_LIMIT: usize = 500;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadAfter {
+    /// A position a command returned: wait until it is projected.
+    pub position: Option<u64>,
+}
+
+async fn caught_up(state: &AppState, after: &ReadAfter) -> Result<(), ApiError> {
+    match after.position {
+        Some(position) if !state.projections.wait_for(position, READ_WAIT).await => {
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_yet_projected",
+                format!("the read models have not reached position {position} yet; retry"),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn appended(outcome: &AppendOutcome) -> Value {
+    json!({ "position": outcome.last_position() })
+}
+
+fn parse_email(text: &str) -> Result<Email, ApiError> {
+    Email::parse(text).map_err(|e| ApiError::invalid("invalid_email", e.to_string()))
+}
+
+fn parse_role(text: &str) -> Result<Role, ApiError> {
+    Role::parse(text).map_err(|e| ApiError::invalid("unknown_role", e.to_string()))
+}
+
+impl Ledger {
+    /// Checks that the caller may do `action` in `account`.
+    pub(crate) async fn authorize_in(
+        &self,
+        context: &CommandContext,
+        action: Action,
+        account: AccountId,
+    ) -> Result<(), ApiError> {
+        let state = self.account(account).await?;
+        if !state.exists() {
+            return Err(ApiError::not_found());
+        }
+        self.authorize(context, action, &state).await?;
+        Ok(())
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAccount {
+    pub kind: AccountKind,
+    pub name: String,
+    /// The owning partner of an organization, or the platform for a
+    /// partner; defaults to the caller's account.
+    pub parent_id: Option<AccountId>,
+}
+
+/// `POST /v1/accounts`
+pub async fn create_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CreateAccount>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    if body.kind == AccountKind::Platform {
+        return Err(ApiError::invalid(
+            "invalid_kind",
+            "the platform account exists once, made by bootstrap",
+        ));
+    }
+    let account_id = AccountId(Uuid::now_v7());
+    let parent = body.parent_id.unwrap_or(caller.principal.account_id);
+    let outcome = state
+        .auth
+        .ledger()
+        .create_account(
+            &caller.context,
+            account_id,
+            body.kind,
+            &body.name,
+            Some(parent),
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "account_id": account_id, "position": outcome.last_position() })),
+    ))
+}
+
+/// `GET /v1/accounts/{id}`
+pub async fn get_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(account_id): ApiPath<AccountId>,
+    ApiQuery(after): ApiQuery<ReadAfter>,
+) -> Result<Json<Value>, ApiError> {
+    state
+        .auth
+        .ledger()
+        .authorize_in(&caller.context, Action::ViewAccount, account_id)
+        .await?;
+    caught_up(&state, &after).await?;
+    let rows = state
+        .projections
+        .target()
+        .fetch(
+            "proj_accounts",
+            &[("account_id", SqlValue::text(account_id.to_string()))],
+            "account_id",
+            1,
+        )
+        .await?;
+    rows.into_iter()
+        .next()
+        .map(Json)
+        .ok_or_else(ApiError::not_found)
+}
+
+/// `GET /v1/accounts/{id}/users`
+pub async fn list_users(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(account_id): ApiPath<AccountId>,
+    ApiQuery(after): ApiQuery<ReadAfter>,
+) -> Result<Json<Value>, ApiError> {
+    state
+        .auth
+        .ledger()
+        .authorize_in(&caller.context, Action::ViewUsers, account_id)
+        .await?;
+    caught_up(&state, &after).await?;
+    let users = state
+        .projections
+        .target()
+        .fetch(
+            "proj_users",
+            &[("account_id", SqlValue::text(account_id.to_string()))],
+            "email, user_id",
+            PAGE_LIMIT,
+        )
+        .await?;
+    Ok(Json(json!({ "users": users })))
+}
+
+/// `GET /v1/accounts/{id}/activity` — newest first.
+pub async fn list_activity(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(account_id): ApiPath<AccountId>,
+    ApiQuery(after): ApiQuery<ReadAfter>,
+) -> Result<Json<Value>, ApiError> {
+    state
+        .auth
+        .ledger()
+        .authorize_in(&caller.context, Action::ViewActivityLog, account_id)
+        .await?;
+    caught_up(&state, &after).await?;
+    let entries = state
+        .projections
+        .target()
+        .fetch(
+            "proj_activity",
+            &[("account_id", SqlValue::text(account_id.to_string()))],
+            "position DESC",
+            PAGE_LIMIT,
+        )
+        .await?;
+    Ok(Json(json!({ "activity": entries })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    /// Set by the admin; the user signs in with it.
+    pub password: String,
+}
+
+/// `POST /v1/accounts/{id}/users` — create a user directly, with a password.
+pub async fn create_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(account_id): ApiPath<AccountId>,
+    ApiJson(body): ApiJson<CreateUser>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let new = NewUser {
+        user_id: UserId(Uuid::now_v7()),
+        email: parse_email(&body.email)?,
+        name: body.name,
+        role: parse_role(&body.role)?,
+        origin: Origin::Direct,
+    };
+    let password = Password::parse(&body.password)?;
+    state
+        .auth
+        .ledger()
+        .create_user(&caller.context, account_id, &new)
+        .await?;
+    let outcome = state
+        .auth
+        .set_initial_password(&caller.context, new.user_id, &password, Utc::now())
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "user_id": new.user_id, "position": outcome.last_position() })),
+    ))
+}
+
+/// Authorizes viewing a user: the user's account must be visible.
+async fn visible_user(
+    state: &AppState,
+    caller: &Caller,
+    user_id: UserId,
+) -> Result<AccountId, ApiError> {
+    let user = state.auth.ledger().user(user_id).await?;
+    let account = user.account_id.ok_or_else(ApiError::not_found)?;
+    if caller.principal.user_id != user_id {
+        state
+            .auth
+            .ledger()
+            .authorize_in(&caller.context, Action::ViewUsers, account)
+            .await?;
+    }
+    Ok(account)
+}
+
+/// `GET /v1/users/{id}`
+pub async fn get_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(user_id): ApiPath<UserId>,
+    ApiQuery(after): ApiQuery<ReadAfter>,
+) -> Result<Json<Value>, ApiError> {
+    visible_user(&state, &caller, user_id).await?;
+    caught_up(&state, &after).await?;
+    let rows = state
+        .projections
+        .target()
+        .fetch(
+            "proj_users",
+            &[("user_id", SqlValue::text(user_id.to_string()))],
+            "user_id",
+            1,
+        )
+        .await?;
+    rows.into_iter()
+        .next()
+        .map(Json)
+        .ok_or_else(ApiError::not_found)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    pub name: Option<String>,
+    pub email: Option<String>,
+}
+
+/// `PATCH /v1/users/{id}` — name and/or e-mail.
+pub async fn update_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(user_id): ApiPath<UserId>,
+    ApiJson(body): ApiJson<UpdateUser>,
+) -> Result<Json<Value>, ApiError> {
+    let email = body.email.as_deref().map(parse_email).transpose()?;
+    visible_user(&state, &caller, user_id).await?;
+    let outcome = state
+        .auth
+        .ledger()
+        .update_profile(
+            &caller.context,
+            user_id,
+            body.name.as_deref(),
+            email.as_ref(),
+        )
+        .await?;
+    Ok(Json(appended(&outcome)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeRole {
+    pub role: String,
+}
+
+/// `PUT /v1/users/{id}/role`
+pub async fn change_role(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(user_id): ApiPath<UserId>,
+    ApiJson(body): ApiJson<ChangeRole>,
+) -> Result<Json<Value>, ApiError> {
+    let role = parse_role(&body.role)?;
+    visible_user(&state, &caller, user_id).await?;
+    let outcome = state
+        .auth
+        .ledger()
+        .change_role(&caller.context, user_id, role)
+        .await?;
+    Ok(Json(appended(&outcome)))
+}
+
+/// `DELETE /v1/users/{id}` — soft delete.
+pub async fn delete_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(user_id): ApiPath<UserId>,
+) -> Result<Json<Value>, ApiError> {
+    visible_user(&state, &caller, user_id).await?;
+    let outcome = state
+        .auth
+        .ledger()
+        .delete_user(&caller.context, user_id)
+        .await?;
+    Ok(Json(appended(&outcome)))
+}
+
+/// `POST /v1/users/{id}/restore`
+pub async fn restore_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(user_id): ApiPath<UserId>,
+) -> Result<Json<Value>, ApiError> {
+    visible_user(&state, &caller, user_id).await?;
+    let outcome = state
+        .auth
+        .ledger()
+        .restore_user(&caller.context, user_id, Utc::now())
+        .await?;
+    Ok(Json(appended(&outcome)))
+}
+
+/// `POST /v1/users/{id}/logout` — force logout: every session ends.
+pub async fn force_logout(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(user_id): ApiPath<UserId>,
+) -> Result<Json<Value>, ApiError> {
+    visible_user(&state, &caller, user_id).await?;
+    let outcome = state.auth.force_logout(&caller.context, user_id).await?;
+    Ok(Json(appended(&outcome)))
+}
+
+#[derive(Debug, Serialize)]
+pub struct PasswordReset {
+    pub temporary_password: String,
+    pub position: u64,
+}
+
+/// `POST /v1/users/{id}/password-reset` — a temporary password, shown once.
+pub async fn reset_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(user_id): ApiPath<UserId>,
+) -> Result<Json<PasswordReset>, ApiError> {
+    visible_user(&state, &caller, user_id).await?;
+    let (temporary, outcome) = state
+        .auth
+        .reset_password(&caller.context, user_id, Utc::now())
+        .await?;
+    Ok(Json(PasswordReset {
+        temporary_password: temporary.expose().to_owned(),
+        position: outcome.last_position(),
+    }))
+}

@@ -1,0 +1,299 @@
+//! The HTTP API end to end, against a server listening on a real loopback
+//! port, on both backends: a new API user's walk from sign-in through
+//! tenants and users, the error shape for bad input, and tenant isolation.
+
+mod support;
+
+use std::sync::Arc;
+
+use axum_test::TestServer;
+use chrono::Utc;
+use portal_ledger::app::sessions::Auth;
+use portal_ledger::app::Ledger;
+use portal_ledger::backend::{open_projections, Migrations};
+use portal_ledger::domain::email::Email;
+use portal_ledger::http::{router, AppState};
+use portal_ledger::projection::runner::Projections;
+use serde_json::{json, Value};
+
+struct Api {
+    server: TestServer,
+    _projections: Arc<Projections>,
+    root_password: String,
+}
+
+async fn api(t: &support::TestStore) -> Api {
+    let projections = Projections::new(
+        t.store.clone(),
+        open_projections(&t.location, Migrations::Apply)
+            .await
+            .unwrap(),
+    );
+    projections.start();
+    let auth = Auth::new(Ledger::new(t.store.clone()), t.backend.credentials());
+    let (_, _, password) = auth
+        .bootstrap(&Email::parse("root@platform.example").unwrap(), Utc::now())
+        .await
+        .unwrap();
+    let state = AppState {
+        store: t.store.clone(),
+        auth,
+        projections: projections.clone(),
+    };
+    let server = TestServer::builder().http_transport().build(router(state));
+    Api {
+        server,
+        _projections: projections,
+        root_password: password.expose().to_owned(),
+    }
+}
+
+impl Api {
+    async fn sign_in(&self, email: &str, password: &str) -> (String, Value) {
+        let response = self
+            .server
+            .post("/v1/sessions")
+            .json(&json!({ "email": email, "password": password }))
+            .await;
+        assert_eq!(response.status_code(), 201, "{}", response.text());
+        let body: Value = response.json();
+        (body["token"].as_str().unwrap().to_owned(), body)
+    }
+}
+
+fn error_code(response: &axum_test::TestResponse) -> String {
+    let body: Value = response.json();
+    body["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+on_both_backends!(
+    a_portal_back_end_walks_through_tenants_and_users,
+    |t: support::TestStore| async move {
+        let api = api(&t).await;
+        let (root, me) = api
+            .sign_in("root@platform.example", &api.root_password)
+            .await;
+        let platform = me["account_id"].as_str().unwrap().to_owned();
+
+        // The platform creates a partner and its first admin.
+        let partner: Value = api
+            .server
+            .post("/v1/accounts")
+            .authorization_bearer(&root)
+            .json(&json!({ "kind": "partner", "name": "Reseller Ltd" }))
+            .await
+            .json();
+        let partner_id = partner["account_id"].as_str().unwrap().to_owned();
+        let created = api
+        .server
+        .post(&format!("/v1/accounts/{partner_id}/users"))
+        .authorization_bearer(&root)
+        .json(&json!({ "email": "boss@reseller.example", "name": "Bo Boss", "role": "admin", "password": "reseller password" }))
+        .await;
+        assert_eq!(created.status_code(), 201, "{}", created.text());
+
+        // The partner admin signs in, creates a customer organization and a user there.
+        let (boss, _) = api
+            .sign_in("boss@reseller.example", "reseller password")
+            .await;
+        let me: Value = api
+            .server
+            .get("/v1/me")
+            .authorization_bearer(&boss)
+            .await
+            .json();
+        assert_eq!(me["role"], "admin");
+        let org: Value = api
+            .server
+            .post("/v1/accounts")
+            .authorization_bearer(&boss)
+            .json(&json!({ "kind": "organization", "name": "Customer GmbH" }))
+            .await
+            .json();
+        let org_id = org["account_id"].as_str().unwrap().to_owned();
+        let user: Value = api
+        .server
+        .post(&format!("/v1/accounts/{org_id}/users"))
+        .authorization_bearer(&boss)
+        .json(&json!({ "email": "ops@customer.example", "name": "Olga Ops", "role": "regular", "password": "customer password" }))
+        .await
+        .json();
+        let user_id = user["user_id"].as_str().unwrap().to_owned();
+
+        // Read your own write: the list waits for the returned position.
+        let position = user["position"].as_u64().unwrap();
+        let listed: Value = api
+            .server
+            .get(&format!("/v1/accounts/{org_id}/users?position={position}"))
+            .authorization_bearer(&boss)
+            .await
+            .json();
+        let users = listed["users"].as_array().unwrap();
+        assert_eq!(users.len(), 1);
+        assert_eq!(users[0]["email"], "ops@customer.example");
+        assert_eq!(users[0]["role"], "regular");
+
+        // Change the role, rename, then read the user back.
+        let changed: Value = api
+            .server
+            .put(&format!("/v1/users/{user_id}/role"))
+            .authorization_bearer(&boss)
+            .json(&json!({ "role": "Read-Only" }))
+            .await
+            .json();
+        api.server
+            .patch(&format!("/v1/users/{user_id}"))
+            .authorization_bearer(&boss)
+            .json(&json!({ "name": "Olga O." }))
+            .await
+            .assert_status_ok();
+        let shown: Value = api
+            .server
+            .get(&format!(
+                "/v1/users/{user_id}?position={}",
+                changed["position"]
+            ))
+            .authorization_bearer(&boss)
+            .await
+            .json();
+        assert_eq!(shown["role"], "read-only");
+
+        // The customer's user signs in; a force logout ends that session at once.
+        let (ops, _) = api
+            .sign_in("ops@customer.example", "customer password")
+            .await;
+        api.server
+            .get("/v1/me")
+            .authorization_bearer(&ops)
+            .await
+            .assert_status_ok();
+        api.server
+            .post(&format!("/v1/users/{user_id}/logout"))
+            .authorization_bearer(&boss)
+            .await
+            .assert_status_ok();
+        let after = api
+            .server
+            .get("/v1/me")
+            .authorization_bearer(&ops)
+            .expect_failure()
+            .await;
+        assert_eq!(after.status_code(), 401);
+        assert_eq!(error_code(&after), "unauthenticated");
+
+        // Delete and restore.
+        api.server
+            .delete(&format!("/v1/users/{user_id}"))
+            .authorization_bearer(&boss)
+            .await
+            .assert_status_ok();
+        let restored: Value = api
+            .server
+            .post(&format!("/v1/users/{user_id}/restore"))
+            .authorization_bearer(&boss)
+            .await
+            .json();
+
+        // The activity log of the organization shows each command once, newest first.
+        let activity: Value = api
+            .server
+            .get(&format!(
+                "/v1/accounts/{org_id}/activity?position={}",
+                restored["position"]
+            ))
+            .authorization_bearer(&boss)
+            .await
+            .json();
+        let entries = activity["activity"].as_array().unwrap();
+        let types: Vec<&str> = entries
+            .iter()
+            .map(|e| e["action_type"].as_str().unwrap_or(""))
+            .collect();
+        assert_eq!(types[0], "Restore User");
+        assert!(types.contains(&"Delete User"));
+        assert!(types.contains(&"Force Logout"));
+        assert!(types.contains(&"Update User Permissions"));
+        assert!(entries.iter().all(|e| e["account_id"] == org_id));
+        assert_eq!(entries[0]["actor_email"], "boss@reseller.example");
+        assert_eq!(entries[0]["on_behalf_of"], org_id);
+
+        // Tenant isolation: the customer's admin-less user cannot see the partner;
+        // another partner cannot see this customer (404, not 403).
+        let (ops, _) = api
+            .sign_in("ops@customer.example", "customer password")
+            .await;
+        let hidden = api
+            .server
+            .get(&format!("/v1/accounts/{partner_id}/users"))
+            .authorization_bearer(&ops)
+            .expect_failure()
+            .await;
+        assert_eq!(hidden.status_code(), 404);
+        let forbidden = api
+        .server
+        .post(&format!("/v1/accounts/{org_id}/users"))
+        .authorization_bearer(&ops)
+        .json(&json!({ "email": "x@customer.example", "name": "X", "role": "admin", "password": "some password" }))
+        .expect_failure()
+        .await;
+        assert_eq!(forbidden.status_code(), 403);
+        assert_eq!(error_code(&forbidden), "forbidden");
+        let _ = platform;
+    }
+);
+
+on_both_backends!(
+    bad_input_gets_precise_errors_and_appends_nothing,
+    |t: support::TestStore| async move {
+        let api = api(&t).await;
+        let (root, me) = api
+            .sign_in("root@platform.example", &api.root_password)
+            .await;
+        let platform = me["account_id"].as_str().unwrap().to_owned();
+        let head = t.store.head().await.unwrap();
+        let users = format!("/v1/accounts/{platform}/users");
+
+        let cases: Vec<(axum_test::TestRequest, u16, &str)> = vec![
+        (api.server.post(&users).authorization_bearer(&root).content_type("application/json").bytes("{not json".into()), 400, "invalid_json"),
+        (api.server.post(&users).authorization_bearer(&root).json(&json!({ "email": "a@platform.example", "name": "A", "role": "admin", "password": "long enough pw", "extra": 1 })), 400, "invalid_body"),
+        (api.server.post(&users).authorization_bearer(&root).json(&json!({ "email": "a@platform.example" })), 400, "invalid_body"),
+        (api.server.post(&users).authorization_bearer(&root).json(&json!({ "email": "not-an-email", "name": "A", "role": "admin", "password": "long enough pw" })), 422, "invalid_email"),
+        (api.server.post(&users).authorization_bearer(&root).json(&json!({ "email": "a@platform.example", "name": "A", "role": "owner", "password": "long enough pw" })), 422, "unknown_role"),
+        (api.server.post(&users).authorization_bearer(&root).json(&json!({ "email": "a@platform.example", "name": "A", "role": "sales", "password": "long enough pw" })), 422, "role_not_in_account_kind"),
+        (api.server.post(&users).authorization_bearer(&root).json(&json!({ "email": "a@platform.example", "name": "A", "role": "admin", "password": "short" })), 422, "invalid_password"),
+        (api.server.post(&users).authorization_bearer(&root).json(&json!({ "email": "root@platform.example", "name": "A", "role": "admin", "password": "long enough pw" })), 409, "email_taken"),
+        (api.server.post(&users).authorization_bearer(&root).json(&json!({ "email": "a@platform.example", "name": "x".repeat(70_000), "role": "admin", "password": "long enough pw" })), 413, "body_too_large"),
+        (api.server.post(&users).authorization_bearer(&root).text("email=a"), 415, "not_json"),
+        (api.server.post(&users).json(&json!({ "email": "a@platform.example", "name": "A", "role": "admin", "password": "long enough pw" })), 401, "unauthenticated"),
+        (api.server.post(&users).authorization_bearer("bogus.token").json(&json!({})), 401, "unauthenticated"),
+        (api.server.post("/v1/sessions").json(&json!({ "email": "root@platform.example", "password": "wrong password" })), 401, "invalid_credentials"),
+        (api.server.get("/v1/accounts/00000000-0000-7000-8000-000000000000/users").authorization_bearer(&root), 404, "not_found"),
+        (api.server.get("/v1/users/not-a-uuid").authorization_bearer(&root), 400, "invalid_path"),
+        (api.server.get(&format!("/v1/accounts/{platform}/users?position=soon")).authorization_bearer(&root), 400, "invalid_query"),
+        (api.server.get("/v1/nowhere"), 404, "not_found"),
+    ];
+        for (index, (request, status, code)) in cases.into_iter().enumerate() {
+            let response = request.expect_failure().await;
+            assert_eq!(
+                response.status_code(),
+                status,
+                "case {index}: {}",
+                response.text()
+            );
+            assert_eq!(
+                error_code(&response),
+                code,
+                "case {index}: {}",
+                response.text()
+            );
+        }
+        assert_eq!(
+            t.store.head().await.unwrap(),
+            head,
+            "a refused request appended something"
+        );
+    }
+);
