@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::auth::credentials::SharedCredentials;
+use crate::idempotency::SharedIdempotency;
 use crate::projection::postgres::PgProjections;
 use crate::projection::sqlite::SqliteProjections;
 use crate::projection::{ProjectionError, ProjectionStore};
@@ -89,6 +90,14 @@ impl Backend {
 
     /// The password store beside the log.
     pub fn credentials(&self) -> SharedCredentials {
+        match self {
+            Backend::Embedded(s) => Arc::new(s.clone()),
+            Backend::Postgres(s) => Arc::new(s.clone()),
+        }
+    }
+
+    /// The remembered answers of `Idempotency-Key` requests.
+    pub fn idempotency(&self) -> SharedIdempotency {
         match self {
             Backend::Embedded(s) => Arc::new(s.clone()),
             Backend::Postgres(s) => Arc::new(s.clone()),

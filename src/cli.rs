@@ -162,6 +162,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 store: backend.shared(),
                 auth: Auth::new(Ledger::new(backend.shared()), backend.credentials()),
                 projections,
+                idempotency: backend.idempotency(),
             };
             serve(state, listen, &location).await
         }

@@ -14,6 +14,7 @@ pub mod cli;
 pub mod domain;
 pub mod event;
 pub mod http;
+pub mod idempotency;
 pub mod projection;
 pub mod store;
 pub mod transfer;

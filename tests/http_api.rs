@@ -39,6 +39,7 @@ async fn api(t: &support::TestStore) -> Api {
         store: t.store.clone(),
         auth,
         projections: projections.clone(),
+        idempotency: t.backend.idempotency(),
     };
     let server = TestServer::builder().http_transport().build(router(state));
     Api {
@@ -295,5 +296,106 @@ on_both_backends!(
             head,
             "a refused request appended something"
         );
+    }
+);
+
+on_both_backends!(
+    idempotency_keys_make_retries_safe,
+    |t: support::TestStore| async move {
+        let api = api(&t).await;
+        let (root, me) = api
+            .sign_in("root@platform.example", &api.root_password)
+            .await;
+        let platform = me["account_id"].as_str().unwrap().to_owned();
+        let users = format!("/v1/accounts/{platform}/users");
+        let body = json!({ "email": "once@platform.example", "name": "Once", "role": "support", "password": "long enough pw" });
+
+        let first = api
+            .server
+            .post(&users)
+            .authorization_bearer(&root)
+            .add_header("Idempotency-Key", "create-once-1")
+            .json(&body)
+            .await;
+        assert_eq!(first.status_code(), 201);
+        let head = t.store.head().await.unwrap();
+        let retry = api
+            .server
+            .post(&users)
+            .authorization_bearer(&root)
+            .add_header("Idempotency-Key", "create-once-1")
+            .json(&body)
+            .await;
+        assert_eq!(retry.status_code(), 201);
+        assert_eq!(retry.text(), first.text());
+        assert_eq!(retry.header("idempotent-replayed"), "true");
+        assert_eq!(
+            t.store.head().await.unwrap(),
+            head,
+            "a retried request appended"
+        );
+
+        // The same key for another request is refused; without a key, the
+        // duplicate is a conflict of the domain.
+        let other = json!({ "email": "twice@platform.example", "name": "Twice", "role": "support", "password": "long enough pw" });
+        let reused = api
+            .server
+            .post(&users)
+            .authorization_bearer(&root)
+            .add_header("Idempotency-Key", "create-once-1")
+            .json(&other)
+            .expect_failure()
+            .await;
+        assert_eq!(reused.status_code(), 422);
+        assert_eq!(error_code(&reused), "idempotency_key_reused");
+        let duplicate = api
+            .server
+            .post(&users)
+            .authorization_bearer(&root)
+            .json(&body)
+            .expect_failure()
+            .await;
+        assert_eq!(error_code(&duplicate), "email_taken");
+
+        // A refused answer is remembered too (the retry gets the same 4xx).
+        let bad = json!({ "email": "bad", "name": "Bad", "role": "support", "password": "long enough pw" });
+        let refused = api
+            .server
+            .post(&users)
+            .authorization_bearer(&root)
+            .add_header("Idempotency-Key", "bad-1")
+            .json(&bad)
+            .expect_failure()
+            .await;
+        let again = api
+            .server
+            .post(&users)
+            .authorization_bearer(&root)
+            .add_header("Idempotency-Key", "bad-1")
+            .json(&bad)
+            .expect_failure()
+            .await;
+        assert_eq!(refused.status_code(), 422);
+        assert_eq!(again.text(), refused.text());
+
+        // Keys are per caller: another caller's same key is a new request.
+        let (support_token, _) = api.sign_in("once@platform.example", "long enough pw").await;
+        let elsewhere = api
+        .server
+        .put("/v1/me/password")
+        .authorization_bearer(&support_token)
+        .add_header("Idempotency-Key", "create-once-1")
+        .json(&json!({ "current_password": "long enough pw", "new_password": "an even longer pw" }))
+        .await;
+        assert_eq!(elsewhere.status_code(), 204);
+        let invalid = api
+            .server
+            .post(&users)
+            .authorization_bearer(&root)
+            .add_header("Idempotency-Key", "has space")
+            .json(&body)
+            .expect_failure()
+            .await;
+        assert_eq!(error_code(&invalid), "invalid_idempotency_key");
     }
 );

@@ -7,6 +7,7 @@
 pub mod context;
 pub mod error;
 pub mod health;
+pub mod idempotency;
 pub mod sessions;
 pub mod users;
 
@@ -17,6 +18,7 @@ use axum::routing::{get, post, put};
 use axum::Router;
 
 use crate::app::sessions::Auth;
+use crate::idempotency::SharedIdempotency;
 use crate::projection::runner::Projections;
 use crate::store::SharedStore;
 
@@ -30,6 +32,7 @@ pub struct AppState {
     pub store: SharedStore,
     pub auth: Auth,
     pub projections: Arc<Projections>,
+    pub idempotency: SharedIdempotency,
 }
 
 /// The service's routes.
@@ -69,6 +72,10 @@ pub fn router(state: AppState) -> Router {
             post(users::reset_password),
         )
         .fallback(health::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::idempotent,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
