@@ -15,6 +15,7 @@ pub mod domain;
 pub mod event;
 pub mod http;
 pub mod idempotency;
+pub mod notify;
 pub mod projection;
 pub mod store;
 pub mod transfer;

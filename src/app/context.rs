@@ -72,6 +72,10 @@ pub enum ActivityType {
     ForceLogout,
     #[serde(rename = "Update Password")]
     UpdatePassword,
+    #[serde(rename = "Revoke Invitation")]
+    RevokeInvitation,
+    #[serde(rename = "Accept Invitation")]
+    AcceptInvitation,
 }
 
 /// The actor as recorded: id and e-mail *at that time*.

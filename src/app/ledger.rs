@@ -147,6 +147,22 @@ impl Ledger {
         })
     }
 
+    pub(crate) async fn load_invitation(
+        &self,
+        id: crate::domain::ids::InvitationId,
+    ) -> Result<Loaded<crate::domain::invitation::InvitationState>, LedgerError> {
+        use crate::domain::invitation::{self, InvitationEvent, InvitationState};
+        let events = self.read_stream(&id.stream()).await?;
+        let mut state = InvitationState::default();
+        for event in &events {
+            state = invitation::evolve(state, &decode::<InvitationEvent>(event)?);
+        }
+        Ok(Loaded {
+            state,
+            version: events.len() as u64,
+        })
+    }
+
     /// The current state of a user (for reads until projections exist).
     pub async fn user(&self, id: UserId) -> Result<UserState, LedgerError> {
         Ok(self.load_user(id).await?.state)

@@ -10,6 +10,7 @@
 
 pub mod codec;
 pub mod context;
+pub mod invitations;
 pub mod ledger;
 pub mod sessions;
 pub mod users;

@@ -15,14 +15,16 @@ use crate::app::ledger::{
 };
 use crate::auth::credentials::SharedCredentials;
 use crate::auth::password::{self, Password, PasswordError};
-use crate::auth::token::SessionToken;
+use crate::auth::token::SecretToken;
 use crate::domain::email::Email;
 use crate::domain::ids::{AccountId, SessionId, UserId};
 use crate::domain::permissions::Action;
 use crate::domain::role::{AccountKind, Role};
-use crate::domain::session;
 use crate::domain::user::{self, NewUser, Origin};
+use crate::domain::{invitation, session};
+use crate::notify::{LogNotifier, SharedNotifier};
 use crate::store::{AppendOutcome, StoreError};
+use std::sync::Arc;
 
 /// How long a session lasts unless configured otherwise.
 pub const DEFAULT_SESSION_TTL_HOURS: i64 = 12;
@@ -73,9 +75,11 @@ pub struct SignedIn {
 /// Sign-in, sessions and passwords on top of the ledger.
 #[derive(Clone)]
 pub struct Auth {
-    ledger: Ledger,
-    credentials: SharedCredentials,
+    pub(crate) ledger: Ledger,
+    pub(crate) credentials: SharedCredentials,
+    pub(crate) notifier: SharedNotifier,
     session_ttl: Duration,
+    pub(crate) invitation_ttl: Duration,
 }
 
 impl Auth {
@@ -83,8 +87,22 @@ impl Auth {
         Self {
             ledger,
             credentials,
+            notifier: Arc::new(LogNotifier),
             session_ttl: Duration::hours(DEFAULT_SESSION_TTL_HOURS),
+            invitation_ttl: Duration::days(invitation::DEFAULT_VALID_DAYS),
         }
+    }
+
+    /// Where e-mails go (default: the log output).
+    pub fn with_notifier(mut self, notifier: SharedNotifier) -> Self {
+        self.notifier = notifier;
+        self
+    }
+
+    /// How long an invitation stays valid.
+    pub fn with_invitation_ttl(mut self, ttl: Duration) -> Self {
+        self.invitation_ttl = ttl;
+        self
     }
 
     pub fn with_session_ttl(mut self, ttl: Duration) -> Self {
@@ -122,9 +140,9 @@ impl Auth {
         if !password_ok || !role.can_sign_in() {
             return Err(AuthError::InvalidCredentials);
         }
-        let token = SessionToken::generate().map_err(|e| PasswordError::Hashing(e.to_string()))?;
+        let token = SecretToken::generate().map_err(|e| PasswordError::Hashing(e.to_string()))?;
         let expires_at = now + self.session_ttl;
-        let session_id = token.session_id;
+        let session_id = SessionId(token.id);
         let context = CommandContext {
             actor: Some(user_id),
             ..context.clone()
@@ -179,8 +197,9 @@ impl Auth {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<Principal, AuthError> {
-        let token = SessionToken::parse(token).map_err(|_| AuthError::Unauthenticated)?;
-        let session = self.ledger.load_session(token.session_id).await?.state;
+        let token = SecretToken::parse(token).map_err(|_| AuthError::Unauthenticated)?;
+        let session_id = SessionId(token.id);
+        let session = self.ledger.load_session(session_id).await?.state;
         if !token.matches(&session.token_hash) {
             return Err(AuthError::Unauthenticated);
         }
@@ -193,7 +212,7 @@ impl Auth {
         Ok(Principal {
             user_id,
             account_id,
-            session_id: token.session_id,
+            session_id,
         })
     }
 
@@ -317,7 +336,7 @@ impl Auth {
     /// Records the change in the log first, then stores the hash: the log
     /// never misses a change; if storing fails the caller gets the error and
     /// the old password stays valid.
-    async fn set_password(
+    pub(crate) async fn set_password(
         &self,
         context: &CommandContext,
         user_id: UserId,

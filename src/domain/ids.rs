@@ -52,3 +52,4 @@ macro_rules! typed_id {
 typed_id!(AccountId, "account");
 typed_id!(UserId, "user");
 typed_id!(SessionId, "session");
+typed_id!(InvitationId, "invitation");

@@ -21,6 +21,7 @@
 pub mod account;
 pub mod email;
 pub mod ids;
+pub mod invitation;
 pub mod permissions;
 pub mod role;
 pub mod session;
@@ -68,6 +69,14 @@ pub enum DomainError {
     UserPurged,
     #[error("nothing to change")]
     NoChange,
+    #[error("the invitation is no longer pending")]
+    InvitationNotPending,
+    #[error("the invitation has expired; ask for a new one")]
+    InvitationExpired,
+    #[error("this invitation link is not valid")]
+    InvalidInvitation,
+    #[error("partners are invited by the platform, organizations by partners or the platform")]
+    InvalidTenantInvitation,
 }
 
 impl DomainError {
@@ -95,6 +104,10 @@ impl DomainError {
             DomainError::RetentionNotExpired => "retention_not_expired",
             DomainError::UserPurged => "user_purged",
             DomainError::NoChange => "no_change",
+            DomainError::InvitationNotPending => "invitation_not_pending",
+            DomainError::InvitationExpired => "invitation_expired",
+            DomainError::InvalidInvitation => "invalid_invitation",
+            DomainError::InvalidTenantInvitation => "invalid_tenant_invitation",
         }
     }
 }

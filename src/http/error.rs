@@ -91,8 +91,11 @@ impl From<DomainError> for ApiError {
     fn from(e: DomainError) -> Self {
         use DomainError::*;
         let status = match &e {
-            AccountNotFound | UserNotFound | NotFound | UserPurged => StatusCode::NOT_FOUND,
-            InvalidName | Role(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AccountNotFound | UserNotFound | NotFound | UserPurged | InvalidInvitation => {
+                StatusCode::NOT_FOUND
+            }
+            InvitationExpired => StatusCode::GONE,
+            InvalidName | Role(_) | InvalidTenantInvitation => StatusCode::UNPROCESSABLE_ENTITY,
             AlreadyExists
             | EmailTaken
             | LastAdmin
@@ -104,7 +107,8 @@ impl From<DomainError> for ApiError {
             | UserNotDeleted
             | RetentionExpired
             | RetentionNotExpired
-            | NoChange => StatusCode::CONFLICT,
+            | NoChange
+            | InvitationNotPending => StatusCode::CONFLICT,
         };
         ApiError::new(status, e.code(), e.to_string())
     }
