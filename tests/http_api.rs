@@ -13,6 +13,7 @@ use portal_ledger::app::Ledger;
 use portal_ledger::backend::{open_projections, Migrations};
 use portal_ledger::domain::email::Email;
 use portal_ledger::http::{router, AppState};
+use portal_ledger::notify::MemoryNotifier;
 use portal_ledger::projection::runner::Projections;
 use serde_json::{json, Value};
 
@@ -20,6 +21,7 @@ struct Api {
     server: TestServer,
     _projections: Arc<Projections>,
     root_password: String,
+    mail: MemoryNotifier,
 }
 
 async fn api(t: &support::TestStore) -> Api {
@@ -30,7 +32,9 @@ async fn api(t: &support::TestStore) -> Api {
             .unwrap(),
     );
     projections.start();
-    let auth = Auth::new(Ledger::new(t.store.clone()), t.backend.credentials());
+    let mail = MemoryNotifier::default();
+    let auth = Auth::new(Ledger::new(t.store.clone()), t.backend.credentials())
+        .with_notifier(Arc::new(mail.clone()));
     let (_, _, password) = auth
         .bootstrap(&Email::parse("root@platform.example").unwrap(), Utc::now())
         .await
@@ -46,6 +50,7 @@ async fn api(t: &support::TestStore) -> Api {
         server,
         _projections: projections,
         root_password: password.expose().to_owned(),
+        mail,
     }
 }
 
@@ -399,3 +404,163 @@ on_both_backends!(
         assert_eq!(error_code(&invalid), "invalid_idempotency_key");
     }
 );
+
+on_both_backends!(invitations_over_http, |t: support::TestStore| async move {
+    let api = api(&t).await;
+    let (root, me) = api
+        .sign_in("root@platform.example", &api.root_password)
+        .await;
+    let platform = me["account_id"].as_str().unwrap().to_owned();
+    let invitations = format!("/v1/accounts/{platform}/invitations");
+    let code_for = |to: &str| {
+        let mail = api
+            .mail
+            .sent()
+            .into_iter()
+            .rev()
+            .find(|e| e.to == to)
+            .unwrap();
+        mail.body
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+
+    let first: Value = api
+        .server
+        .post(&invitations)
+        .authorization_bearer(&root)
+        .json(&json!({ "email": "Invitee@platform.example", "role": "support" }))
+        .await
+        .json();
+    let second: Value = api
+        .server
+        .post(&invitations)
+        .authorization_bearer(&root)
+        .json(&json!({ "email": "invitee@platform.example", "role": "read-only" }))
+        .await
+        .json();
+    let listed: Value = api
+        .server
+        .get(&format!("{invitations}?position={}", second["position"]))
+        .authorization_bearer(&root)
+        .await
+        .json();
+    let rows = listed["invitations"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r["status"] == "pending"
+        && r["signup_completed"] == false
+        && r["user_created"] == false));
+
+    // Signing up with the first invitation's code (sent last to that address
+    // is the second; take the first e-mail for the first invitation).
+    let codes: Vec<String> = api
+        .mail
+        .sent()
+        .iter()
+        .filter(|e| e.to.eq_ignore_ascii_case("invitee@platform.example"))
+        .map(|e| {
+            e.body
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap()
+                .trim()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(codes.len(), 2);
+    let accepted = api
+        .server
+        .post("/v1/invitations/accept")
+        .json(&json!({ "code": codes[0], "name": "In Vitee", "password": "invitee password" }))
+        .await;
+    assert_eq!(accepted.status_code(), 201, "{}", accepted.text());
+    let accepted: Value = accepted.json();
+    let listed: Value = api
+        .server
+        .get(&format!("{invitations}?position={}", accepted["position"]))
+        .authorization_bearer(&root)
+        .await
+        .json();
+    let rows = listed["invitations"].as_array().unwrap();
+    let by_id = |id: &Value| {
+        rows.iter()
+            .find(|r| r["invitation_id"] == *id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_id(&first["invitation_id"])["signup_completed"], true);
+    assert_eq!(by_id(&second["invitation_id"])["signup_completed"], false);
+    assert!(rows.iter().all(|r| r["user_created"] == true));
+    api.sign_in("invitee@platform.example", "invitee password")
+        .await;
+
+    // The second invitation can no longer be used (the address is taken);
+    // revoke it; codes are single-use.
+    let taken = api
+        .server
+        .post("/v1/invitations/accept")
+        .json(&json!({ "code": codes[1], "name": "Again", "password": "invitee password" }))
+        .expect_failure()
+        .await;
+    assert_eq!(taken.status_code(), 409);
+    assert_eq!(error_code(&taken), "email_taken");
+    let revoked = api
+        .server
+        .post(&format!(
+            "/v1/invitations/{}/revoke",
+            second["invitation_id"].as_str().unwrap()
+        ))
+        .authorization_bearer(&root)
+        .await;
+    assert_eq!(revoked.status_code(), 200, "{}", revoked.text());
+    let reused = api
+        .server
+        .post("/v1/invitations/accept")
+        .json(&json!({ "code": codes[0], "name": "Again", "password": "invitee password" }))
+        .expect_failure()
+        .await;
+    assert_eq!(reused.status_code(), 404);
+    assert_eq!(error_code(&reused), "invalid_invitation");
+
+    // A partner invitation, then the resend of a fresh one.
+    let partner: Value = api
+        .server
+        .post(&invitations)
+        .authorization_bearer(&root)
+        .json(&json!({ "email": "boss@reseller.example", "tenant": { "kind": "partner", "name": "Reseller Ltd" } }))
+        .await
+        .json();
+    let old_code = code_for("boss@reseller.example");
+    api.server
+        .post(&format!(
+            "/v1/invitations/{}/resend",
+            partner["invitation_id"].as_str().unwrap()
+        ))
+        .authorization_bearer(&root)
+        .await
+        .assert_status_ok();
+    let new_code = code_for("boss@reseller.example");
+    assert_ne!(old_code, new_code);
+    let signed_up: Value = api
+        .server
+        .post("/v1/invitations/accept")
+        .json(&json!({ "code": new_code, "name": "Bo", "password": "reseller password" }))
+        .await
+        .json();
+    assert_ne!(signed_up["account_id"], platform);
+
+    let both = api
+        .server
+        .post(&invitations)
+        .authorization_bearer(&root)
+        .json(&json!({ "email": "x@platform.example", "role": "support", "tenant": { "kind": "partner", "name": "X" } }))
+        .expect_failure()
+        .await;
+    assert_eq!(both.status_code(), 422);
+    assert_eq!(error_code(&both), "role_or_tenant");
+});

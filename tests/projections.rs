@@ -15,7 +15,12 @@ use portal_ledger::projection::runner::Projections;
 use serde_json::Value;
 use uuid::Uuid;
 
-const TABLES: [&str; 3] = ["proj_accounts", "proj_users", "proj_activity"];
+const TABLES: [&str; 4] = [
+    "proj_accounts",
+    "proj_users",
+    "proj_activity",
+    "proj_invitations",
+];
 
 async fn dump_all(projections: &Projections) -> Vec<Vec<String>> {
     let mut out = Vec::new();

@@ -8,6 +8,7 @@ pub mod context;
 pub mod error;
 pub mod health;
 pub mod idempotency;
+pub mod invitations;
 pub mod sessions;
 pub mod users;
 
@@ -63,6 +64,19 @@ pub fn router(state: AppState) -> Router {
             get(users::get_user)
                 .patch(users::update_user)
                 .delete(users::delete_user),
+        )
+        .route(
+            "/v1/accounts/{account_id}/invitations",
+            get(invitations::list).post(invitations::invite),
+        )
+        .route("/v1/invitations/accept", post(invitations::accept))
+        .route(
+            "/v1/invitations/{invitation_id}/resend",
+            post(invitations::resend),
+        )
+        .route(
+            "/v1/invitations/{invitation_id}/revoke",
+            post(invitations::revoke),
         )
         .route("/v1/users/{user_id}/role", put(users::change_role))
         .route("/v1/users/{user_id}/restore", post(users::restore_user))

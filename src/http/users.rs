@@ -30,7 +30,7 @@ use crate::store::AppendOutcome;
 /// Longest a read waits for the projections to reach `?position=`.
 const READ_WAIT: Duration = Duration::from_secs(5);
 /// Most rows a list returns.
-const PAGE_LIMIT: usize = 500;
+pub(crate) const PAGE_LIMIT: usize = 500;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,7 +39,7 @@ pub struct ReadAfter {
     pub position: Option<u64>,
 }
 
-async fn caught_up(state: &AppState, after: &ReadAfter) -> Result<(), ApiError> {
+pub(crate) async fn caught_up(state: &AppState, after: &ReadAfter) -> Result<(), ApiError> {
     match after.position {
         Some(position) if !state.projections.wait_for(position, READ_WAIT).await => {
             Err(ApiError::new(

@@ -12,6 +12,7 @@
 
 pub mod accounts;
 pub mod activity;
+pub mod invitations;
 pub mod postgres;
 pub mod runner;
 pub mod sqlite;
@@ -151,6 +152,7 @@ pub fn all_projectors() -> Vec<Arc<dyn Projector>> {
         Arc::new(accounts::AccountsProjector),
         Arc::new(users::UsersProjector),
         Arc::new(activity::ActivityProjector),
+        Arc::new(invitations::InvitationsProjector),
     ]
 }
 

@@ -45,6 +45,7 @@ impl Projector for UsersProjector {
                     ("user_id", SqlValue::text(user.clone())),
                     ("account_id", SqlValue::text(account_id.to_string())),
                     ("email", SqlValue::text(email.as_str())),
+                    ("email_key", SqlValue::text(email.normalized())),
                     ("name", SqlValue::text(name)),
                     ("role", SqlValue::text(role.as_str())),
                     ("status", SqlValue::text("active")),
@@ -64,6 +65,7 @@ impl Projector for UsersProjector {
                 }
                 if let Some(email) = email {
                     set.push(("email", text(email.as_str())));
+                    set.push(("email_key", text(&email.normalized())));
                 }
                 update(set)
             }
@@ -80,6 +82,7 @@ impl Projector for UsersProjector {
             UserEvent::Purged => update(vec![
                 ("status", text("purged")),
                 ("email", SetExpr::Value(SqlValue::Text(None))),
+                ("email_key", SetExpr::Value(SqlValue::Text(None))),
                 ("name", SetExpr::Value(SqlValue::Text(None))),
             ]),
         })

@@ -1,0 +1,196 @@
+//! `/v1/accounts/{id}/invitations` and `/v1/invitations/…`: inviting users
+//! and tenants, the pending-invitations view, and signing up.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::password::Password;
+use crate::domain::email::Email;
+use crate::domain::ids::{AccountId, InvitationId};
+use crate::domain::invitation::InvitationTarget;
+use crate::domain::permissions::Action;
+use crate::domain::role::{AccountKind, Role};
+use crate::http::context::{Caller, RequestContext};
+use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::http::users::{caught_up, ReadAfter, PAGE_LIMIT};
+use crate::http::AppState;
+use crate::projection::SqlValue;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSpec {
+    /// `partner` (the platform invites) or `organization`.
+    pub kind: AccountKind,
+    pub name: String,
+}
+
+/// Either `role` (a user in this account) or `tenant` (a new partner or
+/// organization whose first admin the invitee becomes).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateInvitation {
+    pub email: String,
+    pub role: Option<String>,
+    pub tenant: Option<TenantSpec>,
+}
+
+/// `POST /v1/accounts/{id}/invitations`
+pub async fn invite(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(account_id): ApiPath<AccountId>,
+    ApiJson(body): ApiJson<CreateInvitation>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let email =
+        Email::parse(&body.email).map_err(|e| ApiError::invalid("invalid_email", e.to_string()))?;
+    let target = match (body.role, body.tenant) {
+        (Some(role), None) => InvitationTarget::User {
+            account_id,
+            role: Role::parse(&role)
+                .map_err(|e| ApiError::invalid("unknown_role", e.to_string()))?,
+        },
+        (None, Some(tenant)) => InvitationTarget::Tenant {
+            parent_id: account_id,
+            tenant_kind: tenant.kind,
+            name: tenant.name,
+        },
+        _ => {
+            return Err(ApiError::invalid(
+                "role_or_tenant",
+                "give exactly one of `role` and `tenant`",
+            ))
+        }
+    };
+    let invited = state
+        .auth
+        .invite(&caller.context, &email, target, Utc::now())
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "invitation_id": invited.invitation_id,
+            "expires_at": invited.expires_at,
+            "position": invited.position,
+        })),
+    ))
+}
+
+/// `GET /v1/accounts/{id}/invitations` — per invitation whether its signup
+/// was completed, per address whether a user exists.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(account_id): ApiPath<AccountId>,
+    ApiQuery(after): ApiQuery<ReadAfter>,
+) -> Result<Json<Value>, ApiError> {
+    state
+        .auth
+        .ledger()
+        .authorize_in(&caller.context, Action::ViewUsers, account_id)
+        .await?;
+    caught_up(&state, &after).await?;
+    let target = state.projections.target();
+    let rows = target
+        .fetch(
+            "proj_invitations",
+            &[("account_id", SqlValue::text(account_id.to_string()))],
+            "created_at DESC, invitation_id",
+            PAGE_LIMIT,
+        )
+        .await?;
+    let now = Utc::now();
+    let mut invitations = Vec::with_capacity(rows.len());
+    for mut row in rows {
+        let email_key = row["email_key"].as_str().unwrap_or_default().to_owned();
+        let users = target
+            .fetch(
+                "proj_users",
+                &[("email_key", SqlValue::text(email_key))],
+                "user_id",
+                10,
+            )
+            .await?;
+        let user_created = users.iter().any(|u| u["status"] != "purged");
+        let expired = row["status"] == "pending"
+            && row["expires_at"]
+                .as_str()
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .is_some_and(|t| t < now);
+        if let Some(object) = row.as_object_mut() {
+            object.insert(
+                "signup_completed".into(),
+                json!(object["status"] == "accepted"),
+            );
+            object.insert("user_created".into(), json!(user_created));
+            if expired {
+                object.insert("status".into(), json!("expired"));
+            }
+            object.remove("email_key");
+        }
+        invitations.push(row);
+    }
+    Ok(Json(json!({ "invitations": invitations })))
+}
+
+/// `POST /v1/invitations/{id}/resend`
+pub async fn resend(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(invitation_id): ApiPath<InvitationId>,
+) -> Result<Json<Value>, ApiError> {
+    let invited = state
+        .auth
+        .resend_invitation(&caller.context, invitation_id, Utc::now())
+        .await?;
+    Ok(Json(
+        json!({ "expires_at": invited.expires_at, "position": invited.position }),
+    ))
+}
+
+/// `POST /v1/invitations/{id}/revoke`
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(invitation_id): ApiPath<InvitationId>,
+) -> Result<Json<Value>, ApiError> {
+    let outcome = state
+        .auth
+        .revoke_invitation(&caller.context, invitation_id)
+        .await?;
+    Ok(Json(json!({ "position": outcome.last_position() })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptInvitation {
+    /// The code from the invitation e-mail.
+    pub code: String,
+    pub name: String,
+    pub password: String,
+}
+
+/// `POST /v1/invitations/accept` — signup; no session needed, the code is
+/// the proof.
+pub async fn accept(
+    State(state): State<AppState>,
+    RequestContext(context): RequestContext,
+    ApiJson(body): ApiJson<AcceptInvitation>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let password = Password::parse(&body.password)?;
+    let accepted = state
+        .auth
+        .accept_invitation(&context, &body.code, &body.name, &password, Utc::now())
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "user_id": accepted.user_id,
+            "account_id": accepted.account_id,
+            "position": accepted.position,
+        })),
+    ))
+}
