@@ -76,6 +76,8 @@ pub enum ActivityType {
     RevokeInvitation,
     #[serde(rename = "Accept Invitation")]
     AcceptInvitation,
+    #[serde(rename = "Update License")]
+    UpdateLicense,
 }
 
 /// The actor as recorded: id and e-mail *at that time*.

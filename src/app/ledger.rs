@@ -147,6 +147,22 @@ impl Ledger {
         })
     }
 
+    pub(crate) async fn load_license(
+        &self,
+        id: crate::domain::ids::LicenseId,
+    ) -> Result<Loaded<crate::domain::license::LicenseState>, LedgerError> {
+        use crate::domain::license::{self, LicenseEvent, LicenseState};
+        let events = self.read_stream(&id.stream()).await?;
+        let mut state = LicenseState::default();
+        for event in &events {
+            state = license::evolve(state, &decode::<LicenseEvent>(event)?);
+        }
+        Ok(Loaded {
+            state,
+            version: events.len() as u64,
+        })
+    }
+
     pub(crate) async fn load_invitation(
         &self,
         id: crate::domain::ids::InvitationId,
@@ -219,10 +235,28 @@ impl Ledger {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<Vec<StreamAppend>, LedgerError>> + 'a,
     {
+        self.retry_with(|| {
+            let appends = attempt();
+            async move { appends.await.map(|a| (a, ())) }
+        })
+        .await
+        .map(|(outcome, ())| outcome)
+    }
+
+    /// Like [`retry`](Self::retry) for a decision that also reports
+    /// something (the report of the attempt that was appended).
+    pub(crate) async fn retry_with<'a, T, F, Fut>(
+        &'a self,
+        mut attempt: F,
+    ) -> Result<(AppendOutcome, T), LedgerError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<(Vec<StreamAppend>, T), LedgerError>> + 'a,
+    {
         for _ in 0..MAX_ATTEMPTS {
-            let appends = attempt().await?;
+            let (appends, report) = attempt().await?;
             match self.store.append(appends).await {
-                Ok(outcome) => return Ok(outcome),
+                Ok(outcome) => return Ok((outcome, report)),
                 Err(StoreError::WrongExpectedVersion { .. }) => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -312,6 +346,31 @@ pub(crate) fn decision_appends(
     claims_read: &[(&Email, u64)],
     metadata: &EventMetadata,
 ) -> Result<Vec<StreamAppend>, LedgerError> {
+    decision_appends_with_licenses(
+        decision,
+        user_id,
+        user_version,
+        account_id,
+        account_version,
+        claims_read,
+        &BTreeMap::new(),
+        metadata,
+    )
+}
+
+/// [`decision_appends`] for a decision that also changes licenses, whose
+/// streams are expected at the versions in `license_versions`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn decision_appends_with_licenses(
+    decision: Decision,
+    user_id: UserId,
+    user_version: u64,
+    account_id: AccountId,
+    account_version: u64,
+    claims_read: &[(&Email, u64)],
+    license_versions: &BTreeMap<crate::domain::ids::LicenseId, u64>,
+    metadata: &EventMetadata,
+) -> Result<Vec<StreamAppend>, LedgerError> {
     let mut appends = vec![append(
         user_id.stream(),
         user_version,
@@ -344,6 +403,10 @@ pub(crate) fn decision_appends(
             claim.expected = ExpectedVersion::Any;
         }
         appends.push(claim);
+    }
+    for (license_id, events) in decision.licenses {
+        let version = license_versions.get(&license_id).copied().unwrap_or(0);
+        appends.push(append(license_id.stream(), version, &events, metadata)?);
     }
     Ok(appends)
 }

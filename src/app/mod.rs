@@ -12,6 +12,7 @@ pub mod codec;
 pub mod context;
 pub mod invitations;
 pub mod ledger;
+pub mod licenses;
 pub mod sessions;
 pub mod users;
 

@@ -4,15 +4,18 @@
 use chrono::{DateTime, Utc};
 
 use crate::app::context::{ActivityType, Actor, CommandContext};
+use std::collections::BTreeMap;
+
 use crate::app::ledger::{
-    account_id_of, append, decision_appends, display_email, Authorized, Ledger, LedgerError,
+    account_id_of, append, decision_appends, decision_appends_with_licenses, display_email,
+    Authorized, Ledger, LedgerError,
 };
 use crate::domain::account::{self, AccountState};
 use crate::domain::email::Email;
-use crate::domain::ids::{AccountId, UserId};
+use crate::domain::ids::{AccountId, LicenseId, UserId};
 use crate::domain::permissions::{Action, Denied};
 use crate::domain::role::{AccountKind, Role};
-use crate::domain::user::{self, Decision, EmailClaim, NewUser, Origin, UserState};
+use crate::domain::user::{self, Decision, EmailClaim, Licenses, NewUser, Origin, UserState};
 use crate::domain::DomainError;
 use crate::store::AppendOutcome;
 
@@ -117,8 +120,9 @@ impl Ledger {
             action: Action::ChangeUserRole,
             activity: ActivityType::UpdateUserPermissions,
             claim: ClaimOf::None,
+            licenses: LicensesOf::None,
         };
-        self.on_user(context, user_id, command, |target, account, _, actor| {
+        self.on_user(context, user_id, command, |target, account, _, _, actor| {
             let decision = user::decide_change_role(target, account, role, actor)?;
             let from = target.role.map_or("none", Role::as_str);
             Ok((
@@ -130,6 +134,7 @@ impl Ledger {
             ))
         })
         .await
+        .map(|(outcome, _)| outcome)
     }
 
     /// Edits a user's name and/or e-mail address.
@@ -148,8 +153,9 @@ impl Ledger {
             },
             activity: ActivityType::UpdateUserProfile,
             claim: email.map_or(ClaimOf::None, ClaimOf::Address),
+            licenses: LicensesOf::None,
         };
-        self.on_user(context, user_id, command, |target, _, claim, _| {
+        self.on_user(context, user_id, command, |target, _, claim, _, _| {
             let by_self = context.actor == target.user_id;
             let decision = user::decide_update_profile(target, name, email, claim, by_self)?;
             Ok((
@@ -158,9 +164,11 @@ impl Ledger {
             ))
         })
         .await
+        .map(|(outcome, _)| outcome)
     }
 
-    /// Soft-deletes a user.
+    /// Soft-deletes a user: sessions end, the address is freed, license
+    /// seats are released.
     pub async fn delete_user(
         &self,
         context: &CommandContext,
@@ -170,35 +178,58 @@ impl Ledger {
             action: Action::DeleteUser,
             activity: ActivityType::DeleteUser,
             claim: ClaimOf::None,
+            licenses: LicensesOf::Held,
         };
-        self.on_user(context, user_id, command, |target, account, _, actor| {
-            let decision = user::decide_delete(target, account, actor)?;
-            Ok((decision, format!("Deleted user {}", display_email(target))))
-        })
+        self.on_user(
+            context,
+            user_id,
+            command,
+            |target, account, _, licenses, actor| {
+                let decision = user::decide_delete(target, account, licenses, actor)?;
+                Ok((decision, format!("Deleted user {}", display_email(target))))
+            },
+        )
         .await
+        .map(|(outcome, _)| outcome)
     }
 
     /// Restores a deleted user within the retention period, with the role
-    /// they had, if their address is still free.
+    /// they had, if their address is still free, and assigns again the
+    /// licenses they held where a seat is free; returns the licenses it
+    /// could not assign again.
     pub async fn restore_user(
         &self,
         context: &CommandContext,
         user_id: UserId,
         now: DateTime<Utc>,
-    ) -> Result<AppendOutcome, LedgerError> {
+    ) -> Result<(AppendOutcome, Vec<LicenseId>), LedgerError> {
         let command = UserCommand {
             action: Action::RestoreUser,
             activity: ActivityType::RestoreUser,
             claim: ClaimOf::Current,
+            licenses: LicensesOf::HeldAtDeletion,
         };
-        self.on_user(context, user_id, command, |target, account, claim, _| {
-            let role = target.role.ok_or(DomainError::UserNotFound)?;
-            let decision = user::decide_restore(target, account, claim, role, now, self.retention)?;
-            Ok((
-                decision,
-                format!("Restored user {} with role {role}", display_email(target)),
-            ))
-        })
+        self.on_user(
+            context,
+            user_id,
+            command,
+            |target, account, claim, licenses, _| {
+                let role = target.role.ok_or(DomainError::UserNotFound)?;
+                let decision = user::decide_restore(
+                    target,
+                    account,
+                    claim,
+                    licenses,
+                    role,
+                    now,
+                    self.retention,
+                )?;
+                Ok((
+                    decision,
+                    format!("Restored user {} with role {role}", display_email(target)),
+                ))
+            },
+        )
         .await
     }
 
@@ -213,8 +244,9 @@ impl Ledger {
             action: Action::DeleteUser,
             activity: ActivityType::PurgeUser,
             claim: ClaimOf::None,
+            licenses: LicensesOf::None,
         };
-        self.on_user(context, user_id, command, |target, _, _, _| {
+        self.on_user(context, user_id, command, |target, _, _, _, _| {
             let decision = user::decide_purge(target, now, self.retention)?;
             Ok((
                 decision,
@@ -222,6 +254,7 @@ impl Ledger {
             ))
         })
         .await
+        .map(|(outcome, _)| outcome)
     }
 
     /// The shape every command on an existing user shares: load the user and
@@ -236,17 +269,18 @@ impl Ledger {
         user_id: UserId,
         command: UserCommand<'_>,
         decide: D,
-    ) -> Result<AppendOutcome, LedgerError>
+    ) -> Result<(AppendOutcome, Vec<LicenseId>), LedgerError>
     where
         D: Fn(
             &UserState,
             &AccountState,
             &EmailClaim,
+            &Licenses,
             Option<UserId>,
         ) -> Result<(Decision, String), LedgerError>,
     {
         let (command, decide) = (&command, &decide);
-        self.retry(|| async move {
+        self.retry_with(|| async move {
             let (target, account) = self.load_user_and_account(user_id).await?;
             let authorized = self
                 .authorize(context, command.action, &account.state)
@@ -260,10 +294,28 @@ impl Ledger {
                 Some(email) => Some(self.load_claim(email).await?),
                 None => None,
             };
+            let license_ids: Vec<LicenseId> = match command.licenses {
+                LicensesOf::None => vec![],
+                LicensesOf::Held => target.state.licenses.iter().copied().collect(),
+                LicensesOf::HeldAtDeletion => target.state.licenses_at_deletion.clone(),
+            };
+            let mut licenses = Licenses::new();
+            let mut license_versions = BTreeMap::new();
+            for id in license_ids {
+                let loaded = self.load_license(id).await?;
+                license_versions.insert(id, loaded.version);
+                licenses.insert(id, loaded.state);
+            }
             let unclaimed = EmailClaim::default();
             let claim_state = claim.as_ref().map_or(&unclaimed, |c| &c.state);
-            let (decision, description) =
-                decide(&target.state, &account.state, claim_state, authorized.user)?;
+            let (mut decision, description) = decide(
+                &target.state,
+                &account.state,
+                claim_state,
+                &licenses,
+                authorized.user,
+            )?;
+            let not_restored = std::mem::take(&mut decision.licenses_not_restored);
             let account_id = account_id_of(&account.state)?;
             let metadata = authorized
                 .metadata(context, account_id, command.activity, description)
@@ -273,15 +325,17 @@ impl Ledger {
                 .zip(claim.iter())
                 .map(|(e, c)| (e, c.version))
                 .collect();
-            decision_appends(
+            let appends = decision_appends_with_licenses(
                 decision,
                 user_id,
                 target.version,
                 account_id,
                 account.version,
                 &claims_read,
+                &license_versions,
                 &metadata,
-            )
+            )?;
+            Ok((appends, not_restored))
         })
         .await
     }
@@ -339,4 +393,15 @@ struct UserCommand<'a> {
     action: Action,
     activity: ActivityType,
     claim: ClaimOf<'a>,
+    licenses: LicensesOf,
+}
+
+/// Which licenses a user command reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LicensesOf {
+    None,
+    /// Those the user holds now (delete releases them).
+    Held,
+    /// Those the user held when deleted (restore assigns them again).
+    HeldAtDeletion,
 }

@@ -53,3 +53,4 @@ typed_id!(AccountId, "account");
 typed_id!(UserId, "user");
 typed_id!(SessionId, "session");
 typed_id!(InvitationId, "invitation");
+typed_id!(LicenseId, "license");

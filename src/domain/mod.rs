@@ -22,6 +22,7 @@ pub mod account;
 pub mod email;
 pub mod ids;
 pub mod invitation;
+pub mod license;
 pub mod permissions;
 pub mod role;
 pub mod session;
@@ -77,6 +78,16 @@ pub enum DomainError {
     InvalidInvitation,
     #[error("partners are invited by the platform, organizations by partners or the platform")]
     InvalidTenantInvitation,
+    #[error("a license has 1 to 1,000,000 seats")]
+    InvalidSeats,
+    #[error("not enough free seats: {free} free, {requested} requested")]
+    NotEnoughSeats { free: usize, requested: usize },
+    #[error("{in_use} seats are in use; release some first")]
+    SeatsInUse { in_use: usize },
+    #[error("the license is cancelled")]
+    LicenseCancelled,
+    #[error("licenses can only be assigned to active users of the license's organization")]
+    NotLicensable,
 }
 
 impl DomainError {
@@ -108,6 +119,11 @@ impl DomainError {
             DomainError::InvitationExpired => "invitation_expired",
             DomainError::InvalidInvitation => "invalid_invitation",
             DomainError::InvalidTenantInvitation => "invalid_tenant_invitation",
+            DomainError::InvalidSeats => "invalid_seats",
+            DomainError::NotEnoughSeats { .. } => "not_enough_seats",
+            DomainError::SeatsInUse { .. } => "seats_in_use",
+            DomainError::LicenseCancelled => "license_cancelled",
+            DomainError::NotLicensable => "not_licensable",
         }
     }
 }

@@ -9,9 +9,12 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use crate::domain::account::{self, AccountEvent, AccountState};
 use crate::domain::email::Email;
-use crate::domain::ids::{AccountId, UserId};
+use crate::domain::ids::{AccountId, LicenseId, UserId};
+use crate::domain::license::{self, LicenseEvent, LicenseState, ReleaseReason};
 use crate::domain::role::Role;
 use crate::domain::DomainError;
 
@@ -55,7 +58,13 @@ pub enum UserEvent {
     /// Soft delete: sessions end, seats are released, history stays; the
     /// role is kept so a restore can bring it back.
     #[serde(rename = "user.deleted")]
-    Deleted { role: Role },
+    Deleted {
+        role: Role,
+        /// Licenses the user held (their seats are released with this
+        /// event); a restore tries to assign them again.
+        #[serde(default)]
+        licenses: Vec<LicenseId>,
+    },
     #[serde(rename = "user.restored")]
     Restored { role: Role },
     /// After the retention period: personal data becomes unreadable.
@@ -69,11 +78,15 @@ pub enum UserEvent {
     /// the log. `temporary` when an admin reset it.
     #[serde(rename = "user.password_changed")]
     PasswordChanged { temporary: bool },
+    #[serde(rename = "user.license_assigned")]
+    LicenseAssigned { license_id: LicenseId },
+    #[serde(rename = "user.license_released")]
+    LicenseReleased { license_id: LicenseId },
 }
 
 impl UserEvent {
     /// Every event type of this aggregate.
-    pub const TYPES: [&'static str; 8] = [
+    pub const TYPES: [&'static str; 10] = [
         "user.created",
         "user.role_changed",
         "user.profile_updated",
@@ -82,6 +95,8 @@ impl UserEvent {
         "user.purged",
         "user.sessions_revoked",
         "user.password_changed",
+        "user.license_assigned",
+        "user.license_released",
     ];
 
     pub fn event_type(&self) -> &'static str {
@@ -94,6 +109,8 @@ impl UserEvent {
             UserEvent::Purged => "user.purged",
             UserEvent::SessionsRevoked => "user.sessions_revoked",
             UserEvent::PasswordChanged { .. } => "user.password_changed",
+            UserEvent::LicenseAssigned { .. } => "user.license_assigned",
+            UserEvent::LicenseReleased { .. } => "user.license_released",
         }
     }
 }
@@ -154,6 +171,10 @@ pub struct UserState {
     pub status: Status,
     /// Sessions opened before this moment are no longer valid.
     pub sessions_revoked_at: Option<DateTime<Utc>>,
+    /// Licenses the user holds a seat of.
+    pub licenses: BTreeSet<LicenseId>,
+    /// Licenses held when the user was deleted (for a restore).
+    pub licenses_at_deletion: Vec<LicenseId>,
 }
 
 impl UserState {
@@ -219,15 +240,24 @@ pub fn evolve(mut state: UserState, event: &UserEvent, at: DateTime<Utc>) -> Use
                 state.email = Some(email.clone());
             }
         }
-        UserEvent::Deleted { .. } => {
+        UserEvent::Deleted { licenses, .. } => {
             state.status = Status::Deleted { at };
             state.sessions_revoked_at = Some(at);
+            state.licenses.clear();
+            state.licenses_at_deletion = licenses.clone();
+        }
+        UserEvent::LicenseAssigned { license_id } => {
+            state.licenses.insert(*license_id);
+        }
+        UserEvent::LicenseReleased { license_id } => {
+            state.licenses.remove(license_id);
         }
         UserEvent::SessionsRevoked => state.sessions_revoked_at = Some(at),
         UserEvent::PasswordChanged { .. } => {}
         UserEvent::Restored { role } => {
             state.role = Some(*role);
             state.status = Status::Active;
+            state.licenses_at_deletion.clear();
         }
         UserEvent::Purged => {
             state.status = Status::Purged;
@@ -245,7 +275,14 @@ pub struct Decision {
     pub account: Vec<AccountEvent>,
     /// Claim events, each for the address it concerns.
     pub email: Vec<(Email, EmailEvent)>,
+    /// Events for license streams (seats released or assigned again).
+    pub licenses: Vec<(LicenseId, Vec<LicenseEvent>)>,
+    /// Licenses a restore could not assign again (no free seat, cancelled).
+    pub licenses_not_restored: Vec<LicenseId>,
 }
+
+/// The states of the licenses a command concerns, by id.
+pub type Licenses = BTreeMap<LicenseId, LicenseState>;
 
 /// A new user's details, already parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -299,6 +336,7 @@ pub fn decide_create(
                 user_id: new.user_id,
             },
         )],
+        ..Decision::default()
     })
 }
 
@@ -327,6 +365,7 @@ pub fn decide_change_role(
             actor,
         )?,
         email: vec![],
+        ..Decision::default()
     })
 }
 
@@ -374,6 +413,7 @@ pub fn decide_update_profile(
         user: events,
         account: vec![],
         email: claims,
+        ..Decision::default()
     })
 }
 
@@ -399,10 +439,12 @@ pub fn decide_password_changed(user: &UserState, temporary: bool) -> Result<Deci
     })
 }
 
-/// Soft delete. Releases the address (a restore claims it again if free).
+/// Soft delete. Releases the address (a restore claims it again if free)
+/// and the seats of the user's licenses (`licenses`: their states).
 pub fn decide_delete(
     user: &UserState,
     account: &AccountState,
+    licenses: &Licenses,
     actor: Option<UserId>,
 ) -> Result<Decision, DomainError> {
     let (_, role) = user.live()?;
@@ -411,19 +453,35 @@ pub fn decide_delete(
     if let Some(address) = &user.email {
         email.push((address.clone(), EmailEvent::Released { user_id }));
     }
+    let held: Vec<LicenseId> = user.licenses.iter().copied().collect();
+    let released = held
+        .iter()
+        .filter_map(|id| {
+            let events =
+                license::decide_release(licenses.get(id)?, &[user_id], ReleaseReason::UserDeleted);
+            (!events.is_empty()).then_some((*id, events))
+        })
+        .collect();
     Ok(Decision {
-        user: vec![UserEvent::Deleted { role }],
+        user: vec![UserEvent::Deleted {
+            role,
+            licenses: held,
+        }],
         account: account::admin_change(account, user_id, role == Role::Admin, false, actor)?,
         email,
+        licenses: released,
+        licenses_not_restored: vec![],
     })
 }
 
 /// Restore within the retention period, with the previous role, if the
-/// address is still free.
+/// address is still free; the licenses held at deletion are assigned again
+/// where a seat is free, and the others are reported.
 pub fn decide_restore(
     user: &UserState,
     account: &AccountState,
     claim: &EmailClaim,
+    licenses: &Licenses,
     previous_role: Role,
     now: DateTime<Utc>,
     retention: Duration,
@@ -442,10 +500,25 @@ pub fn decide_restore(
         .iter()
         .map(|e| (e.clone(), EmailEvent::Claimed { user_id }))
         .collect();
+    let mut events = vec![UserEvent::Restored {
+        role: previous_role,
+    }];
+    let mut reassigned = Vec::new();
+    let mut not_restored = Vec::new();
+    for id in &user.licenses_at_deletion {
+        match licenses
+            .get(id)
+            .map(|l| license::decide_assign(l, &[user_id]))
+        {
+            Some(Ok(assigned)) => {
+                events.push(UserEvent::LicenseAssigned { license_id: *id });
+                reassigned.push((*id, assigned));
+            }
+            _ => not_restored.push(*id),
+        }
+    }
     Ok(Decision {
-        user: vec![UserEvent::Restored {
-            role: previous_role,
-        }],
+        user: events,
         account: account::admin_change(
             account,
             user_id,
@@ -454,6 +527,8 @@ pub fn decide_restore(
             None,
         )?,
         email,
+        licenses: reassigned,
+        licenses_not_restored: not_restored,
     })
 }
 
@@ -544,7 +619,7 @@ mod tests {
         let _owner = create(&mut acme, 10, Role::Admin);
         let user = create(&mut acme, 20, Role::Admin);
         let deleted_at = Utc::now();
-        let decision = decide_delete(&user, &acme, None).unwrap();
+        let decision = decide_delete(&user, &acme, &Licenses::new(), None).unwrap();
         assert_eq!(
             decision.account,
             vec![AccountEvent::AdminRemoved {
@@ -567,6 +642,7 @@ mod tests {
             &user,
             &acme,
             &EmailClaim::default(),
+            &Licenses::new(),
             Role::Admin,
             later,
             retention,
@@ -588,6 +664,7 @@ mod tests {
                 &user,
                 &acme,
                 &EmailClaim::default(),
+                &Licenses::new(),
                 Role::Admin,
                 too_late,
                 retention
@@ -598,7 +675,15 @@ mod tests {
             holder: Some(UserId(Uuid::from_u128(99))),
         };
         assert_eq!(
-            decide_restore(&user, &acme, &taken, Role::Admin, later, retention),
+            decide_restore(
+                &user,
+                &acme,
+                &taken,
+                &Licenses::new(),
+                Role::Admin,
+                later,
+                retention
+            ),
             Err(DomainError::EmailTaken)
         );
         let purge = decide_purge(&user, too_late, retention).unwrap();
@@ -627,11 +712,20 @@ mod tests {
                 name: None,
                 email: None,
             },
-            UserEvent::Deleted { role: Role::Admin },
+            UserEvent::Deleted {
+                role: Role::Admin,
+                licenses: vec![],
+            },
             UserEvent::Restored { role: Role::Admin },
             UserEvent::Purged,
             UserEvent::SessionsRevoked,
             UserEvent::PasswordChanged { temporary: true },
+            UserEvent::LicenseAssigned {
+                license_id: LicenseId(Uuid::nil()),
+            },
+            UserEvent::LicenseReleased {
+                license_id: LicenseId(Uuid::nil()),
+            },
         ];
         let types: Vec<&str> = all.iter().map(UserEvent::event_type).collect();
         assert_eq!(types, UserEvent::TYPES);

@@ -95,7 +95,9 @@ impl From<DomainError> for ApiError {
                 StatusCode::NOT_FOUND
             }
             InvitationExpired => StatusCode::GONE,
-            InvalidName | Role(_) | InvalidTenantInvitation => StatusCode::UNPROCESSABLE_ENTITY,
+            InvalidName | Role(_) | InvalidTenantInvitation | InvalidSeats | NotLicensable => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             AlreadyExists
             | EmailTaken
             | LastAdmin
@@ -108,7 +110,10 @@ impl From<DomainError> for ApiError {
             | RetentionExpired
             | RetentionNotExpired
             | NoChange
-            | InvitationNotPending => StatusCode::CONFLICT,
+            | InvitationNotPending
+            | NotEnoughSeats { .. }
+            | SeatsInUse { .. }
+            | LicenseCancelled => StatusCode::CONFLICT,
         };
         ApiError::new(status, e.code(), e.to_string())
     }

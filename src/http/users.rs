@@ -360,12 +360,15 @@ pub async fn restore_user(
     ApiPath(user_id): ApiPath<UserId>,
 ) -> Result<Json<Value>, ApiError> {
     visible_user(&state, &caller, user_id).await?;
-    let outcome = state
+    let (outcome, not_restored) = state
         .auth
         .ledger()
         .restore_user(&caller.context, user_id, Utc::now())
         .await?;
-    Ok(Json(appended(&outcome)))
+    Ok(Json(json!({
+        "position": outcome.last_position(),
+        "licenses_not_restored": not_restored,
+    })))
 }
 
 /// `POST /v1/users/{id}/logout` — force logout: every session ends.

@@ -78,7 +78,10 @@ impl Projector for UsersProjector {
                 ("role", text(role.as_str())),
                 ("deleted_at", SetExpr::Value(SqlValue::Time(None))),
             ]),
-            UserEvent::SessionsRevoked | UserEvent::PasswordChanged { .. } => update(vec![]),
+            UserEvent::SessionsRevoked
+            | UserEvent::PasswordChanged { .. }
+            | UserEvent::LicenseAssigned { .. }
+            | UserEvent::LicenseReleased { .. } => update(vec![]),
             UserEvent::Purged => update(vec![
                 ("status", text("purged")),
                 ("email", SetExpr::Value(SqlValue::Text(None))),
