@@ -15,11 +15,13 @@ use portal_ledger::projection::runner::Projections;
 use serde_json::Value;
 use uuid::Uuid;
 
-const TABLES: [&str; 4] = [
+const TABLES: [&str; 6] = [
     "proj_accounts",
     "proj_users",
     "proj_activity",
     "proj_invitations",
+    "proj_licenses",
+    "proj_license_assignments",
 ];
 
 async fn dump_all(projections: &Projections) -> Vec<Vec<String>> {
@@ -81,6 +83,19 @@ on_both_backends!(
             )
             .await
             .unwrap();
+        let license = portal_ledger::domain::ids::LicenseId(Uuid::now_v7());
+        ledger
+            .create_license(&admin, org, license, "Pro", 3)
+            .await
+            .unwrap();
+        ledger
+            .assign_license(&admin, license, &[users[1], users[2], users[3]])
+            .await
+            .unwrap();
+        ledger
+            .release_license(&admin, license, &[users[3]])
+            .await
+            .unwrap();
         let last = ledger.delete_user(&admin, users[1]).await.unwrap();
 
         // Read your own writes: wait for the position the last command returned.
@@ -112,9 +127,17 @@ on_both_backends!(
         assert_eq!(by_id(users[1])["status"], "deleted");
         assert!(!by_id(users[1])["deleted_at"].is_null());
 
-        // One activity row per command: 1 account + 4 users + 3 changes.
+        // One activity row per command: 1 account + 4 users + 3 changes
+        // + 3 license commands.
         let activity = rows(&live[2]);
-        assert_eq!(activity.len(), 8);
+        assert_eq!(activity.len(), 11);
+        let licenses = rows(&live[4]);
+        assert_eq!(licenses[0]["seats"], 3);
+        // users[1] was deleted (seat released), users[3] released: one holder left.
+        assert_eq!(licenses[0]["assigned_count"], 1);
+        let holders = rows(&live[5]);
+        assert_eq!(holders.len(), 1);
+        assert_eq!(holders[0]["user_id"], users[2].to_string());
         let deletion = activity
             .iter()
             .find(|r| r["action_type"] == "Delete User")

@@ -9,6 +9,7 @@ pub mod error;
 pub mod health;
 pub mod idempotency;
 pub mod invitations;
+pub mod licenses;
 pub mod sessions;
 pub mod users;
 
@@ -69,6 +70,23 @@ pub fn router(state: AppState) -> Router {
             "/v1/accounts/{account_id}/invitations",
             get(invitations::list).post(invitations::invite),
         )
+        .route(
+            "/v1/accounts/{account_id}/licenses",
+            get(licenses::list).post(licenses::create),
+        )
+        .route(
+            "/v1/licenses/{license_id}/seats",
+            put(licenses::change_seats),
+        )
+        .route(
+            "/v1/licenses/{license_id}/assignments",
+            post(licenses::assign),
+        )
+        .route(
+            "/v1/licenses/{license_id}/releases",
+            post(licenses::release),
+        )
+        .route("/v1/licenses/{license_id}/cancel", post(licenses::cancel))
         .route("/v1/invitations/accept", post(invitations::accept))
         .route(
             "/v1/invitations/{invitation_id}/resend",

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::app::{CommandContext, Ledger};
 use crate::auth::password::Password;
 use crate::domain::email::Email;
-use crate::domain::ids::{AccountId, UserId};
+use crate::domain::ids::{AccountId, LicenseId, UserId};
 use crate::domain::permissions::Action;
 use crate::domain::role::{AccountKind, Role};
 use crate::domain::user::{NewUser, Origin};
@@ -151,22 +151,35 @@ pub async fn get_account(
         .ok_or_else(ApiError::not_found)
 }
 
-/// `GET /v1/accounts/{id}/users`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsersQuery {
+    pub position: Option<u64>,
+    /// Only the users holding a seat of this license.
+    pub license: Option<LicenseId>,
+}
+
+/// `GET /v1/accounts/{id}/users[?license=…]`
 pub async fn list_users(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(account_id): ApiPath<AccountId>,
-    ApiQuery(after): ApiQuery<ReadAfter>,
+    ApiQuery(query): ApiQuery<UsersQuery>,
 ) -> Result<Json<Value>, ApiError> {
     state
         .auth
         .ledger()
         .authorize_in(&caller.context, Action::ViewUsers, account_id)
         .await?;
-    caught_up(&state, &after).await?;
-    let users = state
-        .projections
-        .target()
+    caught_up(
+        &state,
+        &ReadAfter {
+            position: query.position,
+        },
+    )
+    .await?;
+    let target = state.projections.target();
+    let mut users = target
         .fetch(
             "proj_users",
             &[("account_id", SqlValue::text(account_id.to_string()))],
@@ -174,6 +187,24 @@ pub async fn list_users(
             PAGE_LIMIT,
         )
         .await?;
+    if let Some(license) = query.license {
+        let holders: std::collections::HashSet<String> = target
+            .fetch(
+                "proj_license_assignments",
+                &[("license_id", SqlValue::text(license.to_string()))],
+                "user_id",
+                usize::MAX >> 1,
+            )
+            .await?
+            .into_iter()
+            .filter_map(|row| row["user_id"].as_str().map(str::to_owned))
+            .collect();
+        users.retain(|user| {
+            user["user_id"]
+                .as_str()
+                .is_some_and(|id| holders.contains(id))
+        });
+    }
     Ok(Json(json!({ "users": users })))
 }
 

@@ -13,6 +13,7 @@
 pub mod accounts;
 pub mod activity;
 pub mod invitations;
+pub mod licenses;
 pub mod postgres;
 pub mod runner;
 pub mod sqlite;
@@ -70,6 +71,11 @@ pub enum RowChange {
         table: &'static str,
         columns: Vec<(&'static str, SqlValue)>,
         on_conflict: OnConflict,
+    },
+    /// Delete the rows whose columns equal the values.
+    Delete {
+        table: &'static str,
+        key: Vec<(&'static str, SqlValue)>,
     },
     /// Update the row whose `key` column equals the value.
     Update {
@@ -153,6 +159,7 @@ pub fn all_projectors() -> Vec<Arc<dyn Projector>> {
         Arc::new(users::UsersProjector),
         Arc::new(activity::ActivityProjector),
         Arc::new(invitations::InvitationsProjector),
+        Arc::new(licenses::LicensesProjector),
     ]
 }
 
@@ -283,6 +290,15 @@ pub(crate) fn to_sql(change: &RowChange, dialect: Dialect) -> (String, Vec<&SqlV
                 marks.join(", ")
             );
             (sql, columns.iter().map(|(_, v)| v).collect())
+        }
+        RowChange::Delete { table, key } => {
+            let conditions: Vec<String> = key
+                .iter()
+                .enumerate()
+                .map(|(i, (column, _))| format!("{column} = {}", dialect.placeholder(i + 1)))
+                .collect();
+            let sql = format!("DELETE FROM {table} WHERE {}", conditions.join(" AND "));
+            (sql, key.iter().map(|(_, v)| v).collect())
         }
         RowChange::Update { table, key, set } => {
             let mut params: Vec<&SqlValue> = Vec::new();

@@ -1,0 +1,146 @@
+//! `/v1/accounts/{id}/licenses` and `/v1/licenses/…`: subscriptions and
+//! their seats.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::domain::ids::{AccountId, LicenseId, UserId};
+use crate::domain::permissions::Action;
+use crate::http::context::Caller;
+use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::http::users::{caught_up, ReadAfter, PAGE_LIMIT};
+use crate::http::AppState;
+use crate::projection::SqlValue;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateLicense {
+    pub product: String,
+    pub seats: u32,
+}
+
+/// `POST /v1/accounts/{id}/licenses`
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(account_id): ApiPath<AccountId>,
+    ApiJson(body): ApiJson<CreateLicense>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let license_id = LicenseId(Uuid::now_v7());
+    let outcome = state
+        .auth
+        .ledger()
+        .create_license(
+            &caller.context,
+            account_id,
+            license_id,
+            &body.product,
+            body.seats,
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "license_id": license_id, "position": outcome.last_position() })),
+    ))
+}
+
+/// `GET /v1/accounts/{id}/licenses` — billing data: not for Support.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(account_id): ApiPath<AccountId>,
+    ApiQuery(after): ApiQuery<ReadAfter>,
+) -> Result<Json<Value>, ApiError> {
+    state
+        .auth
+        .ledger()
+        .authorize_in(&caller.context, Action::ViewLicenses, account_id)
+        .await?;
+    caught_up(&state, &after).await?;
+    let licenses = state
+        .projections
+        .target()
+        .fetch(
+            "proj_licenses",
+            &[("account_id", SqlValue::text(account_id.to_string()))],
+            "product, license_id",
+            PAGE_LIMIT,
+        )
+        .await?;
+    Ok(Json(json!({ "licenses": licenses })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Seats {
+    pub seats: u32,
+}
+
+/// `PUT /v1/licenses/{id}/seats`
+pub async fn change_seats(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(license_id): ApiPath<LicenseId>,
+    ApiJson(body): ApiJson<Seats>,
+) -> Result<Json<Value>, ApiError> {
+    let outcome = state
+        .auth
+        .ledger()
+        .change_seats(&caller.context, license_id, body.seats)
+        .await?;
+    Ok(Json(json!({ "position": outcome.last_position() })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Users {
+    pub user_ids: Vec<UserId>,
+}
+
+/// `POST /v1/licenses/{id}/assignments` — many users at once, all or none.
+pub async fn assign(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(license_id): ApiPath<LicenseId>,
+    ApiJson(body): ApiJson<Users>,
+) -> Result<Json<Value>, ApiError> {
+    let outcome = state
+        .auth
+        .ledger()
+        .assign_license(&caller.context, license_id, &body.user_ids)
+        .await?;
+    Ok(Json(json!({ "position": outcome.last_position() })))
+}
+
+/// `POST /v1/licenses/{id}/releases` — revoke the seats of many users.
+pub async fn release(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(license_id): ApiPath<LicenseId>,
+    ApiJson(body): ApiJson<Users>,
+) -> Result<Json<Value>, ApiError> {
+    let outcome = state
+        .auth
+        .ledger()
+        .release_license(&caller.context, license_id, &body.user_ids)
+        .await?;
+    Ok(Json(json!({ "position": outcome.last_position() })))
+}
+
+/// `POST /v1/licenses/{id}/cancel`
+pub async fn cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(license_id): ApiPath<LicenseId>,
+) -> Result<Json<Value>, ApiError> {
+    let outcome = state
+        .auth
+        .ledger()
+        .cancel_license(&caller.context, license_id)
+        .await?;
+    Ok(Json(json!({ "position": outcome.last_position() })))
+}
