@@ -12,7 +12,9 @@ use crate::app::codec::{decode, encode, CodecError};
 use crate::app::context::{ActivityType, Actor, CommandContext, EventMetadata};
 use crate::domain::account::{self, AccountEvent, AccountState};
 use crate::domain::email::Email;
-use crate::domain::ids::{AccountId, SessionId, UserId};
+use crate::domain::ids::{AccountId, InvitationId, LicenseId, SessionId, UserId};
+use crate::domain::invitation::{self, InvitationEvent, InvitationState};
+use crate::domain::license::{self, LicenseEvent, LicenseState};
 use crate::domain::permissions::{self, Action, Denied, Grant, Relation};
 use crate::domain::role::AccountKind;
 use crate::domain::session::{self, SessionEvent, SessionState};
@@ -90,14 +92,22 @@ impl Ledger {
         }
     }
 
-    pub(crate) async fn load_account(
+    /// Folds a stream's events into a state with `evolve` (which also gets
+    /// each event's time); the version read is the expectation of the
+    /// command's append.
+    async fn fold<E, S>(
         &self,
-        id: AccountId,
-    ) -> Result<Loaded<AccountState>, LedgerError> {
-        let events = self.read_stream(&id.stream()).await?;
-        let mut state = AccountState::default();
+        stream: &StreamId,
+        evolve: impl Fn(S, &E, chrono::DateTime<chrono::Utc>) -> S,
+    ) -> Result<Loaded<S>, LedgerError>
+    where
+        E: serde::de::DeserializeOwned,
+        S: Default,
+    {
+        let events = self.read_stream(stream).await?;
+        let mut state = S::default();
         for event in &events {
-            state = account::evolve(state, &decode::<AccountEvent>(event)?);
+            state = evolve(state, &decode::<E>(event)?, event.recorded_at);
         }
         Ok(Loaded {
             state,
@@ -105,78 +115,55 @@ impl Ledger {
         })
     }
 
+    pub(crate) async fn load_account(
+        &self,
+        id: AccountId,
+    ) -> Result<Loaded<AccountState>, LedgerError> {
+        self.fold(&id.stream(), |s, e: &AccountEvent, _| account::evolve(s, e))
+            .await
+    }
+
     pub(crate) async fn load_user(&self, id: UserId) -> Result<Loaded<UserState>, LedgerError> {
-        let events = self.read_stream(&id.stream()).await?;
-        let mut state = UserState::default();
-        for event in &events {
-            state = user::evolve(state, &decode::<UserEvent>(event)?, event.recorded_at);
-        }
-        Ok(Loaded {
-            state,
-            version: events.len() as u64,
-        })
+        self.fold(&id.stream(), |s, e: &UserEvent, at| user::evolve(s, e, at))
+            .await
     }
 
     pub(crate) async fn load_claim(
         &self,
         email: &Email,
     ) -> Result<Loaded<EmailClaim>, LedgerError> {
-        let events = self.read_stream(&email.claim_stream()).await?;
-        let mut state = EmailClaim::default();
-        for event in &events {
-            state = user::evolve_claim(state, &decode::<EmailEvent>(event)?);
-        }
-        Ok(Loaded {
-            state,
-            version: events.len() as u64,
+        self.fold(&email.claim_stream(), |s, e: &EmailEvent, _| {
+            user::evolve_claim(s, e)
         })
+        .await
     }
 
     pub(crate) async fn load_session(
         &self,
         id: SessionId,
     ) -> Result<Loaded<SessionState>, LedgerError> {
-        let events = self.read_stream(&id.stream()).await?;
-        let mut state = SessionState::default();
-        for event in &events {
-            state = session::evolve(state, &decode::<SessionEvent>(event)?, event.recorded_at);
-        }
-        Ok(Loaded {
-            state,
-            version: events.len() as u64,
+        self.fold(&id.stream(), |s, e: &SessionEvent, at| {
+            session::evolve(s, e, at)
         })
+        .await
     }
 
     pub(crate) async fn load_license(
         &self,
-        id: crate::domain::ids::LicenseId,
-    ) -> Result<Loaded<crate::domain::license::LicenseState>, LedgerError> {
-        use crate::domain::license::{self, LicenseEvent, LicenseState};
-        let events = self.read_stream(&id.stream()).await?;
-        let mut state = LicenseState::default();
-        for event in &events {
-            state = license::evolve(state, &decode::<LicenseEvent>(event)?);
-        }
-        Ok(Loaded {
-            state,
-            version: events.len() as u64,
-        })
+        id: LicenseId,
+    ) -> Result<Loaded<LicenseState>, LedgerError> {
+        self.fold(&id.stream(), |s, e: &LicenseEvent, _| license::evolve(s, e))
+            .await
     }
 
     pub(crate) async fn load_invitation(
         &self,
-        id: crate::domain::ids::InvitationId,
-    ) -> Result<Loaded<crate::domain::invitation::InvitationState>, LedgerError> {
-        use crate::domain::invitation::{self, InvitationEvent, InvitationState};
-        let events = self.read_stream(&id.stream()).await?;
-        let mut state = InvitationState::default();
-        for event in &events {
-            state = invitation::evolve(state, &decode::<InvitationEvent>(event)?);
-        }
-        Ok(Loaded {
-            state,
-            version: events.len() as u64,
+        id: InvitationId,
+    ) -> Result<Loaded<InvitationState>, LedgerError> {
+        self.fold(&id.stream(), |s, e: &InvitationEvent, _| {
+            invitation::evolve(s, e)
         })
+        .await
     }
 
     /// The current state of a user (for reads until projections exist).

@@ -16,7 +16,7 @@ use crate::domain::permissions::Action;
 use crate::domain::role::{AccountKind, Role};
 use crate::http::context::{Caller, RequestContext};
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
-use crate::http::users::{caught_up, ReadAfter, PAGE_LIMIT};
+use crate::http::users::{rows_in_account, AccountRows, ReadAfter, PAGE_LIMIT};
 use crate::http::AppState;
 use crate::projection::SqlValue;
 
@@ -87,21 +87,20 @@ pub async fn list(
     ApiPath(account_id): ApiPath<AccountId>,
     ApiQuery(after): ApiQuery<ReadAfter>,
 ) -> Result<Json<Value>, ApiError> {
-    state
-        .auth
-        .ledger()
-        .authorize_in(&caller.context, Action::ViewUsers, account_id)
-        .await?;
-    caught_up(&state, &after).await?;
+    let rows = rows_in_account(
+        &state,
+        &caller,
+        account_id,
+        after.position,
+        AccountRows {
+            action: Action::ViewUsers,
+            table: "proj_invitations",
+            order_by: "created_at DESC, invitation_id",
+            limit: PAGE_LIMIT,
+        },
+    )
+    .await?;
     let target = state.projections.target();
-    let rows = target
-        .fetch(
-            "proj_invitations",
-            &[("account_id", SqlValue::text(account_id.to_string()))],
-            "created_at DESC, invitation_id",
-            PAGE_LIMIT,
-        )
-        .await?;
     let now = Utc::now();
     let mut invitations = Vec::with_capacity(rows.len());
     for mut row in rows {

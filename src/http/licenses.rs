@@ -12,9 +12,8 @@ use crate::domain::ids::{AccountId, LicenseId, UserId};
 use crate::domain::permissions::Action;
 use crate::http::context::Caller;
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
-use crate::http::users::{caught_up, ReadAfter, PAGE_LIMIT};
+use crate::http::users::{rows_in_account, AccountRows, ReadAfter, PAGE_LIMIT};
 use crate::http::AppState;
-use crate::projection::SqlValue;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -55,22 +54,19 @@ pub async fn list(
     ApiPath(account_id): ApiPath<AccountId>,
     ApiQuery(after): ApiQuery<ReadAfter>,
 ) -> Result<Json<Value>, ApiError> {
-    state
-        .auth
-        .ledger()
-        .authorize_in(&caller.context, Action::ViewLicenses, account_id)
-        .await?;
-    caught_up(&state, &after).await?;
-    let licenses = state
-        .projections
-        .target()
-        .fetch(
-            "proj_licenses",
-            &[("account_id", SqlValue::text(account_id.to_string()))],
-            "product, license_id",
-            PAGE_LIMIT,
-        )
-        .await?;
+    let licenses = rows_in_account(
+        &state,
+        &caller,
+        account_id,
+        after.position,
+        AccountRows {
+            action: Action::ViewLicenses,
+            table: "proj_licenses",
+            order_by: "product, license_id",
+            limit: PAGE_LIMIT,
+        },
+    )
+    .await?;
     Ok(Json(json!({ "licenses": licenses })))
 }
 

@@ -52,6 +52,40 @@ pub(crate) async fn caught_up(state: &AppState, after: &ReadAfter) -> Result<(),
     }
 }
 
+/// One page of a read model's rows in an account: the caller must be
+/// allowed `action` there; waits for `position` first.
+pub(crate) struct AccountRows {
+    pub action: Action,
+    pub table: &'static str,
+    pub order_by: &'static str,
+    pub limit: usize,
+}
+
+pub(crate) async fn rows_in_account(
+    state: &AppState,
+    caller: &Caller,
+    account_id: AccountId,
+    position: Option<u64>,
+    rows: AccountRows,
+) -> Result<Vec<Value>, ApiError> {
+    state
+        .auth
+        .ledger()
+        .authorize_in(&caller.context, rows.action, account_id)
+        .await?;
+    caught_up(state, &ReadAfter { position }).await?;
+    Ok(state
+        .projections
+        .target()
+        .fetch(
+            rows.table,
+            &[("account_id", SqlValue::text(account_id.to_string()))],
+            rows.order_by,
+            rows.limit,
+        )
+        .await?)
+}
+
 fn appended(outcome: &AppendOutcome) -> Value {
     json!({ "position": outcome.last_position() })
 }
@@ -129,22 +163,19 @@ pub async fn get_account(
     ApiPath(account_id): ApiPath<AccountId>,
     ApiQuery(after): ApiQuery<ReadAfter>,
 ) -> Result<Json<Value>, ApiError> {
-    state
-        .auth
-        .ledger()
-        .authorize_in(&caller.context, Action::ViewAccount, account_id)
-        .await?;
-    caught_up(&state, &after).await?;
-    let rows = state
-        .projections
-        .target()
-        .fetch(
-            "proj_accounts",
-            &[("account_id", SqlValue::text(account_id.to_string()))],
-            "account_id",
-            1,
-        )
-        .await?;
+    let rows = rows_in_account(
+        &state,
+        &caller,
+        account_id,
+        after.position,
+        AccountRows {
+            action: Action::ViewAccount,
+            table: "proj_accounts",
+            order_by: "account_id",
+            limit: 1,
+        },
+    )
+    .await?;
     rows.into_iter()
         .next()
         .map(Json)
@@ -166,27 +197,20 @@ pub async fn list_users(
     ApiPath(account_id): ApiPath<AccountId>,
     ApiQuery(query): ApiQuery<UsersQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    state
-        .auth
-        .ledger()
-        .authorize_in(&caller.context, Action::ViewUsers, account_id)
-        .await?;
-    caught_up(
+    let mut users = rows_in_account(
         &state,
-        &ReadAfter {
-            position: query.position,
+        &caller,
+        account_id,
+        query.position,
+        AccountRows {
+            action: Action::ViewUsers,
+            table: "proj_users",
+            order_by: "email, user_id",
+            limit: PAGE_LIMIT,
         },
     )
     .await?;
     let target = state.projections.target();
-    let mut users = target
-        .fetch(
-            "proj_users",
-            &[("account_id", SqlValue::text(account_id.to_string()))],
-            "email, user_id",
-            PAGE_LIMIT,
-        )
-        .await?;
     if let Some(license) = query.license {
         let holders: std::collections::HashSet<String> = target
             .fetch(
@@ -215,22 +239,19 @@ pub async fn list_activity(
     ApiPath(account_id): ApiPath<AccountId>,
     ApiQuery(after): ApiQuery<ReadAfter>,
 ) -> Result<Json<Value>, ApiError> {
-    state
-        .auth
-        .ledger()
-        .authorize_in(&caller.context, Action::ViewActivityLog, account_id)
-        .await?;
-    caught_up(&state, &after).await?;
-    let entries = state
-        .projections
-        .target()
-        .fetch(
-            "proj_activity",
-            &[("account_id", SqlValue::text(account_id.to_string()))],
-            "position DESC",
-            PAGE_LIMIT,
-        )
-        .await?;
+    let entries = rows_in_account(
+        &state,
+        &caller,
+        account_id,
+        after.position,
+        AccountRows {
+            action: Action::ViewActivityLog,
+            table: "proj_activity",
+            order_by: "position DESC",
+            limit: PAGE_LIMIT,
+        },
+    )
+    .await?;
     Ok(Json(json!({ "activity": entries })))
 }
 
