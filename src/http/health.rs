@@ -5,21 +5,35 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde_json::json;
 
 use crate::http::error::ApiError;
+use crate::http::schemas::{ErrorBody, Health, LogHead, Ready};
 use crate::http::AppState;
-use crate::store::Head;
 
 /// How long a readiness probe waits for the store.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
-pub async fn healthz() -> Json<serde_json::Value> {
-    Json(json!({ "status": "ok" }))
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    responses((status = 200, body = Health)),
+)]
+pub async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
 }
-pub async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    responses((status = 200, body = Ready), (status = 503, body = ErrorBody)),
+)]
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<Ready>, ApiError> {
     match tokio::time::timeout(READY_TIMEOUT, state.store.head()).await {
-        Ok(Ok(head)) => Ok(Json(json!({ "status": "ready", "head": head.position }))),
+        Ok(Ok(head)) => Ok(Json(Ready {
+            status: "ready",
+            head: head.position,
+        })),
         Ok(Err(e)) => Err(e.into()),
         Err(_) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -29,8 +43,19 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Va
     }
 }
 
-pub async fn log_head(State(state): State<AppState>) -> Result<Json<Head>, ApiError> {
-    Ok(Json(state.store.head().await?))
+#[utoipa::path(
+    get,
+    path = "/v1/log/head",
+    tag = "log",
+    responses((status = 200, body = LogHead)),
+)]
+pub async fn log_head(State(state): State<AppState>) -> Result<Json<LogHead>, ApiError> {
+    let head = state.store.head().await?;
+    Ok(Json(LogHead {
+        position: head.position,
+        hash: head.hash.to_hex(),
+        recorded_at: head.recorded_at,
+    }))
 }
 
 pub async fn not_found() -> ApiError {

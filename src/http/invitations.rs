@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::auth::password::Password;
 use crate::domain::email::Email;
@@ -16,11 +16,14 @@ use crate::domain::permissions::Action;
 use crate::domain::role::{AccountKind, Role};
 use crate::http::context::{Caller, RequestContext};
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::http::schemas::{
+    Appended, ErrorBody, InvitationCreated, InvitationResent, InvitationsPage, SignedUp,
+};
 use crate::http::users::{rows_in_account, AccountRows, ReadAfter, PAGE_LIMIT};
 use crate::http::AppState;
 use crate::projection::SqlValue;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TenantSpec {
     /// `partner` (the platform invites) or `organization`.
@@ -30,7 +33,7 @@ pub struct TenantSpec {
 
 /// Either `role` (a user in this account) or `tenant` (a new partner or
 /// organization whose first admin the invitee becomes).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateInvitation {
     pub email: String,
@@ -39,12 +42,21 @@ pub struct CreateInvitation {
 }
 
 /// `POST /v1/accounts/{id}/invitations`
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{account_id}/invitations",
+    tag = "invitations",
+    params(("account_id" = AccountId, Path, description = "account id")),
+    request_body = CreateInvitation,
+    responses((status = 201, body = InvitationCreated), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    security(("bearer" = [])),
+)]
 pub async fn invite(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(account_id): ApiPath<AccountId>,
     ApiJson(body): ApiJson<CreateInvitation>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<InvitationCreated>), ApiError> {
     let email =
         Email::parse(&body.email).map_err(|e| ApiError::invalid("invalid_email", e.to_string()))?;
     let target = match (body.role, body.tenant) {
@@ -71,22 +83,30 @@ pub async fn invite(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "invitation_id": invited.invitation_id,
-            "expires_at": invited.expires_at,
-            "position": invited.position,
-        })),
+        Json(InvitationCreated {
+            invitation_id: invited.invitation_id,
+            expires_at: invited.expires_at,
+            position: invited.position,
+        }),
     ))
 }
 
 /// `GET /v1/accounts/{id}/invitations` — per invitation whether its signup
 /// was completed, per address whether a user exists.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}/invitations",
+    tag = "invitations",
+    params(("account_id" = AccountId, Path, description = "account id"), ReadAfter),
+    responses((status = 200, body = InvitationsPage), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    security(("bearer" = [])),
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(account_id): ApiPath<AccountId>,
     ApiQuery(after): ApiQuery<ReadAfter>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<InvitationsPage>, ApiError> {
     let rows = rows_in_account(
         &state,
         &caller,
@@ -132,38 +152,55 @@ pub async fn list(
         }
         invitations.push(row);
     }
-    Ok(Json(json!({ "invitations": invitations })))
+    Ok(Json(InvitationsPage { invitations }))
 }
 
 /// `POST /v1/invitations/{id}/resend`
+#[utoipa::path(
+    post,
+    path = "/v1/invitations/{invitation_id}/resend",
+    tag = "invitations",
+    params(("invitation_id" = InvitationId, Path, description = "invitation id")),
+    responses((status = 200, body = InvitationResent), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    security(("bearer" = [])),
+)]
 pub async fn resend(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(invitation_id): ApiPath<InvitationId>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<InvitationResent>, ApiError> {
     let invited = state
         .auth
         .resend_invitation(&caller.context, invitation_id, Utc::now())
         .await?;
-    Ok(Json(
-        json!({ "expires_at": invited.expires_at, "position": invited.position }),
-    ))
+    Ok(Json(InvitationResent {
+        expires_at: invited.expires_at,
+        position: invited.position,
+    }))
 }
 
 /// `POST /v1/invitations/{id}/revoke`
+#[utoipa::path(
+    post,
+    path = "/v1/invitations/{invitation_id}/revoke",
+    tag = "invitations",
+    params(("invitation_id" = InvitationId, Path, description = "invitation id")),
+    responses((status = 200, body = Appended), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    security(("bearer" = [])),
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(invitation_id): ApiPath<InvitationId>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Appended>, ApiError> {
     let outcome = state
         .auth
         .revoke_invitation(&caller.context, invitation_id)
         .await?;
-    Ok(Json(json!({ "position": outcome.last_position() })))
+    Ok(Json(Appended::from(&outcome)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AcceptInvitation {
     /// The code from the invitation e-mail.
@@ -174,11 +211,18 @@ pub struct AcceptInvitation {
 
 /// `POST /v1/invitations/accept` — signup; no session needed, the code is
 /// the proof.
+#[utoipa::path(
+    post,
+    path = "/v1/invitations/accept",
+    tag = "invitations",
+    request_body = AcceptInvitation,
+    responses((status = 201, body = SignedUp), (status = 410, description = "expired", body = ErrorBody), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+)]
 pub async fn accept(
     State(state): State<AppState>,
     RequestContext(context): RequestContext,
     ApiJson(body): ApiJson<AcceptInvitation>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<SignedUp>), ApiError> {
     let password = Password::parse(&body.password)?;
     let accepted = state
         .auth
@@ -186,10 +230,10 @@ pub async fn accept(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "user_id": accepted.user_id,
-            "account_id": accepted.account_id,
-            "position": accepted.position,
-        })),
+        Json(SignedUp {
+            user_id: accepted.user_id,
+            account_id: accepted.account_id,
+            position: accepted.position,
+        }),
     ))
 }

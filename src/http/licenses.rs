@@ -5,17 +5,17 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::domain::ids::{AccountId, LicenseId, UserId};
 use crate::domain::permissions::Action;
 use crate::http::context::Caller;
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::http::schemas::{Appended, ErrorBody, LicenseCreated, LicensesPage};
 use crate::http::users::{rows_in_account, AccountRows, ReadAfter, PAGE_LIMIT};
 use crate::http::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateLicense {
     pub product: String,
@@ -23,12 +23,21 @@ pub struct CreateLicense {
 }
 
 /// `POST /v1/accounts/{id}/licenses`
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{account_id}/licenses",
+    tag = "licenses",
+    params(("account_id" = AccountId, Path, description = "account id")),
+    request_body = CreateLicense,
+    responses((status = 201, body = LicenseCreated), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    security(("bearer" = [])),
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(account_id): ApiPath<AccountId>,
     ApiJson(body): ApiJson<CreateLicense>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<LicenseCreated>), ApiError> {
     let license_id = LicenseId(Uuid::now_v7());
     let outcome = state
         .auth
@@ -43,17 +52,28 @@ pub async fn create(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "license_id": license_id, "position": outcome.last_position() })),
+        Json(LicenseCreated {
+            license_id,
+            position: outcome.last_position(),
+        }),
     ))
 }
 
 /// `GET /v1/accounts/{id}/licenses` — billing data: not for Support.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}/licenses",
+    tag = "licenses",
+    params(("account_id" = AccountId, Path, description = "account id"), ReadAfter),
+    responses((status = 200, body = LicensesPage), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    security(("bearer" = [])),
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(account_id): ApiPath<AccountId>,
     ApiQuery(after): ApiQuery<ReadAfter>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<LicensesPage>, ApiError> {
     let licenses = rows_in_account(
         &state,
         &caller,
@@ -67,76 +87,111 @@ pub async fn list(
         },
     )
     .await?;
-    Ok(Json(json!({ "licenses": licenses })))
+    Ok(Json(LicensesPage { licenses }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Seats {
     pub seats: u32,
 }
 
 /// `PUT /v1/licenses/{id}/seats`
+#[utoipa::path(
+    put,
+    path = "/v1/licenses/{license_id}/seats",
+    tag = "licenses",
+    params(("license_id" = LicenseId, Path, description = "license id")),
+    request_body = Seats,
+    responses((status = 200, body = Appended), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    security(("bearer" = [])),
+)]
 pub async fn change_seats(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(license_id): ApiPath<LicenseId>,
     ApiJson(body): ApiJson<Seats>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Appended>, ApiError> {
     let outcome = state
         .auth
         .ledger()
         .change_seats(&caller.context, license_id, body.seats)
         .await?;
-    Ok(Json(json!({ "position": outcome.last_position() })))
+    Ok(Json(Appended::from(&outcome)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Users {
     pub user_ids: Vec<UserId>,
 }
 
 /// `POST /v1/licenses/{id}/assignments` — many users at once, all or none.
+#[utoipa::path(
+    post,
+    path = "/v1/licenses/{license_id}/assignments",
+    tag = "licenses",
+    params(("license_id" = LicenseId, Path, description = "license id")),
+    request_body = Users,
+    responses((status = 200, body = Appended), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    security(("bearer" = [])),
+)]
 pub async fn assign(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(license_id): ApiPath<LicenseId>,
     ApiJson(body): ApiJson<Users>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Appended>, ApiError> {
     let outcome = state
         .auth
         .ledger()
         .assign_license(&caller.context, license_id, &body.user_ids)
         .await?;
-    Ok(Json(json!({ "position": outcome.last_position() })))
+    Ok(Json(Appended::from(&outcome)))
 }
 
 /// `POST /v1/licenses/{id}/releases` — revoke the seats of many users.
+#[utoipa::path(
+    post,
+    path = "/v1/licenses/{license_id}/releases",
+    tag = "licenses",
+    params(("license_id" = LicenseId, Path, description = "license id")),
+    request_body = Users,
+    responses((status = 200, body = Appended), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    security(("bearer" = [])),
+)]
 pub async fn release(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(license_id): ApiPath<LicenseId>,
     ApiJson(body): ApiJson<Users>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Appended>, ApiError> {
     let outcome = state
         .auth
         .ledger()
         .release_license(&caller.context, license_id, &body.user_ids)
         .await?;
-    Ok(Json(json!({ "position": outcome.last_position() })))
+    Ok(Json(Appended::from(&outcome)))
 }
 
 /// `POST /v1/licenses/{id}/cancel`
+#[utoipa::path(
+    post,
+    path = "/v1/licenses/{license_id}/cancel",
+    tag = "licenses",
+    params(("license_id" = LicenseId, Path, description = "license id")),
+    responses((status = 200, body = Appended), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    security(("bearer" = [])),
+)]
 pub async fn cancel(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(license_id): ApiPath<LicenseId>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Appended>, ApiError> {
     let outcome = state
         .auth
         .ledger()
         .cancel_license(&caller.context, license_id)
         .await?;
-    Ok(Json(json!({ "position": outcome.last_position() })))
+    Ok(Json(Appended::from(&outcome)))
 }

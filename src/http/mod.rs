@@ -10,6 +10,8 @@ pub mod health;
 pub mod idempotency;
 pub mod invitations;
 pub mod licenses;
+pub mod openapi;
+pub mod schemas;
 pub mod sessions;
 pub mod users;
 
@@ -40,6 +42,7 @@ pub struct AppState {
 /// The service's routes.
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/openapi.json", get(openapi::openapi_json))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/v1/log/head", get(health::log_head))

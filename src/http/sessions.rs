@@ -10,16 +10,17 @@ use crate::auth::password::Password;
 use crate::domain::ids::{AccountId, SessionId, UserId};
 use crate::http::context::{Caller, RequestContext};
 use crate::http::error::{ApiError, ApiJson};
+use crate::http::schemas::ErrorBody;
 use crate::http::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignInRequest {
     pub email: String,
     pub password: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SignInResponse {
     pub token: String,
     pub session_id: SessionId,
@@ -30,6 +31,13 @@ pub struct SignInResponse {
 }
 
 /// `POST /v1/sessions`
+#[utoipa::path(
+    post,
+    path = "/v1/sessions",
+    tag = "sessions",
+    request_body = SignInRequest,
+    responses((status = 201, body = SignInResponse), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+)]
 pub async fn sign_in(
     State(state): State<AppState>,
     RequestContext(context): RequestContext,
@@ -53,6 +61,13 @@ pub async fn sign_in(
 }
 
 /// `DELETE /v1/sessions/current`
+#[utoipa::path(
+    delete,
+    path = "/v1/sessions/current",
+    tag = "sessions",
+    responses((status = 204, description = "signed out"), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    security(("bearer" = [])),
+)]
 pub async fn sign_out(
     State(state): State<AppState>,
     caller: Caller,
@@ -64,7 +79,7 @@ pub async fn sign_out(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Me {
     pub user_id: UserId,
     pub account_id: AccountId,
@@ -75,6 +90,13 @@ pub struct Me {
 }
 
 /// `GET /v1/me`
+#[utoipa::path(
+    get,
+    path = "/v1/me",
+    tag = "sessions",
+    responses((status = 200, body = Me), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    security(("bearer" = [])),
+)]
 pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Me>, ApiError> {
     let user = state.auth.ledger().user(caller.principal.user_id).await?;
     Ok(Json(Me {
@@ -87,7 +109,7 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Me
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePassword {
     pub current_password: String,
@@ -95,6 +117,14 @@ pub struct ChangePassword {
 }
 
 /// `PUT /v1/me/password` — ends every session, this one included.
+#[utoipa::path(
+    put,
+    path = "/v1/me/password",
+    tag = "sessions",
+    request_body = ChangePassword,
+    responses((status = 204, description = "changed; every session ended"), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    security(("bearer" = [])),
+)]
 pub async fn change_password(
     State(state): State<AppState>,
     caller: Caller,

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::app::{CommandContext, Ledger};
@@ -23,16 +23,19 @@ use crate::domain::role::{AccountKind, Role};
 use crate::domain::user::{NewUser, Origin};
 use crate::http::context::Caller;
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::http::schemas::{
+    AccountCreated, ActivityPage, Appended, ErrorBody, Restored, UserCreated, UsersPage,
+};
 use crate::http::AppState;
 use crate::projection::SqlValue;
-use crate::store::AppendOutcome;
 
 /// Longest a read waits for the projections to reach `?position=`.
 const READ_WAIT: Duration = Duration::from_secs(5);
 /// Most rows a list returns.
 pub(crate) const PAGE_LIMIT: usize = 500;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ReadAfter {
     /// A position a command returned: wait until it is projected.
@@ -86,10 +89,6 @@ pub(crate) async fn rows_in_account(
         .await?)
 }
 
-fn appended(outcome: &AppendOutcome) -> Value {
-    json!({ "position": outcome.last_position() })
-}
-
 fn parse_email(text: &str) -> Result<Email, ApiError> {
     Email::parse(text).map_err(|e| ApiError::invalid("invalid_email", e.to_string()))
 }
@@ -115,7 +114,7 @@ impl Ledger {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAccount {
     pub kind: AccountKind,
@@ -126,11 +125,19 @@ pub struct CreateAccount {
 }
 
 /// `POST /v1/accounts`
+#[utoipa::path(
+    post,
+    path = "/v1/accounts",
+    tag = "accounts",
+    request_body = CreateAccount,
+    responses((status = 201, body = AccountCreated), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    security(("bearer" = [])),
+)]
 pub async fn create_account(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<CreateAccount>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<AccountCreated>), ApiError> {
     if body.kind == AccountKind::Platform {
         return Err(ApiError::invalid(
             "invalid_kind",
@@ -152,11 +159,22 @@ pub async fn create_account(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "account_id": account_id, "position": outcome.last_position() })),
+        Json(AccountCreated {
+            account_id,
+            position: outcome.last_position(),
+        }),
     ))
 }
 
 /// `GET /v1/accounts/{id}`
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}",
+    tag = "accounts",
+    params(("account_id" = AccountId, Path, description = "account id"), ReadAfter),
+    responses((status = 200, body = Object), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    security(("bearer" = [])),
+)]
 pub async fn get_account(
     State(state): State<AppState>,
     caller: Caller,
@@ -182,7 +200,8 @@ pub async fn get_account(
         .ok_or_else(ApiError::not_found)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct UsersQuery {
     pub position: Option<u64>,
@@ -191,12 +210,20 @@ pub struct UsersQuery {
 }
 
 /// `GET /v1/accounts/{id}/users[?license=…]`
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}/users",
+    tag = "users",
+    params(("account_id" = AccountId, Path, description = "account id"), UsersQuery),
+    responses((status = 200, body = UsersPage), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    security(("bearer" = [])),
+)]
 pub async fn list_users(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(account_id): ApiPath<AccountId>,
     ApiQuery(query): ApiQuery<UsersQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<UsersPage>, ApiError> {
     let mut users = rows_in_account(
         &state,
         &caller,
@@ -229,16 +256,24 @@ pub async fn list_users(
                 .is_some_and(|id| holders.contains(id))
         });
     }
-    Ok(Json(json!({ "users": users })))
+    Ok(Json(UsersPage { users }))
 }
 
 /// `GET /v1/accounts/{id}/activity` — newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}/activity",
+    tag = "activity",
+    params(("account_id" = AccountId, Path, description = "account id"), ReadAfter),
+    responses((status = 200, body = ActivityPage), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    security(("bearer" = [])),
+)]
 pub async fn list_activity(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(account_id): ApiPath<AccountId>,
     ApiQuery(after): ApiQuery<ReadAfter>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ActivityPage>, ApiError> {
     let entries = rows_in_account(
         &state,
         &caller,
@@ -252,10 +287,10 @@ pub async fn list_activity(
         },
     )
     .await?;
-    Ok(Json(json!({ "activity": entries })))
+    Ok(Json(ActivityPage { activity: entries }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
     pub email: String,
@@ -266,12 +301,21 @@ pub struct CreateUser {
 }
 
 /// `POST /v1/accounts/{id}/users` — create a user directly, with a password.
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{account_id}/users",
+    tag = "users",
+    params(("account_id" = AccountId, Path, description = "account id")),
+    request_body = CreateUser,
+    responses((status = 201, body = UserCreated), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    security(("bearer" = [])),
+)]
 pub async fn create_user(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(account_id): ApiPath<AccountId>,
     ApiJson(body): ApiJson<CreateUser>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<UserCreated>), ApiError> {
     let new = NewUser {
         user_id: UserId(Uuid::now_v7()),
         email: parse_email(&body.email)?,
@@ -291,7 +335,10 @@ pub async fn create_user(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "user_id": new.user_id, "position": outcome.last_position() })),
+        Json(UserCreated {
+            user_id: new.user_id,
+            position: outcome.last_position(),
+        }),
     ))
 }
 
@@ -314,6 +361,14 @@ async fn visible_user(
 }
 
 /// `GET /v1/users/{id}`
+#[utoipa::path(
+    get,
+    path = "/v1/users/{user_id}",
+    tag = "users",
+    params(("user_id" = UserId, Path, description = "user id"), ReadAfter),
+    responses((status = 200, body = Object), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    security(("bearer" = [])),
+)]
 pub async fn get_user(
     State(state): State<AppState>,
     caller: Caller,
@@ -338,7 +393,7 @@ pub async fn get_user(
         .ok_or_else(ApiError::not_found)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
     pub name: Option<String>,
@@ -346,12 +401,21 @@ pub struct UpdateUser {
 }
 
 /// `PATCH /v1/users/{id}` — name and/or e-mail.
+#[utoipa::path(
+    patch,
+    path = "/v1/users/{user_id}",
+    tag = "users",
+    params(("user_id" = UserId, Path, description = "user id")),
+    request_body = UpdateUser,
+    responses((status = 200, body = Appended), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    security(("bearer" = [])),
+)]
 pub async fn update_user(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(user_id): ApiPath<UserId>,
     ApiJson(body): ApiJson<UpdateUser>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Appended>, ApiError> {
     let email = body.email.as_deref().map(parse_email).transpose()?;
     visible_user(&state, &caller, user_id).await?;
     let outcome = state
@@ -364,22 +428,31 @@ pub async fn update_user(
             email.as_ref(),
         )
         .await?;
-    Ok(Json(appended(&outcome)))
+    Ok(Json(Appended::from(&outcome)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeRole {
     pub role: String,
 }
 
 /// `PUT /v1/users/{id}/role`
+#[utoipa::path(
+    put,
+    path = "/v1/users/{user_id}/role",
+    tag = "users",
+    params(("user_id" = UserId, Path, description = "user id")),
+    request_body = ChangeRole,
+    responses((status = 200, body = Appended), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    security(("bearer" = [])),
+)]
 pub async fn change_role(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(user_id): ApiPath<UserId>,
     ApiJson(body): ApiJson<ChangeRole>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Appended>, ApiError> {
     let role = parse_role(&body.role)?;
     visible_user(&state, &caller, user_id).await?;
     let outcome = state
@@ -387,60 +460,92 @@ pub async fn change_role(
         .ledger()
         .change_role(&caller.context, user_id, role)
         .await?;
-    Ok(Json(appended(&outcome)))
+    Ok(Json(Appended::from(&outcome)))
 }
 
 /// `DELETE /v1/users/{id}` — soft delete.
+#[utoipa::path(
+    delete,
+    path = "/v1/users/{user_id}",
+    tag = "users",
+    params(("user_id" = UserId, Path, description = "user id")),
+    responses((status = 200, body = Appended), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    security(("bearer" = [])),
+)]
 pub async fn delete_user(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(user_id): ApiPath<UserId>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Appended>, ApiError> {
     visible_user(&state, &caller, user_id).await?;
     let outcome = state
         .auth
         .ledger()
         .delete_user(&caller.context, user_id)
         .await?;
-    Ok(Json(appended(&outcome)))
+    Ok(Json(Appended::from(&outcome)))
 }
 
 /// `POST /v1/users/{id}/restore`
+#[utoipa::path(
+    post,
+    path = "/v1/users/{user_id}/restore",
+    tag = "users",
+    params(("user_id" = UserId, Path, description = "user id")),
+    responses((status = 200, body = Restored), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    security(("bearer" = [])),
+)]
 pub async fn restore_user(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(user_id): ApiPath<UserId>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Restored>, ApiError> {
     visible_user(&state, &caller, user_id).await?;
     let (outcome, not_restored) = state
         .auth
         .ledger()
         .restore_user(&caller.context, user_id, Utc::now())
         .await?;
-    Ok(Json(json!({
-        "position": outcome.last_position(),
-        "licenses_not_restored": not_restored,
-    })))
+    Ok(Json(Restored {
+        position: outcome.last_position(),
+        licenses_not_restored: not_restored,
+    }))
 }
 
 /// `POST /v1/users/{id}/logout` — force logout: every session ends.
+#[utoipa::path(
+    post,
+    path = "/v1/users/{user_id}/logout",
+    tag = "users",
+    params(("user_id" = UserId, Path, description = "user id")),
+    responses((status = 200, body = Appended), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    security(("bearer" = [])),
+)]
 pub async fn force_logout(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(user_id): ApiPath<UserId>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Appended>, ApiError> {
     visible_user(&state, &caller, user_id).await?;
     let outcome = state.auth.force_logout(&caller.context, user_id).await?;
-    Ok(Json(appended(&outcome)))
+    Ok(Json(Appended::from(&outcome)))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PasswordReset {
     pub temporary_password: String,
     pub position: u64,
 }
 
 /// `POST /v1/users/{id}/password-reset` — a temporary password, shown once.
+#[utoipa::path(
+    post,
+    path = "/v1/users/{user_id}/password-reset",
+    tag = "users",
+    params(("user_id" = UserId, Path, description = "user id")),
+    responses((status = 200, body = PasswordReset), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    security(("bearer" = [])),
+)]
 pub async fn reset_password(
     State(state): State<AppState>,
     caller: Caller,

@@ -1,0 +1,128 @@
+//! The shapes of the API's answers, typed so that `/openapi.json` is
+//! generated from the same structs the handlers return.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::domain::ids::{AccountId, InvitationId, LicenseId, UserId};
+use crate::store::AppendOutcome;
+
+/// Every error: `{"error": {"code", "message"}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Machine-readable, stable (e.g. `email_taken`, `invalid_body`).
+    pub code: String,
+    pub message: String,
+}
+
+/// A command's answer: the log position it appended (pass it as
+/// `?position=` to read your own write).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Appended {
+    pub position: u64,
+}
+
+impl From<&AppendOutcome> for Appended {
+    fn from(outcome: &AppendOutcome) -> Self {
+        Self {
+            position: outcome.last_position(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountCreated {
+    pub account_id: AccountId,
+    pub position: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserCreated {
+    pub user_id: UserId,
+    pub position: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Restored {
+    pub position: u64,
+    /// Licenses the user held that could not be assigned again.
+    pub licenses_not_restored: Vec<LicenseId>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationCreated {
+    pub invitation_id: InvitationId,
+    pub expires_at: DateTime<Utc>,
+    pub position: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationResent {
+    pub expires_at: DateTime<Utc>,
+    pub position: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignedUp {
+    pub user_id: UserId,
+    pub account_id: AccountId,
+    pub position: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LicenseCreated {
+    pub license_id: LicenseId,
+    pub position: u64,
+}
+
+/// Read-model rows: the columns documented in `projections/README.md`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsersPage {
+    #[schema(value_type = Vec<Object>)]
+    pub users: Vec<Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActivityPage {
+    #[schema(value_type = Vec<Object>)]
+    pub activity: Vec<Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationsPage {
+    #[schema(value_type = Vec<Object>)]
+    pub invitations: Vec<Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LicensesPage {
+    #[schema(value_type = Vec<Object>)]
+    pub licenses: Vec<Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    pub status: &'static str,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Ready {
+    pub status: &'static str,
+    pub head: u64,
+}
+
+/// The log's head.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LogHead {
+    pub position: u64,
+    /// SHA-256, lowercase hex.
+    pub hash: String,
+    pub recorded_at: Option<DateTime<Utc>>,
+}
