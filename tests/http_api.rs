@@ -679,6 +679,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("put", "/v1/me/password"),
     ("post", "/v1/accounts"),
     ("get", "/v1/accounts/{account_id}"),
+    ("patch", "/v1/accounts/{account_id}"),
+    ("delete", "/v1/accounts/{account_id}"),
     ("get", "/v1/accounts/{account_id}/users"),
     ("post", "/v1/accounts/{account_id}/users"),
     ("get", "/v1/accounts/{account_id}/activity"),

@@ -58,6 +58,8 @@ pub enum ActivityType {
     UpdateUserPermissions,
     #[serde(rename = "Update Organization")]
     UpdateOrganization,
+    #[serde(rename = "Delete Organization")]
+    DeleteOrganization,
     #[serde(rename = "Delete User")]
     DeleteUser,
     #[serde(rename = "Restore User")]

@@ -137,7 +137,8 @@ impl Auth {
         .await
         .unwrap_or(false);
         let (account_id, role) = user.active().map_err(|_| AuthError::InvalidCredentials)?;
-        if !password_ok || !role.can_sign_in() {
+        let account_live = self.ledger.load_account(account_id).await?.state.exists();
+        if !password_ok || !role.can_sign_in() || !account_live {
             return Err(AuthError::InvalidCredentials);
         }
         let token = SecretToken::generate().map_err(|e| PasswordError::Hashing(e.to_string()))?;
@@ -209,6 +210,9 @@ impl Auth {
             return Err(AuthError::Unauthenticated);
         }
         let (account_id, _) = user.active().map_err(|_| AuthError::Unauthenticated)?;
+        if !self.ledger.load_account(account_id).await?.state.exists() {
+            return Err(AuthError::Unauthenticated);
+        }
         Ok(Principal {
             user_id,
             account_id,

@@ -340,6 +340,67 @@ impl Ledger {
         .await
     }
 
+    /// Renames an account (its admins, its partner's admins, the platform).
+    pub async fn rename_account(
+        &self,
+        context: &CommandContext,
+        account_id: AccountId,
+        name: &str,
+    ) -> Result<AppendOutcome, LedgerError> {
+        self.retry(|| async move {
+            let account = self.load_account(account_id).await?;
+            let authorized = self
+                .authorize(context, Action::UpdateAccount, &account.state)
+                .await?;
+            let events = account::decide_rename(&account.state, name)?;
+            let metadata = authorized
+                .metadata(
+                    context,
+                    account_id,
+                    ActivityType::UpdateOrganization,
+                    format!("Renamed {} to {}", account.state.name, name.trim()),
+                )
+                .with_target("account", account_id);
+            Ok(vec![append(
+                account_id.stream(),
+                account.version,
+                &events,
+                &metadata,
+            )?])
+        })
+        .await
+    }
+
+    /// Deletes an organization or partner: its users can no longer sign in.
+    pub async fn delete_account(
+        &self,
+        context: &CommandContext,
+        account_id: AccountId,
+    ) -> Result<AppendOutcome, LedgerError> {
+        self.retry(|| async move {
+            let account = self.load_account(account_id).await?;
+            let authorized = self
+                .authorize(context, Action::DeleteOrganization, &account.state)
+                .await?;
+            let events = account::decide_delete(&account.state)?;
+            let metadata = authorized
+                .metadata(
+                    context,
+                    account_id,
+                    ActivityType::DeleteOrganization,
+                    format!("Deleted {}", account.state.name),
+                )
+                .with_target("account", account_id);
+            Ok(vec![append(
+                account_id.stream(),
+                account.version,
+                &events,
+                &metadata,
+            )?])
+        })
+        .await
+    }
+
     /// Moves ownership of the actor's account to another active admin.
     pub async fn transfer_ownership(
         &self,

@@ -153,6 +153,25 @@ pub fn decide_create(
     }])
 }
 
+/// Renaming an account.
+pub fn decide_rename(state: &AccountState, name: &str) -> Result<Vec<AccountEvent>, DomainError> {
+    state.live_kind()?;
+    let name = parse_name(name)?;
+    if name == state.name {
+        return Err(DomainError::NoChange);
+    }
+    Ok(vec![AccountEvent::Renamed { name }])
+}
+
+/// Deleting an organization or a partner (the platform stays). Its users
+/// can no longer sign in; its history stays in the log.
+pub fn decide_delete(state: &AccountState) -> Result<Vec<AccountEvent>, DomainError> {
+    if state.live_kind()? == AccountKind::Platform {
+        return Err(DomainError::PlatformIsPermanent);
+    }
+    Ok(vec![AccountEvent::Deleted])
+}
+
 /// The account-side events of a user gaining or losing admin rights, with
 /// the invariants checked: the account keeps an active admin, and only the
 /// owner themself can give up ownership (by transferring it).
@@ -268,6 +287,40 @@ mod tests {
         let state = moved.iter().fold(state, evolve);
         assert_eq!(state.primary_admin, Some(user(2)));
         assert!(admin_change(&state, user(1), true, false, Some(user(2))).is_ok());
+    }
+
+    #[test]
+    fn accounts_are_renamed_and_deleted_but_not_the_platform() {
+        let state = account_with_admins(&[user(1)]);
+        let renamed = decide_rename(&state, "Acme Corp")
+            .unwrap()
+            .iter()
+            .fold(state.clone(), evolve);
+        assert_eq!(renamed.name, "Acme Corp");
+        assert_eq!(
+            decide_rename(&renamed, " Acme Corp "),
+            Err(DomainError::NoChange)
+        );
+        let deleted = decide_delete(&renamed)
+            .unwrap()
+            .iter()
+            .fold(renamed, evolve);
+        assert!(!deleted.exists());
+        assert_eq!(decide_delete(&deleted), Err(DomainError::AccountNotFound));
+        let platform = decide_create(
+            &AccountState::default(),
+            AccountId(Uuid::nil()),
+            AccountKind::Platform,
+            "P",
+            None,
+        )
+        .unwrap()
+        .iter()
+        .fold(AccountState::default(), evolve);
+        assert_eq!(
+            decide_delete(&platform),
+            Err(DomainError::PlatformIsPermanent)
+        );
     }
 
     #[test]

@@ -88,6 +88,8 @@ pub enum DomainError {
     LicenseCancelled,
     #[error("licenses can only be assigned to active users of the license's organization")]
     NotLicensable,
+    #[error("the platform account cannot be deleted")]
+    PlatformIsPermanent,
 }
 
 impl DomainError {
@@ -124,6 +126,7 @@ impl DomainError {
             DomainError::SeatsInUse { .. } => "seats_in_use",
             DomainError::LicenseCancelled => "license_cancelled",
             DomainError::NotLicensable => "not_licensable",
+            DomainError::PlatformIsPermanent => "platform_is_permanent",
         }
     }
 }

@@ -113,7 +113,8 @@ impl From<DomainError> for ApiError {
             | InvitationNotPending
             | NotEnoughSeats { .. }
             | SeatsInUse { .. }
-            | LicenseCancelled => StatusCode::CONFLICT,
+            | LicenseCancelled
+            | PlatformIsPermanent => StatusCode::CONFLICT,
         };
         ApiError::new(status, e.code(), e.to_string())
     }

@@ -54,7 +54,12 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/me", get(sessions::me))
         .route("/v1/me/password", put(sessions::change_password))
         .route("/v1/accounts", post(users::create_account))
-        .route("/v1/accounts/{account_id}", get(users::get_account))
+        .route(
+            "/v1/accounts/{account_id}",
+            get(users::get_account)
+                .patch(users::rename_account)
+                .delete(users::delete_account),
+        )
         .route(
             "/v1/accounts/{account_id}/users",
             get(users::list_users).post(users::create_user),

@@ -27,6 +27,8 @@ use crate::http::{health, invitations, licenses, sessions, users};
         sessions::change_password,
         users::create_account,
         users::get_account,
+        users::rename_account,
+        users::delete_account,
         users::list_users,
         users::list_activity,
         users::create_user,

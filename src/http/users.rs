@@ -200,6 +200,58 @@ pub async fn get_account(
         .ok_or_else(ApiError::not_found)
 }
 
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenameAccount {
+    pub name: String,
+}
+
+/// `PATCH /v1/accounts/{id}` — rename.
+#[utoipa::path(
+    patch,
+    path = "/v1/accounts/{account_id}",
+    tag = "accounts",
+    params(("account_id" = AccountId, Path, description = "account id")),
+    request_body = RenameAccount,
+    responses((status = 200, body = Appended), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])),
+)]
+pub async fn rename_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(account_id): ApiPath<AccountId>,
+    ApiJson(body): ApiJson<RenameAccount>,
+) -> Result<Json<Appended>, ApiError> {
+    let outcome = state
+        .auth
+        .ledger()
+        .rename_account(&caller.context, account_id, &body.name)
+        .await?;
+    Ok(Json(Appended::from(&outcome)))
+}
+
+/// `DELETE /v1/accounts/{id}` — its users can no longer sign in; history stays.
+#[utoipa::path(
+    delete,
+    path = "/v1/accounts/{account_id}",
+    tag = "accounts",
+    params(("account_id" = AccountId, Path, description = "account id")),
+    responses((status = 200, body = Appended), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])),
+)]
+pub async fn delete_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(account_id): ApiPath<AccountId>,
+) -> Result<Json<Appended>, ApiError> {
+    let outcome = state
+        .auth
+        .ledger()
+        .delete_account(&caller.context, account_id)
+        .await?;
+    Ok(Json(Appended::from(&outcome)))
+}
+
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
