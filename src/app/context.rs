@@ -80,6 +80,14 @@ pub enum ActivityType {
     AcceptInvitation,
     #[serde(rename = "Update License")]
     UpdateLicense,
+    #[serde(rename = "Server Action")]
+    ServerAction,
+    #[serde(rename = "Update Server")]
+    UpdateServer,
+    #[serde(rename = "Update Configuration")]
+    UpdateConfiguration,
+    #[serde(rename = "Backup Machine Data")]
+    BackupMachineData,
 }
 
 /// The actor as recorded: id and e-mail *at that time*.

@@ -12,11 +12,12 @@ use crate::app::codec::{decode, encode, CodecError};
 use crate::app::context::{ActivityType, Actor, CommandContext, EventMetadata};
 use crate::domain::account::{self, AccountEvent, AccountState};
 use crate::domain::email::Email;
-use crate::domain::ids::{AccountId, InvitationId, LicenseId, SessionId, UserId};
+use crate::domain::ids::{AccountId, InvitationId, LicenseId, ServerId, SessionId, UserId};
 use crate::domain::invitation::{self, InvitationEvent, InvitationState};
 use crate::domain::license::{self, LicenseEvent, LicenseState};
 use crate::domain::permissions::{self, Action, Denied, Grant, Relation};
 use crate::domain::role::AccountKind;
+use crate::domain::server::{self, ServerEvent, ServerState};
 use crate::domain::session::{self, SessionEvent, SessionState};
 use crate::domain::user::{self, Decision, EmailClaim, EmailEvent, UserEvent, UserState};
 use crate::domain::DomainError;
@@ -153,6 +154,14 @@ impl Ledger {
         id: LicenseId,
     ) -> Result<Loaded<LicenseState>, LedgerError> {
         self.fold(&id.stream(), |s, e: &LicenseEvent, _| license::evolve(s, e))
+            .await
+    }
+
+    pub(crate) async fn load_server(
+        &self,
+        id: ServerId,
+    ) -> Result<Loaded<ServerState>, LedgerError> {
+        self.fold(&id.stream(), |s, e: &ServerEvent, _| server::evolve(s, e))
             .await
     }
 

@@ -67,3 +67,4 @@ typed_id!(UserId, "user");
 typed_id!(SessionId, "session");
 typed_id!(InvitationId, "invitation");
 typed_id!(LicenseId, "license");
+typed_id!(ServerId, "server");

@@ -25,6 +25,7 @@ pub mod invitation;
 pub mod license;
 pub mod permissions;
 pub mod role;
+pub mod server;
 pub mod session;
 pub mod user;
 
@@ -90,6 +91,10 @@ pub enum DomainError {
     NotLicensable,
     #[error("the platform account cannot be deleted")]
     PlatformIsPermanent,
+    #[error("text fields must be 1 to 500 characters")]
+    InvalidText,
+    #[error("the customer has not granted its partner access to this server")]
+    PartnerAccessNotGranted,
 }
 
 impl DomainError {
@@ -127,6 +132,8 @@ impl DomainError {
             DomainError::LicenseCancelled => "license_cancelled",
             DomainError::NotLicensable => "not_licensable",
             DomainError::PlatformIsPermanent => "platform_is_permanent",
+            DomainError::InvalidText => "invalid_text",
+            DomainError::PartnerAccessNotGranted => "partner_access_not_granted",
         }
     }
 }

@@ -95,9 +95,13 @@ impl From<DomainError> for ApiError {
                 StatusCode::NOT_FOUND
             }
             InvitationExpired => StatusCode::GONE,
-            InvalidName | Role(_) | InvalidTenantInvitation | InvalidSeats | NotLicensable => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            PartnerAccessNotGranted => StatusCode::FORBIDDEN,
+            InvalidName
+            | Role(_)
+            | InvalidTenantInvitation
+            | InvalidSeats
+            | NotLicensable
+            | InvalidText => StatusCode::UNPROCESSABLE_ENTITY,
             AlreadyExists
             | EmailTaken
             | LastAdmin

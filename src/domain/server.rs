@@ -1,0 +1,268 @@
+//! Servers: registered in an organization, configured, acted on, backed up
+//! — and reachable by the organization's partner only while the customer's
+//! grant stands (given at setup or later, revocable).
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::ids::{AccountId, ServerId};
+use crate::domain::DomainError;
+
+/// Longest free-text field (location, action, configuration summary).
+pub const MAX_TEXT: usize = 500;
+
+/// What happened to a server; schema version 1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", deny_unknown_fields)]
+pub enum ServerEvent {
+    #[serde(rename = "server.registered")]
+    Registered {
+        server_id: ServerId,
+        account_id: AccountId,
+        name: String,
+        location: Option<String>,
+        partner_access: bool,
+    },
+    #[serde(rename = "server.renamed")]
+    Renamed { name: String },
+    #[serde(rename = "server.location_updated")]
+    LocationUpdated { location: Option<String> },
+    #[serde(rename = "server.notifications_updated")]
+    NotificationsUpdated { enabled: bool },
+    #[serde(rename = "server.partner_access_granted")]
+    PartnerAccessGranted,
+    #[serde(rename = "server.partner_access_revoked")]
+    PartnerAccessRevoked,
+    /// A server action (control center opened, files uploaded, …).
+    #[serde(rename = "server.action_performed")]
+    ActionPerformed { action: String },
+    #[serde(rename = "server.configuration_updated")]
+    ConfigurationUpdated { summary: String },
+    #[serde(rename = "server.backup_made")]
+    BackupMade { backup_id: String },
+    #[serde(rename = "server.backup_restored")]
+    BackupRestored { backup_id: String },
+}
+
+impl ServerEvent {
+    pub const TYPES: [&'static str; 10] = [
+        "server.registered",
+        "server.renamed",
+        "server.location_updated",
+        "server.notifications_updated",
+        "server.partner_access_granted",
+        "server.partner_access_revoked",
+        "server.action_performed",
+        "server.configuration_updated",
+        "server.backup_made",
+        "server.backup_restored",
+    ];
+}
+
+/// A server as its events made it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ServerState {
+    pub server_id: Option<ServerId>,
+    pub account_id: Option<AccountId>,
+    pub name: String,
+    pub location: Option<String>,
+    pub notifications: bool,
+    pub partner_access: bool,
+    pub backups: Vec<String>,
+}
+
+impl ServerState {
+    pub fn exists(&self) -> bool {
+        self.server_id.is_some()
+    }
+}
+
+pub fn evolve(mut state: ServerState, event: &ServerEvent) -> ServerState {
+    match event {
+        ServerEvent::Registered {
+            server_id,
+            account_id,
+            name,
+            location,
+            partner_access,
+        } => {
+            state.server_id = Some(*server_id);
+            state.account_id = Some(*account_id);
+            state.name = name.clone();
+            state.location = location.clone();
+            state.partner_access = *partner_access;
+            state.notifications = true;
+        }
+        ServerEvent::Renamed { name } => state.name = name.clone(),
+        ServerEvent::LocationUpdated { location } => state.location = location.clone(),
+        ServerEvent::NotificationsUpdated { enabled } => state.notifications = *enabled,
+        ServerEvent::PartnerAccessGranted => state.partner_access = true,
+        ServerEvent::PartnerAccessRevoked => state.partner_access = false,
+        ServerEvent::BackupMade { backup_id } => state.backups.push(backup_id.clone()),
+        ServerEvent::ActionPerformed { .. }
+        | ServerEvent::ConfigurationUpdated { .. }
+        | ServerEvent::BackupRestored { .. } => {}
+    }
+    state
+}
+
+fn text(value: &str) -> Result<String, DomainError> {
+    let value = value.trim();
+    if value.is_empty() || value.chars().count() > MAX_TEXT {
+        return Err(DomainError::InvalidText);
+    }
+    Ok(value.to_owned())
+}
+
+fn existing(state: &ServerState) -> Result<(), DomainError> {
+    if state.exists() {
+        Ok(())
+    } else {
+        Err(DomainError::NotFound)
+    }
+}
+
+pub fn decide_register(
+    state: &ServerState,
+    server_id: ServerId,
+    account_id: AccountId,
+    name: &str,
+    location: Option<&str>,
+    partner_access: bool,
+) -> Result<Vec<ServerEvent>, DomainError> {
+    if state.exists() {
+        return Err(DomainError::AlreadyExists);
+    }
+    Ok(vec![ServerEvent::Registered {
+        server_id,
+        account_id,
+        name: crate::domain::account::parse_name(name)?,
+        location: location.map(text).transpose()?,
+        partner_access,
+    }])
+}
+
+/// Name, location and notification settings; only what changes is recorded.
+pub fn decide_update(
+    state: &ServerState,
+    name: Option<&str>,
+    location: Option<&str>,
+    notifications: Option<bool>,
+) -> Result<Vec<ServerEvent>, DomainError> {
+    existing(state)?;
+    let mut events = Vec::new();
+    if let Some(name) = name.map(crate::domain::account::parse_name).transpose()? {
+        if name != state.name {
+            events.push(ServerEvent::Renamed { name });
+        }
+    }
+    if let Some(location) = location.map(text).transpose()? {
+        if Some(&location) != state.location.as_ref() {
+            events.push(ServerEvent::LocationUpdated {
+                location: Some(location),
+            });
+        }
+    }
+    if let Some(enabled) = notifications.filter(|e| *e != state.notifications) {
+        events.push(ServerEvent::NotificationsUpdated { enabled });
+    }
+    if events.is_empty() {
+        return Err(DomainError::NoChange);
+    }
+    Ok(events)
+}
+
+pub fn decide_partner_access(
+    state: &ServerState,
+    granted: bool,
+) -> Result<Vec<ServerEvent>, DomainError> {
+    existing(state)?;
+    if granted == state.partner_access {
+        return Err(DomainError::NoChange);
+    }
+    Ok(vec![if granted {
+        ServerEvent::PartnerAccessGranted
+    } else {
+        ServerEvent::PartnerAccessRevoked
+    }])
+}
+
+pub fn decide_action(state: &ServerState, action: &str) -> Result<Vec<ServerEvent>, DomainError> {
+    existing(state)?;
+    Ok(vec![ServerEvent::ActionPerformed {
+        action: text(action)?,
+    }])
+}
+
+pub fn decide_configuration(
+    state: &ServerState,
+    summary: &str,
+) -> Result<Vec<ServerEvent>, DomainError> {
+    existing(state)?;
+    Ok(vec![ServerEvent::ConfigurationUpdated {
+        summary: text(summary)?,
+    }])
+}
+
+pub fn decide_backup(
+    state: &ServerState,
+    backup_id: String,
+) -> Result<Vec<ServerEvent>, DomainError> {
+    existing(state)?;
+    Ok(vec![ServerEvent::BackupMade { backup_id }])
+}
+
+pub fn decide_restore_backup(
+    state: &ServerState,
+    backup_id: &str,
+) -> Result<Vec<ServerEvent>, DomainError> {
+    existing(state)?;
+    if !state.backups.iter().any(|b| b == backup_id) {
+        return Err(DomainError::NotFound);
+    }
+    Ok(vec![ServerEvent::BackupRestored {
+        backup_id: backup_id.to_owned(),
+    }])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    #[test]
+    fn a_server_is_registered_updated_and_backed_up() {
+        let state = decide_register(
+            &ServerState::default(),
+            ServerId(Uuid::nil()),
+            AccountId(Uuid::nil()),
+            "wall-1",
+            Some("Lobby"),
+            false,
+        )
+        .unwrap()
+        .iter()
+        .fold(ServerState::default(), evolve);
+        assert!(!state.partner_access);
+        let events = decide_update(&state, Some("wall-1"), Some("Hall"), Some(false)).unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(
+            decide_update(&state, Some("wall-1"), Some("Lobby"), None),
+            Err(DomainError::NoChange)
+        );
+        let state = decide_partner_access(&state, true)
+            .unwrap()
+            .iter()
+            .fold(state, evolve);
+        assert!(state.partner_access);
+        assert_eq!(
+            decide_restore_backup(&state, "b1"),
+            Err(DomainError::NotFound)
+        );
+        let state = decide_backup(&state, "b1".into())
+            .unwrap()
+            .iter()
+            .fold(state, evolve);
+        assert!(decide_restore_backup(&state, "b1").is_ok());
+        assert_eq!(decide_action(&state, "  "), Err(DomainError::InvalidText));
+    }
+}
