@@ -235,8 +235,9 @@ on_both_backends!(rebuild_takes_projection_names, |t: TestStore| async move {
     let all = portal_ledger(&t, &["rebuild"]);
     assert!(all.status.success(), "{}", stderr(&all));
     assert!(
-        stderr(&all)
-            .contains("rebuilt accounts, users, activity, invitations, licenses up to position 5"),
+        stderr(&all).contains(
+            "rebuilt accounts, users, activity, invitations, licenses, servers up to position 5"
+        ),
         "{}",
         stderr(&all)
     );

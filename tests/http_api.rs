@@ -692,6 +692,17 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/licenses/{license_id}/assignments"),
     ("post", "/v1/licenses/{license_id}/releases"),
     ("post", "/v1/licenses/{license_id}/cancel"),
+    ("get", "/v1/accounts/{account_id}/servers"),
+    ("post", "/v1/accounts/{account_id}/servers"),
+    ("patch", "/v1/servers/{server_id}"),
+    ("put", "/v1/servers/{server_id}/partner-access"),
+    ("post", "/v1/servers/{server_id}/actions"),
+    ("put", "/v1/servers/{server_id}/configuration"),
+    ("post", "/v1/servers/{server_id}/backups"),
+    (
+        "post",
+        "/v1/servers/{server_id}/backups/{backup_id}/restore",
+    ),
     ("post", "/v1/invitations/accept"),
     ("post", "/v1/invitations/{invitation_id}/resend"),
     ("post", "/v1/invitations/{invitation_id}/revoke"),
@@ -735,7 +746,9 @@ async fn the_openapi_document_describes_every_route() {
             .replace("{account_id}", "00000000-0000-7000-8000-000000000000")
             .replace("{user_id}", "00000000-0000-7000-8000-000000000000")
             .replace("{license_id}", "00000000-0000-7000-8000-000000000000")
-            .replace("{invitation_id}", "00000000-0000-7000-8000-000000000000");
+            .replace("{invitation_id}", "00000000-0000-7000-8000-000000000000")
+            .replace("{server_id}", "00000000-0000-7000-8000-000000000000")
+            .replace("{backup_id}", "b1");
         let request = match *method {
             "get" => api.server.get(&concrete),
             "post" => api.server.post(&concrete),
@@ -765,3 +778,118 @@ async fn the_openapi_document_describes_every_route() {
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
 }
+
+on_both_backends!(servers_over_http, |t: support::TestStore| async move {
+    let api = api(&t).await;
+    let (root, _) = api
+        .sign_in("root@platform.example", &api.root_password)
+        .await;
+    let partner: Value = api
+        .server
+        .post("/v1/accounts")
+        .authorization_bearer(&root)
+        .json(&json!({ "kind": "partner", "name": "Reseller" }))
+        .await
+        .json();
+    let partner_id = partner["account_id"].as_str().unwrap().to_owned();
+    api.server
+        .post(&format!("/v1/accounts/{partner_id}/users"))
+        .authorization_bearer(&root)
+        .json(&json!({ "email": "boss@reseller.example", "name": "Boss", "role": "admin", "password": "reseller password" }))
+        .await
+        .assert_status(axum::http::StatusCode::CREATED);
+    let (boss, _) = api
+        .sign_in("boss@reseller.example", "reseller password")
+        .await;
+    let org: Value = api
+        .server
+        .post("/v1/accounts")
+        .authorization_bearer(&boss)
+        .json(&json!({ "kind": "organization", "name": "Customer" }))
+        .await
+        .json();
+    let org_id = org["account_id"].as_str().unwrap().to_owned();
+    api.server
+        .post(&format!("/v1/accounts/{org_id}/users"))
+        .authorization_bearer(&boss)
+        .json(&json!({ "email": "it@customer.example", "name": "IT", "role": "admin", "password": "customer password" }))
+        .await
+        .assert_status(axum::http::StatusCode::CREATED);
+    let (it, _) = api
+        .sign_in("it@customer.example", "customer password")
+        .await;
+
+    let server: Value = api
+        .server
+        .post(&format!("/v1/accounts/{org_id}/servers"))
+        .authorization_bearer(&boss)
+        .json(&json!({ "name": "wall-1", "location": "Lobby" }))
+        .await
+        .json();
+    let server_id = server["server_id"].as_str().unwrap().to_owned();
+    api.server
+        .post(&format!("/v1/servers/{server_id}/actions"))
+        .authorization_bearer(&boss)
+        .json(&json!({ "action": "control center opened" }))
+        .await
+        .assert_status_ok();
+    let revoked: Value = api
+        .server
+        .put(&format!("/v1/servers/{server_id}/partner-access"))
+        .authorization_bearer(&it)
+        .json(&json!({ "granted": false }))
+        .await
+        .json();
+    let refused = api
+        .server
+        .post(&format!("/v1/servers/{server_id}/backups"))
+        .authorization_bearer(&boss)
+        .expect_failure()
+        .await;
+    assert_eq!(refused.status_code(), 403);
+    assert_eq!(error_code(&refused), "partner_access_not_granted");
+    let listed: Value = api
+        .server
+        .get(&format!(
+            "/v1/accounts/{org_id}/servers?position={}",
+            revoked["position"]
+        ))
+        .authorization_bearer(&boss)
+        .await
+        .json();
+    assert_eq!(listed["servers"][0]["partner_access"], 0);
+    assert_eq!(listed["servers"][0]["location"], "Lobby");
+
+    let backup: Value = api
+        .server
+        .post(&format!("/v1/servers/{server_id}/backups"))
+        .authorization_bearer(&it)
+        .await
+        .json();
+    api.server
+        .post(&format!(
+            "/v1/servers/{server_id}/backups/{}/restore",
+            backup["backup_id"].as_str().unwrap()
+        ))
+        .authorization_bearer(&it)
+        .await
+        .assert_status_ok();
+    let activity: Value = api
+        .server
+        .get(&format!(
+            "/v1/accounts/{org_id}/activity?position={}",
+            backup["position"]
+        ))
+        .authorization_bearer(&it)
+        .await
+        .json();
+    let types: Vec<&str> = activity["activity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action_type"].as_str())
+        .collect();
+    assert!(types.contains(&"Server Action"));
+    assert!(types.contains(&"Backup Machine Data"));
+    assert!(types.contains(&"Update Server"));
+});

@@ -12,6 +12,7 @@ pub mod invitations;
 pub mod licenses;
 pub mod openapi;
 pub mod schemas;
+pub mod servers;
 pub mod sessions;
 pub mod users;
 
@@ -95,6 +96,28 @@ pub fn router(state: AppState) -> Router {
             post(licenses::release),
         )
         .route("/v1/licenses/{license_id}/cancel", post(licenses::cancel))
+        .route(
+            "/v1/accounts/{account_id}/servers",
+            get(servers::list).post(servers::register),
+        )
+        .route(
+            "/v1/servers/{server_id}",
+            axum::routing::patch(servers::update),
+        )
+        .route(
+            "/v1/servers/{server_id}/partner-access",
+            put(servers::partner_access),
+        )
+        .route("/v1/servers/{server_id}/actions", post(servers::action))
+        .route(
+            "/v1/servers/{server_id}/configuration",
+            put(servers::configuration),
+        )
+        .route("/v1/servers/{server_id}/backups", post(servers::backup))
+        .route(
+            "/v1/servers/{server_id}/backups/{backup_id}/restore",
+            post(servers::restore),
+        )
         .route("/v1/invitations/accept", post(invitations::accept))
         .route(
             "/v1/invitations/{invitation_id}/resend",

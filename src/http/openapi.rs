@@ -6,7 +6,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::http::{health, invitations, licenses, sessions, users};
+use crate::http::{health, invitations, licenses, servers, sessions, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -50,6 +50,14 @@ use crate::http::{health, invitations, licenses, sessions, users};
         licenses::assign,
         licenses::release,
         licenses::cancel,
+        servers::register,
+        servers::list,
+        servers::update,
+        servers::partner_access,
+        servers::action,
+        servers::configuration,
+        servers::backup,
+        servers::restore,
     ),
     modifiers(&BearerAuth)
 )]

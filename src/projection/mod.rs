@@ -16,6 +16,7 @@ pub mod invitations;
 pub mod licenses;
 pub mod postgres;
 pub mod runner;
+pub mod servers;
 pub mod sqlite;
 pub mod users;
 
@@ -160,6 +161,7 @@ pub fn all_projectors() -> Vec<Arc<dyn Projector>> {
         Arc::new(activity::ActivityProjector),
         Arc::new(invitations::InvitationsProjector),
         Arc::new(licenses::LicensesProjector),
+        Arc::new(servers::ServersProjector),
     ]
 }
 

@@ -1,0 +1,247 @@
+//! `/v1/accounts/{id}/servers` and `/v1/servers/…`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::domain::ids::{AccountId, ServerId};
+use crate::domain::permissions::Action;
+use crate::http::context::Caller;
+use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::http::schemas::{Appended, ErrorBody};
+use crate::http::users::{rows_in_account, AccountRows, ReadAfter, PAGE_LIMIT};
+use crate::http::AppState;
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterServer {
+    pub name: String,
+    pub location: Option<String>,
+    /// The customer's decision at setup (servers a partner sets up start
+    /// with access granted).
+    #[serde(default)]
+    pub partner_access: bool,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ServerRegistered {
+    pub server_id: ServerId,
+    pub position: u64,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ServersPage {
+    #[schema(value_type = Vec<Object>)]
+    pub servers: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateServer {
+    pub name: Option<String>,
+    pub location: Option<String>,
+    pub notifications: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerAccess {
+    pub granted: bool,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServerActionBody {
+    /// What was done, e.g. `control center opened`, `files uploaded`.
+    pub action: String,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Configuration {
+    pub summary: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BackupMade {
+    pub backup_id: String,
+    pub position: u64,
+}
+
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/servers", tag = "servers",
+    params(("account_id" = AccountId, Path, description = "account id")), request_body = RegisterServer,
+    responses((status = 201, body = ServerRegistered), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn register(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(account_id): ApiPath<AccountId>,
+    ApiJson(body): ApiJson<RegisterServer>,
+) -> Result<(StatusCode, Json<ServerRegistered>), ApiError> {
+    let server_id = ServerId(Uuid::now_v7());
+    let outcome = state
+        .auth
+        .ledger()
+        .register_server(
+            &caller.context,
+            account_id,
+            server_id,
+            &body.name,
+            body.location.as_deref(),
+            body.partner_access,
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ServerRegistered {
+            server_id,
+            position: outcome.last_position(),
+        }),
+    ))
+}
+
+#[utoipa::path(get, path = "/v1/accounts/{account_id}/servers", tag = "servers",
+    params(("account_id" = AccountId, Path, description = "account id"), ReadAfter),
+    responses((status = 200, body = ServersPage), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(account_id): ApiPath<AccountId>,
+    ApiQuery(after): ApiQuery<ReadAfter>,
+) -> Result<Json<ServersPage>, ApiError> {
+    let servers = rows_in_account(
+        &state,
+        &caller,
+        account_id,
+        after.position,
+        AccountRows {
+            action: Action::ViewServers,
+            table: "proj_servers",
+            order_by: "name, server_id",
+            limit: PAGE_LIMIT,
+        },
+    )
+    .await?;
+    Ok(Json(ServersPage { servers }))
+}
+
+#[utoipa::path(patch, path = "/v1/servers/{server_id}", tag = "servers",
+    params(("server_id" = ServerId, Path, description = "server id")), request_body = UpdateServer,
+    responses((status = 200, body = Appended), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(server_id): ApiPath<ServerId>,
+    ApiJson(body): ApiJson<UpdateServer>,
+) -> Result<Json<Appended>, ApiError> {
+    let outcome = state
+        .auth
+        .ledger()
+        .update_server(
+            &caller.context,
+            server_id,
+            body.name.as_deref(),
+            body.location.as_deref(),
+            body.notifications,
+        )
+        .await?;
+    Ok(Json(Appended::from(&outcome)))
+}
+
+#[utoipa::path(put, path = "/v1/servers/{server_id}/partner-access", tag = "servers",
+    params(("server_id" = ServerId, Path, description = "server id")), request_body = PartnerAccess,
+    responses((status = 200, body = Appended), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn partner_access(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(server_id): ApiPath<ServerId>,
+    ApiJson(body): ApiJson<PartnerAccess>,
+) -> Result<Json<Appended>, ApiError> {
+    let outcome = state
+        .auth
+        .ledger()
+        .set_partner_access(&caller.context, server_id, body.granted)
+        .await?;
+    Ok(Json(Appended::from(&outcome)))
+}
+
+#[utoipa::path(post, path = "/v1/servers/{server_id}/actions", tag = "servers",
+    params(("server_id" = ServerId, Path, description = "server id")), request_body = ServerActionBody,
+    responses((status = 200, body = Appended), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn action(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(server_id): ApiPath<ServerId>,
+    ApiJson(body): ApiJson<ServerActionBody>,
+) -> Result<Json<Appended>, ApiError> {
+    let outcome = state
+        .auth
+        .ledger()
+        .server_action(&caller.context, server_id, &body.action)
+        .await?;
+    Ok(Json(Appended::from(&outcome)))
+}
+
+#[utoipa::path(put, path = "/v1/servers/{server_id}/configuration", tag = "servers",
+    params(("server_id" = ServerId, Path, description = "server id")), request_body = Configuration,
+    responses((status = 200, body = Appended), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn configuration(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(server_id): ApiPath<ServerId>,
+    ApiJson(body): ApiJson<Configuration>,
+) -> Result<Json<Appended>, ApiError> {
+    let outcome = state
+        .auth
+        .ledger()
+        .update_server_configuration(&caller.context, server_id, &body.summary)
+        .await?;
+    Ok(Json(Appended::from(&outcome)))
+}
+
+#[utoipa::path(post, path = "/v1/servers/{server_id}/backups", tag = "servers",
+    params(("server_id" = ServerId, Path, description = "server id")),
+    responses((status = 201, body = BackupMade), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn backup(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(server_id): ApiPath<ServerId>,
+) -> Result<(StatusCode, Json<BackupMade>), ApiError> {
+    let (backup_id, outcome) = state
+        .auth
+        .ledger()
+        .backup_server(&caller.context, server_id)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(BackupMade {
+            backup_id,
+            position: outcome.last_position(),
+        }),
+    ))
+}
+
+#[utoipa::path(post, path = "/v1/servers/{server_id}/backups/{backup_id}/restore", tag = "servers",
+    params(("server_id" = ServerId, Path, description = "server id"), ("backup_id" = String, Path, description = "backup id")),
+    responses((status = 200, body = Appended), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn restore(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((server_id, backup_id)): ApiPath<(ServerId, String)>,
+) -> Result<Json<Appended>, ApiError> {
+    let outcome = state
+        .auth
+        .ledger()
+        .restore_server_backup(&caller.context, server_id, &backup_id)
+        .await?;
+    Ok(Json(Appended::from(&outcome)))
+}

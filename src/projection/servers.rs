@@ -1,0 +1,84 @@
+//! `proj_servers`: every server, its settings and the partner-access grant.
+
+use crate::domain::ids::ServerId;
+use crate::domain::server::ServerEvent;
+use crate::event::RecordedEvent;
+use crate::projection::{
+    entity_event, touch, OnConflict, ProjectionError, Projector, RowChange, SetExpr, SqlValue,
+};
+
+pub struct ServersProjector;
+
+const TABLE: &str = "proj_servers";
+
+fn flag(on: bool) -> SqlValue {
+    SqlValue::Int(Some(i64::from(on)))
+}
+
+impl Projector for ServersProjector {
+    fn name(&self) -> &'static str {
+        "servers"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &[TABLE]
+    }
+
+    fn apply(&self, event: &RecordedEvent) -> Result<Vec<RowChange>, ProjectionError> {
+        let Some((server, decoded)) =
+            entity_event::<ServerEvent>(event, ServerId::CATEGORY, &ServerEvent::TYPES)?
+        else {
+            return Ok(vec![]);
+        };
+        let update = |set| vec![touch(TABLE, ("server_id", &server), event, set)];
+        Ok(match decoded {
+            ServerEvent::Registered {
+                account_id,
+                name,
+                location,
+                partner_access,
+                ..
+            } => {
+                let at = SqlValue::Time(Some(event.recorded_at));
+                vec![RowChange::Insert {
+                    table: TABLE,
+                    columns: vec![
+                        ("server_id", SqlValue::text(server.clone())),
+                        ("account_id", SqlValue::text(account_id.to_string())),
+                        ("name", SqlValue::text(name)),
+                        ("location", SqlValue::Text(location)),
+                        ("notifications", flag(true)),
+                        ("partner_access", flag(partner_access)),
+                        ("last_backup_id", SqlValue::Text(None)),
+                        ("created_at", at.clone()),
+                        ("updated_at", at),
+                        ("position", SqlValue::Int(Some(event.position as i64))),
+                    ],
+                    on_conflict: OnConflict::Replace,
+                }]
+            }
+            ServerEvent::Renamed { name } => {
+                update(vec![("name", SetExpr::Value(SqlValue::text(name)))])
+            }
+            ServerEvent::LocationUpdated { location } => {
+                update(vec![("location", SetExpr::Value(SqlValue::Text(location)))])
+            }
+            ServerEvent::NotificationsUpdated { enabled } => {
+                update(vec![("notifications", SetExpr::Value(flag(enabled)))])
+            }
+            ServerEvent::PartnerAccessGranted => {
+                update(vec![("partner_access", SetExpr::Value(flag(true)))])
+            }
+            ServerEvent::PartnerAccessRevoked => {
+                update(vec![("partner_access", SetExpr::Value(flag(false)))])
+            }
+            ServerEvent::BackupMade { backup_id } => update(vec![(
+                "last_backup_id",
+                SetExpr::Value(SqlValue::text(backup_id)),
+            )]),
+            ServerEvent::ActionPerformed { .. }
+            | ServerEvent::ConfigurationUpdated { .. }
+            | ServerEvent::BackupRestored { .. } => update(vec![]),
+        })
+    }
+}
