@@ -703,6 +703,10 @@ const ROUTES: &[(&str, &str)] = &[
         "post",
         "/v1/servers/{server_id}/backups/{backup_id}/restore",
     ),
+    ("get", "/v1/accounts/{account_id}/tickets"),
+    ("post", "/v1/accounts/{account_id}/tickets"),
+    ("patch", "/v1/tickets/{ticket_id}"),
+    ("post", "/v1/tickets/{ticket_id}/close"),
     ("post", "/v1/invitations/accept"),
     ("post", "/v1/invitations/{invitation_id}/resend"),
     ("post", "/v1/invitations/{invitation_id}/revoke"),
@@ -748,6 +752,7 @@ async fn the_openapi_document_describes_every_route() {
             .replace("{license_id}", "00000000-0000-7000-8000-000000000000")
             .replace("{invitation_id}", "00000000-0000-7000-8000-000000000000")
             .replace("{server_id}", "00000000-0000-7000-8000-000000000000")
+            .replace("{ticket_id}", "00000000-0000-7000-8000-000000000000")
             .replace("{backup_id}", "b1");
         let request = match *method {
             "get" => api.server.get(&concrete),
@@ -892,4 +897,54 @@ on_both_backends!(servers_over_http, |t: support::TestStore| async move {
     assert!(types.contains(&"Server Action"));
     assert!(types.contains(&"Backup Machine Data"));
     assert!(types.contains(&"Update Server"));
+});
+
+on_both_backends!(tickets_over_http, |t: support::TestStore| async move {
+    let api = api(&t).await;
+    let (root, me) = api
+        .sign_in("root@platform.example", &api.root_password)
+        .await;
+    let platform = me["account_id"].as_str().unwrap().to_owned();
+    let opened: Value = api
+        .server
+        .post(&format!("/v1/accounts/{platform}/tickets"))
+        .authorization_bearer(&root)
+        .json(&json!({ "subject": "Wall 1 is dark", "description": "Since 9am" }))
+        .await
+        .json();
+    let ticket = opened["ticket_id"].as_str().unwrap().to_owned();
+    api.server
+        .patch(&format!("/v1/tickets/{ticket}"))
+        .authorization_bearer(&root)
+        .json(&json!({ "comment": "rebooted, still dark" }))
+        .await
+        .assert_status_ok();
+    let closed: Value = api
+        .server
+        .post(&format!("/v1/tickets/{ticket}/close"))
+        .authorization_bearer(&root)
+        .json(&json!({ "resolution": "cable replaced" }))
+        .await
+        .json();
+    let again = api
+        .server
+        .post(&format!("/v1/tickets/{ticket}/close"))
+        .authorization_bearer(&root)
+        .json(&json!({ "resolution": "twice" }))
+        .expect_failure()
+        .await;
+    assert_eq!(error_code(&again), "ticket_closed");
+    let listed: Value = api
+        .server
+        .get(&format!(
+            "/v1/accounts/{platform}/tickets?position={}",
+            closed["position"]
+        ))
+        .authorization_bearer(&root)
+        .await
+        .json();
+    let row = &listed["tickets"][0];
+    assert_eq!(row["status"], "closed");
+    assert_eq!(row["comment_count"], 1);
+    assert_eq!(row["resolution"], "cable replaced");
 });

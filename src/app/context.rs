@@ -88,6 +88,8 @@ pub enum ActivityType {
     UpdateConfiguration,
     #[serde(rename = "Backup Machine Data")]
     BackupMachineData,
+    #[serde(rename = "Update Tickets")]
+    UpdateTickets,
 }
 
 /// The actor as recorded: id and e-mail *at that time*.

@@ -12,13 +12,16 @@ use crate::app::codec::{decode, encode, CodecError};
 use crate::app::context::{ActivityType, Actor, CommandContext, EventMetadata};
 use crate::domain::account::{self, AccountEvent, AccountState};
 use crate::domain::email::Email;
-use crate::domain::ids::{AccountId, InvitationId, LicenseId, ServerId, SessionId, UserId};
+use crate::domain::ids::{
+    AccountId, InvitationId, LicenseId, ServerId, SessionId, TicketId, UserId,
+};
 use crate::domain::invitation::{self, InvitationEvent, InvitationState};
 use crate::domain::license::{self, LicenseEvent, LicenseState};
 use crate::domain::permissions::{self, Action, Denied, Grant, Relation};
 use crate::domain::role::AccountKind;
 use crate::domain::server::{self, ServerEvent, ServerState};
 use crate::domain::session::{self, SessionEvent, SessionState};
+use crate::domain::ticket::{self, TicketEvent, TicketState};
 use crate::domain::user::{self, Decision, EmailClaim, EmailEvent, UserEvent, UserState};
 use crate::domain::DomainError;
 use crate::event::{RecordedEvent, StreamId};
@@ -162,6 +165,14 @@ impl Ledger {
         id: ServerId,
     ) -> Result<Loaded<ServerState>, LedgerError> {
         self.fold(&id.stream(), |s, e: &ServerEvent, _| server::evolve(s, e))
+            .await
+    }
+
+    pub(crate) async fn load_ticket(
+        &self,
+        id: TicketId,
+    ) -> Result<Loaded<TicketState>, LedgerError> {
+        self.fold(&id.stream(), |s, e: &TicketEvent, _| ticket::evolve(s, e))
             .await
     }
 

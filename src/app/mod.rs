@@ -15,6 +15,7 @@ pub mod ledger;
 pub mod licenses;
 pub mod servers;
 pub mod sessions;
+pub mod tickets;
 pub mod users;
 
 pub use context::{Actor, CommandContext};

@@ -68,3 +68,4 @@ typed_id!(SessionId, "session");
 typed_id!(InvitationId, "invitation");
 typed_id!(LicenseId, "license");
 typed_id!(ServerId, "server");
+typed_id!(TicketId, "ticket");

@@ -27,6 +27,7 @@ pub mod permissions;
 pub mod role;
 pub mod server;
 pub mod session;
+pub mod ticket;
 pub mod user;
 
 use thiserror::Error;
@@ -95,6 +96,8 @@ pub enum DomainError {
     InvalidText,
     #[error("the customer has not granted its partner access to this server")]
     PartnerAccessNotGranted,
+    #[error("the ticket is closed")]
+    TicketClosed,
 }
 
 impl DomainError {
@@ -134,6 +137,7 @@ impl DomainError {
             DomainError::PlatformIsPermanent => "platform_is_permanent",
             DomainError::InvalidText => "invalid_text",
             DomainError::PartnerAccessNotGranted => "partner_access_not_granted",
+            DomainError::TicketClosed => "ticket_closed",
         }
     }
 }

@@ -118,7 +118,8 @@ impl From<DomainError> for ApiError {
             | NotEnoughSeats { .. }
             | SeatsInUse { .. }
             | LicenseCancelled
-            | PlatformIsPermanent => StatusCode::CONFLICT,
+            | PlatformIsPermanent
+            | TicketClosed => StatusCode::CONFLICT,
         };
         ApiError::new(status, e.code(), e.to_string())
     }

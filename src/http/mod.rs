@@ -14,6 +14,7 @@ pub mod openapi;
 pub mod schemas;
 pub mod servers;
 pub mod sessions;
+pub mod tickets;
 pub mod users;
 
 use std::sync::Arc;
@@ -118,6 +119,15 @@ pub fn router(state: AppState) -> Router {
             "/v1/servers/{server_id}/backups/{backup_id}/restore",
             post(servers::restore),
         )
+        .route(
+            "/v1/accounts/{account_id}/tickets",
+            get(tickets::list).post(tickets::open),
+        )
+        .route(
+            "/v1/tickets/{ticket_id}",
+            axum::routing::patch(tickets::update),
+        )
+        .route("/v1/tickets/{ticket_id}/close", post(tickets::close))
         .route("/v1/invitations/accept", post(invitations::accept))
         .route(
             "/v1/invitations/{invitation_id}/resend",

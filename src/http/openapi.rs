@@ -6,7 +6,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::http::{health, invitations, licenses, servers, sessions, users};
+use crate::http::{health, invitations, licenses, servers, sessions, tickets, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -58,6 +58,10 @@ use crate::http::{health, invitations, licenses, servers, sessions, users};
         servers::configuration,
         servers::backup,
         servers::restore,
+        tickets::open,
+        tickets::list,
+        tickets::update,
+        tickets::close,
     ),
     modifiers(&BearerAuth)
 )]

@@ -18,6 +18,7 @@ pub mod postgres;
 pub mod runner;
 pub mod servers;
 pub mod sqlite;
+pub mod tickets;
 pub mod users;
 
 use std::sync::Arc;
@@ -162,6 +163,7 @@ pub fn all_projectors() -> Vec<Arc<dyn Projector>> {
         Arc::new(invitations::InvitationsProjector),
         Arc::new(licenses::LicensesProjector),
         Arc::new(servers::ServersProjector),
+        Arc::new(tickets::TicketsProjector),
     ]
 }
 

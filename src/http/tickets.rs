@@ -1,0 +1,145 @@
+//! `/v1/accounts/{id}/tickets` and `/v1/tickets/…`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::domain::ids::{AccountId, TicketId};
+use crate::domain::permissions::Action;
+use crate::http::context::Caller;
+use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::http::schemas::{Appended, ErrorBody};
+use crate::http::users::{rows_in_account, AccountRows, ReadAfter, PAGE_LIMIT};
+use crate::http::AppState;
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenTicket {
+    pub subject: String,
+    pub description: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TicketOpened {
+    pub ticket_id: TicketId,
+    pub position: u64,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TicketsPage {
+    #[schema(value_type = Vec<Object>)]
+    pub tickets: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTicket {
+    pub subject: Option<String>,
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CloseTicket {
+    pub resolution: String,
+}
+
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/tickets", tag = "tickets",
+    params(("account_id" = AccountId, Path, description = "account id")), request_body = OpenTicket,
+    responses((status = 201, body = TicketOpened), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn open(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(account_id): ApiPath<AccountId>,
+    ApiJson(body): ApiJson<OpenTicket>,
+) -> Result<(StatusCode, Json<TicketOpened>), ApiError> {
+    let ticket_id = TicketId(Uuid::now_v7());
+    let outcome = state
+        .auth
+        .ledger()
+        .open_ticket(
+            &caller.context,
+            account_id,
+            ticket_id,
+            &body.subject,
+            &body.description,
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(TicketOpened {
+            ticket_id,
+            position: outcome.last_position(),
+        }),
+    ))
+}
+
+#[utoipa::path(get, path = "/v1/accounts/{account_id}/tickets", tag = "tickets",
+    params(("account_id" = AccountId, Path, description = "account id"), ReadAfter),
+    responses((status = 200, body = TicketsPage), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(account_id): ApiPath<AccountId>,
+    ApiQuery(after): ApiQuery<ReadAfter>,
+) -> Result<Json<TicketsPage>, ApiError> {
+    let tickets = rows_in_account(
+        &state,
+        &caller,
+        account_id,
+        after.position,
+        AccountRows {
+            action: Action::ViewTickets,
+            table: "proj_tickets",
+            order_by: "created_at DESC, ticket_id",
+            limit: PAGE_LIMIT,
+        },
+    )
+    .await?;
+    Ok(Json(TicketsPage { tickets }))
+}
+
+#[utoipa::path(patch, path = "/v1/tickets/{ticket_id}", tag = "tickets",
+    params(("ticket_id" = TicketId, Path, description = "ticket id")), request_body = UpdateTicket,
+    responses((status = 200, body = Appended), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(ticket_id): ApiPath<TicketId>,
+    ApiJson(body): ApiJson<UpdateTicket>,
+) -> Result<Json<Appended>, ApiError> {
+    let outcome = state
+        .auth
+        .ledger()
+        .update_ticket(
+            &caller.context,
+            ticket_id,
+            body.subject.as_deref(),
+            body.comment.as_deref(),
+        )
+        .await?;
+    Ok(Json(Appended::from(&outcome)))
+}
+
+#[utoipa::path(post, path = "/v1/tickets/{ticket_id}/close", tag = "tickets",
+    params(("ticket_id" = TicketId, Path, description = "ticket id")), request_body = CloseTicket,
+    responses((status = 200, body = Appended), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn close(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(ticket_id): ApiPath<TicketId>,
+    ApiJson(body): ApiJson<CloseTicket>,
+) -> Result<Json<Appended>, ApiError> {
+    let outcome = state
+        .auth
+        .ledger()
+        .close_ticket(&caller.context, ticket_id, &body.resolution)
+        .await?;
+    Ok(Json(Appended::from(&outcome)))
+}
