@@ -714,6 +714,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("patch", "/v1/users/{user_id}"),
     ("delete", "/v1/users/{user_id}"),
     ("put", "/v1/users/{user_id}/role"),
+    ("put", "/v1/users/{user_id}/customers"),
     ("post", "/v1/users/{user_id}/restore"),
     ("post", "/v1/users/{user_id}/logout"),
     ("post", "/v1/users/{user_id}/password-reset"),

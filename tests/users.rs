@@ -493,3 +493,102 @@ on_both_backends!(
         }
     }
 );
+
+on_both_backends!(
+    partner_staff_see_only_their_assigned_customers,
+    |t: support::TestStore| async move {
+        let w = world(&t).await;
+        let as_partner = CommandContext::as_user(w.partner_admin);
+        let second_org = AccountId(Uuid::now_v7());
+        w.ledger
+            .create_account(
+                &as_partner,
+                second_org,
+                AccountKind::Organization,
+                "Second Customer",
+                Some(w.partner),
+            )
+            .await
+            .unwrap();
+        let staff = add_user(
+            &w.ledger,
+            &as_partner,
+            w.partner,
+            "staff@reseller.example",
+            Role::User,
+        )
+        .await;
+        let as_staff = CommandContext::as_user(staff);
+        let server = |n: u128| portal_ledger::domain::ids::ServerId(Uuid::from_u128(n));
+
+        // No assignment: every customer of the partner.
+        w.ledger
+            .register_server(&as_staff, w.org, server(1), "a", None, true)
+            .await
+            .unwrap();
+        w.ledger
+            .register_server(&as_staff, second_org, server(2), "b", None, true)
+            .await
+            .unwrap();
+
+        // Assigned to the first customer only: the second disappears (404).
+        w.ledger
+            .assign_customers(&as_partner, staff, &[w.org])
+            .await
+            .unwrap();
+        w.ledger
+            .server_action(&as_staff, server(1), "restart")
+            .await
+            .unwrap();
+        let err = w
+            .ledger
+            .server_action(&as_staff, server(2), "restart")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, LedgerError::Denied(Denied::Hidden)), "{err}");
+        // Staff never manage users, even in assigned customers.
+        let err = w
+            .ledger
+            .create_user(
+                &as_staff,
+                w.org,
+                &new_user("x@customer.example", Role::Regular),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, LedgerError::Denied(Denied::Forbidden { .. })),
+            "{err}"
+        );
+        // Only the partner's own customers can be assigned.
+        let other_partner = AccountId(Uuid::now_v7());
+        w.ledger
+            .create_account(
+                &CommandContext::as_user(w.platform_admin),
+                other_partner,
+                AccountKind::Partner,
+                "Other",
+                Some(w.platform),
+            )
+            .await
+            .unwrap();
+        let err = w
+            .ledger
+            .assign_customers(&as_partner, staff, &[other_partner])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, LedgerError::Domain(DomainError::NotACustomer)),
+            "{err}"
+        );
+        // Back to none assigned: all customers again.
+        w.ledger
+            .assign_customers(&as_partner, staff, &[])
+            .await
+            .unwrap();
+        w.ledger
+            .server_action(&as_staff, server(2), "restart")
+            .await
+            .unwrap();
+    }
+);

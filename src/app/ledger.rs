@@ -216,7 +216,10 @@ impl Ledger {
         let relation = if target.account_id == Some(actor_account) {
             Relation::Own
         } else if target.is_customer_of(actor_account) {
-            Relation::Customer { assigned: true }
+            let customer = target.account_id.ok_or(DomainError::AccountNotFound)?;
+            Relation::Customer {
+                assigned: user::works_for(&actor, customer),
+            }
         } else if self.load_account(actor_account).await?.state.kind == Some(AccountKind::Platform)
         {
             Relation::Platform

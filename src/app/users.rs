@@ -401,6 +401,46 @@ impl Ledger {
         .await
     }
 
+    /// Sets the customers a partner's staff member works for (empty: all).
+    pub async fn assign_customers(
+        &self,
+        context: &CommandContext,
+        user_id: UserId,
+        customers: &[AccountId],
+    ) -> Result<AppendOutcome, LedgerError> {
+        let target = self.load_user(user_id).await?.state;
+        let partner = target.account_id.ok_or(DomainError::UserNotFound)?;
+        for customer in customers {
+            if !self
+                .load_account(*customer)
+                .await?
+                .state
+                .is_customer_of(partner)
+            {
+                return Err(DomainError::NotACustomer.into());
+            }
+        }
+        let command = UserCommand {
+            action: Action::AssignCustomers,
+            activity: ActivityType::UpdateUserPermissions,
+            claim: ClaimOf::None,
+            licenses: LicensesOf::None,
+        };
+        self.on_user(context, user_id, command, |target, _, _, _, _| {
+            let decision = user::decide_assign_customers(target, customers)?;
+            Ok((
+                decision,
+                format!(
+                    "Assigned {} customers to {}",
+                    customers.len(),
+                    display_email(target)
+                ),
+            ))
+        })
+        .await
+        .map(|(outcome, _)| outcome)
+    }
+
     /// Moves ownership of the actor's account to another active admin.
     pub async fn transfer_ownership(
         &self,

@@ -98,6 +98,8 @@ pub enum DomainError {
     PartnerAccessNotGranted,
     #[error("the ticket is closed")]
     TicketClosed,
+    #[error("only the partner's own customers can be assigned")]
+    NotACustomer,
 }
 
 impl DomainError {
@@ -138,6 +140,7 @@ impl DomainError {
             DomainError::InvalidText => "invalid_text",
             DomainError::PartnerAccessNotGranted => "partner_access_not_granted",
             DomainError::TicketClosed => "ticket_closed",
+            DomainError::NotACustomer => "not_a_customer",
         }
     }
 }

@@ -82,11 +82,15 @@ pub enum UserEvent {
     LicenseAssigned { license_id: LicenseId },
     #[serde(rename = "user.license_released")]
     LicenseReleased { license_id: LicenseId },
+    /// The customers a partner's staff member works for (all of the
+    /// partner's customers when the list is empty).
+    #[serde(rename = "user.customers_assigned")]
+    CustomersAssigned { customers: Vec<AccountId> },
 }
 
 impl UserEvent {
     /// Every event type of this aggregate.
-    pub const TYPES: [&'static str; 10] = [
+    pub const TYPES: [&'static str; 11] = [
         "user.created",
         "user.role_changed",
         "user.profile_updated",
@@ -97,6 +101,7 @@ impl UserEvent {
         "user.password_changed",
         "user.license_assigned",
         "user.license_released",
+        "user.customers_assigned",
     ];
 
     pub fn event_type(&self) -> &'static str {
@@ -111,6 +116,7 @@ impl UserEvent {
             UserEvent::PasswordChanged { .. } => "user.password_changed",
             UserEvent::LicenseAssigned { .. } => "user.license_assigned",
             UserEvent::LicenseReleased { .. } => "user.license_released",
+            UserEvent::CustomersAssigned { .. } => "user.customers_assigned",
         }
     }
 }
@@ -175,6 +181,8 @@ pub struct UserState {
     pub licenses: BTreeSet<LicenseId>,
     /// Licenses held when the user was deleted (for a restore).
     pub licenses_at_deletion: Vec<LicenseId>,
+    /// Customers assigned to a partner's staff member (empty: all).
+    pub assigned_customers: BTreeSet<AccountId>,
 }
 
 impl UserState {
@@ -251,6 +259,9 @@ pub fn evolve(mut state: UserState, event: &UserEvent, at: DateTime<Utc>) -> Use
         }
         UserEvent::LicenseReleased { license_id } => {
             state.licenses.remove(license_id);
+        }
+        UserEvent::CustomersAssigned { customers } => {
+            state.assigned_customers = customers.iter().copied().collect();
         }
         UserEvent::SessionsRevoked => state.sessions_revoked_at = Some(at),
         UserEvent::PasswordChanged { .. } => {}
@@ -415,6 +426,32 @@ pub fn decide_update_profile(
         email: claims,
         ..Decision::default()
     })
+}
+
+/// Which customers a partner's staff member works for. `customers` must all
+/// be customers of the user's partner account (checked by the caller, who
+/// can read them).
+pub fn decide_assign_customers(
+    user: &UserState,
+    customers: &[AccountId],
+) -> Result<Decision, DomainError> {
+    user.live()?;
+    let wanted: BTreeSet<AccountId> = customers.iter().copied().collect();
+    if wanted == user.assigned_customers {
+        return Err(DomainError::NoChange);
+    }
+    Ok(Decision {
+        user: vec![UserEvent::CustomersAssigned {
+            customers: wanted.into_iter().collect(),
+        }],
+        ..Decision::default()
+    })
+}
+
+/// Whether a partner's staff member may work for `customer`: assigned to
+/// it, or assigned to none (then all of the partner's customers).
+pub fn works_for(user: &UserState, customer: AccountId) -> bool {
+    user.assigned_customers.is_empty() || user.assigned_customers.contains(&customer)
 }
 
 /// Force logout: every session of the user ends now.
@@ -726,6 +763,7 @@ mod tests {
             UserEvent::LicenseReleased {
                 license_id: LicenseId(Uuid::nil()),
             },
+            UserEvent::CustomersAssigned { customers: vec![] },
         ];
         let types: Vec<&str> = all.iter().map(UserEvent::event_type).collect();
         assert_eq!(types, UserEvent::TYPES);

@@ -101,7 +101,8 @@ impl From<DomainError> for ApiError {
             | InvalidTenantInvitation
             | InvalidSeats
             | NotLicensable
-            | InvalidText => StatusCode::UNPROCESSABLE_ENTITY,
+            | InvalidText
+            | NotACustomer => StatusCode::UNPROCESSABLE_ENTITY,
             AlreadyExists
             | EmailTaken
             | LastAdmin

@@ -138,6 +138,10 @@ pub fn router(state: AppState) -> Router {
             post(invitations::revoke),
         )
         .route("/v1/users/{user_id}/role", put(users::change_role))
+        .route(
+            "/v1/users/{user_id}/customers",
+            put(users::assign_customers),
+        )
         .route("/v1/users/{user_id}/restore", post(users::restore_user))
         .route("/v1/users/{user_id}/logout", post(users::force_logout))
         .route(

@@ -35,6 +35,7 @@ use crate::http::{health, invitations, licenses, servers, sessions, tickets, use
         users::get_user,
         users::update_user,
         users::change_role,
+        users::assign_customers,
         users::delete_user,
         users::restore_user,
         users::force_logout,

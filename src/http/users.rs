@@ -583,6 +583,39 @@ pub async fn force_logout(
     Ok(Json(Appended::from(&outcome)))
 }
 
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignCustomers {
+    /// The partner's customer organizations this staff member works for;
+    /// empty: all of them.
+    pub account_ids: Vec<AccountId>,
+}
+
+/// `PUT /v1/users/{id}/customers` — partner staff: which customers they see.
+#[utoipa::path(
+    put,
+    path = "/v1/users/{user_id}/customers",
+    tag = "users",
+    params(("user_id" = UserId, Path, description = "user id")),
+    request_body = AssignCustomers,
+    responses((status = 200, body = Appended), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])),
+)]
+pub async fn assign_customers(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(user_id): ApiPath<UserId>,
+    ApiJson(body): ApiJson<AssignCustomers>,
+) -> Result<Json<Appended>, ApiError> {
+    visible_user(&state, &caller, user_id).await?;
+    let outcome = state
+        .auth
+        .ledger()
+        .assign_customers(&caller.context, user_id, &body.account_ids)
+        .await?;
+    Ok(Json(Appended::from(&outcome)))
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PasswordReset {
     pub temporary_password: String,

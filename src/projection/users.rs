@@ -81,7 +81,8 @@ impl Projector for UsersProjector {
             UserEvent::SessionsRevoked
             | UserEvent::PasswordChanged { .. }
             | UserEvent::LicenseAssigned { .. }
-            | UserEvent::LicenseReleased { .. } => update(vec![]),
+            | UserEvent::LicenseReleased { .. }
+            | UserEvent::CustomersAssigned { .. } => update(vec![]),
             UserEvent::Purged => update(vec![
                 ("status", text("purged")),
                 ("email", SetExpr::Value(SqlValue::Text(None))),
