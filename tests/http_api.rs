@@ -747,6 +747,12 @@ async fn the_openapi_document_describes_every_route() {
         if !path.starts_with("/v1/") || *path == "/v1/log/head" {
             continue;
         }
+        for status in ["400", "401", "404"] {
+            assert!(
+                operation["responses"][status].is_object(),
+                "{method} {path} documents no {status}"
+            );
+        }
         let concrete = path
             .replace("{account_id}", "00000000-0000-7000-8000-000000000000")
             .replace("{user_id}", "00000000-0000-7000-8000-000000000000")

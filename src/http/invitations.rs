@@ -17,7 +17,8 @@ use crate::domain::role::{AccountKind, Role};
 use crate::http::context::{Caller, RequestContext};
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::http::schemas::{
-    Appended, ErrorBody, InvitationCreated, InvitationResent, InvitationsPage, SignedUp,
+    Appended, CommandErrors, ErrorBody, InvitationCreated, InvitationResent, InvitationsPage,
+    ReadErrors, SignedUp,
 };
 use crate::http::users::{rows_in_account, AccountRows, ReadAfter, PAGE_LIMIT};
 use crate::http::AppState;
@@ -48,7 +49,7 @@ pub struct CreateInvitation {
     tag = "invitations",
     params(("account_id" = AccountId, Path, description = "account id")),
     request_body = CreateInvitation,
-    responses((status = 201, body = InvitationCreated), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    responses((status = 201, body = InvitationCreated), CommandErrors),
     security(("bearer" = [])),
 )]
 pub async fn invite(
@@ -98,7 +99,7 @@ pub async fn invite(
     path = "/v1/accounts/{account_id}/invitations",
     tag = "invitations",
     params(("account_id" = AccountId, Path, description = "account id"), ReadAfter),
-    responses((status = 200, body = InvitationsPage), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    responses((status = 200, body = InvitationsPage), ReadErrors),
     security(("bearer" = [])),
 )]
 pub async fn list(
@@ -161,7 +162,7 @@ pub async fn list(
     path = "/v1/invitations/{invitation_id}/resend",
     tag = "invitations",
     params(("invitation_id" = InvitationId, Path, description = "invitation id")),
-    responses((status = 200, body = InvitationResent), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    responses((status = 200, body = InvitationResent), CommandErrors),
     security(("bearer" = [])),
 )]
 pub async fn resend(
@@ -185,7 +186,7 @@ pub async fn resend(
     path = "/v1/invitations/{invitation_id}/revoke",
     tag = "invitations",
     params(("invitation_id" = InvitationId, Path, description = "invitation id")),
-    responses((status = 200, body = Appended), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    responses((status = 200, body = Appended), CommandErrors),
     security(("bearer" = [])),
 )]
 pub async fn revoke(
@@ -216,7 +217,7 @@ pub struct AcceptInvitation {
     path = "/v1/invitations/accept",
     tag = "invitations",
     request_body = AcceptInvitation,
-    responses((status = 201, body = SignedUp), (status = 410, description = "expired", body = ErrorBody), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    responses((status = 201, body = SignedUp), (status = 410, description = "expired", body = ErrorBody), CommandErrors),
 )]
 pub async fn accept(
     State(state): State<AppState>,

@@ -11,7 +11,7 @@ use crate::domain::ids::{AccountId, LicenseId, UserId};
 use crate::domain::permissions::Action;
 use crate::http::context::Caller;
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
-use crate::http::schemas::{Appended, ErrorBody, LicenseCreated, LicensesPage};
+use crate::http::schemas::{Appended, CommandErrors, LicenseCreated, LicensesPage, ReadErrors};
 use crate::http::users::{rows_in_account, AccountRows, ReadAfter, PAGE_LIMIT};
 use crate::http::AppState;
 
@@ -29,7 +29,7 @@ pub struct CreateLicense {
     tag = "licenses",
     params(("account_id" = AccountId, Path, description = "account id")),
     request_body = CreateLicense,
-    responses((status = 201, body = LicenseCreated), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    responses((status = 201, body = LicenseCreated), CommandErrors),
     security(("bearer" = [])),
 )]
 pub async fn create(
@@ -65,7 +65,7 @@ pub async fn create(
     path = "/v1/accounts/{account_id}/licenses",
     tag = "licenses",
     params(("account_id" = AccountId, Path, description = "account id"), ReadAfter),
-    responses((status = 200, body = LicensesPage), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    responses((status = 200, body = LicensesPage), ReadErrors),
     security(("bearer" = [])),
 )]
 pub async fn list(
@@ -103,7 +103,7 @@ pub struct Seats {
     tag = "licenses",
     params(("license_id" = LicenseId, Path, description = "license id")),
     request_body = Seats,
-    responses((status = 200, body = Appended), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    responses((status = 200, body = Appended), CommandErrors),
     security(("bearer" = [])),
 )]
 pub async fn change_seats(
@@ -133,7 +133,7 @@ pub struct Users {
     tag = "licenses",
     params(("license_id" = LicenseId, Path, description = "license id")),
     request_body = Users,
-    responses((status = 200, body = Appended), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    responses((status = 200, body = Appended), CommandErrors),
     security(("bearer" = [])),
 )]
 pub async fn assign(
@@ -157,7 +157,7 @@ pub async fn assign(
     tag = "licenses",
     params(("license_id" = LicenseId, Path, description = "license id")),
     request_body = Users,
-    responses((status = 200, body = Appended), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    responses((status = 200, body = Appended), CommandErrors),
     security(("bearer" = [])),
 )]
 pub async fn release(
@@ -180,7 +180,7 @@ pub async fn release(
     path = "/v1/licenses/{license_id}/cancel",
     tag = "licenses",
     params(("license_id" = LicenseId, Path, description = "license id")),
-    responses((status = 200, body = Appended), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    responses((status = 200, body = Appended), CommandErrors),
     security(("bearer" = [])),
 )]
 pub async fn cancel(

@@ -126,3 +126,52 @@ pub struct LogHead {
     pub hash: String,
     pub recorded_at: Option<DateTime<Utc>>,
 }
+
+/// The errors every read can answer (doc comments are the descriptions).
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum ReadErrors {
+    /// malformed path or query
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// not signed in
+    #[response(status = 401)]
+    Unauthenticated(ErrorBody),
+    /// not allowed
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    /// absent, or another tenant's
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+    /// the read models have not reached `?position=` yet, or the store is unavailable
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
+}
+
+/// The errors every command can answer (the `Idempotency-Key` middleware
+/// alone can answer 409 and 422 on any of them).
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum CommandErrors {
+    /// malformed input, unknown fields, bad Idempotency-Key
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// not signed in, or wrong credentials
+    #[response(status = 401)]
+    Unauthenticated(ErrorBody),
+    /// not allowed
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    /// absent, or another tenant's
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+    /// conflicts with the current state, or the Idempotency-Key is in use
+    #[response(status = 409)]
+    Conflict(ErrorBody),
+    /// body too large
+    #[response(status = 413)]
+    TooLarge(ErrorBody),
+    /// invalid values, or the Idempotency-Key was used for another request
+    #[response(status = 422)]
+    Invalid(ErrorBody),
+}

@@ -10,7 +10,7 @@ use crate::domain::ids::{AccountId, ServerId};
 use crate::domain::permissions::Action;
 use crate::http::context::Caller;
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
-use crate::http::schemas::{Appended, ErrorBody};
+use crate::http::schemas::{Appended, CommandErrors, ReadErrors};
 use crate::http::users::{rows_in_account, AccountRows, ReadAfter, PAGE_LIMIT};
 use crate::http::AppState;
 
@@ -72,7 +72,7 @@ pub struct BackupMade {
 
 #[utoipa::path(post, path = "/v1/accounts/{account_id}/servers", tag = "servers",
     params(("account_id" = AccountId, Path, description = "account id")), request_body = RegisterServer,
-    responses((status = 201, body = ServerRegistered), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 201, body = ServerRegistered), CommandErrors),
     security(("bearer" = [])))]
 pub async fn register(
     State(state): State<AppState>,
@@ -104,7 +104,7 @@ pub async fn register(
 
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/servers", tag = "servers",
     params(("account_id" = AccountId, Path, description = "account id"), ReadAfter),
-    responses((status = 200, body = ServersPage), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = ServersPage), ReadErrors),
     security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
@@ -130,7 +130,7 @@ pub async fn list(
 
 #[utoipa::path(patch, path = "/v1/servers/{server_id}", tag = "servers",
     params(("server_id" = ServerId, Path, description = "server id")), request_body = UpdateServer,
-    responses((status = 200, body = Appended), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = Appended), CommandErrors),
     security(("bearer" = [])))]
 pub async fn update(
     State(state): State<AppState>,
@@ -154,7 +154,7 @@ pub async fn update(
 
 #[utoipa::path(put, path = "/v1/servers/{server_id}/partner-access", tag = "servers",
     params(("server_id" = ServerId, Path, description = "server id")), request_body = PartnerAccess,
-    responses((status = 200, body = Appended), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    responses((status = 200, body = Appended), CommandErrors),
     security(("bearer" = [])))]
 pub async fn partner_access(
     State(state): State<AppState>,
@@ -172,7 +172,7 @@ pub async fn partner_access(
 
 #[utoipa::path(post, path = "/v1/servers/{server_id}/actions", tag = "servers",
     params(("server_id" = ServerId, Path, description = "server id")), request_body = ServerActionBody,
-    responses((status = 200, body = Appended), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = Appended), CommandErrors),
     security(("bearer" = [])))]
 pub async fn action(
     State(state): State<AppState>,
@@ -190,7 +190,7 @@ pub async fn action(
 
 #[utoipa::path(put, path = "/v1/servers/{server_id}/configuration", tag = "servers",
     params(("server_id" = ServerId, Path, description = "server id")), request_body = Configuration,
-    responses((status = 200, body = Appended), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = Appended), CommandErrors),
     security(("bearer" = [])))]
 pub async fn configuration(
     State(state): State<AppState>,
@@ -208,7 +208,7 @@ pub async fn configuration(
 
 #[utoipa::path(post, path = "/v1/servers/{server_id}/backups", tag = "servers",
     params(("server_id" = ServerId, Path, description = "server id")),
-    responses((status = 201, body = BackupMade), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 201, body = BackupMade), CommandErrors),
     security(("bearer" = [])))]
 pub async fn backup(
     State(state): State<AppState>,
@@ -231,7 +231,7 @@ pub async fn backup(
 
 #[utoipa::path(post, path = "/v1/servers/{server_id}/backups/{backup_id}/restore", tag = "servers",
     params(("server_id" = ServerId, Path, description = "server id"), ("backup_id" = String, Path, description = "backup id")),
-    responses((status = 200, body = Appended), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = Appended), CommandErrors),
     security(("bearer" = [])))]
 pub async fn restore(
     State(state): State<AppState>,

@@ -10,7 +10,7 @@ use crate::auth::password::Password;
 use crate::domain::ids::{AccountId, SessionId, UserId};
 use crate::http::context::{Caller, RequestContext};
 use crate::http::error::{ApiError, ApiJson};
-use crate::http::schemas::ErrorBody;
+use crate::http::schemas::{CommandErrors, ReadErrors};
 use crate::http::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -36,7 +36,7 @@ pub struct SignInResponse {
     path = "/v1/sessions",
     tag = "sessions",
     request_body = SignInRequest,
-    responses((status = 201, body = SignInResponse), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    responses((status = 201, body = SignInResponse), CommandErrors),
 )]
 pub async fn sign_in(
     State(state): State<AppState>,
@@ -65,7 +65,7 @@ pub async fn sign_in(
     delete,
     path = "/v1/sessions/current",
     tag = "sessions",
-    responses((status = 204, description = "signed out"), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    responses((status = 204, description = "signed out"), CommandErrors),
     security(("bearer" = [])),
 )]
 pub async fn sign_out(
@@ -94,7 +94,7 @@ pub struct Me {
     get,
     path = "/v1/me",
     tag = "sessions",
-    responses((status = 200, body = Me), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    responses((status = 200, body = Me), ReadErrors),
     security(("bearer" = [])),
 )]
 pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Me>, ApiError> {
@@ -122,7 +122,7 @@ pub struct ChangePassword {
     path = "/v1/me/password",
     tag = "sessions",
     request_body = ChangePassword,
-    responses((status = 204, description = "changed; every session ended"), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    responses((status = 204, description = "changed; every session ended"), CommandErrors),
     security(("bearer" = [])),
 )]
 pub async fn change_password(

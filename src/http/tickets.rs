@@ -10,7 +10,7 @@ use crate::domain::ids::{AccountId, TicketId};
 use crate::domain::permissions::Action;
 use crate::http::context::Caller;
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
-use crate::http::schemas::{Appended, ErrorBody};
+use crate::http::schemas::{Appended, CommandErrors, ReadErrors};
 use crate::http::users::{rows_in_account, AccountRows, ReadAfter, PAGE_LIMIT};
 use crate::http::AppState;
 
@@ -48,7 +48,7 @@ pub struct CloseTicket {
 
 #[utoipa::path(post, path = "/v1/accounts/{account_id}/tickets", tag = "tickets",
     params(("account_id" = AccountId, Path, description = "account id")), request_body = OpenTicket,
-    responses((status = 201, body = TicketOpened), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 201, body = TicketOpened), CommandErrors),
     security(("bearer" = [])))]
 pub async fn open(
     State(state): State<AppState>,
@@ -79,7 +79,7 @@ pub async fn open(
 
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/tickets", tag = "tickets",
     params(("account_id" = AccountId, Path, description = "account id"), ReadAfter),
-    responses((status = 200, body = TicketsPage), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = TicketsPage), ReadErrors),
     security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
@@ -105,7 +105,7 @@ pub async fn list(
 
 #[utoipa::path(patch, path = "/v1/tickets/{ticket_id}", tag = "tickets",
     params(("ticket_id" = TicketId, Path, description = "ticket id")), request_body = UpdateTicket,
-    responses((status = 200, body = Appended), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = Appended), CommandErrors),
     security(("bearer" = [])))]
 pub async fn update(
     State(state): State<AppState>,
@@ -128,7 +128,7 @@ pub async fn update(
 
 #[utoipa::path(post, path = "/v1/tickets/{ticket_id}/close", tag = "tickets",
     params(("ticket_id" = TicketId, Path, description = "ticket id")), request_body = CloseTicket,
-    responses((status = 200, body = Appended), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = Appended), CommandErrors),
     security(("bearer" = [])))]
 pub async fn close(
     State(state): State<AppState>,

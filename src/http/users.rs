@@ -24,7 +24,8 @@ use crate::domain::user::{NewUser, Origin};
 use crate::http::context::Caller;
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::http::schemas::{
-    AccountCreated, ActivityPage, Appended, ErrorBody, Restored, UserCreated, UsersPage,
+    AccountCreated, ActivityPage, Appended, CommandErrors, ReadErrors, Restored, UserCreated,
+    UsersPage,
 };
 use crate::http::AppState;
 use crate::projection::SqlValue;
@@ -130,7 +131,7 @@ pub struct CreateAccount {
     path = "/v1/accounts",
     tag = "accounts",
     request_body = CreateAccount,
-    responses((status = 201, body = AccountCreated), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    responses((status = 201, body = AccountCreated), CommandErrors),
     security(("bearer" = [])),
 )]
 pub async fn create_account(
@@ -172,7 +173,7 @@ pub async fn create_account(
     path = "/v1/accounts/{account_id}",
     tag = "accounts",
     params(("account_id" = AccountId, Path, description = "account id"), ReadAfter),
-    responses((status = 200, body = Object), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    responses((status = 200, body = Object), ReadErrors),
     security(("bearer" = [])),
 )]
 pub async fn get_account(
@@ -213,7 +214,7 @@ pub struct RenameAccount {
     tag = "accounts",
     params(("account_id" = AccountId, Path, description = "account id")),
     request_body = RenameAccount,
-    responses((status = 200, body = Appended), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = Appended), CommandErrors),
     security(("bearer" = [])),
 )]
 pub async fn rename_account(
@@ -236,7 +237,7 @@ pub async fn rename_account(
     path = "/v1/accounts/{account_id}",
     tag = "accounts",
     params(("account_id" = AccountId, Path, description = "account id")),
-    responses((status = 200, body = Appended), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    responses((status = 200, body = Appended), CommandErrors),
     security(("bearer" = [])),
 )]
 pub async fn delete_account(
@@ -267,7 +268,7 @@ pub struct UsersQuery {
     path = "/v1/accounts/{account_id}/users",
     tag = "users",
     params(("account_id" = AccountId, Path, description = "account id"), UsersQuery),
-    responses((status = 200, body = UsersPage), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    responses((status = 200, body = UsersPage), ReadErrors),
     security(("bearer" = [])),
 )]
 pub async fn list_users(
@@ -317,7 +318,7 @@ pub async fn list_users(
     path = "/v1/accounts/{account_id}/activity",
     tag = "activity",
     params(("account_id" = AccountId, Path, description = "account id"), ReadAfter),
-    responses((status = 200, body = ActivityPage), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    responses((status = 200, body = ActivityPage), ReadErrors),
     security(("bearer" = [])),
 )]
 pub async fn list_activity(
@@ -359,7 +360,7 @@ pub struct CreateUser {
     tag = "users",
     params(("account_id" = AccountId, Path, description = "account id")),
     request_body = CreateUser,
-    responses((status = 201, body = UserCreated), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    responses((status = 201, body = UserCreated), CommandErrors),
     security(("bearer" = [])),
 )]
 pub async fn create_user(
@@ -418,7 +419,7 @@ async fn visible_user(
     path = "/v1/users/{user_id}",
     tag = "users",
     params(("user_id" = UserId, Path, description = "user id"), ReadAfter),
-    responses((status = 200, body = Object), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    responses((status = 200, body = Object), ReadErrors),
     security(("bearer" = [])),
 )]
 pub async fn get_user(
@@ -459,7 +460,7 @@ pub struct UpdateUser {
     tag = "users",
     params(("user_id" = UserId, Path, description = "user id")),
     request_body = UpdateUser,
-    responses((status = 200, body = Appended), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    responses((status = 200, body = Appended), CommandErrors),
     security(("bearer" = [])),
 )]
 pub async fn update_user(
@@ -496,7 +497,7 @@ pub struct ChangeRole {
     tag = "users",
     params(("user_id" = UserId, Path, description = "user id")),
     request_body = ChangeRole,
-    responses((status = 200, body = Appended), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    responses((status = 200, body = Appended), CommandErrors),
     security(("bearer" = [])),
 )]
 pub async fn change_role(
@@ -521,7 +522,7 @@ pub async fn change_role(
     path = "/v1/users/{user_id}",
     tag = "users",
     params(("user_id" = UserId, Path, description = "user id")),
-    responses((status = 200, body = Appended), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    responses((status = 200, body = Appended), CommandErrors),
     security(("bearer" = [])),
 )]
 pub async fn delete_user(
@@ -544,7 +545,7 @@ pub async fn delete_user(
     path = "/v1/users/{user_id}/restore",
     tag = "users",
     params(("user_id" = UserId, Path, description = "user id")),
-    responses((status = 200, body = Restored), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    responses((status = 200, body = Restored), CommandErrors),
     security(("bearer" = [])),
 )]
 pub async fn restore_user(
@@ -570,7 +571,7 @@ pub async fn restore_user(
     path = "/v1/users/{user_id}/logout",
     tag = "users",
     params(("user_id" = UserId, Path, description = "user id")),
-    responses((status = 200, body = Appended), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    responses((status = 200, body = Appended), CommandErrors),
     security(("bearer" = [])),
 )]
 pub async fn force_logout(
@@ -598,7 +599,7 @@ pub struct AssignCustomers {
     tag = "users",
     params(("user_id" = UserId, Path, description = "user id")),
     request_body = AssignCustomers,
-    responses((status = 200, body = Appended), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = Appended), CommandErrors),
     security(("bearer" = [])),
 )]
 pub async fn assign_customers(
@@ -628,7 +629,7 @@ pub struct PasswordReset {
     path = "/v1/users/{user_id}/password-reset",
     tag = "users",
     params(("user_id" = UserId, Path, description = "user id")),
-    responses((status = 200, body = PasswordReset), (status = 400, description = "malformed input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "absent, or another tenant's", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 422, description = "invalid values", body = ErrorBody)),
+    responses((status = 200, body = PasswordReset), CommandErrors),
     security(("bearer" = [])),
 )]
 pub async fn reset_password(
