@@ -96,6 +96,21 @@ impl Backend {
         }
     }
 
+    /// The per-person keys beside the log (crypto-shredding).
+    pub fn personal_keys(&self) -> crate::privacy::keys::SharedKeys {
+        match self {
+            Backend::Embedded(s) => Arc::new(s.clone()),
+            Backend::Postgres(s) => Arc::new(s.clone()),
+        }
+    }
+
+    /// Sealing and opening of personal data with this store's keys; make
+    /// one per process and share it (it caches keys, and a purge evicts
+    /// them from its cache).
+    pub fn personal_data(&self) -> crate::privacy::SharedPersonalData {
+        crate::privacy::PersonalData::new(self.personal_keys())
+    }
+
     /// The remembered answers of `Idempotency-Key` requests.
     pub fn idempotency(&self) -> SharedIdempotency {
         match self {

@@ -153,14 +153,19 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 Migrations::Apply
             };
             let backend = Backend::open(&location, migrations).await?;
+            let personal = backend.personal_data();
             let projections = Projections::new(
                 backend.shared(),
+                personal.clone(),
                 open_projections(&location, migrations).await?,
             );
             projections.start();
             let state = AppState {
                 store: backend.shared(),
-                auth: Auth::new(Ledger::new(backend.shared()), backend.credentials()),
+                auth: Auth::new(
+                    Ledger::new(backend.shared(), personal),
+                    backend.credentials(),
+                ),
                 projections,
                 idempotency: backend.idempotency(),
             };
@@ -175,7 +180,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Bootstrap { email } => {
             let email = Email::parse(&email).map_err(|e| CliError::Usage(e.to_string()))?;
             let backend = Backend::open(&location, Migrations::Apply).await?;
-            let auth = Auth::new(Ledger::new(backend.shared()), backend.credentials());
+            let auth = Auth::new(
+                Ledger::new(backend.shared(), backend.personal_data()),
+                backend.credentials(),
+            );
             let (account, user, password) = auth.bootstrap(&email, Utc::now()).await?;
             println!("platform account {account}");
             println!("platform admin   {user} <{email}>");
@@ -228,8 +236,11 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let backend = Backend::open(&location, Migrations::Apply).await?;
             let store = backend.shared();
             let total = store.head().await?.position;
-            let projections =
-                Projections::new(store, open_projections(&location, Migrations::Apply).await?);
+            let projections = Projections::new(
+                store,
+                backend.personal_data(),
+                open_projections(&location, Migrations::Apply).await?,
+            );
             let bar = progress_bar(total, "rebuilding");
             let result = projections
                 .rebuild(&names, &mut |name, position| {

@@ -16,6 +16,7 @@ pub mod event;
 pub mod http;
 pub mod idempotency;
 pub mod notify;
+pub mod privacy;
 pub mod projection;
 pub mod store;
 pub mod transfer;

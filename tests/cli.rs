@@ -263,7 +263,7 @@ on_both_backends!(
             .expect("a password line");
         assert_eq!(password.len(), 24);
         let auth = portal_ledger::app::sessions::Auth::new(
-            portal_ledger::app::Ledger::new(t.store.clone()),
+            portal_ledger::app::Ledger::new(t.store.clone(), t.personal.clone()),
             t.backend.credentials(),
         );
         auth.sign_in(

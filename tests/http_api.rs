@@ -27,14 +27,18 @@ struct Api {
 async fn api(t: &support::TestStore) -> Api {
     let projections = Projections::new(
         t.store.clone(),
+        t.personal.clone(),
         open_projections(&t.location, Migrations::Apply)
             .await
             .unwrap(),
     );
     projections.start();
     let mail = MemoryNotifier::default();
-    let auth = Auth::new(Ledger::new(t.store.clone()), t.backend.credentials())
-        .with_notifier(Arc::new(mail.clone()));
+    let auth = Auth::new(
+        Ledger::new(t.store.clone(), t.personal.clone()),
+        t.backend.credentials(),
+    )
+    .with_notifier(Arc::new(mail.clone()));
     let (_, _, password) = auth
         .bootstrap(&Email::parse("root@platform.example").unwrap(), Utc::now())
         .await

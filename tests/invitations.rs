@@ -27,8 +27,11 @@ struct Setup {
 
 async fn setup(t: &support::TestStore) -> Setup {
     let mail = MemoryNotifier::default();
-    let auth = Auth::new(Ledger::new(t.store.clone()), t.backend.credentials())
-        .with_notifier(Arc::new(mail.clone()));
+    let auth = Auth::new(
+        Ledger::new(t.store.clone(), t.personal.clone()),
+        t.backend.credentials(),
+    )
+    .with_notifier(Arc::new(mail.clone()));
     let (platform, root, _) = auth
         .bootstrap(&Email::parse("root@platform.example").unwrap(), Utc::now())
         .await

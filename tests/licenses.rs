@@ -22,7 +22,7 @@ struct Org {
 }
 
 async fn org_with_users(t: &support::TestStore, n: usize) -> Org {
-    let ledger = Ledger::new(t.store.clone());
+    let ledger = Ledger::new(t.store.clone(), t.personal.clone());
     let system = CommandContext::system();
     let org = AccountId(Uuid::now_v7());
     ledger
@@ -37,6 +37,7 @@ async fn org_with_users(t: &support::TestStore, n: usize) -> Org {
             name: format!("U{i}"),
             role: if i == 0 { Role::Admin } else { Role::Regular },
             origin: Origin::Direct,
+            invitation: None,
         };
         ledger.create_user(&system, org, &new).await.unwrap();
         users.push(new.user_id);
@@ -221,6 +222,7 @@ on_both_backends!(
             name: "S".into(),
             role: Role::Support,
             origin: Origin::Direct,
+            invitation: None,
         };
         o.ledger
             .create_user(&o.admin, o.org, &support)

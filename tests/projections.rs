@@ -44,10 +44,10 @@ on_both_backends!(
         let target = open_projections(&t.location, Migrations::Apply)
             .await
             .unwrap();
-        let projections = Projections::new(t.store.clone(), target);
+        let projections = Projections::new(t.store.clone(), t.personal.clone(), target);
         projections.start();
 
-        let ledger = Ledger::new(t.store.clone());
+        let ledger = Ledger::new(t.store.clone(), t.personal.clone());
         let system = CommandContext::system();
         let org = AccountId(Uuid::now_v7());
         ledger
@@ -65,6 +65,7 @@ on_both_backends!(
                 name: format!("Person {i}"),
                 role,
                 origin: Origin::Direct,
+                invitation: None,
             };
             ledger.create_user(&system, org, &new).await.unwrap();
             users.push(new.user_id);
@@ -164,7 +165,11 @@ on_both_backends!(
             .is_err());
 
         // A fresh runner resumes from the checkpoints without re-applying.
-        let again = Projections::new(t.store.clone(), projections.target().clone());
+        let again = Projections::new(
+            t.store.clone(),
+            t.personal.clone(),
+            projections.target().clone(),
+        );
         again.start();
         assert!(
             again

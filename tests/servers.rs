@@ -19,6 +19,7 @@ async fn user_in(ledger: &Ledger, account: AccountId, email: &str, role: Role) -
         name: email.into(),
         role,
         origin: Origin::Direct,
+        invitation: None,
     };
     ledger
         .create_user(&CommandContext::system(), account, &new)
@@ -37,7 +38,7 @@ fn domain(e: LedgerError) -> DomainError {
 on_both_backends!(
     partners_act_only_while_the_grant_stands,
     |t: support::TestStore| async move {
-        let ledger = Ledger::new(t.store.clone());
+        let ledger = Ledger::new(t.store.clone(), t.personal.clone());
         let system = CommandContext::system();
         let (partner, org) = (AccountId(Uuid::now_v7()), AccountId(Uuid::now_v7()));
         ledger
@@ -136,7 +137,7 @@ on_both_backends!(
 on_both_backends!(
     roles_and_backups_on_servers,
     |t: support::TestStore| async move {
-        let ledger = Ledger::new(t.store.clone());
+        let ledger = Ledger::new(t.store.clone(), t.personal.clone());
         let org = AccountId(Uuid::now_v7());
         ledger
             .create_account(

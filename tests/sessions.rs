@@ -19,8 +19,11 @@ use uuid::Uuid;
 const PASSWORD: &str = "correct horse battery";
 
 fn auth(t: &support::TestStore) -> Auth {
-    Auth::new(Ledger::new(t.store.clone()), t.backend.credentials())
-        .with_session_ttl(Duration::hours(1))
+    Auth::new(
+        Ledger::new(t.store.clone(), t.personal.clone()),
+        t.backend.credentials(),
+    )
+    .with_session_ttl(Duration::hours(1))
 }
 
 /// Bootstraps and adds a user with a known password to the platform.
@@ -35,6 +38,7 @@ async fn with_user(auth: &Auth, role: Role, email: &str) -> (CommandContext, Use
         name: "Test User".into(),
         role,
         origin: Origin::Direct,
+        invitation: None,
     };
     auth.ledger()
         .create_user(&admin, platform, &new)

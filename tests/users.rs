@@ -33,6 +33,7 @@ fn new_user(email: &str, role: Role) -> NewUser {
         name: format!("Name of {email}"),
         role,
         origin: Origin::Direct,
+        invitation: None,
     }
 }
 
@@ -50,7 +51,7 @@ async fn add_user(
 
 /// Platform → partner → customer organization, each with an admin.
 async fn world(t: &support::TestStore) -> World {
-    let ledger = Ledger::new(t.store.clone());
+    let ledger = Ledger::new(t.store.clone(), t.personal.clone());
     let system = CommandContext::system();
     let platform = AccountId(Uuid::now_v7());
     ledger
@@ -265,7 +266,10 @@ on_both_backends!(
             Role::Support,
         )
         .await;
-        let events = t.store.read_stream(&user.stream(), 1, 10).await.unwrap();
+        let mut events = t.store.read_stream(&user.stream(), 1, 10).await.unwrap();
+        // Stored sealed (see `privacy`); opened as every reader sees them.
+        assert!(events[0].metadata.as_str().contains("\"sealed\""));
+        t.personal.open(&mut events).await.unwrap();
         let meta = events[0].metadata.to_value();
         assert_eq!(meta["actor"]["email"], "boss@reseller.example");
         assert_eq!(meta["actor"]["user_id"], w.partner_admin.to_string());
@@ -420,7 +424,7 @@ on_both_backends!(
             }
         }
         assert_eq!(created, 1);
-        let created_events = t
+        let mut user_events = t
             .store
             .read_all(
                 1,
@@ -431,7 +435,9 @@ on_both_backends!(
                 },
             )
             .await
-            .unwrap()
+            .unwrap();
+        t.personal.open(&mut user_events).await.unwrap();
+        let created_events = user_events
             .into_iter()
             .filter(|e| {
                 e.payload.as_str().contains("same@customer.example")

@@ -120,6 +120,10 @@ pub struct EventMetadata {
     pub targets: Vec<Target>,
     pub action_type: ActivityType,
     pub description: String,
+    /// Set when the description names no person, so it need not be sealed
+    /// (see `crate::privacy`); absent otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub description_names_nobody: bool,
     pub authorization: Option<Grant>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
@@ -160,6 +164,7 @@ impl EventMetadata {
             targets: Vec::new(),
             action_type,
             description,
+            description_names_nobody: false,
             authorization: grant,
             ip: context.ip.clone(),
             user_agent: context.user_agent.clone(),
@@ -167,6 +172,13 @@ impl EventMetadata {
             correlation_id: context.correlation_id.unwrap_or_else(Uuid::now_v7),
             causation_id: context.causation_id,
         }
+    }
+
+    /// Marks the description as naming no person (it stays in clear even
+    /// when the command's targets are people).
+    pub fn names_nobody(mut self) -> Self {
+        self.description_names_nobody = true;
+        self
     }
 
     pub fn with_target(mut self, kind: &'static str, id: impl ToString) -> Self {

@@ -288,6 +288,7 @@ impl Auth {
                     name: name.to_owned(),
                     role,
                     origin: Origin::Invitation,
+                    invitation: Some(invitation_id),
                 };
                 let mut decision = user::decide_create(
                     &user::UserState::default(),
@@ -297,8 +298,10 @@ impl Auth {
                 )?;
                 account_events.append(&mut decision.account);
                 decision.account = account_events;
+                // The invitee acts: the signup is theirs (and so are the
+                // request's address and user agent, erased with them).
                 let acting = CommandContext {
-                    actor: None,
+                    actor: Some(user_id),
                     ..context.clone()
                 };
                 let metadata = EventMetadata::new(

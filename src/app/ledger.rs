@@ -25,6 +25,7 @@ use crate::domain::ticket::{self, TicketEvent, TicketState};
 use crate::domain::user::{self, Decision, EmailClaim, EmailEvent, UserEvent, UserState};
 use crate::domain::DomainError;
 use crate::event::{RecordedEvent, StreamId};
+use crate::privacy::{PrivacyError, SharedPersonalData};
 use crate::store::{AppendOutcome, ExpectedVersion, SharedStore, StoreError, StreamAppend};
 use std::collections::BTreeMap;
 
@@ -45,6 +46,8 @@ pub enum LedgerError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Codec(#[from] CodecError),
+    #[error(transparent)]
+    Privacy(#[from] PrivacyError),
     #[error("the command lost {MAX_ATTEMPTS} races in a row; retry later")]
     Contention,
 }
@@ -59,13 +62,17 @@ pub(crate) struct Loaded<S> {
 #[derive(Clone)]
 pub struct Ledger {
     store: SharedStore,
+    personal: SharedPersonalData,
     pub(crate) retention: Duration,
 }
 
 impl Ledger {
-    pub fn new(store: SharedStore) -> Self {
+    /// A ledger over `store`, sealing personal data with `personal` (share
+    /// one per process with the projections).
+    pub fn new(store: SharedStore, personal: SharedPersonalData) -> Self {
         Self {
             store,
+            personal,
             retention: Duration::days(user::DEFAULT_RETENTION_DAYS),
         }
     }
@@ -80,6 +87,10 @@ impl Ledger {
         &self.store
     }
 
+    pub fn personal_data(&self) -> &SharedPersonalData {
+        &self.personal
+    }
+
     pub(crate) async fn read_stream(
         &self,
         stream: &StreamId,
@@ -87,7 +98,8 @@ impl Ledger {
         let mut events = Vec::new();
         loop {
             let from = events.len() as u64 + 1;
-            let page = self.store.read_stream(stream, from, STREAM_PAGE).await?;
+            let mut page = self.store.read_stream(stream, from, STREAM_PAGE).await?;
+            self.personal.open(&mut page).await?;
             let done = page.len() < STREAM_PAGE;
             events.extend(page);
             if done {
@@ -264,7 +276,8 @@ impl Ledger {
         Fut: Future<Output = Result<(Vec<StreamAppend>, T), LedgerError>> + 'a,
     {
         for _ in 0..MAX_ATTEMPTS {
-            let (appends, report) = attempt().await?;
+            let (mut appends, report) = attempt().await?;
+            self.personal.seal(&mut appends).await?;
             match self.store.append(appends).await {
                 Ok(outcome) => return Ok((outcome, report)),
                 Err(StoreError::WrongExpectedVersion { .. }) => continue,

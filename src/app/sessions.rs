@@ -400,6 +400,7 @@ impl Auth {
             name: "Platform admin".to_owned(),
             role: Role::Admin,
             origin: Origin::Bootstrap,
+            invitation: None,
         };
         self.ledger.create_user(&system, platform, &admin).await?;
         let password = Password::generate()?;

@@ -15,8 +15,11 @@ use crate::domain::email::Email;
 use crate::domain::ids::{AccountId, LicenseId, UserId};
 use crate::domain::permissions::{Action, Denied};
 use crate::domain::role::{AccountKind, Role};
-use crate::domain::user::{self, Decision, EmailClaim, Licenses, NewUser, Origin, UserState};
+use crate::domain::user::{
+    self, Decision, EmailClaim, Licenses, NewUser, Origin, UserEvent, UserState,
+};
 use crate::domain::DomainError;
+use crate::privacy::subject::Subject;
 use crate::store::AppendOutcome;
 
 impl Ledger {
@@ -317,9 +320,16 @@ impl Ledger {
             )?;
             let not_restored = std::mem::take(&mut decision.licenses_not_restored);
             let account_id = account_id_of(&account.state)?;
-            let metadata = authorized
+            let mut metadata = authorized
                 .metadata(context, account_id, command.activity, description)
                 .with_target("user", user_id);
+            // A purge destroys the keys first: if the append then fails, the
+            // data is already unreadable and the retried purge finds no key.
+            let erased = purged_subjects(user_id, &decision.user);
+            if !erased.is_empty() {
+                self.personal_data().erase(&erased).await?;
+                metadata = metadata.names_nobody();
+            }
             let claims_read: Vec<(&Email, u64)> = address
                 .iter()
                 .zip(claim.iter())
@@ -505,4 +515,21 @@ enum LicensesOf {
     Held,
     /// Those the user held when deleted (restore assigns them again).
     HeldAtDeletion,
+}
+
+/// The subjects whose keys a purge destroys: the user's and the invitation
+/// they signed up through.
+fn purged_subjects(user_id: UserId, events: &[UserEvent]) -> Vec<Subject> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            UserEvent::Purged { invitation_id } => Some(
+                std::iter::once(Subject::user(user_id))
+                    .chain(invitation_id.map(Subject::invitation))
+                    .collect::<Vec<_>>(),
+            ),
+            _ => None,
+        })
+        .flatten()
+        .collect()
 }

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::domain::account::{self, AccountEvent, AccountState};
 use crate::domain::email::Email;
-use crate::domain::ids::{AccountId, LicenseId, UserId};
+use crate::domain::ids::{AccountId, InvitationId, LicenseId, UserId};
 use crate::domain::license::{self, LicenseEvent, LicenseState, ReleaseReason};
 use crate::domain::role::Role;
 use crate::domain::DomainError;
@@ -47,6 +47,9 @@ pub enum UserEvent {
         name: String,
         role: Role,
         origin: Origin,
+        /// The invitation the user signed up through.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        invitation_id: Option<InvitationId>,
     },
     #[serde(rename = "user.role_changed")]
     RoleChanged { from: Role, to: Role },
@@ -67,9 +70,14 @@ pub enum UserEvent {
     },
     #[serde(rename = "user.restored")]
     Restored { role: Role },
-    /// After the retention period: personal data becomes unreadable.
+    /// After the retention period: personal data becomes unreadable (the
+    /// keys of the user and of the invitation they signed up through are
+    /// destroyed; see `crate::privacy`).
     #[serde(rename = "user.purged")]
-    Purged,
+    Purged {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        invitation_id: Option<InvitationId>,
+    },
     /// Every session opened before this event ends (force logout, own
     /// password or e-mail change, deletion).
     #[serde(rename = "user.sessions_revoked")]
@@ -111,7 +119,7 @@ impl UserEvent {
             UserEvent::ProfileUpdated { .. } => "user.profile_updated",
             UserEvent::Deleted { .. } => "user.deleted",
             UserEvent::Restored { .. } => "user.restored",
-            UserEvent::Purged => "user.purged",
+            UserEvent::Purged { .. } => "user.purged",
             UserEvent::SessionsRevoked => "user.sessions_revoked",
             UserEvent::PasswordChanged { .. } => "user.password_changed",
             UserEvent::LicenseAssigned { .. } => "user.license_assigned",
@@ -183,6 +191,8 @@ pub struct UserState {
     pub licenses_at_deletion: Vec<LicenseId>,
     /// Customers assigned to a partner's staff member (empty: all).
     pub assigned_customers: BTreeSet<AccountId>,
+    /// The invitation the user signed up through.
+    pub invitation_id: Option<InvitationId>,
 }
 
 impl UserState {
@@ -230,8 +240,10 @@ pub fn evolve(mut state: UserState, event: &UserEvent, at: DateTime<Utc>) -> Use
             email,
             name,
             role,
+            invitation_id,
             ..
         } => {
+            state.invitation_id = *invitation_id;
             state.user_id = Some(*user_id);
             state.account_id = Some(*account_id);
             state.email = Some(email.clone());
@@ -270,7 +282,7 @@ pub fn evolve(mut state: UserState, event: &UserEvent, at: DateTime<Utc>) -> Use
             state.status = Status::Active;
             state.licenses_at_deletion.clear();
         }
-        UserEvent::Purged => {
+        UserEvent::Purged { .. } => {
             state.status = Status::Purged;
             state.email = None;
             state.name.clear();
@@ -303,6 +315,9 @@ pub struct NewUser {
     pub name: String,
     pub role: Role,
     pub origin: Origin,
+    /// The invitation the user signed up through, if any (its invitee's
+    /// data is erased with the user's).
+    pub invitation: Option<InvitationId>,
 }
 
 /// Names of people: trimmed, 1 to 200 characters.
@@ -339,6 +354,7 @@ pub fn decide_create(
             name: parse_person_name(&new.name)?,
             role: new.role,
             origin: new.origin,
+            invitation_id: new.invitation,
         }],
         account: account::admin_change(account, new.user_id, false, new.role == Role::Admin, None)?,
         email: vec![(
@@ -580,7 +596,9 @@ pub fn decide_purge(
         return Err(DomainError::RetentionNotExpired);
     }
     Ok(Decision {
-        user: vec![UserEvent::Purged],
+        user: vec![UserEvent::Purged {
+            invitation_id: user.invitation_id,
+        }],
         ..Decision::default()
     })
 }
@@ -610,6 +628,7 @@ mod tests {
             name: format!("User {n}"),
             role,
             origin: Origin::Direct,
+            invitation: None,
         };
         let decision =
             decide_create(&UserState::default(), account, &EmailClaim::default(), &new).unwrap();
@@ -637,6 +656,7 @@ mod tests {
             name: "Other".into(),
             role: Role::Regular,
             origin: Origin::Direct,
+            invitation: None,
         };
         assert_eq!(
             decide_create(&UserState::default(), &acme, &taken, &again),
@@ -740,6 +760,7 @@ mod tests {
                 name: "A".into(),
                 role: Role::Admin,
                 origin: Origin::Direct,
+                invitation_id: None,
             },
             UserEvent::RoleChanged {
                 from: Role::Admin,
@@ -754,7 +775,9 @@ mod tests {
                 licenses: vec![],
             },
             UserEvent::Restored { role: Role::Admin },
-            UserEvent::Purged,
+            UserEvent::Purged {
+                invitation_id: None,
+            },
             UserEvent::SessionsRevoked,
             UserEvent::PasswordChanged { temporary: true },
             UserEvent::LicenseAssigned {

@@ -145,6 +145,8 @@ impl From<LedgerError> for ApiError {
             LedgerError::Unauthenticated => ApiError::unauthenticated(),
             LedgerError::Store(e) => e.into(),
             LedgerError::Codec(e) => ApiError::unavailable(e),
+            LedgerError::Privacy(crate::privacy::PrivacyError::Keys(e)) => e.into(),
+            LedgerError::Privacy(e) => ApiError::unavailable(e),
             LedgerError::Contention => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "contention",

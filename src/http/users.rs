@@ -375,6 +375,7 @@ pub async fn create_user(
         name: body.name,
         role: parse_role(&body.role)?,
         origin: Origin::Direct,
+        invitation: None,
     };
     let password = Password::parse(&body.password)?;
     state

@@ -4,9 +4,20 @@
 //! that share a `command_id` in their metadata; the first of them makes the
 //! row and the others find it there (insert-if-absent). Events without a
 //! command id (imported histories) get a row each.
+//!
+//! Erasure: rows remember whose personal data their description holds
+//! (`personal_subject`). On `user.purged` the user's descriptions, and the
+//! actor e-mail, IP and user agent of their own actions, are blanked — the
+//! same values a rebuild reads once the keys are gone (see `crate::privacy`).
 
+use crate::domain::ids::{InvitationId, UserId};
+use crate::domain::user::UserEvent;
 use crate::event::RecordedEvent;
-use crate::projection::{OnConflict, ProjectionError, Projector, RowChange, SqlValue};
+use crate::privacy::fields;
+use crate::privacy::subject::Subject;
+use crate::projection::{
+    entity_event, OnConflict, ProjectionError, Projector, RowChange, SetExpr, SqlValue,
+};
 
 pub struct ActivityProjector;
 
@@ -27,11 +38,17 @@ impl Projector for ActivityProjector {
         let activity_id = meta["command_id"]
             .as_str()
             .map_or_else(|| event.event_id.to_string(), str::to_owned);
+        let personal_subject = match meta["description_names_nobody"] == true {
+            true => None,
+            false => fields::described(&meta)
+                .first()
+                .map(|s| s.as_str().to_owned()),
+        };
         let targets = match &meta["targets"] {
             serde_json::Value::Array(items) => serde_json::Value::Array(items.clone()),
             _ => serde_json::Value::Array(vec![]),
         };
-        Ok(vec![RowChange::Insert {
+        let mut changes = vec![RowChange::Insert {
             table: TABLE,
             columns: vec![
                 ("activity_id", SqlValue::text(activity_id)),
@@ -48,8 +65,42 @@ impl Projector for ActivityProjector {
                 ("ip", text(&meta["ip"])),
                 ("user_agent", text(&meta["user_agent"])),
                 ("correlation_id", text(&meta["correlation_id"])),
+                ("personal_subject", SqlValue::Text(personal_subject)),
             ],
             on_conflict: OnConflict::Ignore,
-        }])
+        }];
+        if let Some((user, UserEvent::Purged { invitation_id })) =
+            entity_event::<UserEvent>(event, UserId::CATEGORY, &["user.purged"])?
+        {
+            changes.extend(erase(&user, invitation_id));
+        }
+        Ok(changes)
     }
+}
+
+/// Blanks what the activity log shows of a purged user.
+fn erase(user: &str, invitation: Option<InvitationId>) -> Vec<RowChange> {
+    let null = || SetExpr::Value(SqlValue::Text(None));
+    let mut changes = vec![RowChange::Update {
+        table: TABLE,
+        key: ("actor_user_id", SqlValue::text(user)),
+        set: vec![
+            ("actor_email", null()),
+            ("ip", null()),
+            ("user_agent", null()),
+        ],
+    }];
+    let subjects = std::iter::once(format!("{}-{user}", UserId::CATEGORY))
+        .chain(invitation.map(|i| Subject::invitation(i).as_str().to_owned()));
+    for subject in subjects {
+        changes.push(RowChange::Update {
+            table: TABLE,
+            key: ("personal_subject", SqlValue::text(subject)),
+            set: vec![(
+                "description",
+                SetExpr::Value(SqlValue::text(fields::ERASED_TEXT)),
+            )],
+        });
+    }
+    changes
 }

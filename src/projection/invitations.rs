@@ -1,9 +1,12 @@
 //! `proj_invitations`: every invitation and where it stands.
 
-use crate::domain::ids::InvitationId;
+use crate::domain::ids::{InvitationId, UserId};
 use crate::domain::invitation::{InvitationEvent, InvitationTarget};
 use crate::domain::role::AccountKind;
+use crate::domain::user::UserEvent;
 use crate::event::RecordedEvent;
+use crate::privacy::fields::Kind;
+use crate::privacy::subject::Subject;
 use crate::projection::{
     entity_event, touch, OnConflict, ProjectionError, Projector, RowChange, SetExpr, SqlValue,
 };
@@ -22,6 +25,11 @@ impl Projector for InvitationsProjector {
     }
 
     fn apply(&self, event: &RecordedEvent) -> Result<Vec<RowChange>, ProjectionError> {
+        if let Some((_, UserEvent::Purged { invitation_id })) =
+            entity_event::<UserEvent>(event, UserId::CATEGORY, &["user.purged"])?
+        {
+            return Ok(invitation_id.map(erase).into_iter().collect());
+        }
         let Some((invitation, decoded)) = entity_event::<InvitationEvent>(
             event,
             InvitationId::CATEGORY,
@@ -89,5 +97,19 @@ impl Projector for InvitationsProjector {
                 ("accepted_user_id", text(&user_id.to_string())),
             ]),
         })
+    }
+}
+
+/// The invitation a purged user signed up through shows the placeholder a
+/// rebuild reads once its key is gone.
+fn erase(invitation: InvitationId) -> RowChange {
+    let placeholder = Kind::Email.erased(&[Subject::invitation(invitation)]);
+    RowChange::Update {
+        table: TABLE,
+        key: ("invitation_id", SqlValue::text(invitation.to_string())),
+        set: vec![
+            ("email", SetExpr::Value(SqlValue::text(placeholder.clone()))),
+            ("email_key", SetExpr::Value(SqlValue::text(placeholder))),
+        ],
     }
 }

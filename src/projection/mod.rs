@@ -95,6 +95,8 @@ pub enum ProjectionError {
     Event { position: u64, reason: String },
     #[error("projection store: {0}")]
     Backend(String),
+    #[error(transparent)]
+    Privacy(#[from] crate::privacy::PrivacyError),
     #[error("unknown projection {0:?}")]
     Unknown(String),
 }

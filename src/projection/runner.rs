@@ -13,6 +13,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::privacy::SharedPersonalData;
 use crate::projection::{all_projectors, ProjectionError, ProjectionStore, Projector, RowChange};
 use crate::store::{ReadFilter, SharedStore};
 
@@ -25,6 +26,7 @@ const RESTART_DELAY: Duration = Duration::from_secs(1);
 pub struct Projections {
     projectors: Vec<Arc<dyn Projector>>,
     events: SharedStore,
+    personal: SharedPersonalData,
     target: Arc<dyn ProjectionStore>,
     /// Position every projector has reached (the minimum of them).
     reached: watch::Sender<u64>,
@@ -33,10 +35,17 @@ pub struct Projections {
 }
 
 impl Projections {
-    pub fn new(events: SharedStore, target: Arc<dyn ProjectionStore>) -> Arc<Self> {
+    /// Projections of `events` into `target`, opening personal data with
+    /// `personal` (the process's one, shared with the ledger).
+    pub fn new(
+        events: SharedStore,
+        personal: SharedPersonalData,
+        target: Arc<dyn ProjectionStore>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             projectors: all_projectors(),
             events,
+            personal,
             target,
             reached: watch::channel(0).0,
             positions: Mutex::new(HashMap::new()),
@@ -71,8 +80,10 @@ impl Projections {
         projector: &dyn Projector,
         events: &[crate::event::RecordedEvent],
     ) -> Result<u64, ProjectionError> {
+        let mut events = events.to_vec();
+        self.personal.open(&mut events).await?;
         let mut changes: Vec<RowChange> = Vec::new();
-        for event in events {
+        for event in &events {
             changes.extend(projector.apply(event)?);
         }
         let last = events.last().map_or(0, |e| e.position);

@@ -83,7 +83,7 @@ impl Projector for UsersProjector {
             | UserEvent::LicenseAssigned { .. }
             | UserEvent::LicenseReleased { .. }
             | UserEvent::CustomersAssigned { .. } => update(vec![]),
-            UserEvent::Purged => update(vec![
+            UserEvent::Purged { .. } => update(vec![
                 ("status", text("purged")),
                 ("email", SetExpr::Value(SqlValue::Text(None))),
                 ("email_key", SetExpr::Value(SqlValue::Text(None))),

@@ -95,6 +95,8 @@ pub enum Kind {
 pub struct TestStore {
     pub backend: Backend,
     pub store: SharedStore,
+    /// The process's one sealer of personal data (share it like the store).
+    pub personal: portal_ledger::privacy::SharedPersonalData,
     pub location: StoreLocation,
     pub kind: Kind,
     pub database: Option<Arc<TestDatabase>>,
@@ -123,9 +125,11 @@ impl TestStore {
             .await
             .expect("open store");
         let store = backend.shared();
+        let personal = backend.personal_data();
         Self {
             backend,
             store,
+            personal,
             location,
             kind,
             database,

@@ -1,0 +1,255 @@
+//! Crypto-shredding on both backends: personal data is sealed in the log,
+//! readable while its keys live, and unreadable everywhere after a purge —
+//! while the log still verifies and rebuilt projections equal live ones.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::{Duration, Utc};
+use portal_ledger::app::sessions::Auth;
+use portal_ledger::app::{CommandContext, Ledger};
+use portal_ledger::auth::password::Password;
+use portal_ledger::backend::{open_projections, Migrations};
+use portal_ledger::domain::email::Email;
+use portal_ledger::domain::ids::UserId;
+use portal_ledger::domain::invitation::InvitationTarget;
+use portal_ledger::domain::role::Role;
+use portal_ledger::domain::user::{NewUser, Origin, Status};
+use portal_ledger::notify::MemoryNotifier;
+use portal_ledger::privacy::fields::ERASED_TEXT;
+use portal_ledger::projection::runner::Projections;
+use portal_ledger::store::{ReadFilter, SharedStore};
+use serde_json::Value;
+use uuid::Uuid;
+
+const TABLES: [&str; 4] = [
+    "proj_users",
+    "proj_activity",
+    "proj_invitations",
+    "proj_accounts",
+];
+
+/// Every stored payload and metadata as one text (what an export holds).
+async fn raw_log(store: &SharedStore) -> String {
+    let events = store
+        .read_all(1, 100_000, &ReadFilter::all())
+        .await
+        .unwrap();
+    events
+        .iter()
+        .map(|e| format!("{} {}\n", e.payload.as_str(), e.metadata.as_str()))
+        .collect()
+}
+
+async fn dump(projections: &Projections) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    for table in TABLES {
+        out.push(projections.target().dump(table).await.unwrap());
+    }
+    out
+}
+
+fn row_of(dump: &[String], column: &str, value: &str) -> Value {
+    dump.iter()
+        .map(|r| serde_json::from_str::<Value>(r).unwrap())
+        .find(|r| r[column] == value)
+        .unwrap_or_else(|| panic!("no row with {column} = {value}"))
+}
+
+on_both_backends!(
+    purge_makes_personal_data_unreadable_without_rewriting_the_log,
+    |t: support::TestStore| async move {
+        let target = open_projections(&t.location, Migrations::Apply)
+            .await
+            .unwrap();
+        let projections = Projections::new(t.store.clone(), t.personal.clone(), target);
+        projections.start();
+        let mail = MemoryNotifier::default();
+        let auth = Auth::new(
+            Ledger::new(t.store.clone(), t.personal.clone()),
+            t.backend.credentials(),
+        )
+        .with_notifier(Arc::new(mail.clone()));
+        let now = Utc::now();
+        let (platform, root, _) = auth
+            .bootstrap(&Email::parse("root@platform.example").unwrap(), now)
+            .await
+            .unwrap();
+        let root = CommandContext {
+            ip: Some("198.51.100.7".into()),
+            user_agent: Some("RootBrowser/1.0".into()),
+            ..CommandContext::as_user(root)
+        };
+        let ledger = auth.ledger();
+
+        // Ann signs up through an invitation; Bob is created directly.
+        let ann_email = Email::parse("ann.secret@example.com").unwrap();
+        auth.invite(
+            &root,
+            &ann_email,
+            InvitationTarget::User {
+                account_id: platform,
+                role: Role::Support,
+            },
+            now,
+        )
+        .await
+        .unwrap();
+        let code = mail
+            .sent()
+            .last()
+            .unwrap()
+            .body
+            .lines()
+            .last()
+            .unwrap()
+            .trim()
+            .to_owned();
+        let ann_context = CommandContext {
+            ip: Some("203.0.113.55".into()),
+            user_agent: Some("AnnBrowser/9".into()),
+            ..CommandContext::system()
+        };
+        let ann = auth
+            .accept_invitation(
+                &ann_context,
+                &code,
+                "Ann Secret",
+                &Password::parse("ann's long password").unwrap(),
+                now,
+            )
+            .await
+            .unwrap()
+            .user_id;
+        // Ann acts herself, from her own address.
+        let as_ann = CommandContext {
+            ip: Some("203.0.113.55".into()),
+            user_agent: Some("AnnBrowser/9".into()),
+            ..CommandContext::as_user(ann)
+        };
+        ledger
+            .update_profile(&as_ann, ann, Some("Ann Secretive"), None)
+            .await
+            .unwrap();
+        let bob = NewUser {
+            user_id: UserId(Uuid::now_v7()),
+            email: Email::parse("bob.keeps@example.com").unwrap(),
+            name: "Bob Keeps".into(),
+            role: Role::ReadOnly,
+            origin: Origin::Direct,
+            invitation: None,
+        };
+        ledger.create_user(&root, platform, &bob).await.unwrap();
+
+        // At rest, nobody's personal data is in clear in the log.
+        let raw = raw_log(&t.store).await;
+        for secret in [
+            "ann.secret",
+            "Ann Secret",
+            "203.0.113.55",
+            "AnnBrowser",
+            "bob.keeps",
+            "Bob Keeps",
+            "root@platform.example",
+            "198.51.100.7",
+        ] {
+            assert!(!raw.contains(secret), "{secret} is stored in clear");
+        }
+        assert!(raw.contains("\"sealed\""));
+        // Readers see it while the keys live.
+        assert_eq!(
+            ledger.user(ann).await.unwrap().email,
+            Some(ann_email.clone())
+        );
+        assert_eq!(ledger.user(ann).await.unwrap().name, "Ann Secretive");
+
+        // Delete, then purge after the retention period.
+        ledger.delete_user(&root, ann).await.unwrap();
+        let Status::Deleted { at } = ledger.user(ann).await.unwrap().status else {
+            panic!("deleted")
+        };
+        let last = ledger
+            .purge_user(&CommandContext::system(), ann, at + Duration::days(31))
+            .await
+            .unwrap();
+        assert!(
+            projections
+                .wait_for(last.last_position(), StdDuration::from_secs(10))
+                .await
+        );
+
+        // The log is unchanged and verifies; Ann's data no longer opens, not
+        // even in a fresh process (no cached keys), while Bob's and the
+        // admin's still do.
+        portal_ledger::verify::verify_store(t.store.clone(), None, |_| {})
+            .await
+            .unwrap();
+        let fresh = Ledger::new(t.store.clone(), t.reopen().await.personal_data());
+        let purged = fresh.user(ann).await.unwrap();
+        assert_eq!(purged.status, Status::Purged);
+        assert_eq!(purged.email, None);
+        assert_eq!(
+            fresh.user(bob.user_id).await.unwrap().email,
+            Some(bob.email.clone())
+        );
+        let mut events = t
+            .store
+            .read_all(1, 100_000, &ReadFilter::all())
+            .await
+            .unwrap();
+        fresh.personal_data().open(&mut events).await.unwrap();
+        let opened: String = events
+            .iter()
+            .map(|e| format!("{} {}\n", e.payload.as_str(), e.metadata.as_str()))
+            .collect();
+        for gone in ["ann.secret", "Ann Secret", "203.0.113.55", "AnnBrowser"] {
+            assert!(!opened.contains(gone), "{gone} still readable");
+        }
+        for kept in [
+            "bob.keeps",
+            "Bob Keeps",
+            "root@platform.example",
+            "198.51.100.7",
+        ] {
+            assert!(opened.contains(kept), "{kept} lost");
+        }
+
+        // Projections show Ann as erased, everywhere.
+        let live = dump(&projections).await;
+        let ann_row = row_of(&live[0], "user_id", &ann.to_string());
+        assert_eq!(ann_row["status"], "purged");
+        assert!(ann_row["email"].is_null() && ann_row["name"].is_null());
+        let everything = live.concat().join("\n");
+        for gone in ["ann.secret", "Ann Secret", "203.0.113.55", "AnnBrowser"] {
+            assert!(!everything.contains(gone), "{gone} still projected");
+        }
+        assert!(everything.contains("bob.keeps@example.com"));
+        let invitation = row_of(&live[2], "accepted_user_id", &ann.to_string());
+        assert!(invitation["email"]
+            .as_str()
+            .unwrap()
+            .ends_with("@erased.invalid"));
+        let own_update = row_of(&live[1], "actor_user_id", &ann.to_string());
+        assert!(own_update["actor_email"].is_null() && own_update["ip"].is_null());
+        assert_eq!(own_update["description"], ERASED_TEXT);
+        let purge = row_of(&live[1], "action_type", "Purge User");
+        assert!(purge["description"]
+            .as_str()
+            .unwrap()
+            .contains(&ann.to_string()));
+
+        // A rebuild from the log (keys gone) gives the very same rows.
+        projections.stop();
+        projections.rebuild(&[], &mut |_, _| {}).await.unwrap();
+        assert_eq!(dump(&projections).await, live);
+
+        // A purged person's key never comes back.
+        let err = ledger
+            .restore_user(&root, ann, at + Duration::days(1))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("purged"), "{err}");
+    }
+);
