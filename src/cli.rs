@@ -18,6 +18,7 @@ use crate::app::Ledger;
 use crate::backend::{open_projections, Backend, Migrations, StoreLocation};
 use crate::domain::email::Email;
 use crate::http::{router, AppState};
+use crate::projection::read_models::ReadModels;
 use crate::projection::runner::Projections;
 use crate::projection::ProjectionError;
 use crate::store::StoreError;
@@ -96,6 +97,9 @@ pub enum Command {
         /// Projections to rebuild: accounts, users, activity.
         names: Vec<String>,
     },
+    /// Send the daily / weekly activity digests due now (each once per
+    /// user and period; `serve` also does this every hour).
+    Digests,
     /// Append an NDJSON export or a legacy history, all or nothing.
     Import {
         /// Input file; `-` or nothing reads standard input.
@@ -120,6 +124,8 @@ pub enum CliError {
     Auth(#[from] AuthError),
     #[error("projections: {0}")]
     Projection(#[from] ProjectionError),
+    #[error(transparent)]
+    Ledger(#[from] crate::app::LedgerError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -160,12 +166,11 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 open_projections(&location, migrations).await?,
             );
             projections.start();
+            let ledger = Ledger::new(backend.shared(), personal);
+            spawn_digests(ledger.clone(), projections.target().clone());
             let state = AppState {
                 store: backend.shared(),
-                auth: Auth::new(
-                    Ledger::new(backend.shared(), personal),
-                    backend.credentials(),
-                ),
+                auth: Auth::new(ledger, backend.credentials()),
                 projections,
                 idempotency: backend.idempotency(),
             };
@@ -258,6 +263,18 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             eprintln!("rebuilt {rebuilt} up to position {total}");
             Ok(())
         }
+        Command::Digests => {
+            let backend = Backend::open(&location, Migrations::Apply).await?;
+            let personal = backend.personal_data();
+            let target = open_projections(&location, Migrations::Apply).await?;
+            // Digests count the activity read model: bring it up to date.
+            let projections = Projections::new(backend.shared(), personal.clone(), target.clone());
+            projections.catch_up_all().await?;
+            let ledger = Ledger::new(backend.shared(), personal);
+            let sent = ledger.send_digests(Utc::now(), &ReadModels(target)).await?;
+            eprintln!("sent {sent} digests");
+            Ok(())
+        }
         Command::Import { file } => {
             let backend = Backend::open(&location, Migrations::Apply).await?;
             let (input, size): (Box<dyn BufRead + Send>, Option<u64>) = match file {
@@ -298,6 +315,23 @@ async fn serve(
         })
         .await?;
     Ok(())
+}
+
+/// Sends due digests every hour (each digest has a fixed id per user and
+/// period, so a restart or a second process never sends one twice).
+fn spawn_digests(ledger: Ledger, target: std::sync::Arc<dyn crate::projection::ProjectionStore>) {
+    tokio::spawn(async move {
+        let source = ReadModels(target);
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match ledger.send_digests(Utc::now(), &source).await {
+                Ok(0) => {}
+                Ok(sent) => tracing::info!(sent, "digests sent"),
+                Err(e) => tracing::warn!(error = %e, "digests failed; retrying in an hour"),
+            }
+        }
+    });
 }
 
 /// A progress bar on standard error; indicatif hides it when standard

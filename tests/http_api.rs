@@ -719,6 +719,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/v1/users/{user_id}"),
     ("put", "/v1/users/{user_id}/role"),
     ("put", "/v1/users/{user_id}/customers"),
+    ("put", "/v1/users/{user_id}/notification-preferences"),
+    ("get", "/v1/accounts/{account_id}/outbox"),
     ("post", "/v1/users/{user_id}/restore"),
     ("post", "/v1/users/{user_id}/logout"),
     ("post", "/v1/users/{user_id}/password-reset"),

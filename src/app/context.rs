@@ -90,6 +90,10 @@ pub enum ActivityType {
     BackupMachineData,
     #[serde(rename = "Update Tickets")]
     UpdateTickets,
+    #[serde(rename = "Update Trusted Connection")]
+    UpdateTrustedConnection,
+    #[serde(rename = "Send Digest")]
+    SendDigest,
 }
 
 /// The actor as recorded: id and e-mail *at that time*.

@@ -11,18 +11,19 @@ use uuid::Uuid;
 
 use crate::app::context::{ActivityType, CommandContext, EventMetadata};
 use crate::app::ledger::{append, decision_appends, LedgerError};
+use crate::app::notifications::{Notice, Recipient};
 use crate::app::sessions::{Auth, AuthError};
 use crate::auth::password::{Password, PasswordError};
 use crate::auth::token::SecretToken;
 use crate::domain::account::{self, AccountState};
 use crate::domain::email::Email;
-use crate::domain::ids::{AccountId, InvitationId, UserId};
+use crate::domain::ids::{AccountId, InvitationId, NotificationId, UserId};
 use crate::domain::invitation::{self, InvitationTarget};
+use crate::domain::notification;
 use crate::domain::permissions::Action;
 use crate::domain::role::{AccountKind, Role};
 use crate::domain::user::{self, NewUser, Origin};
 use crate::domain::DomainError;
-use crate::notify::OutgoingEmail;
 use crate::store::AppendOutcome;
 
 /// A new invitation (the token has gone out by e-mail).
@@ -57,16 +58,18 @@ fn action_for(target: &InvitationTarget) -> Action {
 }
 
 impl Auth {
-    fn send_invitation(&self, email: &Email, token: &SecretToken, expires_at: DateTime<Utc>) {
-        self.notifier.send(OutgoingEmail {
-            to: email.to_string(),
-            subject: "You are invited".to_owned(),
-            body: format!(
-                "You have been invited. Complete your signup with this single-use code before {}:\n\n{}\n",
-                expires_at.to_rfc3339(),
-                token.reveal()
-            ),
-        });
+    /// The invitation e-mail: recorded without its code, sent with it.
+    fn invitation_notice(
+        invitation_id: InvitationId,
+        email: &Email,
+        token: &SecretToken,
+        expires_at: DateTime<Utc>,
+    ) -> Notice {
+        Notice {
+            recipient: Recipient::invitee(invitation_id, email.clone()),
+            logged: notification::invitation(notification::CODE_PLACEHOLDER, expires_at),
+            sent: notification::invitation(&token.reveal(), expires_at),
+        }
     }
 
     /// Invites `email`: into an account with a role, or to become the first
@@ -111,15 +114,19 @@ impl Auth {
                         describe(email, target_ref),
                     )
                     .with_target("invitation", invitation_id);
-                Ok(vec![append(
-                    invitation_id.stream(),
-                    loaded.version,
-                    &events,
-                    &metadata,
-                )?])
+                let notice = Self::invitation_notice(invitation_id, email, token_ref, expires_at);
+                Ok(vec![
+                    append(invitation_id.stream(), loaded.version, &events, &metadata)?,
+                    notice.append(NotificationId(Uuid::now_v7()), &metadata)?,
+                ])
             })
             .await?;
-        self.send_invitation(email, &token, expires_at);
+        self.ledger.deliver(&Self::invitation_notice(
+            invitation_id,
+            email,
+            &token,
+            expires_at,
+        ));
         Ok(Invited {
             invitation_id,
             expires_at,
@@ -158,17 +165,22 @@ impl Auth {
                         format!("Resent the invitation of {address}"),
                     )
                     .with_target("invitation", invitation_id);
-                Ok(vec![append(
-                    invitation_id.stream(),
-                    loaded.version,
-                    &events,
-                    &metadata,
-                )?])
+                let notice =
+                    Self::invitation_notice(invitation_id, &address, token_ref, expires_at);
+                Ok(vec![
+                    append(invitation_id.stream(), loaded.version, &events, &metadata)?,
+                    notice.append(NotificationId(Uuid::now_v7()), &metadata)?,
+                ])
             })
             .await?;
         let invitation = self.ledger.load_invitation(invitation_id).await?.state;
         if let Some(address) = &invitation.email {
-            self.send_invitation(address, &token, expires_at);
+            self.ledger.deliver(&Self::invitation_notice(
+                invitation_id,
+                address,
+                &token,
+                expires_at,
+            ));
         }
         Ok(Invited {
             invitation_id,

@@ -25,9 +25,11 @@ use crate::domain::ticket::{self, TicketEvent, TicketState};
 use crate::domain::user::{self, Decision, EmailClaim, EmailEvent, UserEvent, UserState};
 use crate::domain::DomainError;
 use crate::event::{RecordedEvent, StreamId};
+use crate::notify::{LogNotifier, SharedNotifier};
 use crate::privacy::{PrivacyError, SharedPersonalData};
 use crate::store::{AppendOutcome, ExpectedVersion, SharedStore, StoreError, StreamAppend};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// How often a command is decided again after losing a race.
 const MAX_ATTEMPTS: usize = 8;
@@ -63,6 +65,7 @@ pub(crate) struct Loaded<S> {
 pub struct Ledger {
     store: SharedStore,
     personal: SharedPersonalData,
+    pub(crate) notifier: SharedNotifier,
     pub(crate) retention: Duration,
 }
 
@@ -73,8 +76,15 @@ impl Ledger {
         Self {
             store,
             personal,
+            notifier: Arc::new(LogNotifier),
             retention: Duration::days(user::DEFAULT_RETENTION_DAYS),
         }
+    }
+
+    /// Where e-mails go (the log output by default).
+    pub fn with_notifier(mut self, notifier: SharedNotifier) -> Self {
+        self.notifier = notifier;
+        self
     }
 
     /// How long a deleted user can be restored.

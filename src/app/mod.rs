@@ -13,6 +13,7 @@ pub mod context;
 pub mod invitations;
 pub mod ledger;
 pub mod licenses;
+pub mod notifications;
 pub mod servers;
 pub mod sessions;
 pub mod tickets;

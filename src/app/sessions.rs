@@ -13,18 +13,18 @@ use crate::app::context::{ActivityType, CommandContext, EventMetadata};
 use crate::app::ledger::{
     account_id_of, append, decision_appends, display_email, Ledger, LedgerError,
 };
+use crate::app::notifications::{Notice, Recipient};
 use crate::auth::credentials::SharedCredentials;
 use crate::auth::password::{self, Password, PasswordError};
 use crate::auth::token::SecretToken;
 use crate::domain::email::Email;
-use crate::domain::ids::{AccountId, SessionId, UserId};
+use crate::domain::ids::{AccountId, NotificationId, SessionId, UserId};
 use crate::domain::permissions::Action;
 use crate::domain::role::{AccountKind, Role};
 use crate::domain::user::{self, NewUser, Origin};
 use crate::domain::{invitation, session};
-use crate::notify::{LogNotifier, SharedNotifier};
+use crate::notify::SharedNotifier;
 use crate::store::{AppendOutcome, StoreError};
-use std::sync::Arc;
 
 /// How long a session lasts unless configured otherwise.
 pub const DEFAULT_SESSION_TTL_HOURS: i64 = 12;
@@ -77,7 +77,6 @@ pub struct SignedIn {
 pub struct Auth {
     pub(crate) ledger: Ledger,
     pub(crate) credentials: SharedCredentials,
-    pub(crate) notifier: SharedNotifier,
     session_ttl: Duration,
     pub(crate) invitation_ttl: Duration,
 }
@@ -87,7 +86,6 @@ impl Auth {
         Self {
             ledger,
             credentials,
-            notifier: Arc::new(LogNotifier),
             session_ttl: Duration::hours(DEFAULT_SESSION_TTL_HOURS),
             invitation_ttl: Duration::days(invitation::DEFAULT_VALID_DAYS),
         }
@@ -95,7 +93,7 @@ impl Auth {
 
     /// Where e-mails go (default: the log output).
     pub fn with_notifier(mut self, notifier: SharedNotifier) -> Self {
-        self.notifier = notifier;
+        self.ledger = self.ledger.with_notifier(notifier);
         self
     }
 
@@ -357,7 +355,7 @@ impl Auth {
         };
         let outcome = self
             .ledger
-            .user_event(
+            .user_event_with_notice(
                 context,
                 user_id,
                 action,
@@ -373,6 +371,7 @@ impl Auth {
                         description,
                     ))
                 },
+                (action == Action::ResetPassword).then(crate::domain::notification::password_reset),
             )
             .await?;
         self.credentials.set(user_id, &hash, now).await?;
@@ -409,7 +408,8 @@ impl Auth {
             admin.user_id,
             &password,
             true,
-            Action::ResetPassword,
+            // Printed, not e-mailed: no reset notice.
+            Action::CreateUser,
             now,
         )
         .await?;
@@ -431,25 +431,59 @@ impl Ledger {
     where
         D: Fn(&user::UserState) -> Result<(user::Decision, String), LedgerError>,
     {
-        let decide = &decide;
-        self.retry(|| async move {
-            let (target, account) = self.load_user_and_account(user_id).await?;
-            let authorized = self.authorize(context, action, &account.state).await?;
-            let (decision, description) = decide(&target.state)?;
-            let account_id = account_id_of(&account.state)?;
-            let metadata = authorized
-                .metadata(context, account_id, activity, description)
-                .with_target("user", user_id);
-            decision_appends(
-                decision,
-                user_id,
-                target.version,
-                account_id,
-                account.version,
-                &[],
-                &metadata,
-            )
-        })
-        .await
+        self.user_event_with_notice(context, user_id, action, activity, decide, None)
+            .await
+    }
+
+    /// [`user_event`](Self::user_event) that also e-mails the user
+    /// `message` (recorded with the command, sent after it is appended).
+    pub(crate) async fn user_event_with_notice<D>(
+        &self,
+        context: &CommandContext,
+        user_id: UserId,
+        action: Action,
+        activity: ActivityType,
+        decide: D,
+        message: Option<crate::domain::notification::Message>,
+    ) -> Result<AppendOutcome, LedgerError>
+    where
+        D: Fn(&user::UserState) -> Result<(user::Decision, String), LedgerError>,
+    {
+        let (decide, message) = (&decide, &message);
+        let (outcome, notice) = self
+            .retry_with(|| async move {
+                let (target, account) = self.load_user_and_account(user_id).await?;
+                let authorized = self.authorize(context, action, &account.state).await?;
+                let (decision, description) = decide(&target.state)?;
+                let account_id = account_id_of(&account.state)?;
+                let metadata = authorized
+                    .metadata(context, account_id, activity, description)
+                    .with_target("user", user_id);
+                let notice = match (message, &target.state.email) {
+                    (Some(message), Some(email)) => Some(Notice::plain(
+                        Recipient::user(user_id, email.clone()),
+                        message.clone(),
+                    )),
+                    _ => None,
+                };
+                let mut appends = decision_appends(
+                    decision,
+                    user_id,
+                    target.version,
+                    account_id,
+                    account.version,
+                    &[],
+                    &metadata,
+                )?;
+                if let Some(notice) = &notice {
+                    appends.push(notice.append(NotificationId(Uuid::now_v7()), &metadata)?);
+                }
+                Ok((appends, notice))
+            })
+            .await?;
+        if let Some(notice) = &notice {
+            self.deliver(notice);
+        }
+        Ok(outcome)
     }
 }

@@ -10,9 +10,11 @@ use crate::app::ledger::{
     account_id_of, append, decision_appends, decision_appends_with_licenses, display_email,
     Authorized, Ledger, LedgerError,
 };
+use crate::app::notifications::{Notice, Recipient};
 use crate::domain::account::{self, AccountState};
 use crate::domain::email::Email;
-use crate::domain::ids::{AccountId, LicenseId, UserId};
+use crate::domain::ids::{AccountId, LicenseId, NotificationId, UserId};
+use crate::domain::notification;
 use crate::domain::permissions::{Action, Denied};
 use crate::domain::role::{AccountKind, Role};
 use crate::domain::user::{
@@ -21,6 +23,7 @@ use crate::domain::user::{
 use crate::domain::DomainError;
 use crate::privacy::subject::Subject;
 use crate::store::AppendOutcome;
+use uuid::Uuid;
 
 impl Ledger {
     /// Creates an account. The system may create any account (bootstrap);
@@ -335,7 +338,21 @@ impl Ledger {
                 .zip(claim.iter())
                 .map(|(e, c)| (e, c.version))
                 .collect();
-            let appends = decision_appends_with_licenses(
+            // A deleted user is told their access was revoked.
+            let notice = match (&decision.user[..], &target.state.email) {
+                (events, Some(email))
+                    if events
+                        .iter()
+                        .any(|e| matches!(e, UserEvent::Deleted { .. })) =>
+                {
+                    Some(Notice::plain(
+                        Recipient::user(user_id, email.clone()),
+                        notification::access_revoked(&account.state.name),
+                    ))
+                }
+                _ => None,
+            };
+            let mut appends = decision_appends_with_licenses(
                 decision,
                 user_id,
                 target.version,
@@ -345,9 +362,18 @@ impl Ledger {
                 &license_versions,
                 &metadata,
             )?;
-            Ok((appends, not_restored))
+            if let Some(notice) = &notice {
+                appends.push(notice.append(NotificationId(Uuid::now_v7()), &metadata)?);
+            }
+            Ok((appends, (not_restored, notice)))
         })
         .await
+        .map(|(outcome, (not_restored, notice))| {
+            if let Some(notice) = &notice {
+                self.deliver(notice);
+            }
+            (outcome, not_restored)
+        })
     }
 
     /// Renames an account (its admins, its partner's admins, the platform).

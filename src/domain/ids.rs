@@ -69,3 +69,4 @@ typed_id!(InvitationId, "invitation");
 typed_id!(LicenseId, "license");
 typed_id!(ServerId, "server");
 typed_id!(TicketId, "ticket");
+typed_id!(NotificationId, "notification");

@@ -23,6 +23,7 @@ pub mod email;
 pub mod ids;
 pub mod invitation;
 pub mod license;
+pub mod notification;
 pub mod permissions;
 pub mod role;
 pub mod server;

@@ -15,6 +15,7 @@ use crate::domain::account::{self, AccountEvent, AccountState};
 use crate::domain::email::Email;
 use crate::domain::ids::{AccountId, InvitationId, LicenseId, UserId};
 use crate::domain::license::{self, LicenseEvent, LicenseState, ReleaseReason};
+use crate::domain::notification::Preferences;
 use crate::domain::role::Role;
 use crate::domain::DomainError;
 
@@ -94,11 +95,15 @@ pub enum UserEvent {
     /// partner's customers when the list is empty).
     #[serde(rename = "user.customers_assigned")]
     CustomersAssigned { customers: Vec<AccountId> },
+    /// Digest settings (see `domain::notification`); no categories means
+    /// no digests.
+    #[serde(rename = "user.notification_preferences_changed")]
+    NotificationPreferencesChanged { preferences: Preferences },
 }
 
 impl UserEvent {
     /// Every event type of this aggregate.
-    pub const TYPES: [&'static str; 11] = [
+    pub const TYPES: [&'static str; 12] = [
         "user.created",
         "user.role_changed",
         "user.profile_updated",
@@ -110,6 +115,7 @@ impl UserEvent {
         "user.license_assigned",
         "user.license_released",
         "user.customers_assigned",
+        "user.notification_preferences_changed",
     ];
 
     pub fn event_type(&self) -> &'static str {
@@ -125,6 +131,9 @@ impl UserEvent {
             UserEvent::LicenseAssigned { .. } => "user.license_assigned",
             UserEvent::LicenseReleased { .. } => "user.license_released",
             UserEvent::CustomersAssigned { .. } => "user.customers_assigned",
+            UserEvent::NotificationPreferencesChanged { .. } => {
+                "user.notification_preferences_changed"
+            }
         }
     }
 }
@@ -193,6 +202,8 @@ pub struct UserState {
     pub assigned_customers: BTreeSet<AccountId>,
     /// The invitation the user signed up through.
     pub invitation_id: Option<InvitationId>,
+    /// Digest settings; `None` until set (no digests).
+    pub notifications: Option<Preferences>,
 }
 
 impl UserState {
@@ -276,6 +287,9 @@ pub fn evolve(mut state: UserState, event: &UserEvent, at: DateTime<Utc>) -> Use
             state.assigned_customers = customers.iter().copied().collect();
         }
         UserEvent::SessionsRevoked => state.sessions_revoked_at = Some(at),
+        UserEvent::NotificationPreferencesChanged { preferences } => {
+            state.notifications = Some(preferences.clone());
+        }
         UserEvent::PasswordChanged { .. } => {}
         UserEvent::Restored { role } => {
             state.role = Some(*role);
@@ -488,6 +502,18 @@ pub fn decide_password_changed(user: &UserState, temporary: bool) -> Result<Deci
             UserEvent::PasswordChanged { temporary },
             UserEvent::SessionsRevoked,
         ],
+        ..Decision::default()
+    })
+}
+
+/// New digest settings for a live user.
+pub fn decide_notification_preferences(
+    user: &UserState,
+    preferences: Preferences,
+) -> Result<Decision, DomainError> {
+    user.live()?;
+    Ok(Decision {
+        user: vec![UserEvent::NotificationPreferencesChanged { preferences }],
         ..Decision::default()
     })
 }
@@ -787,6 +813,12 @@ mod tests {
                 license_id: LicenseId(Uuid::nil()),
             },
             UserEvent::CustomersAssigned { customers: vec![] },
+            UserEvent::NotificationPreferencesChanged {
+                preferences: Preferences {
+                    frequency: crate::domain::notification::Frequency::Weekly,
+                    categories: Default::default(),
+                },
+            },
         ];
         let types: Vec<&str> = all.iter().map(UserEvent::event_type).collect();
         assert_eq!(types, UserEvent::TYPES);

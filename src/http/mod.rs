@@ -10,6 +10,7 @@ pub mod health;
 pub mod idempotency;
 pub mod invitations;
 pub mod licenses;
+pub mod notifications;
 pub mod openapi;
 pub mod schemas;
 pub mod servers;
@@ -141,6 +142,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/users/{user_id}/customers",
             put(users::assign_customers),
+        )
+        .route(
+            "/v1/users/{user_id}/notification-preferences",
+            put(notifications::set_preferences),
+        )
+        .route(
+            "/v1/accounts/{account_id}/outbox",
+            get(notifications::list_outbox),
         )
         .route("/v1/users/{user_id}/restore", post(users::restore_user))
         .route("/v1/users/{user_id}/logout", post(users::force_logout))

@@ -6,7 +6,9 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::http::{health, invitations, licenses, servers, sessions, tickets, users};
+use crate::http::{
+    health, invitations, licenses, notifications, servers, sessions, tickets, users,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -36,6 +38,8 @@ use crate::http::{health, invitations, licenses, servers, sessions, tickets, use
         users::update_user,
         users::change_role,
         users::assign_customers,
+        notifications::set_preferences,
+        notifications::list_outbox,
         users::delete_user,
         users::restore_user,
         users::force_logout,

@@ -397,7 +397,7 @@ pub async fn create_user(
 }
 
 /// Authorizes viewing a user: the user's account must be visible.
-async fn visible_user(
+pub(crate) async fn visible_user(
     state: &AppState,
     caller: &Caller,
     user_id: UserId,

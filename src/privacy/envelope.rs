@@ -88,7 +88,7 @@ impl Parts {
 pub fn subjects_to_seal(event_type: &str, stream: &str, parts: &Parts) -> BTreeSet<Subject> {
     fields::fields(event_type)
         .filter(|f| fields::get(parts.section(f.section), f.path).is_some_and(Value::is_string))
-        .flat_map(|f| fields::owners(f, stream, &parts.metadata))
+        .flat_map(|f| fields::owners(f, stream, &parts.payload, &parts.metadata))
         .collect()
 }
 
@@ -104,7 +104,7 @@ pub fn seal(
 ) -> Result<bool, CipherError> {
     let mut changed = false;
     for field in fields::fields(event_type) {
-        let owners = fields::owners(field, stream, &parts.metadata);
+        let owners = fields::owners(field, stream, &parts.payload, &parts.metadata);
         if owners.is_empty() {
             continue;
         }

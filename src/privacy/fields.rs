@@ -55,12 +55,15 @@ pub enum Section {
 pub enum Owner {
     /// The person whose stream the event is in (`user-…`, `invitation-…`).
     Stream,
-    /// The acting user (or, when no user acts — an invitee signing up —
-    /// the people the command is about).
+    /// The acting user (or, when no user acts, the people the command is
+    /// about).
     Actor,
     /// The people the command is about: its `user` and `invitation`
     /// targets. Descriptions name at most these.
     Described,
+    /// The person a payload field names (as a subject text): the recipient
+    /// of a notification.
+    PayloadSubject(&'static str),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,13 +131,28 @@ const EMAIL_AND_NAME: [Field; 2] = [
 ];
 const EMAIL: [Field; 1] = [payload(&["email"], Kind::Email)];
 const IP: [Field; 1] = [payload(&["ip"], Kind::Text)];
+const RECIPIENT: [Field; 2] = [
+    Field {
+        section: Section::Payload,
+        path: &["recipient"],
+        kind: Kind::Email,
+        owner: Owner::PayloadSubject("recipient_subject"),
+    },
+    Field {
+        section: Section::Payload,
+        path: &["body"],
+        kind: Kind::Text,
+        owner: Owner::PayloadSubject("recipient_subject"),
+    },
+];
 
 /// The personal payload fields of an event type.
 pub fn payload_fields(event_type: &str) -> &'static [Field] {
     match event_type {
         "user.created" | "user.profile_updated" => &EMAIL_AND_NAME,
         "invitation.created" => &EMAIL,
-        "user.trusted_location_added" => &IP,
+        "user.trusted_location_added" | "user.trusted_location_removed" => &IP,
+        "notification.queued" => &RECIPIENT,
         _ => &[],
     }
 }
@@ -148,8 +166,13 @@ pub fn fields(event_type: &str) -> impl Iterator<Item = &'static Field> {
 
 /// The subjects that own `field` in an event of `stream` with `metadata`;
 /// empty when nobody does (the field is then left as it is).
-pub fn owners(field: &Field, stream: &str, metadata: &Value) -> Vec<Subject> {
+pub fn owners(field: &Field, stream: &str, payload: &Value, metadata: &Value) -> Vec<Subject> {
     match field.owner {
+        Owner::PayloadSubject(key) => payload[key]
+            .as_str()
+            .and_then(Subject::parse)
+            .into_iter()
+            .collect(),
         Owner::Stream => Subject::parse(stream).into_iter().collect(),
         Owner::Actor => match metadata["actor"]["user_id"].as_str() {
             Some(user) => Subject::of_target("user", user).into_iter().collect(),
@@ -224,19 +247,20 @@ mod tests {
         });
         let [actor_email, _, _, description] = METADATA_FIELDS;
         assert_eq!(
-            owners(&actor_email, "account-x", &metadata),
+            owners(&actor_email, "account-x", &json!({}), &metadata),
             [Subject::parse(&format!("user-{user}")).unwrap()]
         );
         assert_eq!(
-            owners(&description, "account-x", &metadata),
+            owners(&description, "account-x", &json!({}), &metadata),
             [Subject::parse(&format!("invitation-{invitation}")).unwrap()]
         );
         let anonymous = json!({"actor": {"kind": "system"}, "targets": []});
-        assert!(owners(&actor_email, "account-x", &anonymous).is_empty());
+        assert!(owners(&actor_email, "account-x", &json!({}), &anonymous).is_empty());
         assert_eq!(
             owners(
                 &payload(&["email"], Kind::Email),
                 &format!("user-{user}"),
+                &json!({}),
                 &anonymous
             ),
             [Subject::parse(&format!("user-{user}")).unwrap()]

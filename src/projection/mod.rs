@@ -14,7 +14,9 @@ pub mod accounts;
 pub mod activity;
 pub mod invitations;
 pub mod licenses;
+pub mod outbox;
 pub mod postgres;
+pub mod read_models;
 pub mod runner;
 pub mod servers;
 pub mod sqlite;
@@ -137,6 +139,14 @@ pub trait ProjectionStore: Send + Sync + 'static {
     ) -> Result<(), ProjectionError>;
     /// Empties the tables and the checkpoint (before a rebuild).
     async fn reset(&self, projector: &str, tables: &[&str]) -> Result<(), ProjectionError>;
+    /// Activity-log rows per action type in `accounts` with
+    /// `from <= recorded_at < to` (digests).
+    async fn activity_counts(
+        &self,
+        accounts: &[String],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(String, u64)>, ProjectionError>;
     /// Rows of a table whose columns equal the given values, as JSON
     /// objects, ordered by `order_by` (a column list written by our code,
     /// never by a client), at most `limit`.
@@ -166,6 +176,7 @@ pub fn all_projectors() -> Vec<Arc<dyn Projector>> {
         Arc::new(licenses::LicensesProjector),
         Arc::new(servers::ServersProjector),
         Arc::new(tickets::TicketsProjector),
+        Arc::new(outbox::OutboxProjector),
     ]
 }
 

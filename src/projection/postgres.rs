@@ -2,6 +2,7 @@
 //! `projections/postgres/`), migrated by their own refinery history table.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Config, NoTls};
@@ -119,6 +120,27 @@ impl ProjectionStore for PgProjections {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn activity_counts(
+        &self,
+        accounts: &[String],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(String, u64)>, ProjectionError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT action_type, count(*) FROM proj_activity \
+                 WHERE account_id = ANY($1) AND recorded_at >= $2 AND recorded_at < $3 \
+                 AND action_type IS NOT NULL GROUP BY action_type ORDER BY action_type",
+                &[&accounts, &from, &to],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1).max(0) as u64))
+            .collect())
     }
 
     async fn fetch(

@@ -112,6 +112,16 @@ impl Projections {
         }
     }
 
+    /// Brings every projection up to the current head (one-shot commands
+    /// that read them, without live tasks).
+    pub async fn catch_up_all(&self) -> Result<(), ProjectionError> {
+        for projector in &self.projectors {
+            let position = self.catch_up(projector.as_ref(), &mut |_| {}).await?;
+            self.record(projector.name(), position);
+        }
+        Ok(())
+    }
+
     /// Empties the named projections (all when `names` is empty) and
     /// rebuilds them from the log.
     pub async fn rebuild(

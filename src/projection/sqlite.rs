@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
 use rusqlite::{params_from_iter, Connection};
 
@@ -139,6 +140,37 @@ impl ProjectionStore for SqliteProjections {
         .await
     }
 
+    async fn activity_counts(
+        &self,
+        accounts: &[String],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(String, u64)>, ProjectionError> {
+        let mut values: Vec<Value> = accounts.iter().cloned().map(Value::Text).collect();
+        let marks = (1..=values.len())
+            .map(|i| format!("?{i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let n = values.len();
+        values.push(bind(&SqlValue::Time(Some(from))));
+        values.push(bind(&SqlValue::Time(Some(to))));
+        let sql = format!(
+            "SELECT action_type, count(*) FROM proj_activity \
+             WHERE account_id IN ({marks}) AND recorded_at >= ?{} AND recorded_at < ?{} \
+             AND action_type IS NOT NULL GROUP BY action_type ORDER BY action_type",
+            n + 1,
+            n + 2
+        );
+        self.run(move |conn| {
+            let mut stmt = conn.prepare(&sql)?;
+            let rows = stmt.query_map(params_from_iter(values), |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as u64))
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
     async fn fetch(
         &self,
         table: &str,
@@ -160,7 +192,7 @@ impl ProjectionStore for SqliteProjections {
                         Value::Null => serde_json::Value::Null,
                         Value::Integer(n) => n.into(),
                         Value::Real(f) => f.into(),
-                        Value::Text(s) if name == "targets" => {
+                        Value::Text(s) if name == "targets" || name == "notify_categories" => {
                             serde_json::from_str(&s).unwrap_or(serde_json::Value::String(s))
                         }
                         Value::Text(s) => s.into(),

@@ -2,6 +2,7 @@
 //! with their personal fields emptied).
 
 use crate::domain::ids::UserId;
+use crate::domain::notification::Frequency;
 use crate::domain::user::{Origin, UserEvent};
 use crate::event::RecordedEvent;
 use crate::projection::{
@@ -83,6 +84,21 @@ impl Projector for UsersProjector {
             | UserEvent::LicenseAssigned { .. }
             | UserEvent::LicenseReleased { .. }
             | UserEvent::CustomersAssigned { .. } => update(vec![]),
+            UserEvent::NotificationPreferencesChanged { preferences } => update(vec![
+                (
+                    "notify_frequency",
+                    text(match preferences.frequency {
+                        Frequency::Daily => "daily",
+                        Frequency::Weekly => "weekly",
+                    }),
+                ),
+                (
+                    "notify_categories",
+                    SetExpr::Value(SqlValue::Json(
+                        serde_json::to_value(&preferences.categories).ok(),
+                    )),
+                ),
+            ]),
             UserEvent::Purged { .. } => update(vec![
                 ("status", text("purged")),
                 ("email", SetExpr::Value(SqlValue::Text(None))),

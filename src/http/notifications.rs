@@ -1,0 +1,99 @@
+//! `/v1/users/{id}/notification-preferences` (digest settings) and
+//! `/v1/accounts/{id}/outbox` (every e-mail the service sent there).
+
+use axum::extract::State;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::domain::ids::{AccountId, UserId};
+use crate::domain::notification::{Category, Frequency, Preferences};
+use crate::domain::permissions::Action;
+use crate::http::context::Caller;
+use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::http::schemas::{Appended, CommandErrors, ReadErrors};
+use crate::http::users::{rows_in_account, visible_user, AccountRows, ReadAfter, PAGE_LIMIT};
+use crate::http::AppState;
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationPreferences {
+    /// `daily`, or `weekly` (delivered Monday morning).
+    pub frequency: Frequency,
+    /// What digests tell about; none selected means none sent.
+    pub categories: Vec<Category>,
+}
+
+/// `PUT /v1/users/{id}/notification-preferences` — digest settings (your
+/// own, or as an admin).
+#[utoipa::path(
+    put,
+    path = "/v1/users/{user_id}/notification-preferences",
+    tag = "notifications",
+    params(("user_id" = UserId, Path, description = "user id")),
+    request_body = NotificationPreferences,
+    responses((status = 200, body = Appended), CommandErrors),
+    security(("bearer" = [])),
+)]
+pub async fn set_preferences(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(user_id): ApiPath<UserId>,
+    ApiJson(body): ApiJson<NotificationPreferences>,
+) -> Result<Json<Appended>, ApiError> {
+    if caller.principal.user_id != user_id {
+        visible_user(&state, &caller, user_id).await?;
+    }
+    let preferences = Preferences {
+        frequency: body.frequency,
+        categories: body.categories.into_iter().collect(),
+    };
+    let outcome = state
+        .auth
+        .ledger()
+        .set_notification_preferences(&caller.context, user_id, preferences)
+        .await?;
+    Ok(Json(Appended::from(&outcome)))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OutboxPage {
+    /// Rows of `proj_outbox`, newest first (columns in projections/README.md).
+    #[schema(value_type = Vec<Object>)]
+    pub emails: Vec<Value>,
+}
+
+/// `GET /v1/accounts/{id}/outbox` — the e-mails sent for an account's
+/// commands (invitations, resets, revoked access, digests), newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}/outbox",
+    tag = "notifications",
+    params(
+        ("account_id" = AccountId, Path, description = "account id"),
+        ("position" = Option<u64>, Query, description = "wait until the read model has applied this position"),
+    ),
+    responses((status = 200, body = OutboxPage), ReadErrors),
+    security(("bearer" = [])),
+)]
+pub async fn list_outbox(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(account_id): ApiPath<AccountId>,
+    ApiQuery(after): ApiQuery<ReadAfter>,
+) -> Result<Json<OutboxPage>, ApiError> {
+    let emails = rows_in_account(
+        &state,
+        &caller,
+        account_id,
+        after.position,
+        AccountRows {
+            action: Action::ViewUsers,
+            table: "proj_outbox",
+            order_by: "position DESC",
+            limit: PAGE_LIMIT,
+        },
+    )
+    .await?;
+    Ok(Json(OutboxPage { emails }))
+}

@@ -1,0 +1,220 @@
+//! Notifications on both backends: every e-mail is recorded in the log
+//! with its cause and shows in the outbox read model (signup codes never
+//! do), preferences decide digests, and digests go out once per period.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::{Datelike, Duration, TimeZone, Utc, Weekday};
+use portal_ledger::app::sessions::Auth;
+use portal_ledger::app::{CommandContext, Ledger};
+use portal_ledger::backend::{open_projections, Migrations};
+use portal_ledger::domain::email::Email;
+use portal_ledger::domain::ids::UserId;
+use portal_ledger::domain::invitation::InvitationTarget;
+use portal_ledger::domain::notification::{Category, Frequency, Preferences};
+use portal_ledger::domain::role::Role;
+use portal_ledger::domain::user::{NewUser, Origin};
+use portal_ledger::notify::MemoryNotifier;
+use portal_ledger::projection::read_models::ReadModels;
+use portal_ledger::projection::runner::Projections;
+use portal_ledger::store::ReadFilter;
+use serde_json::Value;
+use uuid::Uuid;
+
+on_both_backends!(
+    every_email_is_recorded_and_digests_follow_preferences,
+    |t: support::TestStore| async move {
+        let target = open_projections(&t.location, Migrations::Apply)
+            .await
+            .unwrap();
+        let projections = Projections::new(t.store.clone(), t.personal.clone(), target.clone());
+        projections.start();
+        let mail = MemoryNotifier::default();
+        let auth = Auth::new(
+            Ledger::new(t.store.clone(), t.personal.clone()),
+            t.backend.credentials(),
+        )
+        .with_notifier(Arc::new(mail.clone()));
+        let now = Utc::now();
+        let (platform, root_id, _) = auth
+            .bootstrap(&Email::parse("root@platform.example").unwrap(), now)
+            .await
+            .unwrap();
+        let root = CommandContext::as_user(root_id);
+        let ledger = auth.ledger();
+
+        // Invitation: the e-mail carries the code, the log and outbox do not.
+        let invitee = Email::parse("invitee@example.com").unwrap();
+        auth.invite(
+            &root,
+            &invitee,
+            InvitationTarget::User {
+                account_id: platform,
+                role: Role::Support,
+            },
+            now,
+        )
+        .await
+        .unwrap();
+        let sent = mail.sent();
+        let invitation_mail = sent.last().unwrap();
+        assert_eq!(invitation_mail.to, "invitee@example.com");
+        let code = invitation_mail
+            .body
+            .lines()
+            .last()
+            .unwrap()
+            .trim()
+            .to_owned();
+        assert!(code.len() > 20);
+
+        // A reset and a deletion e-mail the user.
+        let bob = NewUser {
+            user_id: UserId(Uuid::now_v7()),
+            email: Email::parse("bob@platform.example").unwrap(),
+            name: "Bob".into(),
+            role: Role::ReadOnly,
+            origin: Origin::Direct,
+            invitation: None,
+        };
+        ledger.create_user(&root, platform, &bob).await.unwrap();
+        auth.reset_password(&root, bob.user_id, now).await.unwrap();
+        let last = ledger.delete_user(&root, bob.user_id).await.unwrap();
+        let subjects: Vec<String> = mail.sent().iter().map(|m| m.subject.clone()).collect();
+        assert_eq!(
+            subjects,
+            [
+                "You are invited",
+                "Your password was reset",
+                "Your access was revoked"
+            ]
+        );
+        assert!(mail
+            .sent()
+            .iter()
+            .skip(1)
+            .all(|m| m.to == "bob@platform.example"));
+
+        assert!(
+            projections
+                .wait_for(last.last_position(), StdDuration::from_secs(10))
+                .await
+        );
+        let outbox: Vec<Value> = target
+            .fetch("proj_outbox", &[], "position", 100)
+            .await
+            .unwrap();
+        let kinds: Vec<&str> = outbox.iter().map(|r| r["kind"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["invitation", "password_reset", "access_revoked"]);
+        assert_eq!(outbox[0]["recipient"], "invitee@example.com");
+        assert_eq!(outbox[2]["recipient"], "bob@platform.example");
+        assert_eq!(outbox[2]["recipient_user_id"], bob.user_id.to_string());
+        assert_eq!(outbox[2]["account_id"], platform.to_string());
+        let everything = format!("{outbox:?}");
+        assert!(!everything.contains(&code), "the signup code leaked");
+        let raw: String = t
+            .store
+            .read_all(1, 10_000, &ReadFilter::all())
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| format!("{}{}", e.payload.as_str(), e.metadata.as_str()))
+            .collect();
+        assert!(!raw.contains(&code) && !raw.contains(code.split('.').next_back().unwrap()));
+
+        // Preferences: the root admin daily on users; a Notifications-only
+        // user weekly on servers and users; an admin with no categories.
+        let nora = NewUser {
+            user_id: UserId(Uuid::now_v7()),
+            email: Email::parse("nora@platform.example").unwrap(),
+            name: "Nora".into(),
+            role: Role::Notifications,
+            origin: Origin::Direct,
+            invitation: None,
+        };
+        ledger.create_user(&root, platform, &nora).await.unwrap();
+        let quiet = NewUser {
+            user_id: UserId(Uuid::now_v7()),
+            email: Email::parse("quiet@platform.example").unwrap(),
+            name: "Quiet".into(),
+            role: Role::Admin,
+            origin: Origin::Direct,
+            invitation: None,
+        };
+        ledger.create_user(&root, platform, &quiet).await.unwrap();
+        let prefs = |frequency, categories: &[Category]| Preferences {
+            frequency,
+            categories: categories.iter().copied().collect::<BTreeSet<_>>(),
+        };
+        ledger
+            .set_notification_preferences(
+                &root,
+                root_id,
+                prefs(Frequency::Daily, &[Category::Users]),
+            )
+            .await
+            .unwrap();
+        ledger
+            .set_notification_preferences(
+                &root,
+                nora.user_id,
+                prefs(Frequency::Weekly, &[Category::Servers, Category::Users]),
+            )
+            .await
+            .unwrap();
+        // Users may set their own; a Notifications-only user cannot sign
+        // in, so an admin sets theirs (above).
+        let last = ledger
+            .set_notification_preferences(
+                &CommandContext::as_user(quiet.user_id),
+                quiet.user_id,
+                prefs(Frequency::Daily, &[]),
+            )
+            .await
+            .unwrap();
+        assert!(
+            projections
+                .wait_for(last.last_position(), StdDuration::from_secs(10))
+                .await
+        );
+        let source = ReadModels(target.clone());
+
+        // Tomorrow: the daily digest of today's activity, to root only.
+        let tomorrow = now + Duration::days(1);
+        let tomorrow = Utc
+            .with_ymd_and_hms(tomorrow.year(), tomorrow.month(), tomorrow.day(), 3, 0, 0)
+            .unwrap();
+        let before = mail.sent().len();
+        let sent = ledger.send_digests(tomorrow, &source).await.unwrap();
+        let digests: Vec<_> = mail.sent()[before..].to_vec();
+        assert_eq!(sent, 1);
+        assert_eq!(digests[0].to, "root@platform.example");
+        assert!(digests[0].subject.contains("Daily"));
+        assert!(digests[0].body.contains("- Users:"), "{}", digests[0].body);
+        assert!(!digests[0].body.contains("Servers"));
+        // Once per period, however often it runs.
+        assert_eq!(ledger.send_digests(tomorrow, &source).await.unwrap(), 0);
+
+        // Next Monday morning: Nora's weekly digest (and root's daily one).
+        let mut monday = tomorrow;
+        while monday.weekday() != Weekday::Mon || monday <= now {
+            monday += Duration::days(1);
+        }
+        let monday = monday - Duration::hours(3) + Duration::hours(7);
+        let before = mail.sent().len();
+        ledger.send_digests(monday, &source).await.unwrap();
+        let weekly: Vec<_> = mail.sent()[before..]
+            .iter()
+            .filter(|m| m.subject.contains("Weekly"))
+            .cloned()
+            .collect();
+        assert_eq!(weekly.len(), 1);
+        assert_eq!(weekly[0].to, "nora@platform.example");
+        assert!(weekly[0].body.contains("- Users:"));
+        assert!(mail.sent().iter().all(|m| m.to != "quiet@platform.example"));
+    }
+);
