@@ -29,7 +29,7 @@ use crate::store::{AppendOutcome, ExpectedVersion, SharedStore, StoreError, Stre
 use std::collections::BTreeMap;
 
 /// How often a command is decided again after losing a race.
-const MAX_ATTEMPTS: usize = 8;
+pub(crate) const MAX_ATTEMPTS: usize = 8;
 /// Events read per page when loading a stream.
 const STREAM_PAGE: usize = 1000;
 

@@ -16,6 +16,7 @@ pub mod licenses;
 pub mod servers;
 pub mod sessions;
 pub mod tickets;
+pub mod user_import;
 pub mod users;
 
 pub use context::{Actor, CommandContext};

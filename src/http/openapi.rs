@@ -6,7 +6,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::http::{health, invitations, licenses, servers, sessions, tickets, users};
+use crate::http::{health, invitations, licenses, servers, sessions, tickets, user_import, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -32,6 +32,7 @@ use crate::http::{health, invitations, licenses, servers, sessions, tickets, use
         users::list_users,
         users::list_activity,
         users::create_user,
+        user_import::import_users,
         users::get_user,
         users::update_user,
         users::change_role,
