@@ -687,6 +687,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/v1/accounts/{account_id}"),
     ("get", "/v1/accounts/{account_id}/users"),
     ("post", "/v1/accounts/{account_id}/users"),
+    ("post", "/v1/accounts/{account_id}/users/import"),
     ("get", "/v1/accounts/{account_id}/activity"),
     ("get", "/v1/accounts/{account_id}/invitations"),
     ("post", "/v1/accounts/{account_id}/invitations"),

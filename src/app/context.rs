@@ -52,6 +52,9 @@ impl CommandContext {
 pub enum ActivityType {
     #[serde(rename = "Invite User")]
     InviteUser,
+    /// A user created by a bulk CSV import.
+    #[serde(rename = "Import User")]
+    ImportUser,
     #[serde(rename = "Update User Profile")]
     UpdateUserProfile,
     #[serde(rename = "Update User Permissions")]

@@ -32,7 +32,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// How often a command is decided again after losing a race.
-const MAX_ATTEMPTS: usize = 8;
+pub(crate) const MAX_ATTEMPTS: usize = 8;
 /// Events read per page when loading a stream.
 const STREAM_PAGE: usize = 1000;
 

@@ -17,6 +17,7 @@ pub mod notifications;
 pub mod servers;
 pub mod sessions;
 pub mod tickets;
+pub mod user_import;
 pub mod users;
 
 pub use context::{Actor, CommandContext};

@@ -30,6 +30,7 @@ pub mod server;
 pub mod session;
 pub mod ticket;
 pub mod user;
+pub mod user_import;
 
 use thiserror::Error;
 

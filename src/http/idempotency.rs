@@ -14,7 +14,8 @@ use chrono::Utc;
 use sha2::{Digest, Sha256};
 
 use crate::http::error::ApiError;
-use crate::http::{AppState, MAX_BODY_BYTES};
+use crate::http::user_import::body_limit;
+use crate::http::AppState;
 use crate::idempotency::Claim;
 
 /// The request header.
@@ -66,8 +67,10 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
         .headers()
         .get(header::AUTHORIZATION)
         .map_or_else(|| "anonymous".to_owned(), |v| sha256_hex(&[v.as_bytes()]));
+    // A CSV import may be larger than other bodies (see `user_import.rs`).
+    let limit = body_limit(request.headers());
     let (parts, body) = request.into_parts();
-    let Ok(body) = to_bytes(body, MAX_BODY_BYTES).await else {
+    let Ok(body) = to_bytes(body, limit).await else {
         return ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body_too_large",

@@ -16,6 +16,7 @@ pub mod schemas;
 pub mod servers;
 pub mod sessions;
 pub mod tickets;
+pub mod user_import;
 pub mod users;
 
 use std::sync::Arc;
@@ -31,7 +32,8 @@ use crate::store::SharedStore;
 
 pub use error::ApiError;
 
-/// Largest request body accepted.
+/// Largest request body accepted (except a CSV import's, see
+/// `user_import.rs`).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 #[derive(Clone)]
@@ -66,6 +68,11 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/accounts/{account_id}/users",
             get(users::list_users).post(users::create_user),
+        )
+        .route(
+            "/v1/accounts/{account_id}/users/import",
+            post(user_import::import_users)
+                .layer(DefaultBodyLimit::max(user_import::MAX_IMPORT_BODY_BYTES)),
         )
         .route(
             "/v1/accounts/{account_id}/activity",

@@ -7,7 +7,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::http::{
-    health, invitations, licenses, notifications, servers, sessions, tickets, users,
+    health, invitations, licenses, notifications, servers, sessions, tickets, user_import, users,
 };
 
 #[derive(OpenApi)]
@@ -34,6 +34,7 @@ use crate::http::{
         users::list_users,
         users::list_activity,
         users::create_user,
+        user_import::import_users,
         users::get_user,
         users::update_user,
         users::change_role,

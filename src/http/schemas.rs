@@ -175,3 +175,51 @@ pub enum CommandErrors {
     #[response(status = 422)]
     Invalid(ErrorBody),
 }
+
+/// One problem of one row of a CSV import.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportProblem {
+    /// `email`, `name`, `role` or `licenses`; null for the row as a whole.
+    pub column: Option<String>,
+    /// Machine-readable, stable (e.g. `invalid_email`, `duplicate_email`,
+    /// `email_taken`, `unknown_role`, `role_not_in_account_kind`,
+    /// `invalid_name`, `invalid_license_id`, `unknown_license`,
+    /// `license_cancelled`, `not_enough_seats`, `too_many_licenses`,
+    /// `too_many_fields`).
+    pub code: String,
+    pub message: String,
+}
+
+/// One row of a CSV import.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportRow {
+    /// The line the row starts on; the header is line 1.
+    pub line: u64,
+    /// The e-mail column as written.
+    pub email: String,
+    /// The user the row created (only when the import was applied).
+    pub user_id: Option<UserId>,
+    /// Empty when the row is fine.
+    pub problems: Vec<ImportProblem>,
+}
+
+/// The answer of a CSV import: every row with its problems.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportReport {
+    pub dry_run: bool,
+    pub rows: Vec<ImportRow>,
+    /// The users created, in file order (empty unless applied).
+    pub created: Vec<UserId>,
+    /// The last position appended (null unless applied).
+    pub position: Option<u64>,
+}
+
+/// An import refused because rows have problems: the error and the full
+/// report. Nothing was appended.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportRejected {
+    /// `import_rejected`.
+    pub error: ErrorDetail,
+    #[serde(flatten)]
+    pub report: ImportReport,
+}
