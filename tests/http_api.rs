@@ -721,6 +721,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("put", "/v1/users/{user_id}/role"),
     ("put", "/v1/users/{user_id}/customers"),
     ("put", "/v1/users/{user_id}/notification-preferences"),
+    ("post", "/v1/users/{user_id}/trusted-locations"),
+    ("delete", "/v1/users/{user_id}/trusted-locations/{ip}"),
     ("get", "/v1/accounts/{account_id}/outbox"),
     ("post", "/v1/users/{user_id}/restore"),
     ("post", "/v1/users/{user_id}/logout"),

@@ -274,3 +274,103 @@ on_both_backends!(
         assert!(matches!(err, AuthError::InvalidCredentials), "{err}");
     }
 );
+
+on_both_backends!(
+    sign_in_from_a_new_location_needs_an_emailed_code,
+    |t: support::TestStore| async move {
+        let mail = portal_ledger::notify::MemoryNotifier::default();
+        let auth = auth(&t).with_notifier(std::sync::Arc::new(mail.clone()));
+        let (admin, user) = with_user(&auth, Role::Support, "travel@platform.example").await;
+        let now = Utc::now();
+        let from = |ip: &str| CommandContext {
+            ip: Some(ip.into()),
+            ..CommandContext::system()
+        };
+        let email = "travel@platform.example";
+        // No trusted location yet: no second factor anywhere.
+        auth.sign_in(&from("203.0.113.9"), email, PASSWORD, now)
+            .await
+            .unwrap();
+        // The user trusts their office; an admin may add one too.
+        auth.trust_location(&CommandContext::as_user(user), user, "198.51.100.1")
+            .await
+            .unwrap();
+        auth.trust_location(&admin, user, "2001:db8::7")
+            .await
+            .unwrap();
+        let err = auth
+            .trust_location(&admin, user, "not-an-ip")
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("IP"), "{err}");
+        auth.sign_in(&from("198.51.100.1"), email, PASSWORD, now)
+            .await
+            .unwrap();
+
+        // Elsewhere: a code goes out, no session opens.
+        let head = t.store.head().await.unwrap().position;
+        let err = auth
+            .sign_in(&from("203.0.113.9"), email, PASSWORD, now)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AuthError::SecondFactorRequired), "{err}");
+        assert!(t.store.head().await.unwrap().position > head);
+        let sent = mail.sent().last().unwrap().clone();
+        assert_eq!(sent.to, email);
+        assert!(sent.body.contains("203.0.113.9"));
+        let code = sent
+            .body
+            .lines()
+            .map(str::trim)
+            .find(|l| l.len() == 10 && l.chars().all(|c| c.is_ascii_hexdigit()))
+            .unwrap()
+            .to_owned();
+        // A wrong password still says nothing about locations.
+        let err = auth
+            .sign_in(&from("203.0.113.9"), email, "wrong password!!", now)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AuthError::InvalidCredentials));
+        // A wrong code, or the right code from another address, fails.
+        for (ip, candidate) in [
+            ("203.0.113.9", "0000000000"),
+            ("203.0.113.10", code.as_str()),
+        ] {
+            let err = auth
+                .sign_in_with_code(&from(ip), email, PASSWORD, Some(candidate), now)
+                .await
+                .unwrap_err();
+            assert!(!matches!(err, AuthError::InvalidCredentials), "{err}");
+        }
+        // The code from that address trusts it and opens a session.
+        let signed_in = auth
+            .sign_in_with_code(&from("203.0.113.9"), email, PASSWORD, Some(&code), now)
+            .await
+            .unwrap();
+        assert_eq!(signed_in.user_id, user);
+        auth.sign_in(&from("203.0.113.9"), email, PASSWORD, now)
+            .await
+            .unwrap();
+        let state = auth.ledger().user(user).await.unwrap();
+        assert_eq!(state.trusted_locations.len(), 3);
+        // The code is used up; an expired one does not work either.
+        auth.untrust_location(&admin, user, "203.0.113.9")
+            .await
+            .unwrap();
+        assert!(auth
+            .sign_in_with_code(&from("203.0.113.9"), email, PASSWORD, Some(&code), now)
+            .await
+            .is_err());
+        // The log holds neither the code nor the addresses in clear.
+        let raw: String = t
+            .store
+            .read_all(1, 10_000, &ReadFilter::all())
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| format!("{}{}", e.payload.as_str(), e.metadata.as_str()))
+            .collect();
+        assert!(!raw.contains(&code) && !raw.contains("203.0.113.9"));
+        assert!(raw.contains("Update Trusted Connection"));
+    }
+);

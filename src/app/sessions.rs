@@ -19,6 +19,7 @@ use crate::auth::password::{self, Password, PasswordError};
 use crate::auth::token::SecretToken;
 use crate::domain::email::Email;
 use crate::domain::ids::{AccountId, NotificationId, SessionId, UserId};
+use crate::domain::notification;
 use crate::domain::permissions::Action;
 use crate::domain::role::{AccountKind, Role};
 use crate::domain::user::{self, NewUser, Origin};
@@ -38,6 +39,12 @@ pub enum AuthError {
     /// No, malformed, unknown, expired, closed or revoked session token.
     #[error("not signed in or the session has ended")]
     Unauthenticated,
+    /// The password was right but the address is not a trusted location:
+    /// a code was e-mailed; sign in again with it.
+    #[error(
+        "sign-in from a new location: a code was sent by e-mail; sign in again with it as `code`"
+    )]
+    SecondFactorRequired,
     #[error("the store already holds events; bootstrap only works on an empty store")]
     NotEmpty,
     #[error(transparent)]
@@ -120,6 +127,22 @@ impl Auth {
         candidate: &str,
         now: DateTime<Utc>,
     ) -> Result<SignedIn, AuthError> {
+        self.sign_in_with_code(context, email, candidate, None, now)
+            .await
+    }
+
+    /// [`sign_in`](Self::sign_in) with IP-based 2FA: once a user has trusted
+    /// locations, a sign-in from elsewhere e-mails a code and fails with
+    /// [`AuthError::SecondFactorRequired`]; signing in again from there with
+    /// the code trusts the location and opens the session.
+    pub async fn sign_in_with_code(
+        &self,
+        context: &CommandContext,
+        email: &str,
+        candidate: &str,
+        code: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<SignedIn, AuthError> {
         let email = Email::parse(email).map_err(|_| AuthError::InvalidCredentials)?;
         let holder = self.ledger.load_claim(&email).await?.state.holder;
         let user_id = holder.ok_or(AuthError::InvalidCredentials)?;
@@ -138,6 +161,40 @@ impl Auth {
         let account_live = self.ledger.load_account(account_id).await?.state.exists();
         if !password_ok || !role.can_sign_in() || !account_live {
             return Err(AuthError::InvalidCredentials);
+        }
+        let ip = context
+            .ip
+            .as_deref()
+            .and_then(|ip| user::parse_location(ip).ok());
+        if user::needs_second_factor(&user, ip.as_deref()) {
+            let ip = ip.ok_or(AuthError::SecondFactorRequired)?;
+            let acting = CommandContext {
+                actor: Some(user_id),
+                ..context.clone()
+            };
+            match code {
+                None => {
+                    self.challenge_location(&acting, user_id, &ip, now).await?;
+                    return Err(AuthError::SecondFactorRequired);
+                }
+                Some(code) => {
+                    let hash = code_hash(code);
+                    self.ledger
+                        .user_event(
+                            &acting,
+                            user_id,
+                            Action::UpdateOwnProfile,
+                            ActivityType::UpdateTrustedConnection,
+                            |target| {
+                                Ok((
+                                    user::decide_pass_challenge(target, &ip, &hash, now)?,
+                                    format!("Trusted a new login location {ip} (code from e-mail)"),
+                                ))
+                            },
+                        )
+                        .await?;
+                }
+            }
         }
         let token = SecretToken::generate().map_err(|e| PasswordError::Hashing(e.to_string()))?;
         let expires_at = now + self.session_ttl;
@@ -188,6 +245,88 @@ impl Auth {
             expires_at,
             position: outcome.last_position(),
         })
+    }
+
+    /// Records the challenge and e-mails its code (only the hash is logged).
+    async fn challenge_location(
+        &self,
+        context: &CommandContext,
+        user_id: UserId,
+        ip: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), AuthError> {
+        let mut bytes = [0u8; 5];
+        getrandom::fill(&mut bytes).map_err(|e| PasswordError::Hashing(e.to_string()))?;
+        let code = hex::encode_upper(bytes);
+        let expires_at = now + Duration::minutes(SIGN_IN_CODE_MINUTES);
+        let hash = code_hash(&code);
+        self.ledger
+            .user_event_with_notice(
+                context,
+                user_id,
+                Action::UpdateOwnProfile,
+                ActivityType::UpdateTrustedConnection,
+                |target| {
+                    Ok((
+                        user::decide_challenge(target, ip, hash.clone(), expires_at)?,
+                        format!("Sign-in from a new location {ip}: a code was e-mailed"),
+                    ))
+                },
+                Some((
+                    notification::sign_in_code(notification::CODE_PLACEHOLDER, ip, expires_at),
+                    notification::sign_in_code(&code, ip, expires_at),
+                )),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Trusts a login location for a user (their own, or as an admin).
+    pub async fn trust_location(
+        &self,
+        context: &CommandContext,
+        user_id: UserId,
+        ip: &str,
+    ) -> Result<AppendOutcome, LedgerError> {
+        let action = own_or(context, user_id, Action::UpdateUserProfile);
+        self.ledger
+            .user_event(
+                context,
+                user_id,
+                action,
+                ActivityType::UpdateTrustedConnection,
+                |target| {
+                    Ok((
+                        user::decide_trust_location(target, ip)?,
+                        format!("Added the trusted login location {}", ip.trim()),
+                    ))
+                },
+            )
+            .await
+    }
+
+    /// Removes a trusted login location.
+    pub async fn untrust_location(
+        &self,
+        context: &CommandContext,
+        user_id: UserId,
+        ip: &str,
+    ) -> Result<AppendOutcome, LedgerError> {
+        let action = own_or(context, user_id, Action::UpdateUserProfile);
+        self.ledger
+            .user_event(
+                context,
+                user_id,
+                action,
+                ActivityType::UpdateTrustedConnection,
+                |target| {
+                    Ok((
+                        user::decide_untrust_location(target, ip)?,
+                        format!("Removed the trusted login location {}", ip.trim()),
+                    ))
+                },
+            )
+            .await
     }
 
     /// The signed-in user behind a bearer token, checked against the log.
@@ -371,7 +510,10 @@ impl Auth {
                         description,
                     ))
                 },
-                (action == Action::ResetPassword).then(crate::domain::notification::password_reset),
+                (action == Action::ResetPassword).then(|| {
+                    let message = notification::password_reset();
+                    (message.clone(), message)
+                }),
             )
             .await?;
         self.credentials.set(user_id, &hash, now).await?;
@@ -444,7 +586,10 @@ impl Ledger {
         action: Action,
         activity: ActivityType,
         decide: D,
-        message: Option<crate::domain::notification::Message>,
+        message: Option<(
+            crate::domain::notification::Message,
+            crate::domain::notification::Message,
+        )>,
     ) -> Result<AppendOutcome, LedgerError>
     where
         D: Fn(&user::UserState) -> Result<(user::Decision, String), LedgerError>,
@@ -460,10 +605,11 @@ impl Ledger {
                     .metadata(context, account_id, activity, description)
                     .with_target("user", user_id);
                 let notice = match (message, &target.state.email) {
-                    (Some(message), Some(email)) => Some(Notice::plain(
-                        Recipient::user(user_id, email.clone()),
-                        message.clone(),
-                    )),
+                    (Some((logged, sent)), Some(email)) => Some(Notice {
+                        recipient: Recipient::user(user_id, email.clone()),
+                        logged: logged.clone(),
+                        sent: sent.clone(),
+                    }),
                     _ => None,
                 };
                 let mut appends = decision_appends(
@@ -485,5 +631,22 @@ impl Ledger {
             self.deliver(notice);
         }
         Ok(outcome)
+    }
+}
+
+/// How long an e-mailed sign-in code works.
+const SIGN_IN_CODE_MINUTES: i64 = 15;
+
+fn code_hash(code: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(code.trim().to_uppercase().as_bytes()))
+}
+
+/// `own` when the actor acts on themselves, `other` otherwise.
+fn own_or(context: &CommandContext, user_id: UserId, other: Action) -> Action {
+    if context.actor == Some(user_id) {
+        Action::UpdateOwnProfile
+    } else {
+        other
     }
 }

@@ -80,6 +80,10 @@ pub enum DomainError {
     InvitationExpired,
     #[error("this invitation link is not valid")]
     InvalidInvitation,
+    #[error("not a valid IP address")]
+    InvalidIp,
+    #[error("this sign-in code is not valid for this location (or it has expired)")]
+    InvalidSecondFactor,
     #[error("partners are invited by the platform, organizations by partners or the platform")]
     InvalidTenantInvitation,
     #[error("a license has 1 to 1,000,000 seats")]
@@ -132,6 +136,8 @@ impl DomainError {
             DomainError::InvitationNotPending => "invitation_not_pending",
             DomainError::InvitationExpired => "invitation_expired",
             DomainError::InvalidInvitation => "invalid_invitation",
+            DomainError::InvalidIp => "invalid_ip",
+            DomainError::InvalidSecondFactor => "invalid_second_factor",
             DomainError::InvalidTenantInvitation => "invalid_tenant_invitation",
             DomainError::InvalidSeats => "invalid_seats",
             DomainError::NotEnoughSeats { .. } => "not_enough_seats",

@@ -104,6 +104,7 @@ pub enum Kind {
     PasswordReset,
     AccessRevoked,
     Digest,
+    SignInCode,
 }
 
 impl Kind {
@@ -113,6 +114,7 @@ impl Kind {
             Kind::PasswordReset => "password_reset",
             Kind::AccessRevoked => "access_revoked",
             Kind::Digest => "digest",
+            Kind::SignInCode => "sign_in_code",
         }
     }
 }
@@ -157,6 +159,21 @@ pub fn invitation(code: &str, expires_at: DateTime<Utc>) -> Message {
         subject: "You are invited".to_owned(),
         body: format!(
             "You have been invited. Complete your signup with this single-use code before {}:\n\n{code}\n",
+            expires_at.to_rfc3339()
+        ),
+    }
+}
+
+/// The second factor of a sign-in from a new location; `code` is
+/// [`CODE_PLACEHOLDER`] in the log.
+pub fn sign_in_code(code: &str, ip: &str, expires_at: DateTime<Utc>) -> Message {
+    Message {
+        kind: Kind::SignInCode,
+        subject: "Sign-in from a new location".to_owned(),
+        body: format!(
+            "Someone signed in to your account from {ip}, which is not one of your trusted \
+             locations. If it was you, enter this code before {} to trust it:\n\n{code}\n\n\
+             If it was not you, change your password.",
             expires_at.to_rfc3339()
         ),
     }

@@ -99,11 +99,25 @@ pub enum UserEvent {
     /// no digests.
     #[serde(rename = "user.notification_preferences_changed")]
     NotificationPreferencesChanged { preferences: Preferences },
+    /// A sign-in from an address outside the trusted locations (IP-based
+    /// 2FA): a single-use code was e-mailed; only its SHA-256 is here.
+    #[serde(rename = "user.location_challenged")]
+    LocationChallenged {
+        ip: String,
+        code_hash: String,
+        expires_at: DateTime<Utc>,
+    },
+    /// A trusted login location (an IP address) was added: by passing a
+    /// challenge, or by the user or an admin.
+    #[serde(rename = "user.trusted_location_added")]
+    TrustedLocationAdded { ip: String },
+    #[serde(rename = "user.trusted_location_removed")]
+    TrustedLocationRemoved { ip: String },
 }
 
 impl UserEvent {
     /// Every event type of this aggregate.
-    pub const TYPES: [&'static str; 12] = [
+    pub const TYPES: [&'static str; 15] = [
         "user.created",
         "user.role_changed",
         "user.profile_updated",
@@ -116,6 +130,9 @@ impl UserEvent {
         "user.license_released",
         "user.customers_assigned",
         "user.notification_preferences_changed",
+        "user.location_challenged",
+        "user.trusted_location_added",
+        "user.trusted_location_removed",
     ];
 
     pub fn event_type(&self) -> &'static str {
@@ -134,6 +151,9 @@ impl UserEvent {
             UserEvent::NotificationPreferencesChanged { .. } => {
                 "user.notification_preferences_changed"
             }
+            UserEvent::LocationChallenged { .. } => "user.location_challenged",
+            UserEvent::TrustedLocationAdded { .. } => "user.trusted_location_added",
+            UserEvent::TrustedLocationRemoved { .. } => "user.trusted_location_removed",
         }
     }
 }
@@ -204,6 +224,11 @@ pub struct UserState {
     pub invitation_id: Option<InvitationId>,
     /// Digest settings; `None` until set (no digests).
     pub notifications: Option<Preferences>,
+    /// Trusted login locations (canonical IP addresses); when there are
+    /// any, a sign-in from elsewhere needs an e-mailed code.
+    pub trusted_locations: BTreeSet<String>,
+    /// The open challenge per address: code hash and expiry.
+    pub location_challenges: BTreeMap<String, (String, DateTime<Utc>)>,
 }
 
 impl UserState {
@@ -289,6 +314,22 @@ pub fn evolve(mut state: UserState, event: &UserEvent, at: DateTime<Utc>) -> Use
         UserEvent::SessionsRevoked => state.sessions_revoked_at = Some(at),
         UserEvent::NotificationPreferencesChanged { preferences } => {
             state.notifications = Some(preferences.clone());
+        }
+        UserEvent::LocationChallenged {
+            ip,
+            code_hash,
+            expires_at,
+        } => {
+            state
+                .location_challenges
+                .insert(ip.clone(), (code_hash.clone(), *expires_at));
+        }
+        UserEvent::TrustedLocationAdded { ip } => {
+            state.location_challenges.remove(ip);
+            state.trusted_locations.insert(ip.clone());
+        }
+        UserEvent::TrustedLocationRemoved { ip } => {
+            state.trusted_locations.remove(ip);
         }
         UserEvent::PasswordChanged { .. } => {}
         UserEvent::Restored { role } => {
@@ -514,6 +555,88 @@ pub fn decide_notification_preferences(
     user.live()?;
     Ok(Decision {
         user: vec![UserEvent::NotificationPreferencesChanged { preferences }],
+        ..Decision::default()
+    })
+}
+
+/// An IP address in its one canonical text form.
+pub fn parse_location(text: &str) -> Result<String, DomainError> {
+    text.trim()
+        .parse::<std::net::IpAddr>()
+        .map(|ip| ip.to_string())
+        .map_err(|_| DomainError::InvalidIp)
+}
+
+/// Whether a sign-in from `ip` needs a second factor: only once the user
+/// has trusted locations, and only from elsewhere (an unknown address is
+/// elsewhere).
+pub fn needs_second_factor(user: &UserState, ip: Option<&str>) -> bool {
+    !user.trusted_locations.is_empty() && !ip.is_some_and(|ip| user.trusted_locations.contains(ip))
+}
+
+/// Trusts a location (by the user or an admin); refused if it is already.
+pub fn decide_trust_location(user: &UserState, ip: &str) -> Result<Decision, DomainError> {
+    user.live()?;
+    let ip = parse_location(ip)?;
+    if user.trusted_locations.contains(&ip) {
+        return Err(DomainError::AlreadyExists);
+    }
+    Ok(Decision {
+        user: vec![UserEvent::TrustedLocationAdded { ip }],
+        ..Decision::default()
+    })
+}
+
+pub fn decide_untrust_location(user: &UserState, ip: &str) -> Result<Decision, DomainError> {
+    user.live()?;
+    let ip = parse_location(ip)?;
+    if !user.trusted_locations.contains(&ip) {
+        return Err(DomainError::NotFound);
+    }
+    Ok(Decision {
+        user: vec![UserEvent::TrustedLocationRemoved { ip }],
+        ..Decision::default()
+    })
+}
+
+/// A sign-in from an untrusted `ip`: a code (its hash here) goes out.
+pub fn decide_challenge(
+    user: &UserState,
+    ip: &str,
+    code_hash: String,
+    expires_at: DateTime<Utc>,
+) -> Result<Decision, DomainError> {
+    user.live()?;
+    Ok(Decision {
+        user: vec![UserEvent::LocationChallenged {
+            ip: parse_location(ip)?,
+            code_hash,
+            expires_at,
+        }],
+        ..Decision::default()
+    })
+}
+
+/// The code of the open challenge for `ip`, before it expires: the
+/// location becomes trusted (and the challenge is used up).
+pub fn decide_pass_challenge(
+    user: &UserState,
+    ip: &str,
+    code_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Decision, DomainError> {
+    use subtle::ConstantTimeEq;
+    user.live()?;
+    let ip = parse_location(ip)?;
+    let Some((expected, expires_at)) = user.location_challenges.get(&ip) else {
+        return Err(DomainError::InvalidSecondFactor);
+    };
+    let matches: bool = expected.as_bytes().ct_eq(code_hash.as_bytes()).into();
+    if !matches || now >= *expires_at {
+        return Err(DomainError::InvalidSecondFactor);
+    }
+    Ok(Decision {
+        user: vec![UserEvent::TrustedLocationAdded { ip }],
         ..Decision::default()
     })
 }
@@ -776,6 +899,57 @@ mod tests {
     }
 
     #[test]
+    fn a_second_factor_is_needed_only_away_from_trusted_locations() {
+        let now = Utc::now();
+        let mut state = create(&mut account(), 1, Role::Regular);
+        assert!(!needs_second_factor(&state, Some("198.51.100.1")));
+        assert_eq!(parse_location("not an ip"), Err(DomainError::InvalidIp));
+        for e in decide_trust_location(&state, " 2001:DB8::1 ").unwrap().user {
+            state = evolve(state, &e, now);
+        }
+        assert!(state.trusted_locations.contains("2001:db8::1"));
+        assert!(!needs_second_factor(&state, Some("2001:db8::1")));
+        assert!(needs_second_factor(&state, Some("198.51.100.1")));
+        assert!(needs_second_factor(&state, None));
+        assert_eq!(
+            decide_trust_location(&state, "2001:db8::1").unwrap_err(),
+            DomainError::AlreadyExists
+        );
+
+        let expires = now + Duration::minutes(10);
+        for e in decide_challenge(&state, "198.51.100.1", "h1".into(), expires)
+            .unwrap()
+            .user
+        {
+            state = evolve(state, &e, now);
+        }
+        let wrong = [
+            decide_pass_challenge(&state, "198.51.100.1", "h2", now),
+            decide_pass_challenge(&state, "198.51.100.2", "h1", now),
+            decide_pass_challenge(&state, "198.51.100.1", "h1", expires),
+        ];
+        for attempt in wrong {
+            assert_eq!(attempt.unwrap_err(), DomainError::InvalidSecondFactor);
+        }
+        for e in decide_pass_challenge(&state, "198.51.100.1", "h1", now)
+            .unwrap()
+            .user
+        {
+            state = evolve(state, &e, now);
+        }
+        assert!(!needs_second_factor(&state, Some("198.51.100.1")));
+        // Used up: the same code does not work twice.
+        assert!(decide_pass_challenge(&state, "198.51.100.1", "h1", now).is_err());
+        for e in decide_untrust_location(&state, "198.51.100.1")
+            .unwrap()
+            .user
+        {
+            state = evolve(state, &e, now);
+        }
+        assert!(needs_second_factor(&state, Some("198.51.100.1")));
+    }
+
+    #[test]
     fn the_type_list_names_every_variant() {
         let email = Email::parse("a@example.com").unwrap();
         let all = [
@@ -818,6 +992,17 @@ mod tests {
                     frequency: crate::domain::notification::Frequency::Weekly,
                     categories: Default::default(),
                 },
+            },
+            UserEvent::LocationChallenged {
+                ip: "203.0.113.1".into(),
+                code_hash: String::new(),
+                expires_at: DateTime::<Utc>::MIN_UTC,
+            },
+            UserEvent::TrustedLocationAdded {
+                ip: "203.0.113.1".into(),
+            },
+            UserEvent::TrustedLocationRemoved {
+                ip: "203.0.113.1".into(),
             },
         ];
         let types: Vec<&str> = all.iter().map(UserEvent::event_type).collect();

@@ -96,7 +96,9 @@ impl From<DomainError> for ApiError {
             }
             InvitationExpired => StatusCode::GONE,
             PartnerAccessNotGranted => StatusCode::FORBIDDEN,
+            InvalidSecondFactor => StatusCode::UNAUTHORIZED,
             InvalidName
+            | InvalidIp
             | Role(_)
             | InvalidTenantInvitation
             | InvalidSeats
@@ -176,6 +178,11 @@ impl From<AuthError> for ApiError {
                 e.to_string(),
             ),
             AuthError::Unauthenticated => ApiError::unauthenticated(),
+            AuthError::SecondFactorRequired => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "second_factor_required",
+                e.to_string(),
+            ),
             AuthError::NotEmpty => ApiError::new(StatusCode::CONFLICT, "not_empty", e.to_string()),
             AuthError::Password(e) => e.into(),
             AuthError::Ledger(e) => e.into(),

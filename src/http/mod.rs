@@ -10,6 +10,7 @@ pub mod health;
 pub mod idempotency;
 pub mod invitations;
 pub mod licenses;
+pub mod locations;
 pub mod notifications;
 pub mod openapi;
 pub mod schemas;
@@ -22,7 +23,7 @@ pub mod users;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 
 use crate::app::sessions::Auth;
@@ -153,6 +154,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/users/{user_id}/notification-preferences",
             put(notifications::set_preferences),
+        )
+        .route(
+            "/v1/users/{user_id}/trusted-locations",
+            post(locations::add),
+        )
+        .route(
+            "/v1/users/{user_id}/trusted-locations/{ip}",
+            delete(locations::remove),
         )
         .route(
             "/v1/accounts/{account_id}/outbox",

@@ -7,7 +7,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::http::{
-    health, invitations, licenses, notifications, servers, sessions, tickets, user_import, users,
+    health, invitations, licenses, locations, notifications, servers, sessions, tickets,
+    user_import, users,
 };
 
 #[derive(OpenApi)]
@@ -40,6 +41,8 @@ use crate::http::{
         users::change_role,
         users::assign_customers,
         notifications::set_preferences,
+        locations::add,
+        locations::remove,
         notifications::list_outbox,
         users::delete_user,
         users::restore_user,

@@ -18,6 +18,10 @@ use crate::http::AppState;
 pub struct SignInRequest {
     pub email: String,
     pub password: String,
+    /// The code e-mailed after a sign-in from a new location answered 401
+    /// `second_factor_required` (IP-based 2FA).
+    #[serde(default)]
+    pub code: Option<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -45,7 +49,13 @@ pub async fn sign_in(
 ) -> Result<(StatusCode, Json<SignInResponse>), ApiError> {
     let signed_in = state
         .auth
-        .sign_in(&context, &body.email, &body.password, Utc::now())
+        .sign_in_with_code(
+            &context,
+            &body.email,
+            &body.password,
+            body.code.as_deref(),
+            Utc::now(),
+        )
         .await?;
     Ok((
         StatusCode::CREATED,

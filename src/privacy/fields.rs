@@ -151,7 +151,9 @@ pub fn payload_fields(event_type: &str) -> &'static [Field] {
     match event_type {
         "user.created" | "user.profile_updated" => &EMAIL_AND_NAME,
         "invitation.created" => &EMAIL,
-        "user.trusted_location_added" | "user.trusted_location_removed" => &IP,
+        "user.trusted_location_added"
+        | "user.trusted_location_removed"
+        | "user.location_challenged" => &IP,
         "notification.queued" => &RECIPIENT,
         _ => &[],
     }
@@ -215,12 +217,21 @@ mod tests {
         let personal: Vec<&str> = crate::domain::user::UserEvent::TYPES
             .iter()
             .chain(crate::domain::invitation::InvitationEvent::TYPES.iter())
+            .chain(crate::domain::notification::NotificationEvent::TYPES.iter())
             .copied()
             .filter(|t| !payload_fields(t).is_empty())
             .collect();
         assert_eq!(
             personal,
-            ["user.created", "user.profile_updated", "invitation.created"]
+            [
+                "user.created",
+                "user.profile_updated",
+                "user.location_challenged",
+                "user.trusted_location_added",
+                "user.trusted_location_removed",
+                "invitation.created",
+                "notification.queued"
+            ]
         );
     }
 

@@ -12,6 +12,8 @@ use crate::projection::{
 pub struct UsersProjector;
 
 const TABLE: &str = "proj_users";
+/// Trusted login locations, one row per user and address.
+const LOCATIONS: &str = "proj_trusted_locations";
 
 impl Projector for UsersProjector {
     fn name(&self) -> &'static str {
@@ -19,7 +21,7 @@ impl Projector for UsersProjector {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &[TABLE]
+        &[TABLE, LOCATIONS]
     }
 
     fn apply(&self, event: &RecordedEvent) -> Result<Vec<RowChange>, ProjectionError> {
@@ -83,7 +85,33 @@ impl Projector for UsersProjector {
             | UserEvent::PasswordChanged { .. }
             | UserEvent::LicenseAssigned { .. }
             | UserEvent::LicenseReleased { .. }
-            | UserEvent::CustomersAssigned { .. } => update(vec![]),
+            | UserEvent::CustomersAssigned { .. }
+            | UserEvent::LocationChallenged { .. } => update(vec![]),
+            UserEvent::TrustedLocationAdded { ip } => {
+                let mut changes = update(vec![]);
+                changes.push(RowChange::Insert {
+                    table: LOCATIONS,
+                    columns: vec![
+                        ("user_id", SqlValue::text(user.clone())),
+                        ("ip", SqlValue::text(ip)),
+                        ("added_at", at.clone()),
+                        ("position", position.clone()),
+                    ],
+                    on_conflict: OnConflict::Ignore,
+                });
+                changes
+            }
+            UserEvent::TrustedLocationRemoved { ip } => {
+                let mut changes = update(vec![]);
+                changes.push(RowChange::Delete {
+                    table: LOCATIONS,
+                    key: vec![
+                        ("user_id", SqlValue::text(user.clone())),
+                        ("ip", SqlValue::text(ip)),
+                    ],
+                });
+                changes
+            }
             UserEvent::NotificationPreferencesChanged { preferences } => update(vec![
                 (
                     "notify_frequency",
@@ -99,12 +127,19 @@ impl Projector for UsersProjector {
                     )),
                 ),
             ]),
-            UserEvent::Purged { .. } => update(vec![
-                ("status", text("purged")),
-                ("email", SetExpr::Value(SqlValue::Text(None))),
-                ("email_key", SetExpr::Value(SqlValue::Text(None))),
-                ("name", SetExpr::Value(SqlValue::Text(None))),
-            ]),
+            UserEvent::Purged { .. } => {
+                let mut changes = update(vec![
+                    ("status", text("purged")),
+                    ("email", SetExpr::Value(SqlValue::Text(None))),
+                    ("email_key", SetExpr::Value(SqlValue::Text(None))),
+                    ("name", SetExpr::Value(SqlValue::Text(None))),
+                ]);
+                changes.push(RowChange::Delete {
+                    table: LOCATIONS,
+                    key: vec![("user_id", SqlValue::text(user.clone()))],
+                });
+                changes
+            }
         })
     }
 }

@@ -1,0 +1,75 @@
+//! `/v1/users/{id}/trusted-locations`: the IP addresses a user signs in
+//! from without a second factor (IP-based 2FA; see `Auth::sign_in_with_code`).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+
+use crate::domain::ids::UserId;
+use crate::http::context::Caller;
+use crate::http::error::{ApiError, ApiJson, ApiPath};
+use crate::http::schemas::{Appended, CommandErrors};
+use crate::http::users::visible_user;
+use crate::http::AppState;
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedLocation {
+    /// An IPv4 or IPv6 address.
+    pub ip: String,
+}
+
+/// `POST /v1/users/{id}/trusted-locations` — trust an address (your own,
+/// or as an admin); from then on sign-ins from elsewhere need an e-mailed code.
+#[utoipa::path(
+    post,
+    path = "/v1/users/{user_id}/trusted-locations",
+    tag = "users",
+    params(("user_id" = UserId, Path, description = "user id")),
+    request_body = TrustedLocation,
+    responses((status = 201, body = Appended), CommandErrors),
+    security(("bearer" = [])),
+)]
+pub async fn add(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(user_id): ApiPath<UserId>,
+    ApiJson(body): ApiJson<TrustedLocation>,
+) -> Result<(StatusCode, Json<Appended>), ApiError> {
+    if caller.principal.user_id != user_id {
+        visible_user(&state, &caller, user_id).await?;
+    }
+    let outcome = state
+        .auth
+        .trust_location(&caller.context, user_id, &body.ip)
+        .await?;
+    Ok((StatusCode::CREATED, Json(Appended::from(&outcome))))
+}
+
+/// `DELETE /v1/users/{id}/trusted-locations/{ip}` — stop trusting an address.
+#[utoipa::path(
+    delete,
+    path = "/v1/users/{user_id}/trusted-locations/{ip}",
+    tag = "users",
+    params(
+        ("user_id" = UserId, Path, description = "user id"),
+        ("ip" = String, Path, description = "the trusted address"),
+    ),
+    responses((status = 200, body = Appended), CommandErrors),
+    security(("bearer" = [])),
+)]
+pub async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((user_id, ip)): ApiPath<(UserId, String)>,
+) -> Result<Json<Appended>, ApiError> {
+    if caller.principal.user_id != user_id {
+        visible_user(&state, &caller, user_id).await?;
+    }
+    let outcome = state
+        .auth
+        .untrust_location(&caller.context, user_id, &ip)
+        .await?;
+    Ok(Json(Appended::from(&outcome)))
+}
