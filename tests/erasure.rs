@@ -24,11 +24,14 @@ use portal_ledger::store::{ReadFilter, SharedStore};
 use serde_json::Value;
 use uuid::Uuid;
 
-const TABLES: [&str; 4] = [
+const TABLES: [&str; 7] = [
     "proj_users",
     "proj_activity",
     "proj_invitations",
     "proj_accounts",
+    "proj_outbox",
+    "proj_sessions",
+    "proj_trusted_locations",
 ];
 
 /// Every stored payload and metadata as one text (what an export holds).
@@ -133,6 +136,17 @@ on_both_backends!(
             .update_profile(&as_ann, ann, Some("Ann Secretive"), None)
             .await
             .unwrap();
+        auth.sign_in(
+            &ann_context,
+            "ann.secret@example.com",
+            "ann's long password",
+            now,
+        )
+        .await
+        .unwrap();
+        auth.trust_location(&as_ann, ann, "203.0.113.55")
+            .await
+            .unwrap();
         let bob = NewUser {
             user_id: UserId(Uuid::now_v7()),
             email: Email::parse("bob.keeps@example.com").unwrap(),
@@ -231,6 +245,9 @@ on_both_backends!(
             .as_str()
             .unwrap()
             .ends_with("@erased.invalid"));
+        assert!(live[6].is_empty(), "trusted locations stay after purge");
+        let session = row_of(&live[5], "user_id", &ann.to_string());
+        assert!(session["ip"].is_null() && session["user_agent"].is_null());
         let own_update = row_of(&live[1], "actor_user_id", &ann.to_string());
         assert!(own_update["actor_email"].is_null() && own_update["ip"].is_null());
         assert_eq!(own_update["description"], ERASED_TEXT);

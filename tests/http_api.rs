@@ -724,6 +724,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/users/{user_id}/trusted-locations"),
     ("delete", "/v1/users/{user_id}/trusted-locations/{ip}"),
     ("get", "/v1/accounts/{account_id}/outbox"),
+    ("get", "/v1/accounts/{account_id}/sessions"),
     ("post", "/v1/users/{user_id}/restore"),
     ("post", "/v1/users/{user_id}/logout"),
     ("post", "/v1/users/{user_id}/password-reset"),

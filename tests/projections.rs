@@ -15,13 +15,16 @@ use portal_ledger::projection::runner::Projections;
 use serde_json::Value;
 use uuid::Uuid;
 
-const TABLES: [&str; 6] = [
+const TABLES: [&str; 9] = [
     "proj_accounts",
     "proj_users",
     "proj_activity",
     "proj_invitations",
     "proj_licenses",
     "proj_license_assignments",
+    "proj_sessions",
+    "proj_outbox",
+    "proj_trusted_locations",
 ];
 
 async fn dump_all(projections: &Projections) -> Vec<Vec<String>> {

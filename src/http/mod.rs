@@ -164,6 +164,10 @@ pub fn router(state: AppState) -> Router {
             delete(locations::remove),
         )
         .route(
+            "/v1/accounts/{account_id}/sessions",
+            get(sessions::list_sessions),
+        )
+        .route(
             "/v1/accounts/{account_id}/outbox",
             get(notifications::list_outbox),
         )

@@ -41,6 +41,7 @@ use crate::http::{
         users::change_role,
         users::assign_customers,
         notifications::set_preferences,
+        sessions::list_sessions,
         locations::add,
         locations::remove,
         notifications::list_outbox,

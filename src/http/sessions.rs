@@ -1,4 +1,5 @@
-//! `/v1/sessions` and `/v1/me`: signing in and out, who am I, own password.
+//! `/v1/sessions` and `/v1/me`: signing in and out, who am I, own password;
+//! `/v1/accounts/{id}/sessions`: the sessions read model.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -8,9 +9,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::password::Password;
 use crate::domain::ids::{AccountId, SessionId, UserId};
+use crate::domain::permissions::Action;
 use crate::http::context::{Caller, RequestContext};
-use crate::http::error::{ApiError, ApiJson};
+use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::http::schemas::{CommandErrors, ReadErrors};
+use crate::http::users::{rows_in_account, AccountRows, ReadAfter, PAGE_LIMIT};
 use crate::http::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -146,4 +149,46 @@ pub async fn change_password(
         .change_own_password(&caller.context, &body.current_password, &new, Utc::now())
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /v1/accounts/{id}/sessions` — the account's sessions, newest first
+/// (open, signed out, revoked or expired; see `proj_sessions`).
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}/sessions",
+    tag = "sessions",
+    params(
+        ("account_id" = AccountId, Path, description = "account id"),
+        ("position" = Option<u64>, Query, description = "wait until the read model has applied this position"),
+    ),
+    responses((status = 200, body = SessionsPage), ReadErrors),
+    security(("bearer" = [])),
+)]
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(account_id): ApiPath<AccountId>,
+    ApiQuery(after): ApiQuery<ReadAfter>,
+) -> Result<Json<SessionsPage>, ApiError> {
+    let sessions = rows_in_account(
+        &state,
+        &caller,
+        account_id,
+        after.position,
+        AccountRows {
+            action: Action::ViewUsers,
+            table: "proj_sessions",
+            order_by: "opened_at DESC",
+            limit: PAGE_LIMIT,
+        },
+    )
+    .await?;
+    Ok(Json(SessionsPage { sessions }))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SessionsPage {
+    /// Rows of `proj_sessions` (columns in projections/README.md).
+    #[schema(value_type = Vec<Object>)]
+    pub sessions: Vec<serde_json::Value>,
 }

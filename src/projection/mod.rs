@@ -19,6 +19,7 @@ pub mod postgres;
 pub mod read_models;
 pub mod runner;
 pub mod servers;
+pub mod sessions;
 pub mod sqlite;
 pub mod tickets;
 pub mod users;
@@ -177,6 +178,7 @@ pub fn all_projectors() -> Vec<Arc<dyn Projector>> {
         Arc::new(servers::ServersProjector),
         Arc::new(tickets::TicketsProjector),
         Arc::new(outbox::OutboxProjector),
+        Arc::new(sessions::SessionsProjector),
     ]
 }
 
