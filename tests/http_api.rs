@@ -965,3 +965,147 @@ on_both_backends!(tickets_over_http, |t: support::TestStore| async move {
     assert_eq!(row["comment_count"], 1);
     assert_eq!(row["resolution"], "cable replaced");
 });
+
+on_both_backends!(
+    notifications_sessions_and_trusted_locations_over_http,
+    |t: support::TestStore| async move {
+        let api = api(&t).await;
+        let (root, me) = api
+            .sign_in("root@platform.example", &api.root_password)
+            .await;
+        let platform = me["account_id"].as_str().unwrap().to_owned();
+        let root_id = me["user_id"].as_str().unwrap().to_owned();
+        let created: Value = api
+            .server
+            .post(&format!("/v1/accounts/{platform}/users"))
+            .authorization_bearer(&root)
+            .json(&json!({ "email": "ops@platform.example", "name": "Ops", "role": "support", "password": "ops long password" }))
+            .await
+            .json();
+        let ops_id = created["user_id"].as_str().unwrap().to_owned();
+
+        // Digest settings: own, validated, unknown fields refused.
+        let set = api
+            .server
+            .put(&format!("/v1/users/{root_id}/notification-preferences"))
+            .authorization_bearer(&root)
+            .json(&json!({ "frequency": "weekly", "categories": ["servers", "security"] }))
+            .await;
+        assert_eq!(set.status_code(), 200, "{}", set.text());
+        for bad in [
+            json!({ "frequency": "hourly", "categories": [] }),
+            json!({ "frequency": "daily", "categories": ["gossip"] }),
+            json!({ "frequency": "daily", "categories": [], "extra": 1 }),
+        ] {
+            let refused = api
+                .server
+                .put(&format!("/v1/users/{root_id}/notification-preferences"))
+                .authorization_bearer(&root)
+                .json(&bad)
+                .await;
+            assert!(refused.status_code().is_client_error(), "{bad}");
+        }
+        let position = set.json::<Value>()["position"].as_u64().unwrap();
+        let user: Value = api
+            .server
+            .get(&format!("/v1/users/{root_id}?position={position}"))
+            .authorization_bearer(&root)
+            .await
+            .json();
+        assert_eq!(user["notify_frequency"], "weekly");
+        assert_eq!(user["notify_categories"], json!(["security", "servers"]));
+
+        // A support user may not set an admin's preferences.
+        let (ops, _) = api
+            .sign_in("ops@platform.example", "ops long password")
+            .await;
+        let forbidden = api
+            .server
+            .put(&format!("/v1/users/{root_id}/notification-preferences"))
+            .authorization_bearer(&ops)
+            .json(&json!({ "frequency": "daily", "categories": [] }))
+            .await;
+        assert_eq!(forbidden.status_code(), 403);
+
+        // The admin resets ops' password: an e-mail, recorded in the outbox.
+        let reset = api
+            .server
+            .post(&format!("/v1/users/{ops_id}/password-reset"))
+            .authorization_bearer(&root)
+            .await;
+        assert_eq!(reset.status_code(), 200, "{}", reset.text());
+        let position = reset.json::<Value>()["position"].as_u64().unwrap();
+        assert_eq!(api.mail.sent().last().unwrap().to, "ops@platform.example");
+        let outbox: Value = api
+            .server
+            .get(&format!(
+                "/v1/accounts/{platform}/outbox?position={position}"
+            ))
+            .authorization_bearer(&root)
+            .await
+            .json();
+        assert_eq!(outbox["emails"][0]["kind"], "password_reset");
+        assert_eq!(outbox["emails"][0]["recipient"], "ops@platform.example");
+
+        // Sessions: the reset revoked ops' session.
+        let sessions: Value = api
+            .server
+            .get(&format!(
+                "/v1/accounts/{platform}/sessions?position={position}"
+            ))
+            .authorization_bearer(&root)
+            .await
+            .json();
+        let ops_sessions: Vec<&Value> = sessions["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["user_id"] == ops_id.as_str())
+            .collect();
+        assert_eq!(ops_sessions.len(), 1);
+        assert!(!ops_sessions[0]["revoked_at"].is_null());
+        assert_eq!(
+            api.server
+                .get("/v1/me")
+                .authorization_bearer(&ops)
+                .await
+                .status_code(),
+            401
+        );
+
+        // Trusted locations: with one, a sign-in from an unknown address
+        // needs the e-mailed code.
+        let trusted = api
+            .server
+            .post(&format!("/v1/users/{root_id}/trusted-locations"))
+            .authorization_bearer(&root)
+            .json(&json!({ "ip": "198.51.100.1" }))
+            .await;
+        assert_eq!(trusted.status_code(), 201, "{}", trusted.text());
+        let bad_ip = api
+            .server
+            .post(&format!("/v1/users/{root_id}/trusted-locations"))
+            .authorization_bearer(&root)
+            .json(&json!({ "ip": "nowhere" }))
+            .await;
+        assert_eq!(bad_ip.status_code(), 422);
+        assert_eq!(error_code(&bad_ip), "invalid_ip");
+        let challenged = api
+            .server
+            .post("/v1/sessions")
+            .json(&json!({ "email": "root@platform.example", "password": api.root_password }))
+            .await;
+        assert_eq!(challenged.status_code(), 401);
+        assert_eq!(error_code(&challenged), "second_factor_required");
+        let removed = api
+            .server
+            .delete(&format!(
+                "/v1/users/{root_id}/trusted-locations/198.51.100.1"
+            ))
+            .authorization_bearer(&root)
+            .await;
+        assert_eq!(removed.status_code(), 200, "{}", removed.text());
+        api.sign_in("root@platform.example", &api.root_password)
+            .await;
+    }
+);
