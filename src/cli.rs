@@ -24,6 +24,7 @@ use crate::projection::ProjectionError;
 use crate::store::StoreError;
 use crate::transfer::export::{export_ndjson, ExportError};
 use crate::transfer::import::{import_ndjson, ImportError};
+use crate::transfer::keys::{export_keys, import_keys};
 use crate::verify::{verify_store, ExpectedHead, VerifyError};
 use chrono::Utc;
 
@@ -90,6 +91,10 @@ pub enum Command {
         /// First position to export.
         #[arg(long, default_value_t = 1)]
         from: u64,
+        /// Also write the per-person keys to this file (moving a store to
+        /// another backend needs them; an auditor's copy must not get them).
+        #[arg(long)]
+        keys: Option<PathBuf>,
     },
     /// Empty the named projections (all when none is named) and rebuild them
     /// from the log.
@@ -104,6 +109,9 @@ pub enum Command {
     Import {
         /// Input file; `-` or nothing reads standard input.
         file: Option<PathBuf>,
+        /// Per-person keys written by `export --keys` (stored first).
+        #[arg(long)]
+        keys: Option<PathBuf>,
     },
 }
 
@@ -126,6 +134,8 @@ pub enum CliError {
     Projection(#[from] ProjectionError),
     #[error(transparent)]
     Ledger(#[from] crate::app::LedgerError),
+    #[error("personal keys: {0}")]
+    Keys(#[from] crate::transfer::keys::KeyFileError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -217,8 +227,13 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             println!("{}", serde_json::to_string(&head).unwrap_or_default());
             Ok(())
         }
-        Command::Export { out, from } => {
+        Command::Export { out, from, keys } => {
             let backend = Backend::open(&location, Migrations::Skip).await?;
+            if let Some(path) = keys {
+                let mut file = BufWriter::new(File::create(&path)?);
+                let n = export_keys(backend.personal_keys().as_ref(), &mut file).await?;
+                eprintln!("exported {n} personal keys to {}", path.display());
+            }
             let store = backend.shared();
             let total = store.head().await?.position;
             match out {
@@ -275,8 +290,13 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             eprintln!("sent {sent} digests");
             Ok(())
         }
-        Command::Import { file } => {
+        Command::Import { file, keys } => {
             let backend = Backend::open(&location, Migrations::Apply).await?;
+            if let Some(path) = keys {
+                let mut input = BufReader::new(File::open(&path)?);
+                let n = import_keys(backend.personal_keys().as_ref(), &mut input).await?;
+                eprintln!("imported {n} personal keys from {}", path.display());
+            }
             let (input, size): (Box<dyn BufRead + Send>, Option<u64>) = match file {
                 Some(path) if path.as_os_str() != "-" => {
                     let f = File::open(&path)?;

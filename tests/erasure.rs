@@ -270,3 +270,110 @@ on_both_backends!(
         assert!(err.to_string().contains("purged"), "{err}");
     }
 );
+
+on_both_backends!(
+    keys_move_with_the_log_and_purges_stay_purged,
+    |t: support::TestStore| async move {
+        let ledger = Ledger::new(t.store.clone(), t.personal.clone());
+        let system = CommandContext::system();
+        let org = portal_ledger::domain::ids::AccountId(Uuid::now_v7());
+        ledger
+            .create_account(
+                &system,
+                org,
+                portal_ledger::domain::role::AccountKind::Organization,
+                "Acme",
+                None,
+            )
+            .await
+            .unwrap();
+        let mut people = Vec::new();
+        for (i, role) in [Role::Admin, Role::ReadOnly].into_iter().enumerate() {
+            let new = NewUser {
+                user_id: UserId(Uuid::now_v7()),
+                email: Email::parse(&format!("person{i}@acme.example")).unwrap(),
+                name: format!("Person {i}"),
+                role,
+                origin: Origin::Direct,
+                invitation: None,
+            };
+            ledger.create_user(&system, org, &new).await.unwrap();
+            people.push(new.user_id);
+        }
+        ledger
+            .delete_user(&CommandContext::as_user(people[0]), people[1])
+            .await
+            .unwrap();
+        let Status::Deleted { at } = ledger.user(people[1]).await.unwrap().status else {
+            panic!("deleted")
+        };
+        ledger
+            .purge_user(&system, people[1], at + Duration::days(31))
+            .await
+            .unwrap();
+
+        // Export events and keys; import both into the other backend.
+        let mut events = Vec::new();
+        portal_ledger::transfer::export::export_ndjson(t.store.clone(), 1, &mut events, |_| {})
+            .await
+            .unwrap();
+        let mut keys = Vec::new();
+        let exported = portal_ledger::transfer::keys::export_keys(
+            t.backend.personal_keys().as_ref(),
+            &mut keys,
+        )
+        .await
+        .unwrap();
+        assert_eq!(exported, 2, "one live key, one tombstone");
+        let other = support::TestStore::new(match t.kind {
+            support::Kind::Embedded => support::Kind::Postgres,
+            support::Kind::Postgres => support::Kind::Embedded,
+        })
+        .await;
+        // Without keys the copy reads every person as erased.
+        portal_ledger::transfer::import::import_ndjson(
+            other.backend.bulk(),
+            std::io::Cursor::new(events),
+            |_| {},
+        )
+        .await
+        .unwrap();
+        let copy = Ledger::new(other.store.clone(), other.backend.personal_data());
+        let keeper = copy.user(people[0]).await.unwrap();
+        assert!(keeper.email.unwrap().as_str().ends_with("@erased.invalid"));
+        // With them, the living read as before and the purged stay purged.
+        portal_ledger::transfer::keys::import_keys(
+            other.backend.personal_keys().as_ref(),
+            &mut std::io::Cursor::new(keys.clone()),
+        )
+        .await
+        .unwrap();
+        let copy = Ledger::new(other.store.clone(), other.backend.personal_data());
+        assert_eq!(
+            copy.user(people[0]).await.unwrap().email.unwrap().as_str(),
+            "person0@acme.example"
+        );
+        let gone = copy.user(people[1]).await.unwrap();
+        assert_eq!((gone.status, gone.email), (Status::Purged, None));
+        let dump = other.backend.personal_keys().dump().await.unwrap();
+        assert_eq!(dump.len(), 2);
+        // A second import is a no-op; a damaged key file is refused whole.
+        portal_ledger::transfer::keys::import_keys(
+            other.backend.personal_keys().as_ref(),
+            &mut std::io::Cursor::new(keys.clone()),
+        )
+        .await
+        .unwrap();
+        let damaged =
+            String::from_utf8(keys)
+                .unwrap()
+                .replacen("\"secret\":\"", "\"secret\":\"!", 1);
+        let err = portal_ledger::transfer::keys::import_keys(
+            other.backend.personal_keys().as_ref(),
+            &mut std::io::Cursor::new(damaged.into_bytes()),
+        )
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("line"), "{err}");
+    }
+);

@@ -34,6 +34,42 @@ pub trait KeyStore: Send + Sync + 'static {
     async fn get(&self, subjects: &[Subject]) -> Result<HashMap<Subject, KeyState>, StoreError>;
     /// Destroys the subjects' keys (leaving tombstones); idempotent.
     async fn destroy(&self, subjects: &[Subject], at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Every key and tombstone, by subject (for `export --keys`).
+    async fn dump(&self) -> Result<Vec<KeyRecord>, StoreError>;
+    /// Stores keys from another store (`import --keys`): new subjects are
+    /// added, tombstones win over live keys, and a subject that has a
+    /// different live key here is refused (nothing is stored then).
+    async fn restore(&self, records: &[KeyRecord]) -> Result<(), StoreError>;
+}
+
+/// One row of `personal_keys`, as `export --keys` writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    pub subject: Subject,
+    pub state: KeyState,
+    pub created_at: DateTime<Utc>,
+    pub destroyed_at: Option<DateTime<Utc>>,
+}
+
+/// What restoring `incoming` over what the store holds does.
+fn merge(existing: Option<&KeyState>, incoming: &KeyRecord) -> Result<bool, StoreError> {
+    match (existing, &incoming.state) {
+        (None, _) => Ok(true),
+        (Some(KeyState::Destroyed), _) => Ok(false),
+        (Some(KeyState::Live(_)), KeyState::Destroyed) => Ok(true),
+        (Some(KeyState::Live(a)), KeyState::Live(b)) if a == b => Ok(false),
+        (Some(KeyState::Live(_)), KeyState::Live(_)) => Err(StoreError::Unavailable(format!(
+            "{} already has a different key here; refusing to import keys",
+            incoming.subject
+        ))),
+    }
+}
+
+fn secret_of(state: &KeyState) -> Option<Vec<u8>> {
+    match state {
+        KeyState::Live(key) => Some(key.as_bytes().to_vec()),
+        KeyState::Destroyed => None,
+    }
 }
 
 pub type SharedKeys = Arc<dyn KeyStore>;
@@ -120,6 +156,53 @@ impl KeyStore for PgStore {
             .await?;
         Ok(())
     }
+
+    async fn dump(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        let client = self.pool().get().await?;
+        let rows = client
+            .query(
+                "SELECT subject, secret, created_at, destroyed_at FROM personal_keys ORDER BY subject",
+                &[],
+            )
+            .await?;
+        rows.into_iter()
+            .filter_map(|row| {
+                let subject = Subject::parse(row.get::<_, &str>(0))?;
+                Some(key_state(row.get(1)).map(|state| KeyRecord {
+                    subject,
+                    state,
+                    created_at: row.get(2),
+                    destroyed_at: row.get(3),
+                }))
+            })
+            .collect()
+    }
+
+    async fn restore(&self, records: &[KeyRecord]) -> Result<(), StoreError> {
+        let subjects: Vec<Subject> = records.iter().map(|r| r.subject.clone()).collect();
+        let existing = self.get(&subjects).await?;
+        let mut client = self.pool().get().await?;
+        let tx = client.transaction().await?;
+        for record in records {
+            if !merge(existing.get(&record.subject), record)? {
+                continue;
+            }
+            tx.execute(
+                "INSERT INTO personal_keys (subject, secret, created_at, destroyed_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (subject) DO UPDATE SET \
+                 secret = excluded.secret, destroyed_at = excluded.destroyed_at",
+                &[
+                    &record.subject.as_str(),
+                    &secret_of(&record.state),
+                    &record.created_at,
+                    &record.destroyed_at,
+                ],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -191,4 +274,71 @@ impl KeyStore for SqliteStore {
         })
         .await
     }
+
+    async fn dump(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        self.with_reader(|conn| {
+            let mut select = conn.prepare(
+                "SELECT subject, secret, created_at, destroyed_at FROM personal_keys ORDER BY subject",
+            )?;
+            let rows = select.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<Vec<u8>>>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                ))
+            })?;
+            let mut records = Vec::new();
+            for row in rows {
+                let (subject, secret, created_at, destroyed_at) = row?;
+                let Some(subject) = Subject::parse(&subject) else {
+                    continue;
+                };
+                records.push(KeyRecord {
+                    subject,
+                    state: key_state(secret)?,
+                    created_at: parse_time(&created_at)?,
+                    destroyed_at: destroyed_at.as_deref().map(parse_time).transpose()?,
+                });
+            }
+            Ok(records)
+        })
+        .await
+    }
+
+    async fn restore(&self, records: &[KeyRecord]) -> Result<(), StoreError> {
+        let subjects: Vec<Subject> = records.iter().map(|r| r.subject.clone()).collect();
+        let existing = self.get(&subjects).await?;
+        let mut writes = Vec::new();
+        for record in records {
+            if merge(existing.get(&record.subject), record)? {
+                writes.push(record.clone());
+            }
+        }
+        self.with_reader(move |conn| {
+            let tx = conn.unchecked_transaction()?;
+            for record in &writes {
+                tx.execute(
+                    "INSERT INTO personal_keys (subject, secret, created_at, destroyed_at) \
+                     VALUES (?1, ?2, ?3, ?4) ON CONFLICT (subject) DO UPDATE SET \
+                     secret = excluded.secret, destroyed_at = excluded.destroyed_at",
+                    rusqlite::params![
+                        record.subject.as_str(),
+                        secret_of(&record.state),
+                        record.created_at.to_rfc3339(),
+                        record.destroyed_at.map(|t| t.to_rfc3339()),
+                    ],
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+fn parse_time(text: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Unavailable(format!("personal_keys time {text:?}: {e}")))
 }
