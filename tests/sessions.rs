@@ -374,3 +374,41 @@ on_both_backends!(
         assert!(raw.contains("Update Trusted Connection"));
     }
 );
+
+on_both_backends!(
+    password_guessing_is_slowed_down,
+    |t: support::TestStore| async move {
+        let auth = auth(&t);
+        with_user(&auth, Role::Support, "target@platform.example").await;
+        let ctx = CommandContext::system();
+        let now = Utc::now();
+        let head = t.store.head().await.unwrap().position;
+        for _ in 0..portal_ledger::auth::throttle::MAX_FAILURES {
+            let err = auth
+                .sign_in(&ctx, "target@platform.example", "a wrong guess!!", now)
+                .await
+                .unwrap_err();
+            assert!(matches!(err, AuthError::InvalidCredentials), "{err}");
+        }
+        // Now even the right password is refused for a while, and nothing
+        // of it is in the log.
+        let err = auth
+            .sign_in(&ctx, "TARGET@platform.example", PASSWORD, now)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AuthError::TooManyAttempts { .. }), "{err}");
+        assert_eq!(t.store.head().await.unwrap().position, head);
+        // Other addresses are unaffected; after the window it works again.
+        auth.sign_in(&ctx, "root@platform.example", "wrong", now)
+            .await
+            .unwrap_err();
+        auth.sign_in(
+            &ctx,
+            "target@platform.example",
+            PASSWORD,
+            now + Duration::minutes(16),
+        )
+        .await
+        .unwrap();
+    }
+);

@@ -5,6 +5,8 @@
 //! projection, so a revocation (force logout, own password or e-mail change,
 //! deletion) takes effect on the very next request.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, Utc};
 use thiserror::Error;
 use uuid::Uuid;
@@ -16,6 +18,7 @@ use crate::app::ledger::{
 use crate::app::notifications::{Notice, Recipient};
 use crate::auth::credentials::SharedCredentials;
 use crate::auth::password::{self, Password, PasswordError};
+use crate::auth::throttle::SignInThrottle;
 use crate::auth::token::SecretToken;
 use crate::domain::email::Email;
 use crate::domain::ids::{AccountId, NotificationId, SessionId, UserId};
@@ -23,6 +26,7 @@ use crate::domain::notification;
 use crate::domain::permissions::Action;
 use crate::domain::role::{AccountKind, Role};
 use crate::domain::user::{self, NewUser, Origin};
+use crate::domain::DomainError;
 use crate::domain::{invitation, session};
 use crate::notify::SharedNotifier;
 use crate::store::{AppendOutcome, StoreError};
@@ -45,6 +49,9 @@ pub enum AuthError {
         "sign-in from a new location: a code was sent by e-mail; sign in again with it as `code`"
     )]
     SecondFactorRequired,
+    /// Too many failed sign-ins for this address lately.
+    #[error("too many failed sign-ins for this address; try again in {retry_after} seconds")]
+    TooManyAttempts { retry_after: i64 },
     #[error("the store already holds events; bootstrap only works on an empty store")]
     NotEmpty,
     #[error(transparent)]
@@ -84,6 +91,7 @@ pub struct SignedIn {
 pub struct Auth {
     pub(crate) ledger: Ledger,
     pub(crate) credentials: SharedCredentials,
+    throttle: Arc<SignInThrottle>,
     session_ttl: Duration,
     pub(crate) invitation_ttl: Duration,
 }
@@ -93,6 +101,7 @@ impl Auth {
         Self {
             ledger,
             credentials,
+            throttle: Arc::new(SignInThrottle::default()),
             session_ttl: Duration::hours(DEFAULT_SESSION_TTL_HOURS),
             invitation_ttl: Duration::days(invitation::DEFAULT_VALID_DAYS),
         }
@@ -136,6 +145,32 @@ impl Auth {
     /// [`AuthError::SecondFactorRequired`]; signing in again from there with
     /// the code trusts the location and opens the session.
     pub async fn sign_in_with_code(
+        &self,
+        context: &CommandContext,
+        email: &str,
+        candidate: &str,
+        code: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<SignedIn, AuthError> {
+        let key = email.trim().to_lowercase();
+        self.throttle
+            .check(&key, now)
+            .map_err(|retry_after| AuthError::TooManyAttempts { retry_after })?;
+        let result = self
+            .sign_in_checked(context, email, candidate, code, now)
+            .await;
+        match &result {
+            Ok(_) => self.throttle.succeeded(&key),
+            Err(AuthError::InvalidCredentials)
+            | Err(AuthError::Ledger(LedgerError::Domain(DomainError::InvalidSecondFactor))) => {
+                self.throttle.failed(&key, now)
+            }
+            Err(_) => {}
+        }
+        result
+    }
+
+    async fn sign_in_checked(
         &self,
         context: &CommandContext,
         email: &str,

@@ -7,4 +7,5 @@
 
 pub mod credentials;
 pub mod password;
+pub mod throttle;
 pub mod token;

@@ -178,6 +178,11 @@ impl From<AuthError> for ApiError {
                 e.to_string(),
             ),
             AuthError::Unauthenticated => ApiError::unauthenticated(),
+            AuthError::TooManyAttempts { .. } => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                e.to_string(),
+            ),
             AuthError::SecondFactorRequired => ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "second_factor_required",
