@@ -218,3 +218,103 @@ on_both_backends!(
         assert!(mail.sent().iter().all(|m| m.to != "quiet@platform.example"));
     }
 );
+
+/// "- Users: N changes" → N.
+fn users_count(body: &str) -> u64 {
+    body.lines()
+        .find_map(|l| l.strip_prefix("- Users: "))
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+on_both_backends!(
+    digests_show_staff_their_customers_and_marketing_none,
+    |t: support::TestStore| async move {
+        use portal_ledger::domain::ids::AccountId;
+        use portal_ledger::domain::role::AccountKind;
+        let target = open_projections(&t.location, Migrations::Apply)
+            .await
+            .unwrap();
+        let projections = Projections::new(t.store.clone(), t.personal.clone(), target.clone());
+        projections.start();
+        let mail = MemoryNotifier::default();
+        let ledger =
+            Ledger::new(t.store.clone(), t.personal.clone()).with_notifier(Arc::new(mail.clone()));
+        let system = CommandContext::system();
+        let partner = AccountId(Uuid::now_v7());
+        let customer = AccountId(Uuid::now_v7());
+        ledger
+            .create_account(&system, partner, AccountKind::Partner, "Reseller", None)
+            .await
+            .unwrap();
+        ledger
+            .create_account(
+                &system,
+                customer,
+                AccountKind::Organization,
+                "Customer",
+                Some(partner),
+            )
+            .await
+            .unwrap();
+        let add = |account, email: &str, role| {
+            let new = NewUser {
+                user_id: UserId(Uuid::now_v7()),
+                email: Email::parse(email).unwrap(),
+                name: email.into(),
+                role,
+                origin: Origin::Direct,
+                invitation: None,
+            };
+            let ledger = ledger.clone();
+            async move {
+                ledger
+                    .create_user(&CommandContext::system(), account, &new)
+                    .await
+                    .unwrap();
+                new.user_id
+            }
+        };
+        let marketing = add(partner, "kit@reseller.example", Role::Marketing).await;
+        let staff = add(partner, "staff@reseller.example", Role::User).await;
+        for i in 0..3 {
+            add(customer, &format!("c{i}@customer.example"), Role::Admin).await;
+        }
+        let daily_users = Preferences {
+            frequency: Frequency::Daily,
+            categories: [Category::Users].into(),
+        };
+        ledger
+            .set_notification_preferences(&system, marketing, daily_users.clone())
+            .await
+            .unwrap();
+        let last = ledger
+            .set_notification_preferences(&system, staff, daily_users)
+            .await
+            .unwrap();
+        assert!(
+            projections
+                .wait_for(last.last_position(), StdDuration::from_secs(10))
+                .await
+        );
+        let tomorrow = Utc::now() + Duration::days(1);
+        let sent = ledger
+            .send_digests(tomorrow, &ReadModels(target.clone()))
+            .await
+            .unwrap();
+        assert_eq!(sent, 2);
+        let body_of = |to: &str| {
+            mail.sent()
+                .into_iter()
+                .find(|m| m.to == to)
+                .unwrap_or_else(|| panic!("no digest to {to}"))
+                .body
+        };
+        let own = users_count(&body_of("kit@reseller.example"));
+        let with_customers = users_count(&body_of("staff@reseller.example"));
+        // The partner's own 4 changes; staff also see the customer's 3.
+        assert_eq!(own, 4);
+        assert_eq!(with_customers, 7);
+    }
+);
