@@ -388,15 +388,7 @@ fn check_target(target: &InvitationTarget, managing: &AccountState) -> Result<()
             }
         }
         InvitationTarget::Tenant { tenant_kind, .. } => {
-            let allowed = matches!(
-                (kind, tenant_kind),
-                (AccountKind::Platform, AccountKind::Partner)
-                    | (AccountKind::Platform, AccountKind::Organization)
-                    | (AccountKind::Partner, AccountKind::Organization)
-            );
-            if !allowed {
-                return Err(DomainError::InvalidTenantInvitation.into());
-            }
+            account::check_parent(kind, *tenant_kind)?;
         }
     }
     Ok(())

@@ -237,14 +237,17 @@ impl Ledger {
         };
         let relation = if target.account_id == Some(actor_account) {
             Relation::Own
+        } else if self.load_account(actor_account).await?.state.kind == Some(AccountKind::Platform)
+        {
+            // The operator everywhere — also in the partners it invited and
+            // the organizations it created directly, whose parent it is:
+            // `Customer` is a partner's staff in a partner's customer.
+            Relation::Platform
         } else if target.is_customer_of(actor_account) {
             let customer = target.account_id.ok_or(DomainError::AccountNotFound)?;
             Relation::Customer {
                 assigned: user::works_for(&actor, customer),
             }
-        } else if self.load_account(actor_account).await?.state.kind == Some(AccountKind::Platform)
-        {
-            Relation::Platform
         } else {
             Relation::Unrelated
         };

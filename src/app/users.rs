@@ -47,10 +47,11 @@ impl Ledger {
                         AccountKind::Partner => Action::InvitePartner,
                         _ => Action::CreateOrganization,
                     };
-                    (
-                        self.authorize(context, action, &parent_state).await?,
-                        Some(parent_id),
-                    )
+                    let authorized = self.authorize(context, action, &parent_state).await?;
+                    // As for an invitation: the matrix says who may bring in
+                    // tenants; the parent's kind, which tenants it may own.
+                    account::check_parent(parent_state.live_kind()?, kind)?;
+                    (authorized, Some(parent_id))
                 }
                 (Actor::User(_), None) => return Err(Denied::Hidden.into()),
             };

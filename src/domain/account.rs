@@ -153,6 +153,18 @@ pub fn decide_create(
     }])
 }
 
+/// Which kind of account may own a new account of `kind`: the platform
+/// owns partners and organizations, a partner its organizations — nothing
+/// else (an organization has no customers, and only the platform brings in
+/// partners).
+pub fn check_parent(parent: AccountKind, kind: AccountKind) -> Result<(), DomainError> {
+    match (parent, kind) {
+        (AccountKind::Platform, AccountKind::Partner | AccountKind::Organization)
+        | (AccountKind::Partner, AccountKind::Organization) => Ok(()),
+        _ => Err(DomainError::InvalidTenantInvitation),
+    }
+}
+
 /// Renaming an account.
 pub fn decide_rename(state: &AccountState, name: &str) -> Result<Vec<AccountEvent>, DomainError> {
     state.live_kind()?;
@@ -321,6 +333,27 @@ mod tests {
             decide_delete(&platform),
             Err(DomainError::PlatformIsPermanent)
         );
+    }
+
+    #[test]
+    fn only_the_platform_owns_partners_and_organizations_belong_to_partners_or_it() {
+        use AccountKind::*;
+        for (parent, kind, allowed) in [
+            (Platform, Partner, true),
+            (Platform, Organization, true),
+            (Partner, Organization, true),
+            (Partner, Partner, false),
+            (Organization, Organization, false),
+            (Organization, Partner, false),
+            (Platform, Platform, false),
+            (Partner, Platform, false),
+        ] {
+            assert_eq!(
+                check_parent(parent, kind).is_ok(),
+                allowed,
+                "{parent:?} owning {kind:?}"
+            );
+        }
     }
 
     #[test]
