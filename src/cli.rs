@@ -7,6 +7,7 @@ use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -18,6 +19,8 @@ use crate::app::Ledger;
 use crate::backend::{open_projections, Backend, Migrations, StoreLocation};
 use crate::domain::email::Email;
 use crate::http::{router, AppState};
+use crate::integrity::checkpoint::{append_checkpoint, CheckpointSigner, PublicKey};
+use crate::integrity::offline::{verify_export, OfflineOptions};
 use crate::projection::read_models::ReadModels;
 use crate::projection::runner::Projections;
 use crate::projection::ProjectionError;
@@ -25,6 +28,7 @@ use crate::store::StoreError;
 use crate::transfer::export::{export_ndjson, ExportError};
 use crate::transfer::import::{import_ndjson, ImportError};
 use crate::transfer::keys::{export_keys, import_keys};
+use crate::verify::verify_store_with_checkpoints;
 use crate::verify::{verify_store, ExpectedHead, VerifyError};
 use chrono::Utc;
 
@@ -62,6 +66,39 @@ pub enum Command {
         /// only INSERT and SELECT; run `migrate` as the owner instead).
         #[arg(long)]
         no_migrate: bool,
+        #[command(flatten)]
+        signing: SigningKeyArgs,
+        /// Seconds between signed checkpoints (with a signing key).
+        #[arg(long, env = "PORTAL_LEDGER_CHECKPOINT_EVERY", default_value_t = 3600)]
+        checkpoint_every: u64,
+    },
+    /// Create an Ed25519 checkpoint signing key: the secret seed goes to
+    /// FILE (created, owner-only), the public key to standard output.
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Append a signed checkpoint of the current head.
+    Checkpoint {
+        #[command(flatten)]
+        signing: SigningKeyArgs,
+    },
+    /// Check an export file alone (no database): the chain, and with
+    /// `--public-key` every signed checkpoint; exit 1 naming the first bad
+    /// line.
+    VerifyExport {
+        /// The export (`-` or nothing: standard input).
+        file: Option<PathBuf>,
+        /// The operator's public key (64 hex digits, from `keygen` or
+        /// `/v1/checkpoints/public-key`).
+        #[arg(long, env = "PORTAL_LEDGER_PUBLIC_KEY")]
+        public_key: Option<String>,
+        /// A head pinned earlier, as POSITION:HASH (e.g. a checkpoint's).
+        #[arg(long)]
+        expect_head: Option<ExpectedHead>,
+        /// Accept events after the last signed checkpoint.
+        #[arg(long)]
+        allow_unattested_tail: bool,
     },
     /// Apply pending schema migrations.
     Migrate,
@@ -79,6 +116,14 @@ pub enum Command {
         /// log no longer reaches it (a truncated tail) or differs there.
         #[arg(long)]
         expect_head: Option<ExpectedHead>,
+        /// Also check every signed checkpoint with this public key (64 hex
+        /// digits).
+        #[arg(
+            long = "checkpoints",
+            value_name = "PUBLIC_KEY",
+            env = "PORTAL_LEDGER_PUBLIC_KEY"
+        )]
+        checkpoints: Option<String>,
     },
     /// Print the last position and hash (POSITION:HASH on the first line,
     /// then the head as JSON).
@@ -115,6 +160,27 @@ pub enum Command {
     },
 }
 
+/// Where the checkpoint signing key comes from: a file written by `keygen`,
+/// or the seed itself in the environment.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SigningKeyArgs {
+    #[arg(long, env = "PORTAL_LEDGER_SIGNING_KEY_FILE")]
+    signing_key_file: Option<PathBuf>,
+    /// The 32-byte seed in hex (prefer the file: environments leak).
+    #[arg(long, env = "PORTAL_LEDGER_SIGNING_KEY", hide_env_values = true)]
+    signing_key: Option<String>,
+}
+
+impl SigningKeyArgs {
+    fn load(&self) -> Result<Option<CheckpointSigner>, CliError> {
+        Ok(match (&self.signing_key_file, &self.signing_key) {
+            (Some(path), _) => Some(CheckpointSigner::from_file(path)?),
+            (None, Some(hex)) => Some(CheckpointSigner::from_hex(hex)?),
+            (None, None) => None,
+        })
+    }
+}
+
 /// Why a command failed.
 #[derive(Debug, Error)]
 pub enum CliError {
@@ -134,6 +200,12 @@ pub enum CliError {
     Projection(#[from] ProjectionError),
     #[error(transparent)]
     Ledger(#[from] crate::app::LedgerError),
+    #[error(transparent)]
+    SigningKey(#[from] crate::integrity::checkpoint::KeyError),
+    #[error("checkpoint: {0}")]
+    Checkpoint(#[from] crate::integrity::checkpoint::CheckpointError),
+    #[error("export check failed: {0}")]
+    Offline(#[from] crate::integrity::offline::OfflineError),
     #[error("personal keys: {0}")]
     Keys(#[from] crate::transfer::keys::KeyFileError),
     #[error("{0}")]
@@ -162,7 +234,13 @@ pub async fn main() -> ExitCode {
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     let location = StoreLocation::choose(cli.database_url, cli.data_dir);
     match cli.command {
-        Command::Serve { listen, no_migrate } => {
+        Command::Serve {
+            listen,
+            no_migrate,
+            signing,
+            checkpoint_every,
+        } => {
+            let signer = signing.load()?.map(Arc::new);
             let migrations = if no_migrate {
                 Migrations::Skip
             } else {
@@ -178,11 +256,15 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             projections.start();
             let ledger = Ledger::new(backend.shared(), personal);
             spawn_digests(ledger.clone(), projections.target().clone());
+            if let Some(signer) = &signer {
+                spawn_checkpoints(backend.shared(), signer.clone(), checkpoint_every);
+            }
             let state = AppState {
                 store: backend.shared(),
                 auth: Auth::new(ledger, backend.credentials()),
                 projections,
                 idempotency: backend.idempotency(),
+                checkpoint_key: signer.as_ref().map(|s| s.public()),
             };
             serve(state, listen, &location).await
         }
@@ -206,18 +288,110 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             eprintln!("sign in with it and change it; it is not shown again");
             Ok(())
         }
-        Command::Verify { expect_head } => {
+        Command::Verify {
+            expect_head,
+            checkpoints,
+        } => {
             let backend = Backend::open(&location, Migrations::Skip).await?;
             let store = backend.shared();
             let total = store.head().await?.position;
             let bar = progress_bar(total, "verifying");
-            let verified = verify_store(store, expect_head, |p| bar.set_position(p)).await;
-            bar.finish_and_clear();
-            let verified = verified?;
-            println!(
-                "ok: {} events, chain intact, head {}:{}",
-                verified.events, verified.events, verified.last_hash
+            match checkpoints {
+                None => {
+                    let verified = verify_store(store, expect_head, |p| bar.set_position(p)).await;
+                    bar.finish_and_clear();
+                    let verified = verified?;
+                    println!(
+                        "ok: {} events, chain intact, head {}:{}",
+                        verified.events, verified.events, verified.last_hash
+                    );
+                }
+                Some(key) => {
+                    let public = PublicKey::from_hex(&key)?;
+                    let verified = verify_store_with_checkpoints(store, expect_head, public, |p| {
+                        bar.set_position(p)
+                    })
+                    .await;
+                    bar.finish_and_clear();
+                    let (verified, checkpoints) = verified?;
+                    println!(
+                        "ok: {} events, chain intact, head {}:{}; {} signed checkpoints valid \
+                         (key {}), the last attesting position {}, {} events after it",
+                        verified.events,
+                        verified.events,
+                        verified.last_hash,
+                        checkpoints.checked,
+                        public.key_id(),
+                        checkpoints.attested,
+                        checkpoints.unattested
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Keygen { out } => {
+            let signer = CheckpointSigner::generate()?;
+            write_secret_file(&out, &signer.seed_hex())?;
+            eprintln!(
+                "signing key written to {} (keep it secret; key id {})",
+                out.display(),
+                signer.public().key_id()
             );
+            println!("{}", signer.public().to_hex());
+            Ok(())
+        }
+        Command::Checkpoint { signing } => {
+            let signer = signing.load()?.ok_or_else(|| {
+                CliError::Usage(
+                    "no signing key: pass --signing-key-file (or set PORTAL_LEDGER_SIGNING_KEY_FILE)"
+                        .into(),
+                )
+            })?;
+            let backend = Backend::open(&location, Migrations::Skip).await?;
+            let store = backend.shared();
+            let appended = append_checkpoint(store.as_ref(), &signer).await?;
+            println!(
+                "{}:{}",
+                appended.payload.head_position, appended.payload.head_hash
+            );
+            eprintln!(
+                "checkpoint at position {} signs head {}:{} (key {})",
+                appended.position,
+                appended.payload.head_position,
+                appended.payload.head_hash,
+                appended.payload.key_id
+            );
+            Ok(())
+        }
+        Command::VerifyExport {
+            file,
+            public_key,
+            expect_head,
+            allow_unattested_tail,
+        } => {
+            let public = public_key.as_deref().map(PublicKey::from_hex).transpose()?;
+            let input: Box<dyn BufRead> = match file {
+                Some(path) if path.as_os_str() != "-" => {
+                    Box::new(BufReader::with_capacity(1 << 20, File::open(&path)?))
+                }
+                _ => Box::new(BufReader::new(std::io::stdin())),
+            };
+            let report = verify_export(
+                input,
+                public,
+                OfflineOptions {
+                    expected_head: expect_head,
+                    allow_unattested_tail,
+                },
+            )?;
+            println!(
+                "ok: {} events, chain intact, head {}:{}; {} signed checkpoints valid, \
+                 the last attesting position {}",
+                report.events, report.events, report.last_hash, report.checkpoints, report.attested
+            );
+            if public.is_none() {
+                eprintln!("no --public-key: checkpoints were not checked");
+            }
             Ok(())
         }
         Command::Head => {
@@ -352,6 +526,38 @@ fn spawn_digests(ledger: Ledger, target: std::sync::Arc<dyn crate::projection::P
             }
         }
     });
+}
+
+/// Appends a signed checkpoint every `every` seconds.
+fn spawn_checkpoints(store: crate::store::SharedStore, signer: Arc<CheckpointSigner>, every: u64) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(every.max(1)));
+        loop {
+            tick.tick().await;
+            match append_checkpoint(store.as_ref(), &signer).await {
+                Ok(appended) => tracing::info!(
+                    position = appended.position,
+                    head = appended.payload.head_position,
+                    "signed checkpoint"
+                ),
+                Err(e) => tracing::warn!(error = %e, "checkpoint failed; trying again later"),
+            }
+        }
+    });
+}
+
+/// Writes a secret to a new file only its owner may read.
+fn write_secret_file(path: &std::path::Path, text: &str) -> Result<(), CliError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    writeln!(file, "{text}")?;
+    Ok(())
 }
 
 /// A progress bar on standard error; indicatif hides it when standard

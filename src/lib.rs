@@ -15,6 +15,7 @@ pub mod domain;
 pub mod event;
 pub mod http;
 pub mod idempotency;
+pub mod integrity;
 pub mod notify;
 pub mod privacy;
 pub mod projection;

@@ -245,6 +245,41 @@ pub enum VerifyError {
     Broken(#[from] Broken),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("position {position}: {problem}")]
+    Checkpoint {
+        position: u64,
+        problem: crate::integrity::checkpoint::CheckpointProblem,
+    },
+}
+
+/// What `verify --checkpoints` found besides the chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckpointsVerified {
+    /// Checkpoints whose signature and head matched.
+    pub checked: u64,
+    /// The highest position a checkpoint attests.
+    pub attested: u64,
+    /// Ordinary events after it.
+    pub unattested: u64,
+}
+
+/// [`verify_store`], also checking every signed checkpoint with `public`.
+pub async fn verify_store_with_checkpoints(
+    store: SharedStore,
+    expected_head: Option<ExpectedHead>,
+    public: crate::integrity::checkpoint::PublicKey,
+    on_progress: impl FnMut(u64),
+) -> Result<(Verified, CheckpointsVerified), VerifyError> {
+    let mut checker = crate::integrity::checkpoint::CheckpointChecker::new(public);
+    let verified = verify_inner(store, expected_head, Some(&mut checker), on_progress).await?;
+    Ok((
+        verified,
+        CheckpointsVerified {
+            checked: checker.checked,
+            attested: checker.attested,
+            unattested: checker.unattested,
+        },
+    ))
 }
 
 /// How far a verification got.
@@ -259,6 +294,15 @@ pub struct Verified {
 pub async fn verify_store(
     store: SharedStore,
     expected_head: Option<ExpectedHead>,
+    on_progress: impl FnMut(u64),
+) -> Result<Verified, VerifyError> {
+    verify_inner(store, expected_head, None, on_progress).await
+}
+
+async fn verify_inner(
+    store: SharedStore,
+    expected_head: Option<ExpectedHead>,
+    mut checkpoints: Option<&mut crate::integrity::checkpoint::CheckpointChecker>,
     mut on_progress: impl FnMut(u64),
 ) -> Result<Verified, VerifyError> {
     let mut checker = ChainChecker::new();
@@ -274,6 +318,14 @@ pub async fn verify_store(
         })?;
         for event in &page {
             checker.check(event)?;
+            if let Some(checkpoints) = checkpoints.as_deref_mut() {
+                checkpoints
+                    .observe(event)
+                    .map_err(|problem| VerifyError::Checkpoint {
+                        position: event.position,
+                        problem,
+                    })?;
+            }
             if expected_head.is_some_and(|h| h.position == event.position) {
                 hash_at_expected_head = Some(event.hash);
             }

@@ -627,6 +627,7 @@ impl Env {
             auth: auth.clone(),
             projections: projections.clone(),
             idempotency: t.backend.idempotency(),
+            checkpoint_key: None,
         };
         let server = TestServer::builder().http_transport().build(router(state));
         let env = Env {

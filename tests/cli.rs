@@ -236,7 +236,7 @@ on_both_backends!(rebuild_takes_projection_names, |t: TestStore| async move {
     assert!(all.status.success(), "{}", stderr(&all));
     assert!(
         stderr(&all).contains(
-            "rebuilt accounts, users, activity, invitations, licenses, servers, tickets, outbox, sessions up to position 5"
+            "rebuilt accounts, users, activity, invitations, licenses, servers, tickets, outbox, sessions, checkpoints up to position 5"
         ),
         "{}",
         stderr(&all)
@@ -279,5 +279,85 @@ on_both_backends!(
         assert!(stderr(&again).contains("empty store"), "{}", stderr(&again));
         let bad = portal_ledger(&t, &["bootstrap", "--email", "not-an-address"]);
         assert_eq!(bad.status.code(), Some(1));
+    }
+);
+
+on_both_backends!(
+    auditors_check_signed_checkpoints_and_exports,
+    |t: TestStore| async move {
+        support::fill(&t.store, 12).await;
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("signing.key");
+        let keygen = portal_ledger(&t, &["keygen", "--out", key.to_str().unwrap()]);
+        assert!(keygen.status.success(), "{}", stderr(&keygen));
+        let public = stdout(&keygen).trim().to_owned();
+        assert_eq!(public.len(), 64);
+        // keygen never overwrites a key.
+        let again = portal_ledger(&t, &["keygen", "--out", key.to_str().unwrap()]);
+        assert!(!again.status.success());
+
+        let checkpoint = portal_ledger(
+            &t,
+            &["checkpoint", "--signing-key-file", key.to_str().unwrap()],
+        );
+        assert!(checkpoint.status.success(), "{}", stderr(&checkpoint));
+        assert!(stdout(&checkpoint).starts_with("12:"));
+        let verify = portal_ledger(&t, &["verify", "--checkpoints", &public]);
+        assert!(verify.status.success(), "{}", stderr(&verify));
+        assert!(
+            stdout(&verify).contains("1 signed checkpoints valid"),
+            "{}",
+            stdout(&verify)
+        );
+
+        let file = dir.path().join("export.ndjson");
+        let export = portal_ledger(&t, &["export", "--out", file.to_str().unwrap()]);
+        assert!(export.status.success(), "{}", stderr(&export));
+        let offline = portal_ledger(
+            &t,
+            &[
+                "verify-export",
+                file.to_str().unwrap(),
+                "--public-key",
+                &public,
+            ],
+        );
+        assert!(offline.status.success(), "{}", stderr(&offline));
+
+        // Cut the checkpoint off the end and add it back without the last event.
+        let text = std::fs::read_to_string(&file).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let cut = dir.path().join("cut.ndjson");
+        std::fs::write(&cut, lines[..11].join("\n") + "\n").unwrap();
+        let offline = portal_ledger(
+            &t,
+            &[
+                "verify-export",
+                cut.to_str().unwrap(),
+                "--public-key",
+                &public,
+            ],
+        );
+        assert_eq!(offline.status.code(), Some(1));
+        assert!(
+            stderr(&offline).contains("no signed checkpoint"),
+            "{}",
+            stderr(&offline)
+        );
+        let swapped = dir.path().join("swapped.ndjson");
+        let mut reordered = lines.clone();
+        reordered.swap(2, 3);
+        std::fs::write(&swapped, reordered.join("\n") + "\n").unwrap();
+        let offline = portal_ledger(
+            &t,
+            &[
+                "verify-export",
+                swapped.to_str().unwrap(),
+                "--public-key",
+                &public,
+            ],
+        );
+        assert_eq!(offline.status.code(), Some(1));
+        assert!(stderr(&offline).contains("line 3"), "{}", stderr(&offline));
     }
 );

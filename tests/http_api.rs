@@ -48,6 +48,7 @@ async fn api(t: &support::TestStore) -> Api {
         auth,
         projections: projections.clone(),
         idempotency: t.backend.idempotency(),
+        checkpoint_key: None,
     };
     let server = TestServer::builder().http_transport().build(router(state));
     Api {
@@ -725,6 +726,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/v1/users/{user_id}/trusted-locations/{ip}"),
     ("get", "/v1/accounts/{account_id}/outbox"),
     ("get", "/v1/accounts/{account_id}/sessions"),
+    ("get", "/v1/checkpoints"),
+    ("get", "/v1/checkpoints/public-key"),
     ("post", "/v1/users/{user_id}/restore"),
     ("post", "/v1/users/{user_id}/logout"),
     ("post", "/v1/users/{user_id}/password-reset"),
@@ -754,7 +757,16 @@ async fn the_openapi_document_describes_every_route() {
         );
         // And the route really exists (a typo would reach the 404 fallback);
         // unauthenticated, every /v1 command or read is refused before work.
-        if !path.starts_with("/v1/") || *path == "/v1/log/head" {
+        // Public reads (the head, the checkpoints an auditor pins) answer
+        // without a session.
+        if !path.starts_with("/v1/")
+            || [
+                "/v1/log/head",
+                "/v1/checkpoints",
+                "/v1/checkpoints/public-key",
+            ]
+            .contains(path)
+        {
             continue;
         }
         for status in ["400", "401", "404"] {
@@ -1109,3 +1121,35 @@ on_both_backends!(
             .await;
     }
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoints_and_their_key_are_public() {
+    let t = support::TestStore::new(support::Kind::Embedded).await;
+    let api = api(&t).await;
+    // Without a signing key the service says so.
+    let none = api
+        .server
+        .get("/v1/checkpoints/public-key")
+        .expect_failure()
+        .await;
+    assert_eq!(none.status_code(), 404);
+    assert_eq!(error_code(&none), "no_signing_key");
+    let signer = portal_ledger::integrity::checkpoint::CheckpointSigner::generate().unwrap();
+    let appended =
+        portal_ledger::integrity::checkpoint::append_checkpoint(t.store.as_ref(), &signer)
+            .await
+            .unwrap();
+    let page: Value = api
+        .server
+        .get(&format!("/v1/checkpoints?position={}", appended.position))
+        .await
+        .json();
+    assert_eq!(
+        page["checkpoints"][0]["head_position"],
+        appended.payload.head_position
+    );
+    assert_eq!(
+        page["checkpoints"][0]["signature"],
+        appended.payload.signature
+    );
+}

@@ -523,6 +523,7 @@ async fn api(t: &support::TestStore) -> Api {
         auth,
         projections: projections.clone(),
         idempotency: t.backend.idempotency(),
+        checkpoint_key: None,
     };
     Api {
         server: TestServer::builder().http_transport().build(router(state)),

@@ -4,6 +4,7 @@
 //! 4xx), call the application layer, map its answer. Every error leaves as
 //! `{"error": {"code": "...", "message": "..."}}` (see `error.rs`).
 
+pub mod checkpoints;
 pub mod context;
 pub mod error;
 pub mod health;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub auth: Auth,
     pub projections: Arc<Projections>,
     pub idempotency: SharedIdempotency,
+    /// The public key of the checkpoint signer, if the service has one.
+    pub checkpoint_key: Option<crate::integrity::checkpoint::PublicKey>,
 }
 
 /// The service's routes.
@@ -52,6 +55,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/v1/log/head", get(health::log_head))
+        .route("/v1/checkpoints", get(checkpoints::list))
+        .route("/v1/checkpoints/public-key", get(checkpoints::public_key))
         .route("/v1/sessions", post(sessions::sign_in))
         .route(
             "/v1/sessions/current",

@@ -7,8 +7,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::http::{
-    health, invitations, licenses, locations, notifications, servers, sessions, tickets,
-    user_import, users,
+    checkpoints, health, invitations, licenses, locations, notifications, servers, sessions,
+    tickets, user_import, users,
 };
 
 #[derive(OpenApi)]
@@ -41,6 +41,8 @@ use crate::http::{
         users::change_role,
         users::assign_customers,
         notifications::set_preferences,
+        checkpoints::public_key,
+        checkpoints::list,
         sessions::list_sessions,
         locations::add,
         locations::remove,

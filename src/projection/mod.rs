@@ -12,6 +12,7 @@
 
 pub mod accounts;
 pub mod activity;
+pub mod checkpoints;
 pub mod invitations;
 pub mod licenses;
 pub mod outbox;
@@ -179,6 +180,7 @@ pub fn all_projectors() -> Vec<Arc<dyn Projector>> {
         Arc::new(tickets::TicketsProjector),
         Arc::new(outbox::OutboxProjector),
         Arc::new(sessions::SessionsProjector),
+        Arc::new(checkpoints::CheckpointsProjector),
     ]
 }
 
