@@ -17,6 +17,7 @@ pub mod invitations;
 pub mod licenses;
 pub mod outbox;
 pub mod postgres;
+pub mod query;
 pub mod read_models;
 pub mod runner;
 pub mod servers;
@@ -149,16 +150,32 @@ pub trait ProjectionStore: Send + Sync + 'static {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<(String, u64)>, ProjectionError>;
-    /// Rows of a table whose columns equal the given values, as JSON
-    /// objects, ordered by `order_by` (a column list written by our code,
-    /// never by a client), at most `limit`.
+    /// Rows of a table that meet every condition, as JSON objects, ordered
+    /// by `order_by` (a column list written by our code, never by a
+    /// client), at most `limit`.
+    async fn query(
+        &self,
+        table: &str,
+        conditions: &[query::Condition<'_>],
+        order_by: &str,
+        limit: usize,
+    ) -> Result<Vec<serde_json::Value>, ProjectionError>;
+
+    /// Rows of a table whose columns equal the given values (see
+    /// [`query`](Self::query)).
     async fn fetch(
         &self,
         table: &str,
         filter: &[(&str, SqlValue)],
         order_by: &str,
         limit: usize,
-    ) -> Result<Vec<serde_json::Value>, ProjectionError>;
+    ) -> Result<Vec<serde_json::Value>, ProjectionError> {
+        let conditions: Vec<query::Condition<'_>> = filter
+            .iter()
+            .map(|(column, value)| query::Condition::Eq(column, value.clone()))
+            .collect();
+        self.query(table, &conditions, order_by, limit).await
+    }
 
     /// Every row of a table as JSON text, ordered by its first column (for
     /// comparisons and diagnostics).
@@ -259,28 +276,6 @@ impl Dialect {
             Dialect::Sqlite => format!("?{n}"),
         }
     }
-}
-
-/// `SELECT` of the rows matching `filter`; the caller turns rows into JSON.
-pub(crate) fn select_sql(
-    table: &str,
-    columns: &str,
-    filter: &[(&str, SqlValue)],
-    order_by: &str,
-    limit: usize,
-    dialect: Dialect,
-) -> String {
-    let conditions: Vec<String> = filter
-        .iter()
-        .enumerate()
-        .map(|(i, (column, _))| format!("{column} = {}", dialect.placeholder(i + 1)))
-        .collect();
-    let where_clause = if conditions.is_empty() {
-        String::new()
-    } else {
-        format!(" WHERE {}", conditions.join(" AND "))
-    };
-    format!("SELECT {columns} FROM {table} t{where_clause} ORDER BY {order_by} LIMIT {limit}")
 }
 
 /// The SQL of a change and its parameters, in order.

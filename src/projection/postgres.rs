@@ -7,8 +7,9 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Config, NoTls};
 
+use crate::projection::query::{select, Condition};
 use crate::projection::{
-    checkpoint_change, select_sql, to_sql, Dialect, ProjectionError, ProjectionStore, RowChange,
+    checkpoint_change, to_sql, Dialect, ProjectionError, ProjectionStore, RowChange,
     SqlValue,
 };
 
@@ -143,23 +144,23 @@ impl ProjectionStore for PgProjections {
             .collect())
     }
 
-    async fn fetch(
+    async fn query(
         &self,
         table: &str,
-        filter: &[(&str, SqlValue)],
+        conditions: &[Condition<'_>],
         order_by: &str,
         limit: usize,
     ) -> Result<Vec<serde_json::Value>, ProjectionError> {
         let client = self.client().await?;
-        let sql = select_sql(
+        let (sql, values) = select(
             table,
             "row_to_json(t)::text",
-            filter,
+            conditions,
             order_by,
             limit,
             Dialect::Postgres,
         );
-        let params: Vec<&(dyn ToSql + Sync)> = filter.iter().map(|(_, v)| bind(v)).collect();
+        let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(bind).collect();
         let rows = client.query(&sql, &params).await?;
         rows.iter()
             .map(|r| {

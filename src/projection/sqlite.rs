@@ -9,8 +9,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
 use rusqlite::{params_from_iter, Connection};
 
+use crate::projection::query::{select, Condition};
 use crate::projection::{
-    checkpoint_change, select_sql, to_sql, Dialect, ProjectionError, ProjectionStore, RowChange,
+    checkpoint_change, to_sql, Dialect, ProjectionError, ProjectionStore, RowChange,
     SqlValue,
 };
 
@@ -171,15 +172,15 @@ impl ProjectionStore for SqliteProjections {
         .await
     }
 
-    async fn fetch(
+    async fn query(
         &self,
         table: &str,
-        filter: &[(&str, SqlValue)],
+        conditions: &[Condition<'_>],
         order_by: &str,
         limit: usize,
     ) -> Result<Vec<serde_json::Value>, ProjectionError> {
-        let sql = select_sql(table, "*", filter, order_by, limit, Dialect::Sqlite);
-        let values: Vec<Value> = filter.iter().map(|(_, v)| bind(v)).collect();
+        let (sql, values) = select(table, "*", conditions, order_by, limit, Dialect::Sqlite);
+        let values: Vec<Value> = values.iter().map(bind).collect();
         self.run(move |conn| {
             let mut stmt = conn.prepare_cached(&sql)?;
             let names: Vec<String> = stmt.column_names().map(str::to_owned).collect();
