@@ -218,7 +218,7 @@ on_both_backends!(
             .authorization_bearer(&boss)
             .await
             .json();
-        let entries = activity["activity"].as_array().unwrap();
+        let entries = activity["entries"].as_array().unwrap();
         let types: Vec<&str> = entries
             .iter()
             .map(|e| e["action_type"].as_str().unwrap_or(""))
@@ -727,6 +727,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/accounts/{account_id}/outbox"),
     ("get", "/v1/accounts/{account_id}/sessions"),
     ("get", "/v1/checkpoints"),
+    ("get", "/v1/activity"),
+    ("get", "/v1/activity/export"),
     ("get", "/v1/checkpoints/public-key"),
     ("post", "/v1/users/{user_id}/restore"),
     ("post", "/v1/users/{user_id}/logout"),
@@ -917,7 +919,7 @@ on_both_backends!(servers_over_http, |t: support::TestStore| async move {
         .authorization_bearer(&it)
         .await
         .json();
-    let types: Vec<&str> = activity["activity"]
+    let types: Vec<&str> = activity["entries"]
         .as_array()
         .unwrap()
         .iter()

@@ -720,12 +720,12 @@ on_both_backends!(importing_over_http, |t: support::TestStore| async move {
     let activity: Value = api
         .server
         .get(&format!(
-            "/v1/accounts/{org_id}/activity?position={position}"
+            "/v1/accounts/{org_id}/activity?position={position}&action_types=Import%20User&limit=500"
         ))
         .authorization_bearer(&boss)
         .await
         .json();
-    let imported = activity["activity"]
+    let imported = activity["entries"]
         .as_array()
         .unwrap()
         .iter()

@@ -58,7 +58,7 @@ impl ApiError {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
     }
 
-    fn unavailable(e: impl std::fmt::Display) -> Self {
+    pub fn unavailable(e: impl std::fmt::Display) -> Self {
         tracing::error!(error = %e, "store error");
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,

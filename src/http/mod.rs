@@ -4,6 +4,7 @@
 //! 4xx), call the application layer, map its answer. Every error leaves as
 //! `{"error": {"code": "...", "message": "..."}}` (see `error.rs`).
 
+pub mod activity;
 pub mod checkpoints;
 pub mod context;
 pub mod error;
@@ -56,6 +57,8 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/v1/log/head", get(health::log_head))
         .route("/v1/checkpoints", get(checkpoints::list))
+        .route("/v1/activity", get(activity::search))
+        .route("/v1/activity/export", get(activity::export))
         .route("/v1/checkpoints/public-key", get(checkpoints::public_key))
         .route("/v1/sessions", post(sessions::sign_in))
         .route(
@@ -82,7 +85,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/v1/accounts/{account_id}/activity",
-            get(users::list_activity),
+            get(activity::list_account),
         )
         .route(
             "/v1/users/{user_id}",

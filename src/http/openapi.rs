@@ -7,8 +7,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::http::{
-    checkpoints, health, invitations, licenses, locations, notifications, servers, sessions,
-    tickets, user_import, users,
+    activity, checkpoints, health, invitations, licenses, locations, notifications, servers,
+    sessions, tickets, user_import, users,
 };
 
 #[derive(OpenApi)]
@@ -33,7 +33,9 @@ use crate::http::{
         users::rename_account,
         users::delete_account,
         users::list_users,
-        users::list_activity,
+        activity::list_account,
+        activity::search,
+        activity::export,
         users::create_user,
         user_import::import_users,
         users::get_user,

@@ -90,12 +90,6 @@ pub struct UsersPage {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ActivityPage {
-    #[schema(value_type = Vec<Object>)]
-    pub activity: Vec<Value>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
 pub struct InvitationsPage {
     #[schema(value_type = Vec<Object>)]
     pub invitations: Vec<Value>,

@@ -24,8 +24,7 @@ use crate::domain::user::{NewUser, Origin};
 use crate::http::context::Caller;
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::http::schemas::{
-    AccountCreated, ActivityPage, Appended, CommandErrors, ReadErrors, Restored, UserCreated,
-    UsersPage,
+    AccountCreated, Appended, CommandErrors, ReadErrors, Restored, UserCreated, UsersPage,
 };
 use crate::http::AppState;
 use crate::projection::SqlValue;
@@ -310,37 +309,6 @@ pub async fn list_users(
         });
     }
     Ok(Json(UsersPage { users }))
-}
-
-/// `GET /v1/accounts/{id}/activity` — newest first.
-#[utoipa::path(
-    get,
-    path = "/v1/accounts/{account_id}/activity",
-    tag = "activity",
-    params(("account_id" = AccountId, Path, description = "account id"), ReadAfter),
-    responses((status = 200, body = ActivityPage), ReadErrors),
-    security(("bearer" = [])),
-)]
-pub async fn list_activity(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiPath(account_id): ApiPath<AccountId>,
-    ApiQuery(after): ApiQuery<ReadAfter>,
-) -> Result<Json<ActivityPage>, ApiError> {
-    let entries = rows_in_account(
-        &state,
-        &caller,
-        account_id,
-        after.position,
-        AccountRows {
-            action: Action::ViewActivityLog,
-            table: "proj_activity",
-            order_by: "position DESC",
-            limit: PAGE_LIMIT,
-        },
-    )
-    .await?;
-    Ok(Json(ActivityPage { activity: entries }))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -66,6 +66,14 @@ impl Projector for ActivityProjector {
                 ("user_agent", text(&meta["user_agent"])),
                 ("correlation_id", text(&meta["correlation_id"])),
                 ("personal_subject", SqlValue::Text(personal_subject)),
+                (
+                    "outcome",
+                    SqlValue::text(if event.event_type.as_str() == "user.location_challenged" {
+                        "challenged"
+                    } else {
+                        "succeeded"
+                    }),
+                ),
             ],
             on_conflict: OnConflict::Ignore,
         }];

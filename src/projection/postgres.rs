@@ -9,8 +9,7 @@ use tokio_postgres::{Config, NoTls};
 
 use crate::projection::query::{select, Condition};
 use crate::projection::{
-    checkpoint_change, to_sql, Dialect, ProjectionError, ProjectionStore, RowChange,
-    SqlValue,
+    checkpoint_change, to_sql, Dialect, ProjectionError, ProjectionStore, RowChange, SqlValue,
 };
 
 mod migrations {

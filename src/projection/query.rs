@@ -78,11 +78,17 @@ pub(crate) fn select(
             ),
             Condition::PrefixIgnoreCase(column, text) => format!(
                 "lower({column}) LIKE {} ESCAPE '\\'",
-                mark(SqlValue::text(format!("{}%", escape_like(text))), &mut params)
+                mark(
+                    SqlValue::text(format!("{}%", escape_like(text))),
+                    &mut params
+                )
             ),
             Condition::ContainsIgnoreCase(column, text) => format!(
                 "lower({column}) LIKE {} ESCAPE '\\'",
-                mark(SqlValue::text(format!("%{}%", escape_like(text))), &mut params)
+                mark(
+                    SqlValue::text(format!("%{}%", escape_like(text))),
+                    &mut params
+                )
             ),
             Condition::AtLeast(column, value) => {
                 format!("{column} >= {}", mark(value.clone(), &mut params))
@@ -138,7 +144,14 @@ mod tests {
             },
             Condition::Below("position", SqlValue::Int(Some(10))),
         ];
-        let (sql, params) = select("t1", "*", &conditions, "position DESC", 5, Dialect::Postgres);
+        let (sql, params) = select(
+            "t1",
+            "*",
+            &conditions,
+            "position DESC",
+            5,
+            Dialect::Postgres,
+        );
         assert_eq!(
             sql,
             "SELECT * FROM t1 t WHERE account_id IN ($1, $2) AND lower(actor_email) LIKE $3 ESCAPE '\\' \
@@ -149,7 +162,14 @@ mod tests {
         assert!(sql.contains("json_each(t.targets)"), "{sql}");
         assert!(sql.contains("position < ?6"), "{sql}");
         assert_eq!(params.len(), 6);
-        let (sql, _) = select("t1", "*", &[Condition::In("a", vec![])], "a", 1, Dialect::Sqlite);
+        let (sql, _) = select(
+            "t1",
+            "*",
+            &[Condition::In("a", vec![])],
+            "a",
+            1,
+            Dialect::Sqlite,
+        );
         assert!(sql.contains("WHERE 1 = 0"));
     }
 }

@@ -11,8 +11,7 @@ use rusqlite::{params_from_iter, Connection};
 
 use crate::projection::query::{select, Condition};
 use crate::projection::{
-    checkpoint_change, to_sql, Dialect, ProjectionError, ProjectionStore, RowChange,
-    SqlValue,
+    checkpoint_change, to_sql, Dialect, ProjectionError, ProjectionStore, RowChange, SqlValue,
 };
 
 mod migrations {

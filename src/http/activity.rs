@@ -1,0 +1,475 @@
+//! The activity log for auditors and portal UIs: search with combinable
+//! filters, newest first, keyset pages behind an opaque cursor; and the same
+//! search exported as CSV or NDJSON, streamed page by page (nothing is
+//! buffered whole).
+//!
+//! Who sees what is decided once per request (`Ledger::visibility`): a
+//! platform auditor everything, a partner's the partner and the customers
+//! they work for, an organization's their organization.
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::app::audit::Visibility;
+use crate::domain::ids::AccountId;
+use crate::domain::permissions::Action;
+use crate::http::context::Caller;
+use crate::http::error::{ApiError, ApiPath, ApiQuery};
+use crate::http::schemas::ReadErrors;
+use crate::http::users::{caught_up, ReadAfter};
+use crate::http::AppState;
+use crate::projection::query::Condition;
+use crate::projection::SqlValue;
+
+/// Entries per page by default, and at most.
+const DEFAULT_LIMIT: usize = 100;
+const MAX_LIMIT: usize = 500;
+/// Rows per page while exporting.
+const EXPORT_PAGE: usize = 1000;
+const TABLE: &str = "proj_activity";
+
+/// Filters, all optional and combined with AND.
+#[derive(Debug, Default, Clone, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityFilter {
+    /// The actor's e-mail at the time, exactly (case-insensitive).
+    pub actor_email: Option<String>,
+    /// The actor's e-mail starts with this (case-insensitive).
+    pub actor_email_prefix: Option<String>,
+    /// Action types, comma-separated (e.g. `Invite User,Delete User`).
+    pub action_types: Option<String>,
+    /// Words that must all appear in the description (case-insensitive).
+    pub q: Option<String>,
+    /// One account (it must be one the caller may audit).
+    pub account_id: Option<AccountId>,
+    /// A target's type (`user`, `server`, `license`, …); with `target_id`.
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    /// From this time on (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Before this time (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+    /// `succeeded` or `challenged`.
+    pub outcome: Option<String>,
+    /// Entries per page (default 100, at most 500).
+    pub limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Wait until the read model has applied this position.
+    pub position: Option<u64>,
+    /// Export only: `csv` (default) or `ndjson`.
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ActivitySearchPage {
+    /// Entries, newest first: `position`, `recorded_at`, `event_type`,
+    /// `action_type`, `description`, `actor_user_id`, `actor_email` (at that
+    /// time), `account_id`, `on_behalf_of`, `targets`, `ip`, `user_agent`,
+    /// `outcome`, `correlation_id`.
+    #[schema(value_type = Vec<Object>)]
+    pub entries: Vec<Value>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, code, message.into())
+}
+
+fn encode_cursor(position: u64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("activity:{position}"))
+}
+
+fn decode_cursor(cursor: &str) -> Result<u64, ApiError> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.strip_prefix("activity:")?.parse().ok())
+        .ok_or_else(|| bad("invalid_cursor", "cursor is not one this service gave out"))
+}
+
+/// The filter as conditions on `proj_activity`, within what `visibility`
+/// allows.
+fn conditions(
+    filter: &ActivityFilter,
+    visibility: &Visibility,
+) -> Result<Vec<Condition<'static>>, ApiError> {
+    let mut out = Vec::new();
+    match (filter.account_id, visibility) {
+        (Some(account), v) if v.allows(account) => out.push(Condition::Eq(
+            "account_id",
+            SqlValue::text(account.to_string()),
+        )),
+        (Some(_), _) => return Err(ApiError::not_found()),
+        (None, Visibility::All) => {}
+        (None, Visibility::Accounts(accounts)) => out.push(Condition::In(
+            "account_id",
+            accounts
+                .iter()
+                .map(|a| SqlValue::text(a.to_string()))
+                .collect(),
+        )),
+    }
+    if let Some(email) = &filter.actor_email {
+        out.push(Condition::EqIgnoreCase(
+            "actor_email",
+            email.trim().to_owned(),
+        ));
+    }
+    if let Some(prefix) = &filter.actor_email_prefix {
+        out.push(Condition::PrefixIgnoreCase(
+            "actor_email",
+            prefix.trim().to_owned(),
+        ));
+    }
+    if let Some(types) = &filter.action_types {
+        let types: Vec<SqlValue> = types
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(SqlValue::text)
+            .collect();
+        if !types.is_empty() {
+            out.push(Condition::In("action_type", types));
+        }
+    }
+    if let Some(q) = &filter.q {
+        let words: Vec<&str> = q.split_whitespace().collect();
+        if words.len() > 10 || words.iter().any(|w| w.chars().count() > 100) {
+            return Err(bad("invalid_query", "at most 10 words of 100 characters"));
+        }
+        for word in words {
+            out.push(Condition::ContainsIgnoreCase(
+                "description",
+                word.to_owned(),
+            ));
+        }
+    }
+    match (&filter.target_type, &filter.target_id) {
+        (Some(kind), Some(id)) => out.push(Condition::HasTarget {
+            column: "targets",
+            kind: kind.clone(),
+            id: id.clone(),
+        }),
+        (None, None) => {}
+        _ => {
+            return Err(bad(
+                "invalid_target",
+                "target_type and target_id go together",
+            ))
+        }
+    }
+    if let Some(from) = filter.from {
+        out.push(Condition::AtLeast(
+            "recorded_at",
+            SqlValue::Time(Some(from)),
+        ));
+    }
+    if let Some(to) = filter.to {
+        out.push(Condition::Below("recorded_at", SqlValue::Time(Some(to))));
+    }
+    if let Some(outcome) = &filter.outcome {
+        if !matches!(outcome.as_str(), "succeeded" | "challenged") {
+            return Err(bad("invalid_outcome", "outcome is succeeded or challenged"));
+        }
+        out.push(Condition::Eq("outcome", SqlValue::text(outcome.clone())));
+    }
+    if let Some(cursor) = &filter.cursor {
+        let before = decode_cursor(cursor)?;
+        out.push(Condition::Below(
+            "position",
+            SqlValue::Int(Some(before as i64)),
+        ));
+    }
+    Ok(out)
+}
+
+/// An entry as the API shows it (the erasure bookkeeping column stays
+/// inside).
+fn entry(mut row: Value) -> Value {
+    if let Some(object) = row.as_object_mut() {
+        object.remove("personal_subject");
+        object.remove("activity_id");
+    }
+    row
+}
+
+async fn visibility(state: &AppState, caller: &Caller) -> Result<Visibility, ApiError> {
+    let customers: Vec<AccountId> = state
+        .projections
+        .target()
+        .fetch(
+            "proj_accounts",
+            &[(
+                "parent_id",
+                SqlValue::text(caller.principal.account_id.to_string()),
+            )],
+            "account_id",
+            1_000_000,
+        )
+        .await?
+        .iter()
+        .filter_map(|r| r["account_id"].as_str()?.parse().ok())
+        .map(AccountId)
+        .collect();
+    Ok(state
+        .auth
+        .ledger()
+        .visibility(&caller.context, Action::ViewActivityLog, &customers)
+        .await?)
+}
+
+async fn page(
+    state: &AppState,
+    filter: &ActivityFilter,
+    visibility: &Visibility,
+) -> Result<ActivitySearchPage, ApiError> {
+    let limit = filter.limit.unwrap_or(DEFAULT_LIMIT);
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(bad("invalid_limit", format!("limit is 1 to {MAX_LIMIT}")));
+    }
+    caught_up(
+        state,
+        &ReadAfter {
+            position: filter.position,
+        },
+    )
+    .await?;
+    let rows = state
+        .projections
+        .target()
+        .query(
+            TABLE,
+            &conditions(filter, visibility)?,
+            "position DESC",
+            limit,
+        )
+        .await?;
+    let next_cursor = (rows.len() == limit)
+        .then(|| rows.last().and_then(|r| r["position"].as_u64()))
+        .flatten()
+        .map(encode_cursor);
+    Ok(ActivitySearchPage {
+        entries: rows.into_iter().map(entry).collect(),
+        next_cursor,
+    })
+}
+
+/// `GET /v1/activity` — search every account the caller may audit.
+#[utoipa::path(
+    get,
+    path = "/v1/activity",
+    tag = "activity",
+    params(ActivityFilter),
+    responses((status = 200, body = ActivitySearchPage), ReadErrors),
+    security(("bearer" = [])),
+)]
+pub async fn search(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(filter): ApiQuery<ActivityFilter>,
+) -> Result<Json<ActivitySearchPage>, ApiError> {
+    let visibility = visibility(&state, &caller).await?;
+    Ok(Json(page(&state, &filter, &visibility).await?))
+}
+
+/// `GET /v1/accounts/{id}/activity` — one account's log, with the same
+/// filters.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}/activity",
+    tag = "activity",
+    params(("account_id" = AccountId, Path, description = "account id"), ActivityFilter),
+    responses((status = 200, body = ActivitySearchPage), ReadErrors),
+    security(("bearer" = [])),
+)]
+pub async fn list_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(account_id): ApiPath<AccountId>,
+    ApiQuery(mut filter): ApiQuery<ActivityFilter>,
+) -> Result<Json<ActivitySearchPage>, ApiError> {
+    state
+        .auth
+        .ledger()
+        .authorize_in(&caller.context, Action::ViewActivityLog, account_id)
+        .await?;
+    filter.account_id = Some(account_id);
+    Ok(Json(
+        page(&state, &filter, &Visibility::Accounts(vec![account_id])).await?,
+    ))
+}
+
+const CSV_COLUMNS: [&str; 14] = [
+    "position",
+    "recorded_at",
+    "event_type",
+    "action_type",
+    "description",
+    "actor_user_id",
+    "actor_email",
+    "account_id",
+    "on_behalf_of",
+    "targets",
+    "ip",
+    "user_agent",
+    "outcome",
+    "correlation_id",
+];
+
+fn csv_cell(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn render(rows: &[Value], ndjson: bool, header: bool) -> Result<Bytes, ApiError> {
+    if ndjson {
+        let mut out = Vec::new();
+        for row in rows {
+            serde_json::to_writer(&mut out, row).map_err(ApiError::unavailable)?;
+            out.push(b'\n');
+        }
+        return Ok(Bytes::from(out));
+    }
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    if header {
+        writer
+            .write_record(CSV_COLUMNS)
+            .map_err(ApiError::unavailable)?;
+    }
+    for row in rows {
+        writer
+            .write_record(CSV_COLUMNS.iter().map(|c| csv_cell(&row[*c])))
+            .map_err(ApiError::unavailable)?;
+    }
+    writer
+        .into_inner()
+        .map(Bytes::from)
+        .map_err(|e| ApiError::unavailable(e.to_string()))
+}
+
+/// `GET /v1/activity/export` — the search's every match, streamed as CSV
+/// (`format=csv`, with a header row) or NDJSON (`format=ndjson`), newest
+/// first.
+#[utoipa::path(
+    get,
+    path = "/v1/activity/export",
+    tag = "activity",
+    params(ActivityFilter),
+    responses(
+        (status = 200, description = "CSV or NDJSON, streamed", content_type = "text/csv"),
+        ReadErrors
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn export(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(filter): ApiQuery<ActivityFilter>,
+) -> Result<Response, ApiError> {
+    let ndjson = match filter.format.as_deref() {
+        None | Some("csv") => false,
+        Some("ndjson") => true,
+        Some(_) => return Err(bad("invalid_format", "format is csv or ndjson")),
+    };
+    let visibility = visibility(&state, &caller).await?;
+    caught_up(
+        &state,
+        &ReadAfter {
+            position: filter.position,
+        },
+    )
+    .await?;
+    // Refuse a bad filter now, before the 200 goes out.
+    conditions(&filter, &visibility)?;
+    struct Cursor {
+        state: AppState,
+        filter: ActivityFilter,
+        visibility: Visibility,
+        first: bool,
+        done: bool,
+    }
+    let start = Cursor {
+        state,
+        filter: ActivityFilter {
+            limit: Some(EXPORT_PAGE),
+            position: None,
+            ..filter
+        },
+        visibility,
+        first: true,
+        done: false,
+    };
+    let stream = futures_util::stream::unfold(start, move |mut cursor| async move {
+        if cursor.done {
+            return None;
+        }
+        let result = async {
+            let conditions = conditions(&cursor.filter, &cursor.visibility)?;
+            let rows = cursor
+                .state
+                .projections
+                .target()
+                .query(TABLE, &conditions, "position DESC", EXPORT_PAGE)
+                .await?;
+            let rows: Vec<Value> = rows.into_iter().map(entry).collect();
+            let bytes = render(&rows, ndjson, cursor.first)?;
+            Ok::<_, ApiError>((bytes, rows))
+        }
+        .await;
+        match result {
+            Ok((bytes, rows)) => {
+                cursor.first = false;
+                match rows.last().and_then(|r| r["position"].as_u64()) {
+                    Some(last) if rows.len() == EXPORT_PAGE => {
+                        cursor.filter.cursor = Some(encode_cursor(last));
+                    }
+                    _ => cursor.done = true,
+                }
+                Some((Ok::<_, std::io::Error>(bytes), cursor))
+            }
+            Err(e) => {
+                cursor.done = true;
+                Some((
+                    Err(std::io::Error::other(format!("{}: {}", e.code, e.message))),
+                    cursor,
+                ))
+            }
+        }
+    });
+    let content_type = if ndjson {
+        "application/x-ndjson"
+    } else {
+        "text/csv; charset=utf-8"
+    };
+    let file = if ndjson {
+        "activity.ndjson"
+    } else {
+        "activity.csv"
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file}\""),
+            ),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
