@@ -379,3 +379,125 @@ on_both_backends!(
         assert_eq!(bad_format.status_code(), 400);
     }
 );
+
+on_both_backends!(
+    history_and_as_of_over_http,
+    |t: support::TestStore| async move {
+        let w = world(&t).await;
+        let users: Value = w
+            .server
+            .get(&format!(
+                "/v1/accounts/{}/users?position={}",
+                w.customer, w.last_position
+            ))
+            .authorization_bearer(&w.customer_admin)
+            .await
+            .json();
+        let staff = users["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["email"] == "staff0@customer.example")
+            .unwrap()["user_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let before = w.last_position;
+        let changed = w
+            .server
+            .put(&format!("/v1/users/{staff}/role"))
+            .authorization_bearer(&w.customer_admin)
+            .json(&json!({ "role": "read-only" }))
+            .await;
+        assert_eq!(changed.status_code(), 200, "{}", changed.text());
+
+        let history: Value = w
+            .server
+            .get(&format!("/v1/history/user/{staff}"))
+            .authorization_bearer(&w.partner_auditor)
+            .await
+            .json();
+        let last = history["entries"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()
+            .clone();
+        assert_eq!(last["before"], json!({ "role": "support" }));
+        assert_eq!(last["after"], json!({ "role": "read-only" }));
+        assert_eq!(last["actor_email"], "admin@customer.example");
+        // Another tenant's auditor does not learn the user exists.
+        let hidden = w
+            .server
+            .get(&format!("/v1/history/user/{staff}"))
+            .authorization_bearer(&w.root)
+            .await;
+        assert_eq!(hidden.status_code(), 200, "the platform sees everything");
+        let far: Value = w
+            .server
+            .get(&format!(
+                "/v1/accounts/{}/users?position={}",
+                w.other_org, w.last_position
+            ))
+            .authorization_bearer(&w.root)
+            .await
+            .json();
+        let far_user = far["users"][0]["user_id"].as_str().unwrap().to_owned();
+        let refused = w
+            .server
+            .get(&format!("/v1/history/user/{far_user}"))
+            .authorization_bearer(&w.partner_auditor)
+            .await;
+        assert_eq!(refused.status_code(), 404);
+
+        // As of before the change: support; now: read-only.
+        let then: Value = w
+            .server
+            .get(&format!("/v1/users/{staff}?as_of={before}"))
+            .authorization_bearer(&w.customer_admin)
+            .await
+            .json();
+        assert_eq!(then["role"], "support");
+        let listed: Value = w
+            .server
+            .get(&format!("/v1/accounts/{}/users?as_of={before}", w.customer))
+            .authorization_bearer(&w.customer_admin)
+            .await
+            .json();
+        assert_eq!(listed["users"].as_array().unwrap().len(), 5);
+        let at_start: Value = w
+            .server
+            .get(&format!("/v1/accounts/{}/users?as_of=1", w.customer))
+            .authorization_bearer(&w.customer_admin)
+            .await
+            .json();
+        assert!(at_start["users"].as_array().unwrap().is_empty());
+        let account: Value = w
+            .server
+            .get(&format!(
+                "/v1/accounts/{}?as_of=2030-01-01T00:00:00Z",
+                w.customer
+            ))
+            .authorization_bearer(&w.customer_admin)
+            .await
+            .json();
+        assert_eq!(account["name"], "Customer Co");
+        let servers: Value = w
+            .server
+            .get(&format!(
+                "/v1/accounts/{}/servers?as_of={before}",
+                w.customer
+            ))
+            .authorization_bearer(&w.customer_admin)
+            .await
+            .json();
+        assert_eq!(servers["servers"][0]["name"], "Lobby Wall");
+        let bad = w
+            .server
+            .get(&format!("/v1/users/{staff}?as_of=yesterday"))
+            .authorization_bearer(&w.customer_admin)
+            .await;
+        assert_eq!(bad.status_code(), 400);
+        assert_eq!(bad.json::<Value>()["error"]["code"], "invalid_as_of");
+    }
+);

@@ -729,6 +729,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/checkpoints"),
     ("get", "/v1/activity"),
     ("get", "/v1/activity/export"),
+    ("get", "/v1/history/{entity_type}/{entity_id}"),
     ("get", "/v1/checkpoints/public-key"),
     ("post", "/v1/users/{user_id}/restore"),
     ("post", "/v1/users/{user_id}/logout"),
@@ -784,7 +785,9 @@ async fn the_openapi_document_describes_every_route() {
             .replace("{invitation_id}", "00000000-0000-7000-8000-000000000000")
             .replace("{server_id}", "00000000-0000-7000-8000-000000000000")
             .replace("{ticket_id}", "00000000-0000-7000-8000-000000000000")
-            .replace("{backup_id}", "b1");
+            .replace("{backup_id}", "b1")
+            .replace("{entity_type}", "user")
+            .replace("{entity_id}", "00000000-0000-7000-8000-000000000000");
         let request = match *method {
             "get" => api.server.get(&concrete),
             "post" => api.server.post(&concrete),

@@ -11,6 +11,7 @@
 pub mod audit;
 pub mod codec;
 pub mod context;
+pub mod history;
 pub mod invitations;
 pub mod ledger;
 pub mod licenses;

@@ -11,6 +11,7 @@ use crate::domain::ids::{AccountId, LicenseId, UserId};
 use crate::domain::permissions::Action;
 use crate::http::context::Caller;
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::http::history::{list_as_of, parse_as_of, ReadAt};
 use crate::http::schemas::{Appended, CommandErrors, LicenseCreated, LicensesPage, ReadErrors};
 use crate::http::users::{rows_in_account, AccountRows, ReadAfter, PAGE_LIMIT};
 use crate::http::AppState;
@@ -64,7 +65,7 @@ pub async fn create(
     get,
     path = "/v1/accounts/{account_id}/licenses",
     tag = "licenses",
-    params(("account_id" = AccountId, Path, description = "account id"), ReadAfter),
+    params(("account_id" = AccountId, Path, description = "account id"), ReadAt),
     responses((status = 200, body = LicensesPage), ReadErrors),
     security(("bearer" = [])),
 )]
@@ -72,8 +73,21 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(account_id): ApiPath<AccountId>,
-    ApiQuery(after): ApiQuery<ReadAfter>,
+    ApiQuery(at): ApiQuery<ReadAt>,
 ) -> Result<Json<LicensesPage>, ApiError> {
+    if let Some(as_of) = &at.as_of {
+        let as_of = parse_as_of(as_of)?;
+        state
+            .auth
+            .ledger()
+            .authorize_in(&caller.context, Action::ViewLicenses, account_id)
+            .await?;
+        let licenses = list_as_of(&state, account_id, "license", as_of).await?;
+        return Ok(Json(LicensesPage { licenses }));
+    }
+    let after = ReadAfter {
+        position: at.position,
+    };
     let licenses = rows_in_account(
         &state,
         &caller,

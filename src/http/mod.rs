@@ -9,6 +9,7 @@ pub mod checkpoints;
 pub mod context;
 pub mod error;
 pub mod health;
+pub mod history;
 pub mod idempotency;
 pub mod invitations;
 pub mod licenses;
@@ -59,6 +60,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/checkpoints", get(checkpoints::list))
         .route("/v1/activity", get(activity::search))
         .route("/v1/activity/export", get(activity::export))
+        .route(
+            "/v1/history/{entity_type}/{entity_id}",
+            get(history::history),
+        )
         .route("/v1/checkpoints/public-key", get(checkpoints::public_key))
         .route("/v1/sessions", post(sessions::sign_in))
         .route(

@@ -7,8 +7,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::http::{
-    activity, checkpoints, health, invitations, licenses, locations, notifications, servers,
-    sessions, tickets, user_import, users,
+    activity, checkpoints, health, history, invitations, licenses, locations, notifications,
+    servers, sessions, tickets, user_import, users,
 };
 
 #[derive(OpenApi)]
@@ -36,6 +36,7 @@ use crate::http::{
         activity::list_account,
         activity::search,
         activity::export,
+        history::history,
         users::create_user,
         user_import::import_users,
         users::get_user,

@@ -10,6 +10,7 @@ use crate::domain::ids::{AccountId, ServerId};
 use crate::domain::permissions::Action;
 use crate::http::context::Caller;
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::http::history::{list_as_of, parse_as_of, ReadAt};
 use crate::http::schemas::{Appended, CommandErrors, ReadErrors};
 use crate::http::users::{rows_in_account, AccountRows, ReadAfter, PAGE_LIMIT};
 use crate::http::AppState;
@@ -103,15 +104,28 @@ pub async fn register(
 }
 
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/servers", tag = "servers",
-    params(("account_id" = AccountId, Path, description = "account id"), ReadAfter),
+    params(("account_id" = AccountId, Path, description = "account id"), ReadAt),
     responses((status = 200, body = ServersPage), ReadErrors),
     security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(account_id): ApiPath<AccountId>,
-    ApiQuery(after): ApiQuery<ReadAfter>,
+    ApiQuery(at): ApiQuery<ReadAt>,
 ) -> Result<Json<ServersPage>, ApiError> {
+    if let Some(as_of) = &at.as_of {
+        let as_of = parse_as_of(as_of)?;
+        state
+            .auth
+            .ledger()
+            .authorize_in(&caller.context, Action::ViewServers, account_id)
+            .await?;
+        let servers = list_as_of(&state, account_id, "server", as_of).await?;
+        return Ok(Json(ServersPage { servers }));
+    }
+    let after = ReadAfter {
+        position: at.position,
+    };
     let servers = rows_in_account(
         &state,
         &caller,

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::app::history::Entity;
 use crate::app::{CommandContext, Ledger};
 use crate::auth::password::Password;
 use crate::domain::email::Email;
@@ -23,6 +24,7 @@ use crate::domain::role::{AccountKind, Role};
 use crate::domain::user::{NewUser, Origin};
 use crate::http::context::Caller;
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::http::history::{entity_as_of, list_as_of, parse_as_of, ReadAt};
 use crate::http::schemas::{
     AccountCreated, Appended, CommandErrors, ReadErrors, Restored, UserCreated, UsersPage,
 };
@@ -171,7 +173,7 @@ pub async fn create_account(
     get,
     path = "/v1/accounts/{account_id}",
     tag = "accounts",
-    params(("account_id" = AccountId, Path, description = "account id"), ReadAfter),
+    params(("account_id" = AccountId, Path, description = "account id"), ReadAt),
     responses((status = 200, body = Object), ReadErrors),
     security(("bearer" = [])),
 )]
@@ -179,8 +181,19 @@ pub async fn get_account(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(account_id): ApiPath<AccountId>,
-    ApiQuery(after): ApiQuery<ReadAfter>,
+    ApiQuery(after): ApiQuery<ReadAt>,
 ) -> Result<Json<Value>, ApiError> {
+    if let Some(as_of) = &after.as_of {
+        let as_of = parse_as_of(as_of)?;
+        state
+            .auth
+            .ledger()
+            .authorize_in(&caller.context, Action::ViewAccount, account_id)
+            .await?;
+        return Ok(Json(
+            entity_as_of(&state, Entity::Account(account_id), as_of).await?,
+        ));
+    }
     let rows = rows_in_account(
         &state,
         &caller,
@@ -259,6 +272,8 @@ pub struct UsersQuery {
     pub position: Option<u64>,
     /// Only the users holding a seat of this license.
     pub license: Option<LicenseId>,
+    /// The users as they were at a log position or time (from the log).
+    pub as_of: Option<String>,
 }
 
 /// `GET /v1/accounts/{id}/users[?license=…]`
@@ -276,6 +291,24 @@ pub async fn list_users(
     ApiPath(account_id): ApiPath<AccountId>,
     ApiQuery(query): ApiQuery<UsersQuery>,
 ) -> Result<Json<UsersPage>, ApiError> {
+    if let Some(as_of) = &query.as_of {
+        let as_of = parse_as_of(as_of)?;
+        state
+            .auth
+            .ledger()
+            .authorize_in(&caller.context, Action::ViewUsers, account_id)
+            .await?;
+        let mut users = list_as_of(&state, account_id, "user", as_of).await?;
+        if let Some(license) = query.license {
+            let license = Value::String(license.to_string());
+            users.retain(|u| {
+                u["licenses"]
+                    .as_array()
+                    .is_some_and(|l| l.contains(&license))
+            });
+        }
+        return Ok(Json(UsersPage { users }));
+    }
     let mut users = rows_in_account(
         &state,
         &caller,
@@ -387,7 +420,7 @@ pub(crate) async fn visible_user(
     get,
     path = "/v1/users/{user_id}",
     tag = "users",
-    params(("user_id" = UserId, Path, description = "user id"), ReadAfter),
+    params(("user_id" = UserId, Path, description = "user id"), ReadAt),
     responses((status = 200, body = Object), ReadErrors),
     security(("bearer" = [])),
 )]
@@ -395,10 +428,22 @@ pub async fn get_user(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(user_id): ApiPath<UserId>,
-    ApiQuery(after): ApiQuery<ReadAfter>,
+    ApiQuery(at): ApiQuery<ReadAt>,
 ) -> Result<Json<Value>, ApiError> {
     visible_user(&state, &caller, user_id).await?;
-    caught_up(&state, &after).await?;
+    if let Some(as_of) = &at.as_of {
+        let as_of = parse_as_of(as_of)?;
+        return Ok(Json(
+            entity_as_of(&state, Entity::User(user_id), as_of).await?,
+        ));
+    }
+    caught_up(
+        &state,
+        &ReadAfter {
+            position: at.position,
+        },
+    )
+    .await?;
     let rows = state
         .projections
         .target()

@@ -1,0 +1,358 @@
+//! Time travel over the log: an entity's history with a before/after view
+//! of the fields each event changed, and the state of accounts, users,
+//! licenses and servers *as of* a past position or time — computed from the
+//! log, not from read models (which only know the present).
+//!
+//! Both rest on one idea: fold the entity's events with the domain's own
+//! `evolve` and render the state as a JSON *view*; a history entry is the
+//! difference between the views before and after one event, and an as-of
+//! read is the view after the last event at or before the moment.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use crate::app::codec::decode;
+use crate::app::ledger::{Ledger, LedgerError};
+use crate::domain::account::{self, AccountEvent, AccountState};
+use crate::domain::ids::{AccountId, LicenseId, ServerId, TicketId, UserId};
+use crate::domain::license::{self, LicenseEvent, LicenseState};
+use crate::domain::server::{self, ServerEvent, ServerState};
+use crate::domain::ticket::{self, TicketEvent, TicketState};
+use crate::domain::user::{self, Status, UserEvent, UserState};
+use crate::event::{EventType, RecordedEvent, StreamId};
+use crate::store::ReadFilter;
+
+/// A moment in the log: a position, or a time (`recorded_at` at or before).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AsOf {
+    Position(u64),
+    Time(DateTime<Utc>),
+}
+
+impl AsOf {
+    /// `123` is a position, anything else an RFC 3339 time.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if let Ok(position) = text.trim().parse::<u64>() {
+            return Ok(AsOf::Position(position));
+        }
+        DateTime::parse_from_rfc3339(text.trim())
+            .map(|t| AsOf::Time(t.with_timezone(&Utc)))
+            .map_err(|_| format!("as_of {text:?} is neither a position nor an RFC 3339 time"))
+    }
+
+    pub fn includes(&self, event: &RecordedEvent) -> bool {
+        match self {
+            AsOf::Position(p) => event.position <= *p,
+            AsOf::Time(t) => event.recorded_at <= *t,
+        }
+    }
+}
+
+/// The kinds of entity with a history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity {
+    User(UserId),
+    Account(AccountId),
+    License(LicenseId),
+    Server(ServerId),
+    Ticket(TicketId),
+}
+
+impl Entity {
+    /// From a path's type and id (`user`, `account`, `license`, `server`,
+    /// `ticket`).
+    pub fn parse(kind: &str, id: &str) -> Option<Self> {
+        let id = uuid::Uuid::parse_str(id).ok()?;
+        Some(match kind {
+            "user" => Entity::User(UserId(id)),
+            "account" => Entity::Account(AccountId(id)),
+            "license" => Entity::License(LicenseId(id)),
+            "server" => Entity::Server(ServerId(id)),
+            "ticket" => Entity::Ticket(TicketId(id)),
+            _ => return None,
+        })
+    }
+
+    fn stream(&self) -> StreamId {
+        match self {
+            Entity::User(id) => id.stream(),
+            Entity::Account(id) => id.stream(),
+            Entity::License(id) => id.stream(),
+            Entity::Server(id) => id.stream(),
+            Entity::Ticket(id) => id.stream(),
+        }
+    }
+}
+
+fn ids<T: ToString>(items: impl IntoIterator<Item = T>) -> Value {
+    Value::Array(
+        items
+            .into_iter()
+            .map(|i| Value::String(i.to_string()))
+            .collect(),
+    )
+}
+
+pub fn user_view(state: &UserState) -> Value {
+    json!({
+        "user_id": state.user_id.map(|i| i.to_string()),
+        "account_id": state.account_id.map(|i| i.to_string()),
+        "email": state.email.as_ref().map(|e| e.to_string()),
+        "name": (!state.name.is_empty()).then(|| state.name.clone()),
+        "role": state.role.map(|r| r.as_str()),
+        "status": match state.status {
+            Status::Absent => "absent",
+            Status::Active => "active",
+            Status::Deleted { .. } => "deleted",
+            Status::Purged => "purged",
+        },
+        "licenses": ids(&state.licenses),
+        "assigned_customers": ids(&state.assigned_customers),
+        "trusted_locations": ids(&state.trusted_locations),
+        "notifications": state.notifications.as_ref().map(|p| json!({
+            "frequency": p.frequency,
+            "categories": p.categories,
+        })),
+    })
+}
+
+pub fn account_view(state: &AccountState) -> Value {
+    json!({
+        "account_id": state.account_id.map(|i| i.to_string()),
+        "kind": state.kind,
+        "name": state.name,
+        "parent_id": state.parent.map(|i| i.to_string()),
+        "deleted": state.deleted,
+        "primary_admin_id": state.primary_admin.map(|i| i.to_string()),
+        "admins": ids(&state.admins),
+    })
+}
+
+pub fn license_view(state: &LicenseState) -> Value {
+    json!({
+        "license_id": state.license_id.map(|i| i.to_string()),
+        "account_id": state.account_id.map(|i| i.to_string()),
+        "product": state.product,
+        "seats": state.seats,
+        "assigned": ids(&state.assigned),
+        "cancelled": state.cancelled,
+    })
+}
+
+pub fn server_view(state: &ServerState) -> Value {
+    json!({
+        "server_id": state.server_id.map(|i| i.to_string()),
+        "account_id": state.account_id.map(|i| i.to_string()),
+        "name": state.name,
+        "location": state.location,
+        "notifications": state.notifications,
+        "partner_access": state.partner_access,
+        "backups": state.backups,
+    })
+}
+
+pub fn ticket_view(state: &TicketState) -> Value {
+    json!({
+        "ticket_id": state.ticket_id.map(|i| i.to_string()),
+        "account_id": state.account_id.map(|i| i.to_string()),
+        "subject": state.subject,
+        "closed": state.closed,
+    })
+}
+
+/// One event of an entity's history.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct HistoryEntry {
+    pub position: u64,
+    pub recorded_at: DateTime<Utc>,
+    pub event_type: String,
+    pub action_type: Option<String>,
+    pub description: Option<String>,
+    pub actor_user_id: Option<String>,
+    pub actor_email: Option<String>,
+    /// The changed fields as they were before the event.
+    #[schema(value_type = Object)]
+    pub before: Value,
+    /// The changed fields as the event left them.
+    #[schema(value_type = Object)]
+    pub after: Value,
+}
+
+/// The fields whose values differ between two views.
+fn changed(before: &Value, after: &Value) -> (Value, Value) {
+    let (mut b, mut a) = (Map::new(), Map::new());
+    if let (Some(before), Some(after)) = (before.as_object(), after.as_object()) {
+        for (key, new) in after {
+            let old = before.get(key).unwrap_or(&Value::Null);
+            if old != new {
+                b.insert(key.clone(), old.clone());
+                a.insert(key.clone(), new.clone());
+            }
+        }
+    }
+    (Value::Object(b), Value::Object(a))
+}
+
+/// Folds `events` with `evolve`, rendering `view` after each; returns the
+/// entries and the last view (`None` when there were no events).
+fn replay<E, S>(
+    events: &[RecordedEvent],
+    evolve: impl Fn(S, &E, DateTime<Utc>) -> S,
+    view: impl Fn(&S) -> Value,
+) -> Result<(Vec<HistoryEntry>, Option<Value>), LedgerError>
+where
+    E: serde::de::DeserializeOwned,
+    S: Default,
+{
+    let mut state = S::default();
+    let mut current = view(&state);
+    let mut entries = Vec::with_capacity(events.len());
+    for event in events {
+        state = evolve(state, &decode::<E>(event)?, event.recorded_at);
+        let next = view(&state);
+        let (before, after) = changed(&current, &next);
+        let meta = event.metadata.to_value();
+        let text = |v: &Value| v.as_str().map(str::to_owned);
+        entries.push(HistoryEntry {
+            position: event.position,
+            recorded_at: event.recorded_at,
+            event_type: event.event_type.to_string(),
+            action_type: text(&meta["action_type"]),
+            description: text(&meta["description"]),
+            actor_user_id: text(&meta["actor"]["user_id"]),
+            actor_email: text(&meta["actor"]["email"]),
+            before,
+            after,
+        });
+        current = next;
+    }
+    let last = (!events.is_empty()).then_some(current);
+    Ok((entries, last))
+}
+
+impl Ledger {
+    async fn replay_entity(
+        &self,
+        entity: Entity,
+        as_of: Option<AsOf>,
+    ) -> Result<(Vec<HistoryEntry>, Option<Value>), LedgerError> {
+        let mut events = self.read_stream(&entity.stream()).await?;
+        if let Some(as_of) = as_of {
+            events.retain(|e| as_of.includes(e));
+        }
+        match entity {
+            Entity::User(_) => replay(
+                &events,
+                |s, e: &UserEvent, at| user::evolve(s, e, at),
+                user_view,
+            ),
+            Entity::Account(_) => replay(
+                &events,
+                |s, e: &AccountEvent, _| account::evolve(s, e),
+                account_view,
+            ),
+            Entity::License(_) => replay(
+                &events,
+                |s, e: &LicenseEvent, _| license::evolve(s, e),
+                license_view,
+            ),
+            Entity::Server(_) => replay(
+                &events,
+                |s, e: &ServerEvent, _| server::evolve(s, e),
+                server_view,
+            ),
+            Entity::Ticket(_) => replay(
+                &events,
+                |s, e: &TicketEvent, _| ticket::evolve(s, e),
+                ticket_view,
+            ),
+        }
+    }
+
+    /// Every event of an entity, oldest first, with before/after views.
+    pub async fn history(&self, entity: Entity) -> Result<Vec<HistoryEntry>, LedgerError> {
+        Ok(self.replay_entity(entity, None).await?.0)
+    }
+
+    /// The entity as it was at `as_of` (`None` if it did not exist yet).
+    pub async fn view_as_of(
+        &self,
+        entity: Entity,
+        as_of: AsOf,
+    ) -> Result<Option<Value>, LedgerError> {
+        Ok(self.replay_entity(entity, Some(as_of)).await?.1)
+    }
+
+    /// The account an entity belongs to (for authorization), now.
+    pub async fn account_of(&self, entity: Entity) -> Result<Option<AccountId>, LedgerError> {
+        let (_, view) = self.replay_entity(entity, None).await?;
+        Ok(match entity {
+            Entity::Account(id) => view.map(|_| id),
+            _ => view
+                .and_then(|v| v["account_id"].as_str().and_then(|a| a.parse().ok()))
+                .map(AccountId),
+        })
+    }
+
+    /// The ids of the entities of one kind created in `account` up to
+    /// `as_of` (read from the creating events' payloads), in log order.
+    pub async fn created_in_account(
+        &self,
+        event_type: &str,
+        id_field: &str,
+        account: AccountId,
+        as_of: AsOf,
+    ) -> Result<Vec<String>, LedgerError> {
+        let filter = ReadFilter {
+            categories: vec![],
+            event_types: vec![EventType::parse(event_type).map_err(|e| {
+                LedgerError::Store(crate::store::StoreError::Unavailable(e.to_string()))
+            })?],
+        };
+        let account = account.to_string();
+        let mut found = Vec::new();
+        let mut from = 1;
+        loop {
+            let page = self.store().read_all(from, 1000, &filter).await?;
+            let Some(last) = page.last() else { break };
+            from = last.position + 1;
+            for event in &page {
+                if !as_of.includes(event) {
+                    return Ok(found);
+                }
+                let payload = event.payload.to_value();
+                if payload["account_id"] == account.as_str() {
+                    if let Some(id) = payload[id_field].as_str() {
+                        found.push(id.to_owned());
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn as_of_parses_positions_and_times() {
+        assert_eq!(AsOf::parse("42"), Ok(AsOf::Position(42)));
+        assert!(matches!(
+            AsOf::parse("2026-03-03T00:00:00Z"),
+            Ok(AsOf::Time(_))
+        ));
+        assert!(AsOf::parse("March 3rd").is_err());
+    }
+
+    #[test]
+    fn a_history_entry_shows_only_what_changed() {
+        let before = json!({"name": "A", "role": "admin", "status": "active"});
+        let after = json!({"name": "A", "role": "support", "status": "active"});
+        let (b, a) = changed(&before, &after);
+        assert_eq!(b, json!({"role": "admin"}));
+        assert_eq!(a, json!({"role": "support"}));
+    }
+}

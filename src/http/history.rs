@@ -1,0 +1,119 @@
+//! `/v1/history/{type}/{id}` (an entity's events with before/after views)
+//! and the `as_of` answers of the read endpoints — computed from the log
+//! (`app::history`), because read models only know the present.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::app::history::{AsOf, Entity, HistoryEntry};
+use crate::domain::ids::AccountId;
+use crate::domain::permissions::Action;
+use crate::http::context::Caller;
+use crate::http::error::{ApiError, ApiPath};
+use crate::http::schemas::ReadErrors;
+use crate::http::AppState;
+
+/// Reads that can look back: `position` waits for the read models (as
+/// every read), `as_of` answers from the log instead.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ReadAt {
+    /// Wait until the read models have applied this position.
+    pub position: Option<u64>,
+    /// The state at a past moment: a log position (`1234`) or a time
+    /// (RFC 3339); computed from the log.
+    pub as_of: Option<String>,
+}
+
+pub(crate) fn parse_as_of(text: &str) -> Result<AsOf, ApiError> {
+    AsOf::parse(text).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_as_of", e))
+}
+
+/// One entity at a moment, or 404 if it did not exist then.
+pub(crate) async fn entity_as_of(
+    state: &AppState,
+    entity: Entity,
+    as_of: AsOf,
+) -> Result<Value, ApiError> {
+    state
+        .auth
+        .ledger()
+        .view_as_of(entity, as_of)
+        .await?
+        .filter(|v| v["status"] != "absent")
+        .ok_or_else(ApiError::not_found)
+}
+
+/// The entities of one kind in an account at a moment.
+pub(crate) async fn list_as_of(
+    state: &AppState,
+    account: AccountId,
+    kind: &str,
+    as_of: AsOf,
+) -> Result<Vec<Value>, ApiError> {
+    let (event_type, id_field) = match kind {
+        "user" => ("user.created", "user_id"),
+        "license" => ("license.created", "license_id"),
+        _ => ("server.registered", "server_id"),
+    };
+    let ledger = state.auth.ledger();
+    let ids = ledger
+        .created_in_account(event_type, id_field, account, as_of)
+        .await?;
+    let mut views = Vec::with_capacity(ids.len());
+    for id in ids {
+        let Some(entity) = Entity::parse(kind, &id) else {
+            continue;
+        };
+        if let Some(view) = ledger.view_as_of(entity, as_of).await? {
+            views.push(view);
+        }
+    }
+    Ok(views)
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct History {
+    pub entity_type: String,
+    pub entity_id: String,
+    /// Oldest first; `before` / `after` hold only the fields that changed.
+    pub entries: Vec<HistoryEntry>,
+}
+
+/// `GET /v1/history/{entity_type}/{entity_id}` — every event of a user,
+/// account, license, server or ticket, with what it changed.
+#[utoipa::path(
+    get,
+    path = "/v1/history/{entity_type}/{entity_id}",
+    tag = "activity",
+    params(
+        ("entity_type" = String, Path, description = "user | account | license | server | ticket"),
+        ("entity_id" = String, Path, description = "its id"),
+    ),
+    responses((status = 200, body = History), ReadErrors),
+    security(("bearer" = [])),
+)]
+pub async fn history(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((entity_type, entity_id)): ApiPath<(String, String)>,
+) -> Result<Json<History>, ApiError> {
+    let entity = Entity::parse(&entity_type, &entity_id).ok_or_else(ApiError::not_found)?;
+    let ledger = state.auth.ledger();
+    let account = ledger
+        .account_of(entity)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    ledger
+        .authorize_in(&caller.context, Action::ViewActivityLog, account)
+        .await?;
+    Ok(Json(History {
+        entity_type,
+        entity_id,
+        entries: ledger.history(entity).await?,
+    }))
+}

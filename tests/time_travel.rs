@@ -1,0 +1,338 @@
+//! As-of reads and histories, on both backends. The property: for random
+//! command sequences and random moments, the state an as-of read computes
+//! equals the state of a store into which only the events up to that
+//! moment were appended (an export cut there, imported into a fresh store).
+
+mod support;
+
+use chrono::Utc;
+use portal_ledger::app::history::{AsOf, Entity};
+use portal_ledger::app::{CommandContext, Ledger};
+use portal_ledger::backend::{Backend, Migrations, StoreLocation};
+use portal_ledger::domain::email::Email;
+use portal_ledger::domain::ids::{AccountId, LicenseId, ServerId, UserId};
+use portal_ledger::domain::role::{AccountKind, Role};
+use portal_ledger::domain::user::{NewUser, Origin};
+use uuid::Uuid;
+
+/// xorshift64*: a small deterministic generator (the seed names a case).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+struct Entities {
+    org: AccountId,
+    users: Vec<UserId>,
+    licenses: Vec<LicenseId>,
+    servers: Vec<ServerId>,
+}
+
+/// Runs `steps` random commands (refusals included: they append nothing).
+async fn random_history(ledger: &Ledger, rng: &mut Rng, steps: usize) -> Entities {
+    let system = CommandContext::system();
+    let org = AccountId(Uuid::now_v7());
+    ledger
+        .create_account(&system, org, AccountKind::Organization, "Acme", None)
+        .await
+        .unwrap();
+    let mut e = Entities {
+        org,
+        users: Vec::new(),
+        licenses: Vec::new(),
+        servers: Vec::new(),
+    };
+    let roles = [Role::Admin, Role::Regular, Role::Support, Role::ReadOnly];
+    for step in 0..steps {
+        let pick =
+            |rng: &mut Rng, items: &Vec<UserId>| items.get(rng.below(items.len().max(1))).copied();
+        let op = if e.users.is_empty() { 0 } else { rng.below(11) };
+        let _ = match op {
+            0 => {
+                let new = NewUser {
+                    user_id: UserId(Uuid::now_v7()),
+                    email: Email::parse(&format!("p{step}@acme.example")).unwrap(),
+                    name: format!("Person {step}"),
+                    role: roles[rng.below(roles.len())],
+                    origin: Origin::Direct,
+                    invitation: None,
+                };
+                e.users.push(new.user_id);
+                ledger.create_user(&system, org, &new).await.map(|_| ())
+            }
+            1 => {
+                let user = pick(rng, &e.users).unwrap();
+                ledger
+                    .change_role(&system, user, roles[rng.below(roles.len())])
+                    .await
+                    .map(|_| ())
+            }
+            2 => {
+                let user = pick(rng, &e.users).unwrap();
+                ledger
+                    .update_profile(&system, user, Some(&format!("Renamed {step}")), None)
+                    .await
+                    .map(|_| ())
+            }
+            3 => {
+                let license = LicenseId(Uuid::now_v7());
+                e.licenses.push(license);
+                ledger
+                    .create_license(&system, org, license, "Pro", 1 + rng.below(3) as u32)
+                    .await
+                    .map(|_| ())
+            }
+            4 | 5 if !e.licenses.is_empty() => {
+                let license = e.licenses[rng.below(e.licenses.len())];
+                let user = pick(rng, &e.users).unwrap();
+                if op == 4 {
+                    ledger
+                        .assign_license(&system, license, &[user])
+                        .await
+                        .map(|_| ())
+                } else {
+                    ledger
+                        .release_license(&system, license, &[user])
+                        .await
+                        .map(|_| ())
+                }
+            }
+            6 => {
+                let user = pick(rng, &e.users).unwrap();
+                ledger.delete_user(&system, user).await.map(|_| ())
+            }
+            7 => {
+                let user = pick(rng, &e.users).unwrap();
+                ledger
+                    .restore_user(&system, user, Utc::now())
+                    .await
+                    .map(|_| ())
+            }
+            8 => {
+                let server = ServerId(Uuid::now_v7());
+                e.servers.push(server);
+                ledger
+                    .register_server(&system, org, server, &format!("Wall {step}"), None, false)
+                    .await
+                    .map(|_| ())
+            }
+            9 if !e.servers.is_empty() => {
+                let server = e.servers[rng.below(e.servers.len())];
+                ledger
+                    .set_partner_access(&system, server, rng.below(2) == 0)
+                    .await
+                    .map(|_| ())
+            }
+            _ => ledger
+                .rename_account(&system, org, &format!("Acme {step}"))
+                .await
+                .map(|_| ()),
+        };
+    }
+    e
+}
+
+fn all(e: &Entities) -> Vec<Entity> {
+    std::iter::once(Entity::Account(e.org))
+        .chain(e.users.iter().map(|u| Entity::User(*u)))
+        .chain(e.licenses.iter().map(|l| Entity::License(*l)))
+        .chain(e.servers.iter().map(|s| Entity::Server(*s)))
+        .collect()
+}
+
+on_both_backends!(
+    as_of_equals_a_store_cut_at_that_moment,
+    |t: support::TestStore| async move {
+        let ledger = Ledger::new(t.store.clone(), t.personal.clone());
+        for seed in [0x9E37_79B9_7F4A_7C15_u64, 42, 7_777_777] {
+            let mut rng = Rng(seed);
+            let e = random_history(&ledger, &mut rng, 40).await;
+            let head = t.store.head().await.unwrap().position;
+            let mut export = Vec::new();
+            portal_ledger::transfer::export::export_ndjson(t.store.clone(), 1, &mut export, |_| {})
+                .await
+                .unwrap();
+            let mut keys = Vec::new();
+            portal_ledger::transfer::keys::export_keys(
+                t.backend.personal_keys().as_ref(),
+                &mut keys,
+            )
+            .await
+            .unwrap();
+            let lines: Vec<&[u8]> = export
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+                .collect();
+            let mut cuts: Vec<u64> = (0..5)
+                .map(|_| 1 + rng.below(head as usize) as u64)
+                .collect();
+            cuts.push(head);
+            for cut in cuts {
+                // A store holding exactly the events up to `cut`.
+                let dir = tempfile::tempdir().unwrap();
+                let copy = Backend::open(
+                    &StoreLocation::Embedded {
+                        data_dir: dir.path().to_path_buf(),
+                    },
+                    Migrations::Apply,
+                )
+                .await
+                .unwrap();
+                let prefix: Vec<u8> = lines[..cut as usize]
+                    .iter()
+                    .flat_map(|l| l.iter().copied().chain(std::iter::once(b'\n')))
+                    .collect();
+                portal_ledger::transfer::import::import_ndjson(
+                    copy.bulk(),
+                    std::io::Cursor::new(prefix),
+                    |_| {},
+                )
+                .await
+                .unwrap();
+                portal_ledger::transfer::keys::import_keys(
+                    copy.personal_keys().as_ref(),
+                    &mut std::io::Cursor::new(keys.clone()),
+                )
+                .await
+                .unwrap();
+                let cut_ledger = Ledger::new(copy.shared(), copy.personal_data());
+                for entity in all(&e) {
+                    let as_of = ledger
+                        .view_as_of(entity, AsOf::Position(cut))
+                        .await
+                        .unwrap();
+                    let then = cut_ledger
+                        .view_as_of(entity, AsOf::Position(u64::MAX))
+                        .await
+                        .unwrap();
+                    assert_eq!(as_of, then, "seed {seed}, cut {cut}, {entity:?}");
+                }
+                for (event_type, field) in [
+                    ("user.created", "user_id"),
+                    ("license.created", "license_id"),
+                    ("server.registered", "server_id"),
+                ] {
+                    assert_eq!(
+                        ledger
+                            .created_in_account(event_type, field, e.org, AsOf::Position(cut))
+                            .await
+                            .unwrap(),
+                        cut_ledger
+                            .created_in_account(event_type, field, e.org, AsOf::Position(u64::MAX))
+                            .await
+                            .unwrap(),
+                        "seed {seed}, cut {cut}, {event_type}"
+                    );
+                }
+            }
+            // A time is the same moment as the last position at or before it.
+            let events = t
+                .store
+                .read_all(1, 100_000, &portal_ledger::store::ReadFilter::all())
+                .await
+                .unwrap();
+            let middle = &events[events.len() / 2];
+            let same_time_last = events
+                .iter()
+                .filter(|ev| ev.recorded_at <= middle.recorded_at)
+                .map(|ev| ev.position)
+                .max()
+                .unwrap();
+            for entity in all(&e) {
+                assert_eq!(
+                    ledger
+                        .view_as_of(entity, AsOf::Time(middle.recorded_at))
+                        .await
+                        .unwrap(),
+                    ledger
+                        .view_as_of(entity, AsOf::Position(same_time_last))
+                        .await
+                        .unwrap()
+                );
+            }
+        }
+    }
+);
+
+on_both_backends!(
+    a_history_shows_what_each_event_changed,
+    |t: support::TestStore| async move {
+        let ledger = Ledger::new(t.store.clone(), t.personal.clone());
+        let system = CommandContext::system();
+        let org = AccountId(Uuid::now_v7());
+        ledger
+            .create_account(&system, org, AccountKind::Organization, "Acme", None)
+            .await
+            .unwrap();
+        let new = NewUser {
+            user_id: UserId(Uuid::now_v7()),
+            email: Email::parse("ann@acme.example").unwrap(),
+            name: "Ann".into(),
+            role: Role::Admin,
+            origin: Origin::Direct,
+            invitation: None,
+        };
+        ledger.create_user(&system, org, &new).await.unwrap();
+        let second = NewUser {
+            user_id: UserId(Uuid::now_v7()),
+            email: Email::parse("bob@acme.example").unwrap(),
+            name: "Bob".into(),
+            role: Role::Admin,
+            origin: Origin::Direct,
+            invitation: None,
+        };
+        ledger.create_user(&system, org, &second).await.unwrap();
+        let before_change = t.store.head().await.unwrap().position;
+        // Ann (the owner) makes Bob a support user, then renames him.
+        ledger
+            .change_role(
+                &CommandContext::as_user(new.user_id),
+                second.user_id,
+                Role::Support,
+            )
+            .await
+            .unwrap();
+        ledger
+            .update_profile(&system, second.user_id, Some("Bob B."), None)
+            .await
+            .unwrap();
+        let history = ledger.history(Entity::User(second.user_id)).await.unwrap();
+        assert_eq!(history[0].event_type, "user.created");
+        assert_eq!(history[0].after["email"], "bob@acme.example");
+        assert_eq!(history[0].before["email"], serde_json::Value::Null);
+        let role_change = history
+            .iter()
+            .find(|h| h.event_type == "user.role_changed")
+            .unwrap();
+        assert_eq!(role_change.before, serde_json::json!({"role": "admin"}));
+        assert_eq!(role_change.after, serde_json::json!({"role": "support"}));
+        assert_eq!(role_change.actor_email.as_deref(), Some("ann@acme.example"));
+        let rename = history.last().unwrap();
+        assert_eq!(rename.before, serde_json::json!({"name": "Bob"}));
+        assert_eq!(rename.after, serde_json::json!({"name": "Bob B."}));
+        // As of before the change, Bob was an admin.
+        let then = ledger
+            .view_as_of(Entity::User(second.user_id), AsOf::Position(before_change))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(then["role"], "admin");
+        assert_eq!(then["name"], "Bob");
+        let account_then = ledger
+            .view_as_of(Entity::Account(org), AsOf::Position(before_change))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(account_then["admins"].as_array().unwrap().len(), 2);
+    }
+);
