@@ -730,6 +730,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/activity"),
     ("get", "/v1/activity/export"),
     ("get", "/v1/history/{entity_type}/{entity_id}"),
+    ("get", "/v1/accounts/{account_id}/access"),
     ("get", "/v1/checkpoints/public-key"),
     ("post", "/v1/users/{user_id}/restore"),
     ("post", "/v1/users/{user_id}/logout"),

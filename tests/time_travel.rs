@@ -336,3 +336,132 @@ on_both_backends!(
         assert_eq!(account_then["admins"].as_array().unwrap().len(), 2);
     }
 );
+
+on_both_backends!(
+    who_could_and_why_follows_roles_assignments_and_grants,
+    |t: support::TestStore| async move {
+        use portal_ledger::domain::permissions::Action;
+        let ledger = Ledger::new(t.store.clone(), t.personal.clone());
+        let system = CommandContext::system();
+        let (platform, partner, customer, elsewhere) = (
+            AccountId(Uuid::now_v7()),
+            AccountId(Uuid::now_v7()),
+            AccountId(Uuid::now_v7()),
+            AccountId(Uuid::now_v7()),
+        );
+        ledger
+            .create_account(&system, platform, AccountKind::Platform, "Platform", None)
+            .await
+            .unwrap();
+        ledger
+            .create_account(
+                &system,
+                partner,
+                AccountKind::Partner,
+                "Reseller",
+                Some(platform),
+            )
+            .await
+            .unwrap();
+        for (id, name) in [(customer, "Customer"), (elsewhere, "Elsewhere")] {
+            ledger
+                .create_account(&system, id, AccountKind::Organization, name, Some(partner))
+                .await
+                .unwrap();
+        }
+        let add = |account, email: &str, role| {
+            let new = NewUser {
+                user_id: UserId(Uuid::now_v7()),
+                email: Email::parse(email).unwrap(),
+                name: email.into(),
+                role,
+                origin: Origin::Direct,
+                invitation: None,
+            };
+            let ledger = ledger.clone();
+            async move {
+                ledger
+                    .create_user(&CommandContext::system(), account, &new)
+                    .await
+                    .unwrap();
+                new.user_id
+            }
+        };
+        let root = add(platform, "root@platform.example", Role::Admin).await;
+        let boss = add(partner, "boss@reseller.example", Role::Admin).await;
+        let staff = add(partner, "staff@reseller.example", Role::User).await;
+        let owner = add(customer, "owner@customer.example", Role::Admin).await;
+        let viewer = add(customer, "viewer@customer.example", Role::ReadOnly).await;
+        let server = ServerId(Uuid::now_v7());
+        ledger
+            .register_server(
+                &CommandContext::as_user(owner),
+                customer,
+                server,
+                "Wall",
+                None,
+                false,
+            )
+            .await
+            .unwrap();
+        let before = AsOf::Position(t.store.head().await.unwrap().position);
+        ledger
+            .assign_customers(&CommandContext::as_user(boss), staff, &[elsewhere])
+            .await
+            .unwrap();
+        ledger
+            .set_partner_access(&CommandContext::as_user(owner), server, true)
+            .await
+            .unwrap();
+        let now = AsOf::Position(u64::MAX);
+
+        let then = ledger.who_could(customer, None, before).await.unwrap();
+        let find = |list: &Vec<portal_ledger::app::access::Access>, id: UserId| {
+            list.iter().find(|a| a.user_id == id).cloned()
+        };
+        for id in [root, boss, staff, owner, viewer] {
+            assert!(find(&then, id).is_some(), "{id} had access then");
+        }
+        assert_eq!(find(&then, root).unwrap().relation, "platform");
+        assert_eq!(find(&then, staff).unwrap().relation, "customer");
+        let viewer_then = find(&then, viewer).unwrap();
+        assert!(viewer_then.actions.contains(&Action::ViewUsers));
+        assert!(!viewer_then.actions.contains(&Action::DeleteUser));
+        assert_eq!(viewer_then.because[0].event_type, "user.created");
+        assert!(
+            viewer_then.because[0].established.contains("read-only"),
+            "{:?}",
+            viewer_then.because
+        );
+
+        // After the assignment elsewhere, the staff member has no access
+        // here; the assignment is the reason it changed.
+        let now_list = ledger.who_could(customer, None, now).await.unwrap();
+        assert!(find(&now_list, staff).is_none());
+        let elsewhere_list = ledger.who_could(elsewhere, None, now).await.unwrap();
+        let staff_there = find(&elsewhere_list, staff).unwrap();
+        assert!(staff_there
+            .because
+            .iter()
+            .any(|b| b.event_type == "user.customers_assigned"));
+
+        // The server: partner staff could act on it only after the grant.
+        let server_then = ledger
+            .who_could(customer, Some(server), before)
+            .await
+            .unwrap();
+        let boss_then = find(&server_then, boss).unwrap();
+        assert!(!boss_then.actions.contains(&Action::ServerAction));
+        let server_now = ledger.who_could(customer, Some(server), now).await.unwrap();
+        let boss_now = find(&server_now, boss).unwrap();
+        assert!(boss_now.actions.contains(&Action::ServerAction));
+        assert!(boss_now
+            .because
+            .iter()
+            .any(|b| b.event_type == "server.partner_access_granted"));
+        assert!(find(&server_now, owner)
+            .unwrap()
+            .actions
+            .contains(&Action::ServerAction));
+    }
+);

@@ -8,6 +8,7 @@
 //! again on the new state (a bounded number of times). That is how domain
 //! invariants hold under concurrency without locks in the domain.
 
+pub mod access;
 pub mod audit;
 pub mod codec;
 pub mod context;

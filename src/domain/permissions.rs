@@ -46,7 +46,7 @@ pub enum Capability {
 }
 
 /// Every action of the product (PRODUCT.md, "Actions"), commands and reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     UpdateOwnProfile,

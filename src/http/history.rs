@@ -117,3 +117,67 @@ pub async fn history(
         entries: ledger.history(entity).await?,
     }))
 }
+
+/// Filters of the "who could" question.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct AccessQuery {
+    /// The moment (a position or an RFC 3339 time); now when absent.
+    pub as_of: Option<String>,
+    /// Narrow to one of the account's servers (partner access matters).
+    pub server_id: Option<crate::domain::ids::ServerId>,
+    /// Only users who could do this action (e.g. `server_action`,
+    /// `delete_user`).
+    pub action: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AccessAnswer {
+    pub account_id: AccountId,
+    /// Everyone with access, their role, what they could do and why.
+    pub users: Vec<crate::app::access::Access>,
+}
+
+/// `GET /v1/accounts/{id}/access` — who could do what in the account (or
+/// on one of its servers) at a moment, and which events granted it.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}/access",
+    tag = "activity",
+    params(("account_id" = AccountId, Path, description = "account id"), AccessQuery),
+    responses((status = 200, body = AccessAnswer), ReadErrors),
+    security(("bearer" = [])),
+)]
+pub async fn who_could(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(account_id): ApiPath<AccountId>,
+    crate::http::error::ApiQuery(query): crate::http::error::ApiQuery<AccessQuery>,
+) -> Result<Json<AccessAnswer>, ApiError> {
+    let ledger = state.auth.ledger();
+    ledger
+        .authorize_in(&caller.context, Action::ViewActivityLog, account_id)
+        .await?;
+    let as_of = match &query.as_of {
+        Some(text) => parse_as_of(text)?,
+        None => AsOf::Position(u64::MAX),
+    };
+    let action = match &query.action {
+        None => None,
+        Some(name) => Some(
+            serde_json::from_value::<Action>(Value::String(name.clone())).map_err(|_| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "unknown_action",
+                    format!("no action {name:?}"),
+                )
+            })?,
+        ),
+    };
+    let mut users = ledger.who_could(account_id, query.server_id, as_of).await?;
+    if let Some(action) = action {
+        users.retain(|u| u.actions.contains(&action));
+    }
+    Ok(Json(AccessAnswer { account_id, users }))
+}

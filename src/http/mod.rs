@@ -64,6 +64,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/history/{entity_type}/{entity_id}",
             get(history::history),
         )
+        .route("/v1/accounts/{account_id}/access", get(history::who_could))
         .route("/v1/checkpoints/public-key", get(checkpoints::public_key))
         .route("/v1/sessions", post(sessions::sign_in))
         .route(

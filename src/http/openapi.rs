@@ -37,6 +37,7 @@ use crate::http::{
         activity::search,
         activity::export,
         history::history,
+        history::who_could,
         users::create_user,
         user_import::import_users,
         users::get_user,

@@ -1,0 +1,233 @@
+//! "Who could do what, and why": for an account (optionally one of its
+//! servers) at a moment, every user with access, their role, what the
+//! permission matrix lets them do there, and the events that made it so —
+//! the role (creation, role change, restore), the customer assignment of a
+//! partner's staff, the customer's partner-access grant on a server.
+//!
+//! Computed from the log as of the moment (like `app::history`), through
+//! the same `permissions::authorize` every command uses, so the answer is
+//! what the service would have allowed then.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::app::codec::decode;
+use crate::app::history::AsOf;
+use crate::app::ledger::{Ledger, LedgerError};
+use crate::domain::account::{self, AccountEvent, AccountState};
+use crate::domain::ids::{AccountId, ServerId, UserId};
+use crate::domain::permissions::{self, Action, Relation};
+use crate::domain::role::AccountKind;
+use crate::domain::server::{self, ServerEvent, ServerState};
+use crate::domain::user::{self, Status, UserEvent, UserState};
+use crate::event::RecordedEvent;
+
+/// An event that is part of the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Because {
+    pub position: u64,
+    pub recorded_at: DateTime<Utc>,
+    pub event_type: String,
+    /// What it established, in words.
+    pub established: String,
+}
+
+/// One user with access.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Access {
+    pub user_id: UserId,
+    pub email: Option<String>,
+    /// The user's own account.
+    pub account_id: AccountId,
+    pub role: String,
+    /// `own`, `customer` (a partner's staff) or `platform`.
+    pub relation: &'static str,
+    /// What the matrix allows them here.
+    #[schema(value_type = Vec<String>)]
+    pub actions: Vec<Action>,
+    pub because: Vec<Because>,
+}
+
+fn because(event: &RecordedEvent, established: String) -> Because {
+    Because {
+        position: event.position,
+        recorded_at: event.recorded_at,
+        event_type: event.event_type.to_string(),
+        established,
+    }
+}
+
+/// A user at the moment, with the events behind their role and their
+/// customer assignment.
+struct UserAt {
+    state: UserState,
+    role_event: Option<Because>,
+    assignment_event: Option<Because>,
+}
+
+impl Ledger {
+    async fn events_as_of(
+        &self,
+        stream: &crate::event::StreamId,
+        as_of: AsOf,
+    ) -> Result<Vec<RecordedEvent>, LedgerError> {
+        let mut events = self.read_stream(stream).await?;
+        events.retain(|e| as_of.includes(e));
+        Ok(events)
+    }
+
+    async fn account_at(&self, id: AccountId, as_of: AsOf) -> Result<AccountState, LedgerError> {
+        let mut state = AccountState::default();
+        for event in self.events_as_of(&id.stream(), as_of).await? {
+            state = account::evolve(state, &decode::<AccountEvent>(&event)?);
+        }
+        Ok(state)
+    }
+
+    async fn user_at(&self, id: UserId, as_of: AsOf) -> Result<UserAt, LedgerError> {
+        let mut at = UserAt {
+            state: UserState::default(),
+            role_event: None,
+            assignment_event: None,
+        };
+        for event in self.events_as_of(&id.stream(), as_of).await? {
+            let decoded = decode::<UserEvent>(&event)?;
+            match &decoded {
+                UserEvent::Created { role, .. } => {
+                    at.role_event = Some(because(&event, format!("created with role {role}")))
+                }
+                UserEvent::RoleChanged { from, to } => {
+                    at.role_event =
+                        Some(because(&event, format!("role changed from {from} to {to}")))
+                }
+                UserEvent::Restored { role } => {
+                    at.role_event = Some(because(&event, format!("restored with role {role}")))
+                }
+                UserEvent::CustomersAssigned { customers } => {
+                    at.assignment_event = Some(because(
+                        &event,
+                        if customers.is_empty() {
+                            "works for all of the partner's customers".to_owned()
+                        } else {
+                            format!("assigned to {} customer(s)", customers.len())
+                        },
+                    ))
+                }
+                _ => {}
+            }
+            at.state = user::evolve(at.state, &decoded, event.recorded_at);
+        }
+        Ok(at)
+    }
+
+    /// Who could act in `account` (and on `server`, if given) at `as_of`,
+    /// and why. Users who could do nothing there are left out.
+    pub async fn who_could(
+        &self,
+        account: AccountId,
+        server: Option<ServerId>,
+        as_of: AsOf,
+    ) -> Result<Vec<Access>, LedgerError> {
+        let target = self.account_at(account, as_of).await?;
+        if target.account_id.is_none() {
+            return Ok(vec![]);
+        }
+        // The server's partner-access grant at the moment, and its reason.
+        let mut grant: Option<(bool, Because)> = None;
+        if let Some(server_id) = server {
+            let mut state = ServerState::default();
+            for event in self.events_as_of(&server_id.stream(), as_of).await? {
+                let decoded = decode::<ServerEvent>(&event)?;
+                state = server::evolve(state, &decoded);
+                if matches!(
+                    decoded,
+                    ServerEvent::Registered { .. }
+                        | ServerEvent::PartnerAccessGranted
+                        | ServerEvent::PartnerAccessRevoked
+                ) {
+                    let words = if state.partner_access {
+                        "the customer granted its partner access to this server"
+                    } else {
+                        "the customer did not grant (or revoked) partner access"
+                    };
+                    grant = Some((state.partner_access, because(&event, words.to_owned())));
+                }
+            }
+            if state.account_id != Some(account) {
+                return Ok(vec![]);
+            }
+        }
+        // Whose staff reaches this account: its own, its partner's (for a
+        // customer organization), the platform's.
+        let mut populations: Vec<(AccountId, &'static str)> = vec![(account, "own")];
+        let mut parent = target.parent;
+        while let Some(p) = parent {
+            let state = self.account_at(p, as_of).await?;
+            match state.kind {
+                Some(AccountKind::Partner) if target.kind == Some(AccountKind::Organization) => {
+                    populations.push((p, "customer"))
+                }
+                Some(AccountKind::Platform) => populations.push((p, "platform")),
+                _ => {}
+            }
+            parent = state.parent;
+        }
+        let mut out = Vec::new();
+        for (population, relation_name) in populations {
+            let users = self
+                .created_in_account("user.created", "user_id", population, as_of)
+                .await?;
+            for id in users {
+                let Ok(id) = id.parse().map(UserId) else {
+                    continue;
+                };
+                let at = self.user_at(id, as_of).await?;
+                let (Some(role), Status::Active) = (at.state.role, at.state.status) else {
+                    continue;
+                };
+                let relation = match relation_name {
+                    "own" => Relation::Own,
+                    "customer" => Relation::Customer {
+                        assigned: user::works_for(&at.state, account),
+                    },
+                    _ => Relation::Platform,
+                };
+                let mut actions: Vec<Action> = Action::ALL
+                    .iter()
+                    .copied()
+                    .filter(|a| permissions::authorize(role, *a, relation).is_ok())
+                    .collect();
+                let mut reasons: Vec<Because> = at.role_event.clone().into_iter().collect();
+                if relation_name == "customer" {
+                    if let Some(assignment) = &at.assignment_event {
+                        reasons.push(assignment.clone());
+                    }
+                }
+                if let (Some((granted, why)), "customer") = (&grant, relation_name) {
+                    if !granted {
+                        actions.retain(|a| {
+                            !matches!(
+                                a,
+                                Action::UpdateServer | Action::ServerAction | Action::BackupServer
+                            )
+                        });
+                    }
+                    reasons.push(why.clone());
+                }
+                if actions.is_empty() {
+                    continue;
+                }
+                out.push(Access {
+                    user_id: id,
+                    email: at.state.email.as_ref().map(|e| e.to_string()),
+                    account_id: population,
+                    role: role.as_str().to_owned(),
+                    relation: relation_name,
+                    actions,
+                    because: reasons,
+                });
+            }
+        }
+        Ok(out)
+    }
+}
