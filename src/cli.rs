@@ -147,6 +147,18 @@ pub enum Command {
         /// Projections to rebuild: accounts, users, activity.
         names: Vec<String>,
     },
+    /// Write a realistic generated portal as legacy NDJSON (for `import`):
+    /// deterministic from the seed, scaled from the reference 50 partners,
+    /// 5,000 organizations and 200,000 users per 10,000,000 events.
+    Generate {
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        #[arg(long, default_value_t = 10_000_000)]
+        events: u64,
+        /// Output file (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Send the daily / weekly activity digests due now (each once per
     /// user and period; `serve` also does this every hour).
     Digests,
@@ -206,6 +218,8 @@ pub enum CliError {
     Checkpoint(#[from] crate::integrity::checkpoint::CheckpointError),
     #[error("export check failed: {0}")]
     Offline(#[from] crate::integrity::offline::OfflineError),
+    #[error(transparent)]
+    Generate(#[from] crate::generate::GenerateError),
     #[error("personal keys: {0}")]
     Keys(#[from] crate::transfer::keys::KeyFileError),
     #[error("{0}")]
@@ -450,6 +464,24 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 names.join(", ")
             };
             eprintln!("rebuilt {rebuilt} up to position {total}");
+            Ok(())
+        }
+        Command::Generate { seed, events, out } => {
+            let scale = crate::generate::Scale::for_events(events);
+            let generated = match out {
+                Some(path) => {
+                    let mut file = BufWriter::with_capacity(1 << 20, File::create(&path)?);
+                    crate::generate::generate(seed, scale, &mut file)?
+                }
+                None => {
+                    let mut stdout = BufWriter::new(std::io::stdout().lock());
+                    crate::generate::generate(seed, scale, &mut stdout)?
+                }
+            };
+            eprintln!(
+                "generated {} events: {} accounts, {} users (seed {seed})",
+                generated.events, generated.accounts, generated.users
+            );
             Ok(())
         }
         Command::Digests => {

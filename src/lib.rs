@@ -13,6 +13,7 @@ pub mod chain;
 pub mod cli;
 pub mod domain;
 pub mod event;
+pub mod generate;
 pub mod http;
 pub mod idempotency;
 pub mod integrity;
