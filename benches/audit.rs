@@ -18,6 +18,11 @@
 //! Nothing asserts on time; figures are printed. A fresh database
 //! `portal_ledger_audit_<random>` is created and dropped (`BENCH_DATABASE_URL`
 //! is an admin URL, default `postgres://postgres@127.0.0.1:5432/postgres`).
+//!
+//! Loading 10 M events takes a quarter of an hour here, so a loaded portal
+//! can be kept and measured again: `AUDIT_KEEP=1` keeps the database (its
+//! name is printed), `AUDIT_DATABASE=<name>` measures an existing one
+//! without generating, importing or projecting (and never drops it).
 
 use std::error::Error;
 use std::io::{BufReader, BufWriter};
@@ -51,16 +56,25 @@ async fn main() -> BenchResult<()> {
     let iterations: usize = std::env::var("AUDIT_ITERATIONS")
         .unwrap_or_else(|_| "200".into())
         .parse()?;
-    let name = format!("portal_ledger_audit_{}", uuid::Uuid::new_v4().simple());
     let admin = connect(&admin_url).await?;
+    if let Ok(existing) = std::env::var("AUDIT_DATABASE") {
+        let url = database_url(&admin_url, &existing);
+        println!("measuring the portal already loaded in {existing}");
+        return run(&url, None, iterations).await;
+    }
+    let name = format!("portal_ledger_audit_{}", uuid::Uuid::new_v4().simple());
     admin
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .await?;
     let url = database_url(&admin_url, &name);
-    let result = run(&url, events, iterations).await;
-    admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .await?;
+    let result = run(&url, Some(events), iterations).await;
+    if std::env::var_os("AUDIT_KEEP").is_some() {
+        println!("\nkept the loaded portal: AUDIT_DATABASE={name}");
+    } else {
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await?;
+    }
     result
 }
 
@@ -108,15 +122,14 @@ where
     Ok((percentile(&times, 0.5), percentile(&times, 0.99), rows))
 }
 
-async fn run(url: &str, events: u64, iterations: usize) -> BenchResult<()> {
-    let location = StoreLocation::Postgres {
-        url: url.to_owned(),
-    };
-    let backend = Backend::open(&location, Migrations::Apply).await?;
-    let target = open_projections(&location, Migrations::Apply).await?;
+/// Generates the portal (seed 42), imports it and projects the accounts and
+/// the activity log, printing how long each step took.
+async fn load(
+    backend: &Backend,
+    target: &std::sync::Arc<dyn portal_ledger::projection::ProjectionStore>,
+    events: u64,
+) -> BenchResult<()> {
     let store = backend.shared();
-
-    // Generate and import.
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("portal.ndjson");
     let scale = Scale::for_events(events);
@@ -141,7 +154,7 @@ async fn run(url: &str, events: u64, iterations: usize) -> BenchResult<()> {
     );
 
     // The read models the queries use.
-    let projections = Projections::new(store.clone(), backend.personal_data(), target.clone());
+    let projections = Projections::new(store, backend.personal_data(), target.clone());
     let start = Instant::now();
     projections
         .rebuild(
@@ -154,6 +167,20 @@ async fn run(url: &str, events: u64, iterations: usize) -> BenchResult<()> {
         start.elapsed().as_secs_f64(),
         generated.events as f64 * 2.0 / start.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+async fn run(url: &str, events: Option<u64>, iterations: usize) -> BenchResult<()> {
+    let location = StoreLocation::Postgres {
+        url: url.to_owned(),
+    };
+    let backend = Backend::open(&location, Migrations::Apply).await?;
+    let target = open_projections(&location, Migrations::Apply).await?;
+    let store = backend.shared();
+    if let Some(events) = events {
+        load(&backend, &target, events).await?;
+    }
+    println!("the log holds {} events", store.head().await?.position);
     let pg = connect(url).await?;
     pg.batch_execute("ANALYZE proj_activity; ANALYZE proj_accounts; ANALYZE events")
         .await?;
