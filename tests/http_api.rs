@@ -4,6 +4,7 @@
 
 mod support;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum_test::TestServer;
@@ -19,7 +20,8 @@ use serde_json::{json, Value};
 
 struct Api {
     server: TestServer,
-    _projections: Arc<Projections>,
+    projections: Arc<Projections>,
+    ledger: Ledger,
     root_password: String,
     mail: MemoryNotifier,
 }
@@ -43,6 +45,7 @@ async fn api(t: &support::TestStore) -> Api {
         .bootstrap(&Email::parse("root@platform.example").unwrap(), Utc::now())
         .await
         .unwrap();
+    let ledger = auth.ledger().clone();
     let state = AppState {
         store: t.store.clone(),
         auth,
@@ -50,10 +53,15 @@ async fn api(t: &support::TestStore) -> Api {
         idempotency: t.backend.idempotency(),
         checkpoint_key: None,
     };
-    let server = TestServer::builder().http_transport().build(router(state));
+    // Served like `serve` does: over a real connection, so handlers see
+    // the client's address.
+    let server = TestServer::builder()
+        .http_transport()
+        .build(router(state).into_make_service_with_connect_info::<SocketAddr>());
     Api {
         server,
-        _projections: projections,
+        projections,
+        ledger,
         root_password: password.expose().to_owned(),
         mail,
     }
@@ -285,6 +293,9 @@ on_both_backends!(
         (api.server.get("/v1/users/not-a-uuid").authorization_bearer(&root), 400, "invalid_path"),
         (api.server.get(&format!("/v1/accounts/{platform}/users?position=soon")).authorization_bearer(&root), 400, "invalid_query"),
         (api.server.get("/v1/nowhere"), 404, "not_found"),
+        (api.server.post(&users).authorization_bearer(&root).add_header("X-Causation-Id", "because").json(&json!({ "email": "a@platform.example", "name": "A", "role": "admin", "password": "long enough pw" })), 400, "invalid_causation_id"),
+        (api.server.post(&users).authorization_bearer(&root).add_header("X-Correlation-Id", "c-1").json(&json!({ "email": "a@platform.example", "name": "A", "role": "admin", "password": "long enough pw" })), 400, "invalid_correlation_id"),
+        (api.server.post("/v1/sessions").add_header("X-Causation-Id", "123").json(&json!({ "email": "root@platform.example", "password": "wrong password" })), 400, "invalid_causation_id"),
     ];
         for (index, (request, status, code)) in cases.into_iter().enumerate() {
             let response = request.expect_failure().await;
@@ -1159,3 +1170,107 @@ async fn checkpoints_and_their_key_are_public() {
         appended.payload.signature
     );
 }
+
+on_both_backends!(
+    a_requests_context_reaches_the_log_and_the_activity_log,
+    |t: support::TestStore| async move {
+        let api = api(&t).await;
+        let (root, me) = api
+            .sign_in("root@platform.example", &api.root_password)
+            .await;
+        let platform = me["account_id"].as_str().unwrap().to_owned();
+        let correlation = uuid::Uuid::now_v7();
+        let cause = uuid::Uuid::now_v7();
+        let created = api
+            .server
+            .post(&format!("/v1/accounts/{platform}/users"))
+            .authorization_bearer(&root)
+            .add_header("User-Agent", "PortalBackEnd/2.1 (ops)")
+            .add_header("X-Request-Id", "req-42")
+            .add_header("X-Correlation-Id", correlation.to_string())
+            .add_header("X-Causation-Id", cause.to_string())
+            .json(&json!({ "email": "meta@platform.example", "name": "Meta", "role": "support", "password": "long enough pw" }))
+            .await;
+        assert_eq!(created.status_code(), 201, "{}", created.text());
+        let created: Value = created.json();
+        let user_id = created["user_id"].as_str().unwrap().to_owned();
+        let position = created["position"].as_u64().unwrap();
+
+        // The stored event: from where, with which ids (sealed at rest,
+        // readable through the keys).
+        let mut events = t
+            .store
+            .read_all(1, 100_000, &portal_ledger::store::ReadFilter::all())
+            .await
+            .unwrap();
+        let raw = events
+            .iter()
+            .find(|e| {
+                e.event_type.as_str() == "user.created" && e.stream_id.as_str().ends_with(&user_id)
+            })
+            .unwrap()
+            .metadata
+            .as_str()
+            .to_owned();
+        assert!(!raw.contains("PortalBackEnd"), "user agent in clear: {raw}");
+        t.personal.open(&mut events).await.unwrap();
+        let event = events
+            .iter()
+            .find(|e| {
+                e.event_type.as_str() == "user.created" && e.stream_id.as_str().ends_with(&user_id)
+            })
+            .unwrap();
+        let meta = event.metadata.to_value();
+        assert_eq!(meta["ip"], "127.0.0.1");
+        assert_eq!(meta["user_agent"], "PortalBackEnd/2.1 (ops)");
+        assert_eq!(meta["request_id"], "req-42");
+        assert_eq!(meta["correlation_id"], correlation.to_string());
+        assert_eq!(meta["causation_id"], cause.to_string());
+        assert_eq!(meta["actor"]["email"], "root@platform.example");
+        assert_eq!(meta["authorization"]["role"], "admin");
+        assert_eq!(meta["authorization"]["action"], "create_user");
+
+        // Without the headers: a generated request id, a fresh correlation
+        // id, no causation id.
+        let sign_in = events
+            .iter()
+            .find(|e| e.event_type.as_str() == "session.opened")
+            .unwrap()
+            .metadata
+            .to_value();
+        assert_eq!(sign_in["ip"], "127.0.0.1");
+        assert!(sign_in["request_id"]
+            .as_str()
+            .is_some_and(|r| !r.is_empty()));
+        assert!(sign_in["correlation_id"].as_str().is_some());
+        assert!(sign_in["causation_id"].is_null());
+
+        // The activity log shows the same.
+        let page: Value = api
+            .server
+            .get(&format!(
+                "/v1/accounts/{platform}/activity?position={position}&target_type=user&target_id={user_id}"
+            ))
+            .authorization_bearer(&root)
+            .await
+            .json();
+        // Creating with a password is two commands of one request: both
+        // carry its context.
+        let entries = page["entries"].as_array().unwrap();
+        assert_eq!(entries.len(), 2, "{page}");
+        for entry in entries {
+            assert_eq!(entry["ip"], "127.0.0.1");
+            assert_eq!(entry["user_agent"], "PortalBackEnd/2.1 (ops)");
+            assert_eq!(entry["correlation_id"], correlation.to_string());
+        }
+        let entry = entries
+            .iter()
+            .find(|e| e["event_type"] == "user.created")
+            .unwrap();
+        assert_eq!(entry["action_type"], "Update User Profile", "{page}");
+        assert_eq!(entry["ip"], "127.0.0.1");
+        assert_eq!(entry["user_agent"], "PortalBackEnd/2.1 (ops)");
+        assert_eq!(entry["correlation_id"], correlation.to_string());
+        assert_eq!(entry["actor_email"], "root@platform.example");
+    }
+);

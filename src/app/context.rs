@@ -115,6 +115,23 @@ pub struct Target {
     pub id: String,
 }
 
+/// An event a command rests on, by its place in the log (a causation, a
+/// grant): its position for reading, its id for matching an export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct EventRef {
+    pub position: u64,
+    pub event_id: Uuid,
+}
+
+impl EventRef {
+    pub fn of(event: &crate::event::RecordedEvent) -> Self {
+        Self {
+            position: event.position,
+            event_id: event.event_id,
+        }
+    }
+}
+
 /// The metadata of every event a command appends.
 #[derive(Debug, Clone, Serialize)]
 pub struct EventMetadata {
@@ -179,6 +196,14 @@ impl EventMetadata {
             correlation_id: context.correlation_id.unwrap_or_else(Uuid::now_v7),
             causation_id: context.causation_id,
         }
+    }
+
+    /// Records the event this command is a consequence of.
+    pub fn caused_by(mut self, cause: Option<EventRef>) -> Self {
+        if let Some(cause) = cause {
+            self.causation_id = Some(cause.event_id);
+        }
+        self
     }
 
     /// Marks the description as naming no person (it stays in clear even

@@ -9,7 +9,7 @@ use chrono::Duration;
 use thiserror::Error;
 
 use crate::app::codec::{decode, encode, CodecError};
-use crate::app::context::{ActivityType, Actor, CommandContext, EventMetadata};
+use crate::app::context::{ActivityType, Actor, CommandContext, EventMetadata, EventRef};
 use crate::domain::account::{self, AccountEvent, AccountState};
 use crate::domain::email::Email;
 use crate::domain::ids::{
@@ -130,15 +130,54 @@ impl Ledger {
         E: serde::de::DeserializeOwned,
         S: Default,
     {
+        self.fold_noting(stream, evolve, |_: &E, _| {}).await
+    }
+
+    /// [`fold`](Self::fold) that also shows `note` each event with its
+    /// place in the log (for a command that records which events it rests
+    /// on: a grant, a preference).
+    pub(crate) async fn fold_noting<E, S>(
+        &self,
+        stream: &StreamId,
+        evolve: impl Fn(S, &E, chrono::DateTime<chrono::Utc>) -> S,
+        mut note: impl FnMut(&E, EventRef),
+    ) -> Result<Loaded<S>, LedgerError>
+    where
+        E: serde::de::DeserializeOwned,
+        S: Default,
+    {
         let events = self.read_stream(stream).await?;
         let mut state = S::default();
         for event in &events {
-            state = evolve(state, &decode::<E>(event)?, event.recorded_at);
+            let decoded = decode::<E>(event)?;
+            note(&decoded, EventRef::of(event));
+            state = evolve(state, &decoded, event.recorded_at);
         }
         Ok(Loaded {
             state,
             version: events.len() as u64,
         })
+    }
+
+    /// A user and the last of their events `pick` chooses.
+    pub(crate) async fn load_user_noting(
+        &self,
+        id: UserId,
+        pick: impl Fn(&UserEvent) -> bool,
+    ) -> Result<(Loaded<UserState>, Option<EventRef>), LedgerError> {
+        let mut picked = None;
+        let loaded = self
+            .fold_noting(
+                &id.stream(),
+                |s, e: &UserEvent, at| user::evolve(s, e, at),
+                |e, at| {
+                    if pick(e) {
+                        picked = Some(at);
+                    }
+                },
+            )
+            .await?;
+        Ok((loaded, picked))
     }
 
     pub(crate) async fn load_account(
