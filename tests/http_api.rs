@@ -1274,3 +1274,171 @@ on_both_backends!(
         assert_eq!(entry["actor_email"], "root@platform.example");
     }
 );
+
+/// Every stored event, opened (personal fields readable).
+async fn opened_log(t: &support::TestStore) -> Vec<portal_ledger::event::RecordedEvent> {
+    let mut events = t
+        .store
+        .read_all(1, 100_000, &portal_ledger::store::ReadFilter::all())
+        .await
+        .unwrap();
+    t.personal.open(&mut events).await.unwrap();
+    events
+}
+
+fn last_of<'a>(
+    events: &'a [portal_ledger::event::RecordedEvent],
+    event_type: &str,
+    stream_ends_with: &str,
+) -> &'a portal_ledger::event::RecordedEvent {
+    events
+        .iter()
+        .rev()
+        .find(|e| {
+            e.event_type.as_str() == event_type && e.stream_id.as_str().ends_with(stream_ends_with)
+        })
+        .unwrap_or_else(|| panic!("no {event_type} on …{stream_ends_with}"))
+}
+
+fn grant_event(basis: &str, event: &portal_ledger::event::RecordedEvent) -> Value {
+    json!({ "basis": basis, "position": event.position, "event_id": event.event_id.to_string() })
+}
+
+on_both_backends!(
+    the_metadata_names_the_grants_in_force,
+    |t: support::TestStore| async move {
+        let api = api(&t).await;
+        let (root, _) = api
+            .sign_in("root@platform.example", &api.root_password)
+            .await;
+        let partner: Value = api
+            .server
+            .post("/v1/accounts")
+            .authorization_bearer(&root)
+            .json(&json!({ "kind": "partner", "name": "Reseller" }))
+            .await
+            .json();
+        let partner_id = partner["account_id"].as_str().unwrap().to_owned();
+        api.server
+            .post(&format!("/v1/accounts/{partner_id}/users"))
+            .authorization_bearer(&root)
+            .json(&json!({ "email": "boss@reseller.example", "name": "Boss", "role": "admin", "password": "reseller password" }))
+            .await
+            .assert_status(axum::http::StatusCode::CREATED);
+        let (boss, _) = api
+            .sign_in("boss@reseller.example", "reseller password")
+            .await;
+        let org: Value = api
+            .server
+            .post("/v1/accounts")
+            .authorization_bearer(&boss)
+            .json(&json!({ "kind": "organization", "name": "Customer" }))
+            .await
+            .json();
+        let org_id = org["account_id"].as_str().unwrap().to_owned();
+        api.server
+            .post(&format!("/v1/accounts/{org_id}/users"))
+            .authorization_bearer(&boss)
+            .json(&json!({ "email": "it@customer.example", "name": "IT", "role": "admin", "password": "customer password" }))
+            .await
+            .assert_status(axum::http::StatusCode::CREATED);
+        let (it, _) = api
+            .sign_in("it@customer.example", "customer password")
+            .await;
+        // Partner staff assigned to this customer.
+        let staff: Value = api
+            .server
+            .post(&format!("/v1/accounts/{partner_id}/users"))
+            .authorization_bearer(&boss)
+            .json(&json!({ "email": "staff@reseller.example", "name": "Staff", "role": "user", "password": "staff long password" }))
+            .await
+            .json();
+        let staff_id = staff["user_id"].as_str().unwrap().to_owned();
+        api.server
+            .put(&format!("/v1/users/{staff_id}/customers"))
+            .authorization_bearer(&boss)
+            .json(&json!({ "account_ids": [org_id] }))
+            .await
+            .assert_status_ok();
+        let (staff, _) = api
+            .sign_in("staff@reseller.example", "staff long password")
+            .await;
+
+        // The customer registers a server without partner access, then
+        // grants it.
+        let server: Value = api
+            .server
+            .post(&format!("/v1/accounts/{org_id}/servers"))
+            .authorization_bearer(&it)
+            .json(&json!({ "name": "wall-1", "partner_access": false }))
+            .await
+            .json();
+        let server_id = server["server_id"].as_str().unwrap().to_owned();
+        let refused = api
+            .server
+            .post(&format!("/v1/servers/{server_id}/actions"))
+            .authorization_bearer(&staff)
+            .json(&json!({ "action": "files uploaded" }))
+            .expect_failure()
+            .await;
+        assert_eq!(error_code(&refused), "partner_access_not_granted");
+        api.server
+            .put(&format!("/v1/servers/{server_id}/partner-access"))
+            .authorization_bearer(&it)
+            .json(&json!({ "granted": true }))
+            .await
+            .assert_status_ok();
+        api.server
+            .post(&format!("/v1/servers/{server_id}/actions"))
+            .authorization_bearer(&staff)
+            .json(&json!({ "action": "files uploaded" }))
+            .await
+            .assert_status_ok();
+
+        let log = opened_log(&t).await;
+        let action = last_of(&log, "server.action_performed", &server_id);
+        let grant = &action.metadata.to_value()["authorization"];
+        assert_eq!(grant["role"], "user");
+        assert_eq!(grant["action"], "server_action");
+        assert_eq!(
+            grant["relation"],
+            json!({ "kind": "customer", "assigned": true })
+        );
+        assert_eq!(
+            grant["because"],
+            json!([
+                grant_event("role", last_of(&log, "user.created", &staff_id)),
+                grant_event(
+                    "customer_assignment",
+                    last_of(&log, "user.customers_assigned", &staff_id)
+                ),
+                grant_event(
+                    "partner_access",
+                    last_of(&log, "server.partner_access_granted", &server_id)
+                ),
+            ])
+        );
+
+        // The customer's own admin acts on their role alone.
+        let it_id = api
+            .server
+            .get("/v1/me")
+            .authorization_bearer(&it)
+            .await
+            .json::<Value>()["user_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let granted = last_of(&log, "server.partner_access_granted", &server_id);
+        let own = &granted.metadata.to_value()["authorization"];
+        assert_eq!(own["relation"], json!({ "kind": "own" }));
+        assert_eq!(
+            own["because"],
+            json!([grant_event("role", last_of(&log, "user.created", &it_id))])
+        );
+        // The platform's bootstrap (by the system) rests on no grant.
+        let first = &log[0].metadata.to_value();
+        assert_eq!(first["actor"]["kind"], "system");
+        assert!(first["authorization"].is_null());
+    }
+);
