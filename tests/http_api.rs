@@ -1,6 +1,9 @@
 //! The HTTP API end to end, against a server listening on a real loopback
-//! port, on both backends: a new API user's walk from sign-in through
-//! tenants and users, the error shape for bad input, and tenant isolation.
+//! port (with the client's address, as `serve` runs it), on both backends:
+//! a new API user's walk from sign-in through tenants and users, the error
+//! shape for bad input, tenant isolation, the request's context and the
+//! grants in force in the stored metadata, sign-in limits, sign-out, own
+//! e-mail changes, a partner's customer signing up, digests in the outbox.
 
 mod support;
 
@@ -1440,5 +1443,314 @@ on_both_backends!(
         let first = &log[0].metadata.to_value();
         assert_eq!(first["actor"]["kind"], "system");
         assert!(first["authorization"].is_null());
+    }
+);
+
+on_both_backends!(
+    sign_in_limits_sign_out_and_own_email_changes_over_http,
+    |t: support::TestStore| async move {
+        let api = api(&t).await;
+        let (root, me) = api
+            .sign_in("root@platform.example", &api.root_password)
+            .await;
+        let platform = me["account_id"].as_str().unwrap().to_owned();
+        let created: Value = api
+            .server
+            .post(&format!("/v1/accounts/{platform}/users"))
+            .authorization_bearer(&root)
+            .json(&json!({ "email": "ada@platform.example", "name": "Ada", "role": "support", "password": "ada long password" }))
+            .await
+            .json();
+        let ada_id = created["user_id"].as_str().unwrap().to_owned();
+
+        // Five wrong passwords, then 429 — even with the right one — and
+        // none of it is in the log.
+        let head = t.store.head().await.unwrap();
+        for attempt in 0..5 {
+            let wrong = api
+                .server
+                .post("/v1/sessions")
+                .json(&json!({ "email": "ada@platform.example", "password": format!("wrong {attempt}") }))
+                .expect_failure()
+                .await;
+            assert_eq!(wrong.status_code(), 401, "attempt {attempt}");
+            assert_eq!(error_code(&wrong), "invalid_credentials");
+        }
+        for password in ["wrong again", "ada long password"] {
+            let limited = api
+                .server
+                .post("/v1/sessions")
+                .json(&json!({ "email": "ADA@platform.example", "password": password }))
+                .expect_failure()
+                .await;
+            assert_eq!(limited.status_code(), 429, "{}", limited.text());
+            assert_eq!(error_code(&limited), "too_many_attempts");
+        }
+        assert_eq!(
+            t.store.head().await.unwrap(),
+            head,
+            "a refused sign-in appended"
+        );
+        // Other addresses are not affected.
+        let (second, _) = api
+            .sign_in("root@platform.example", &api.root_password)
+            .await;
+
+        // Signing out ends that session only, at once.
+        let out = api
+            .server
+            .delete("/v1/sessions/current")
+            .authorization_bearer(&second)
+            .await;
+        assert_eq!(out.status_code(), 204, "{}", out.text());
+        let gone = api
+            .server
+            .get("/v1/me")
+            .authorization_bearer(&second)
+            .expect_failure()
+            .await;
+        assert_eq!(gone.status_code(), 401);
+        assert_eq!(error_code(&gone), "unauthenticated");
+        let again = api
+            .server
+            .delete("/v1/sessions/current")
+            .authorization_bearer(&second)
+            .expect_failure()
+            .await;
+        assert_eq!(again.status_code(), 401);
+        api.server
+            .get("/v1/me")
+            .authorization_bearer(&root)
+            .await
+            .assert_status_ok();
+
+        // Changing your own e-mail ends every session of yours at once …
+        let other_root = api
+            .sign_in("root@platform.example", &api.root_password)
+            .await
+            .0;
+        let me_id = me["user_id"].as_str().unwrap().to_owned();
+        let changed = api
+            .server
+            .patch(&format!("/v1/users/{me_id}"))
+            .authorization_bearer(&root)
+            .json(&json!({ "email": "root@new.platform.example" }))
+            .await;
+        assert_eq!(changed.status_code(), 200, "{}", changed.text());
+        for token in [&root, &other_root] {
+            let gone = api
+                .server
+                .get("/v1/me")
+                .authorization_bearer(token)
+                .expect_failure()
+                .await;
+            assert_eq!(gone.status_code(), 401);
+        }
+        // … the old address no longer signs in, the new one does …
+        let old = api
+            .server
+            .post("/v1/sessions")
+            .json(&json!({ "email": "root@platform.example", "password": api.root_password }))
+            .expect_failure()
+            .await;
+        assert_eq!(error_code(&old), "invalid_credentials");
+        let (root, _) = api
+            .sign_in("root@new.platform.example", &api.root_password)
+            .await;
+        let me: Value = api
+            .server
+            .get("/v1/me")
+            .authorization_bearer(&root)
+            .await
+            .json();
+        assert_eq!(me["email"], "root@new.platform.example");
+        // … while an admin changing someone else's e-mail stays signed in.
+        api.server
+            .patch(&format!("/v1/users/{ada_id}"))
+            .authorization_bearer(&root)
+            .json(&json!({ "email": "ada@new.platform.example" }))
+            .await
+            .assert_status_ok();
+        api.server
+            .get("/v1/me")
+            .authorization_bearer(&root)
+            .await
+            .assert_status_ok();
+    }
+);
+
+on_both_backends!(
+    a_partner_invites_a_customer_organization_over_http,
+    |t: support::TestStore| async move {
+        let api = api(&t).await;
+        let (root, _) = api
+            .sign_in("root@platform.example", &api.root_password)
+            .await;
+        let partner: Value = api
+            .server
+            .post("/v1/accounts")
+            .authorization_bearer(&root)
+            .json(&json!({ "kind": "partner", "name": "Reseller" }))
+            .await
+            .json();
+        let partner_id = partner["account_id"].as_str().unwrap().to_owned();
+        api.server
+            .post(&format!("/v1/accounts/{partner_id}/users"))
+            .authorization_bearer(&root)
+            .json(&json!({ "email": "boss@reseller.example", "name": "Boss", "role": "admin", "password": "reseller password" }))
+            .await
+            .assert_status(axum::http::StatusCode::CREATED);
+        let (boss, _) = api
+            .sign_in("boss@reseller.example", "reseller password")
+            .await;
+
+        // A partner may invite organizations, not partners.
+        let invitations = format!("/v1/accounts/{partner_id}/invitations");
+        let refused = api
+            .server
+            .post(&invitations)
+            .authorization_bearer(&boss)
+            .json(&json!({ "email": "cto@acme.example", "tenant": { "kind": "partner", "name": "Acme" } }))
+            .expect_failure()
+            .await;
+        assert!(refused.status_code().is_client_error());
+        let invited = api
+            .server
+            .post(&invitations)
+            .authorization_bearer(&boss)
+            .json(&json!({ "email": "cto@acme.example", "tenant": { "kind": "organization", "name": "Acme Corp" } }))
+            .await;
+        assert_eq!(invited.status_code(), 201, "{}", invited.text());
+        let mail = api
+            .mail
+            .sent()
+            .into_iter()
+            .rev()
+            .find(|m| m.to == "cto@acme.example")
+            .unwrap();
+        let code = mail
+            .body
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap()
+            .trim()
+            .to_owned();
+
+        // Accepting creates the organization (the partner's customer) and
+        // its first admin.
+        let signed_up = api
+            .server
+            .post("/v1/invitations/accept")
+            .json(&json!({ "code": code, "name": "Cleo CTO", "password": "acme long password" }))
+            .await;
+        assert_eq!(signed_up.status_code(), 201, "{}", signed_up.text());
+        let signed_up: Value = signed_up.json();
+        let org_id = signed_up["account_id"].as_str().unwrap().to_owned();
+        assert_ne!(org_id, partner_id);
+        let (cto, _) = api.sign_in("cto@acme.example", "acme long password").await;
+        let me: Value = api
+            .server
+            .get("/v1/me")
+            .authorization_bearer(&cto)
+            .await
+            .json();
+        assert_eq!(me["account_id"], org_id.as_str());
+        assert_eq!(me["role"], "admin");
+        assert_eq!(me["user_id"], signed_up["user_id"]);
+        let position = signed_up["position"].as_u64().unwrap();
+        let org: Value = api
+            .server
+            .get(&format!("/v1/accounts/{org_id}?position={position}"))
+            .authorization_bearer(&cto)
+            .await
+            .json();
+        assert_eq!(org["kind"], "organization");
+        assert_eq!(org["name"], "Acme Corp");
+        assert_eq!(org["parent_id"], partner_id.as_str());
+        // The new admin manages their organization; the partner sees its
+        // new customer.
+        api.server
+            .post(&format!("/v1/accounts/{org_id}/users"))
+            .authorization_bearer(&cto)
+            .json(&json!({ "email": "dev@acme.example", "name": "Dev", "role": "regular", "password": "dev long password" }))
+            .await
+            .assert_status(axum::http::StatusCode::CREATED);
+        api.server
+            .get(&format!("/v1/accounts/{org_id}"))
+            .authorization_bearer(&boss)
+            .await
+            .assert_status_ok();
+        // The code worked once.
+        let reused = api
+            .server
+            .post("/v1/invitations/accept")
+            .json(&json!({ "code": code, "name": "Again", "password": "acme long password" }))
+            .expect_failure()
+            .await;
+        assert_eq!(error_code(&reused), "invalid_invitation");
+    }
+);
+
+on_both_backends!(
+    digests_appear_in_the_outbox,
+    |t: support::TestStore| async move {
+        use chrono::{Datelike, Duration, TimeZone};
+        let api = api(&t).await;
+        let (root, me) = api
+            .sign_in("root@platform.example", &api.root_password)
+            .await;
+        let platform = me["account_id"].as_str().unwrap().to_owned();
+        let root_id = me["user_id"].as_str().unwrap().to_owned();
+        api.server
+            .post(&format!("/v1/accounts/{platform}/users"))
+            .authorization_bearer(&root)
+            .json(&json!({ "email": "new@platform.example", "name": "New", "role": "support", "password": "long enough pw" }))
+            .await
+            .assert_status(axum::http::StatusCode::CREATED);
+        let set = api
+            .server
+            .put(&format!("/v1/users/{root_id}/notification-preferences"))
+            .authorization_bearer(&root)
+            .json(&json!({ "frequency": "daily", "categories": ["users"] }))
+            .await;
+        assert_eq!(set.status_code(), 200, "{}", set.text());
+        let position = set.json::<Value>()["position"].as_u64().unwrap();
+        assert!(
+            api.projections
+                .wait_for(position, std::time::Duration::from_secs(10))
+                .await
+        );
+
+        // Tomorrow morning the digest sender runs (the clock is the test's).
+        let tomorrow = Utc::now() + Duration::days(1);
+        let tomorrow = Utc
+            .with_ymd_and_hms(tomorrow.year(), tomorrow.month(), tomorrow.day(), 3, 0, 0)
+            .unwrap();
+        let source =
+            portal_ledger::projection::read_models::ReadModels(api.projections.target().clone());
+        assert_eq!(api.ledger.send_digests(tomorrow, &source).await.unwrap(), 1);
+        assert_eq!(api.ledger.send_digests(tomorrow, &source).await.unwrap(), 0);
+        let head = t.store.head().await.unwrap().position;
+        let outbox: Value = api
+            .server
+            .get(&format!("/v1/accounts/{platform}/outbox?position={head}"))
+            .authorization_bearer(&root)
+            .await
+            .json();
+        let digests: Vec<&Value> = outbox["emails"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "digest")
+            .collect();
+        assert_eq!(digests.len(), 1, "{outbox}");
+        assert_eq!(digests[0]["recipient"], "root@platform.example");
+        assert!(
+            digests[0]["subject"].as_str().unwrap().contains("Daily"),
+            "{outbox}"
+        );
+        // Newest first: the digest heads the outbox.
+        assert_eq!(outbox["emails"][0]["kind"], "digest");
     }
 );
