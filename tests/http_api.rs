@@ -751,87 +751,88 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/users/{user_id}/password-reset"),
 ];
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_openapi_document_describes_every_route() {
-    let t = support::TestStore::new(support::Kind::Embedded).await;
-    let api = api(&t).await;
-    let doc: Value = api.server.get("/openapi.json").await.json();
-    assert!(
-        doc["openapi"].as_str().unwrap().starts_with("3.1"),
-        "{}",
-        doc["openapi"]
-    );
-    let paths = doc["paths"].as_object().unwrap();
-    let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
-    assert_eq!(documented, ROUTES.len(), "documented operations vs routes");
-    for (method, path) in ROUTES {
-        let operation = &paths[*path][*method];
-        assert!(operation.is_object(), "{method} {path} is not documented");
+on_both_backends!(
+    the_openapi_document_describes_every_route,
+    |t: support::TestStore| async move {
+        let api = api(&t).await;
+        let doc: Value = api.server.get("/openapi.json").await.json();
         assert!(
-            operation["responses"]
-                .as_object()
-                .is_some_and(|r| !r.is_empty()),
-            "{method} {path} has no responses"
+            doc["openapi"].as_str().unwrap().starts_with("3.1"),
+            "{}",
+            doc["openapi"]
         );
-        // And the route really exists (a typo would reach the 404 fallback);
-        // unauthenticated, every /v1 command or read is refused before work.
-        // Public reads (the head, the checkpoints an auditor pins) answer
-        // without a session.
-        if !path.starts_with("/v1/")
-            || [
-                "/v1/log/head",
-                "/v1/checkpoints",
-                "/v1/checkpoints/public-key",
-            ]
-            .contains(path)
-        {
-            continue;
-        }
-        for status in ["400", "401", "404"] {
+        let paths = doc["paths"].as_object().unwrap();
+        let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
+        assert_eq!(documented, ROUTES.len(), "documented operations vs routes");
+        for (method, path) in ROUTES {
+            let operation = &paths[*path][*method];
+            assert!(operation.is_object(), "{method} {path} is not documented");
             assert!(
-                operation["responses"][status].is_object(),
-                "{method} {path} documents no {status}"
+                operation["responses"]
+                    .as_object()
+                    .is_some_and(|r| !r.is_empty()),
+                "{method} {path} has no responses"
+            );
+            // And the route really exists (a typo would reach the 404 fallback);
+            // unauthenticated, every /v1 command or read is refused before work.
+            // Public reads (the head, the checkpoints an auditor pins) answer
+            // without a session.
+            if !path.starts_with("/v1/")
+                || [
+                    "/v1/log/head",
+                    "/v1/checkpoints",
+                    "/v1/checkpoints/public-key",
+                ]
+                .contains(path)
+            {
+                continue;
+            }
+            for status in ["400", "401", "404"] {
+                assert!(
+                    operation["responses"][status].is_object(),
+                    "{method} {path} documents no {status}"
+                );
+            }
+            let concrete = path
+                .replace("{account_id}", "00000000-0000-7000-8000-000000000000")
+                .replace("{user_id}", "00000000-0000-7000-8000-000000000000")
+                .replace("{license_id}", "00000000-0000-7000-8000-000000000000")
+                .replace("{invitation_id}", "00000000-0000-7000-8000-000000000000")
+                .replace("{server_id}", "00000000-0000-7000-8000-000000000000")
+                .replace("{ticket_id}", "00000000-0000-7000-8000-000000000000")
+                .replace("{backup_id}", "b1")
+                .replace("{entity_type}", "user")
+                .replace("{entity_id}", "00000000-0000-7000-8000-000000000000");
+            let request = match *method {
+                "get" => api.server.get(&concrete),
+                "post" => api.server.post(&concrete),
+                "put" => api.server.put(&concrete),
+                "patch" => api.server.patch(&concrete),
+                _ => api.server.delete(&concrete),
+            };
+            let response = request.expect_failure().await;
+            assert_ne!(response.status_code(), 404, "{method} {path} is not routed");
+            assert_ne!(
+                response.status_code(),
+                405,
+                "{method} {path}: method not allowed"
             );
         }
-        let concrete = path
-            .replace("{account_id}", "00000000-0000-7000-8000-000000000000")
-            .replace("{user_id}", "00000000-0000-7000-8000-000000000000")
-            .replace("{license_id}", "00000000-0000-7000-8000-000000000000")
-            .replace("{invitation_id}", "00000000-0000-7000-8000-000000000000")
-            .replace("{server_id}", "00000000-0000-7000-8000-000000000000")
-            .replace("{ticket_id}", "00000000-0000-7000-8000-000000000000")
-            .replace("{backup_id}", "b1")
-            .replace("{entity_type}", "user")
-            .replace("{entity_id}", "00000000-0000-7000-8000-000000000000");
-        let request = match *method {
-            "get" => api.server.get(&concrete),
-            "post" => api.server.post(&concrete),
-            "put" => api.server.put(&concrete),
-            "patch" => api.server.patch(&concrete),
-            _ => api.server.delete(&concrete),
-        };
-        let response = request.expect_failure().await;
-        assert_ne!(response.status_code(), 404, "{method} {path} is not routed");
-        assert_ne!(
-            response.status_code(),
-            405,
-            "{method} {path}: method not allowed"
-        );
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        for schema in [
+            "ErrorBody",
+            "SignInRequest",
+            "CreateUser",
+            "UserCreated",
+            "Appended",
+            "CreateInvitation",
+            "AccountKind",
+        ] {
+            assert!(schemas.contains_key(schema), "schema {schema} missing");
+        }
+        assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
     }
-    let schemas = doc["components"]["schemas"].as_object().unwrap();
-    for schema in [
-        "ErrorBody",
-        "SignInRequest",
-        "CreateUser",
-        "UserCreated",
-        "Appended",
-        "CreateInvitation",
-        "AccountKind",
-    ] {
-        assert!(schemas.contains_key(schema), "schema {schema} missing");
-    }
-    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
-}
+);
 
 on_both_backends!(servers_over_http, |t: support::TestStore| async move {
     let api = api(&t).await;
@@ -1142,37 +1143,38 @@ on_both_backends!(
     }
 );
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn checkpoints_and_their_key_are_public() {
-    let t = support::TestStore::new(support::Kind::Embedded).await;
-    let api = api(&t).await;
-    // Without a signing key the service says so.
-    let none = api
-        .server
-        .get("/v1/checkpoints/public-key")
-        .expect_failure()
-        .await;
-    assert_eq!(none.status_code(), 404);
-    assert_eq!(error_code(&none), "no_signing_key");
-    let signer = portal_ledger::integrity::checkpoint::CheckpointSigner::generate().unwrap();
-    let appended =
-        portal_ledger::integrity::checkpoint::append_checkpoint(t.store.as_ref(), &signer)
+on_both_backends!(
+    checkpoints_and_their_key_are_public,
+    |t: support::TestStore| async move {
+        let api = api(&t).await;
+        // Without a signing key the service says so.
+        let none = api
+            .server
+            .get("/v1/checkpoints/public-key")
+            .expect_failure()
+            .await;
+        assert_eq!(none.status_code(), 404);
+        assert_eq!(error_code(&none), "no_signing_key");
+        let signer = portal_ledger::integrity::checkpoint::CheckpointSigner::generate().unwrap();
+        let appended =
+            portal_ledger::integrity::checkpoint::append_checkpoint(t.store.as_ref(), &signer)
+                .await
+                .unwrap();
+        let page: Value = api
+            .server
+            .get(&format!("/v1/checkpoints?position={}", appended.position))
             .await
-            .unwrap();
-    let page: Value = api
-        .server
-        .get(&format!("/v1/checkpoints?position={}", appended.position))
-        .await
-        .json();
-    assert_eq!(
-        page["checkpoints"][0]["head_position"],
-        appended.payload.head_position
-    );
-    assert_eq!(
-        page["checkpoints"][0]["signature"],
-        appended.payload.signature
-    );
-}
+            .json();
+        assert_eq!(
+            page["checkpoints"][0]["head_position"],
+            appended.payload.head_position
+        );
+        assert_eq!(
+            page["checkpoints"][0]["signature"],
+            appended.payload.signature
+        );
+    }
+);
 
 on_both_backends!(
     a_requests_context_reaches_the_log_and_the_activity_log,
