@@ -206,11 +206,11 @@ on_both_backends!(
             .unwrap();
         let chosen = log
             .iter()
-            .filter(|e| {
+            .rev()
+            .find(|e| {
                 e.stream_id == root_id.stream()
                     && e.event_type.as_str() == "user.notification_preferences_changed"
             })
-            .last()
             .unwrap();
         let digest: Vec<Value> = log
             .iter()
