@@ -1,5 +1,5 @@
 //! The command line: `serve`, `migrate`, `verify`, `head`, `export`,
-//! `import`. Each command is a thin shell around a library function, so
+//! `import`, `rebuild`, `digests`, `purge` and the rest. Each command is a thin shell around a library function, so
 //! tests exercise the same code without spawning processes.
 
 use std::fs::File;
@@ -71,6 +71,8 @@ pub enum Command {
         /// Seconds between signed checkpoints (with a signing key).
         #[arg(long, env = "PORTAL_LEDGER_CHECKPOINT_EVERY", default_value_t = 3600)]
         checkpoint_every: u64,
+        #[command(flatten)]
+        retention: RetentionArgs,
     },
     /// Create an Ed25519 checkpoint signing key: the secret seed goes to
     /// FILE (created, owner-only), the public key to standard output.
@@ -144,7 +146,9 @@ pub enum Command {
     /// Empty the named projections (all when none is named) and rebuild them
     /// from the log.
     Rebuild {
-        /// Projections to rebuild: accounts, users, activity.
+        /// Projections to rebuild (all when none is named): accounts, users,
+        /// activity, invitations, licenses, servers, tickets, outbox,
+        /// sessions, checkpoints.
         names: Vec<String>,
     },
     /// Write a realistic generated portal as legacy NDJSON (for `import`):
@@ -162,6 +166,13 @@ pub enum Command {
     /// Send the daily / weekly activity digests due now (each once per
     /// user and period; `serve` also does this every hour).
     Digests,
+    /// Purge every deleted user whose retention period is over (their
+    /// personal data becomes unreadable; the log still verifies); prints
+    /// how many were purged. `serve` also does this every hour.
+    Purge {
+        #[command(flatten)]
+        retention: RetentionArgs,
+    },
     /// Append an NDJSON export or a legacy history, all or nothing.
     Import {
         /// Input file; `-` or nothing reads standard input.
@@ -170,6 +181,27 @@ pub enum Command {
         #[arg(long)]
         keys: Option<PathBuf>,
     },
+}
+
+/// How long a deleted user can be restored before the retention sweep
+/// purges them (`serve`, `purge`).
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct RetentionArgs {
+    /// Days a deleted user stays restorable; after that they are purged
+    /// (0: purge at the next sweep, no restore).
+    #[arg(
+        long,
+        env = "PORTAL_LEDGER_RETENTION_DAYS",
+        default_value_t = crate::domain::user::DEFAULT_RETENTION_DAYS as u32,
+        value_parser = clap::value_parser!(u32).range(0..=36_500)
+    )]
+    retention_days: u32,
+}
+
+impl RetentionArgs {
+    fn duration(self) -> chrono::Duration {
+        chrono::Duration::days(i64::from(self.retention_days))
+    }
 }
 
 /// Where the checkpoint signing key comes from: a file written by `keygen`,
@@ -253,6 +285,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             no_migrate,
             signing,
             checkpoint_every,
+            retention,
         } => {
             let signer = signing.load()?.map(Arc::new);
             let migrations = if no_migrate {
@@ -268,8 +301,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 open_projections(&location, migrations).await?,
             );
             projections.start();
-            let ledger = Ledger::new(backend.shared(), personal);
+            let ledger =
+                Ledger::new(backend.shared(), personal).with_retention(retention.duration());
             spawn_digests(ledger.clone(), projections.target().clone());
+            spawn_purges(ledger.clone());
             if let Some(signer) = &signer {
                 spawn_checkpoints(backend.shared(), signer.clone(), checkpoint_every);
             }
@@ -496,6 +531,14 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             eprintln!("sent {sent} digests");
             Ok(())
         }
+        Command::Purge { retention } => {
+            let backend = Backend::open(&location, Migrations::Apply).await?;
+            let ledger = Ledger::new(backend.shared(), backend.personal_data())
+                .with_retention(retention.duration());
+            let purged = ledger.purge_due(Utc::now()).await?;
+            println!("purged {purged} users");
+            Ok(())
+        }
         Command::Import { file, keys } => {
             let backend = Backend::open(&location, Migrations::Apply).await?;
             if let Some(path) = keys {
@@ -555,6 +598,23 @@ fn spawn_digests(ledger: Ledger, target: std::sync::Arc<dyn crate::projection::P
                 Ok(0) => {}
                 Ok(sent) => tracing::info!(sent, "digests sent"),
                 Err(e) => tracing::warn!(error = %e, "digests failed; retrying in an hour"),
+            }
+        }
+    });
+}
+
+/// Purges the users whose retention period is over every hour (a purge is
+/// decided on the user's stream, so a restart, a second process or a
+/// concurrent restore never purges anyone twice or too early).
+fn spawn_purges(ledger: Ledger) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match ledger.purge_due(Utc::now()).await {
+                Ok(0) => {}
+                Ok(purged) => tracing::info!(purged, "users purged after their retention period"),
+                Err(e) => tracing::warn!(error = %e, "purge sweep failed; retrying in an hour"),
             }
         }
     });

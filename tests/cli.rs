@@ -6,7 +6,7 @@ mod support;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use support::{Kind, TestStore};
+use support::TestStore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn portal_ledger(t: &TestStore, args: &[&str]) -> Output {
@@ -114,55 +114,70 @@ on_both_backends!(
     }
 );
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn verify_exits_non_zero_and_names_the_position() {
-    let t = TestStore::new(Kind::Embedded).await;
-    support::fill(&t.store, 10).await;
-    let head_line = stdout(&portal_ledger(&t, &["head"]))
-        .lines()
-        .next()
-        .unwrap()
-        .to_owned();
-    let db = match &t.location {
-        portal_ledger::backend::StoreLocation::Embedded { data_dir } => {
-            data_dir.join("events.sqlite3")
+/// Runs SQL against the store's database as its owner, around the
+/// append-only triggers (PostgreSQL: replica mode, superuser only; SQLite:
+/// dropping them).
+async fn tamper(t: &TestStore, sql: &str) {
+    match &t.location {
+        portal_ledger::backend::StoreLocation::Postgres { .. } => {
+            let client = t.database.as_ref().unwrap().owner_client().await;
+            client
+                .batch_execute(&format!("SET session_replication_role = replica; {sql}"))
+                .await
+                .unwrap();
         }
-        _ => unreachable!(),
-    };
-    let conn = rusqlite::Connection::open(db).unwrap();
-    conn.execute_batch(
-        "DROP TRIGGER events_refuse_update; DROP TRIGGER events_refuse_delete; \
-         UPDATE events SET event_type = 'user.promoted' WHERE position = 4;",
-    )
-    .unwrap();
-    let verify = portal_ledger(&t, &["verify"]);
-    assert_eq!(verify.status.code(), Some(1));
-    assert!(
-        stderr(&verify).contains("position 4:"),
-        "{}",
-        stderr(&verify)
-    );
-
-    conn.execute_batch("DELETE FROM events WHERE position >= 4")
-        .unwrap();
-    assert!(portal_ledger(&t, &["verify"]).status.success());
-    let truncated = portal_ledger(&t, &["verify", "--expect-head", &head_line]);
-    assert_eq!(truncated.status.code(), Some(1));
-    assert!(
-        stderr(&truncated).contains("position 4:"),
-        "{}",
-        stderr(&truncated)
-    );
-    assert!(
-        stderr(&truncated).contains("recorded before"),
-        "{}",
-        stderr(&truncated)
-    );
+        portal_ledger::backend::StoreLocation::Embedded { data_dir } => {
+            let conn = rusqlite::Connection::open(data_dir.join("events.sqlite3")).unwrap();
+            conn.execute_batch(&format!(
+                "DROP TRIGGER IF EXISTS events_refuse_update; \
+                 DROP TRIGGER IF EXISTS events_refuse_delete; {sql}"
+            ))
+            .unwrap();
+        }
+    }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn serve_answers_health_and_head() {
-    let t = TestStore::new(Kind::Embedded).await;
+on_both_backends!(
+    verify_exits_non_zero_and_names_the_position,
+    |t: TestStore| async move {
+        support::fill(&t.store, 10).await;
+        let head_line = stdout(&portal_ledger(&t, &["head"]))
+            .lines()
+            .next()
+            .unwrap()
+            .to_owned();
+        tamper(
+            &t,
+            "UPDATE events SET event_type = 'user.promoted' WHERE position = 4;",
+        )
+        .await;
+        let verify = portal_ledger(&t, &["verify"]);
+        assert_eq!(verify.status.code(), Some(1));
+        assert!(
+            stderr(&verify).contains("position 4:"),
+            "{}",
+            stderr(&verify)
+        );
+
+        tamper(&t, "DELETE FROM events WHERE position >= 4").await;
+        assert!(portal_ledger(&t, &["verify"]).status.success());
+        let truncated = portal_ledger(&t, &["verify", "--expect-head", &head_line]);
+        assert_eq!(truncated.status.code(), Some(1));
+        assert!(
+            stderr(&truncated).contains("position 4:"),
+            "{}",
+            stderr(&truncated)
+        );
+        assert!(
+            stderr(&truncated).contains("recorded before"),
+            "{}",
+            stderr(&truncated)
+        );
+    }
+);
+
+// Against PostgreSQL, `serve` gets the test database by `--database-url`.
+on_both_backends!(serve_answers_health_and_head, |t: TestStore| async move {
     support::fill(&t.store, 3).await;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -205,7 +220,7 @@ async fn serve_answers_health_and_head() {
     server.kill().unwrap();
     server.wait().unwrap();
     result
-}
+});
 
 /// A minimal HTTP/1.1 GET over loopback; returns status and JSON body.
 async fn http_get(address: &str, path: &str) -> std::io::Result<(u16, serde_json::Value)> {

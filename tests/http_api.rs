@@ -1,9 +1,13 @@
 //! The HTTP API end to end, against a server listening on a real loopback
-//! port, on both backends: a new API user's walk from sign-in through
-//! tenants and users, the error shape for bad input, and tenant isolation.
+//! port (with the client's address, as `serve` runs it), on both backends:
+//! a new API user's walk from sign-in through tenants and users, the error
+//! shape for bad input, tenant isolation, the request's context and the
+//! grants in force in the stored metadata, sign-in limits, sign-out, own
+//! e-mail changes, a partner's customer signing up, digests in the outbox.
 
 mod support;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum_test::TestServer;
@@ -19,7 +23,8 @@ use serde_json::{json, Value};
 
 struct Api {
     server: TestServer,
-    _projections: Arc<Projections>,
+    projections: Arc<Projections>,
+    ledger: Ledger,
     root_password: String,
     mail: MemoryNotifier,
 }
@@ -43,6 +48,7 @@ async fn api(t: &support::TestStore) -> Api {
         .bootstrap(&Email::parse("root@platform.example").unwrap(), Utc::now())
         .await
         .unwrap();
+    let ledger = auth.ledger().clone();
     let state = AppState {
         store: t.store.clone(),
         auth,
@@ -50,10 +56,15 @@ async fn api(t: &support::TestStore) -> Api {
         idempotency: t.backend.idempotency(),
         checkpoint_key: None,
     };
-    let server = TestServer::builder().http_transport().build(router(state));
+    // Served like `serve` does: over a real connection, so handlers see
+    // the client's address.
+    let server = TestServer::builder()
+        .http_transport()
+        .build(router(state).into_make_service_with_connect_info::<SocketAddr>());
     Api {
         server,
-        _projections: projections,
+        projections,
+        ledger,
         root_password: password.expose().to_owned(),
         mail,
     }
@@ -285,6 +296,9 @@ on_both_backends!(
         (api.server.get("/v1/users/not-a-uuid").authorization_bearer(&root), 400, "invalid_path"),
         (api.server.get(&format!("/v1/accounts/{platform}/users?position=soon")).authorization_bearer(&root), 400, "invalid_query"),
         (api.server.get("/v1/nowhere"), 404, "not_found"),
+        (api.server.post(&users).authorization_bearer(&root).add_header("X-Causation-Id", "because").json(&json!({ "email": "a@platform.example", "name": "A", "role": "admin", "password": "long enough pw" })), 400, "invalid_causation_id"),
+        (api.server.post(&users).authorization_bearer(&root).add_header("X-Correlation-Id", "c-1").json(&json!({ "email": "a@platform.example", "name": "A", "role": "admin", "password": "long enough pw" })), 400, "invalid_correlation_id"),
+        (api.server.post("/v1/sessions").add_header("X-Causation-Id", "123").json(&json!({ "email": "root@platform.example", "password": "wrong password" })), 400, "invalid_causation_id"),
     ];
         for (index, (request, status, code)) in cases.into_iter().enumerate() {
             let response = request.expect_failure().await;
@@ -737,87 +751,88 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/users/{user_id}/password-reset"),
 ];
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_openapi_document_describes_every_route() {
-    let t = support::TestStore::new(support::Kind::Embedded).await;
-    let api = api(&t).await;
-    let doc: Value = api.server.get("/openapi.json").await.json();
-    assert!(
-        doc["openapi"].as_str().unwrap().starts_with("3.1"),
-        "{}",
-        doc["openapi"]
-    );
-    let paths = doc["paths"].as_object().unwrap();
-    let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
-    assert_eq!(documented, ROUTES.len(), "documented operations vs routes");
-    for (method, path) in ROUTES {
-        let operation = &paths[*path][*method];
-        assert!(operation.is_object(), "{method} {path} is not documented");
+on_both_backends!(
+    the_openapi_document_describes_every_route,
+    |t: support::TestStore| async move {
+        let api = api(&t).await;
+        let doc: Value = api.server.get("/openapi.json").await.json();
         assert!(
-            operation["responses"]
-                .as_object()
-                .is_some_and(|r| !r.is_empty()),
-            "{method} {path} has no responses"
+            doc["openapi"].as_str().unwrap().starts_with("3.1"),
+            "{}",
+            doc["openapi"]
         );
-        // And the route really exists (a typo would reach the 404 fallback);
-        // unauthenticated, every /v1 command or read is refused before work.
-        // Public reads (the head, the checkpoints an auditor pins) answer
-        // without a session.
-        if !path.starts_with("/v1/")
-            || [
-                "/v1/log/head",
-                "/v1/checkpoints",
-                "/v1/checkpoints/public-key",
-            ]
-            .contains(path)
-        {
-            continue;
-        }
-        for status in ["400", "401", "404"] {
+        let paths = doc["paths"].as_object().unwrap();
+        let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
+        assert_eq!(documented, ROUTES.len(), "documented operations vs routes");
+        for (method, path) in ROUTES {
+            let operation = &paths[*path][*method];
+            assert!(operation.is_object(), "{method} {path} is not documented");
             assert!(
-                operation["responses"][status].is_object(),
-                "{method} {path} documents no {status}"
+                operation["responses"]
+                    .as_object()
+                    .is_some_and(|r| !r.is_empty()),
+                "{method} {path} has no responses"
+            );
+            // And the route really exists (a typo would reach the 404 fallback);
+            // unauthenticated, every /v1 command or read is refused before work.
+            // Public reads (the head, the checkpoints an auditor pins) answer
+            // without a session.
+            if !path.starts_with("/v1/")
+                || [
+                    "/v1/log/head",
+                    "/v1/checkpoints",
+                    "/v1/checkpoints/public-key",
+                ]
+                .contains(path)
+            {
+                continue;
+            }
+            for status in ["400", "401", "404"] {
+                assert!(
+                    operation["responses"][status].is_object(),
+                    "{method} {path} documents no {status}"
+                );
+            }
+            let concrete = path
+                .replace("{account_id}", "00000000-0000-7000-8000-000000000000")
+                .replace("{user_id}", "00000000-0000-7000-8000-000000000000")
+                .replace("{license_id}", "00000000-0000-7000-8000-000000000000")
+                .replace("{invitation_id}", "00000000-0000-7000-8000-000000000000")
+                .replace("{server_id}", "00000000-0000-7000-8000-000000000000")
+                .replace("{ticket_id}", "00000000-0000-7000-8000-000000000000")
+                .replace("{backup_id}", "b1")
+                .replace("{entity_type}", "user")
+                .replace("{entity_id}", "00000000-0000-7000-8000-000000000000");
+            let request = match *method {
+                "get" => api.server.get(&concrete),
+                "post" => api.server.post(&concrete),
+                "put" => api.server.put(&concrete),
+                "patch" => api.server.patch(&concrete),
+                _ => api.server.delete(&concrete),
+            };
+            let response = request.expect_failure().await;
+            assert_ne!(response.status_code(), 404, "{method} {path} is not routed");
+            assert_ne!(
+                response.status_code(),
+                405,
+                "{method} {path}: method not allowed"
             );
         }
-        let concrete = path
-            .replace("{account_id}", "00000000-0000-7000-8000-000000000000")
-            .replace("{user_id}", "00000000-0000-7000-8000-000000000000")
-            .replace("{license_id}", "00000000-0000-7000-8000-000000000000")
-            .replace("{invitation_id}", "00000000-0000-7000-8000-000000000000")
-            .replace("{server_id}", "00000000-0000-7000-8000-000000000000")
-            .replace("{ticket_id}", "00000000-0000-7000-8000-000000000000")
-            .replace("{backup_id}", "b1")
-            .replace("{entity_type}", "user")
-            .replace("{entity_id}", "00000000-0000-7000-8000-000000000000");
-        let request = match *method {
-            "get" => api.server.get(&concrete),
-            "post" => api.server.post(&concrete),
-            "put" => api.server.put(&concrete),
-            "patch" => api.server.patch(&concrete),
-            _ => api.server.delete(&concrete),
-        };
-        let response = request.expect_failure().await;
-        assert_ne!(response.status_code(), 404, "{method} {path} is not routed");
-        assert_ne!(
-            response.status_code(),
-            405,
-            "{method} {path}: method not allowed"
-        );
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        for schema in [
+            "ErrorBody",
+            "SignInRequest",
+            "CreateUser",
+            "UserCreated",
+            "Appended",
+            "CreateInvitation",
+            "AccountKind",
+        ] {
+            assert!(schemas.contains_key(schema), "schema {schema} missing");
+        }
+        assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
     }
-    let schemas = doc["components"]["schemas"].as_object().unwrap();
-    for schema in [
-        "ErrorBody",
-        "SignInRequest",
-        "CreateUser",
-        "UserCreated",
-        "Appended",
-        "CreateInvitation",
-        "AccountKind",
-    ] {
-        assert!(schemas.contains_key(schema), "schema {schema} missing");
-    }
-    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
-}
+);
 
 on_both_backends!(servers_over_http, |t: support::TestStore| async move {
     let api = api(&t).await;
@@ -1128,34 +1143,616 @@ on_both_backends!(
     }
 );
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn checkpoints_and_their_key_are_public() {
-    let t = support::TestStore::new(support::Kind::Embedded).await;
-    let api = api(&t).await;
-    // Without a signing key the service says so.
-    let none = api
-        .server
-        .get("/v1/checkpoints/public-key")
-        .expect_failure()
-        .await;
-    assert_eq!(none.status_code(), 404);
-    assert_eq!(error_code(&none), "no_signing_key");
-    let signer = portal_ledger::integrity::checkpoint::CheckpointSigner::generate().unwrap();
-    let appended =
-        portal_ledger::integrity::checkpoint::append_checkpoint(t.store.as_ref(), &signer)
+on_both_backends!(
+    checkpoints_and_their_key_are_public,
+    |t: support::TestStore| async move {
+        let api = api(&t).await;
+        // Without a signing key the service says so.
+        let none = api
+            .server
+            .get("/v1/checkpoints/public-key")
+            .expect_failure()
+            .await;
+        assert_eq!(none.status_code(), 404);
+        assert_eq!(error_code(&none), "no_signing_key");
+        let signer = portal_ledger::integrity::checkpoint::CheckpointSigner::generate().unwrap();
+        let appended =
+            portal_ledger::integrity::checkpoint::append_checkpoint(t.store.as_ref(), &signer)
+                .await
+                .unwrap();
+        let page: Value = api
+            .server
+            .get(&format!("/v1/checkpoints?position={}", appended.position))
+            .await
+            .json();
+        assert_eq!(
+            page["checkpoints"][0]["head_position"],
+            appended.payload.head_position
+        );
+        assert_eq!(
+            page["checkpoints"][0]["signature"],
+            appended.payload.signature
+        );
+    }
+);
+
+on_both_backends!(
+    a_requests_context_reaches_the_log_and_the_activity_log,
+    |t: support::TestStore| async move {
+        let api = api(&t).await;
+        let (root, me) = api
+            .sign_in("root@platform.example", &api.root_password)
+            .await;
+        let platform = me["account_id"].as_str().unwrap().to_owned();
+        let correlation = uuid::Uuid::now_v7();
+        let cause = uuid::Uuid::now_v7();
+        let created = api
+            .server
+            .post(&format!("/v1/accounts/{platform}/users"))
+            .authorization_bearer(&root)
+            .add_header("User-Agent", "PortalBackEnd/2.1 (ops)")
+            .add_header("X-Request-Id", "req-42")
+            .add_header("X-Correlation-Id", correlation.to_string())
+            .add_header("X-Causation-Id", cause.to_string())
+            .json(&json!({ "email": "meta@platform.example", "name": "Meta", "role": "support", "password": "long enough pw" }))
+            .await;
+        assert_eq!(created.status_code(), 201, "{}", created.text());
+        let created: Value = created.json();
+        let user_id = created["user_id"].as_str().unwrap().to_owned();
+        let position = created["position"].as_u64().unwrap();
+
+        // The stored event: from where, with which ids (sealed at rest,
+        // readable through the keys).
+        let mut events = t
+            .store
+            .read_all(1, 100_000, &portal_ledger::store::ReadFilter::all())
             .await
             .unwrap();
-    let page: Value = api
-        .server
-        .get(&format!("/v1/checkpoints?position={}", appended.position))
+        let raw = events
+            .iter()
+            .find(|e| {
+                e.event_type.as_str() == "user.created" && e.stream_id.as_str().ends_with(&user_id)
+            })
+            .unwrap()
+            .metadata
+            .as_str()
+            .to_owned();
+        assert!(!raw.contains("PortalBackEnd"), "user agent in clear: {raw}");
+        t.personal.open(&mut events).await.unwrap();
+        let event = events
+            .iter()
+            .find(|e| {
+                e.event_type.as_str() == "user.created" && e.stream_id.as_str().ends_with(&user_id)
+            })
+            .unwrap();
+        let meta = event.metadata.to_value();
+        assert_eq!(meta["ip"], "127.0.0.1");
+        assert_eq!(meta["user_agent"], "PortalBackEnd/2.1 (ops)");
+        assert_eq!(meta["request_id"], "req-42");
+        assert_eq!(meta["correlation_id"], correlation.to_string());
+        assert_eq!(meta["causation_id"], cause.to_string());
+        assert_eq!(meta["actor"]["email"], "root@platform.example");
+        assert_eq!(meta["authorization"]["role"], "admin");
+        assert_eq!(meta["authorization"]["action"], "create_user");
+
+        // Without the headers: a generated request id, a fresh correlation
+        // id, no causation id.
+        let sign_in = events
+            .iter()
+            .find(|e| e.event_type.as_str() == "session.opened")
+            .unwrap()
+            .metadata
+            .to_value();
+        assert_eq!(sign_in["ip"], "127.0.0.1");
+        assert!(sign_in["request_id"]
+            .as_str()
+            .is_some_and(|r| !r.is_empty()));
+        assert!(sign_in["correlation_id"].as_str().is_some());
+        assert!(sign_in["causation_id"].is_null());
+
+        // The activity log shows the same.
+        let page: Value = api
+            .server
+            .get(&format!(
+                "/v1/accounts/{platform}/activity?position={position}&target_type=user&target_id={user_id}"
+            ))
+            .authorization_bearer(&root)
+            .await
+            .json();
+        // Creating with a password is two commands of one request: both
+        // carry its context.
+        let entries = page["entries"].as_array().unwrap();
+        assert_eq!(entries.len(), 2, "{page}");
+        for entry in entries {
+            assert_eq!(entry["ip"], "127.0.0.1");
+            assert_eq!(entry["user_agent"], "PortalBackEnd/2.1 (ops)");
+            assert_eq!(entry["correlation_id"], correlation.to_string());
+        }
+        let entry = entries
+            .iter()
+            .find(|e| e["event_type"] == "user.created")
+            .unwrap();
+        assert_eq!(entry["action_type"], "Update User Profile", "{page}");
+        assert_eq!(entry["ip"], "127.0.0.1");
+        assert_eq!(entry["user_agent"], "PortalBackEnd/2.1 (ops)");
+        assert_eq!(entry["correlation_id"], correlation.to_string());
+        assert_eq!(entry["actor_email"], "root@platform.example");
+    }
+);
+
+/// Every stored event, opened (personal fields readable).
+async fn opened_log(t: &support::TestStore) -> Vec<portal_ledger::event::RecordedEvent> {
+    let mut events = t
+        .store
+        .read_all(1, 100_000, &portal_ledger::store::ReadFilter::all())
         .await
-        .json();
-    assert_eq!(
-        page["checkpoints"][0]["head_position"],
-        appended.payload.head_position
-    );
-    assert_eq!(
-        page["checkpoints"][0]["signature"],
-        appended.payload.signature
-    );
+        .unwrap();
+    t.personal.open(&mut events).await.unwrap();
+    events
 }
+
+fn last_of<'a>(
+    events: &'a [portal_ledger::event::RecordedEvent],
+    event_type: &str,
+    stream_ends_with: &str,
+) -> &'a portal_ledger::event::RecordedEvent {
+    events
+        .iter()
+        .rev()
+        .find(|e| {
+            e.event_type.as_str() == event_type && e.stream_id.as_str().ends_with(stream_ends_with)
+        })
+        .unwrap_or_else(|| panic!("no {event_type} on …{stream_ends_with}"))
+}
+
+fn grant_event(basis: &str, event: &portal_ledger::event::RecordedEvent) -> Value {
+    json!({ "basis": basis, "position": event.position, "event_id": event.event_id.to_string() })
+}
+
+on_both_backends!(
+    the_metadata_names_the_grants_in_force,
+    |t: support::TestStore| async move {
+        let api = api(&t).await;
+        let (root, _) = api
+            .sign_in("root@platform.example", &api.root_password)
+            .await;
+        let partner: Value = api
+            .server
+            .post("/v1/accounts")
+            .authorization_bearer(&root)
+            .json(&json!({ "kind": "partner", "name": "Reseller" }))
+            .await
+            .json();
+        let partner_id = partner["account_id"].as_str().unwrap().to_owned();
+        api.server
+            .post(&format!("/v1/accounts/{partner_id}/users"))
+            .authorization_bearer(&root)
+            .json(&json!({ "email": "boss@reseller.example", "name": "Boss", "role": "admin", "password": "reseller password" }))
+            .await
+            .assert_status(axum::http::StatusCode::CREATED);
+        let (boss, _) = api
+            .sign_in("boss@reseller.example", "reseller password")
+            .await;
+        let org: Value = api
+            .server
+            .post("/v1/accounts")
+            .authorization_bearer(&boss)
+            .json(&json!({ "kind": "organization", "name": "Customer" }))
+            .await
+            .json();
+        let org_id = org["account_id"].as_str().unwrap().to_owned();
+        api.server
+            .post(&format!("/v1/accounts/{org_id}/users"))
+            .authorization_bearer(&boss)
+            .json(&json!({ "email": "it@customer.example", "name": "IT", "role": "admin", "password": "customer password" }))
+            .await
+            .assert_status(axum::http::StatusCode::CREATED);
+        let (it, _) = api
+            .sign_in("it@customer.example", "customer password")
+            .await;
+        // Partner staff assigned to this customer.
+        let staff: Value = api
+            .server
+            .post(&format!("/v1/accounts/{partner_id}/users"))
+            .authorization_bearer(&boss)
+            .json(&json!({ "email": "staff@reseller.example", "name": "Staff", "role": "user", "password": "staff long password" }))
+            .await
+            .json();
+        let staff_id = staff["user_id"].as_str().unwrap().to_owned();
+        api.server
+            .put(&format!("/v1/users/{staff_id}/customers"))
+            .authorization_bearer(&boss)
+            .json(&json!({ "account_ids": [org_id] }))
+            .await
+            .assert_status_ok();
+        let (staff, _) = api
+            .sign_in("staff@reseller.example", "staff long password")
+            .await;
+
+        // The customer registers a server without partner access, then
+        // grants it.
+        let server: Value = api
+            .server
+            .post(&format!("/v1/accounts/{org_id}/servers"))
+            .authorization_bearer(&it)
+            .json(&json!({ "name": "wall-1", "partner_access": false }))
+            .await
+            .json();
+        let server_id = server["server_id"].as_str().unwrap().to_owned();
+        let refused = api
+            .server
+            .post(&format!("/v1/servers/{server_id}/actions"))
+            .authorization_bearer(&staff)
+            .json(&json!({ "action": "files uploaded" }))
+            .expect_failure()
+            .await;
+        assert_eq!(error_code(&refused), "partner_access_not_granted");
+        api.server
+            .put(&format!("/v1/servers/{server_id}/partner-access"))
+            .authorization_bearer(&it)
+            .json(&json!({ "granted": true }))
+            .await
+            .assert_status_ok();
+        api.server
+            .post(&format!("/v1/servers/{server_id}/actions"))
+            .authorization_bearer(&staff)
+            .json(&json!({ "action": "files uploaded" }))
+            .await
+            .assert_status_ok();
+
+        let log = opened_log(&t).await;
+        let action = last_of(&log, "server.action_performed", &server_id);
+        let grant = &action.metadata.to_value()["authorization"];
+        assert_eq!(grant["role"], "user");
+        assert_eq!(grant["action"], "server_action");
+        assert_eq!(
+            grant["relation"],
+            json!({ "kind": "customer", "assigned": true })
+        );
+        assert_eq!(
+            grant["because"],
+            json!([
+                grant_event("role", last_of(&log, "user.created", &staff_id)),
+                grant_event(
+                    "customer_assignment",
+                    last_of(&log, "user.customers_assigned", &staff_id)
+                ),
+                grant_event(
+                    "partner_access",
+                    last_of(&log, "server.partner_access_granted", &server_id)
+                ),
+            ])
+        );
+
+        // The customer's own admin acts on their role alone.
+        let it_id = api
+            .server
+            .get("/v1/me")
+            .authorization_bearer(&it)
+            .await
+            .json::<Value>()["user_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let granted = last_of(&log, "server.partner_access_granted", &server_id);
+        let own = &granted.metadata.to_value()["authorization"];
+        assert_eq!(own["relation"], json!({ "kind": "own" }));
+        assert_eq!(
+            own["because"],
+            json!([grant_event("role", last_of(&log, "user.created", &it_id))])
+        );
+        // The platform's bootstrap (by the system) rests on no grant.
+        let first = &log[0].metadata.to_value();
+        assert_eq!(first["actor"]["kind"], "system");
+        assert!(first["authorization"].is_null());
+    }
+);
+
+on_both_backends!(
+    sign_in_limits_sign_out_and_own_email_changes_over_http,
+    |t: support::TestStore| async move {
+        let api = api(&t).await;
+        let (root, me) = api
+            .sign_in("root@platform.example", &api.root_password)
+            .await;
+        let platform = me["account_id"].as_str().unwrap().to_owned();
+        let created: Value = api
+            .server
+            .post(&format!("/v1/accounts/{platform}/users"))
+            .authorization_bearer(&root)
+            .json(&json!({ "email": "ada@platform.example", "name": "Ada", "role": "support", "password": "ada long password" }))
+            .await
+            .json();
+        let ada_id = created["user_id"].as_str().unwrap().to_owned();
+
+        // Five wrong passwords, then 429 — even with the right one — and
+        // none of it is in the log.
+        let head = t.store.head().await.unwrap();
+        for attempt in 0..5 {
+            let wrong = api
+                .server
+                .post("/v1/sessions")
+                .json(&json!({ "email": "ada@platform.example", "password": format!("wrong {attempt}") }))
+                .expect_failure()
+                .await;
+            assert_eq!(wrong.status_code(), 401, "attempt {attempt}");
+            assert_eq!(error_code(&wrong), "invalid_credentials");
+        }
+        for password in ["wrong again", "ada long password"] {
+            let limited = api
+                .server
+                .post("/v1/sessions")
+                .json(&json!({ "email": "ADA@platform.example", "password": password }))
+                .expect_failure()
+                .await;
+            assert_eq!(limited.status_code(), 429, "{}", limited.text());
+            assert_eq!(error_code(&limited), "too_many_attempts");
+        }
+        assert_eq!(
+            t.store.head().await.unwrap(),
+            head,
+            "a refused sign-in appended"
+        );
+        // Other addresses are not affected.
+        let (second, _) = api
+            .sign_in("root@platform.example", &api.root_password)
+            .await;
+
+        // Signing out ends that session only, at once.
+        let out = api
+            .server
+            .delete("/v1/sessions/current")
+            .authorization_bearer(&second)
+            .await;
+        assert_eq!(out.status_code(), 204, "{}", out.text());
+        let gone = api
+            .server
+            .get("/v1/me")
+            .authorization_bearer(&second)
+            .expect_failure()
+            .await;
+        assert_eq!(gone.status_code(), 401);
+        assert_eq!(error_code(&gone), "unauthenticated");
+        let again = api
+            .server
+            .delete("/v1/sessions/current")
+            .authorization_bearer(&second)
+            .expect_failure()
+            .await;
+        assert_eq!(again.status_code(), 401);
+        api.server
+            .get("/v1/me")
+            .authorization_bearer(&root)
+            .await
+            .assert_status_ok();
+
+        // Changing your own e-mail ends every session of yours at once …
+        let other_root = api
+            .sign_in("root@platform.example", &api.root_password)
+            .await
+            .0;
+        let me_id = me["user_id"].as_str().unwrap().to_owned();
+        let changed = api
+            .server
+            .patch(&format!("/v1/users/{me_id}"))
+            .authorization_bearer(&root)
+            .json(&json!({ "email": "root@new.platform.example" }))
+            .await;
+        assert_eq!(changed.status_code(), 200, "{}", changed.text());
+        for token in [&root, &other_root] {
+            let gone = api
+                .server
+                .get("/v1/me")
+                .authorization_bearer(token)
+                .expect_failure()
+                .await;
+            assert_eq!(gone.status_code(), 401);
+        }
+        // … the old address no longer signs in, the new one does …
+        let old = api
+            .server
+            .post("/v1/sessions")
+            .json(&json!({ "email": "root@platform.example", "password": api.root_password }))
+            .expect_failure()
+            .await;
+        assert_eq!(error_code(&old), "invalid_credentials");
+        let (root, _) = api
+            .sign_in("root@new.platform.example", &api.root_password)
+            .await;
+        let me: Value = api
+            .server
+            .get("/v1/me")
+            .authorization_bearer(&root)
+            .await
+            .json();
+        assert_eq!(me["email"], "root@new.platform.example");
+        // … while an admin changing someone else's e-mail stays signed in.
+        api.server
+            .patch(&format!("/v1/users/{ada_id}"))
+            .authorization_bearer(&root)
+            .json(&json!({ "email": "ada@new.platform.example" }))
+            .await
+            .assert_status_ok();
+        api.server
+            .get("/v1/me")
+            .authorization_bearer(&root)
+            .await
+            .assert_status_ok();
+    }
+);
+
+on_both_backends!(
+    a_partner_invites_a_customer_organization_over_http,
+    |t: support::TestStore| async move {
+        let api = api(&t).await;
+        let (root, _) = api
+            .sign_in("root@platform.example", &api.root_password)
+            .await;
+        let partner: Value = api
+            .server
+            .post("/v1/accounts")
+            .authorization_bearer(&root)
+            .json(&json!({ "kind": "partner", "name": "Reseller" }))
+            .await
+            .json();
+        let partner_id = partner["account_id"].as_str().unwrap().to_owned();
+        api.server
+            .post(&format!("/v1/accounts/{partner_id}/users"))
+            .authorization_bearer(&root)
+            .json(&json!({ "email": "boss@reseller.example", "name": "Boss", "role": "admin", "password": "reseller password" }))
+            .await
+            .assert_status(axum::http::StatusCode::CREATED);
+        let (boss, _) = api
+            .sign_in("boss@reseller.example", "reseller password")
+            .await;
+
+        // A partner may invite organizations, not partners.
+        let invitations = format!("/v1/accounts/{partner_id}/invitations");
+        let refused = api
+            .server
+            .post(&invitations)
+            .authorization_bearer(&boss)
+            .json(&json!({ "email": "cto@acme.example", "tenant": { "kind": "partner", "name": "Acme" } }))
+            .expect_failure()
+            .await;
+        assert!(refused.status_code().is_client_error());
+        let invited = api
+            .server
+            .post(&invitations)
+            .authorization_bearer(&boss)
+            .json(&json!({ "email": "cto@acme.example", "tenant": { "kind": "organization", "name": "Acme Corp" } }))
+            .await;
+        assert_eq!(invited.status_code(), 201, "{}", invited.text());
+        let mail = api
+            .mail
+            .sent()
+            .into_iter()
+            .rev()
+            .find(|m| m.to == "cto@acme.example")
+            .unwrap();
+        let code = mail
+            .body
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap()
+            .trim()
+            .to_owned();
+
+        // Accepting creates the organization (the partner's customer) and
+        // its first admin.
+        let signed_up = api
+            .server
+            .post("/v1/invitations/accept")
+            .json(&json!({ "code": code, "name": "Cleo CTO", "password": "acme long password" }))
+            .await;
+        assert_eq!(signed_up.status_code(), 201, "{}", signed_up.text());
+        let signed_up: Value = signed_up.json();
+        let org_id = signed_up["account_id"].as_str().unwrap().to_owned();
+        assert_ne!(org_id, partner_id);
+        let (cto, _) = api.sign_in("cto@acme.example", "acme long password").await;
+        let me: Value = api
+            .server
+            .get("/v1/me")
+            .authorization_bearer(&cto)
+            .await
+            .json();
+        assert_eq!(me["account_id"], org_id.as_str());
+        assert_eq!(me["role"], "admin");
+        assert_eq!(me["user_id"], signed_up["user_id"]);
+        let position = signed_up["position"].as_u64().unwrap();
+        let org: Value = api
+            .server
+            .get(&format!("/v1/accounts/{org_id}?position={position}"))
+            .authorization_bearer(&cto)
+            .await
+            .json();
+        assert_eq!(org["kind"], "organization");
+        assert_eq!(org["name"], "Acme Corp");
+        assert_eq!(org["parent_id"], partner_id.as_str());
+        // The new admin manages their organization; the partner sees its
+        // new customer.
+        api.server
+            .post(&format!("/v1/accounts/{org_id}/users"))
+            .authorization_bearer(&cto)
+            .json(&json!({ "email": "dev@acme.example", "name": "Dev", "role": "regular", "password": "dev long password" }))
+            .await
+            .assert_status(axum::http::StatusCode::CREATED);
+        api.server
+            .get(&format!("/v1/accounts/{org_id}"))
+            .authorization_bearer(&boss)
+            .await
+            .assert_status_ok();
+        // The code worked once.
+        let reused = api
+            .server
+            .post("/v1/invitations/accept")
+            .json(&json!({ "code": code, "name": "Again", "password": "acme long password" }))
+            .expect_failure()
+            .await;
+        assert_eq!(error_code(&reused), "invalid_invitation");
+    }
+);
+
+on_both_backends!(
+    digests_appear_in_the_outbox,
+    |t: support::TestStore| async move {
+        use chrono::{Datelike, Duration, TimeZone};
+        let api = api(&t).await;
+        let (root, me) = api
+            .sign_in("root@platform.example", &api.root_password)
+            .await;
+        let platform = me["account_id"].as_str().unwrap().to_owned();
+        let root_id = me["user_id"].as_str().unwrap().to_owned();
+        api.server
+            .post(&format!("/v1/accounts/{platform}/users"))
+            .authorization_bearer(&root)
+            .json(&json!({ "email": "new@platform.example", "name": "New", "role": "support", "password": "long enough pw" }))
+            .await
+            .assert_status(axum::http::StatusCode::CREATED);
+        let set = api
+            .server
+            .put(&format!("/v1/users/{root_id}/notification-preferences"))
+            .authorization_bearer(&root)
+            .json(&json!({ "frequency": "daily", "categories": ["users"] }))
+            .await;
+        assert_eq!(set.status_code(), 200, "{}", set.text());
+        let position = set.json::<Value>()["position"].as_u64().unwrap();
+        assert!(
+            api.projections
+                .wait_for(position, std::time::Duration::from_secs(10))
+                .await
+        );
+
+        // Tomorrow morning the digest sender runs (the clock is the test's).
+        let tomorrow = Utc::now() + Duration::days(1);
+        let tomorrow = Utc
+            .with_ymd_and_hms(tomorrow.year(), tomorrow.month(), tomorrow.day(), 3, 0, 0)
+            .unwrap();
+        let source =
+            portal_ledger::projection::read_models::ReadModels(api.projections.target().clone());
+        assert_eq!(api.ledger.send_digests(tomorrow, &source).await.unwrap(), 1);
+        assert_eq!(api.ledger.send_digests(tomorrow, &source).await.unwrap(), 0);
+        let head = t.store.head().await.unwrap().position;
+        let outbox: Value = api
+            .server
+            .get(&format!("/v1/accounts/{platform}/outbox?position={head}"))
+            .authorization_bearer(&root)
+            .await
+            .json();
+        let digests: Vec<&Value> = outbox["emails"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "digest")
+            .collect();
+        assert_eq!(digests.len(), 1, "{outbox}");
+        assert_eq!(digests[0]["recipient"], "root@platform.example");
+        assert!(
+            digests[0]["subject"].as_str().unwrap().contains("Daily"),
+            "{outbox}"
+        );
+        // Newest first: the digest heads the outbox.
+        assert_eq!(outbox["emails"][0]["kind"], "digest");
+    }
+);

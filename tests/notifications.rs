@@ -198,6 +198,28 @@ on_both_backends!(
         assert!(!digests[0].body.contains("Servers"));
         // Once per period, however often it runs.
         assert_eq!(ledger.send_digests(tomorrow, &source).await.unwrap(), 0);
+        // The digest is caused by the preferences that asked for it.
+        let log = t
+            .store
+            .read_all(1, 100_000, &ReadFilter::all())
+            .await
+            .unwrap();
+        let chosen = log
+            .iter()
+            .rev()
+            .find(|e| {
+                e.stream_id == root_id.stream()
+                    && e.event_type.as_str() == "user.notification_preferences_changed"
+            })
+            .unwrap();
+        let digest: Vec<Value> = log
+            .iter()
+            .map(|e| e.metadata.to_value())
+            .filter(|m| m["action_type"] == "Send Digest")
+            .collect();
+        assert_eq!(digest.len(), 1);
+        assert_eq!(digest[0]["actor"]["kind"], "system");
+        assert_eq!(digest[0]["causation_id"], chosen.event_id.to_string());
 
         // Next Monday morning: Nora's weekly digest (and root's daily one).
         let mut monday = tomorrow;

@@ -115,6 +115,65 @@ pub struct Target {
     pub id: String,
 }
 
+/// An event a command rests on, by its place in the log (a causation, a
+/// grant): its position for reading, its id for matching an export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct EventRef {
+    pub position: u64,
+    pub event_id: Uuid,
+}
+
+impl EventRef {
+    pub fn of(event: &crate::event::RecordedEvent) -> Self {
+        Self {
+            position: event.position,
+            event_id: event.event_id,
+        }
+    }
+}
+
+/// What kind of event a grant rests on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantBasis {
+    /// The actor's role was set (created, changed, restored).
+    Role,
+    /// The customers a partner's staff member works for were set.
+    CustomerAssignment,
+    /// The customer granted its partner access to the server.
+    PartnerAccess,
+}
+
+/// One event the authorization rests on, by its place in the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct GrantEvent {
+    pub basis: GrantBasis,
+    pub position: u64,
+    pub event_id: Uuid,
+}
+
+impl GrantEvent {
+    pub fn new(basis: GrantBasis, at: EventRef) -> Self {
+        Self {
+            basis,
+            position: at.position,
+            event_id: at.event_id,
+        }
+    }
+}
+
+/// The authorization that allowed a command, as recorded: the matrix's
+/// answer (role, action, relation) and the events in force that made it so,
+/// so an auditor can answer "why was it allowed" from the log alone.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordedGrant {
+    #[serde(flatten)]
+    pub grant: Grant,
+    /// Absent for commands that rest on nothing but the matrix.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub because: Vec<GrantEvent>,
+}
+
 /// The metadata of every event a command appends.
 #[derive(Debug, Clone, Serialize)]
 pub struct EventMetadata {
@@ -131,7 +190,7 @@ pub struct EventMetadata {
     /// (see `crate::privacy`); absent otherwise.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub description_names_nobody: bool,
-    pub authorization: Option<Grant>,
+    pub authorization: Option<RecordedGrant>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub request_id: Option<String>,
@@ -172,13 +231,33 @@ impl EventMetadata {
             action_type,
             description,
             description_names_nobody: false,
-            authorization: grant,
+            authorization: grant.map(|grant| RecordedGrant {
+                grant,
+                because: Vec::new(),
+            }),
             ip: context.ip.clone(),
             user_agent: context.user_agent.clone(),
             request_id: context.request_id.clone(),
             correlation_id: context.correlation_id.unwrap_or_else(Uuid::now_v7),
             causation_id: context.causation_id,
         }
+    }
+
+    /// Records the events the authorization rests on (nothing for the
+    /// system, which needs no grant).
+    pub fn with_grant_events(mut self, events: &[GrantEvent]) -> Self {
+        if let Some(recorded) = &mut self.authorization {
+            recorded.because.extend_from_slice(events);
+        }
+        self
+    }
+
+    /// Records the event this command is a consequence of.
+    pub fn caused_by(mut self, cause: Option<EventRef>) -> Self {
+        if let Some(cause) = cause {
+            self.causation_id = Some(cause.event_id);
+        }
+        self
     }
 
     /// Marks the description as naming no person (it stays in clear even

@@ -9,7 +9,9 @@ use chrono::Duration;
 use thiserror::Error;
 
 use crate::app::codec::{decode, encode, CodecError};
-use crate::app::context::{ActivityType, Actor, CommandContext, EventMetadata};
+use crate::app::context::{
+    ActivityType, Actor, CommandContext, EventMetadata, EventRef, GrantBasis, GrantEvent,
+};
 use crate::domain::account::{self, AccountEvent, AccountState};
 use crate::domain::email::Email;
 use crate::domain::ids::{
@@ -130,15 +132,54 @@ impl Ledger {
         E: serde::de::DeserializeOwned,
         S: Default,
     {
+        self.fold_noting(stream, evolve, |_: &E, _| {}).await
+    }
+
+    /// [`fold`](Self::fold) that also shows `note` each event with its
+    /// place in the log (for a command that records which events it rests
+    /// on: a grant, a preference).
+    pub(crate) async fn fold_noting<E, S>(
+        &self,
+        stream: &StreamId,
+        evolve: impl Fn(S, &E, chrono::DateTime<chrono::Utc>) -> S,
+        mut note: impl FnMut(&E, EventRef),
+    ) -> Result<Loaded<S>, LedgerError>
+    where
+        E: serde::de::DeserializeOwned,
+        S: Default,
+    {
         let events = self.read_stream(stream).await?;
         let mut state = S::default();
         for event in &events {
-            state = evolve(state, &decode::<E>(event)?, event.recorded_at);
+            let decoded = decode::<E>(event)?;
+            note(&decoded, EventRef::of(event));
+            state = evolve(state, &decoded, event.recorded_at);
         }
         Ok(Loaded {
             state,
             version: events.len() as u64,
         })
+    }
+
+    /// A user and the last of their events `pick` chooses.
+    pub(crate) async fn load_user_noting(
+        &self,
+        id: UserId,
+        pick: impl Fn(&UserEvent) -> bool,
+    ) -> Result<(Loaded<UserState>, Option<EventRef>), LedgerError> {
+        let mut picked = None;
+        let loaded = self
+            .fold_noting(
+                &id.stream(),
+                |s, e: &UserEvent, at| user::evolve(s, e, at),
+                |e, at| {
+                    if pick(e) {
+                        picked = Some(at);
+                    }
+                },
+            )
+            .await?;
+        Ok((loaded, picked))
     }
 
     pub(crate) async fn load_account(
@@ -190,6 +231,32 @@ impl Ledger {
             .await
     }
 
+    /// A server and the last event that decided its partner access
+    /// (registration, grant or revocation).
+    pub(crate) async fn load_server_noting_access(
+        &self,
+        id: ServerId,
+    ) -> Result<(Loaded<ServerState>, Option<EventRef>), LedgerError> {
+        let mut access = None;
+        let loaded = self
+            .fold_noting(
+                &id.stream(),
+                |s, e: &ServerEvent, _| server::evolve(s, e),
+                |e, at| {
+                    if matches!(
+                        e,
+                        ServerEvent::Registered { .. }
+                            | ServerEvent::PartnerAccessGranted
+                            | ServerEvent::PartnerAccessRevoked
+                    ) {
+                        access = Some(at);
+                    }
+                },
+            )
+            .await?;
+        Ok((loaded, access))
+    }
+
     pub(crate) async fn load_ticket(
         &self,
         id: TicketId,
@@ -229,7 +296,23 @@ impl Ledger {
         let Actor::User(actor_id) = context.actor() else {
             return Ok(Authorized::default());
         };
-        let actor = self.load_user(actor_id).await?.state;
+        // The events in force behind the grant: the actor's role and, for a
+        // partner's staff, their customer assignment.
+        let (mut role_event, mut assignment_event) = (None, None);
+        let actor = self
+            .fold_noting(
+                &actor_id.stream(),
+                |s, e: &UserEvent, at| user::evolve(s, e, at),
+                |e, at| match e {
+                    UserEvent::Created { .. }
+                    | UserEvent::RoleChanged { .. }
+                    | UserEvent::Restored { .. } => role_event = Some(at),
+                    UserEvent::CustomersAssigned { .. } => assignment_event = Some(at),
+                    _ => {}
+                },
+            )
+            .await?
+            .state;
         let (Some(actor_account), Some(role), user::Status::Active) =
             (actor.account_id, actor.role, actor.status)
         else {
@@ -252,11 +335,19 @@ impl Ledger {
             Relation::Unrelated
         };
         let grant = permissions::authorize(role, action, relation)?;
+        let mut because: Vec<GrantEvent> = role_event
+            .map(|at| GrantEvent::new(GrantBasis::Role, at))
+            .into_iter()
+            .collect();
+        if let (Relation::Customer { .. }, Some(at)) = (relation, assignment_event) {
+            because.push(GrantEvent::new(GrantBasis::CustomerAssignment, at));
+        }
         Ok(Authorized {
             grant: Some(grant),
             email: actor.email,
             account: Some(actor_account),
             user: Some(actor_id),
+            because,
         })
     }
 
@@ -318,6 +409,8 @@ pub(crate) struct Authorized {
     pub(crate) email: Option<Email>,
     pub(crate) account: Option<AccountId>,
     pub(crate) user: Option<UserId>,
+    /// The events in force that the grant rests on.
+    pub(crate) because: Vec<GrantEvent>,
 }
 
 impl Authorized {
@@ -337,6 +430,14 @@ impl Authorized {
             description,
             self.grant,
         )
+        .with_grant_events(&self.because)
+    }
+
+    /// Adds an event the grant rests on (a partner-access grant).
+    pub(crate) fn also_because(&mut self, basis: GrantBasis, at: EventRef) {
+        if self.grant.is_some() {
+            self.because.push(GrantEvent::new(basis, at));
+        }
     }
 }
 

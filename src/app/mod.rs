@@ -17,6 +17,7 @@ pub mod invitations;
 pub mod ledger;
 pub mod licenses;
 pub mod notifications;
+pub mod retention;
 pub mod servers;
 pub mod sessions;
 pub mod tickets;

@@ -174,7 +174,9 @@ impl Ledger {
     /// Sends the digests due at `now` to every user who chose categories,
     /// counting activity in the read model through `source`. Each digest
     /// has a fixed id per user and period, so running this again — or from
-    /// two processes — sends each once. Returns how many were sent.
+    /// two processes — sends each once; its causation id is the user's
+    /// `user.notification_preferences_changed` event that asked for it.
+    /// Returns how many were sent.
     pub async fn send_digests(
         &self,
         now: DateTime<Utc>,
@@ -182,7 +184,13 @@ impl Ledger {
     ) -> Result<usize, LedgerError> {
         let mut sent = 0;
         for user_id in source.digest_recipients().await? {
-            let state = self.load_user(user_id).await?.state;
+            // The digest is caused by the preferences that asked for it.
+            let (loaded, chosen) = self
+                .load_user_noting(user_id, |e| {
+                    matches!(e, user::UserEvent::NotificationPreferencesChanged { .. })
+                })
+                .await?;
+            let state = loaded.state;
             let (Some(preferences), Ok((account_id, role)), Some(email)) =
                 (&state.notifications, state.active(), state.email.clone())
             else {
@@ -227,7 +235,8 @@ impl Ledger {
                 None,
             )
             .with_target("user", user_id)
-            .names_nobody();
+            .names_nobody()
+            .caused_by(chosen);
             let id = notification::digest_id(user_id, preferences.frequency, period);
             match self
                 .store()

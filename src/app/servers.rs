@@ -7,7 +7,7 @@
 
 use uuid::Uuid;
 
-use crate::app::context::{ActivityType, CommandContext};
+use crate::app::context::{ActivityType, CommandContext, GrantBasis};
 use crate::app::ledger::{append, Ledger, LedgerError};
 use crate::domain::ids::{AccountId, ServerId};
 use crate::domain::permissions::{Action, Relation};
@@ -212,15 +212,19 @@ impl Ledger {
     {
         let decide = &decide;
         self.retry(|| async move {
-            let loaded = self.load_server(server_id).await?;
+            let (loaded, access) = self.load_server_noting_access(server_id).await?;
             let account_id = loaded.state.account_id.ok_or(DomainError::NotFound)?;
             let account = self.load_account(account_id).await?;
-            let authorized = self.authorize(context, action, &account.state).await?;
+            let mut authorized = self.authorize(context, action, &account.state).await?;
             let via_partner = authorized
                 .grant
                 .is_some_and(|g| matches!(g.relation, Relation::Customer { .. }));
             if via_partner && !loaded.state.partner_access {
                 return Err(DomainError::PartnerAccessNotGranted.into());
+            }
+            // The customer's grant in force is part of why it was allowed.
+            if let (true, Some(at)) = (via_partner, access) {
+                authorized.also_because(GrantBasis::PartnerAccess, at);
             }
             let (events, description) = decide(&loaded.state)?;
             let metadata = authorized

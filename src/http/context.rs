@@ -1,11 +1,17 @@
 //! Who is calling and from where: the request's context for the event
 //! metadata, and the signed-in caller behind a bearer token.
+//!
+//! `X-Correlation-Id` and `X-Causation-Id` are UUIDs (a causation id names
+//! the event the client reacts to, e.g. one it read from the log). A
+//! malformed one is a 400, not silently dropped: a client that sends an id
+//! relies on finding it in the metadata, and an audit trail whose links
+//! quietly vanish is worse than a refused request.
 
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, StatusCode};
 use chrono::Utc;
 use uuid::Uuid;
 
@@ -24,12 +30,35 @@ fn header_text(headers: &HeaderMap, name: &str, max: usize) -> Option<String> {
         .map(|s| s.chars().take(max).collect())
 }
 
-fn context_of(parts: &Parts) -> CommandContext {
+/// An optional UUID header; present but not a UUID is a 400 with `code`.
+fn uuid_header(
+    headers: &HeaderMap,
+    name: &str,
+    code: &'static str,
+) -> Result<Option<Uuid>, ApiError> {
+    let Some(value) = headers.get(name) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|s| Uuid::parse_str(s.trim()).ok())
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                code,
+                format!("the {name} header must be a UUID"),
+            )
+        })
+}
+
+fn context_of(parts: &Parts) -> Result<CommandContext, ApiError> {
     let ip = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip().to_string());
-    CommandContext {
+    Ok(CommandContext {
         actor: None,
         ip,
         user_agent: header_text(&parts.headers, header::USER_AGENT.as_str(), 512),
@@ -37,17 +66,16 @@ fn context_of(parts: &Parts) -> CommandContext {
             header_text(&parts.headers, "x-request-id", 128)
                 .unwrap_or_else(|| Uuid::now_v7().to_string()),
         ),
-        correlation_id: header_text(&parts.headers, "x-correlation-id", 64)
-            .and_then(|s| Uuid::parse_str(&s).ok()),
-        causation_id: None,
-    }
+        correlation_id: uuid_header(&parts.headers, "x-correlation-id", "invalid_correlation_id")?,
+        causation_id: uuid_header(&parts.headers, "x-causation-id", "invalid_causation_id")?,
+    })
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(RequestContext(context_of(parts)))
+        Ok(RequestContext(context_of(parts)?))
     }
 }
 
@@ -72,7 +100,7 @@ impl FromRequestParts<AppState> for Caller {
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(ApiError::unauthenticated)?;
         let principal = state.auth.authenticate(token.trim(), Utc::now()).await?;
-        let mut context = context_of(parts);
+        let mut context = context_of(parts)?;
         context.actor = Some(principal.user_id);
         Ok(Caller { principal, context })
     }
