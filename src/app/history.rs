@@ -149,6 +149,7 @@ pub fn server_view(state: &ServerState) -> Value {
         "notifications": state.notifications,
         "partner_access": state.partner_access,
         "backups": state.backups,
+        "license_id": state.license.map(|i| i.to_string()),
     })
 }
 
