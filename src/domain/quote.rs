@@ -159,7 +159,9 @@ pub struct TermsChange {
 /// * `quote.created` — `quote_id`, `account_id` (the customer),
 ///   `product`, `seats`, `unit_price_cents`, `currency` (ISO 4217),
 ///   `valid_until` (`YYYY-MM-DD` or null), `note` (or null);
-/// * `quote.updated` — the terms that changed, each null when unchanged;
+/// * `quote.updated` — the terms that changed, each null when unchanged,
+///   and `total_cents`, seats × unit price after the change (so a reader
+///   needs no earlier event to know the new total);
 /// * `quote.sent` — `{}`: the customer's admins were notified (the
 ///   e-mails are `notification.queued` events of the same append);
 /// * `quote.withdrawn` — `{}`;
@@ -187,6 +189,7 @@ pub enum QuoteEvent {
         currency: Option<Currency>,
         valid_until: Option<NaiveDate>,
         note: Option<Note>,
+        total_cents: u64,
     },
     #[serde(rename = "quote.sent")]
     Sent {},
@@ -294,6 +297,7 @@ pub fn evolve(mut state: QuoteState, event: &QuoteEvent) -> QuoteState {
             currency,
             valid_until,
             note,
+            ..
         } => {
             if let Some(terms) = state.terms.as_mut() {
                 if let Some(v) = product {
@@ -397,6 +401,10 @@ pub fn decide_update(
     {
         return Err(DomainError::NoChange);
     }
+    let total_cents = total_cents(
+        seats.unwrap_or(terms.seats),
+        unit_price_cents.unwrap_or(terms.unit_price),
+    );
     Ok(vec![QuoteEvent::Updated {
         product,
         seats,
@@ -404,6 +412,7 @@ pub fn decide_update(
         currency,
         valid_until,
         note,
+        total_cents,
     }])
 }
 
@@ -536,6 +545,7 @@ mod tests {
                 currency: None,
                 valid_until: None,
                 note: None,
+                total_cents: 15_000,
             }]
         );
         let state = events.iter().fold(state, evolve);
