@@ -39,24 +39,27 @@ impl Ledger {
         action: Action,
         platform_for_system: Option<AccountId>,
     ) -> Result<(AccountId, Authorized), LedgerError> {
-        let home = match context.actor() {
+        let platform = match context.actor() {
             Actor::System => platform_for_system.ok_or(DomainError::AccountNotFound)?,
-            Actor::User(user) => self
-                .load_user(user)
-                .await?
-                .state
-                .account_id
-                .ok_or(LedgerError::Unauthenticated)?,
-        };
-        let home_state = self.load_account(home).await?.state;
-        let platform = if home_state.kind == Some(AccountKind::Platform) {
-            home
-        } else {
-            home_state.parent.ok_or(Denied::Hidden)?
+            Actor::User(user) => {
+                let home = self
+                    .load_user(user)
+                    .await?
+                    .state
+                    .account_id
+                    .ok_or(LedgerError::Unauthenticated)?;
+                let home_state = self.load_account(home).await?.state;
+                if home_state.kind == Some(AccountKind::Platform) {
+                    home
+                } else {
+                    home_state.parent.ok_or(Denied::Hidden)?
+                }
+            }
         };
         let target: AccountState = self.load_account(platform).await?.state;
         if target.kind != Some(AccountKind::Platform) {
-            // An organization's parent is its partner: no kit there.
+            // An organization's parent is its partner: no kit there (and
+            // the system names the platform itself).
             return Err(Denied::Hidden.into());
         }
         let authorized = self.authorize(context, action, &target).await?;
