@@ -38,19 +38,19 @@ use std::time::Duration;
 
 use axum_test::{TestRequest, TestServer};
 use chrono::Utc;
+use portal_ledger::app::partner_kit::NewKitItem;
 use portal_ledger::app::sessions::Auth;
 use portal_ledger::app::{CommandContext, Ledger};
 use portal_ledger::auth::password::Password;
 use portal_ledger::backend::{open_projections, Migrations};
 use portal_ledger::domain::email::Email;
-use portal_ledger::app::partner_kit::NewKitItem;
 use portal_ledger::domain::ids::{
     AccountId, InvitationId, KitItemId, LicenseId, QuoteId, ServerId, TicketId, UserId,
 };
-use portal_ledger::domain::partner_kit::{Category, Description, Material, Title};
-use portal_ledger::domain::quote::{Currency, Product, Seats, Terms, UnitPrice};
 use portal_ledger::domain::invitation::InvitationTarget;
+use portal_ledger::domain::partner_kit::{Category, Description, Material, Title};
 use portal_ledger::domain::permissions::{authorize, Action, Denied, Relation};
+use portal_ledger::domain::quote::{Currency, Product, Seats, Terms, UnitPrice};
 use portal_ledger::domain::role::{AccountKind, Role};
 use portal_ledger::domain::user::{NewUser, Origin};
 use portal_ledger::http::{router, AppState};

@@ -108,7 +108,12 @@ impl Api {
             .await
             .unwrap();
         self.auth
-            .set_initial_password(&system, new.user_id, &Password::parse(PASSWORD).unwrap(), Utc::now())
+            .set_initial_password(
+                &system,
+                new.user_id,
+                &Password::parse(PASSWORD).unwrap(),
+                Utc::now(),
+            )
             .await
             .unwrap();
         let response = self
@@ -138,17 +143,32 @@ on_both_backends!(
     |t: support::TestStore| async move {
         let api = api(&t).await;
         let s = &api.server;
-        let partner = api.account(AccountKind::Partner, "Reseller", api.platform).await;
-        let customer = api.account(AccountKind::Organization, "Acme", partner).await;
-        let direct = api.account(AccountKind::Organization, "Direct", api.platform).await;
-        let (_, partner_admin) = api.user(partner, Role::Admin, "boss@reseller.example").await;
-        let (_, marketing) = api.user(partner, Role::Marketing, "brand@reseller.example").await;
-        let (_, sales) = api.user(partner, Role::Sales, "sales@reseller.example").await;
-        let (_, regular) = api.user(partner, Role::Regular, "ops@reseller.example").await;
+        let partner = api
+            .account(AccountKind::Partner, "Reseller", api.platform)
+            .await;
+        let customer = api
+            .account(AccountKind::Organization, "Acme", partner)
+            .await;
+        let direct = api
+            .account(AccountKind::Organization, "Direct", api.platform)
+            .await;
+        let (_, partner_admin) = api
+            .user(partner, Role::Admin, "boss@reseller.example")
+            .await;
+        let (_, marketing) = api
+            .user(partner, Role::Marketing, "brand@reseller.example")
+            .await;
+        let (_, sales) = api
+            .user(partner, Role::Sales, "sales@reseller.example")
+            .await;
+        let (_, regular) = api
+            .user(partner, Role::Regular, "ops@reseller.example")
+            .await;
         let (_, customer_admin) = api.user(customer, Role::Admin, "it@acme.example").await;
         let (_, direct_admin) = api.user(direct, Role::Admin, "it@direct.example").await;
-        let (_, platform_support) =
-            api.user(api.platform, Role::Support, "help@platform.example").await;
+        let (_, platform_support) = api
+            .user(api.platform, Role::Support, "help@platform.example")
+            .await;
 
         let brochure = json!({
             "title": "Brochure 2027", "description": "The product brochure",
@@ -168,7 +188,11 @@ on_both_backends!(
             for (k, v) in change.as_object().unwrap() {
                 body[k] = v.clone();
             }
-            let response = s.post("/v1/partner-kit").authorization_bearer(&api.root).json(&body).await;
+            let response = s
+                .post("/v1/partner-kit")
+                .authorization_bearer(&api.root)
+                .json(&body)
+                .await;
             if answer(&response) != (422, code.to_owned()) {
                 bad.push(format!("{change}: {}", response.text()));
             }
@@ -176,18 +200,47 @@ on_both_backends!(
         assert!(bad.is_empty(), "{bad:#?}");
         // Only the platform's admins publish.
         for token in [&partner_admin, &marketing, &platform_support] {
-            let response = s.post("/v1/partner-kit").authorization_bearer(token).json(&brochure).await;
-            assert_eq!(answer(&response), (403, "forbidden".to_owned()), "{}", response.text());
+            let response = s
+                .post("/v1/partner-kit")
+                .authorization_bearer(token)
+                .json(&brochure)
+                .await;
+            assert_eq!(
+                answer(&response),
+                (403, "forbidden".to_owned()),
+                "{}",
+                response.text()
+            );
         }
         for token in [&customer_admin, &direct_admin] {
-            let response = s.post("/v1/partner-kit").authorization_bearer(token).json(&brochure).await;
-            assert_eq!(answer(&response), (404, "not_found".to_owned()), "{}", response.text());
+            let response = s
+                .post("/v1/partner-kit")
+                .authorization_bearer(token)
+                .json(&brochure)
+                .await;
+            assert_eq!(
+                answer(&response),
+                (404, "not_found".to_owned()),
+                "{}",
+                response.text()
+            );
         }
-        assert_eq!(t.store.head().await.unwrap(), head, "a refused request appended");
+        assert_eq!(
+            t.store.head().await.unwrap(),
+            head,
+            "a refused request appended"
+        );
 
-        let response = s.post("/v1/partner-kit").authorization_bearer(&api.root).json(&brochure).await;
+        let response = s
+            .post("/v1/partner-kit")
+            .authorization_bearer(&api.root)
+            .json(&brochure)
+            .await;
         assert_eq!(response.status_code(), 201, "{}", response.text());
-        let brochure_id = response.json::<Value>()["item_id"].as_str().unwrap().to_owned();
+        let brochure_id = response.json::<Value>()["item_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         let response = s
             .post("/v1/partner-kit")
             .authorization_bearer(&api.root)
@@ -197,7 +250,10 @@ on_both_backends!(
             }))
             .await;
         assert_eq!(response.status_code(), 201, "{}", response.text());
-        let email_id = response.json::<Value>()["item_id"].as_str().unwrap().to_owned();
+        let email_id = response.json::<Value>()["item_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         let response = s
             .patch(&format!("/v1/partner-kit/{brochure_id}"))
             .authorization_bearer(&api.root)
@@ -242,7 +298,10 @@ on_both_backends!(
             let response = s.get("/v1/partner-kit").authorization_bearer(token).await;
             assert_eq!(answer(&response), (404, "not_found".to_owned()));
         }
-        assert_eq!(answer(&s.get("/v1/partner-kit").await), (401, "unauthenticated".to_owned()));
+        assert_eq!(
+            answer(&s.get("/v1/partner-kit").await),
+            (401, "unauthenticated".to_owned())
+        );
 
         // Marketing still sees no customer data, nor its own account's users.
         let response = s
@@ -313,7 +372,9 @@ on_both_backends!(
             .await
             .unwrap_err();
         assert!(matches!(err, LedgerError::Domain(_)), "{err}");
-        let partner = api.account(AccountKind::Partner, "Reseller", api.platform).await;
+        let partner = api
+            .account(AccountKind::Partner, "Reseller", api.platform)
+            .await;
         let err = ledger
             .publish_kit_item(&system, Some(partner), KitItemId(Uuid::now_v7()), item())
             .await

@@ -191,7 +191,9 @@ on_both_backends!(
     |t: support::TestStore| async move {
         use portal_ledger::app::partner_kit::NewKitItem;
         use portal_ledger::domain::ids::{KitItemId, LicenseId, QuoteId, ServerId};
-        use portal_ledger::domain::partner_kit::{Category, Description, ItemChange, Material, Title};
+        use portal_ledger::domain::partner_kit::{
+            Category, Description, ItemChange, Material, Title,
+        };
         use portal_ledger::domain::quote::{
             Currency, Note, Product, Seats, Terms, TermsChange, UnitPrice,
         };
@@ -213,11 +215,23 @@ on_both_backends!(
             .await
             .unwrap();
         ledger
-            .create_account(&system, partner, AccountKind::Partner, "Reseller", Some(platform))
+            .create_account(
+                &system,
+                partner,
+                AccountKind::Partner,
+                "Reseller",
+                Some(platform),
+            )
             .await
             .unwrap();
         ledger
-            .create_account(&system, org, AccountKind::Organization, "Acme", Some(partner))
+            .create_account(
+                &system,
+                org,
+                AccountKind::Organization,
+                "Acme",
+                Some(partner),
+            )
             .await
             .unwrap();
         let today = chrono::Utc::now().date_naive();
@@ -265,8 +279,7 @@ on_both_backends!(
                     NewKitItem {
                         title: Title::parse("Logos").unwrap(),
                         description: Description::parse("All sizes").unwrap(),
-                        material: Material::parse(Some("https://cdn.example/l.zip"), None)
-                            .unwrap(),
+                        material: Material::parse(Some("https://cdn.example/l.zip"), None).unwrap(),
                         category: Category::parse("Logos").unwrap(),
                     },
                 )
@@ -332,7 +345,11 @@ on_both_backends!(
         assert_eq!(dump_all(&projections).await, live);
         projections
             .rebuild(
-                &["quotes".to_owned(), "partner_kit".to_owned(), "servers".to_owned()],
+                &[
+                    "quotes".to_owned(),
+                    "partner_kit".to_owned(),
+                    "servers".to_owned(),
+                ],
                 &mut |_, _| {},
             )
             .await

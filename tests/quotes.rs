@@ -17,9 +17,7 @@ use portal_ledger::backend::{open_projections, Migrations};
 use portal_ledger::domain::email::Email;
 use portal_ledger::domain::ids::{AccountId, QuoteId, UserId};
 use portal_ledger::domain::permissions::Denied;
-use portal_ledger::domain::quote::{
-    Currency, Note, Product, Seats, Terms, TermsChange, UnitPrice,
-};
+use portal_ledger::domain::quote::{Currency, Note, Product, Seats, Terms, TermsChange, UnitPrice};
 use portal_ledger::domain::role::{AccountKind, Role};
 use portal_ledger::domain::user::{NewUser, Origin};
 use portal_ledger::domain::DomainError;
@@ -99,7 +97,12 @@ async fn world(ledger: &Ledger) -> World {
         (other_partner, AccountKind::Partner, "Rival", None),
         (customer, AccountKind::Organization, "Acme", Some(partner)),
         (customer2, AccountKind::Organization, "Beta", Some(partner)),
-        (other, AccountKind::Organization, "Delta", Some(other_partner)),
+        (
+            other,
+            AccountKind::Organization,
+            "Delta",
+            Some(other_partner),
+        ),
     ] {
         ledger
             .create_account(&system, id, kind, name, parent)
@@ -135,8 +138,8 @@ on_both_backends!(
     a_quote_is_prepared_by_the_partner_and_decided_by_the_customer,
     |t: support::TestStore| async move {
         let mail = MemoryNotifier::default();
-        let ledger = Ledger::new(t.store.clone(), t.personal.clone())
-            .with_notifier(Arc::new(mail.clone()));
+        let ledger =
+            Ledger::new(t.store.clone(), t.personal.clone()).with_notifier(Arc::new(mail.clone()));
         let w = world(&ledger).await;
         let today = Utc::now().date_naive();
         let sales = as_user(w.sales);
@@ -149,7 +152,13 @@ on_both_backends!(
             (w.sales, w.partner),
         ] {
             let err = ledger
-                .create_quote(&as_user(actor), account, QuoteId(Uuid::now_v7()), terms(None), today)
+                .create_quote(
+                    &as_user(actor),
+                    account,
+                    QuoteId(Uuid::now_v7()),
+                    terms(None),
+                    today,
+                )
                 .await
                 .unwrap_err();
             assert!(forbidden(&err), "{err}");
@@ -160,18 +169,34 @@ on_both_backends!(
             (w.sales, w.other),
         ] {
             let err = ledger
-                .create_quote(&as_user(actor), account, QuoteId(Uuid::now_v7()), terms(None), today)
+                .create_quote(
+                    &as_user(actor),
+                    account,
+                    QuoteId(Uuid::now_v7()),
+                    terms(None),
+                    today,
+                )
                 .await
                 .unwrap_err();
             assert!(hidden(&err), "{err}");
         }
         let yesterday = today.checked_sub_days(Days::new(1)).unwrap();
         let err = ledger
-            .create_quote(&sales, w.customer, QuoteId(Uuid::now_v7()), terms(Some(yesterday)), today)
+            .create_quote(
+                &sales,
+                w.customer,
+                QuoteId(Uuid::now_v7()),
+                terms(Some(yesterday)),
+                today,
+            )
             .await
             .unwrap_err();
         assert_eq!(domain(err), DomainError::InvalidValidUntil);
-        assert_eq!(t.store.head().await.unwrap(), head, "a refused command appended");
+        assert_eq!(
+            t.store.head().await.unwrap(),
+            head,
+            "a refused command appended"
+        );
 
         // Sales prepares and changes a draft, then sends it.
         let quote = QuoteId(Uuid::now_v7());
@@ -205,7 +230,10 @@ on_both_backends!(
         to.sort();
         assert_eq!(to, ["cfo@acme.example", "it@acme.example"]);
         let body = &mail.sent()[0].body;
-        assert!(body.contains("Reseller sent you a quote for 12 seats of Video wall Pro, 150.00 EUR"), "{body}");
+        assert!(
+            body.contains("Reseller sent you a quote for 12 seats of Video wall Pro, 150.00 EUR"),
+            "{body}"
+        );
         let queued = t
             .store
             .read_all(1, 10_000, &Default::default())
@@ -247,7 +275,11 @@ on_both_backends!(
             .await
             .unwrap_err();
         assert!(forbidden(&err), "{err}");
-        assert_eq!(t.store.head().await.unwrap(), head, "a refused command appended");
+        assert_eq!(
+            t.store.head().await.unwrap(),
+            head,
+            "a refused command appended"
+        );
         ledger
             .accept_quote(&as_user(w.second_admin), quote, today)
             .await
@@ -345,7 +377,12 @@ impl Api {
     async fn token(&self, user: UserId) -> String {
         let system = CommandContext::system();
         self.auth
-            .set_initial_password(&system, user, &Password::parse(PASSWORD).unwrap(), Utc::now())
+            .set_initial_password(
+                &system,
+                user,
+                &Password::parse(PASSWORD).unwrap(),
+                Utc::now(),
+            )
             .await
             .unwrap();
         let email = self.auth.ledger().user(user).await.unwrap().email.unwrap();
@@ -370,151 +407,222 @@ fn answer(response: &axum_test::TestResponse) -> (u16, String) {
     (response.status_code().as_u16(), code)
 }
 
-on_both_backends!(
-    quotes_over_http,
-    |t: support::TestStore| async move {
-        let api = api(&t).await;
-        let w = world(api.auth.ledger()).await;
-        let sales = api.token(w.sales).await;
-        let customer_admin = api.token(w.customer_admin).await;
-        let reader = api.token(w.customer_reader).await;
-        let support = api.token(w.customer_support).await;
-        let marketing = api.token(w.marketing).await;
-        let s = &api.server;
-        let quotes = format!("/v1/accounts/{}/quotes", w.customer);
-        let valid = json!({
-            "product": "Video wall Pro", "seats": 10, "unit_price_cents": 1250,
-            "currency": "usd", "valid_until": "2999-12-31", "note": "setup included"
-        });
+on_both_backends!(quotes_over_http, |t: support::TestStore| async move {
+    let api = api(&t).await;
+    let w = world(api.auth.ledger()).await;
+    let sales = api.token(w.sales).await;
+    let customer_admin = api.token(w.customer_admin).await;
+    let reader = api.token(w.customer_reader).await;
+    let support = api.token(w.customer_support).await;
+    let marketing = api.token(w.marketing).await;
+    let s = &api.server;
+    let quotes = format!("/v1/accounts/{}/quotes", w.customer);
+    let valid = json!({
+        "product": "Video wall Pro", "seats": 10, "unit_price_cents": 1250,
+        "currency": "usd", "valid_until": "2999-12-31", "note": "setup included"
+    });
 
-        // Every bad field has its own code; nothing is appended.
-        let head = t.store.head().await.unwrap();
-        let mut bad = Vec::new();
-        for (field, value, code) in [
-            ("product", json!("  "), "invalid_product"),
-            ("seats", json!(0), "invalid_seats"),
-            ("seats", json!(-5), "invalid_seats"),
-            ("unit_price_cents", json!(-1), "invalid_unit_price"),
-            ("currency", json!("EURO"), "invalid_currency"),
-            ("valid_until", json!("2020-01-01"), "invalid_valid_until"),
-            ("valid_until", json!("next week"), "invalid_valid_until"),
-            ("note", json!(""), "invalid_text"),
-        ] {
-            let mut body = valid.clone();
-            body[field] = value.clone();
-            let response = s.post(&quotes).authorization_bearer(&sales).json(&body).await;
-            if answer(&response) != (422, code.to_owned()) {
-                bad.push(format!("{field}={value}: {}", response.text()));
-            }
-        }
-        let mut unknown = valid.clone();
-        unknown["discount"] = json!(5);
-        let response = s.post(&quotes).authorization_bearer(&sales).json(&unknown).await;
-        assert_eq!(answer(&response), (400, "invalid_body".to_owned()));
-        assert!(bad.is_empty(), "{bad:#?}");
-        // A partner account gets no quotes; the customer does not quote itself.
+    // Every bad field has its own code; nothing is appended.
+    let head = t.store.head().await.unwrap();
+    let mut bad = Vec::new();
+    for (field, value, code) in [
+        ("product", json!("  "), "invalid_product"),
+        ("seats", json!(0), "invalid_seats"),
+        ("seats", json!(-5), "invalid_seats"),
+        ("unit_price_cents", json!(-1), "invalid_unit_price"),
+        ("currency", json!("EURO"), "invalid_currency"),
+        ("valid_until", json!("2020-01-01"), "invalid_valid_until"),
+        ("valid_until", json!("next week"), "invalid_valid_until"),
+        ("note", json!(""), "invalid_text"),
+    ] {
+        let mut body = valid.clone();
+        body[field] = value.clone();
         let response = s
-            .post(&format!("/v1/accounts/{}/quotes", w.partner))
+            .post(&quotes)
             .authorization_bearer(&sales)
-            .json(&valid)
+            .json(&body)
             .await;
-        assert_eq!(answer(&response), (403, "forbidden".to_owned()));
-        let response = s.post(&quotes).authorization_bearer(&customer_admin).json(&valid).await;
-        assert_eq!(answer(&response), (403, "forbidden".to_owned()));
-        assert_eq!(t.store.head().await.unwrap(), head, "a refused request appended");
-
-        let response = s.post(&quotes).authorization_bearer(&sales).json(&valid).await;
-        assert_eq!(response.status_code(), 201, "{}", response.text());
-        let created: Value = response.json();
-        let id = created["quote_id"].as_str().unwrap().to_owned();
-        let quote = format!("/v1/quotes/{id}");
-        let response = s
-            .patch(&quote)
-            .authorization_bearer(&sales)
-            .json(&json!({ "seats": 20, "unit_price_cents": 1000 }))
-            .await;
-        assert_eq!(response.status_code(), 200, "{}", response.text());
-        let response = s.post(&format!("{quote}/send")).authorization_bearer(&sales).await;
-        assert_eq!(response.status_code(), 200, "{}", response.text());
-        let sent_at = response.json::<Value>()["position"].as_u64().unwrap();
-
-        // Reads: billing viewers of the customer and the partner's staff.
-        let row = s
-            .get(&format!("{quote}?position={sent_at}"))
-            .authorization_bearer(&reader)
-            .await;
-        assert_eq!(row.status_code(), 200, "{}", row.text());
-        let row: Value = row.json();
-        assert_eq!(row["status"], "sent");
-        assert_eq!(row["seats"], 20);
-        assert_eq!(row["currency"], "USD");
-        assert_eq!(row["total_cents"], 20_000);
-        assert_eq!(row["valid_until"], "2999-12-31");
-        assert!(!row["sent_at"].is_null());
-        let list = s.get(&quotes).authorization_bearer(&sales).await;
-        assert_eq!(list.status_code(), 200);
-        assert_eq!(list.json::<Value>()["quotes"].as_array().unwrap().len(), 1);
-        for (token, expected) in [(&support, (403, "forbidden")), (&marketing, (404, "not_found"))] {
-            assert_eq!(answer(&s.get(&quotes).authorization_bearer(token).await), (expected.0, expected.1.to_owned()));
-            assert_eq!(answer(&s.get(&quote).authorization_bearer(token).await), (expected.0, expected.1.to_owned()));
-        }
-        let missing = s
-            .get(&format!("/v1/quotes/{}", Uuid::now_v7()))
-            .authorization_bearer(&sales)
-            .await;
-        assert_eq!(answer(&missing), (404, "not_found".to_owned()));
-
-        // The e-mail went to the customer's admins and is in their outbox.
-        let sent: Vec<String> = api.mail.sent().iter().map(|m| m.to.clone()).collect();
-        assert!(sent.contains(&"it@acme.example".to_owned()), "{sent:?}");
-        assert!(sent.contains(&"cfo@acme.example".to_owned()), "{sent:?}");
-        let outbox = s
-            .get(&format!("/v1/accounts/{}/outbox?position={sent_at}", w.customer))
-            .authorization_bearer(&customer_admin)
-            .await
-            .json::<Value>();
-        assert!(outbox.to_string().contains("quote_sent"), "{outbox}");
-
-        // The customer decides; the partner cannot decide for it.
-        let response = s.post(&format!("{quote}/accept")).authorization_bearer(&sales).await;
-        assert_eq!(answer(&response), (403, "forbidden".to_owned()));
-        let response = s
-            .post(&format!("{quote}/decline"))
-            .authorization_bearer(&customer_admin)
-            .json(&json!({ "reason": "over budget" }))
-            .await;
-        assert_eq!(response.status_code(), 200, "{}", response.text());
-        let declined_at = response.json::<Value>()["position"].as_u64().unwrap();
-        let response = s.post(&format!("{quote}/accept")).authorization_bearer(&customer_admin).await;
-        assert_eq!(answer(&response), (409, "quote_closed".to_owned()));
-        let response = s.post(&format!("{quote}/withdraw")).authorization_bearer(&sales).await;
-        assert_eq!(answer(&response), (409, "quote_closed".to_owned()));
-        let row = s
-            .get(&format!("{quote}?position={declined_at}"))
-            .authorization_bearer(&customer_admin)
-            .await
-            .json::<Value>();
-        assert_eq!(row["status"], "declined");
-        assert_eq!(row["decline_reason"], "over budget");
-        assert!(!row["decided_at"].is_null());
-
-        // The activity log records "Update Quotes", on behalf of the customer.
-        let activity = s
-            .get(&format!(
-                "/v1/accounts/{}/activity?position={declined_at}&action_types=Update%20Quotes",
-                w.customer
-            ))
-            .authorization_bearer(&customer_admin)
-            .await
-            .json::<Value>();
-        let text = activity.to_string();
-        for description in [
-            "Created quote for 10 seats of Video wall Pro",
-            "Updated quote for Video wall Pro",
-            "Sent quote for Video wall Pro to Acme",
-            "Declined quote for Video wall Pro",
-        ] {
-            assert!(text.contains(description), "{description}: {text}");
+        if answer(&response) != (422, code.to_owned()) {
+            bad.push(format!("{field}={value}: {}", response.text()));
         }
     }
-);
+    let mut unknown = valid.clone();
+    unknown["discount"] = json!(5);
+    let response = s
+        .post(&quotes)
+        .authorization_bearer(&sales)
+        .json(&unknown)
+        .await;
+    assert_eq!(answer(&response), (400, "invalid_body".to_owned()));
+    assert!(bad.is_empty(), "{bad:#?}");
+    // A partner account gets no quotes; the customer does not quote itself.
+    let response = s
+        .post(&format!("/v1/accounts/{}/quotes", w.partner))
+        .authorization_bearer(&sales)
+        .json(&valid)
+        .await;
+    assert_eq!(answer(&response), (403, "forbidden".to_owned()));
+    let response = s
+        .post(&quotes)
+        .authorization_bearer(&customer_admin)
+        .json(&valid)
+        .await;
+    assert_eq!(answer(&response), (403, "forbidden".to_owned()));
+    assert_eq!(
+        t.store.head().await.unwrap(),
+        head,
+        "a refused request appended"
+    );
+
+    let response = s
+        .post(&quotes)
+        .authorization_bearer(&sales)
+        .json(&valid)
+        .await;
+    assert_eq!(response.status_code(), 201, "{}", response.text());
+    let created: Value = response.json();
+    let id = created["quote_id"].as_str().unwrap().to_owned();
+    let quote = format!("/v1/quotes/{id}");
+    let response = s
+        .patch(&quote)
+        .authorization_bearer(&sales)
+        .json(&json!({ "seats": 20, "unit_price_cents": 1000 }))
+        .await;
+    assert_eq!(response.status_code(), 200, "{}", response.text());
+    let response = s
+        .post(&format!("{quote}/send"))
+        .authorization_bearer(&sales)
+        .await;
+    assert_eq!(response.status_code(), 200, "{}", response.text());
+    let sent_at = response.json::<Value>()["position"].as_u64().unwrap();
+
+    // Reads: billing viewers of the customer and the partner's staff.
+    let row = s
+        .get(&format!("{quote}?position={sent_at}"))
+        .authorization_bearer(&reader)
+        .await;
+    assert_eq!(row.status_code(), 200, "{}", row.text());
+    let row: Value = row.json();
+    assert_eq!(row["status"], "sent");
+    assert_eq!(row["seats"], 20);
+    assert_eq!(row["currency"], "USD");
+    assert_eq!(row["total_cents"], 20_000);
+    assert_eq!(row["valid_until"], "2999-12-31");
+    assert!(!row["sent_at"].is_null());
+    let list = s.get(&quotes).authorization_bearer(&sales).await;
+    assert_eq!(list.status_code(), 200);
+    assert_eq!(list.json::<Value>()["quotes"].as_array().unwrap().len(), 1);
+    for (token, expected) in [
+        (&support, (403, "forbidden")),
+        (&marketing, (404, "not_found")),
+    ] {
+        assert_eq!(
+            answer(&s.get(&quotes).authorization_bearer(token).await),
+            (expected.0, expected.1.to_owned())
+        );
+        assert_eq!(
+            answer(&s.get(&quote).authorization_bearer(token).await),
+            (expected.0, expected.1.to_owned())
+        );
+    }
+    let missing = s
+        .get(&format!("/v1/quotes/{}", Uuid::now_v7()))
+        .authorization_bearer(&sales)
+        .await;
+    assert_eq!(answer(&missing), (404, "not_found".to_owned()));
+
+    // The e-mail went to the customer's admins and is in their outbox.
+    let sent: Vec<String> = api.mail.sent().iter().map(|m| m.to.clone()).collect();
+    assert!(sent.contains(&"it@acme.example".to_owned()), "{sent:?}");
+    assert!(sent.contains(&"cfo@acme.example".to_owned()), "{sent:?}");
+    let outbox = s
+        .get(&format!(
+            "/v1/accounts/{}/outbox?position={sent_at}",
+            w.customer
+        ))
+        .authorization_bearer(&customer_admin)
+        .await
+        .json::<Value>();
+    assert!(outbox.to_string().contains("quote_sent"), "{outbox}");
+
+    // The customer decides; the partner cannot decide for it.
+    let response = s
+        .post(&format!("{quote}/accept"))
+        .authorization_bearer(&sales)
+        .await;
+    assert_eq!(answer(&response), (403, "forbidden".to_owned()));
+    let response = s
+        .post(&format!("{quote}/decline"))
+        .authorization_bearer(&customer_admin)
+        .json(&json!({ "reason": "over budget" }))
+        .await;
+    assert_eq!(response.status_code(), 200, "{}", response.text());
+    let declined_at = response.json::<Value>()["position"].as_u64().unwrap();
+    let response = s
+        .post(&format!("{quote}/accept"))
+        .authorization_bearer(&customer_admin)
+        .await;
+    assert_eq!(answer(&response), (409, "quote_closed".to_owned()));
+    let response = s
+        .post(&format!("{quote}/withdraw"))
+        .authorization_bearer(&sales)
+        .await;
+    assert_eq!(answer(&response), (409, "quote_closed".to_owned()));
+    let row = s
+        .get(&format!("{quote}?position={declined_at}"))
+        .authorization_bearer(&customer_admin)
+        .await
+        .json::<Value>();
+    assert_eq!(row["status"], "declined");
+    assert_eq!(row["decline_reason"], "over budget");
+    assert!(!row["decided_at"].is_null());
+
+    // The quote's history shows every change with before and after.
+    let history = s
+        .get(&format!("/v1/history/quote/{id}"))
+        .authorization_bearer(&customer_admin)
+        .await
+        .json::<Value>();
+    let entries = history["entries"].as_array().unwrap();
+    let types: Vec<&str> = entries
+        .iter()
+        .filter_map(|e| e["event_type"].as_str())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "quote.created",
+            "quote.updated",
+            "quote.sent",
+            "quote.declined"
+        ]
+    );
+    assert_eq!(
+        entries[1]["before"],
+        json!({ "seats": 10, "unit_price_cents": 1250, "total_cents": 12_500 })
+    );
+    assert_eq!(
+        entries[1]["after"],
+        json!({ "seats": 20, "unit_price_cents": 1000, "total_cents": 20_000 })
+    );
+    assert_eq!(entries[3]["after"], json!({ "status": "declined" }));
+
+    // The activity log records "Update Quotes", on behalf of the customer.
+    let activity = s
+        .get(&format!(
+            "/v1/accounts/{}/activity?position={declined_at}&action_types=Update%20Quotes",
+            w.customer
+        ))
+        .authorization_bearer(&customer_admin)
+        .await
+        .json::<Value>();
+    let text = activity.to_string();
+    for description in [
+        "Created quote for 10 seats of Video wall Pro",
+        "Updated quote for Video wall Pro",
+        "Sent quote for Video wall Pro to Acme",
+        "Declined quote for Video wall Pro",
+    ] {
+        assert!(text.contains(description), "{description}: {text}");
+    }
+});

@@ -16,14 +16,14 @@ use portal_ledger::auth::password::Password;
 use portal_ledger::backend::{open_projections, Migrations};
 use portal_ledger::domain::email::Email;
 use portal_ledger::domain::ids::{AccountId, LicenseId, ServerId, UserId};
-use portal_ledger::http::{router, AppState};
-use portal_ledger::notify::MemoryNotifier;
-use portal_ledger::projection::runner::Projections;
-use serde_json::{json, Value};
 use portal_ledger::domain::permissions::Denied;
 use portal_ledger::domain::role::{AccountKind, Role};
 use portal_ledger::domain::user::{NewUser, Origin};
 use portal_ledger::domain::DomainError;
+use portal_ledger::http::{router, AppState};
+use portal_ledger::notify::MemoryNotifier;
+use portal_ledger::projection::runner::Projections;
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 async fn user_in(ledger: &Ledger, account: AccountId, email: &str, role: Role) -> CommandContext {
@@ -240,10 +240,7 @@ on_both_backends!(
                 .await
                 .unwrap();
         }
-        ledger
-            .cancel_license(&system, cancelled)
-            .await
-            .unwrap();
+        ledger.cancel_license(&system, cancelled).await.unwrap();
         let wall = ServerId(Uuid::now_v7());
         ledger
             .register_server(&customer_admin, org, wall, "wall-1", None, true)
@@ -276,7 +273,11 @@ on_both_backends!(
             matches!(err, LedgerError::Denied(Denied::Forbidden { .. })),
             "{err}"
         );
-        assert_eq!(t.store.head().await.unwrap(), head, "a refused command appended");
+        assert_eq!(
+            t.store.head().await.unwrap(),
+            head,
+            "a refused command appended"
+        );
 
         // The partner acts while the grant stands, and not after.
         ledger
@@ -388,8 +389,16 @@ on_both_backends!(
         for (body, status, code) in [
             (json!({}), 400, "invalid_body"),
             (json!({ "license_id": "not-a-uuid" }), 400, "invalid_body"),
-            (json!({ "license_id": null, "extra": 1 }), 400, "invalid_body"),
-            (json!({ "license_id": Uuid::now_v7() }), 422, "license_not_in_organization"),
+            (
+                json!({ "license_id": null, "extra": 1 }),
+                400,
+                "invalid_body",
+            ),
+            (
+                json!({ "license_id": Uuid::now_v7() }),
+                422,
+                "license_not_in_organization",
+            ),
             (json!({ "license_id": null }), 409, "no_change"),
         ] {
             let response = server
@@ -397,10 +406,19 @@ on_both_backends!(
                 .authorization_bearer(&token)
                 .json(&body)
                 .await;
-            assert_eq!(response.status_code().as_u16(), status, "{body}: {}", response.text());
+            assert_eq!(
+                response.status_code().as_u16(),
+                status,
+                "{body}: {}",
+                response.text()
+            );
             assert_eq!(response.json::<Value>()["error"]["code"], code, "{body}");
         }
-        assert_eq!(t.store.head().await.unwrap(), head, "a refused request appended");
+        assert_eq!(
+            t.store.head().await.unwrap(),
+            head,
+            "a refused request appended"
+        );
 
         let response = server
             .put(&path)
@@ -414,7 +432,10 @@ on_both_backends!(
             .authorization_bearer(&token)
             .await
             .json::<Value>();
-        assert_eq!(servers["servers"][0]["license_id"], json!(license.to_string()));
+        assert_eq!(
+            servers["servers"][0]["license_id"],
+            json!(license.to_string())
+        );
         let response = server
             .put(&path)
             .authorization_bearer(&token)
@@ -423,7 +444,9 @@ on_both_backends!(
         assert_eq!(response.status_code(), 200, "{}", response.text());
         let position_after = response.json::<Value>()["position"].as_u64().unwrap();
         let servers = server
-            .get(&format!("/v1/accounts/{org}/servers?position={position_after}"))
+            .get(&format!(
+                "/v1/accounts/{org}/servers?position={position_after}"
+            ))
             .authorization_bearer(&token)
             .await
             .json::<Value>();
@@ -454,6 +477,11 @@ on_both_backends!(
             .authorization_bearer(&token)
             .await
             .json::<Value>();
-        assert!(activity.to_string().contains("Put server wall-1 under license Pro"), "{activity}");
+        assert!(
+            activity
+                .to_string()
+                .contains("Put server wall-1 under license Pro"),
+            "{activity}"
+        );
     }
 );

@@ -184,7 +184,10 @@ impl Ledger {
     }
 
     /// The platform an item was published in (its first event's account).
-    async fn kit_item_platform(&self, item_id: KitItemId) -> Result<Option<AccountId>, LedgerError> {
+    async fn kit_item_platform(
+        &self,
+        item_id: KitItemId,
+    ) -> Result<Option<AccountId>, LedgerError> {
         let events = self.store().read_stream(&item_id.stream(), 1, 1).await?;
         Ok(events
             .first()

@@ -217,11 +217,19 @@ impl Ledger {
             let events =
                 server::decide_license(&loaded.state, license.as_ref().map(|(id, l)| (*id, l)))?;
             let description = match &license {
-                Some((_, l)) => format!("Put server {} under license {}", loaded.state.name, l.product),
+                Some((_, l)) => format!(
+                    "Put server {} under license {}",
+                    loaded.state.name, l.product
+                ),
                 None => format!("Removed the license of server {}", loaded.state.name),
             };
             let metadata = authorized
-                .metadata(context, account_id, ActivityType::UpdateLicense, description)
+                .metadata(
+                    context,
+                    account_id,
+                    ActivityType::UpdateLicense,
+                    description,
+                )
                 .with_target("server", server_id);
             let metadata = match license_id {
                 Some(id) => metadata.with_target("license", id),

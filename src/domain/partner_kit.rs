@@ -376,10 +376,7 @@ mod tests {
             state.material,
             Some(Material::Content("Inline text".into()))
         );
-        let state = decide_withdraw(&state)
-            .unwrap()
-            .iter()
-            .fold(state, evolve);
+        let state = decide_withdraw(&state).unwrap().iter().fold(state, evolve);
         assert_eq!(decide_withdraw(&state), Err(DomainError::NotFound));
         assert_eq!(
             decide_update(&state, ItemChange::default()),

@@ -488,7 +488,10 @@ mod tests {
                 matches!(role, Role::Admin | Role::Sales),
                 "{role}"
             );
-            assert!(!allowed(role, Action::ManageQuotes, Relation::Own), "{role}");
+            assert!(
+                !allowed(role, Action::ManageQuotes, Relation::Own),
+                "{role}"
+            );
             assert!(!allowed(role, Action::DecideQuote, customer), "{role}");
             assert!(
                 !allowed(role, Action::DecideQuote, Relation::Platform),

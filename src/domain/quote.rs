@@ -435,10 +435,7 @@ pub fn decide_withdraw(state: &QuoteState) -> Result<Vec<QuoteEvent>, DomainErro
 }
 
 /// The customer accepts a sent quote that is still valid.
-pub fn decide_accept(
-    state: &QuoteState,
-    today: NaiveDate,
-) -> Result<Vec<QuoteEvent>, DomainError> {
+pub fn decide_accept(state: &QuoteState, today: NaiveDate) -> Result<Vec<QuoteEvent>, DomainError> {
     in_status(state, Status::Sent)?;
     if expired(state, today) {
         return Err(DomainError::QuoteExpired);
@@ -506,7 +503,11 @@ mod tests {
         );
         assert_eq!(Currency::parse("usd").unwrap().as_str(), "USD");
         for bad in ["US", "EURO", "E1R", "€€€", ""] {
-            assert_eq!(Currency::parse(bad), Err(DomainError::InvalidCurrency), "{bad}");
+            assert_eq!(
+                Currency::parse(bad),
+                Err(DomainError::InvalidCurrency),
+                "{bad}"
+            );
         }
         assert_eq!(Note::parse(" "), Err(DomainError::InvalidText));
         let largest = total_cents(
@@ -550,7 +551,10 @@ mod tests {
         );
         let state = events.iter().fold(state, evolve);
         assert_eq!(state.total_cents(), Some(15_000));
-        assert_eq!(decide_accept(&state, day(2)), Err(DomainError::QuoteNotSent));
+        assert_eq!(
+            decide_accept(&state, day(2)),
+            Err(DomainError::QuoteNotSent)
+        );
         let state = decide_send(&state, day(2))
             .unwrap()
             .iter()
@@ -587,13 +591,13 @@ mod tests {
             .unwrap()
             .iter()
             .fold(state, evolve);
-        assert_eq!(decide_accept(&state, day(6)), Err(DomainError::QuoteExpired));
+        assert_eq!(
+            decide_accept(&state, day(6)),
+            Err(DomainError::QuoteExpired)
+        );
         // An expired quote can still be declined, or withdrawn.
         assert!(decide_decline(&state, Some(Note::parse("too late").unwrap())).is_ok());
-        let state = decide_withdraw(&state)
-            .unwrap()
-            .iter()
-            .fold(state, evolve);
+        let state = decide_withdraw(&state).unwrap().iter().fold(state, evolve);
         assert_eq!(state.status, Status::Withdrawn);
         assert_eq!(decide_send(&state, day(1)), Err(DomainError::QuoteClosed));
         assert_eq!(decide_accept(&state, day(1)), Err(DomainError::QuoteClosed));

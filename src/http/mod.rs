@@ -153,10 +153,7 @@ pub fn router(state: AppState) -> Router {
             axum::routing::patch(tickets::update),
         )
         .route("/v1/tickets/{ticket_id}/close", post(tickets::close))
-        .route(
-            "/v1/servers/{server_id}/license",
-            put(servers::license),
-        )
+        .route("/v1/servers/{server_id}/license", put(servers::license))
         .route(
             "/v1/accounts/{account_id}/quotes",
             get(quotes::list).post(quotes::create),

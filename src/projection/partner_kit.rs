@@ -14,7 +14,10 @@ const TABLE: &str = "proj_partner_kit";
 
 fn material_columns(material: &Material) -> [(&'static str, SqlValue); 2] {
     [
-        ("url", SqlValue::Text(material.url_text().map(str::to_owned))),
+        (
+            "url",
+            SqlValue::Text(material.url_text().map(str::to_owned)),
+        ),
         (
             "content",
             SqlValue::Text(material.content_text().map(str::to_owned)),

@@ -51,15 +51,15 @@ impl Projector for QuotesProjector {
                     ("seats", int(u64::from(seats.get()))),
                     ("unit_price_cents", int(unit_price_cents.cents())),
                     ("currency", SqlValue::text(currency.as_str())),
-                    ("total_cents", int(quote::total_cents(seats, unit_price_cents))),
+                    (
+                        "total_cents",
+                        int(quote::total_cents(seats, unit_price_cents)),
+                    ),
                     (
                         "valid_until",
                         SqlValue::Text(valid_until.map(|d| d.to_string())),
                     ),
-                    (
-                        "note",
-                        SqlValue::Text(note.map(|n| n.as_str().to_owned())),
-                    ),
+                    ("note", SqlValue::Text(note.map(|n| n.as_str().to_owned()))),
                     ("status", SqlValue::text("draft")),
                     ("decline_reason", SqlValue::Text(None)),
                     ("created_at", at.clone()),
