@@ -257,7 +257,7 @@ impl QuoteState {
     pub fn total_cents(&self) -> Option<u64> {
         self.terms
             .as_ref()
-            .map(|t| u64::from(t.seats.get()) * t.unit_price.cents())
+            .map(|t| total_cents(t.seats, t.unit_price))
     }
 }
 
