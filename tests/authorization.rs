@@ -19,6 +19,10 @@
 //! organization role, and another partner Q with its organization D.
 //! Notification-only users (platform, P, C) cannot sign in at all.
 //!
+//! The partner kit is the platform's: its requests run once per actor, and
+//! their target is the platform (partner staff stand before it as
+//! `Relation::Provider`; an organization's users are unrelated to it).
+//!
 //! Targets are made through the ledger as the system (no HTTP, no password
 //! hashing). A case expected to be allowed gets fresh targets (it consumes
 //! them: a deleted user, a cancelled license); a case expected to be denied
@@ -34,14 +38,19 @@ use std::time::Duration;
 
 use axum_test::{TestRequest, TestServer};
 use chrono::Utc;
+use portal_ledger::app::partner_kit::NewKitItem;
 use portal_ledger::app::sessions::Auth;
 use portal_ledger::app::{CommandContext, Ledger};
 use portal_ledger::auth::password::Password;
 use portal_ledger::backend::{open_projections, Migrations};
 use portal_ledger::domain::email::Email;
-use portal_ledger::domain::ids::{AccountId, InvitationId, LicenseId, ServerId, TicketId, UserId};
+use portal_ledger::domain::ids::{
+    AccountId, InvitationId, KitItemId, LicenseId, QuoteId, ServerId, TicketId, UserId,
+};
 use portal_ledger::domain::invitation::InvitationTarget;
+use portal_ledger::domain::partner_kit::{Category, Description, Material, Title};
 use portal_ledger::domain::permissions::{authorize, Action, Denied, Relation};
+use portal_ledger::domain::quote::{Currency, Product, Seats, Terms, UnitPrice};
 use portal_ledger::domain::role::{AccountKind, Role};
 use portal_ledger::domain::user::{NewUser, Origin};
 use portal_ledger::http::{router, AppState};
@@ -140,6 +149,10 @@ impl Actor {
             Relation::Customer {
                 assigned: self.assigned_to.is_none_or(|a| a == target),
             }
+        } else if self.tenant.kind() == AccountKind::Partner && self.tenant.parent() == Some(target)
+        {
+            // A partner's staff before the platform that invited it.
+            Relation::Provider
         } else {
             Relation::Unrelated
         }
@@ -195,10 +208,23 @@ enum Op {
     AssignCustomers,
     EditOwnProfile,
     OwnPreferences,
+    ServerLicense,
+    ListQuotes,
+    GetQuote,
+    CreateQuote,
+    UpdateQuote,
+    SendQuote,
+    WithdrawQuote,
+    AcceptQuote,
+    DeclineQuote,
+    ListPartnerKit,
+    PublishKitItem,
+    UpdateKitItem,
+    WithdrawKitItem,
 }
 
 impl Op {
-    const ALL: [Op; 44] = [
+    const ALL: [Op; 57] = [
         Op::ViewAccount,
         Op::RenameAccount,
         Op::DeleteAccount,
@@ -243,6 +269,19 @@ impl Op {
         Op::AssignCustomers,
         Op::EditOwnProfile,
         Op::OwnPreferences,
+        Op::ServerLicense,
+        Op::ListQuotes,
+        Op::GetQuote,
+        Op::CreateQuote,
+        Op::UpdateQuote,
+        Op::SendQuote,
+        Op::WithdrawQuote,
+        Op::AcceptQuote,
+        Op::DeclineQuote,
+        Op::ListPartnerKit,
+        Op::PublishKitItem,
+        Op::UpdateKitItem,
+        Op::WithdrawKitItem,
     ];
 
     /// The matrix's action the server checks for this request.
@@ -261,7 +300,7 @@ impl Op {
             InviteUser | ResendInvitation | RevokeInvitation => Action::InviteUser,
             InviteOrganization => Action::InviteOrganization,
             ListLicenses => Action::ViewLicenses,
-            CreateLicense | ChangeSeats | CancelLicense => Action::ManageLicenses,
+            CreateLicense | ChangeSeats | CancelLicense | ServerLicense => Action::ManageLicenses,
             AssignLicense | ReleaseLicense => Action::AssignLicenses,
             ListServers => Action::ViewServers,
             RegisterServer => Action::RegisterServer,
@@ -279,7 +318,38 @@ impl Op {
             ResetPassword => Action::ResetPassword,
             AssignCustomers => Action::AssignCustomers,
             EditOwnProfile | OwnPreferences => Action::UpdateOwnProfile,
+            ListQuotes | GetQuote => Action::ViewQuotes,
+            CreateQuote | UpdateQuote | SendQuote | WithdrawQuote => Action::ManageQuotes,
+            AcceptQuote | DeclineQuote => Action::DecideQuote,
+            ListPartnerKit => Action::ViewPartnerKit,
+            PublishKitItem | UpdateKitItem | WithdrawKitItem => Action::ManagePartnerKit,
         }
+    }
+
+    /// The partner kit's requests: their target is the platform.
+    fn kit(self) -> bool {
+        matches!(
+            self,
+            Op::ListPartnerKit | Op::PublishKitItem | Op::UpdateKitItem | Op::WithdrawKitItem
+        )
+    }
+
+    /// The tenant a request in `tenant`'s scope is about: the platform for
+    /// the partner kit, which is the platform's.
+    fn target_tenant(self, tenant: Tenant) -> Tenant {
+        if self.kit() {
+            Tenant::Platform
+        } else {
+            tenant
+        }
+    }
+
+    /// Quotes a partner prepares (the only state Sales may change).
+    fn prepares_quotes(self) -> bool {
+        matches!(
+            self,
+            Op::CreateQuote | Op::UpdateQuote | Op::SendQuote | Op::WithdrawQuote
+        )
     }
 
     fn route(self) -> &'static str {
@@ -329,6 +399,19 @@ impl Op {
             AssignCustomers => "PUT /v1/users/{id}/customers",
             EditOwnProfile => "PATCH /v1/users/{own id}",
             OwnPreferences => "PUT /v1/users/{own id}/notification-preferences",
+            ServerLicense => "PUT /v1/servers/{id}/license",
+            ListQuotes => "GET /v1/accounts/{id}/quotes",
+            GetQuote => "GET /v1/quotes/{id}",
+            CreateQuote => "POST /v1/accounts/{id}/quotes",
+            UpdateQuote => "PATCH /v1/quotes/{id}",
+            SendQuote => "POST /v1/quotes/{id}/send",
+            WithdrawQuote => "POST /v1/quotes/{id}/withdraw",
+            AcceptQuote => "POST /v1/quotes/{id}/accept",
+            DeclineQuote => "POST /v1/quotes/{id}/decline",
+            ListPartnerKit => "GET /v1/partner-kit",
+            PublishKitItem => "POST /v1/partner-kit",
+            UpdateKitItem => "PATCH /v1/partner-kit/{id}",
+            WithdrawKitItem => "DELETE /v1/partner-kit/{id}",
         }
     }
 
@@ -347,6 +430,9 @@ impl Op {
                 | ListServers
                 | ListTickets
                 | GetUser
+                | ListQuotes
+                | GetQuote
+                | ListPartnerKit
         )
     }
 
@@ -355,7 +441,8 @@ impl Op {
         use Op::*;
         match self {
             CreateOrganization | CreatePartner | CreateUser | InviteUser | InviteOrganization
-            | CreateLicense | RegisterServer | BackupServer | OpenTicket => 201,
+            | CreateLicense | RegisterServer | BackupServer | OpenTicket | CreateQuote
+            | PublishKitItem => 201,
             _ => 200,
         }
     }
@@ -378,16 +465,25 @@ impl Op {
             RestoreBackup => Need::ServerWithBackup,
             UpdateTicket | CloseTicket => Need::Ticket,
             DeleteAccount => Need::Disposable,
+            ServerLicense => Need::ServerAndLicense,
+            GetQuote | UpdateQuote | SendQuote | WithdrawQuote => Need::DraftQuote,
+            AcceptQuote | DeclineQuote => Need::SentQuote,
+            UpdateKitItem | WithdrawKitItem => Need::KitItem,
             _ => Need::Account,
         }
     }
 
     /// Whether the request makes sense in an account of `kind` (licenses
-    /// exist in organizations only).
+    /// and quotes exist in organizations only).
     fn applies_to(self, kind: AccountKind) -> bool {
         !matches!(
             self.needs(),
-            Need::License | Need::LicenseAndMember | Need::LicenseHeld
+            Need::License
+                | Need::LicenseAndMember
+                | Need::LicenseHeld
+                | Need::ServerAndLicense
+                | Need::DraftQuote
+                | Need::SentQuote
         ) || kind == AccountKind::Organization
     }
 
@@ -405,6 +501,8 @@ impl Op {
             (Op::DeleteAccount, Platform) => Some((409, "platform_is_permanent")),
             // Only partner staff have customers to be assigned.
             (Op::AssignCustomers, Platform | Organization) => Some((409, "no_change")),
+            // Quotes are for customer organizations.
+            (Op::CreateQuote, Platform | Partner) => Some((422, "quote_needs_organization")),
             _ => None,
         }
     }
@@ -539,6 +637,54 @@ const HAND_WRITTEN: &[(&str, Op, Scope, u16)] = {
         // Only the platform creates partners; organizations have no customers.
         ("P admin", CreatePartner, Own, 422),
         ("C admin", CreateOrganization, Own, 422),
+        // Quotes: the partner's sales staff and admins prepare them for a
+        // customer; the customer's admins decide; billing viewers read them.
+        ("P sales", CreateQuote, Customer, 201),
+        ("P sales", UpdateQuote, Customer, 200),
+        ("P sales", SendQuote, Customer, 200),
+        ("P sales", WithdrawQuote, Customer, 200),
+        ("P sales", GetQuote, Customer, 200),
+        ("P sales", AcceptQuote, Customer, 403),
+        ("P sales", CreateQuote, Own, 403),
+        ("P sales", ServerLicense, Customer, 403),
+        ("P admin", CreateQuote, Customer, 201),
+        ("P admin", DeclineQuote, Customer, 403),
+        ("P regular", CreateQuote, Customer, 403),
+        ("P read-only", ListQuotes, Customer, 200),
+        ("P user (no assignment)", ListQuotes, Customer, 200),
+        ("P user (no assignment)", CreateQuote, Customer, 403),
+        ("P user (assigned to C2 only)", GetQuote, Customer, 404),
+        ("P user (assigned to C2 only)", CreateQuote, Customer, 404),
+        ("P marketing", ListQuotes, Customer, 404),
+        ("C admin", AcceptQuote, Own, 200),
+        ("C admin", DeclineQuote, Own, 200),
+        ("C admin", CreateQuote, Own, 403),
+        ("C read-only", ListQuotes, Own, 200),
+        ("C read-only", DeclineQuote, Own, 403),
+        ("C support", ListQuotes, Own, 403),
+        ("C regular", AcceptQuote, Own, 403),
+        ("platform admin", CreateQuote, Other, 201),
+        ("platform admin", CreateQuote, Customer, 422),
+        ("platform admin", AcceptQuote, Other, 403),
+        ("P admin", AcceptQuote, Other, 404),
+        // A server's license is financial.
+        ("C admin", ServerLicense, Own, 200),
+        ("C regular", ServerLicense, Own, 200),
+        ("C support", ServerLicense, Own, 403),
+        ("P admin", ServerLicense, Customer, 200),
+        // The partner kit: the platform's admins publish; partner admins and
+        // marketing read; organizations have none.
+        ("platform admin", PublishKitItem, Own, 201),
+        ("platform admin", WithdrawKitItem, Own, 200),
+        ("platform admin", ListPartnerKit, Own, 200),
+        ("platform support", PublishKitItem, Own, 403),
+        ("P admin", ListPartnerKit, Own, 200),
+        ("P marketing", ListPartnerKit, Own, 200),
+        ("P sales", ListPartnerKit, Own, 403),
+        ("P admin", PublishKitItem, Own, 403),
+        ("P marketing", UpdateKitItem, Own, 403),
+        ("C admin", ListPartnerKit, Own, 404),
+        ("C admin", PublishKitItem, Own, 404),
     ]
 };
 
@@ -569,6 +715,14 @@ enum Need {
     ServerWithBackup,
     /// An open ticket.
     Ticket,
+    /// A server (partner access granted) and a live license beside it.
+    ServerAndLicense,
+    /// A draft quote.
+    DraftQuote,
+    /// A quote sent to the customer.
+    SentQuote,
+    /// A published partner kit item (in the platform).
+    KitItem,
     /// An account of its own beside the account (of the same kind, under
     /// the same parent, so related to the actor the same way): to be
     /// deleted.
@@ -584,6 +738,8 @@ struct Target {
     server: Option<ServerId>,
     backup: Option<String>,
     ticket: Option<TicketId>,
+    quote: Option<QuoteId>,
+    kit_item: Option<KitItemId>,
     /// The body of a customers assignment: one of the partner's customers.
     customers: Vec<AccountId>,
 }
@@ -766,6 +922,8 @@ impl Env {
             server: None,
             backup: None,
             ticket: None,
+            quote: None,
+            kit_item: None,
             customers: if kind == AccountKind::Partner {
                 vec![self.account(Tenant::C)]
             } else {
@@ -843,6 +1001,59 @@ impl Env {
                     .unwrap();
                 target.ticket = Some(ticket);
             }
+            Need::ServerAndLicense => {
+                let server = ServerId(Uuid::now_v7());
+                ledger
+                    .register_server(&system(), account, server, "wall", None, true)
+                    .await
+                    .unwrap();
+                let license = LicenseId(Uuid::now_v7());
+                ledger
+                    .create_license(&system(), account, license, "Pro", 5)
+                    .await
+                    .unwrap();
+                target.server = Some(server);
+                target.license = Some(license);
+            }
+            Need::DraftQuote | Need::SentQuote => {
+                let quote = QuoteId(Uuid::now_v7());
+                let terms = Terms {
+                    product: Product::parse("Pro").unwrap(),
+                    seats: Seats::parse(3).unwrap(),
+                    unit_price: UnitPrice::parse(1_000).unwrap(),
+                    currency: Currency::parse("EUR").unwrap(),
+                    valid_until: None,
+                    note: None,
+                };
+                let today = Utc::now().date_naive();
+                ledger
+                    .create_quote(&system(), account, quote, terms, today)
+                    .await
+                    .unwrap();
+                if need == Need::SentQuote {
+                    ledger.send_quote(&system(), quote, today).await.unwrap();
+                }
+                target.quote = Some(quote);
+            }
+            Need::KitItem => {
+                let item = KitItemId(Uuid::now_v7());
+                ledger
+                    .publish_kit_item(
+                        &system(),
+                        Some(self.account(Tenant::Platform)),
+                        item,
+                        NewKitItem {
+                            title: Title::parse("Brochure").unwrap(),
+                            description: Description::parse("The brochure").unwrap(),
+                            material: Material::parse(Some("https://cdn.example/b.pdf"), None)
+                                .unwrap(),
+                            category: Category::parse("brochures").unwrap(),
+                        },
+                    )
+                    .await
+                    .unwrap();
+                target.kit_item = Some(item);
+            }
             Need::Disposable => {
                 target.account = self
                     .create_account(kind, "Disposable", tenant.parent().map(|p| self.account(p)))
@@ -864,6 +1075,8 @@ impl Env {
         let server = || format!("/v1/servers/{}", target.server.unwrap());
         let ticket = || format!("/v1/tickets/{}", target.ticket.unwrap());
         let invitation = || format!("/v1/invitations/{}", target.invitation.unwrap());
+        let quote = || format!("/v1/quotes/{}", target.quote.unwrap());
+        let kit_item = || format!("/v1/partner-kit/{}", target.kit_item.unwrap());
         let request = match op {
             ViewAccount => s.get(&account),
             RenameAccount => s
@@ -964,6 +1177,33 @@ impl Env {
             OwnPreferences => s
                 .put(&format!("{me}/notification-preferences"))
                 .json(&json!({ "frequency": "daily", "categories": ["security", "servers"] })),
+            ServerLicense => s
+                .put(&format!("{}/license", server()))
+                .json(&json!({ "license_id": target.license.unwrap() })),
+            ListQuotes => s.get(&format!("{account}/quotes")),
+            GetQuote => s.get(&quote()),
+            CreateQuote => s.post(&format!("{account}/quotes")).json(&json!({
+                "product": format!("Product {n}"), "seats": 5, "unit_price_cents": 990,
+                "currency": "EUR"
+            })),
+            UpdateQuote => s
+                .patch(&quote())
+                .json(&json!({ "note": format!("note {n}") })),
+            SendQuote => s.post(&format!("{}/send", quote())),
+            WithdrawQuote => s.post(&format!("{}/withdraw", quote())),
+            AcceptQuote => s.post(&format!("{}/accept", quote())),
+            DeclineQuote => s
+                .post(&format!("{}/decline", quote()))
+                .json(&json!({ "reason": "not now" })),
+            ListPartnerKit => s.get("/v1/partner-kit"),
+            PublishKitItem => s.post("/v1/partner-kit").json(&json!({
+                "title": format!("Item {n}"), "description": "marketing",
+                "content": "text", "category": "templates"
+            })),
+            UpdateKitItem => s
+                .patch(&kit_item())
+                .json(&json!({ "title": format!("Item {n}") })),
+            WithdrawKitItem => s.delete(&kit_item()),
         };
         request.authorization_bearer(&actor.token)
     }
@@ -1113,10 +1353,6 @@ fn error_code(response: &axum_test::TestResponse) -> String {
 fn check_tables(actors: &[Actor]) {
     let covered: HashSet<Action> = Op::ALL.iter().map(|op| op.action()).collect();
     for action in Action::ALL {
-        // Quotes and the partner kit have no routes yet.
-        if matches!(action, Action::ManageQuotes | Action::ViewPartnerKit) {
-            continue;
-        }
         assert!(
             covered.contains(&action),
             "action {action:?} is governed by the matrix but no request exercises it"
@@ -1133,6 +1369,7 @@ fn check_tables(actors: &[Actor]) {
             .into_iter()
             .find(|(s, _)| s == scope)
             .unwrap_or_else(|| panic!("{label} has no scope {scope:?}"));
+        let tenant = op.target_tenant(tenant);
         assert!(
             runs(*op, *scope, tenant),
             "hand-written case {label} {op:?} {scope:?} is not a case of the run"
@@ -1150,6 +1387,27 @@ fn check_tables(actors: &[Actor]) {
         "the permission matrix disagrees with the hand-written table:\n{}",
         disagreements.join("\n")
     );
+    // "Sales: read-only except quotes": of every request that changes
+    // state, the matrix lets Sales prepare quotes and edit its own profile,
+    // nothing else, anywhere (the run then checks the server agrees).
+    for sales in actors.iter().filter(|a| a.role == Role::Sales) {
+        for (scope, tenant) in sales.scopes() {
+            for op in Op::ALL {
+                let tenant = op.target_tenant(tenant);
+                if !runs(op, scope, tenant) || !op.appends() {
+                    continue;
+                }
+                let allowed = expected(sales, op, tenant).allowed();
+                let may = op.prepares_quotes() && scope == Scope::Customer
+                    || matches!(op, Op::EditOwnProfile | Op::OwnPreferences);
+                assert_eq!(
+                    allowed, may,
+                    "role sales ({}), action {op:?}, scope {scope:?}: allowed {allowed}",
+                    sales.label
+                );
+            }
+        }
+    }
 }
 
 async fn run_case(env: &Env, case: &Case<'_>, target: &Target, failures: &mut Vec<String>) {
@@ -1189,9 +1447,10 @@ async fn run_case(env: &Env, case: &Case<'_>, target: &Target, failures: &mut Ve
 }
 
 /// Whether (request, scope) is a case: one's own profile is only one's
-/// own; licenses exist in organizations only.
+/// own, and the partner kit is asked about once per actor; licenses and
+/// quotes exist in organizations only.
 fn runs(op: Op, scope: Scope, tenant: Tenant) -> bool {
-    let own_only = matches!(op, Op::EditOwnProfile | Op::OwnPreferences);
+    let own_only = matches!(op, Op::EditOwnProfile | Op::OwnPreferences) || op.kit();
     (!own_only || scope == Scope::Own) && op.applies_to(tenant.kind())
 }
 
@@ -1206,6 +1465,7 @@ async fn run_matrix(t: &support::TestStore) -> Outcome {
     for actor in &actors {
         for (scope, tenant) in actor.scopes() {
             for op in Op::ALL {
+                let tenant = op.target_tenant(tenant);
                 if !runs(op, scope, tenant) {
                     continue;
                 }

@@ -727,6 +727,19 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/accounts/{account_id}/tickets"),
     ("patch", "/v1/tickets/{ticket_id}"),
     ("post", "/v1/tickets/{ticket_id}/close"),
+    ("put", "/v1/servers/{server_id}/license"),
+    ("get", "/v1/accounts/{account_id}/quotes"),
+    ("post", "/v1/accounts/{account_id}/quotes"),
+    ("get", "/v1/quotes/{quote_id}"),
+    ("patch", "/v1/quotes/{quote_id}"),
+    ("post", "/v1/quotes/{quote_id}/send"),
+    ("post", "/v1/quotes/{quote_id}/withdraw"),
+    ("post", "/v1/quotes/{quote_id}/accept"),
+    ("post", "/v1/quotes/{quote_id}/decline"),
+    ("get", "/v1/partner-kit"),
+    ("post", "/v1/partner-kit"),
+    ("patch", "/v1/partner-kit/{item_id}"),
+    ("delete", "/v1/partner-kit/{item_id}"),
     ("post", "/v1/invitations/accept"),
     ("post", "/v1/invitations/{invitation_id}/resend"),
     ("post", "/v1/invitations/{invitation_id}/revoke"),
@@ -800,6 +813,8 @@ on_both_backends!(
                 .replace("{invitation_id}", "00000000-0000-7000-8000-000000000000")
                 .replace("{server_id}", "00000000-0000-7000-8000-000000000000")
                 .replace("{ticket_id}", "00000000-0000-7000-8000-000000000000")
+                .replace("{quote_id}", "00000000-0000-7000-8000-000000000000")
+                .replace("{item_id}", "00000000-0000-7000-8000-000000000000")
                 .replace("{backup_id}", "b1")
                 .replace("{entity_type}", "user")
                 .replace("{entity_id}", "00000000-0000-7000-8000-000000000000");

@@ -420,6 +420,42 @@ on_both_backends!(
             .unwrap();
         ledger.close_ticket(&admin, ticket, "Fixed").await.unwrap();
 
+        // A partner's quote for the customer, and a partner-kit item.
+        {
+            use portal_ledger::app::partner_kit::NewKitItem;
+            use portal_ledger::domain::ids::{KitItemId, QuoteId};
+            use portal_ledger::domain::partner_kit::{Description, Material, Title};
+            use portal_ledger::domain::quote::{Currency, Product, Seats, Terms, UnitPrice};
+            let terms = Terms {
+                product: Product::parse("Pro").unwrap(),
+                seats: Seats::parse(2).unwrap(),
+                unit_price: UnitPrice::parse(1200).unwrap(),
+                currency: Currency::parse("EUR").unwrap(),
+                valid_until: None,
+                note: None,
+            };
+            let system = CommandContext::system();
+            ledger
+                .create_quote(&system, org, QuoteId(Uuid::now_v7()), terms, now.date_naive())
+                .await
+                .unwrap();
+            ledger
+                .publish_kit_item(
+                    &system,
+                    Some(platform),
+                    KitItemId(Uuid::now_v7()),
+                    NewKitItem {
+                        title: Title::parse("Brochure").unwrap(),
+                        description: Description::parse("Print ready").unwrap(),
+                        material: Material::parse(Some("https://cdn.example/b.pdf"), None).unwrap(),
+                        category: portal_ledger::domain::partner_kit::Category::parse("Print")
+                            .unwrap(),
+                    },
+                )
+                .await
+                .unwrap();
+        }
+
         // Trusted locations, preferences, an e-mail for a deletion, a
         // password reset, a digest, a signed checkpoint.
         auth.trust_location(&admin, users[0], "192.0.2.10")
@@ -475,5 +511,177 @@ on_both_backends!(
                 "{table} differs after a rebuild"
             );
         }
+    }
+);
+
+on_both_backends!(
+    quotes_partner_kit_and_server_licenses_rebuild_the_same,
+    |t: support::TestStore| async move {
+        use portal_ledger::app::partner_kit::NewKitItem;
+        use portal_ledger::domain::ids::{KitItemId, LicenseId, QuoteId, ServerId};
+        use portal_ledger::domain::partner_kit::{
+            Category, Description, ItemChange, Material, Title,
+        };
+        use portal_ledger::domain::quote::{
+            Currency, Note, Product, Seats, Terms, TermsChange, UnitPrice,
+        };
+
+        let target = open_projections(&t.location, Migrations::Apply)
+            .await
+            .unwrap();
+        let projections = Projections::new(t.store.clone(), t.personal.clone(), target);
+        projections.start();
+        let ledger = Ledger::new(t.store.clone(), t.personal.clone());
+        let system = CommandContext::system();
+        let (platform, partner, org) = (
+            AccountId(Uuid::now_v7()),
+            AccountId(Uuid::now_v7()),
+            AccountId(Uuid::now_v7()),
+        );
+        ledger
+            .create_account(&system, platform, AccountKind::Platform, "Platform", None)
+            .await
+            .unwrap();
+        ledger
+            .create_account(
+                &system,
+                partner,
+                AccountKind::Partner,
+                "Reseller",
+                Some(platform),
+            )
+            .await
+            .unwrap();
+        ledger
+            .create_account(
+                &system,
+                org,
+                AccountKind::Organization,
+                "Acme",
+                Some(partner),
+            )
+            .await
+            .unwrap();
+        let today = chrono::Utc::now().date_naive();
+        let terms = || Terms {
+            product: Product::parse("Pro").unwrap(),
+            seats: Seats::parse(4).unwrap(),
+            unit_price: UnitPrice::parse(999).unwrap(),
+            currency: Currency::parse("EUR").unwrap(),
+            valid_until: None,
+            note: None,
+        };
+        let (sent, declined) = (QuoteId(Uuid::now_v7()), QuoteId(Uuid::now_v7()));
+        for quote in [sent, declined] {
+            ledger
+                .create_quote(&system, org, quote, terms(), today)
+                .await
+                .unwrap();
+        }
+        ledger
+            .update_quote(
+                &system,
+                sent,
+                TermsChange {
+                    seats: Some(Seats::parse(6).unwrap()),
+                    note: Some(Note::parse("six now").unwrap()),
+                    ..TermsChange::default()
+                },
+                today,
+            )
+            .await
+            .unwrap();
+        ledger.send_quote(&system, sent, today).await.unwrap();
+        ledger.send_quote(&system, declined, today).await.unwrap();
+        ledger
+            .decline_quote(&system, declined, Some(Note::parse("no").unwrap()))
+            .await
+            .unwrap();
+        let (kept, gone) = (KitItemId(Uuid::now_v7()), KitItemId(Uuid::now_v7()));
+        for item in [kept, gone] {
+            ledger
+                .publish_kit_item(
+                    &system,
+                    Some(platform),
+                    item,
+                    NewKitItem {
+                        title: Title::parse("Logos").unwrap(),
+                        description: Description::parse("All sizes").unwrap(),
+                        material: Material::parse(Some("https://cdn.example/l.zip"), None).unwrap(),
+                        category: Category::parse("Logos").unwrap(),
+                    },
+                )
+                .await
+                .unwrap();
+        }
+        ledger
+            .update_kit_item(
+                &system,
+                kept,
+                ItemChange {
+                    material: Some(Material::parse(None, Some("inline")).unwrap()),
+                    ..ItemChange::default()
+                },
+            )
+            .await
+            .unwrap();
+        ledger.withdraw_kit_item(&system, gone).await.unwrap();
+        let license = LicenseId(Uuid::now_v7());
+        ledger
+            .create_license(&system, org, license, "Pro", 3)
+            .await
+            .unwrap();
+        let server = ServerId(Uuid::now_v7());
+        ledger
+            .register_server(&system, org, server, "wall", None, true)
+            .await
+            .unwrap();
+        let last = ledger
+            .change_server_license(&system, server, Some(license))
+            .await
+            .unwrap();
+        assert!(
+            projections
+                .wait_for(last.last_position(), Duration::from_secs(10))
+                .await
+        );
+        let live = dump_all(&projections).await;
+        let quotes = rows(&live["proj_quotes"]);
+        let quote = |id: QuoteId| {
+            quotes
+                .iter()
+                .find(|r| r["quote_id"] == id.to_string())
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(quote(sent)["status"], "sent");
+        assert_eq!(quote(sent)["total_cents"], 6 * 999);
+        assert_eq!(quote(sent)["note"], "six now");
+        assert_eq!(quote(declined)["status"], "declined");
+        assert_eq!(quote(declined)["decline_reason"], "no");
+        let kit = rows(&live["proj_partner_kit"]);
+        assert_eq!(kit.len(), 1);
+        assert_eq!(kit[0]["item_id"], kept.to_string());
+        assert_eq!(kit[0]["content"], "inline");
+        assert_eq!(kit[0]["url"], Value::Null);
+        assert_eq!(kit[0]["category"], "logos");
+        let servers = rows(&live["proj_servers"]);
+        assert_eq!(servers[0]["license_id"], license.to_string());
+
+        projections.stop();
+        projections.rebuild(&[], &mut |_, _| {}).await.unwrap();
+        assert_eq!(dump_all(&projections).await, live);
+        projections
+            .rebuild(
+                &[
+                    "quotes".to_owned(),
+                    "partner_kit".to_owned(),
+                    "servers".to_owned(),
+                ],
+                &mut |_, _| {},
+            )
+            .await
+            .unwrap();
+        assert_eq!(dump_all(&projections).await, live);
     }
 );

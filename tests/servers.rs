@@ -1,15 +1,29 @@
 //! Servers on both backends: partners act on a customer's servers only
-//! while the customer's grant stands; who may do what; backups.
+//! while the customer's grant stands; who may do what; backups; the
+//! license a server runs under (in the ledger and over HTTP, with its
+//! history and as-of views).
 
 mod support;
 
+use std::sync::Arc;
+
+use axum_test::TestServer;
+use chrono::Utc;
+use portal_ledger::app::history::{AsOf, Entity};
+use portal_ledger::app::sessions::Auth;
 use portal_ledger::app::{CommandContext, Ledger, LedgerError};
+use portal_ledger::auth::password::Password;
+use portal_ledger::backend::{open_projections, Migrations};
 use portal_ledger::domain::email::Email;
-use portal_ledger::domain::ids::{AccountId, ServerId, UserId};
+use portal_ledger::domain::ids::{AccountId, LicenseId, ServerId, UserId};
 use portal_ledger::domain::permissions::Denied;
 use portal_ledger::domain::role::{AccountKind, Role};
 use portal_ledger::domain::user::{NewUser, Origin};
 use portal_ledger::domain::DomainError;
+use portal_ledger::http::{router, AppState};
+use portal_ledger::notify::MemoryNotifier;
+use portal_ledger::projection::runner::Projections;
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 async fn user_in(ledger: &Ledger, account: AccountId, email: &str, role: Role) -> CommandContext {
@@ -189,5 +203,285 @@ on_both_backends!(
             .await
             .unwrap_err();
         assert_eq!(domain(err), DomainError::NoChange);
+    }
+);
+
+on_both_backends!(
+    a_server_runs_under_a_live_license_of_its_organization,
+    |t: support::TestStore| async move {
+        let ledger = Ledger::new(t.store.clone(), t.personal.clone());
+        let system = CommandContext::system();
+        let (partner, org, other) = (
+            AccountId(Uuid::now_v7()),
+            AccountId(Uuid::now_v7()),
+            AccountId(Uuid::now_v7()),
+        );
+        ledger
+            .create_account(&system, partner, AccountKind::Partner, "Reseller", None)
+            .await
+            .unwrap();
+        for (id, name) in [(org, "Customer"), (other, "Elsewhere")] {
+            ledger
+                .create_account(&system, id, AccountKind::Organization, name, Some(partner))
+                .await
+                .unwrap();
+        }
+        let partner_admin = user_in(&ledger, partner, "boss@reseller.example", Role::Admin).await;
+        let customer_admin = user_in(&ledger, org, "it@customer.example", Role::Admin).await;
+        let support = user_in(&ledger, org, "help@customer.example", Role::Support).await;
+        let (pro, cancelled, foreign) = (
+            LicenseId(Uuid::now_v7()),
+            LicenseId(Uuid::now_v7()),
+            LicenseId(Uuid::now_v7()),
+        );
+        for (id, account) in [(pro, org), (cancelled, org), (foreign, other)] {
+            ledger
+                .create_license(&system, account, id, "Pro", 5)
+                .await
+                .unwrap();
+        }
+        ledger.cancel_license(&system, cancelled).await.unwrap();
+        let wall = ServerId(Uuid::now_v7());
+        ledger
+            .register_server(&customer_admin, org, wall, "wall-1", None, true)
+            .await
+            .unwrap();
+
+        let head = t.store.head().await.unwrap();
+        for (license, code) in [
+            (foreign, "license_not_in_organization"),
+            (LicenseId(Uuid::now_v7()), "license_not_in_organization"),
+            (cancelled, "license_cancelled"),
+        ] {
+            let err = ledger
+                .change_server_license(&customer_admin, wall, Some(license))
+                .await
+                .unwrap_err();
+            assert_eq!(domain(err).code(), code);
+        }
+        let err = ledger
+            .change_server_license(&customer_admin, wall, None)
+            .await
+            .unwrap_err();
+        assert_eq!(domain(err), DomainError::NoChange);
+        // Financial: Support may not.
+        let err = ledger
+            .change_server_license(&support, wall, Some(pro))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, LedgerError::Denied(Denied::Forbidden { .. })),
+            "{err}"
+        );
+        assert_eq!(
+            t.store.head().await.unwrap(),
+            head,
+            "a refused command appended"
+        );
+
+        // The partner acts while the grant stands, and not after.
+        ledger
+            .change_server_license(&partner_admin, wall, Some(pro))
+            .await
+            .unwrap();
+        let under_pro = t.store.head().await.unwrap().position;
+        ledger
+            .set_partner_access(&customer_admin, wall, false)
+            .await
+            .unwrap();
+        let err = ledger
+            .change_server_license(&partner_admin, wall, None)
+            .await
+            .unwrap_err();
+        assert_eq!(domain(err), DomainError::PartnerAccessNotGranted);
+        ledger
+            .change_server_license(&customer_admin, wall, None)
+            .await
+            .unwrap();
+
+        // The log remembers: history and as-of views show the license.
+        let history = ledger.history(Entity::Server(wall)).await.unwrap();
+        let changes: Vec<&Value> = history
+            .iter()
+            .filter(|e| e.event_type == "server.license_changed")
+            .map(|e| &e.after["license_id"])
+            .collect();
+        assert_eq!(changes, [&json!(pro.to_string()), &Value::Null]);
+        let entry = history
+            .iter()
+            .find(|e| e.event_type == "server.license_changed")
+            .unwrap();
+        assert_eq!(entry.action_type.as_deref(), Some("Update License"));
+        assert_eq!(entry.before, json!({ "license_id": null }));
+        let then = ledger
+            .view_as_of(Entity::Server(wall), AsOf::Position(under_pro))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(then["license_id"], json!(pro.to_string()));
+    }
+);
+
+on_both_backends!(
+    a_server_license_over_http,
+    |t: support::TestStore| async move {
+        let projections = Projections::new(
+            t.store.clone(),
+            t.personal.clone(),
+            open_projections(&t.location, Migrations::Apply)
+                .await
+                .unwrap(),
+        );
+        projections.start();
+        let auth = Auth::new(
+            Ledger::new(t.store.clone(), t.personal.clone()),
+            t.backend.credentials(),
+        )
+        .with_notifier(Arc::new(MemoryNotifier::default()));
+        auth.bootstrap(&Email::parse("root@platform.example").unwrap(), Utc::now())
+            .await
+            .unwrap();
+        let state = AppState {
+            store: t.store.clone(),
+            auth: auth.clone(),
+            projections: projections.clone(),
+            idempotency: t.backend.idempotency(),
+            checkpoint_key: None,
+        };
+        let server = TestServer::builder().http_transport().build(router(state));
+        let ledger = auth.ledger();
+        let system = CommandContext::system();
+        let org = AccountId(Uuid::now_v7());
+        ledger
+            .create_account(&system, org, AccountKind::Organization, "Acme", None)
+            .await
+            .unwrap();
+        let admin = user_in(ledger, org, "admin@acme.example", Role::Admin).await;
+        auth.set_initial_password(
+            &system,
+            admin.actor.unwrap(),
+            &Password::parse("admin password 1").unwrap(),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+        let token = server
+            .post("/v1/sessions")
+            .json(&json!({ "email": "admin@acme.example", "password": "admin password 1" }))
+            .await
+            .json::<Value>()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let license = LicenseId(Uuid::now_v7());
+        ledger
+            .create_license(&system, org, license, "Pro", 5)
+            .await
+            .unwrap();
+        let wall = ServerId(Uuid::now_v7());
+        ledger
+            .register_server(&system, org, wall, "wall-1", None, false)
+            .await
+            .unwrap();
+        let path = format!("/v1/servers/{wall}/license");
+
+        let head = t.store.head().await.unwrap();
+        for (body, status, code) in [
+            (json!({}), 400, "invalid_body"),
+            (json!({ "license_id": "not-a-uuid" }), 400, "invalid_body"),
+            (
+                json!({ "license_id": null, "extra": 1 }),
+                400,
+                "invalid_body",
+            ),
+            (
+                json!({ "license_id": Uuid::now_v7() }),
+                422,
+                "license_not_in_organization",
+            ),
+            (json!({ "license_id": null }), 409, "no_change"),
+        ] {
+            let response = server
+                .put(&path)
+                .authorization_bearer(&token)
+                .json(&body)
+                .await;
+            assert_eq!(
+                response.status_code().as_u16(),
+                status,
+                "{body}: {}",
+                response.text()
+            );
+            assert_eq!(response.json::<Value>()["error"]["code"], code, "{body}");
+        }
+        assert_eq!(
+            t.store.head().await.unwrap(),
+            head,
+            "a refused request appended"
+        );
+
+        let response = server
+            .put(&path)
+            .authorization_bearer(&token)
+            .json(&json!({ "license_id": license }))
+            .await;
+        assert_eq!(response.status_code(), 200, "{}", response.text());
+        let position = response.json::<Value>()["position"].as_u64().unwrap();
+        let servers = server
+            .get(&format!("/v1/accounts/{org}/servers?position={position}"))
+            .authorization_bearer(&token)
+            .await
+            .json::<Value>();
+        assert_eq!(
+            servers["servers"][0]["license_id"],
+            json!(license.to_string())
+        );
+        let response = server
+            .put(&path)
+            .authorization_bearer(&token)
+            .json(&json!({ "license_id": null }))
+            .await;
+        assert_eq!(response.status_code(), 200, "{}", response.text());
+        let position_after = response.json::<Value>()["position"].as_u64().unwrap();
+        let servers = server
+            .get(&format!(
+                "/v1/accounts/{org}/servers?position={position_after}"
+            ))
+            .authorization_bearer(&token)
+            .await
+            .json::<Value>();
+        assert_eq!(servers["servers"][0]["license_id"], Value::Null);
+        let then = server
+            .get(&format!("/v1/accounts/{org}/servers?as_of={position}"))
+            .authorization_bearer(&token)
+            .await
+            .json::<Value>();
+        assert_eq!(then["servers"][0]["license_id"], json!(license.to_string()));
+        let history = server
+            .get(&format!("/v1/history/server/{wall}"))
+            .authorization_bearer(&token)
+            .await
+            .json::<Value>();
+        let types: Vec<&str> = history["entries"]
+            .as_array()
+            .or_else(|| history.as_array())
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["event_type"].as_str())
+            .filter(|t| *t == "server.license_changed")
+            .collect();
+        assert_eq!(types.len(), 2, "{history}");
+        // The activity log names the action.
+        let activity = server
+            .get(&format!("/v1/accounts/{org}/activity?position={position_after}&action_types=Update%20License"))
+            .authorization_bearer(&token)
+            .await
+            .json::<Value>();
+        assert!(
+            activity
+                .to_string()
+                .contains("Put server wall-1 under license Pro"),
+            "{activity}"
+        );
     }
 );

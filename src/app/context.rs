@@ -97,6 +97,10 @@ pub enum ActivityType {
     UpdateTrustedConnection,
     #[serde(rename = "Send Digest")]
     SendDigest,
+    #[serde(rename = "Update Quotes")]
+    UpdateQuotes,
+    #[serde(rename = "Update Partner Kit")]
+    UpdatePartnerKit,
 }
 
 /// The actor as recorded: id and e-mail *at that time*.

@@ -15,8 +15,9 @@ use serde_json::{json, Map, Value};
 use crate::app::codec::decode;
 use crate::app::ledger::{Ledger, LedgerError};
 use crate::domain::account::{self, AccountEvent, AccountState};
-use crate::domain::ids::{AccountId, LicenseId, ServerId, TicketId, UserId};
+use crate::domain::ids::{AccountId, LicenseId, QuoteId, ServerId, TicketId, UserId};
 use crate::domain::license::{self, LicenseEvent, LicenseState};
+use crate::domain::quote::{self, QuoteEvent, QuoteState};
 use crate::domain::server::{self, ServerEvent, ServerState};
 use crate::domain::ticket::{self, TicketEvent, TicketState};
 use crate::domain::user::{self, Status, UserEvent, UserState};
@@ -57,11 +58,12 @@ pub enum Entity {
     License(LicenseId),
     Server(ServerId),
     Ticket(TicketId),
+    Quote(QuoteId),
 }
 
 impl Entity {
     /// From a path's type and id (`user`, `account`, `license`, `server`,
-    /// `ticket`).
+    /// `ticket`, `quote`).
     pub fn parse(kind: &str, id: &str) -> Option<Self> {
         let id = uuid::Uuid::parse_str(id).ok()?;
         Some(match kind {
@@ -70,6 +72,7 @@ impl Entity {
             "license" => Entity::License(LicenseId(id)),
             "server" => Entity::Server(ServerId(id)),
             "ticket" => Entity::Ticket(TicketId(id)),
+            "quote" => Entity::Quote(QuoteId(id)),
             _ => return None,
         })
     }
@@ -81,6 +84,7 @@ impl Entity {
             Entity::License(id) => id.stream(),
             Entity::Server(id) => id.stream(),
             Entity::Ticket(id) => id.stream(),
+            Entity::Quote(id) => id.stream(),
         }
     }
 }
@@ -149,6 +153,7 @@ pub fn server_view(state: &ServerState) -> Value {
         "notifications": state.notifications,
         "partner_access": state.partner_access,
         "backups": state.backups,
+        "license_id": state.license.map(|i| i.to_string()),
     })
 }
 
@@ -158,6 +163,22 @@ pub fn ticket_view(state: &TicketState) -> Value {
         "account_id": state.account_id.map(|i| i.to_string()),
         "subject": state.subject,
         "closed": state.closed,
+    })
+}
+
+pub fn quote_view(state: &QuoteState) -> Value {
+    let terms = state.terms.as_ref();
+    json!({
+        "quote_id": state.quote_id.map(|i| i.to_string()),
+        "account_id": state.account_id.map(|i| i.to_string()),
+        "product": terms.map(|t| t.product.as_str()),
+        "seats": terms.map(|t| t.seats.get()),
+        "unit_price_cents": terms.map(|t| t.unit_price.cents()),
+        "currency": terms.map(|t| t.currency.as_str()),
+        "total_cents": state.total_cents(),
+        "valid_until": terms.and_then(|t| t.valid_until).map(|d| d.to_string()),
+        "note": terms.and_then(|t| t.note.as_ref()).map(|n| n.as_str()),
+        "status": state.status.as_str(),
     })
 }
 
@@ -266,6 +287,11 @@ impl Ledger {
                 &events,
                 |s, e: &TicketEvent, _| ticket::evolve(s, e),
                 ticket_view,
+            ),
+            Entity::Quote(_) => replay(
+                &events,
+                |s, e: &QuoteEvent, _| quote::evolve(s, e),
+                quote_view,
             ),
         }
     }

@@ -15,11 +15,13 @@ use crate::app::context::{
 use crate::domain::account::{self, AccountEvent, AccountState};
 use crate::domain::email::Email;
 use crate::domain::ids::{
-    AccountId, InvitationId, LicenseId, ServerId, SessionId, TicketId, UserId,
+    AccountId, InvitationId, KitItemId, LicenseId, QuoteId, ServerId, SessionId, TicketId, UserId,
 };
 use crate::domain::invitation::{self, InvitationEvent, InvitationState};
 use crate::domain::license::{self, LicenseEvent, LicenseState};
+use crate::domain::partner_kit::{self, KitEvent, KitItemState};
 use crate::domain::permissions::{self, Action, Denied, Grant, Relation};
+use crate::domain::quote::{self, QuoteEvent, QuoteState};
 use crate::domain::role::AccountKind;
 use crate::domain::server::{self, ServerEvent, ServerState};
 use crate::domain::session::{self, SessionEvent, SessionState};
@@ -265,6 +267,19 @@ impl Ledger {
             .await
     }
 
+    pub(crate) async fn load_quote(&self, id: QuoteId) -> Result<Loaded<QuoteState>, LedgerError> {
+        self.fold(&id.stream(), |s, e: &QuoteEvent, _| quote::evolve(s, e))
+            .await
+    }
+
+    pub(crate) async fn load_kit_item(
+        &self,
+        id: KitItemId,
+    ) -> Result<Loaded<KitItemState>, LedgerError> {
+        self.fold(&id.stream(), |s, e: &KitEvent, _| partner_kit::evolve(s, e))
+            .await
+    }
+
     pub(crate) async fn load_invitation(
         &self,
         id: InvitationId,
@@ -318,21 +333,33 @@ impl Ledger {
         else {
             return Err(LedgerError::Unauthenticated);
         };
-        let relation = if target.account_id == Some(actor_account) {
-            Relation::Own
-        } else if self.load_account(actor_account).await?.state.kind == Some(AccountKind::Platform)
-        {
+        let home = if target.account_id == Some(actor_account) {
+            None
+        } else {
+            Some(self.load_account(actor_account).await?.state)
+        };
+        let relation = match &home {
+            None => Relation::Own,
             // The operator everywhere — also in the partners it invited and
             // the organizations it created directly, whose parent it is:
             // `Customer` is a partner's staff in a partner's customer.
-            Relation::Platform
-        } else if target.is_customer_of(actor_account) {
-            let customer = target.account_id.ok_or(DomainError::AccountNotFound)?;
-            Relation::Customer {
-                assigned: user::works_for(&actor, customer),
+            Some(home) if home.kind == Some(AccountKind::Platform) => Relation::Platform,
+            Some(_) if target.is_customer_of(actor_account) => {
+                let customer = target.account_id.ok_or(DomainError::AccountNotFound)?;
+                Relation::Customer {
+                    assigned: user::works_for(&actor, customer),
+                }
             }
-        } else {
-            Relation::Unrelated
+            // A partner's staff before the platform that invited the partner.
+            Some(home)
+                if home.kind == Some(AccountKind::Partner)
+                    && target.kind == Some(AccountKind::Platform)
+                    && home.parent.is_some()
+                    && home.parent == target.account_id =>
+            {
+                Relation::Provider
+            }
+            Some(_) => Relation::Unrelated,
         };
         let grant = permissions::authorize(role, action, relation)?;
         let mut because: Vec<GrantEvent> = role_event

@@ -17,6 +17,8 @@ pub mod invitations;
 pub mod ledger;
 pub mod licenses;
 pub mod notifications;
+pub mod partner_kit;
+pub mod quotes;
 pub mod retention;
 pub mod servers;
 pub mod sessions;

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::app::context::{ActivityType, CommandContext, GrantBasis};
 use crate::app::ledger::{append, Ledger, LedgerError};
-use crate::domain::ids::{AccountId, ServerId};
+use crate::domain::ids::{AccountId, LicenseId, ServerId};
 use crate::domain::permissions::{Action, Relation};
 use crate::domain::server::{self, ServerEvent, ServerState};
 use crate::domain::DomainError;
@@ -198,6 +198,85 @@ impl Ledger {
         .await
     }
 
+    /// Puts a server under one of its organization's licenses, or under
+    /// none: financial, so authorized like license management.
+    pub async fn change_server_license(
+        &self,
+        context: &CommandContext,
+        server_id: ServerId,
+        license_id: Option<LicenseId>,
+    ) -> Result<AppendOutcome, LedgerError> {
+        self.retry(|| async move {
+            let (loaded, account_id, authorized) = self
+                .authorized_server(context, server_id, Action::ManageLicenses)
+                .await?;
+            let license = match license_id {
+                Some(id) => Some((id, self.load_license(id).await?.state)),
+                None => None,
+            };
+            let events =
+                server::decide_license(&loaded.state, license.as_ref().map(|(id, l)| (*id, l)))?;
+            let description = match &license {
+                Some((_, l)) => format!(
+                    "Put server {} under license {}",
+                    loaded.state.name, l.product
+                ),
+                None => format!("Removed the license of server {}", loaded.state.name),
+            };
+            let metadata = authorized
+                .metadata(
+                    context,
+                    account_id,
+                    ActivityType::UpdateLicense,
+                    description,
+                )
+                .with_target("server", server_id);
+            let metadata = match license_id {
+                Some(id) => metadata.with_target("license", id),
+                None => metadata,
+            };
+            Ok(vec![append(
+                server_id.stream(),
+                loaded.version,
+                &events,
+                &metadata,
+            )?])
+        })
+        .await
+    }
+
+    /// Loads a server and its account, authorizes `action` there and
+    /// refuses a partner whose customer has not granted access.
+    async fn authorized_server(
+        &self,
+        context: &CommandContext,
+        server_id: ServerId,
+        action: Action,
+    ) -> Result<
+        (
+            crate::app::ledger::Loaded<ServerState>,
+            AccountId,
+            crate::app::ledger::Authorized,
+        ),
+        LedgerError,
+    > {
+        let (loaded, access) = self.load_server_noting_access(server_id).await?;
+        let account_id = loaded.state.account_id.ok_or(DomainError::NotFound)?;
+        let account = self.load_account(account_id).await?;
+        let mut authorized = self.authorize(context, action, &account.state).await?;
+        let via_partner = authorized
+            .grant
+            .is_some_and(|g| matches!(g.relation, Relation::Customer { .. }));
+        if via_partner && !loaded.state.partner_access {
+            return Err(DomainError::PartnerAccessNotGranted.into());
+        }
+        // The customer's grant in force is part of why it was allowed.
+        if let (true, Some(at)) = (via_partner, access) {
+            authorized.also_because(GrantBasis::PartnerAccess, at);
+        }
+        Ok((loaded, account_id, authorized))
+    }
+
     /// Load, authorize (including the partner-access grant), decide, append.
     async fn on_server<D>(
         &self,
@@ -212,20 +291,8 @@ impl Ledger {
     {
         let decide = &decide;
         self.retry(|| async move {
-            let (loaded, access) = self.load_server_noting_access(server_id).await?;
-            let account_id = loaded.state.account_id.ok_or(DomainError::NotFound)?;
-            let account = self.load_account(account_id).await?;
-            let mut authorized = self.authorize(context, action, &account.state).await?;
-            let via_partner = authorized
-                .grant
-                .is_some_and(|g| matches!(g.relation, Relation::Customer { .. }));
-            if via_partner && !loaded.state.partner_access {
-                return Err(DomainError::PartnerAccessNotGranted.into());
-            }
-            // The customer's grant in force is part of why it was allowed.
-            if let (true, Some(at)) = (via_partner, access) {
-                authorized.also_because(GrantBasis::PartnerAccess, at);
-            }
+            let (loaded, account_id, authorized) =
+                self.authorized_server(context, server_id, action).await?;
             let (events, description) = decide(&loaded.state)?;
             let metadata = authorized
                 .metadata(context, account_id, activity, description)

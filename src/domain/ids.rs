@@ -70,3 +70,5 @@ typed_id!(LicenseId, "license");
 typed_id!(ServerId, "server");
 typed_id!(TicketId, "ticket");
 typed_id!(NotificationId, "notification");
+typed_id!(QuoteId, "quote");
+typed_id!(KitItemId, "kit");

@@ -24,7 +24,9 @@ pub mod ids;
 pub mod invitation;
 pub mod license;
 pub mod notification;
+pub mod partner_kit;
 pub mod permissions;
+pub mod quote;
 pub mod role;
 pub mod server;
 pub mod session;
@@ -106,6 +108,36 @@ pub enum DomainError {
     TicketClosed,
     #[error("only the partner's own customers can be assigned")]
     NotACustomer,
+    #[error("a product is named with 1 to 200 characters")]
+    InvalidProduct,
+    #[error("a quote is for 1 to 1,000,000 seats")]
+    InvalidQuoteSeats,
+    #[error("unit prices are 0 to 100,000,000,000 cents")]
+    InvalidUnitPrice,
+    #[error("currencies are ISO 4217 codes: three letters")]
+    InvalidCurrency,
+    #[error("valid_until must be a date (YYYY-MM-DD), today or later")]
+    InvalidValidUntil,
+    #[error("quotes are prepared for customer organizations only")]
+    QuoteNeedsOrganization,
+    #[error("only a draft quote can be changed or sent")]
+    QuoteNotDraft,
+    #[error("only a sent quote can be accepted or declined")]
+    QuoteNotSent,
+    #[error("the quote is accepted, declined or withdrawn")]
+    QuoteClosed,
+    #[error("the quote is no longer valid")]
+    QuoteExpired,
+    #[error("titles must be 1 to 200 characters")]
+    InvalidTitle,
+    #[error("categories must be 1 to 60 characters")]
+    InvalidCategory,
+    #[error("give exactly one of url and content (1 to 20,000 characters)")]
+    InvalidKitMaterial,
+    #[error("not an absolute http or https link")]
+    InvalidUrl,
+    #[error("no such license in the server's organization")]
+    LicenseNotInOrganization,
 }
 
 impl DomainError {
@@ -149,6 +181,21 @@ impl DomainError {
             DomainError::PartnerAccessNotGranted => "partner_access_not_granted",
             DomainError::TicketClosed => "ticket_closed",
             DomainError::NotACustomer => "not_a_customer",
+            DomainError::InvalidProduct => "invalid_product",
+            DomainError::InvalidQuoteSeats => "invalid_seats",
+            DomainError::InvalidUnitPrice => "invalid_unit_price",
+            DomainError::InvalidCurrency => "invalid_currency",
+            DomainError::InvalidValidUntil => "invalid_valid_until",
+            DomainError::QuoteNeedsOrganization => "quote_needs_organization",
+            DomainError::QuoteNotDraft => "quote_not_draft",
+            DomainError::QuoteNotSent => "quote_not_sent",
+            DomainError::QuoteClosed => "quote_closed",
+            DomainError::QuoteExpired => "quote_expired",
+            DomainError::InvalidTitle => "invalid_title",
+            DomainError::InvalidCategory => "invalid_category",
+            DomainError::InvalidKitMaterial => "invalid_kit_material",
+            DomainError::InvalidUrl => "invalid_url",
+            DomainError::LicenseNotInOrganization => "license_not_in_organization",
         }
     }
 }

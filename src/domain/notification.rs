@@ -105,6 +105,7 @@ pub enum Kind {
     AccessRevoked,
     Digest,
     SignInCode,
+    QuoteSent,
 }
 
 impl Kind {
@@ -115,6 +116,7 @@ impl Kind {
             Kind::AccessRevoked => "access_revoked",
             Kind::Digest => "digest",
             Kind::SignInCode => "sign_in_code",
+            Kind::QuoteSent => "quote_sent",
         }
     }
 }
@@ -196,6 +198,28 @@ pub fn access_revoked(account_name: &str) -> Message {
         body: format!(
             "Your access to {account_name} was revoked and your sessions were ended. \
              An administrator can restore it within the retention period."
+        ),
+    }
+}
+
+/// A quote sent to a customer's admins: what, how much, until when.
+pub fn quote_sent(
+    partner_name: &str,
+    product: &str,
+    seats: u32,
+    total_cents: u64,
+    currency: &str,
+    valid_until: Option<chrono::NaiveDate>,
+) -> Message {
+    let validity = valid_until.map_or_else(String::new, |d| format!(" It is valid until {d}."));
+    Message {
+        kind: Kind::QuoteSent,
+        subject: format!("A quote from {partner_name}: {product}"),
+        body: format!(
+            "{partner_name} sent you a quote for {seats} seats of {product}, {}.{:02} {currency} \
+             in total.{validity} Accept or decline it in the portal.",
+            total_cents / 100,
+            total_cents % 100
         ),
     }
 }

@@ -39,10 +39,15 @@ pub enum Capability {
     GrantPartnerAccess,
     /// Invite customer organizations (partners) or partners (platform).
     InviteTenants,
-    /// Quotes (partner sales staff).
+    /// Prepare, change, send and withdraw quotes: what a partner does for
+    /// its customers (sales staff and admins), never in its own account.
     Quotes,
-    /// Partner kit materials.
+    /// Accept or decline a quote: only the customer itself decides.
+    DecideQuotes,
+    /// Read the partner kit materials.
     PartnerKit,
+    /// Publish, change and withdraw partner kit materials: the platform's.
+    PublishPartnerKit,
 }
 
 /// Every action of the product (PRODUCT.md, "Actions"), commands and reads.
@@ -81,10 +86,13 @@ pub enum Action {
     ViewActivityLog,
     ManageQuotes,
     ViewPartnerKit,
+    ViewQuotes,
+    DecideQuote,
+    ManagePartnerKit,
 }
 
 impl Action {
-    pub const ALL: [Action; 32] = [
+    pub const ALL: [Action; 35] = [
         Action::UpdateOwnProfile,
         Action::ViewAccount,
         Action::UpdateAccount,
@@ -117,6 +125,9 @@ impl Action {
         Action::ViewActivityLog,
         Action::ManageQuotes,
         Action::ViewPartnerKit,
+        Action::ViewQuotes,
+        Action::DecideQuote,
+        Action::ManagePartnerKit,
     ];
 
     pub fn capability(self) -> Capability {
@@ -126,7 +137,8 @@ impl Action {
             ViewAccount | ViewUsers | ViewServers | ViewTickets | ViewActivityLog => {
                 Capability::View
             }
-            ViewLicenses => Capability::ViewBilling,
+            // A quote is billing data: who sees licenses sees quotes.
+            ViewLicenses | ViewQuotes => Capability::ViewBilling,
             UpdateAccount | InviteUser | CreateUser | UpdateUserProfile | ChangeUserRole
             | AssignCustomers | ResetPassword | ForceLogout | DeleteUser | RestoreUser
             | ImportUsers | DeleteOrganization => Capability::ManageUsers,
@@ -136,7 +148,9 @@ impl Action {
             ServerAction | BackupServer | ManageTickets => Capability::Troubleshoot,
             GrantPartnerAccess => Capability::GrantPartnerAccess,
             ManageQuotes => Capability::Quotes,
+            DecideQuote => Capability::DecideQuotes,
             ViewPartnerKit => Capability::PartnerKit,
+            ManagePartnerKit => Capability::PublishPartnerKit,
         }
     }
 }
@@ -153,6 +167,9 @@ pub enum Relation {
     Customer { assigned: bool },
     /// The platform's staff acting in a partner or organization.
     Platform,
+    /// A partner's staff reading what the platform that invited the
+    /// partner provides to its partners (the partner kit).
+    Provider,
     /// Anything else: another tenant.
     Unrelated,
 }
@@ -181,6 +198,9 @@ fn own(role: Role, capability: Capability) -> bool {
     use Capability::*;
     match role {
         _ if capability == OwnProfile => true,
+        // Quotes are what a partner prepares for its customers: nobody
+        // quotes its own account (the customer decides: `DecideQuotes`).
+        _ if capability == Quotes => false,
         Role::Admin => true,
         Role::Regular => matches!(
             capability,
@@ -188,7 +208,7 @@ fn own(role: Role, capability: Capability) -> bool {
         ),
         Role::Support => matches!(capability, View | Troubleshoot),
         Role::ReadOnly => matches!(capability, View | ViewBilling),
-        Role::Sales => matches!(capability, View | ViewBilling | Quotes),
+        Role::Sales => matches!(capability, View | ViewBilling),
         Role::User => matches!(capability, View),
         Role::Marketing => matches!(capability, PartnerKit),
         Role::Notifications => false,
@@ -199,25 +219,34 @@ fn own(role: Role, capability: Capability) -> bool {
 fn in_customer(role: Role, capability: Capability, assigned: bool) -> Result<bool, Denied> {
     use Capability::*;
     Ok(match role {
-        // The customer alone grants access to its servers; invitations of
-        // tenants and partner materials are not customer matters.
+        // A customer not assigned to a staff member does not exist for
+        // them; "no customer data at all" for marketing.
+        Role::User if !assigned => return Err(Denied::Hidden),
+        Role::Marketing | Role::Notifications => return Err(Denied::Hidden),
+        // Quotes are prepared by the partner's sales staff and admins.
+        _ if capability == Quotes => matches!(role, Role::Admin | Role::Sales),
+        // The customer alone grants access to its servers and decides on
+        // quotes; invitations of tenants and partner materials are not
+        // customer matters.
         _ if matches!(
             capability,
-            GrantPartnerAccess | InviteTenants | PartnerKit | Quotes | OwnProfile
+            GrantPartnerAccess
+                | DecideQuotes
+                | InviteTenants
+                | PartnerKit
+                | PublishPartnerKit
+                | OwnProfile
         ) =>
         {
-            role == Role::Sales && capability == Quotes
+            false
         }
         Role::Admin | Role::Regular | Role::Support | Role::ReadOnly | Role::Sales => {
             own(role, capability)
         }
-        Role::User if !assigned => return Err(Denied::Hidden),
         Role::User => matches!(
             capability,
             View | ViewBilling | ManageServices | Troubleshoot
         ),
-        // "No customer data at all."
-        Role::Marketing | Role::Notifications => return Err(Denied::Hidden),
     })
 }
 
@@ -225,11 +254,24 @@ fn in_customer(role: Role, capability: Capability, assigned: bool) -> Result<boo
 fn from_platform(role: Role, capability: Capability) -> Result<bool, Denied> {
     use Capability::*;
     Ok(match role {
-        Role::Admin => !matches!(capability, GrantPartnerAccess | PartnerKit | OwnProfile),
+        Role::Admin => !matches!(
+            capability,
+            GrantPartnerAccess | DecideQuotes | PartnerKit | PublishPartnerKit | OwnProfile
+        ),
         Role::Support => matches!(capability, View | Troubleshoot),
         Role::ReadOnly => matches!(capability, View | ViewBilling),
         _ => return Err(Denied::Hidden),
     })
+}
+
+/// What a partner's staff may do with what their platform provides: read
+/// the partner kit if their role reads it at home; see nothing else.
+fn from_provider(role: Role, capability: Capability) -> Result<bool, Denied> {
+    match capability {
+        Capability::PartnerKit => Ok(own(role, capability)),
+        Capability::PublishPartnerKit => Ok(false),
+        _ => Err(Denied::Hidden),
+    }
 }
 
 /// The matrix: may `role`, related to the target by `relation`, do `action`?
@@ -242,6 +284,7 @@ pub fn authorize(role: Role, action: Action, relation: Relation) -> Result<Grant
         Relation::Own => own(role, capability),
         Relation::Customer { assigned } => in_customer(role, capability, assigned)?,
         Relation::Platform => from_platform(role, capability)?,
+        Relation::Provider => from_provider(role, capability)?,
         Relation::Unrelated => return Err(Denied::Hidden),
     };
     if allowed {
@@ -264,9 +307,13 @@ mod tests {
     }
 
     #[test]
-    fn admins_may_do_everything_in_their_own_account() {
+    fn admins_may_do_everything_in_their_own_account_but_quote_it() {
         for action in Action::ALL {
-            assert!(allowed(Role::Admin, action, Relation::Own), "{action:?}");
+            assert_eq!(
+                allowed(Role::Admin, action, Relation::Own),
+                action != Action::ManageQuotes,
+                "{action:?}"
+            );
         }
     }
 
@@ -428,6 +475,108 @@ mod tests {
         assert!(!allowed(
             Role::Sales,
             Action::UpdateServer,
+            Relation::Customer { assigned: true }
+        ));
+    }
+
+    #[test]
+    fn quotes_are_prepared_by_partner_sales_and_admins_and_decided_by_the_customer() {
+        let customer = Relation::Customer { assigned: true };
+        for role in Role::ALL {
+            assert_eq!(
+                allowed(role, Action::ManageQuotes, customer),
+                matches!(role, Role::Admin | Role::Sales),
+                "{role}"
+            );
+            assert!(
+                !allowed(role, Action::ManageQuotes, Relation::Own),
+                "{role}"
+            );
+            assert!(!allowed(role, Action::DecideQuote, customer), "{role}");
+            assert!(
+                !allowed(role, Action::DecideQuote, Relation::Platform),
+                "{role}"
+            );
+            assert_eq!(
+                allowed(role, Action::DecideQuote, Relation::Own),
+                role == Role::Admin,
+                "{role}"
+            );
+        }
+        assert!(allowed(
+            Role::Admin,
+            Action::ManageQuotes,
+            Relation::Platform
+        ));
+        // Quotes are billing data: Support does not see them.
+        assert!(allowed(Role::ReadOnly, Action::ViewQuotes, Relation::Own));
+        assert!(!allowed(Role::Support, Action::ViewQuotes, Relation::Own));
+        assert!(allowed(Role::Sales, Action::ViewQuotes, customer));
+        assert_eq!(
+            authorize(
+                Role::User,
+                Action::ManageQuotes,
+                Relation::Customer { assigned: false }
+            ),
+            Err(Denied::Hidden)
+        );
+        assert!(allowed(Role::User, Action::ViewQuotes, customer));
+        assert!(!allowed(Role::User, Action::ManageQuotes, customer));
+    }
+
+    #[test]
+    fn sales_changes_nothing_but_quotes() {
+        for relation in [Relation::Own, Relation::Customer { assigned: true }] {
+            for action in Action::ALL {
+                let reads = matches!(
+                    action.capability(),
+                    Capability::View | Capability::ViewBilling
+                );
+                let may = reads
+                    || (action == Action::UpdateOwnProfile && relation == Relation::Own)
+                    || (action == Action::ManageQuotes && relation != Relation::Own);
+                assert_eq!(
+                    allowed(Role::Sales, action, relation),
+                    may,
+                    "{action:?} {relation:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_partner_kit_is_read_by_partner_admins_and_marketing_and_published_by_the_platform() {
+        for role in Role::ALL {
+            assert_eq!(
+                allowed(role, Action::ViewPartnerKit, Relation::Provider),
+                matches!(role, Role::Admin | Role::Marketing),
+                "{role}"
+            );
+            assert!(
+                !allowed(role, Action::ManagePartnerKit, Relation::Provider),
+                "{role}"
+            );
+            // What the platform provides is nothing else for partners.
+            if role.can_sign_in() {
+                assert_eq!(
+                    authorize(role, Action::ViewUsers, Relation::Provider),
+                    Err(Denied::Hidden)
+                );
+            }
+        }
+        assert!(allowed(
+            Role::Admin,
+            Action::ManagePartnerKit,
+            Relation::Own
+        ));
+        assert!(!allowed(
+            Role::Support,
+            Action::ManagePartnerKit,
+            Relation::Own
+        ));
+        assert!(!allowed(
+            Role::Admin,
+            Action::ViewPartnerKit,
             Relation::Customer { assigned: true }
         ));
     }

@@ -4,7 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::ids::{AccountId, ServerId};
+use crate::domain::ids::{AccountId, LicenseId, ServerId};
+use crate::domain::license::LicenseState;
 use crate::domain::DomainError;
 
 /// Longest free-text field (location, action, configuration summary).
@@ -41,10 +42,13 @@ pub enum ServerEvent {
     BackupMade { backup_id: String },
     #[serde(rename = "server.backup_restored")]
     BackupRestored { backup_id: String },
+    /// The license the server runs under changed (`null`: none).
+    #[serde(rename = "server.license_changed")]
+    LicenseChanged { license_id: Option<LicenseId> },
 }
 
 impl ServerEvent {
-    pub const TYPES: [&'static str; 10] = [
+    pub const TYPES: [&'static str; 11] = [
         "server.registered",
         "server.renamed",
         "server.location_updated",
@@ -55,6 +59,7 @@ impl ServerEvent {
         "server.configuration_updated",
         "server.backup_made",
         "server.backup_restored",
+        "server.license_changed",
     ];
 }
 
@@ -68,6 +73,8 @@ pub struct ServerState {
     pub notifications: bool,
     pub partner_access: bool,
     pub backups: Vec<String>,
+    /// The license it runs under.
+    pub license: Option<LicenseId>,
 }
 
 impl ServerState {
@@ -98,6 +105,7 @@ pub fn evolve(mut state: ServerState, event: &ServerEvent) -> ServerState {
         ServerEvent::PartnerAccessGranted => state.partner_access = true,
         ServerEvent::PartnerAccessRevoked => state.partner_access = false,
         ServerEvent::BackupMade { backup_id } => state.backups.push(backup_id.clone()),
+        ServerEvent::LicenseChanged { license_id } => state.license = *license_id,
         ServerEvent::ActionPerformed { .. }
         | ServerEvent::ConfigurationUpdated { .. }
         | ServerEvent::BackupRestored { .. } => {}
@@ -224,6 +232,33 @@ pub fn decide_restore_backup(
     }])
 }
 
+/// Puts the server under `license` (its id and state) or under none. The
+/// license must be one of the server's organization — an unknown id and
+/// another tenant's license answer alike, so nothing leaks — and not
+/// cancelled.
+pub fn decide_license(
+    state: &ServerState,
+    license: Option<(LicenseId, &LicenseState)>,
+) -> Result<Vec<ServerEvent>, DomainError> {
+    existing(state)?;
+    let license_id = match license {
+        None => None,
+        Some((id, license)) => {
+            if license.license_id != Some(id) || license.account_id != state.account_id {
+                return Err(DomainError::LicenseNotInOrganization);
+            }
+            if license.cancelled {
+                return Err(DomainError::LicenseCancelled);
+            }
+            Some(id)
+        }
+    };
+    if license_id == state.license {
+        return Err(DomainError::NoChange);
+    }
+    Ok(vec![ServerEvent::LicenseChanged { license_id }])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,5 +299,62 @@ mod tests {
             .fold(state, evolve);
         assert!(decide_restore_backup(&state, "b1").is_ok());
         assert_eq!(decide_action(&state, "  "), Err(DomainError::InvalidText));
+    }
+
+    #[test]
+    fn a_server_runs_under_a_live_license_of_its_organization() {
+        let org = AccountId(Uuid::from_u128(1));
+        let state = decide_register(
+            &ServerState::default(),
+            ServerId(Uuid::nil()),
+            org,
+            "wall-1",
+            None,
+            false,
+        )
+        .unwrap()
+        .iter()
+        .fold(ServerState::default(), evolve);
+        let id = LicenseId(Uuid::from_u128(7));
+        let mut license = LicenseState {
+            license_id: Some(id),
+            account_id: Some(org),
+            ..LicenseState::default()
+        };
+        assert_eq!(decide_license(&state, None), Err(DomainError::NoChange));
+        let unknown = LicenseState::default();
+        assert_eq!(
+            decide_license(&state, Some((id, &unknown))),
+            Err(DomainError::LicenseNotInOrganization)
+        );
+        let elsewhere = LicenseState {
+            account_id: Some(AccountId(Uuid::from_u128(2))),
+            ..license.clone()
+        };
+        assert_eq!(
+            decide_license(&state, Some((id, &elsewhere))),
+            Err(DomainError::LicenseNotInOrganization)
+        );
+        let state = decide_license(&state, Some((id, &license)))
+            .unwrap()
+            .iter()
+            .fold(state, evolve);
+        assert_eq!(state.license, Some(id));
+        assert_eq!(
+            decide_license(&state, Some((id, &license))),
+            Err(DomainError::NoChange)
+        );
+        license.cancelled = true;
+        let other = LicenseId(Uuid::from_u128(8));
+        license.license_id = Some(other);
+        assert_eq!(
+            decide_license(&state, Some((other, &license))),
+            Err(DomainError::LicenseCancelled)
+        );
+        let state = decide_license(&state, None)
+            .unwrap()
+            .iter()
+            .fold(state, evolve);
+        assert_eq!(state.license, None);
     }
 }

@@ -104,7 +104,18 @@ impl From<DomainError> for ApiError {
             | InvalidSeats
             | NotLicensable
             | InvalidText
-            | NotACustomer => StatusCode::UNPROCESSABLE_ENTITY,
+            | NotACustomer
+            | InvalidProduct
+            | InvalidQuoteSeats
+            | InvalidUnitPrice
+            | InvalidCurrency
+            | InvalidValidUntil
+            | QuoteNeedsOrganization
+            | InvalidTitle
+            | InvalidCategory
+            | InvalidKitMaterial
+            | InvalidUrl
+            | LicenseNotInOrganization => StatusCode::UNPROCESSABLE_ENTITY,
             AlreadyExists
             | EmailTaken
             | LastAdmin
@@ -122,7 +133,11 @@ impl From<DomainError> for ApiError {
             | SeatsInUse { .. }
             | LicenseCancelled
             | PlatformIsPermanent
-            | TicketClosed => StatusCode::CONFLICT,
+            | TicketClosed
+            | QuoteNotDraft
+            | QuoteNotSent
+            | QuoteClosed
+            | QuoteExpired => StatusCode::CONFLICT,
         };
         ApiError::new(status, e.code(), e.to_string())
     }

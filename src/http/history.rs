@@ -85,13 +85,13 @@ pub struct History {
 }
 
 /// `GET /v1/history/{entity_type}/{entity_id}` — every event of a user,
-/// account, license, server or ticket, with what it changed.
+/// account, license, server, ticket or quote, with what it changed.
 #[utoipa::path(
     get,
     path = "/v1/history/{entity_type}/{entity_id}",
     tag = "activity",
     params(
-        ("entity_type" = String, Path, description = "user | account | license | server | ticket"),
+        ("entity_type" = String, Path, description = "user | account | license | server | ticket | quote"),
         ("entity_id" = String, Path, description = "its id"),
     ),
     responses((status = 200, body = History), ReadErrors),

@@ -16,6 +16,8 @@ pub mod licenses;
 pub mod locations;
 pub mod notifications;
 pub mod openapi;
+pub mod partner_kit;
+pub mod quotes;
 pub mod schemas;
 pub mod servers;
 pub mod sessions;
@@ -151,6 +153,27 @@ pub fn router(state: AppState) -> Router {
             axum::routing::patch(tickets::update),
         )
         .route("/v1/tickets/{ticket_id}/close", post(tickets::close))
+        .route("/v1/servers/{server_id}/license", put(servers::license))
+        .route(
+            "/v1/accounts/{account_id}/quotes",
+            get(quotes::list).post(quotes::create),
+        )
+        .route(
+            "/v1/quotes/{quote_id}",
+            get(quotes::get).patch(quotes::update),
+        )
+        .route("/v1/quotes/{quote_id}/send", post(quotes::send))
+        .route("/v1/quotes/{quote_id}/withdraw", post(quotes::withdraw))
+        .route("/v1/quotes/{quote_id}/accept", post(quotes::accept))
+        .route("/v1/quotes/{quote_id}/decline", post(quotes::decline))
+        .route(
+            "/v1/partner-kit",
+            get(partner_kit::list).post(partner_kit::publish),
+        )
+        .route(
+            "/v1/partner-kit/{item_id}",
+            axum::routing::patch(partner_kit::update).delete(partner_kit::withdraw),
+        )
         .route("/v1/invitations/accept", post(invitations::accept))
         .route(
             "/v1/invitations/{invitation_id}/resend",

@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::http::{
     activity, checkpoints, health, history, invitations, licenses, locations, notifications,
-    servers, sessions, tickets, user_import, users,
+    partner_kit, quotes, servers, sessions, tickets, user_import, users,
 };
 
 #[derive(OpenApi)]
@@ -78,6 +78,19 @@ use crate::http::{
         tickets::list,
         tickets::update,
         tickets::close,
+        servers::license,
+        quotes::create,
+        quotes::list,
+        quotes::get,
+        quotes::update,
+        quotes::send,
+        quotes::withdraw,
+        quotes::accept,
+        quotes::decline,
+        partner_kit::list,
+        partner_kit::publish,
+        partner_kit::update,
+        partner_kit::withdraw,
     ),
     modifiers(&BearerAuth)
 )]

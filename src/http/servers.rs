@@ -6,7 +6,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::domain::ids::{AccountId, ServerId};
+use crate::domain::ids::{AccountId, LicenseId, ServerId};
 use crate::domain::permissions::Action;
 use crate::http::context::Caller;
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
@@ -63,6 +63,26 @@ pub struct ServerActionBody {
 #[serde(deny_unknown_fields)]
 pub struct Configuration {
     pub summary: String,
+}
+
+/// The license a server runs under: `{"license_id": "<id>"}`, or
+/// `{"license_id": null}` for none (the field is required).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServerLicense {
+    #[serde(deserialize_with = "present")]
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub license_id: Option<LicenseId>,
+}
+
+/// A required field that may be null (serde treats a missing `Option` as
+/// `None`; this makes it an error instead).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer)
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -256,6 +276,25 @@ pub async fn restore(
         .auth
         .ledger()
         .restore_server_backup(&caller.context, server_id, &backup_id)
+        .await?;
+    Ok(Json(Appended::from(&outcome)))
+}
+
+/// `PUT /v1/servers/{id}/license` — financial: authorized like licenses.
+#[utoipa::path(put, path = "/v1/servers/{server_id}/license", tag = "servers",
+    params(("server_id" = ServerId, Path, description = "server id")), request_body = ServerLicense,
+    responses((status = 200, body = Appended), CommandErrors),
+    security(("bearer" = [])))]
+pub async fn license(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(server_id): ApiPath<ServerId>,
+    ApiJson(body): ApiJson<ServerLicense>,
+) -> Result<Json<Appended>, ApiError> {
+    let outcome = state
+        .auth
+        .ledger()
+        .change_server_license(&caller.context, server_id, body.license_id)
         .await?;
     Ok(Json(Appended::from(&outcome)))
 }

@@ -16,8 +16,10 @@ pub mod checkpoints;
 pub mod invitations;
 pub mod licenses;
 pub mod outbox;
+pub mod partner_kit;
 pub mod postgres;
 pub mod query;
+pub mod quotes;
 pub mod read_models;
 pub mod runner;
 pub mod servers;
@@ -198,6 +200,8 @@ pub fn all_projectors() -> Vec<Arc<dyn Projector>> {
         Arc::new(outbox::OutboxProjector),
         Arc::new(sessions::SessionsProjector),
         Arc::new(checkpoints::CheckpointsProjector),
+        Arc::new(quotes::QuotesProjector),
+        Arc::new(partner_kit::PartnerKitProjector),
     ]
 }
 

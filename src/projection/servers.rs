@@ -1,4 +1,5 @@
-//! `proj_servers`: every server, its settings and the partner-access grant.
+//! `proj_servers`: every server, its settings, the partner-access grant and
+//! the license it runs under.
 
 use crate::domain::ids::ServerId;
 use crate::domain::server::ServerEvent;
@@ -50,6 +51,7 @@ impl Projector for ServersProjector {
                         ("notifications", flag(true)),
                         ("partner_access", flag(partner_access)),
                         ("last_backup_id", SqlValue::Text(None)),
+                        ("license_id", SqlValue::Text(None)),
                         ("created_at", at.clone()),
                         ("updated_at", at),
                         ("position", SqlValue::Int(Some(event.position as i64))),
@@ -75,6 +77,10 @@ impl Projector for ServersProjector {
             ServerEvent::BackupMade { backup_id } => update(vec![(
                 "last_backup_id",
                 SetExpr::Value(SqlValue::text(backup_id)),
+            )]),
+            ServerEvent::LicenseChanged { license_id } => update(vec![(
+                "license_id",
+                SetExpr::Value(SqlValue::Text(license_id.map(|l| l.to_string()))),
             )]),
             ServerEvent::ActionPerformed { .. }
             | ServerEvent::ConfigurationUpdated { .. }
