@@ -361,3 +361,137 @@ on_both_backends!(
         assert!(stderr(&offline).contains("line 3"), "{}", stderr(&offline));
     }
 );
+
+on_both_backends!(
+    serve_signs_checkpoints_with_a_key_from_the_environment,
+    |t: TestStore| async move {
+        support::fill(&t.store, 4).await;
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = dir.path().join("signing.key");
+        let keygen = portal_ledger(&t, &["keygen", "--out", key_file.to_str().unwrap()]);
+        assert!(keygen.status.success(), "{}", stderr(&keygen));
+        let public = stdout(&keygen).trim().to_owned();
+        let key_id = stderr(&keygen)
+            .split("key id ")
+            .nth(1)
+            .and_then(|rest| rest.split(')').next())
+            .expect("keygen names the key id")
+            .to_owned();
+        assert_eq!(key_id.len(), 16);
+        let seed = std::fs::read_to_string(&key_file)
+            .unwrap()
+            .trim()
+            .to_owned();
+        let with_env = |args: &[&str], seed: &str| {
+            Command::new(env!("CARGO_BIN_EXE_portal-ledger"))
+                .args(t.cli_args())
+                .args(args)
+                .env_remove("DATABASE_URL")
+                .env_remove("PORTAL_LEDGER_SIGNING_KEY_FILE")
+                .env("PORTAL_LEDGER_SIGNING_KEY", seed)
+                .env("RUST_LOG", "warn")
+                .output()
+                .expect("run portal-ledger")
+        };
+
+        // `checkpoint` with the seed in the environment, no file.
+        let checkpoint = with_env(&["checkpoint"], &seed);
+        assert!(checkpoint.status.success(), "{}", stderr(&checkpoint));
+        assert!(
+            stdout(&checkpoint).starts_with("4:"),
+            "{}",
+            stdout(&checkpoint)
+        );
+        assert!(
+            stderr(&checkpoint).contains(&key_id),
+            "{}",
+            stderr(&checkpoint)
+        );
+        // A malformed seed in the environment is refused, nothing appended.
+        let bad = with_env(&["checkpoint"], "not-a-seed");
+        assert_eq!(bad.status.code(), Some(1));
+        assert!(stderr(&bad).contains("signing key"), "{}", stderr(&bad));
+        assert_eq!(t.store.head().await.unwrap().position, 5);
+
+        // `serve --checkpoint-every 1` with the key from the environment.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let address = format!("127.0.0.1:{port}");
+        let server = Command::new(env!("CARGO_BIN_EXE_portal-ledger"))
+            .args(t.cli_args())
+            .args(["serve", "--listen", &address, "--checkpoint-every", "1"])
+            .env_remove("DATABASE_URL")
+            .env_remove("PORTAL_LEDGER_SIGNING_KEY_FILE")
+            .env("PORTAL_LEDGER_SIGNING_KEY", &seed)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Killed even when an assertion below fails.
+        let server = KillOnDrop(server);
+        {
+            let mut key = None;
+            for _ in 0..100 {
+                if let Ok(response) = http_get(&address, "/v1/checkpoints/public-key").await {
+                    key = Some(response);
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let (status, body) = key.expect("server came up");
+            assert_eq!(status, 200, "{body}");
+            assert_eq!(body["algorithm"], "ed25519");
+            assert_eq!(body["public_key"], public.as_str());
+            assert_eq!(body["key_id"], key_id.as_str());
+            // Checkpoints are appended every second: at least two more
+            // within a bounded wait.
+            let mut checkpoints = 0;
+            for _ in 0..150 {
+                let events = t
+                    .store
+                    .read_all(1, 1000, &portal_ledger::store::ReadFilter::all())
+                    .await
+                    .unwrap();
+                checkpoints = events
+                    .iter()
+                    .filter(|e| e.event_type.as_str() == "checkpoint.signed")
+                    .count();
+                if checkpoints >= 3 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            assert!(
+                checkpoints >= 3,
+                "only {checkpoints} checkpoints after 15 s"
+            );
+            let (status, body) = http_get(&address, "/v1/checkpoints").await.unwrap();
+            assert_eq!(status, 200);
+            let listed = body["checkpoints"].as_array().unwrap();
+            assert!(!listed.is_empty());
+            assert!(
+                listed.iter().all(|c| c["key_id"] == key_id.as_str()),
+                "{body}"
+            );
+        }
+        drop(server);
+        // Every checkpoint the server signed verifies with the printed key.
+        let verify = portal_ledger(&t, &["verify", "--checkpoints", &public]);
+        assert!(verify.status.success(), "{}", stderr(&verify));
+        let head = t.store.head().await.unwrap().position;
+        assert!(head >= 7, "head {head}");
+    }
+);
+
+/// A spawned server, killed (and reaped) when the test ends or fails.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
