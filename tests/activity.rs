@@ -1063,3 +1063,310 @@ on_both_backends!(
         .is_empty());
     }
 );
+
+fn access_user<'a>(answer: &'a Value, email: &str) -> Option<&'a Value> {
+    answer["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == email)
+}
+
+fn actions(user: &Value) -> Vec<String> {
+    user["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn emails(answer: &Value) -> std::collections::BTreeSet<String> {
+    answer["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["email"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+on_both_backends!(
+    who_could_do_what_over_http,
+    |t: support::TestStore| async move {
+        let w = world(&t).await;
+        let path = format!("/v1/accounts/{}/access", w.customer);
+        let now = get(&w.server, &w.partner_auditor, &path).await;
+        assert_eq!(now["account_id"], w.customer.as_str());
+        // Its own users, its partner's staff, the platform's admin.
+        let admin = access_user(&now, "admin@customer.example").unwrap();
+        assert_eq!(admin["relation"], "own");
+        assert_eq!(admin["role"], "admin");
+        assert!(actions(admin).contains(&"delete_user".to_owned()));
+        assert_eq!(admin["because"][0]["event_type"], "user.created");
+        let boss = access_user(&now, "boss@reseller.example").unwrap();
+        assert_eq!(boss["relation"], "customer");
+        assert_eq!(boss["account_id"], w.partner.as_str());
+        let root = access_user(&now, "root@platform.example").unwrap();
+        assert_eq!(root["relation"], "platform");
+        assert!(access_user(&now, "far@elsewhere.example").is_none());
+        for i in 0..4 {
+            let staff = access_user(&now, &format!("staff{i}@customer.example")).unwrap();
+            assert_eq!(staff["role"], "support");
+            assert!(!actions(staff).contains(&"delete_user".to_owned()));
+        }
+
+        // `action` keeps exactly those the matrix allows it.
+        let deleters = get(
+            &w.server,
+            &w.partner_auditor,
+            &format!("{path}?action=delete_user"),
+        )
+        .await;
+        let expected: std::collections::BTreeSet<String> = now["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|u| actions(u).contains(&"delete_user".to_owned()))
+            .map(|u| u["email"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(emails(&deleters), expected);
+        assert!(expected.contains("admin@customer.example"));
+        assert!(!expected.contains("staff0@customer.example"));
+        let unknown = w
+            .server
+            .get(&format!("{path}?action=fly_to_the_moon"))
+            .authorization_bearer(&w.partner_auditor)
+            .await;
+        assert_eq!(unknown.status_code(), 400);
+        assert_eq!(unknown.json::<Value>()["error"]["code"], "unknown_action");
+
+        // One server: the partner's staff may not act on it until the
+        // customer grants access; as_of shows the moment before.
+        let servers = get(
+            &w.server,
+            &w.customer_admin,
+            &format!("/v1/accounts/{}/servers", w.customer),
+        )
+        .await;
+        let server_id = servers["servers"][0]["server_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let before_grant = w.store.head().await.unwrap().position;
+        let on_server = get(
+            &w.server,
+            &w.partner_auditor,
+            &format!("{path}?server_id={server_id}"),
+        )
+        .await;
+        let boss_there = access_user(&on_server, "boss@reseller.example").unwrap();
+        assert!(!actions(boss_there).contains(&"server_action".to_owned()));
+        assert!(boss_there["because"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["event_type"] == "server.registered"));
+        let granted = w
+            .server
+            .put(&format!("/v1/servers/{server_id}/partner-access"))
+            .authorization_bearer(&w.customer_admin)
+            .json(&json!({ "granted": true }))
+            .await;
+        assert!(granted.status_code().is_success(), "{}", granted.text());
+        let after = get(
+            &w.server,
+            &w.partner_auditor,
+            &format!("{path}?server_id={server_id}"),
+        )
+        .await;
+        let boss_after = access_user(&after, "boss@reseller.example").unwrap();
+        assert!(actions(boss_after).contains(&"server_action".to_owned()));
+        assert!(boss_after["because"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["event_type"] == "server.partner_access_granted"));
+        let then = get(
+            &w.server,
+            &w.partner_auditor,
+            &format!("{path}?server_id={server_id}&as_of={before_grant}&action=server_action"),
+        )
+        .await;
+        assert!(
+            access_user(&then, "boss@reseller.example").is_none(),
+            "{then}"
+        );
+        assert!(access_user(&then, "admin@customer.example").is_some());
+        // A server of another account: nobody (it is not this account's).
+        let far_servers = post(
+            &w.server,
+            &w.root,
+            &format!("/v1/accounts/{}/servers", w.other_org),
+            json!({"name": "Far Wall"}),
+        )
+        .await;
+        let far_server = far_servers["server_id"].as_str().unwrap().to_owned();
+        let none = get(
+            &w.server,
+            &w.root,
+            &format!("{path}?server_id={far_server}"),
+        )
+        .await;
+        assert!(none["users"].as_array().unwrap().is_empty());
+
+        // as_of: a role change, and a moment (by time) before staff3 existed.
+        let users = get(
+            &w.server,
+            &w.customer_admin,
+            &format!("/v1/accounts/{}/users", w.customer),
+        )
+        .await;
+        let staff0 = user_id(&users, "staff0@customer.example");
+        let changed = w
+            .server
+            .put(&format!("/v1/users/{staff0}/role"))
+            .authorization_bearer(&w.customer_admin)
+            .json(&json!({ "role": "read-only" }))
+            .await;
+        assert_eq!(changed.status_code(), 200, "{}", changed.text());
+        let changed_at = changed.json::<Value>()["position"].as_u64().unwrap();
+        let at = |as_of: String| {
+            let url = format!("{path}?as_of={as_of}");
+            let (server, token) = (&w.server, w.customer_admin.clone());
+            async move { get(server, &token, &url).await }
+        };
+        let before = at((changed_at - 1).to_string()).await;
+        assert_eq!(
+            access_user(&before, "staff0@customer.example").unwrap()["role"],
+            "support"
+        );
+        let after = at(changed_at.to_string()).await;
+        let staff0_after = access_user(&after, "staff0@customer.example").unwrap();
+        assert_eq!(staff0_after["role"], "read-only");
+        assert_eq!(
+            staff0_after["because"][0]["event_type"],
+            "user.role_changed"
+        );
+        assert_eq!(staff0_after["because"][0]["position"], changed_at);
+        let staff3 = user_id(&users, "staff3@customer.example");
+        let history = get(
+            &w.server,
+            &w.customer_admin,
+            &format!("/v1/history/user/{staff3}"),
+        )
+        .await;
+        let created_at: chrono::DateTime<Utc> = history["entries"][0]["recorded_at"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let just_before = enc(&(created_at - chrono::Duration::microseconds(1)).to_rfc3339());
+        let earlier = at(just_before).await;
+        assert!(access_user(&earlier, "staff2@customer.example").is_some());
+        assert!(access_user(&earlier, "staff3@customer.example").is_none());
+        let exactly = at(enc(&created_at.to_rfc3339())).await;
+        assert!(access_user(&exactly, "staff3@customer.example").is_some());
+        let bad = w
+            .server
+            .get(&format!("{path}?as_of=last%20week"))
+            .authorization_bearer(&w.customer_admin)
+            .await;
+        assert_eq!(bad.status_code(), 400);
+        assert_eq!(bad.json::<Value>()["error"]["code"], "invalid_as_of");
+
+        // The partner's staff in one customer: the customer's answer,
+        // narrowed to the partner's users.
+        let partner_path = format!("/v1/accounts/{}/access", w.partner);
+        let in_customer = get(
+            &w.server,
+            &w.partner_auditor,
+            &format!("{partner_path}?customer_id={}", w.customer),
+        )
+        .await;
+        assert_eq!(in_customer["account_id"], w.partner.as_str());
+        assert_eq!(in_customer["customer_id"], w.customer.as_str());
+        let customer_answer = get(&w.server, &w.partner_auditor, &path).await;
+        let partner_staff: Vec<&Value> = customer_answer["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|u| u["account_id"] == w.partner.as_str())
+            .collect();
+        assert_eq!(
+            in_customer["users"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .collect::<Vec<_>>(),
+            partner_staff
+        );
+        assert!(emails(&in_customer).contains("boss@reseller.example"));
+        assert!(in_customer["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|u| u["relation"] == "customer"));
+        let own_partner = get(&w.server, &w.partner_auditor, &partner_path).await;
+        assert!(own_partner["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["relation"] == "own"));
+        // Not its customer: 404, for the platform too; at a moment before
+        // the customer existed, neither.
+        for (token, customer) in [(&w.partner_auditor, &w.other_org), (&w.root, &w.other_org)] {
+            let response = w
+                .server
+                .get(&format!("{partner_path}?customer_id={customer}"))
+                .authorization_bearer(token)
+                .await;
+            assert_eq!(response.status_code(), 404, "{}", response.text());
+        }
+        let response = w
+            .server
+            .get(&format!(
+                "{partner_path}?customer_id={}&as_of=1",
+                w.customer
+            ))
+            .authorization_bearer(&w.root)
+            .await;
+        assert_eq!(response.status_code(), 404);
+
+        // Who may ask: auditors of the account; another tenant gets 404;
+        // nobody signed in 401.
+        let far = sign_in(&w.server, "far@elsewhere.example", "far away password").await;
+        for (token, status) in [
+            (&w.customer_admin, 200),
+            (&w.partner_admin, 200),
+            (&w.partner_auditor, 200),
+            (&w.root, 200),
+            (&far, 404),
+        ] {
+            let response = w.server.get(&path).authorization_bearer(token).await;
+            assert_eq!(response.status_code(), status, "{}", response.text());
+        }
+        let response = w
+            .server
+            .get(&format!("/v1/accounts/{}/access", w.other_org))
+            .authorization_bearer(&w.partner_auditor)
+            .await;
+        assert_eq!(response.status_code(), 404);
+        let response = w
+            .server
+            .get(&format!("{partner_path}?customer_id={}", w.customer))
+            .authorization_bearer(&w.customer_admin)
+            .await;
+        assert_eq!(
+            response.status_code(),
+            404,
+            "a customer does not audit its partner"
+        );
+        assert_eq!(w.server.get(&path).await.status_code(), 401);
+        let unknown_param = w
+            .server
+            .get(&format!("{path}?colour=red"))
+            .authorization_bearer(&w.root)
+            .await;
+        assert_eq!(unknown_param.status_code(), 400);
+    }
+);
