@@ -1370,3 +1370,383 @@ on_both_backends!(
         assert_eq!(unknown_param.status_code(), 400);
     }
 );
+
+/// A command over HTTP by method; asserts success, returns the body.
+async fn send(server: &TestServer, method: &str, token: &str, path: &str, body: Value) -> Value {
+    let request = match method {
+        "put" => server.put(path),
+        "patch" => server.patch(path),
+        _ => server.post(path),
+    };
+    let response = request.authorization_bearer(token).json(&body).await;
+    assert!(
+        response.status_code().is_success(),
+        "{method} {path}: {}",
+        response.text()
+    );
+    response.json()
+}
+
+/// The entries of an entity's history, and asserts who may read it.
+async fn history(w: &World, kind: &str, id: &str) -> Vec<Value> {
+    let far = sign_in(&w.server, "far@elsewhere.example", "far away password").await;
+    let hidden = w
+        .server
+        .get(&format!("/v1/history/{kind}/{id}"))
+        .authorization_bearer(&far)
+        .await;
+    assert_eq!(hidden.status_code(), 404, "{kind} {id}: another tenant");
+    let body = get(
+        &w.server,
+        &w.partner_auditor,
+        &format!("/v1/history/{kind}/{id}"),
+    )
+    .await;
+    assert_eq!(body["entity_type"], kind);
+    assert_eq!(body["entity_id"], id);
+    let entries = body["entries"].as_array().unwrap().clone();
+    assert!(
+        positions(&entries).windows(2).all(|p| p[0] < p[1]),
+        "oldest first"
+    );
+    entries
+}
+
+/// The entry of `event_type` (the last one, if several).
+fn entry_of<'a>(entries: &'a [Value], event_type: &str) -> &'a Value {
+    entries
+        .iter()
+        .rev()
+        .find(|e| e["event_type"] == event_type)
+        .unwrap_or_else(|| panic!("no {event_type} in {entries:?}"))
+}
+
+on_both_backends!(
+    account_server_license_and_ticket_histories_and_as_of_over_http,
+    |t: support::TestStore| async move {
+        let w = world(&t).await;
+        let admin = &w.customer_admin;
+        let customer = &w.customer;
+        let users = get(
+            &w.server,
+            admin,
+            &format!("/v1/accounts/{customer}/users?position={}", w.last_position),
+        )
+        .await;
+        let staff0 = user_id(&users, "staff0@customer.example");
+        let staff1 = user_id(&users, "staff1@customer.example");
+
+        // Account: renamed.
+        let before_rename = w.store.head().await.unwrap();
+        let before_rename_time = t
+            .store
+            .read_all(
+                before_rename.position,
+                1,
+                &portal_ledger::store::ReadFilter::all(),
+            )
+            .await
+            .unwrap()[0]
+            .recorded_at;
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let renamed = send(
+            &w.server,
+            "patch",
+            &w.partner_admin,
+            &format!("/v1/accounts/{customer}"),
+            json!({"name": "Customer Renamed"}),
+        )
+        .await;
+        let renamed_at = renamed["position"].as_u64().unwrap();
+        let entries = history(&w, "account", customer).await;
+        let created = &entries[0];
+        assert_eq!(created["after"]["name"], "Customer Co");
+        assert_eq!(created["after"]["kind"], "organization");
+        assert_eq!(created["after"]["parent_id"], w.partner.as_str());
+        assert_eq!(created["actor_email"], "boss@reseller.example");
+        let rename = entries.last().unwrap();
+        assert_eq!(rename["position"], renamed_at);
+        assert_eq!(rename["before"], json!({ "name": "Customer Co" }));
+        assert_eq!(rename["after"], json!({ "name": "Customer Renamed" }));
+        assert_eq!(rename["actor_email"], "boss@reseller.example");
+        let admin_added = entries
+            .iter()
+            .find(|e| e["after"].get("admins").is_some())
+            .expect("the first admin shows in the history");
+        assert_eq!(admin_added["before"]["admins"], json!([]));
+        assert_eq!(admin_added["after"]["admins"].as_array().unwrap().len(), 1);
+        // As of before the rename — by position and by time — and now.
+        for as_of in [
+            before_rename.position.to_string(),
+            enc(&before_rename_time.to_rfc3339()),
+        ] {
+            let then = get(
+                &w.server,
+                admin,
+                &format!("/v1/accounts/{customer}?as_of={as_of}"),
+            )
+            .await;
+            assert_eq!(then["name"], "Customer Co", "{as_of}");
+        }
+        let then = get(
+            &w.server,
+            admin,
+            &format!("/v1/accounts/{customer}?as_of={renamed_at}"),
+        )
+        .await;
+        assert_eq!(then["name"], "Customer Renamed");
+        let current = get(
+            &w.server,
+            admin,
+            &format!("/v1/accounts/{customer}?position={renamed_at}"),
+        )
+        .await;
+        assert_eq!(current["name"], "Customer Renamed");
+        let not_yet = w
+            .server
+            .get(&format!("/v1/accounts/{customer}?as_of=2"))
+            .authorization_bearer(admin)
+            .await;
+        assert_eq!(not_yet.status_code(), 404, "the account did not exist yet");
+
+        // Server: renamed, partner access granted.
+        let servers = get(
+            &w.server,
+            admin,
+            &format!("/v1/accounts/{customer}/servers"),
+        )
+        .await;
+        let server_id = servers["servers"][0]["server_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        send(
+            &w.server,
+            "patch",
+            admin,
+            &format!("/v1/servers/{server_id}"),
+            json!({"name": "Hall Wall"}),
+        )
+        .await;
+        send(
+            &w.server,
+            "put",
+            admin,
+            &format!("/v1/servers/{server_id}/partner-access"),
+            json!({"granted": true}),
+        )
+        .await;
+        let entries = history(&w, "server", &server_id).await;
+        assert_eq!(entries[0]["event_type"], "server.registered");
+        assert_eq!(entries[0]["after"]["name"], "Lobby Wall");
+        assert_eq!(entries[0]["after"]["account_id"], customer.as_str());
+        let update = entry_of(&entries, "server.renamed");
+        assert_eq!(update["before"], json!({ "name": "Lobby Wall" }));
+        assert_eq!(update["after"], json!({ "name": "Hall Wall" }));
+        assert_eq!(update["actor_email"], "admin@customer.example");
+        let grant = entry_of(&entries, "server.partner_access_granted");
+        assert_eq!(grant["before"], json!({ "partner_access": false }));
+        assert_eq!(grant["after"], json!({ "partner_access": true }));
+        let then = get(
+            &w.server,
+            admin,
+            &format!(
+                "/v1/accounts/{customer}/servers?as_of={}",
+                update["position"].as_u64().unwrap() - 1
+            ),
+        )
+        .await;
+        assert_eq!(then["servers"][0]["name"], "Lobby Wall");
+        assert_eq!(then["servers"][0]["partner_access"], false);
+
+        // License: seats changed, users assigned and released, cancelled.
+        let license = send(
+            &w.server,
+            "post",
+            &w.root,
+            &format!("/v1/accounts/{customer}/licenses"),
+            json!({"product": "Signage Pro", "seats": 2}),
+        )
+        .await;
+        let license_id = license["license_id"].as_str().unwrap().to_owned();
+        let seats = send(
+            &w.server,
+            "put",
+            &w.root,
+            &format!("/v1/licenses/{license_id}/seats"),
+            json!({"seats": 5}),
+        )
+        .await;
+        let seats_at = seats["position"].as_u64().unwrap();
+        let seats_time = t
+            .store
+            .read_all(seats_at, 1, &portal_ledger::store::ReadFilter::all())
+            .await
+            .unwrap()[0]
+            .recorded_at;
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        send(
+            &w.server,
+            "post",
+            admin,
+            &format!("/v1/licenses/{license_id}/assignments"),
+            json!({"user_ids": [staff0, staff1]}),
+        )
+        .await;
+        send(
+            &w.server,
+            "post",
+            admin,
+            &format!("/v1/licenses/{license_id}/releases"),
+            json!({"user_ids": [staff1]}),
+        )
+        .await;
+        let cancelled = send(
+            &w.server,
+            "post",
+            &w.root,
+            &format!("/v1/licenses/{license_id}/cancel"),
+            json!({}),
+        )
+        .await;
+        let cancelled_at = cancelled["position"].as_u64().unwrap();
+        let entries = history(&w, "license", &license_id).await;
+        assert_eq!(entries[0]["after"]["seats"], 2);
+        assert_eq!(entries[0]["after"]["product"], "Signage Pro");
+        let changed = entry_of(&entries, "license.seats_changed");
+        assert_eq!(changed["before"], json!({ "seats": 2 }));
+        assert_eq!(changed["after"], json!({ "seats": 5 }));
+        assert_eq!(changed["actor_email"], "root@platform.example");
+        let assigned: Vec<&Value> = entries
+            .iter()
+            .filter(|e| e["event_type"] == "license.assigned")
+            .collect();
+        assert!(!assigned.is_empty());
+        assert_eq!(assigned[0]["before"], json!({ "assigned": [] }));
+        let mut holders: Vec<String> = assigned.last().unwrap()["after"]["assigned"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect();
+        holders.sort();
+        let mut both = vec![staff0.clone(), staff1.clone()];
+        both.sort();
+        assert_eq!(holders, both);
+        // The first release is staff1's (cancelling may release the rest).
+        let released = entries
+            .iter()
+            .find(|e| e["event_type"] == "license.released")
+            .unwrap();
+        assert_eq!(released["after"], json!({ "assigned": [staff0.clone()] }));
+        let cancel = entry_of(&entries, "license.cancelled");
+        assert!(cancel["position"].as_u64().unwrap() <= cancelled_at);
+        assert_eq!(cancel["before"], json!({ "cancelled": false }));
+        assert_eq!(cancel["after"], json!({ "cancelled": true }));
+        // Licenses as of a past moment (position, then time) and now.
+        let license_at = |as_of: String| {
+            let url = format!("/v1/accounts/{customer}/licenses?as_of={as_of}");
+            let server = &w.server;
+            let token = admin.clone();
+            let license_id = license_id.clone();
+            async move {
+                let page = get(server, &token, &url).await;
+                page["licenses"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|l| l["license_id"] == license_id.as_str())
+                    .cloned()
+            }
+        };
+        let at_creation = license_at((seats_at - 1).to_string()).await.unwrap();
+        assert_eq!(at_creation["seats"], 2);
+        assert_eq!(at_creation["assigned"], json!([]));
+        let at_seats = license_at(enc(&seats_time.to_rfc3339())).await.unwrap();
+        assert_eq!(at_seats["seats"], 5);
+        assert_eq!(at_seats["cancelled"], false);
+        let at_release = license_at(released["position"].to_string()).await.unwrap();
+        assert_eq!(at_release["assigned"], json!([staff0.clone()]));
+        let at_cancel = license_at(cancelled_at.to_string()).await.unwrap();
+        assert_eq!(at_cancel["cancelled"], true);
+        assert!(
+            license_at("1".into()).await.is_none(),
+            "no license at position 1"
+        );
+        let now = get(
+            &w.server,
+            admin,
+            &format!("/v1/accounts/{customer}/licenses?position={cancelled_at}"),
+        )
+        .await;
+        let now = now["licenses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["license_id"] == license_id.as_str())
+            .unwrap()
+            .clone();
+        assert_eq!(now["seats"], 5);
+        assert_ne!(now["seats"], at_creation["seats"]);
+        let bad = w
+            .server
+            .get(&format!("/v1/accounts/{customer}/licenses?as_of=soon"))
+            .authorization_bearer(admin)
+            .await;
+        assert_eq!(bad.status_code(), 400);
+        assert_eq!(bad.json::<Value>()["error"]["code"], "invalid_as_of");
+
+        // Ticket: opened, retitled, closed.
+        let ticket = send(
+            &w.server,
+            "post",
+            admin,
+            &format!("/v1/accounts/{customer}/tickets"),
+            json!({"subject": "Screen flickers", "description": "The lobby wall flickers"}),
+        )
+        .await;
+        let ticket_id = ticket["ticket_id"].as_str().unwrap().to_owned();
+        send(
+            &w.server,
+            "patch",
+            admin,
+            &format!("/v1/tickets/{ticket_id}"),
+            json!({"subject": "Screen flickers at night"}),
+        )
+        .await;
+        send(
+            &w.server,
+            "post",
+            admin,
+            &format!("/v1/tickets/{ticket_id}/close"),
+            json!({"resolution": "cable replaced"}),
+        )
+        .await;
+        let entries = history(&w, "ticket", &ticket_id).await;
+        assert_eq!(entries.len(), 3, "{entries:?}");
+        assert_eq!(entries[0]["after"]["subject"], "Screen flickers");
+        assert_eq!(
+            entries[1]["before"],
+            json!({ "subject": "Screen flickers" })
+        );
+        assert_eq!(
+            entries[1]["after"],
+            json!({ "subject": "Screen flickers at night" })
+        );
+        assert_eq!(entries[2]["before"], json!({ "closed": false }));
+        assert_eq!(entries[2]["after"], json!({ "closed": true }));
+        assert!(entries
+            .iter()
+            .all(|e| e["actor_email"] == "admin@customer.example"));
+
+        // Unknown kinds and ids are not found.
+        for path in [
+            format!("/v1/history/printer/{ticket_id}"),
+            "/v1/history/ticket/not-a-uuid".to_owned(),
+            format!("/v1/history/license/{}", uuid::Uuid::now_v7()),
+        ] {
+            let response = w.server.get(&path).authorization_bearer(&w.root).await;
+            assert_eq!(response.status_code(), 404, "{path}");
+        }
+    }
+);
