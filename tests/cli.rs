@@ -495,3 +495,72 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+on_both_backends!(
+    a_rewritten_and_rehashed_log_fails_verify_export_and_verify_checkpoints,
+    |t: TestStore| async move {
+        use portal_ledger::chain::HashedFields;
+        use portal_ledger::event::{Hash, JsonObject, RecordedEvent};
+
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("signing.key");
+        let keygen = portal_ledger(&t, &["keygen", "--out", key.to_str().unwrap()]);
+        assert!(keygen.status.success(), "{}", stderr(&keygen));
+        let public = stdout(&keygen).trim().to_owned();
+        support::fill(&t.store, 6).await;
+        let signing = ["checkpoint", "--signing-key-file", key.to_str().unwrap()];
+        assert!(portal_ledger(&t, &signing).status.success());
+        support::fill(&t.store, 2).await;
+        assert!(portal_ledger(&t, &signing).status.success());
+        let export = portal_ledger(&t, &["export"]);
+        assert!(export.status.success());
+
+        // Change event 3 and rehash everything after it: a consistent chain.
+        let mut prev = Hash::ZERO;
+        let mut forged = String::new();
+        for line in stdout(&export).lines() {
+            let mut event: RecordedEvent = serde_json::from_str(line).unwrap();
+            if event.position == 3 {
+                let mut payload = event.payload.to_value();
+                payload["email"] = serde_json::json!("mallory@example.com");
+                event.payload = JsonObject::from_value("payload", &payload).unwrap();
+            }
+            event.prev_hash = prev;
+            event.hash = HashedFields::of(&event).chained_hash(&prev);
+            prev = event.hash;
+            forged.push_str(&serde_json::to_string(&event).unwrap());
+            forged.push('\n');
+        }
+        let file = dir.path().join("forged.ndjson");
+        std::fs::write(&file, &forged).unwrap();
+        let path = file.to_str().unwrap();
+
+        let chain_only = portal_ledger(&t, &["verify-export", path]);
+        assert!(chain_only.status.success(), "{}", stderr(&chain_only));
+        assert!(stderr(&chain_only).contains("checkpoints were not checked"));
+        let offline = portal_ledger(&t, &["verify-export", path, "--public-key", &public]);
+        assert_eq!(offline.status.code(), Some(1));
+        let message = stderr(&offline);
+        assert!(message.contains("line 7, position 7"), "{message}");
+        assert!(
+            message.contains("attests hash") && message.contains("but the chain has"),
+            "{message}"
+        );
+
+        // The forged file imports into a fresh store (its chain is intact):
+        // `verify` passes there, `verify --checkpoints` names the checkpoint.
+        let fresh = TestStore::new(t.kind).await;
+        let import = portal_ledger(&fresh, &["import", path]);
+        assert!(import.status.success(), "{}", stderr(&import));
+        let verify = portal_ledger(&fresh, &["verify"]);
+        assert!(verify.status.success(), "{}", stderr(&verify));
+        let checked = portal_ledger(&fresh, &["verify", "--checkpoints", &public]);
+        assert_eq!(checked.status.code(), Some(1));
+        let message = stderr(&checked);
+        assert!(message.contains("position 7"), "{message}");
+        assert!(message.contains("but the chain has"), "{message}");
+        // The original store still verifies with its checkpoints.
+        let original = portal_ledger(&t, &["verify", "--checkpoints", &public]);
+        assert!(original.status.success(), "{}", stderr(&original));
+    }
+);
