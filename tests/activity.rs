@@ -1799,6 +1799,11 @@ async fn postgres_serves_folded_searches_from_their_indexes() {
             "proj_activity_description_folded",
         ),
         (
+            "SELECT * FROM proj_activity t WHERE outcome = $1 ORDER BY position DESC LIMIT 100",
+            "challenged",
+            "proj_activity_outcome",
+        ),
+        (
             "SELECT * FROM proj_activity t WHERE recorded_at < $1::timestamptz ORDER BY recorded_at DESC, position DESC LIMIT 100",
             "2026-01-01T00:00:00Z",
             "proj_activity_recorded_at_desc",

@@ -18,6 +18,10 @@ CREATE INDEX proj_activity_description_folded ON proj_activity USING gin (descri
 DROP INDEX IF EXISTS proj_activity_recorded_at;
 CREATE INDEX proj_activity_recorded_at_desc ON proj_activity (recorded_at DESC, position DESC);
 
+-- `outcome=challenged` picks rare entries: served from an index instead of
+-- scanning the whole log newest first.
+CREATE INDEX proj_activity_outcome ON proj_activity (outcome, position DESC);
+
 -- The folded columns can only be filled by the projector (SQL cannot fold
 -- like Rust): empty the activity log read model and forget its checkpoint,
 -- so the runner projects it again from position 1 at the next start.

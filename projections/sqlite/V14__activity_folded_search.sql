@@ -15,6 +15,10 @@ CREATE INDEX proj_activity_actor_email_folded ON proj_activity (actor_email_fold
 DROP INDEX IF EXISTS proj_activity_recorded_at;
 CREATE INDEX proj_activity_recorded_at_desc ON proj_activity (recorded_at DESC, position DESC);
 
+-- `outcome=challenged` picks rare entries: served from an index instead of
+-- scanning the whole log newest first.
+CREATE INDEX proj_activity_outcome ON proj_activity (outcome, position DESC);
+
 -- Filled only by the projector: project the activity log again from
 -- position 1 at the next start.
 DELETE FROM proj_activity;

@@ -632,6 +632,20 @@ mod tests {
             plan.contains("USING INDEX proj_activity_account (account_id=?)"),
             "{plan}"
         );
+        let plan = sqlite_plan(
+            &projections,
+            ActivityFilter {
+                outcome: Some("challenged".into()),
+                ..Default::default()
+            },
+            all(),
+        )
+        .await;
+        assert!(
+            plan.contains("USING INDEX proj_activity_outcome (outcome=?)"),
+            "{plan}"
+        );
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
         // No filter: newest first straight off the position index.
         let plan = sqlite_plan(&projections, ActivityFilter::default(), all()).await;
         assert!(!plan.contains("TEMP B-TREE"), "{plan}");
