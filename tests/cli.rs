@@ -376,3 +376,206 @@ on_both_backends!(
         assert!(stderr(&offline).contains("line 3"), "{}", stderr(&offline));
     }
 );
+
+on_both_backends!(
+    serve_signs_checkpoints_with_a_key_from_the_environment,
+    |t: TestStore| async move {
+        support::fill(&t.store, 4).await;
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = dir.path().join("signing.key");
+        let keygen = portal_ledger(&t, &["keygen", "--out", key_file.to_str().unwrap()]);
+        assert!(keygen.status.success(), "{}", stderr(&keygen));
+        let public = stdout(&keygen).trim().to_owned();
+        let key_id = stderr(&keygen)
+            .split("key id ")
+            .nth(1)
+            .and_then(|rest| rest.split(')').next())
+            .expect("keygen names the key id")
+            .to_owned();
+        assert_eq!(key_id.len(), 16);
+        let seed = std::fs::read_to_string(&key_file)
+            .unwrap()
+            .trim()
+            .to_owned();
+        let with_env = |args: &[&str], seed: &str| {
+            Command::new(env!("CARGO_BIN_EXE_portal-ledger"))
+                .args(t.cli_args())
+                .args(args)
+                .env_remove("DATABASE_URL")
+                .env_remove("PORTAL_LEDGER_SIGNING_KEY_FILE")
+                .env("PORTAL_LEDGER_SIGNING_KEY", seed)
+                .env("RUST_LOG", "warn")
+                .output()
+                .expect("run portal-ledger")
+        };
+
+        // `checkpoint` with the seed in the environment, no file.
+        let checkpoint = with_env(&["checkpoint"], &seed);
+        assert!(checkpoint.status.success(), "{}", stderr(&checkpoint));
+        assert!(
+            stdout(&checkpoint).starts_with("4:"),
+            "{}",
+            stdout(&checkpoint)
+        );
+        assert!(
+            stderr(&checkpoint).contains(&key_id),
+            "{}",
+            stderr(&checkpoint)
+        );
+        // A malformed seed in the environment is refused, nothing appended.
+        let bad = with_env(&["checkpoint"], "not-a-seed");
+        assert_eq!(bad.status.code(), Some(1));
+        assert!(stderr(&bad).contains("signing key"), "{}", stderr(&bad));
+        assert_eq!(t.store.head().await.unwrap().position, 5);
+
+        // `serve --checkpoint-every 1` with the key from the environment.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let address = format!("127.0.0.1:{port}");
+        let server = Command::new(env!("CARGO_BIN_EXE_portal-ledger"))
+            .args(t.cli_args())
+            .args(["serve", "--listen", &address, "--checkpoint-every", "1"])
+            .env_remove("DATABASE_URL")
+            .env_remove("PORTAL_LEDGER_SIGNING_KEY_FILE")
+            .env("PORTAL_LEDGER_SIGNING_KEY", &seed)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Killed even when an assertion below fails.
+        let server = KillOnDrop(server);
+        {
+            let mut key = None;
+            for _ in 0..100 {
+                if let Ok(response) = http_get(&address, "/v1/checkpoints/public-key").await {
+                    key = Some(response);
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let (status, body) = key.expect("server came up");
+            assert_eq!(status, 200, "{body}");
+            assert_eq!(body["algorithm"], "ed25519");
+            assert_eq!(body["public_key"], public.as_str());
+            assert_eq!(body["key_id"], key_id.as_str());
+            // Checkpoints are appended every second: at least two more
+            // within a bounded wait.
+            let mut checkpoints = 0;
+            for _ in 0..150 {
+                let events = t
+                    .store
+                    .read_all(1, 1000, &portal_ledger::store::ReadFilter::all())
+                    .await
+                    .unwrap();
+                checkpoints = events
+                    .iter()
+                    .filter(|e| e.event_type.as_str() == "checkpoint.signed")
+                    .count();
+                if checkpoints >= 3 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            assert!(
+                checkpoints >= 3,
+                "only {checkpoints} checkpoints after 15 s"
+            );
+            let (status, body) = http_get(&address, "/v1/checkpoints").await.unwrap();
+            assert_eq!(status, 200);
+            let listed = body["checkpoints"].as_array().unwrap();
+            assert!(!listed.is_empty());
+            assert!(
+                listed.iter().all(|c| c["key_id"] == key_id.as_str()),
+                "{body}"
+            );
+        }
+        drop(server);
+        // Every checkpoint the server signed verifies with the printed key.
+        let verify = portal_ledger(&t, &["verify", "--checkpoints", &public]);
+        assert!(verify.status.success(), "{}", stderr(&verify));
+        let head = t.store.head().await.unwrap().position;
+        assert!(head >= 7, "head {head}");
+    }
+);
+
+/// A spawned server, killed (and reaped) when the test ends or fails.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+on_both_backends!(
+    a_rewritten_and_rehashed_log_fails_verify_export_and_verify_checkpoints,
+    |t: TestStore| async move {
+        use portal_ledger::chain::HashedFields;
+        use portal_ledger::event::{Hash, JsonObject, RecordedEvent};
+
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("signing.key");
+        let keygen = portal_ledger(&t, &["keygen", "--out", key.to_str().unwrap()]);
+        assert!(keygen.status.success(), "{}", stderr(&keygen));
+        let public = stdout(&keygen).trim().to_owned();
+        support::fill(&t.store, 6).await;
+        let signing = ["checkpoint", "--signing-key-file", key.to_str().unwrap()];
+        assert!(portal_ledger(&t, &signing).status.success());
+        support::fill(&t.store, 2).await;
+        assert!(portal_ledger(&t, &signing).status.success());
+        let export = portal_ledger(&t, &["export"]);
+        assert!(export.status.success());
+
+        // Change event 3 and rehash everything after it: a consistent chain.
+        let mut prev = Hash::ZERO;
+        let mut forged = String::new();
+        for line in stdout(&export).lines() {
+            let mut event: RecordedEvent = serde_json::from_str(line).unwrap();
+            if event.position == 3 {
+                let mut payload = event.payload.to_value();
+                payload["email"] = serde_json::json!("mallory@example.com");
+                event.payload = JsonObject::from_value("payload", &payload).unwrap();
+            }
+            event.prev_hash = prev;
+            event.hash = HashedFields::of(&event).chained_hash(&prev);
+            prev = event.hash;
+            forged.push_str(&serde_json::to_string(&event).unwrap());
+            forged.push('\n');
+        }
+        let file = dir.path().join("forged.ndjson");
+        std::fs::write(&file, &forged).unwrap();
+        let path = file.to_str().unwrap();
+
+        let chain_only = portal_ledger(&t, &["verify-export", path]);
+        assert!(chain_only.status.success(), "{}", stderr(&chain_only));
+        assert!(stderr(&chain_only).contains("checkpoints were not checked"));
+        let offline = portal_ledger(&t, &["verify-export", path, "--public-key", &public]);
+        assert_eq!(offline.status.code(), Some(1));
+        let message = stderr(&offline);
+        assert!(message.contains("line 7, position 7"), "{message}");
+        assert!(
+            message.contains("attests hash") && message.contains("but the chain has"),
+            "{message}"
+        );
+
+        // The forged file imports into a fresh store (its chain is intact):
+        // `verify` passes there, `verify --checkpoints` names the checkpoint.
+        let fresh = TestStore::new(t.kind).await;
+        let import = portal_ledger(&fresh, &["import", path]);
+        assert!(import.status.success(), "{}", stderr(&import));
+        let verify = portal_ledger(&fresh, &["verify"]);
+        assert!(verify.status.success(), "{}", stderr(&verify));
+        let checked = portal_ledger(&fresh, &["verify", "--checkpoints", &public]);
+        assert_eq!(checked.status.code(), Some(1));
+        let message = stderr(&checked);
+        assert!(message.contains("position 7"), "{message}");
+        assert!(message.contains("but the chain has"), "{message}");
+        // The original store still verifies with its checkpoints.
+        let original = portal_ledger(&t, &["verify", "--checkpoints", &public]);
+        assert!(original.status.success(), "{}", stderr(&original));
+    }
+);

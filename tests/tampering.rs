@@ -289,3 +289,76 @@ async fn the_service_role_needs_only_insert_and_select() {
         .message()
         .contains("permission denied"));
 }
+
+// A forger who can bypass the triggers and knows the algorithm rewrites an
+// event and rehashes everything after it: the chain verifies again, but a
+// signed checkpoint still attests the original hash, and
+// `verify --checkpoints` names it.
+on_both_backends!(
+    a_rewritten_and_rehashed_log_is_caught_by_a_checkpoint,
+    |t: TestStore| async move {
+        use portal_ledger::integrity::checkpoint::{
+            append_checkpoint, CheckpointProblem, CheckpointSigner,
+        };
+        use portal_ledger::verify::verify_store_with_checkpoints;
+
+        let signer = CheckpointSigner::generate().unwrap();
+        let original = filled(&t).await;
+        let checkpoint = append_checkpoint(t.store.as_ref(), &signer).await.unwrap();
+        assert_eq!(checkpoint.payload.head_position, EVENTS as u64);
+        support::fill(&t.store, 3).await;
+        let events = t.store.read_all(1, 100, &ReadFilter::all()).await.unwrap();
+
+        let mut sql = String::new();
+        let mut prev = events[3].hash;
+        for event in &events[4..] {
+            let mut event = event.clone();
+            if event.position == 5 {
+                let mut payload = event.payload.to_value();
+                payload["n"] = serde_json::json!(4242);
+                event.payload = JsonObject::from_value("payload", &payload).unwrap();
+            }
+            event.prev_hash = prev;
+            event.hash = HashedFields::of(&event).chained_hash(&prev);
+            prev = event.hash;
+            let (prev_hash, hash) = match t.kind {
+                Kind::Postgres => (
+                    format!("'\\x{}'", event.prev_hash.to_hex()),
+                    format!("'\\x{}'", event.hash.to_hex()),
+                ),
+                Kind::Embedded => (
+                    format!("X'{}'", event.prev_hash.to_hex()),
+                    format!("X'{}'", event.hash.to_hex()),
+                ),
+            };
+            sql.push_str(&format!(
+                "UPDATE events SET payload = '{}', prev_hash = {prev_hash}, hash = {hash} \
+                 WHERE position = {};",
+                event.payload.as_str(),
+                event.position
+            ));
+        }
+        owner_sql(&t, &sql, true).await.unwrap();
+
+        // The chain alone verifies: it was recomputed consistently.
+        let verified = verify_store(t.store.clone(), None, |_| {}).await.unwrap();
+        assert_eq!(verified.events, events.len() as u64);
+        assert_ne!(verified.last_hash, events.last().unwrap().hash);
+        let rewritten = t.store.read_all(1, 100, &ReadFilter::all()).await.unwrap();
+        assert_ne!(rewritten[4].payload, original[4].payload);
+        match verify_store_with_checkpoints(t.store.clone(), None, signer.public(), |_| {}).await {
+            Err(VerifyError::Checkpoint { position, problem }) => {
+                assert_eq!(position, checkpoint.position);
+                assert_eq!(
+                    problem,
+                    CheckpointProblem::ChainDiffers {
+                        head_position: EVENTS as u64,
+                        signed: original[EVENTS - 1].hash,
+                        chain: rewritten[EVENTS - 1].hash,
+                    }
+                );
+            }
+            other => panic!("expected the checkpoint to differ, got {other:?}"),
+        }
+    }
+);

@@ -1,18 +1,24 @@
 //! As-of reads and histories, on both backends. The property: for random
-//! command sequences and random moments, the state an as-of read computes
-//! equals the state of a store into which only the events up to that
-//! moment were appended (an export cut there, imported into a fresh store).
+//! command sequences and random moments (positions and times), the state an
+//! as-of read computes from the whole log equals what the *read models* of
+//! a store holding only the events up to that moment answer (an export cut
+//! there, imported into a fresh store of the same backend kind and
+//! projected by a runner) — two independent computations: folding streams
+//! with the domain's `evolve` against the projectors' SQL row changes.
 
 mod support;
 
 use chrono::Utc;
 use portal_ledger::app::history::{AsOf, Entity};
 use portal_ledger::app::{CommandContext, Ledger};
-use portal_ledger::backend::{Backend, Migrations, StoreLocation};
+use portal_ledger::backend::{open_projections, Migrations};
 use portal_ledger::domain::email::Email;
 use portal_ledger::domain::ids::{AccountId, LicenseId, ServerId, UserId};
 use portal_ledger::domain::role::{AccountKind, Role};
 use portal_ledger::domain::user::{NewUser, Origin};
+use portal_ledger::projection::runner::Projections;
+use portal_ledger::projection::SqlValue;
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 /// xorshift64*: a small deterministic generator (the seed names a case).
@@ -150,10 +156,185 @@ fn all(e: &Entities) -> Vec<Entity> {
         .collect()
 }
 
+/// A JSON value that is a boolean in one representation (PostgreSQL) and
+/// 0 / 1 in another (SQLite).
+fn flag(value: &Value) -> Value {
+    match value {
+        Value::Number(n) => Value::Bool(n.as_i64() != Some(0)),
+        other => other.clone(),
+    }
+}
+
+fn sorted_ids(value: &Value) -> Value {
+    let mut ids: Vec<String> = value
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    json!(ids)
+}
+
+/// An as-of view in the read models' vocabulary: the fields both have, in
+/// one representation (`None`: the entity did not exist).
+fn normalized_view(entity: Entity, view: Option<Value>) -> Option<Value> {
+    let v = view.filter(|v| v["status"] != "absent")?;
+    Some(match entity {
+        Entity::Account(_) => json!({
+            "account_id": v["account_id"],
+            "kind": v["kind"],
+            "name": v["name"],
+            "parent_id": v["parent_id"],
+            "deleted": v["deleted"],
+            "primary_admin_id": v["primary_admin_id"],
+            "admin_count": v["admins"].as_array().map_or(0, Vec::len),
+        }),
+        Entity::User(_) => json!({
+            "user_id": v["user_id"],
+            "account_id": v["account_id"],
+            "email": v["email"],
+            "name": v["name"],
+            "role": v["role"],
+            "status": v["status"],
+            "licenses": sorted_ids(&v["licenses"]),
+        }),
+        Entity::License(_) => json!({
+            "license_id": v["license_id"],
+            "account_id": v["account_id"],
+            "product": v["product"],
+            "seats": v["seats"],
+            "assigned": sorted_ids(&v["assigned"]),
+            "assigned_count": v["assigned"].as_array().map_or(0, Vec::len),
+            "cancelled": v["cancelled"],
+        }),
+        Entity::Server(_) => json!({
+            "server_id": v["server_id"],
+            "account_id": v["account_id"],
+            "name": v["name"],
+            "location": v["location"],
+            "notifications": v["notifications"],
+            "partner_access": v["partner_access"],
+        }),
+        Entity::Ticket(_) => v,
+    })
+}
+
+async fn rows(projections: &Projections, table: &str, key: &str, id: String) -> Vec<Value> {
+    projections
+        .target()
+        .fetch(table, &[(key, SqlValue::text(id))], key, 10_000)
+        .await
+        .unwrap()
+}
+
+/// What the read models (the answers of the reads without `as_of`) say of
+/// an entity, in the same vocabulary as [`normalized_view`].
+async fn read_model(projections: &Projections, entity: Entity) -> Option<Value> {
+    Some(match entity {
+        Entity::Account(id) => {
+            let row = rows(projections, "proj_accounts", "account_id", id.to_string())
+                .await
+                .pop()?;
+            json!({
+                "account_id": row["account_id"],
+                "kind": row["kind"],
+                "name": row["name"],
+                "parent_id": row["parent_id"],
+                "deleted": row["status"] == "deleted",
+                "primary_admin_id": row["primary_admin_id"],
+                "admin_count": row["admin_count"],
+            })
+        }
+        Entity::User(id) => {
+            let row = rows(projections, "proj_users", "user_id", id.to_string())
+                .await
+                .pop()?;
+            let held: Vec<Value> = rows(
+                projections,
+                "proj_license_assignments",
+                "user_id",
+                id.to_string(),
+            )
+            .await
+            .iter()
+            .map(|r| r["license_id"].clone())
+            .collect();
+            json!({
+                "user_id": row["user_id"],
+                "account_id": row["account_id"],
+                "email": row["email"],
+                "name": row["name"],
+                "role": row["role"],
+                "status": row["status"],
+                "licenses": sorted_ids(&json!(held)),
+            })
+        }
+        Entity::License(id) => {
+            let row = rows(projections, "proj_licenses", "license_id", id.to_string())
+                .await
+                .pop()?;
+            let holders: Vec<Value> = rows(
+                projections,
+                "proj_license_assignments",
+                "license_id",
+                id.to_string(),
+            )
+            .await
+            .iter()
+            .map(|r| r["user_id"].clone())
+            .collect();
+            json!({
+                "license_id": row["license_id"],
+                "account_id": row["account_id"],
+                "product": row["product"],
+                "seats": row["seats"],
+                "assigned": sorted_ids(&json!(holders)),
+                "assigned_count": row["assigned_count"],
+                "cancelled": row["status"] == "cancelled",
+            })
+        }
+        Entity::Server(id) => {
+            let row = rows(projections, "proj_servers", "server_id", id.to_string())
+                .await
+                .pop()?;
+            json!({
+                "server_id": row["server_id"],
+                "account_id": row["account_id"],
+                "name": row["name"],
+                "location": row["location"],
+                "notifications": flag(&row["notifications"]),
+                "partner_access": flag(&row["partner_access"]),
+            })
+        }
+        Entity::Ticket(_) => return None,
+    })
+}
+
+/// The ids of an account's users / licenses / servers in the read models.
+async fn listed(
+    projections: &Projections,
+    table: &str,
+    id_field: &str,
+    org: AccountId,
+) -> Vec<String> {
+    let mut ids: Vec<String> = rows(projections, table, "account_id", org.to_string())
+        .await
+        .iter()
+        .filter_map(|r| r[id_field].as_str().map(str::to_owned))
+        .collect();
+    ids.sort();
+    ids
+}
+
 on_both_backends!(
     as_of_equals_a_store_cut_at_that_moment,
     |t: support::TestStore| async move {
         let ledger = Ledger::new(t.store.clone(), t.personal.clone());
+        // Comparisons of an entity that existed (not both absent).
+        let mut compared = 0;
         for seed in [0x9E37_79B9_7F4A_7C15_u64, 42, 7_777_777] {
             let mut rng = Rng(seed);
             let e = random_history(&ledger, &mut rng, 40).await;
@@ -173,94 +354,110 @@ on_both_backends!(
                 .split(|b| *b == b'\n')
                 .filter(|l| !l.is_empty())
                 .collect();
-            let mut cuts: Vec<u64> = (0..5)
-                .map(|_| 1 + rng.below(head as usize) as u64)
-                .collect();
-            cuts.push(head);
-            for cut in cuts {
-                // A store holding exactly the events up to `cut`.
-                let dir = tempfile::tempdir().unwrap();
-                let copy = Backend::open(
-                    &StoreLocation::Embedded {
-                        data_dir: dir.path().to_path_buf(),
-                    },
-                    Migrations::Apply,
-                )
-                .await
-                .unwrap();
-                let prefix: Vec<u8> = lines[..cut as usize]
-                    .iter()
-                    .flat_map(|l| l.iter().copied().chain(std::iter::once(b'\n')))
-                    .collect();
-                portal_ledger::transfer::import::import_ndjson(
-                    copy.bulk(),
-                    std::io::Cursor::new(prefix),
-                    |_| {},
-                )
-                .await
-                .unwrap();
-                portal_ledger::transfer::keys::import_keys(
-                    copy.personal_keys().as_ref(),
-                    &mut std::io::Cursor::new(keys.clone()),
-                )
-                .await
-                .unwrap();
-                let cut_ledger = Ledger::new(copy.shared(), copy.personal_data());
-                for entity in all(&e) {
-                    let as_of = ledger
-                        .view_as_of(entity, AsOf::Position(cut))
-                        .await
-                        .unwrap();
-                    let then = cut_ledger
-                        .view_as_of(entity, AsOf::Position(u64::MAX))
-                        .await
-                        .unwrap();
-                    assert_eq!(as_of, then, "seed {seed}, cut {cut}, {entity:?}");
-                }
-                for (event_type, field) in [
-                    ("user.created", "user_id"),
-                    ("license.created", "license_id"),
-                    ("server.registered", "server_id"),
-                ] {
-                    assert_eq!(
-                        ledger
-                            .created_in_account(event_type, field, e.org, AsOf::Position(cut))
-                            .await
-                            .unwrap(),
-                        cut_ledger
-                            .created_in_account(event_type, field, e.org, AsOf::Position(u64::MAX))
-                            .await
-                            .unwrap(),
-                        "seed {seed}, cut {cut}, {event_type}"
-                    );
-                }
-            }
-            // A time is the same moment as the last position at or before it.
             let events = t
                 .store
                 .read_all(1, 100_000, &portal_ledger::store::ReadFilter::all())
                 .await
                 .unwrap();
-            let middle = &events[events.len() / 2];
-            let same_time_last = events
-                .iter()
-                .filter(|ev| ev.recorded_at <= middle.recorded_at)
-                .map(|ev| ev.position)
-                .max()
+            // Moments: random events' times (and the head). A time means
+            // every event recorded at or before it, so its cut is the last
+            // position with that time or earlier.
+            let mut moments: Vec<(u64, chrono::DateTime<Utc>)> = (0..5)
+                .map(|_| events[rng.below(events.len())].recorded_at)
+                .chain(std::iter::once(events[events.len() - 1].recorded_at))
+                .map(|time| {
+                    let cut = events
+                        .iter()
+                        .filter(|ev| ev.recorded_at <= time)
+                        .map(|ev| ev.position)
+                        .max()
+                        .unwrap();
+                    (cut, time)
+                })
+                .collect();
+            moments.sort();
+            assert_eq!(moments.last().unwrap().0, head);
+            for (cut, time) in moments {
+                // A store of the same kind holding exactly the events up to
+                // `cut`, and its read models projected by a runner.
+                let copy = support::TestStore::new(t.kind).await;
+                let prefix: Vec<u8> = lines[..cut as usize]
+                    .iter()
+                    .flat_map(|l| l.iter().copied().chain(std::iter::once(b'\n')))
+                    .collect();
+                portal_ledger::transfer::keys::import_keys(
+                    copy.backend.personal_keys().as_ref(),
+                    &mut std::io::Cursor::new(keys.clone()),
+                )
+                .await
                 .unwrap();
-            for entity in all(&e) {
-                assert_eq!(
-                    ledger
-                        .view_as_of(entity, AsOf::Time(middle.recorded_at))
+                portal_ledger::transfer::import::import_ndjson(
+                    copy.backend.bulk(),
+                    std::io::Cursor::new(prefix),
+                    |_| {},
+                )
+                .await
+                .unwrap();
+                assert_eq!(copy.store.head().await.unwrap().position, cut);
+                let projections = Projections::new(
+                    copy.store.clone(),
+                    copy.personal.clone(),
+                    open_projections(&copy.location, Migrations::Apply)
                         .await
                         .unwrap(),
-                    ledger
-                        .view_as_of(entity, AsOf::Position(same_time_last))
-                        .await
-                        .unwrap()
                 );
+                projections.catch_up_all().await.unwrap();
+                let cut_ledger = Ledger::new(copy.store.clone(), copy.personal.clone());
+                let context = |entity: &Entity, how: &str| {
+                    format!("seed {seed}, cut {cut} ({how}), {entity:?}")
+                };
+                for entity in all(&e) {
+                    let by_position = ledger
+                        .view_as_of(entity, AsOf::Position(cut))
+                        .await
+                        .unwrap();
+                    let by_time = ledger.view_as_of(entity, AsOf::Time(time)).await.unwrap();
+                    assert_eq!(by_time, by_position, "{}", context(&entity, "time"));
+                    // The read models of the cut store: what reads without
+                    // as_of answered at that moment.
+                    let expected = normalized_view(entity, by_position.clone());
+                    let answered = read_model(&projections, entity).await;
+                    assert_eq!(expected, answered, "{}", context(&entity, "read models"));
+                    if cut == head && matches!(entity, Entity::Account(_)) {
+                        assert!(answered.is_some(), "{}", context(&entity, "at the head"));
+                    }
+                    compared += usize::from(answered.is_some());
+                    let then = cut_ledger
+                        .view_as_of(entity, AsOf::Position(u64::MAX))
+                        .await
+                        .unwrap();
+                    assert_eq!(by_position, then, "{}", context(&entity, "cut log"));
+                }
+                for (event_type, field, table) in [
+                    ("user.created", "user_id", "proj_users"),
+                    ("license.created", "license_id", "proj_licenses"),
+                    ("server.registered", "server_id", "proj_servers"),
+                ] {
+                    for as_of in [AsOf::Position(cut), AsOf::Time(time)] {
+                        let mut ids = ledger
+                            .created_in_account(event_type, field, e.org, as_of)
+                            .await
+                            .unwrap();
+                        ids.sort();
+                        assert_eq!(
+                            ids,
+                            listed(&projections, table, field, e.org).await,
+                            "seed {seed}, cut {cut}, {event_type} {as_of:?}"
+                        );
+                    }
+                }
+                projections.stop();
             }
         }
+        assert!(
+            compared > 100,
+            "only {compared} comparisons of existing entities"
+        );
     }
 );
 

@@ -4,6 +4,9 @@
 //! the role (creation, role change, restore), the customer assignment of a
 //! partner's staff, the customer's partner-access grant on a server.
 //!
+//! A partner's access to one of its customers is the customer's answer
+//! narrowed to the partner's staff (`customer_of`).
+//!
 //! Computed from the log as of the moment (like `app::history`), through
 //! the same `permissions::authorize` every command uses, so the answer is
 //! what the service would have allowed then.
@@ -118,6 +121,20 @@ impl Ledger {
             at.state = user::evolve(at.state, &decoded, event.recorded_at);
         }
         Ok(at)
+    }
+
+    /// Whether `customer` was a customer organization of `partner` at
+    /// `as_of` (so the partner's staff reach it as `customer`).
+    pub async fn customer_of(
+        &self,
+        customer: AccountId,
+        partner: AccountId,
+        as_of: AsOf,
+    ) -> Result<bool, LedgerError> {
+        let state = self.account_at(customer, as_of).await?;
+        Ok(state.account_id.is_some()
+            && state.kind == Some(AccountKind::Organization)
+            && state.parent == Some(partner))
     }
 
     /// Who could act in `account` (and on `server`, if given) at `as_of`,

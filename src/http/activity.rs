@@ -123,14 +123,14 @@ pub fn conditions(
         )),
     }
     if let Some(email) = &filter.actor_email {
-        out.push(Condition::EqIgnoreCase(
-            "actor_email",
+        out.push(Condition::EqFolded(
+            "actor_email_folded",
             email.trim().to_owned(),
         ));
     }
     if let Some(prefix) = &filter.actor_email_prefix {
-        out.push(Condition::PrefixIgnoreCase(
-            "actor_email",
+        out.push(Condition::PrefixFolded(
+            "actor_email_folded",
             prefix.trim().to_owned(),
         ));
     }
@@ -151,8 +151,8 @@ pub fn conditions(
             return Err(bad("invalid_query", "at most 10 words of 100 characters"));
         }
         for word in words {
-            out.push(Condition::ContainsIgnoreCase(
-                "description",
+            out.push(Condition::ContainsFolded(
+                "description_folded",
                 word.to_owned(),
             ));
         }
@@ -196,12 +196,26 @@ pub fn conditions(
     Ok(out)
 }
 
-/// An entry as the API shows it (the erasure bookkeeping column stays
-/// inside).
+/// Newest first. With a time window, by `recorded_at` first: since
+/// `recorded_at` never decreases along positions this is the same order,
+/// but it lets the `(recorded_at DESC, position DESC)` index serve the
+/// window in order (a `to` alone would otherwise scan every newer entry).
+fn order_by(filter: &ActivityFilter) -> &'static str {
+    if filter.from.is_some() || filter.to.is_some() {
+        "recorded_at DESC, position DESC"
+    } else {
+        "position DESC"
+    }
+}
+
+/// An entry as the API shows it (the erasure bookkeeping and the folded
+/// search columns stay inside).
 fn entry(mut row: Value) -> Value {
     if let Some(object) = row.as_object_mut() {
         object.remove("personal_subject");
         object.remove("activity_id");
+        object.remove("actor_email_folded");
+        object.remove("description_folded");
     }
     row
 }
@@ -253,7 +267,7 @@ async fn page(
         .query(
             TABLE,
             &conditions(filter, visibility)?,
-            "position DESC",
+            order_by(filter),
             limit,
         )
         .await?;
@@ -425,7 +439,7 @@ pub async fn export(
                 .state
                 .projections
                 .target()
-                .query(TABLE, &conditions, "position DESC", EXPORT_PAGE)
+                .query(TABLE, &conditions, order_by(&cursor.filter), EXPORT_PAGE)
                 .await?;
             let rows: Vec<Value> = rows.into_iter().map(entry).collect();
             let bytes = render(&rows, ndjson, cursor.first)?;
@@ -473,4 +487,171 @@ pub async fn export(
         Body::from_stream(stream),
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::projection::query::select;
+    use crate::projection::sqlite::SqliteProjections;
+    use crate::projection::Dialect;
+
+    /// SQLite's plan for the search `filter` builds (the real SQL, on the
+    /// migrated projections file).
+    async fn sqlite_plan(
+        projections: &SqliteProjections,
+        filter: ActivityFilter,
+        visibility: Visibility,
+    ) -> String {
+        let conditions = conditions(&filter, &visibility).unwrap();
+        let (sql, params) = select(
+            TABLE,
+            "*",
+            &conditions,
+            order_by(&filter),
+            100,
+            Dialect::Sqlite,
+        );
+        projections
+            .run(move |conn| {
+                let values: Vec<rusqlite::types::Value> = params
+                    .iter()
+                    .map(|p| match p {
+                        SqlValue::Text(Some(t)) => rusqlite::types::Value::Text(t.clone()),
+                        SqlValue::Int(Some(i)) => rusqlite::types::Value::Integer(*i),
+                        SqlValue::Time(Some(t)) => rusqlite::types::Value::Text(
+                            t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                        ),
+                        SqlValue::Json(Some(j)) => rusqlite::types::Value::Text(j.to_string()),
+                        _ => rusqlite::types::Value::Null,
+                    })
+                    .collect();
+                let mut statement = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+                let rows = statement
+                    .query_map(rusqlite::params_from_iter(values), |row| {
+                        row.get::<_, String>(3)
+                    })?
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(rows.join("\n"))
+            })
+            .await
+            .unwrap()
+    }
+
+    /// The indexes of `projections/sqlite/V11__activity_search.sql` and
+    /// `V14__activity_folded_search.sql` serve the filters they are for.
+    #[tokio::test]
+    async fn sqlite_serves_each_indexed_filter_from_its_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let projections = SqliteProjections::open(dir.path()).await.unwrap();
+        let all = || Visibility::All;
+        let plan = sqlite_plan(
+            &projections,
+            ActivityFilter {
+                actor_email: Some("Ann@Example.com".into()),
+                ..Default::default()
+            },
+            all(),
+        )
+        .await;
+        assert!(
+            plan.contains("USING INDEX proj_activity_actor_email_folded (actor_email_folded=?)"),
+            "{plan}"
+        );
+        assert!(
+            !plan.contains("TEMP B-TREE"),
+            "newest first from the index: {plan}"
+        );
+        let plan = sqlite_plan(
+            &projections,
+            ActivityFilter {
+                actor_email_prefix: Some("ÉCRAN".into()),
+                ..Default::default()
+            },
+            all(),
+        )
+        .await;
+        assert!(
+            plan.contains(
+                "USING INDEX proj_activity_actor_email_folded (actor_email_folded>? AND actor_email_folded<?)"
+            ),
+            "{plan}"
+        );
+        let plan = sqlite_plan(
+            &projections,
+            ActivityFilter {
+                action_types: Some("Invite User".into()),
+                ..Default::default()
+            },
+            all(),
+        )
+        .await;
+        assert!(
+            plan.contains("USING INDEX proj_activity_action_type (action_type=?)"),
+            "{plan}"
+        );
+        let plan = sqlite_plan(
+            &projections,
+            ActivityFilter {
+                from: Some(Utc::now()),
+                to: Some(Utc::now()),
+                ..Default::default()
+            },
+            all(),
+        )
+        .await;
+        assert!(
+            plan.contains(
+                "USING INDEX proj_activity_recorded_at_desc (recorded_at>? AND recorded_at<?)"
+            ),
+            "{plan}"
+        );
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        let plan = sqlite_plan(
+            &projections,
+            ActivityFilter {
+                to: Some(Utc::now()),
+                ..Default::default()
+            },
+            all(),
+        )
+        .await;
+        assert!(
+            plan.contains("USING INDEX proj_activity_recorded_at_desc (recorded_at<?)"),
+            "{plan}"
+        );
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        let account = AccountId(uuid::Uuid::now_v7());
+        let plan = sqlite_plan(
+            &projections,
+            ActivityFilter::default(),
+            Visibility::Accounts(vec![account]),
+        )
+        .await;
+        assert!(
+            plan.contains("USING INDEX proj_activity_account (account_id=?)"),
+            "{plan}"
+        );
+        let plan = sqlite_plan(
+            &projections,
+            ActivityFilter {
+                outcome: Some("challenged".into()),
+                ..Default::default()
+            },
+            all(),
+        )
+        .await;
+        assert!(
+            plan.contains("USING INDEX proj_activity_outcome (outcome=?)"),
+            "{plan}"
+        );
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        // No filter: newest first straight off the position index.
+        let plan = sqlite_plan(&projections, ActivityFilter::default(), all()).await;
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        assert!(
+            !plan.starts_with("SCAN t\n") && plan.contains("INDEX"),
+            "{plan}"
+        );
+    }
 }

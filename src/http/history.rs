@@ -125,8 +125,13 @@ pub async fn history(
 pub struct AccessQuery {
     /// The moment (a position or an RFC 3339 time); now when absent.
     pub as_of: Option<String>,
-    /// Narrow to one of the account's servers (partner access matters).
+    /// Narrow to one of the account's servers (partner access matters);
+    /// with `customer_id`, one of the customer's servers.
     pub server_id: Option<crate::domain::ids::ServerId>,
+    /// For a partner: only its staff, in this one of its customers (what
+    /// the customer's own answer shows of the partner). 404 when it is not
+    /// the account's customer (then) or the caller may not audit it.
+    pub customer_id: Option<AccountId>,
     /// Only users who could do this action (e.g. `server_action`,
     /// `delete_user`).
     pub action: Option<String>,
@@ -135,6 +140,8 @@ pub struct AccessQuery {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AccessAnswer {
     pub account_id: AccountId,
+    /// The customer asked about, when `customer_id` was given.
+    pub customer_id: Option<AccountId>,
     /// Everyone with access, their role, what they could do and why.
     pub users: Vec<crate::app::access::Access>,
 }
@@ -175,9 +182,26 @@ pub async fn who_could(
             })?,
         ),
     };
-    let mut users = ledger.who_could(account_id, query.server_id, as_of).await?;
+    let mut users = match query.customer_id {
+        None => ledger.who_could(account_id, query.server_id, as_of).await?,
+        Some(customer) => {
+            ledger
+                .authorize_in(&caller.context, Action::ViewActivityLog, customer)
+                .await?;
+            if !ledger.customer_of(customer, account_id, as_of).await? {
+                return Err(ApiError::not_found());
+            }
+            let mut users = ledger.who_could(customer, query.server_id, as_of).await?;
+            users.retain(|u| u.account_id == account_id);
+            users
+        }
+    };
     if let Some(action) = action {
         users.retain(|u| u.actions.contains(&action));
     }
-    Ok(Json(AccessAnswer { account_id, users }))
+    Ok(Json(AccessAnswer {
+        account_id,
+        customer_id: query.customer_id,
+        users,
+    }))
 }

@@ -9,12 +9,18 @@
 //! (`personal_subject`). On `user.purged` the user's descriptions, and the
 //! actor e-mail, IP and user agent of their own actions, are blanked — the
 //! same values a rebuild reads once the keys are gone (see `crate::privacy`).
+//!
+//! Searches match the actor e-mail and the description case-insensitively,
+//! so each is also stored [`fold`]ed by Rust (`*_folded`): the database's
+//! `lower()` would fold differently on each backend (see
+//! `crate::projection::query`).
 
 use crate::domain::ids::{InvitationId, UserId};
 use crate::domain::user::UserEvent;
 use crate::event::RecordedEvent;
 use crate::privacy::fields;
 use crate::privacy::subject::Subject;
+use crate::projection::query::fold;
 use crate::projection::{
     entity_event, OnConflict, ProjectionError, Projector, RowChange, SetExpr, SqlValue,
 };
@@ -35,6 +41,7 @@ impl Projector for ActivityProjector {
     fn apply(&self, event: &RecordedEvent) -> Result<Vec<RowChange>, ProjectionError> {
         let meta = event.metadata.to_value();
         let text = |value: &serde_json::Value| SqlValue::Text(value.as_str().map(str::to_owned));
+        let folded = |value: &serde_json::Value| SqlValue::Text(value.as_str().map(fold));
         let activity_id = meta["command_id"]
             .as_str()
             .map_or_else(|| event.event_id.to_string(), str::to_owned);
@@ -57,8 +64,10 @@ impl Projector for ActivityProjector {
                 ("event_type", SqlValue::text(event.event_type.as_str())),
                 ("action_type", text(&meta["action_type"])),
                 ("description", text(&meta["description"])),
+                ("description_folded", folded(&meta["description"])),
                 ("actor_user_id", text(&meta["actor"]["user_id"])),
                 ("actor_email", text(&meta["actor"]["email"])),
+                ("actor_email_folded", folded(&meta["actor"]["email"])),
                 ("account_id", text(&meta["account"])),
                 ("on_behalf_of", text(&meta["on_behalf_of"])),
                 ("targets", SqlValue::Json(Some(targets))),
@@ -94,6 +103,7 @@ fn erase(user: &str, invitation: Option<InvitationId>) -> Vec<RowChange> {
         key: ("actor_user_id", SqlValue::text(user)),
         set: vec![
             ("actor_email", null()),
+            ("actor_email_folded", null()),
             ("ip", null()),
             ("user_agent", null()),
         ],
@@ -104,10 +114,16 @@ fn erase(user: &str, invitation: Option<InvitationId>) -> Vec<RowChange> {
         changes.push(RowChange::Update {
             table: TABLE,
             key: ("personal_subject", SqlValue::text(subject)),
-            set: vec![(
-                "description",
-                SetExpr::Value(SqlValue::text(fields::ERASED_TEXT)),
-            )],
+            set: vec![
+                (
+                    "description",
+                    SetExpr::Value(SqlValue::text(fields::ERASED_TEXT)),
+                ),
+                (
+                    "description_folded",
+                    SetExpr::Value(SqlValue::text(fold(fields::ERASED_TEXT))),
+                ),
+            ],
         });
     }
     changes

@@ -4,6 +4,13 @@
 //! Column and table names come from our code, never from a client; values
 //! are always bound parameters. Text matches are case-insensitive and
 //! escape `%`, `_` and `\` in what the client typed.
+//!
+//! Case-insensitive matching never uses the database's `lower()`: SQLite's
+//! folds only ASCII (`Ü` stays `Ü`) and PostgreSQL's depends on the
+//! database's locale, while Rust lowercases all of Unicode. So a projector
+//! stores the text [`fold`]ed by Rust in a `*_folded` column, the client's
+//! text is folded the same way, and the SQL compares the two as they are —
+//! the same answer on both backends, and plain indexes on those columns.
 
 use crate::projection::{Dialect, SqlValue};
 
@@ -14,12 +21,12 @@ pub enum Condition<'a> {
     Eq(&'a str, SqlValue),
     /// `column IN (values…)` (no values: no row matches)
     In(&'a str, Vec<SqlValue>),
-    /// `lower(column) = lower(text)`
-    EqIgnoreCase(&'a str, String),
-    /// `lower(column)` starts with `lower(text)`
-    PrefixIgnoreCase(&'a str, String),
-    /// `lower(column)` contains `lower(text)`
-    ContainsIgnoreCase(&'a str, String),
+    /// `column = fold(text)`; the column holds [`fold`]ed text.
+    EqFolded(&'a str, String),
+    /// The (folded) column starts with `fold(text)`.
+    PrefixFolded(&'a str, String),
+    /// The (folded) column contains `fold(text)`.
+    ContainsFolded(&'a str, String),
     /// `column >= value`
     AtLeast(&'a str, SqlValue),
     /// `column < value`
@@ -32,9 +39,32 @@ pub enum Condition<'a> {
     },
 }
 
+/// The one case folding of the read side (Rust's Unicode lowercase), for
+/// `*_folded` columns and for what clients search for.
+pub fn fold(text: &str) -> String {
+    text.to_lowercase()
+}
+
+/// The smallest string greater than every string starting with `prefix`
+/// (in code point order, which is UTF-8 byte order): the last character
+/// that has a successor is incremented and what follows it dropped. `None`
+/// when there is none (only U+10FFFF characters, or empty).
+fn prefix_successor(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = (last as u32 + 1..=char::MAX as u32).find_map(char::from_u32);
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+/// `text` (already folded) with LIKE's wildcards escaped.
 fn escape_like(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.to_lowercase().chars() {
+    for c in text.chars() {
         if matches!(c, '%' | '_' | '\\') {
             out.push('\\');
         }
@@ -72,21 +102,36 @@ pub(crate) fn select(
                     .collect();
                 format!("{column} IN ({})", marks.join(", "))
             }
-            Condition::EqIgnoreCase(column, text) => format!(
-                "lower({column}) = {}",
-                mark(SqlValue::text(text.to_lowercase()), &mut params)
+            Condition::EqFolded(column, text) => format!(
+                "{column} = {}",
+                mark(SqlValue::text(fold(text)), &mut params)
             ),
-            Condition::PrefixIgnoreCase(column, text) => format!(
-                "lower({column}) LIKE {} ESCAPE '\\'",
+            Condition::PrefixFolded(column, text) => {
+                let folded = fold(text);
+                match (dialect, prefix_successor(&folded)) {
+                    // SQLite serves LIKE from an index only on a NOCASE
+                    // column (while LIKE is case-insensitive), so ask for
+                    // the range every string with the prefix falls in: an
+                    // index on the BINARY-collated column serves it.
+                    (Dialect::Sqlite, Some(next)) => {
+                        let low = mark(SqlValue::text(folded), &mut params);
+                        let high = mark(SqlValue::text(next), &mut params);
+                        format!("{column} >= {low} AND {column} < {high}")
+                    }
+                    // PostgreSQL: a text_pattern_ops index serves LIKE 'p%'.
+                    _ => format!(
+                        "{column} LIKE {} ESCAPE '\\'",
+                        mark(
+                            SqlValue::text(format!("{}%", escape_like(&folded))),
+                            &mut params
+                        )
+                    ),
+                }
+            }
+            Condition::ContainsFolded(column, text) => format!(
+                "{column} LIKE {} ESCAPE '\\'",
                 mark(
-                    SqlValue::text(format!("{}%", escape_like(text))),
-                    &mut params
-                )
-            ),
-            Condition::ContainsIgnoreCase(column, text) => format!(
-                "lower({column}) LIKE {} ESCAPE '\\'",
-                mark(
-                    SqlValue::text(format!("%{}%", escape_like(text))),
+                    SqlValue::text(format!("%{}%", escape_like(&fold(text)))),
                     &mut params
                 )
             ),
@@ -136,7 +181,7 @@ mod tests {
     fn conditions_become_bound_sql_on_both_dialects() {
         let conditions = [
             Condition::In("account_id", vec![SqlValue::text("a"), SqlValue::text("b")]),
-            Condition::PrefixIgnoreCase("actor_email", "Ann_%".into()),
+            Condition::PrefixFolded("actor_email_folded", "Ann_%".into()),
             Condition::HasTarget {
                 column: "targets",
                 kind: "user".into(),
@@ -154,14 +199,20 @@ mod tests {
         );
         assert_eq!(
             sql,
-            "SELECT * FROM t1 t WHERE account_id IN ($1, $2) AND lower(actor_email) LIKE $3 ESCAPE '\\' \
+            "SELECT * FROM t1 t WHERE account_id IN ($1, $2) AND actor_email_folded LIKE $3 ESCAPE '\\' \
              AND targets @> $4::jsonb AND position < $5 ORDER BY position DESC LIMIT 5"
         );
         assert_eq!(params[2], SqlValue::text("ann\\_\\%%"));
         let (sql, params) = select("t1", "*", &conditions, "position DESC", 5, Dialect::Sqlite);
         assert!(sql.contains("json_each(t.targets)"), "{sql}");
-        assert!(sql.contains("position < ?6"), "{sql}");
-        assert_eq!(params.len(), 6);
+        assert!(
+            sql.contains("actor_email_folded >= ?3 AND actor_email_folded < ?4"),
+            "{sql}"
+        );
+        assert_eq!(params[2], SqlValue::text("ann_%"));
+        assert_eq!(params[3], SqlValue::text("ann_&"));
+        assert!(sql.contains("position < ?7"), "{sql}");
+        assert_eq!(params.len(), 7);
         let (sql, _) = select(
             "t1",
             "*",
@@ -171,5 +222,27 @@ mod tests {
             Dialect::Sqlite,
         );
         assert!(sql.contains("WHERE 1 = 0"));
+    }
+
+    #[test]
+    fn folding_is_rusts_unicode_lowercase_and_prefixes_have_successors() {
+        assert_eq!(fold("ÜBERWACHUNG ÉCRAN Σ"), "überwachung écran σ");
+        assert_eq!(prefix_successor("abc").as_deref(), Some("abd"));
+        assert_eq!(prefix_successor("é").as_deref(), Some("ê"));
+        // U+D7FF is followed by U+E000 (no surrogates in strings).
+        assert_eq!(prefix_successor("a\u{d7ff}").as_deref(), Some("a\u{e000}"));
+        assert_eq!(prefix_successor("a\u{10ffff}").as_deref(), Some("b"));
+        assert_eq!(prefix_successor("\u{10ffff}"), None);
+        assert_eq!(prefix_successor(""), None);
+        let (sql, params) = select(
+            "t1",
+            "*",
+            &[Condition::PrefixFolded("c", "\u{10ffff}".into())],
+            "c",
+            1,
+            Dialect::Sqlite,
+        );
+        assert!(sql.contains("c LIKE ?1"), "{sql}");
+        assert_eq!(params, vec![SqlValue::text("\u{10ffff}%")]);
     }
 }
