@@ -217,8 +217,9 @@ fn normalized_view(entity: Entity, view: Option<Value>) -> Option<Value> {
             "location": v["location"],
             "notifications": v["notifications"],
             "partner_access": v["partner_access"],
+            "license_id": v["license_id"],
         }),
-        Entity::Ticket(_) => v,
+        Entity::Ticket(_) | Entity::Quote(_) => v,
     })
 }
 
@@ -307,9 +308,10 @@ async fn read_model(projections: &Projections, entity: Entity) -> Option<Value> 
                 "location": row["location"],
                 "notifications": flag(&row["notifications"]),
                 "partner_access": flag(&row["partner_access"]),
+                "license_id": row["license_id"],
             })
         }
-        Entity::Ticket(_) => return None,
+        Entity::Ticket(_) | Entity::Quote(_) => return None,
     })
 }
 
