@@ -629,7 +629,7 @@ pub fn generate(seed: u64, scale: Scale, out: &mut impl Write) -> Result<Generat
                 let meta = base(
                     &mut w,
                     json!([{"type": "user", "id": id}]),
-                    "Update User Permissions",
+                    "Update User Groups",
                     format!("Changed the role of {email} to {to}"),
                 );
                 w.command(&[(id.stream(), UserEvent::RoleChanged { from, to })], meta)?;

@@ -598,3 +598,77 @@ on_both_backends!(
             .unwrap();
     }
 );
+
+/// The activity action type of the last event on `stream`.
+async fn last_action_type(
+    t: &support::TestStore,
+    stream: &portal_ledger::event::StreamId,
+) -> String {
+    let mut events = t.store.read_stream(stream, 1, 10_000).await.unwrap();
+    t.personal.open(&mut events).await.unwrap();
+    let last = events.last().expect("the stream has events");
+    last.metadata.to_value()["action_type"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+on_both_backends!(
+    role_changes_update_groups_and_rights_update_permissions,
+    |t: support::TestStore| async move {
+        let w = world(&t).await;
+        let as_partner = CommandContext::as_user(w.partner_admin);
+        let as_org_admin = CommandContext::as_user(w.org_admin);
+
+        // Roles (the seed's "user groups"), also to and from Admin.
+        let user = add_user(
+            &w.ledger,
+            &as_org_admin,
+            w.org,
+            "groups@customer.example",
+            Role::Regular,
+        )
+        .await;
+        for role in [Role::Support, Role::Admin] {
+            w.ledger
+                .change_role(&as_org_admin, user, role)
+                .await
+                .unwrap();
+            assert_eq!(
+                last_action_type(&t, &user.stream()).await,
+                "Update User Groups"
+            );
+        }
+        assert_eq!(
+            last_action_type(&t, &w.org.stream()).await,
+            "Update User Groups",
+            "the admin right comes with the role change, in the same command"
+        );
+
+        // Customer assignments and ownership are permissions.
+        let staff = add_user(
+            &w.ledger,
+            &as_partner,
+            w.partner,
+            "perm@reseller.example",
+            Role::User,
+        )
+        .await;
+        w.ledger
+            .assign_customers(&as_partner, staff, &[w.org])
+            .await
+            .unwrap();
+        assert_eq!(
+            last_action_type(&t, &staff.stream()).await,
+            "Update User Permissions"
+        );
+        w.ledger
+            .transfer_ownership(&as_org_admin, w.org, user)
+            .await
+            .unwrap();
+        assert_eq!(
+            last_action_type(&t, &w.org.stream()).await,
+            "Update User Permissions"
+        );
+    }
+);

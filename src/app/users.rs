@@ -125,7 +125,7 @@ impl Ledger {
     ) -> Result<AppendOutcome, LedgerError> {
         let command = UserCommand {
             action: Action::ChangeUserRole,
-            activity: ActivityType::UpdateUserPermissions,
+            activity: ActivityType::UpdateUserGroups,
             claim: ClaimOf::None,
             licenses: LicensesOf::None,
         };
