@@ -672,3 +672,125 @@ on_both_backends!(
         );
     }
 );
+
+on_both_backends!(
+    the_owner_is_edited_only_by_the_owner,
+    |t: support::TestStore| async move {
+        let w = world(&t).await;
+        let auth =
+            portal_ledger::app::sessions::Auth::new(w.ledger.clone(), t.backend.credentials());
+        let now = chrono::Utc::now();
+        // The customer's owner is w.org_admin; a second admin of the
+        // customer and the partner's admin are other admins.
+        let as_owner = CommandContext::as_user(w.org_admin);
+        let second = add_user(
+            &w.ledger,
+            &as_owner,
+            w.org,
+            "second@customer.example",
+            Role::Admin,
+        )
+        .await;
+        let others = [
+            CommandContext::as_user(second),
+            CommandContext::as_user(w.partner_admin),
+        ];
+        let new_email = Email::parse("hijack@customer.example").unwrap();
+        let head = t.store.head().await.unwrap().position;
+        for other in &others {
+            let refusals = [
+                w.ledger
+                    .update_profile(other, w.org_admin, Some("Someone Else"), None)
+                    .await
+                    .map(|_| ()),
+                w.ledger
+                    .update_profile(other, w.org_admin, None, Some(&new_email))
+                    .await
+                    .map(|_| ()),
+                auth.reset_password(other, w.org_admin, now)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| match e {
+                        portal_ledger::app::sessions::AuthError::Ledger(e) => e,
+                        other => panic!("unexpected: {other}"),
+                    }),
+                auth.force_logout(other, w.org_admin)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| match e {
+                        portal_ledger::app::sessions::AuthError::Ledger(e) => e,
+                        other => panic!("unexpected: {other}"),
+                    }),
+            ];
+            for refusal in refusals {
+                let err = refusal.unwrap_err();
+                assert!(
+                    matches!(err, LedgerError::Domain(DomainError::OwnerProtected)),
+                    "{err}"
+                );
+            }
+        }
+        assert_eq!(t.store.head().await.unwrap().position, head);
+        // The partner's owner: another partner admin cannot assign customers.
+        let partner_second = add_user(
+            &w.ledger,
+            &CommandContext::as_user(w.partner_admin),
+            w.partner,
+            "second@reseller.example",
+            Role::Admin,
+        )
+        .await;
+        let head = t.store.head().await.unwrap().position;
+        let err = w
+            .ledger
+            .assign_customers(
+                &CommandContext::as_user(partner_second),
+                w.partner_admin,
+                &[w.org],
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, LedgerError::Domain(DomainError::OwnerProtected)),
+            "{err}"
+        );
+        // Nothing of it was appended.
+        assert_eq!(t.store.head().await.unwrap().position, head);
+        assert_eq!(
+            w.ledger.user(w.org_admin).await.unwrap().name,
+            "Name of admin@customer.example"
+        );
+
+        // The owner edits themself; others are edited by other admins as before.
+        w.ledger
+            .update_profile(&as_owner, w.org_admin, Some("The Owner"), None)
+            .await
+            .unwrap();
+        auth.force_logout(&as_owner, w.org_admin).await.unwrap();
+        w.ledger
+            .update_profile(&others[0], second, Some("Second Admin"), None)
+            .await
+            .unwrap();
+        auth.reset_password(&others[1], second, now).await.unwrap();
+        auth.force_logout(&others[1], second).await.unwrap();
+
+        // Once ownership moved, the former owner is an ordinary admin.
+        w.ledger
+            .transfer_ownership(&as_owner, w.org, second)
+            .await
+            .unwrap();
+        w.ledger
+            .update_profile(&others[0], w.org_admin, Some("Former Owner"), None)
+            .await
+            .unwrap();
+        let err = w
+            .ledger
+            .update_profile(&as_owner, second, Some("Not Allowed"), None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, LedgerError::Domain(DomainError::OwnerProtected)),
+            "{err}"
+        );
+    }
+);

@@ -162,14 +162,19 @@ impl Ledger {
             claim: email.map_or(ClaimOf::None, ClaimOf::Address),
             licenses: LicensesOf::None,
         };
-        self.on_user(context, user_id, command, |target, _, claim, _, _| {
-            let by_self = context.actor == target.user_id;
-            let decision = user::decide_update_profile(target, name, email, claim, by_self)?;
-            Ok((
-                decision,
-                format!("Updated the profile of {}", display_email(target)),
-            ))
-        })
+        self.on_user(
+            context,
+            user_id,
+            command,
+            |target, account, claim, _, actor| {
+                let decision =
+                    user::decide_update_profile(target, account, name, email, claim, actor)?;
+                Ok((
+                    decision,
+                    format!("Updated the profile of {}", display_email(target)),
+                ))
+            },
+        )
         .await
         .map(|(outcome, _)| outcome)
     }
@@ -463,8 +468,8 @@ impl Ledger {
             claim: ClaimOf::None,
             licenses: LicensesOf::None,
         };
-        self.on_user(context, user_id, command, |target, _, _, _, _| {
-            let decision = user::decide_assign_customers(target, customers)?;
+        self.on_user(context, user_id, command, |target, account, _, _, actor| {
+            let decision = user::decide_assign_customers(target, account, customers, actor)?;
             Ok((
                 decision,
                 format!(

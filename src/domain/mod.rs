@@ -54,7 +54,7 @@ pub enum DomainError {
     EmailTaken,
     #[error("the account must keep at least one active admin")]
     LastAdmin,
-    #[error("the account owner cannot be demoted or deleted by another admin")]
+    #[error("the account owner cannot be edited, demoted or deleted by another admin")]
     OwnerProtected,
     #[error("transfer the account's ownership before giving up the admin role")]
     OwnerMustTransferFirst,

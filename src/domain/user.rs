@@ -452,18 +452,21 @@ pub fn decide_change_role(
 }
 
 /// Editing name and/or e-mail; a new address must be free (`new_claim` is
-/// the claim of the new address).
+/// the claim of the new address). Only the owner edits the owner.
 ///
-/// Changing one's own address (`by_self`) also ends every session.
+/// Changing one's own address (`actor` is the user) also ends every session.
 pub fn decide_update_profile(
     user: &UserState,
+    account: &AccountState,
     name: Option<&str>,
     email: Option<&Email>,
     new_claim: &EmailClaim,
-    by_self: bool,
+    actor: Option<UserId>,
 ) -> Result<Decision, DomainError> {
     user.live()?;
     let user_id = user.user_id.ok_or(DomainError::UserNotFound)?;
+    account::check_owner_edit(account, user_id, actor)?;
+    let by_self = actor == Some(user_id);
     let name = name
         .map(parse_person_name)
         .transpose()?
@@ -501,12 +504,16 @@ pub fn decide_update_profile(
 
 /// Which customers a partner's staff member works for. `customers` must all
 /// be customers of the user's partner account (checked by the caller, who
-/// can read them).
+/// can read them). Only the owner changes the owner's.
 pub fn decide_assign_customers(
     user: &UserState,
+    account: &AccountState,
     customers: &[AccountId],
+    actor: Option<UserId>,
 ) -> Result<Decision, DomainError> {
     user.live()?;
+    let user_id = user.user_id.ok_or(DomainError::UserNotFound)?;
+    account::check_owner_edit(account, user_id, actor)?;
     let wanted: BTreeSet<AccountId> = customers.iter().copied().collect();
     if wanted == user.assigned_customers {
         return Err(DomainError::NoChange);
@@ -525,9 +532,16 @@ pub fn works_for(user: &UserState, customer: AccountId) -> bool {
     user.assigned_customers.is_empty() || user.assigned_customers.contains(&customer)
 }
 
-/// Force logout: every session of the user ends now.
-pub fn decide_revoke_sessions(user: &UserState) -> Result<Decision, DomainError> {
+/// Force logout: every session of the user ends now (the owner's only by
+/// the owner).
+pub fn decide_revoke_sessions(
+    user: &UserState,
+    account: &AccountState,
+    actor: Option<UserId>,
+) -> Result<Decision, DomainError> {
     user.live()?;
+    let user_id = user.user_id.ok_or(DomainError::UserNotFound)?;
+    account::check_owner_edit(account, user_id, actor)?;
     Ok(Decision {
         user: vec![UserEvent::SessionsRevoked],
         ..Decision::default()
@@ -545,6 +559,20 @@ pub fn decide_password_changed(user: &UserState, temporary: bool) -> Result<Deci
         ],
         ..Decision::default()
     })
+}
+
+/// An admin's reset to a temporary password; the owner's password is reset
+/// only by the owner. (Bootstrap's one-time password and a new user's first
+/// password are set, not reset: [`decide_password_changed`].)
+pub fn decide_password_reset(
+    user: &UserState,
+    account: &AccountState,
+    actor: Option<UserId>,
+) -> Result<Decision, DomainError> {
+    user.live()?;
+    let user_id = user.user_id.ok_or(DomainError::UserNotFound)?;
+    account::check_owner_edit(account, user_id, actor)?;
+    decide_password_changed(user, true)
 }
 
 /// New digest settings for a live user.
@@ -1018,36 +1046,95 @@ mod tests {
     #[test]
     fn changing_the_address_moves_the_claim() {
         let mut acme = account();
-        let user = create(&mut acme, 10, Role::Admin);
+        let owner = create(&mut acme, 10, Role::Admin);
+        let user = create(&mut acme, 20, Role::Regular);
         let new = Email::parse("new@example.com").unwrap();
-        let decision =
-            decide_update_profile(&user, None, Some(&new), &EmailClaim::default(), true).unwrap();
+        let decision = decide_update_profile(
+            &user,
+            &acme,
+            None,
+            Some(&new),
+            &EmailClaim::default(),
+            user.user_id,
+        )
+        .unwrap();
         assert_eq!(decision.email.len(), 2);
         assert_eq!(decision.user.last(), Some(&UserEvent::SessionsRevoked));
         assert!(matches!(decision.email[0].1, EmailEvent::Released { .. }));
         assert!(matches!(decision.email[1].1, EmailEvent::Claimed { .. }));
+        // By an admin: the address moves, the user's sessions stay.
+        let decision = decide_update_profile(
+            &user,
+            &acme,
+            None,
+            Some(&new),
+            &EmailClaim::default(),
+            owner.user_id,
+        )
+        .unwrap();
+        assert_eq!(decision.user.len(), 1);
         let same = user.email.clone().unwrap();
         assert_eq!(
             decide_update_profile(
                 &user,
-                Some("User 10"),
+                &acme,
+                Some("User 20"),
                 Some(&same),
                 &EmailClaim::default(),
-                false
+                owner.user_id
             ),
             Err(DomainError::NoChange)
         );
-        let recased = Email::parse("U10@EXAMPLE.com").unwrap();
+        let recased = Email::parse("U20@EXAMPLE.com").unwrap();
         let decision = decide_update_profile(
             &user,
+            &acme,
             None,
             Some(&recased),
             &EmailClaim {
                 holder: user.user_id,
             },
-            false,
+            owner.user_id,
         )
         .unwrap();
         assert!(decision.email.is_empty());
+    }
+
+    #[test]
+    fn only_the_owner_edits_resets_logs_out_or_assigns_the_owner() {
+        let mut acme = account();
+        let owner = create(&mut acme, 10, Role::Admin);
+        let other_admin = create(&mut acme, 20, Role::Admin);
+        let by_other = other_admin.user_id;
+        let protected = Err(DomainError::OwnerProtected);
+        let new = Email::parse("new@example.com").unwrap();
+        let free = EmailClaim::default();
+        let customer = [AccountId(Uuid::from_u128(7))];
+        assert_eq!(
+            decide_update_profile(&owner, &acme, Some("Boss"), None, &free, by_other),
+            protected
+        );
+        assert_eq!(
+            decide_update_profile(&owner, &acme, None, Some(&new), &free, by_other),
+            protected
+        );
+        assert_eq!(decide_password_reset(&owner, &acme, by_other), protected);
+        assert_eq!(decide_revoke_sessions(&owner, &acme, by_other), protected);
+        assert_eq!(decide_revoke_sessions(&owner, &acme, None), protected);
+        assert_eq!(
+            decide_assign_customers(&owner, &acme, &customer, by_other),
+            protected
+        );
+        // The owner themself may; the owner may do all of it to others.
+        let me = owner.user_id;
+        assert!(decide_update_profile(&owner, &acme, Some("Boss"), None, &free, me).is_ok());
+        assert!(decide_password_reset(&owner, &acme, me).is_ok());
+        assert!(decide_revoke_sessions(&owner, &acme, me).is_ok());
+        assert!(decide_assign_customers(&owner, &acme, &customer, me).is_ok());
+        assert!(decide_update_profile(&other_admin, &acme, Some("B"), None, &free, me).is_ok());
+        assert!(decide_password_reset(&other_admin, &acme, me).is_ok());
+        assert!(decide_revoke_sessions(&other_admin, &acme, me).is_ok());
+        // A first password is set, not reset (bootstrap sets the owner's).
+        assert!(decide_password_changed(&owner, true).is_ok());
     }
 }

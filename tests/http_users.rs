@@ -1,0 +1,230 @@
+//! Users, admins and ownership over HTTP, against a server on a real
+//! loopback port, on both backends: the owner's protection, ownership
+//! transfer, restore's answer, the users read model, usernames.
+
+mod support;
+
+use std::sync::Arc;
+
+use axum_test::TestServer;
+use chrono::Utc;
+use portal_ledger::app::sessions::Auth;
+use portal_ledger::app::Ledger;
+use portal_ledger::backend::{open_projections, Migrations};
+use portal_ledger::domain::email::Email;
+use portal_ledger::http::{router, AppState};
+use portal_ledger::notify::MemoryNotifier;
+use portal_ledger::projection::runner::Projections;
+use serde_json::{json, Value};
+
+struct Api {
+    server: TestServer,
+    _projections: Arc<Projections>,
+    root_password: String,
+}
+
+async fn api(t: &support::TestStore) -> Api {
+    let projections = Projections::new(
+        t.store.clone(),
+        t.personal.clone(),
+        open_projections(&t.location, Migrations::Apply)
+            .await
+            .unwrap(),
+    );
+    projections.start();
+    let mail = MemoryNotifier::default();
+    let auth = Auth::new(
+        Ledger::new(t.store.clone(), t.personal.clone()),
+        t.backend.credentials(),
+    )
+    .with_notifier(Arc::new(mail));
+    let (_, _, password) = auth
+        .bootstrap(&Email::parse("root@platform.example").unwrap(), Utc::now())
+        .await
+        .unwrap();
+    let state = AppState {
+        store: t.store.clone(),
+        auth,
+        projections: projections.clone(),
+        idempotency: t.backend.idempotency(),
+        checkpoint_key: None,
+    };
+    let server = TestServer::builder().http_transport().build(router(state));
+    Api {
+        server,
+        _projections: projections,
+        root_password: password.expose().to_owned(),
+    }
+}
+
+const PASSWORD: &str = "a long enough password";
+
+impl Api {
+    async fn sign_in(&self, email: &str, password: &str) -> String {
+        let response = self
+            .server
+            .post("/v1/sessions")
+            .json(&json!({ "email": email, "password": password }))
+            .await;
+        assert_eq!(response.status_code(), 201, "{}", response.text());
+        let body: Value = response.json();
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    async fn root(&self) -> String {
+        self.sign_in("root@platform.example", &self.root_password)
+            .await
+    }
+
+    async fn create_account(&self, token: &str, kind: &str, name: &str) -> String {
+        let response = self
+            .server
+            .post("/v1/accounts")
+            .authorization_bearer(token)
+            .json(&json!({ "kind": kind, "name": name }))
+            .await;
+        assert_eq!(response.status_code(), 201, "{}", response.text());
+        let body: Value = response.json();
+        body["account_id"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates a user with [`PASSWORD`]; returns the user id.
+    async fn create_user(&self, token: &str, account: &str, email: &str, role: &str) -> String {
+        self.create_user_with(token, account, json!({ "email": email, "role": role }))
+            .await["user_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Creates a user from `fields` (name and password filled in).
+    async fn create_user_with(&self, token: &str, account: &str, mut fields: Value) -> Value {
+        fields["name"] = json!("Some Person");
+        fields["password"] = json!(PASSWORD);
+        let response = self
+            .server
+            .post(&format!("/v1/accounts/{account}/users"))
+            .authorization_bearer(token)
+            .json(&fields)
+            .await;
+        assert_eq!(response.status_code(), 201, "{}", response.text());
+        response.json()
+    }
+}
+
+fn error_code(response: &axum_test::TestResponse) -> String {
+    let body: Value = response.json();
+    body["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Platform → partner (owner `boss`, second admin `deputy`) → organization
+/// (owner `owner`, second admin `second`).
+struct World {
+    partner: String,
+    org: String,
+    boss: (String, String),
+    deputy: (String, String),
+    owner: (String, String),
+    second: (String, String),
+}
+
+async fn world(api: &Api) -> World {
+    let root = api.root().await;
+    let partner = api.create_account(&root, "partner", "Reseller Ltd").await;
+    let boss_id = api
+        .create_user(&root, &partner, "boss@reseller.example", "admin")
+        .await;
+    let boss = api.sign_in("boss@reseller.example", PASSWORD).await;
+    let deputy_id = api
+        .create_user(&boss, &partner, "deputy@reseller.example", "admin")
+        .await;
+    let deputy = api.sign_in("deputy@reseller.example", PASSWORD).await;
+    let org = api
+        .create_account(&boss, "organization", "Customer GmbH")
+        .await;
+    let owner_id = api
+        .create_user(&boss, &org, "owner@customer.example", "admin")
+        .await;
+    let second_id = api
+        .create_user(&boss, &org, "second@customer.example", "admin")
+        .await;
+    let owner = api.sign_in("owner@customer.example", PASSWORD).await;
+    let second = api.sign_in("second@customer.example", PASSWORD).await;
+    World {
+        partner,
+        org,
+        boss: (boss_id, boss),
+        deputy: (deputy_id, deputy),
+        owner: (owner_id, owner),
+        second: (second_id, second),
+    }
+}
+
+on_both_backends!(
+    other_admins_cannot_edit_reset_log_out_or_assign_the_owner,
+    |t: support::TestStore| async move {
+        let api = api(&t).await;
+        let w = world(&api).await;
+        let (owner_id, owner) = &w.owner;
+        let head = t.store.head().await.unwrap().position;
+        // The customer's other admin, and the partner's admin acting for it.
+        for token in [&w.second.1, &w.boss.1] {
+            let attempts = [
+                api.server
+                    .patch(&format!("/v1/users/{owner_id}"))
+                    .json(&json!({ "name": "Someone Else" })),
+                api.server
+                    .patch(&format!("/v1/users/{owner_id}"))
+                    .json(&json!({ "email": "hijack@customer.example" })),
+                api.server
+                    .post(&format!("/v1/users/{owner_id}/password-reset")),
+                api.server.post(&format!("/v1/users/{owner_id}/logout")),
+            ];
+            for attempt in attempts {
+                let response = attempt.authorization_bearer(token).expect_failure().await;
+                assert_eq!(response.status_code(), 409, "{}", response.text());
+                assert_eq!(error_code(&response), "owner_protected");
+            }
+        }
+        // The partner's owner: the partner's other admin cannot assign them customers.
+        let response = api
+            .server
+            .put(&format!("/v1/users/{}/customers", w.boss.0))
+            .authorization_bearer(&w.deputy.1)
+            .json(&json!({ "account_ids": [w.org] }))
+            .expect_failure()
+            .await;
+        assert_eq!(response.status_code(), 409, "{}", response.text());
+        assert_eq!(error_code(&response), "owner_protected");
+        assert_eq!(
+            t.store.head().await.unwrap().position,
+            head,
+            "refusals append nothing"
+        );
+
+        // The owner still signs in with the old password, edits themself.
+        api.sign_in("owner@customer.example", PASSWORD).await;
+        api.server
+            .patch(&format!("/v1/users/{owner_id}"))
+            .authorization_bearer(owner)
+            .json(&json!({ "name": "The Owner" }))
+            .await
+            .assert_status_ok();
+        // Other admins edit each other as before.
+        api.server
+            .patch(&format!("/v1/users/{}", w.second.0))
+            .authorization_bearer(&w.boss.1)
+            .json(&json!({ "name": "Second Admin" }))
+            .await
+            .assert_status_ok();
+        api.server
+            .post(&format!("/v1/users/{}/logout", w.deputy.0))
+            .authorization_bearer(&w.boss.1)
+            .await
+            .assert_status_ok();
+        let _ = &w.partner;
+    }
+);
