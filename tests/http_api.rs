@@ -686,6 +686,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/accounts/{account_id}"),
     ("patch", "/v1/accounts/{account_id}"),
     ("delete", "/v1/accounts/{account_id}"),
+    ("put", "/v1/accounts/{account_id}/owner"),
     ("get", "/v1/accounts/{account_id}/users"),
     ("post", "/v1/accounts/{account_id}/users"),
     ("post", "/v1/accounts/{account_id}/users/import"),

@@ -228,3 +228,153 @@ on_both_backends!(
         let _ = &w.partner;
     }
 );
+
+on_both_backends!(
+    only_the_owner_transfers_ownership_over_http,
+    |t: support::TestStore| async move {
+        let api = api(&t).await;
+        let w = world(&api).await;
+        let root = api.root().await;
+        let (owner_id, owner) = &w.owner;
+        let (second_id, second) = &w.second;
+        let regular_id = api
+            .create_user(&w.boss.1, &w.org, "regular@customer.example", "regular")
+            .await;
+        let regular = api.sign_in("regular@customer.example", PASSWORD).await;
+        let path = format!("/v1/accounts/{}/owner", w.org);
+        let head = t.store.head().await.unwrap().position;
+
+        // Refusals, each appending nothing: other admins (the customer's,
+        // its partner's, the platform's) are not the owner; a regular user
+        // may not touch the account; the new owner must be another active
+        // admin; the body is checked.
+        let refusals: Vec<(&str, Value, u16, &str)> = vec![
+            (
+                second,
+                json!({ "user_id": second_id }),
+                409,
+                "only_owner_transfers",
+            ),
+            (
+                &w.boss.1,
+                json!({ "user_id": second_id }),
+                409,
+                "only_owner_transfers",
+            ),
+            (
+                &root,
+                json!({ "user_id": second_id }),
+                409,
+                "only_owner_transfers",
+            ),
+            (&regular, json!({ "user_id": regular_id }), 403, "forbidden"),
+            (
+                owner,
+                json!({ "user_id": regular_id }),
+                409,
+                "transfer_target_not_admin",
+            ),
+            (
+                owner,
+                json!({ "user_id": owner_id }),
+                409,
+                "transfer_target_not_admin",
+            ),
+            (
+                owner,
+                json!({ "user_id": w.boss.0 }),
+                409,
+                "transfer_target_not_admin",
+            ),
+            (
+                owner,
+                json!({ "user_id": "not-a-uuid" }),
+                400,
+                "invalid_body",
+            ),
+            (
+                owner,
+                json!({ "user_id": second_id, "extra": 1 }),
+                400,
+                "invalid_body",
+            ),
+            (owner, json!({}), 400, "invalid_body"),
+        ];
+        for (token, body, status, code) in refusals {
+            let response = api
+                .server
+                .put(&path)
+                .authorization_bearer(token)
+                .json(&body)
+                .expect_failure()
+                .await;
+            assert_eq!(
+                response.status_code(),
+                status,
+                "{body}: {}",
+                response.text()
+            );
+            assert_eq!(error_code(&response), code, "{body}");
+        }
+        assert_eq!(
+            t.store.head().await.unwrap().position,
+            head,
+            "refusals append nothing"
+        );
+
+        // The owner hands over, with an Idempotency-Key: a retry is answered
+        // from memory and appends nothing.
+        let transfer = || {
+            api.server
+                .put(&path)
+                .authorization_bearer(owner)
+                .add_header("Idempotency-Key", "transfer-1")
+                .json(&json!({ "user_id": second_id }))
+        };
+        let first = transfer().await;
+        assert_eq!(first.status_code(), 200, "{}", first.text());
+        let after = t.store.head().await.unwrap().position;
+        assert_eq!(after, head + 1, "one event: account.ownership_transferred");
+        let retry = transfer().await;
+        assert_eq!(retry.text(), first.text());
+        assert_eq!(retry.header("idempotent-replayed"), "true");
+        assert_eq!(t.store.head().await.unwrap().position, after);
+
+        let position = first.json::<Value>()["position"].as_u64().unwrap();
+        let account: Value = api
+            .server
+            .get(&format!("/v1/accounts/{}?position={position}", w.org))
+            .authorization_bearer(second)
+            .await
+            .json();
+        assert_eq!(account["primary_admin_id"], json!(second_id));
+        assert_eq!(account["admin_count"], 2, "the former owner stays an admin");
+
+        // The protection moved with ownership.
+        let response = api
+            .server
+            .patch(&format!("/v1/users/{second_id}"))
+            .authorization_bearer(owner)
+            .json(&json!({ "name": "Not Mine To Edit" }))
+            .expect_failure()
+            .await;
+        assert_eq!(error_code(&response), "owner_protected");
+        // The old owner, still an admin, can no longer transfer; the new owner
+        // may demote them.
+        let response = api
+            .server
+            .put(&path)
+            .authorization_bearer(owner)
+            .json(&json!({ "user_id": owner_id }))
+            .expect_failure()
+            .await;
+        assert_eq!(response.status_code(), 409);
+        assert_eq!(error_code(&response), "only_owner_transfers");
+        api.server
+            .put(&format!("/v1/users/{owner_id}/role"))
+            .authorization_bearer(second)
+            .json(&json!({ "role": "regular" }))
+            .await
+            .assert_status_ok();
+    }
+);

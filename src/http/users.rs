@@ -265,6 +265,47 @@ pub async fn delete_account(
     Ok(Json(Appended::from(&outcome)))
 }
 
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferOwnership {
+    /// The new owner: another active admin of the account.
+    pub user_id: UserId,
+}
+
+/// `PUT /v1/accounts/{id}/owner` — the owner hands ownership (primary
+/// admin) to another active admin of the account.
+///
+/// Only the current owner may: the owner "cannot be edited, demoted or
+/// deleted by other admins" and ownership "moves only by an explicit
+/// transfer" (PRODUCT.md), so the matrix's `UpdateAccount` is necessary but
+/// not enough — other admins of the account, its partner's admins and the
+/// platform's admins get 409 `only_owner_transfers`. The new owner must
+/// already be an active admin (409 `transfer_target_not_admin`); make them
+/// one with `PUT /v1/users/{id}/role` first. The former owner stays an
+/// admin.
+#[utoipa::path(
+    put,
+    path = "/v1/accounts/{account_id}/owner",
+    tag = "accounts",
+    params(("account_id" = AccountId, Path, description = "account id")),
+    request_body = TransferOwnership,
+    responses((status = 200, body = Appended), CommandErrors),
+    security(("bearer" = [])),
+)]
+pub async fn transfer_ownership(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(account_id): ApiPath<AccountId>,
+    ApiJson(body): ApiJson<TransferOwnership>,
+) -> Result<Json<Appended>, ApiError> {
+    let outcome = state
+        .auth
+        .ledger()
+        .transfer_ownership(&caller.context, account_id, body.user_id)
+        .await?;
+    Ok(Json(Appended::from(&outcome)))
+}
+
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
