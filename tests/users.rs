@@ -794,3 +794,245 @@ on_both_backends!(
         );
     }
 );
+
+/// Concurrency rounds per race: each round releases both commands at once.
+const ROUNDS: usize = 20;
+
+/// Who holds an address now, from its claim stream.
+async fn claim_holder(t: &support::TestStore, email: &str) -> Option<String> {
+    let stream = Email::parse(email).unwrap().claim_stream();
+    let events = t.store.read_stream(&stream, 1, 10_000).await.unwrap();
+    let last = events.last()?;
+    (last.event_type.as_str() == "email.claimed").then(|| {
+        last.payload.to_value()["user_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    })
+}
+
+/// Runs `first` and `second` released together by a barrier.
+async fn race<A, B, FA, FB, TA, TB>(first: A, second: B) -> (TA, TB)
+where
+    A: FnOnce() -> FA + Send + 'static,
+    B: FnOnce() -> FB + Send + 'static,
+    FA: std::future::Future<Output = TA> + Send,
+    FB: std::future::Future<Output = TB> + Send,
+    TA: Send + 'static,
+    TB: Send + 'static,
+{
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2));
+    let (b1, b2) = (barrier.clone(), barrier);
+    let a = tokio::spawn(async move {
+        b1.wait().await;
+        first().await
+    });
+    let b = tokio::spawn(async move {
+        b2.wait().await;
+        second().await
+    });
+    (a.await.unwrap(), b.await.unwrap())
+}
+
+on_both_backends!(
+    two_admins_demoting_each_other_leave_one_admin,
+    |t: support::TestStore| async move {
+        let w = world(&t).await;
+        let as_partner = CommandContext::as_user(w.partner_admin);
+        for round in 0..ROUNDS {
+            // A fresh organization with exactly two admins; the first owns it.
+            // Every other round the second owns it (ownership transferred), so
+            // both directions of the race are run.
+            let org = AccountId(Uuid::now_v7());
+            w.ledger
+                .create_account(
+                    &as_partner,
+                    org,
+                    AccountKind::Organization,
+                    &format!("Org {round}"),
+                    Some(w.partner),
+                )
+                .await
+                .unwrap();
+            let a = add_user(
+                &w.ledger,
+                &as_partner,
+                org,
+                &format!("a{round}@race.example"),
+                Role::Admin,
+            )
+            .await;
+            let b = add_user(
+                &w.ledger,
+                &as_partner,
+                org,
+                &format!("b{round}@race.example"),
+                Role::Admin,
+            )
+            .await;
+            if round % 2 == 1 {
+                w.ledger
+                    .transfer_ownership(&CommandContext::as_user(a), org, b)
+                    .await
+                    .unwrap();
+            }
+            assert_eq!(w.ledger.account(org).await.unwrap().admins.len(), 2);
+            let head = t.store.head().await.unwrap().position;
+            let (l1, l2) = (w.ledger.clone(), w.ledger.clone());
+            let (a_demotes_b, b_demotes_a) = race(
+                move || async move {
+                    l1.change_role(&CommandContext::as_user(a), b, Role::Regular)
+                        .await
+                },
+                move || async move {
+                    l2.change_role(&CommandContext::as_user(b), a, Role::Regular)
+                        .await
+                },
+            )
+            .await;
+            assert!(
+                a_demotes_b.is_ok() != b_demotes_a.is_ok(),
+                "round {round}: exactly one demotion may win ({a_demotes_b:?}, {b_demotes_a:?})"
+            );
+            // The loser is refused for keeping an admin: the account's
+            // owner is always one of its active admins, so a demotion of
+            // the owner by the other admin is refused as `OwnerProtected`
+            // (the last-admin rule never has to fire between two admins).
+            let refused = a_demotes_b.err().or(b_demotes_a.err()).unwrap();
+            assert!(
+                matches!(
+                    refused,
+                    LedgerError::Domain(DomainError::OwnerProtected | DomainError::LastAdmin)
+                ),
+                "round {round}: {refused}"
+            );
+            let state = w.ledger.account(org).await.unwrap();
+            assert_eq!(state.admins.len(), 1, "round {round}");
+            assert!(state.admins.contains(&state.primary_admin.unwrap()));
+            // One command appended: user.role_changed + account.admin_removed.
+            assert_eq!(t.store.head().await.unwrap().position, head + 2);
+        }
+    }
+);
+
+on_both_backends!(
+    an_address_change_racing_a_creation_has_one_winner,
+    |t: support::TestStore| async move {
+        let w = world(&t).await;
+        let admin = CommandContext::as_user(w.org_admin);
+        for round in 0..ROUNDS {
+            let mover = add_user(
+                &w.ledger,
+                &admin,
+                w.org,
+                &format!("mover{round}@customer.example"),
+                Role::Regular,
+            )
+            .await;
+            let address = format!("wanted{round}@customer.example");
+            let wanted = Email::parse(&address).unwrap();
+            let newcomer = new_user(&address, Role::Support);
+            let newcomer_id = newcomer.user_id;
+            let (l1, l2, c1, c2) = (
+                w.ledger.clone(),
+                w.ledger.clone(),
+                admin.clone(),
+                admin.clone(),
+            );
+            let (moved, created) = race(
+                move || async move { l1.update_profile(&c1, mover, None, Some(&wanted)).await },
+                move || async move { l2.create_user(&c2, w.org, &newcomer).await },
+            )
+            .await;
+            assert!(
+                moved.is_ok() != created.is_ok(),
+                "round {round}: exactly one may win ({moved:?}, {created:?})"
+            );
+            let loser = moved.err().or(created.err()).unwrap();
+            assert!(
+                matches!(loser, LedgerError::Domain(DomainError::EmailTaken)),
+                "round {round}: {loser}"
+            );
+            let winner = if w.ledger.user(newcomer_id).await.unwrap().user_id.is_some() {
+                newcomer_id
+            } else {
+                mover
+            };
+            assert_eq!(
+                claim_holder(&t, &address).await,
+                Some(winner.to_string()),
+                "round {round}"
+            );
+            let mover_state = w.ledger.user(mover).await.unwrap();
+            assert_eq!(
+                mover_state.email.as_ref().map(Email::as_str) == Some(address.as_str()),
+                winner == mover,
+                "round {round}"
+            );
+            // The mover's old address is held by the mover unless it moved.
+            let old = format!("mover{round}@customer.example");
+            assert_eq!(
+                claim_holder(&t, &old).await,
+                (winner != mover).then(|| mover.to_string()),
+                "round {round}"
+            );
+        }
+    }
+);
+
+on_both_backends!(
+    a_restore_racing_a_creation_with_the_address_has_one_winner,
+    |t: support::TestStore| async move {
+        let w = world(&t).await;
+        let admin = CommandContext::as_user(w.org_admin);
+        for round in 0..ROUNDS {
+            let address = format!("returning{round}@customer.example");
+            let returning = add_user(&w.ledger, &admin, w.org, &address, Role::Regular).await;
+            w.ledger.delete_user(&admin, returning).await.unwrap();
+            let Status::Deleted { at } = w.ledger.user(returning).await.unwrap().status else {
+                panic!("not deleted")
+            };
+            let newcomer = new_user(&address.to_uppercase(), Role::Support);
+            let newcomer_id = newcomer.user_id;
+            let (l1, l2, c1, c2) = (
+                w.ledger.clone(),
+                w.ledger.clone(),
+                admin.clone(),
+                admin.clone(),
+            );
+            let (restored, created) = race(
+                move || async move {
+                    l1.restore_user(&c1, returning, at + Duration::days(1))
+                        .await
+                },
+                move || async move { l2.create_user(&c2, w.org, &newcomer).await },
+            )
+            .await;
+            assert!(
+                restored.is_ok() != created.is_ok(),
+                "round {round}: exactly one may win ({restored:?}, {created:?})"
+            );
+            let loser = restored.as_ref().err().or(created.as_ref().err()).unwrap();
+            assert!(
+                matches!(loser, LedgerError::Domain(DomainError::EmailTaken)),
+                "round {round}: {loser}"
+            );
+            let winner = if restored.is_ok() {
+                returning
+            } else {
+                newcomer_id
+            };
+            assert_eq!(
+                claim_holder(&t, &address).await,
+                Some(winner.to_string()),
+                "round {round}"
+            );
+            let returning_state = w.ledger.user(returning).await.unwrap();
+            assert_eq!(
+                returning_state.status == Status::Active,
+                winner == returning,
+                "round {round}"
+            );
+        }
+    }
+);
