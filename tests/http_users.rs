@@ -378,3 +378,135 @@ on_both_backends!(
             .assert_status_ok();
     }
 );
+
+impl Api {
+    async fn create_license(
+        &self,
+        token: &str,
+        account: &str,
+        product: &str,
+        seats: u32,
+    ) -> String {
+        let response = self
+            .server
+            .post(&format!("/v1/accounts/{account}/licenses"))
+            .authorization_bearer(token)
+            .json(&json!({ "product": product, "seats": seats }))
+            .await;
+        assert_eq!(response.status_code(), 201, "{}", response.text());
+        response.json::<Value>()["license_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    async fn assign_license(&self, token: &str, license: &str, user: &str) {
+        let response = self
+            .server
+            .post(&format!("/v1/licenses/{license}/assignments"))
+            .authorization_bearer(token)
+            .json(&json!({ "user_ids": [user] }))
+            .await;
+        assert_eq!(response.status_code(), 200, "{}", response.text());
+    }
+
+    /// Deletes and restores `user`; returns the restore's answer.
+    async fn delete_then_restore(
+        &self,
+        token: &str,
+        user: &str,
+        meanwhile: impl std::future::Future<Output = ()>,
+    ) -> Value {
+        self.server
+            .delete(&format!("/v1/users/{user}"))
+            .authorization_bearer(token)
+            .await
+            .assert_status_ok();
+        meanwhile.await;
+        let response = self
+            .server
+            .post(&format!("/v1/users/{user}/restore"))
+            .authorization_bearer(token)
+            .await;
+        assert_eq!(response.status_code(), 200, "{}", response.text());
+        response.json()
+    }
+
+    /// The user as the log has it at `position` (the entity view).
+    async fn user_as_of(&self, token: &str, user: &str, position: &Value) -> Value {
+        self.server
+            .get(&format!("/v1/users/{user}?as_of={position}"))
+            .authorization_bearer(token)
+            .await
+            .json()
+    }
+}
+
+on_both_backends!(
+    restore_answers_what_it_could_not_bring_back,
+    |t: support::TestStore| async move {
+        let api = api(&t).await;
+        let w = world(&api).await;
+        let boss = &w.boss.1;
+
+        // Partner staff assigned to one customer.
+        let staff = api
+            .create_user(boss, &w.partner, "staff@reseller.example", "user")
+            .await;
+        api.server
+            .put(&format!("/v1/users/{staff}/customers"))
+            .authorization_bearer(boss)
+            .json(&json!({ "account_ids": [w.org] }))
+            .await
+            .assert_status_ok();
+        let restored = api.delete_then_restore(boss, &staff, async {}).await;
+        assert_eq!(restored["licenses_not_restored"], json!([]));
+        let view = api.user_as_of(boss, &staff, &restored["position"]).await;
+        assert_eq!(view["status"], "active");
+        assert_eq!(view["role"], "user");
+        assert_eq!(view["assigned_customers"], json!([w.org]));
+
+        // An organization user holding a one-seat and a five-seat license;
+        // the one seat is taken while the user is deleted.
+        let scarce = api.create_license(boss, &w.org, "Scarce", 1).await;
+        let roomy = api.create_license(boss, &w.org, "Roomy", 5).await;
+        let holder = api
+            .create_user(boss, &w.org, "holder@customer.example", "support")
+            .await;
+        let other = api
+            .create_user(boss, &w.org, "other@customer.example", "regular")
+            .await;
+        for license in [&scarce, &roomy] {
+            api.assign_license(boss, license, &holder).await;
+        }
+        let restored = api
+            .delete_then_restore(boss, &holder, api.assign_license(boss, &scarce, &other))
+            .await;
+        assert_eq!(restored["licenses_not_restored"], json!([scarce]));
+        let view = api.user_as_of(boss, &holder, &restored["position"]).await;
+        assert_eq!(view["status"], "active");
+        assert_eq!(view["role"], "support");
+        assert_eq!(view["licenses"], json!([roomy]));
+        for (license, holders) in [
+            (&roomy, vec![holder.clone()]),
+            (&scarce, vec![other.clone()]),
+        ] {
+            let listed: Value = api
+                .server
+                .get(&format!(
+                    "/v1/accounts/{}/users?license={license}&position={}",
+                    w.org, restored["position"]
+                ))
+                .authorization_bearer(boss)
+                .await
+                .json();
+            let ids: Vec<&str> = listed["users"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["user_id"].as_str().unwrap())
+                .collect();
+            assert_eq!(ids, holders, "holders of {license}");
+        }
+    }
+);

@@ -1036,3 +1036,103 @@ on_both_backends!(
         }
     }
 );
+
+on_both_backends!(
+    restore_brings_back_role_assignments_and_free_seats_and_reports_the_rest,
+    |t: support::TestStore| async move {
+        use portal_ledger::domain::ids::LicenseId;
+        let w = world(&t).await;
+        let as_partner = CommandContext::as_user(w.partner_admin);
+        let admin = CommandContext::as_user(w.org_admin);
+
+        // Partner staff assigned to one customer: deleted and restored, the
+        // role and the assignment come back.
+        let staff = add_user(
+            &w.ledger,
+            &as_partner,
+            w.partner,
+            "staff@reseller.example",
+            Role::User,
+        )
+        .await;
+        w.ledger
+            .assign_customers(&as_partner, staff, &[w.org])
+            .await
+            .unwrap();
+        w.ledger.delete_user(&as_partner, staff).await.unwrap();
+        let Status::Deleted { at } = w.ledger.user(staff).await.unwrap().status else {
+            panic!("not deleted")
+        };
+        let (_, not_restored) = w
+            .ledger
+            .restore_user(&as_partner, staff, at + Duration::days(1))
+            .await
+            .unwrap();
+        assert!(not_restored.is_empty());
+        let back = w.ledger.user(staff).await.unwrap();
+        assert_eq!(back.status, Status::Active);
+        assert_eq!(back.role, Some(Role::User));
+        assert_eq!(back.assigned_customers, [w.org].into_iter().collect());
+
+        // An organization user with two licenses: one of one seat, taken by
+        // someone else while the user is deleted, and one with seats to
+        // spare. The restore assigns the free one and reports the other.
+        let (scarce, roomy) = (LicenseId(Uuid::now_v7()), LicenseId(Uuid::now_v7()));
+        w.ledger
+            .create_license(&admin, w.org, scarce, "Scarce", 1)
+            .await
+            .unwrap();
+        w.ledger
+            .create_license(&admin, w.org, roomy, "Roomy", 5)
+            .await
+            .unwrap();
+        let holder = add_user(
+            &w.ledger,
+            &admin,
+            w.org,
+            "holder@customer.example",
+            Role::Support,
+        )
+        .await;
+        for license in [scarce, roomy] {
+            w.ledger
+                .assign_license(&admin, license, &[holder])
+                .await
+                .unwrap();
+        }
+        w.ledger.delete_user(&admin, holder).await.unwrap();
+        let deleted = w.ledger.user(holder).await.unwrap();
+        assert!(deleted.licenses.is_empty(), "deletion releases the seats");
+        let Status::Deleted { at } = deleted.status else {
+            panic!("not deleted")
+        };
+        let other = add_user(
+            &w.ledger,
+            &admin,
+            w.org,
+            "other@customer.example",
+            Role::Regular,
+        )
+        .await;
+        w.ledger
+            .assign_license(&admin, scarce, &[other])
+            .await
+            .unwrap();
+        let (_, not_restored) = w
+            .ledger
+            .restore_user(&admin, holder, at + Duration::days(2))
+            .await
+            .unwrap();
+        assert_eq!(not_restored, vec![scarce]);
+        let back = w.ledger.user(holder).await.unwrap();
+        assert_eq!(back.status, Status::Active);
+        assert_eq!(back.role, Some(Role::Support));
+        assert_eq!(back.licenses, [roomy].into_iter().collect());
+        // The seat taken meanwhile stays with its new holder.
+        let mut license_events = t.store.read_stream(&scarce.stream(), 1, 100).await.unwrap();
+        t.personal.open(&mut license_events).await.unwrap();
+        let last = license_events.last().unwrap();
+        assert_eq!(last.event_type.as_str(), "license.assigned");
+        assert!(last.payload.as_str().contains(&other.to_string()));
+    }
+);
