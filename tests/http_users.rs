@@ -510,3 +510,115 @@ on_both_backends!(
         }
     }
 );
+
+on_both_backends!(
+    the_users_read_model_shows_assignments_and_licenses,
+    |t: support::TestStore| async move {
+        let api = api(&t).await;
+        let w = world(&api).await;
+        let boss = &w.boss.1;
+        let second_org = api
+            .create_account(boss, "organization", "Second Customer")
+            .await;
+        let staff = api
+            .create_user(boss, &w.partner, "staff@reseller.example", "user")
+            .await;
+        let assigned = api
+            .server
+            .put(&format!("/v1/users/{staff}/customers"))
+            .authorization_bearer(boss)
+            .json(&json!({ "account_ids": [second_org, w.org] }))
+            .await
+            .json::<Value>();
+        let mut both = vec![w.org.clone(), second_org.clone()];
+        both.sort();
+        let shown: Value = api
+            .server
+            .get(&format!(
+                "/v1/users/{staff}?position={}",
+                assigned["position"]
+            ))
+            .authorization_bearer(boss)
+            .await
+            .json();
+        assert_eq!(shown["role"], "user");
+        assert_eq!(shown["status"], "active");
+        assert_eq!(shown["assigned_customers"], json!(both));
+        assert_eq!(shown["licenses"], json!([]));
+
+        let holder = api
+            .create_user(boss, &w.org, "holder@customer.example", "support")
+            .await;
+        let mut licenses = Vec::new();
+        for product in ["A", "B", "C"] {
+            let license = api.create_license(boss, &w.org, product, 2).await;
+            api.assign_license(boss, &license, &holder).await;
+            licenses.push(license);
+        }
+        let released = api
+            .server
+            .post(&format!("/v1/licenses/{}/releases", licenses[1]))
+            .authorization_bearer(boss)
+            .json(&json!({ "user_ids": [holder] }))
+            .await
+            .json::<Value>();
+        let mut held = vec![licenses[0].clone(), licenses[2].clone()];
+        held.sort();
+        let listed: Value = api
+            .server
+            .get(&format!(
+                "/v1/accounts/{}/users?position={}",
+                w.org, released["position"]
+            ))
+            .authorization_bearer(boss)
+            .await
+            .json();
+        let row = listed["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["user_id"] == json!(holder))
+            .unwrap()
+            .clone();
+        assert_eq!(row["licenses"], json!(held));
+        assert_eq!(row["assigned_customers"], json!([]));
+        // The read model agrees with the log's view of the same moment.
+        let view = api.user_as_of(boss, &holder, &released["position"]).await;
+        assert_eq!(view["licenses"], row["licenses"]);
+
+        // A deletion empties the licenses; the assignment of staff stays.
+        let deleted = api
+            .server
+            .delete(&format!("/v1/users/{holder}"))
+            .authorization_bearer(boss)
+            .await
+            .json::<Value>();
+        let shown: Value = api
+            .server
+            .get(&format!(
+                "/v1/users/{holder}?position={}",
+                deleted["position"]
+            ))
+            .authorization_bearer(boss)
+            .await
+            .json();
+        assert_eq!(shown["status"], "deleted");
+        assert_eq!(shown["licenses"], json!([]));
+        let deleted = api
+            .server
+            .delete(&format!("/v1/users/{staff}"))
+            .authorization_bearer(boss)
+            .await
+            .json::<Value>();
+        let shown: Value = api
+            .server
+            .get(&format!(
+                "/v1/users/{staff}?position={}",
+                deleted["position"]
+            ))
+            .authorization_bearer(boss)
+            .await
+            .json();
+        assert_eq!(shown["assigned_customers"], json!(both));
+    }
+);

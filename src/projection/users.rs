@@ -1,5 +1,12 @@
 //! `proj_users`: every user as the log leaves them (purged users keep a row
-//! with their personal fields emptied).
+//! with their personal fields emptied), with role, status, the customers a
+//! partner's staff member is assigned to and the licenses held.
+//!
+//! Licenses come from the user's own stream: every seat assigned or
+//! released (by an assignment, a release, a cancellation, an import, a
+//! restore) also appends `user.license_assigned` / `_released` there, and
+//! `user.deleted` releases them all, so the projector needs no license
+//! events and each row changes only with its user's events.
 
 use crate::domain::ids::UserId;
 use crate::domain::notification::Frequency;
@@ -55,6 +62,8 @@ impl Projector for UsersProjector {
                     ("origin", SqlValue::text(origin_name(origin))),
                     ("created_at", at.clone()),
                     ("deleted_at", SqlValue::Time(None)),
+                    ("assigned_customers", ids(&[])),
+                    ("licenses", ids(&[])),
                     ("updated_at", at.clone()),
                     ("position", position.clone()),
                 ],
@@ -75,17 +84,30 @@ impl Projector for UsersProjector {
             UserEvent::Deleted { .. } => update(vec![
                 ("status", text("deleted")),
                 ("deleted_at", SetExpr::Value(at.clone())),
+                ("licenses", SetExpr::Value(ids(&[]))),
             ]),
             UserEvent::Restored { role } => update(vec![
                 ("status", text("active")),
                 ("role", text(role.as_str())),
                 ("deleted_at", SetExpr::Value(SqlValue::Time(None))),
             ]),
+            UserEvent::LicenseAssigned { license_id } => update(vec![(
+                "licenses",
+                SetExpr::JsonSetInsert(SqlValue::text(license_id.to_string())),
+            )]),
+            UserEvent::LicenseReleased { license_id } => update(vec![(
+                "licenses",
+                SetExpr::JsonSetRemove(SqlValue::text(license_id.to_string())),
+            )]),
+            UserEvent::CustomersAssigned { customers } => {
+                let customers: Vec<String> = customers.iter().map(|c| c.to_string()).collect();
+                update(vec![(
+                    "assigned_customers",
+                    SetExpr::Value(ids(&customers)),
+                )])
+            }
             UserEvent::SessionsRevoked
             | UserEvent::PasswordChanged { .. }
-            | UserEvent::LicenseAssigned { .. }
-            | UserEvent::LicenseReleased { .. }
-            | UserEvent::CustomersAssigned { .. }
             | UserEvent::LocationChallenged { .. } => update(vec![]),
             UserEvent::TrustedLocationAdded { ip } => {
                 let mut changes = update(vec![]);
@@ -142,6 +164,15 @@ impl Projector for UsersProjector {
             }
         })
     }
+}
+
+/// A JSON array of ids, distinct and sorted by bytes (as
+/// [`SetExpr::JsonSetInsert`] keeps them).
+fn ids(items: &[String]) -> SqlValue {
+    let sorted: std::collections::BTreeSet<&str> = items.iter().map(String::as_str).collect();
+    SqlValue::Json(Some(serde_json::Value::from(
+        sorted.into_iter().collect::<Vec<_>>(),
+    )))
 }
 
 fn origin_name(origin: Origin) -> &'static str {
