@@ -310,6 +310,7 @@ pub fn generate(seed: u64, scale: Scale, out: &mut impl Write) -> Result<Generat
                     role,
                     origin: Origin::Import,
                     invitation_id: None,
+                    username: None,
                 },
             )],
             metadata.clone(),
@@ -533,6 +534,7 @@ pub fn generate(seed: u64, scale: Scale, out: &mut impl Write) -> Result<Generat
                         UserEvent::ProfileUpdated {
                             name: Some(name),
                             email: None,
+                            username: None,
                         },
                     )],
                     meta,

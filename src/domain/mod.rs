@@ -31,6 +31,7 @@ pub mod session;
 pub mod ticket;
 pub mod user;
 pub mod user_import;
+pub mod username;
 
 use thiserror::Error;
 
@@ -106,6 +107,10 @@ pub enum DomainError {
     TicketClosed,
     #[error("only the partner's own customers can be assigned")]
     NotACustomer,
+    #[error(transparent)]
+    InvalidUsername(#[from] username::InvalidUsername),
+    #[error("this username belongs to another user")]
+    UsernameTaken,
 }
 
 impl DomainError {
@@ -149,6 +154,8 @@ impl DomainError {
             DomainError::PartnerAccessNotGranted => "partner_access_not_granted",
             DomainError::TicketClosed => "ticket_closed",
             DomainError::NotACustomer => "not_a_customer",
+            DomainError::InvalidUsername(_) => "invalid_username",
+            DomainError::UsernameTaken => "username_taken",
         }
     }
 }

@@ -104,9 +104,11 @@ impl From<DomainError> for ApiError {
             | InvalidSeats
             | NotLicensable
             | InvalidText
-            | NotACustomer => StatusCode::UNPROCESSABLE_ENTITY,
+            | NotACustomer
+            | InvalidUsername(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AlreadyExists
             | EmailTaken
+            | UsernameTaken
             | LastAdmin
             | OwnerProtected
             | OwnerMustTransferFirst

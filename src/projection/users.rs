@@ -48,6 +48,7 @@ impl Projector for UsersProjector {
                 name,
                 role,
                 origin,
+                username,
                 ..
             } => vec![RowChange::Insert {
                 table: TABLE,
@@ -57,6 +58,10 @@ impl Projector for UsersProjector {
                     ("email", SqlValue::text(email.as_str())),
                     ("email_key", SqlValue::text(email.normalized())),
                     ("name", SqlValue::text(name)),
+                    (
+                        "username",
+                        SqlValue::Text(username.map(|u| u.as_str().to_owned())),
+                    ),
                     ("role", SqlValue::text(role.as_str())),
                     ("status", SqlValue::text("active")),
                     ("origin", SqlValue::text(origin_name(origin))),
@@ -70,8 +75,15 @@ impl Projector for UsersProjector {
                 on_conflict: OnConflict::Replace,
             }],
             UserEvent::RoleChanged { to, .. } => update(vec![("role", text(to.as_str()))]),
-            UserEvent::ProfileUpdated { name, email } => {
+            UserEvent::ProfileUpdated {
+                name,
+                email,
+                username,
+            } => {
                 let mut set = Vec::new();
+                if let Some(username) = username {
+                    set.push(("username", text(username.as_str())));
+                }
                 if let Some(name) = name {
                     set.push(("name", SetExpr::Value(SqlValue::text(name))));
                 }
@@ -86,11 +98,20 @@ impl Projector for UsersProjector {
                 ("deleted_at", SetExpr::Value(at.clone())),
                 ("licenses", SetExpr::Value(ids(&[]))),
             ]),
-            UserEvent::Restored { role } => update(vec![
-                ("status", text("active")),
-                ("role", text(role.as_str())),
-                ("deleted_at", SetExpr::Value(SqlValue::Time(None))),
-            ]),
+            UserEvent::Restored {
+                role,
+                without_username,
+            } => {
+                let mut set = vec![
+                    ("status", text("active")),
+                    ("role", text(role.as_str())),
+                    ("deleted_at", SetExpr::Value(SqlValue::Time(None))),
+                ];
+                if without_username {
+                    set.push(("username", SetExpr::Value(SqlValue::Text(None))));
+                }
+                update(set)
+            }
             UserEvent::LicenseAssigned { license_id } => update(vec![(
                 "licenses",
                 SetExpr::JsonSetInsert(SqlValue::text(license_id.to_string())),
@@ -155,6 +176,7 @@ impl Projector for UsersProjector {
                     ("email", SetExpr::Value(SqlValue::Text(None))),
                     ("email_key", SetExpr::Value(SqlValue::Text(None))),
                     ("name", SetExpr::Value(SqlValue::Text(None))),
+                    ("username", SetExpr::Value(SqlValue::Text(None))),
                 ]);
                 changes.push(RowChange::Delete {
                     table: LOCATIONS,
