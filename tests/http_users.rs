@@ -622,3 +622,145 @@ on_both_backends!(
         assert_eq!(shown["assigned_customers"], json!(both));
     }
 );
+
+on_both_backends!(usernames_over_http, |t: support::TestStore| async move {
+    let api = api(&t).await;
+    let w = world(&api).await;
+    let boss = &w.boss.1;
+    let created = api
+        .create_user_with(
+            boss,
+            &w.org,
+            json!({ "email": "ada@customer.example", "role": "regular", "username": " Ada.L " }),
+        )
+        .await;
+    let ada = created["user_id"].as_str().unwrap().to_owned();
+    let shown: Value = api
+        .server
+        .get(&format!("/v1/users/{ada}?position={}", created["position"]))
+        .authorization_bearer(boss)
+        .await
+        .json();
+    assert_eq!(shown["username"], "ada.l");
+
+    // Bad and taken usernames are refused precisely and append nothing.
+    let head = t.store.head().await.unwrap().position;
+    let users = format!("/v1/accounts/{}/users", w.org);
+    for (username, status, code) in [
+        ("a", 422, "invalid_username"),
+        ("-ada", 422, "invalid_username"),
+        ("ada lovelace", 422, "invalid_username"),
+        ("ADA.L", 409, "username_taken"),
+    ] {
+        let response = api
+            .server
+            .post(&users)
+            .authorization_bearer(boss)
+            .json(&json!({
+                "email": "bob@customer.example", "name": "Bob", "role": "regular",
+                "password": PASSWORD, "username": username
+            }))
+            .expect_failure()
+            .await;
+        assert_eq!(
+            response.status_code(),
+            status,
+            "{username}: {}",
+            response.text()
+        );
+        assert_eq!(error_code(&response), code, "{username}");
+    }
+    let bob = api
+        .create_user_with(
+            boss,
+            &w.org,
+            json!({ "email": "bob@customer.example", "role": "regular" }),
+        )
+        .await["user_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let after_bob = t.store.head().await.unwrap().position;
+    assert!(after_bob > head);
+    for (username, status, code) in [
+        ("x", 422, "invalid_username"),
+        ("Ada.l", 409, "username_taken"),
+    ] {
+        let response = api
+            .server
+            .patch(&format!("/v1/users/{bob}"))
+            .authorization_bearer(boss)
+            .json(&json!({ "username": username }))
+            .expect_failure()
+            .await;
+        assert_eq!(
+            response.status_code(),
+            status,
+            "{username}: {}",
+            response.text()
+        );
+        assert_eq!(error_code(&response), code, "{username}");
+    }
+    assert_eq!(t.store.head().await.unwrap().position, after_bob);
+
+    // Ada renames herself; Bob takes her old username.
+    let ada_token = api.sign_in("ada@customer.example", PASSWORD).await;
+    api.server
+        .patch(&format!("/v1/users/{ada}"))
+        .authorization_bearer(&ada_token)
+        .json(&json!({ "username": "lovelace" }))
+        .await
+        .assert_status_ok();
+    let patched = api
+        .server
+        .patch(&format!("/v1/users/{bob}"))
+        .authorization_bearer(boss)
+        .json(&json!({ "username": "ada.l" }))
+        .await;
+    assert_eq!(patched.status_code(), 200, "{}", patched.text());
+    let listed: Value = api
+        .server
+        .get(&format!(
+            "{users}?position={}",
+            patched.json::<Value>()["position"]
+        ))
+        .authorization_bearer(boss)
+        .await
+        .json();
+    let by_id = |id: &str| {
+        listed["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["user_id"] == id)
+            .unwrap()["username"]
+            .clone()
+    };
+    assert_eq!(by_id(&ada), "lovelace");
+    assert_eq!(by_id(&bob), "ada.l");
+
+    // Deleted, her username taken meanwhile: restored without it.
+    let taker = || async {
+        api.create_user_with(
+            boss,
+            &w.org,
+            json!({ "email": "carol@customer.example", "role": "regular", "username": "lovelace" }),
+        )
+        .await;
+    };
+    let restored = api.delete_then_restore(boss, &ada, taker()).await;
+    assert_eq!(restored["username_not_restored"], "lovelace");
+    let view = api.user_as_of(boss, &ada, &restored["position"]).await;
+    assert_eq!(view["status"], "active");
+    assert_eq!(view["username"], Value::Null);
+    let shown: Value = api
+        .server
+        .get(&format!(
+            "/v1/users/{ada}?position={}",
+            restored["position"]
+        ))
+        .authorization_bearer(boss)
+        .await
+        .json();
+    assert_eq!(shown["username"], Value::Null);
+});

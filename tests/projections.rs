@@ -127,7 +127,11 @@ on_both_backends!(
             origin: Origin::Direct,
             invitation: None,
         };
-        ledger.create_user(&system, partner, &staff).await.unwrap();
+        let handle = portal_ledger::domain::username::Username::parse("Staff.One").unwrap();
+        ledger
+            .create_user_with_username(&system, partner, &staff, Some(&handle))
+            .await
+            .unwrap();
         ledger
             .assign_customers(&system, staff.user_id, &[customers[1], customers[0]])
             .await
@@ -188,6 +192,8 @@ on_both_backends!(
         assert_eq!(by_id(users[3])["licenses"], serde_json::json!([]));
         assert_eq!(by_id(users[1])["licenses"], serde_json::json!([]));
         assert_eq!(by_id(users[0])["assigned_customers"], serde_json::json!([]));
+        assert_eq!(by_id(staff.user_id)["username"], "staff.one");
+        assert_eq!(by_id(users[0])["username"], Value::Null);
         assert_eq!(
             by_id(staff.user_id)["assigned_customers"],
             serde_json::json!([customers[1].to_string()])

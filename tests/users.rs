@@ -1136,3 +1136,211 @@ on_both_backends!(
         assert!(last.payload.as_str().contains(&other.to_string()));
     }
 );
+
+on_both_backends!(
+    usernames_are_unique_among_live_users_and_personal,
+    |t: support::TestStore| async move {
+        use portal_ledger::domain::username::Username;
+        let w = world(&t).await;
+        let admin = CommandContext::as_user(w.org_admin);
+        let ledger = w.ledger.clone().with_retention(Duration::days(30));
+        let name = |s: &str| Username::parse(s).unwrap();
+
+        let ada = new_user("ada@customer.example", Role::Regular);
+        ledger
+            .create_user_with_username(&admin, w.org, &ada, Some(&name("Ada.L")))
+            .await
+            .unwrap();
+        assert_eq!(
+            ledger.user(ada.user_id).await.unwrap().username,
+            Some(name("ada.l"))
+        );
+        // Stored sealed, like the name.
+        let stored = t
+            .store
+            .read_stream(&ada.user_id.stream(), 1, 1)
+            .await
+            .unwrap();
+        let payload = stored[0].payload.to_value();
+        assert!(payload["username"]["sealed"].is_string(), "{payload}");
+
+        // Taken, in any letter case: refused, nothing appended.
+        let head = t.store.head().await.unwrap().position;
+        let bob = new_user("bob@customer.example", Role::Regular);
+        let err = ledger
+            .create_user_with_username(&admin, w.org, &bob, Some(&name("ADA.L")))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, LedgerError::Domain(DomainError::UsernameTaken)),
+            "{err}"
+        );
+        ledger
+            .create_user_with_username(&admin, w.org, &bob, Some(&name("bob")))
+            .await
+            .unwrap();
+        let before_patch = t.store.head().await.unwrap().position;
+        assert!(before_patch > head);
+        let err = ledger
+            .update_profile_with_username(&admin, bob.user_id, None, None, Some(&name("ada.l")))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, LedgerError::Domain(DomainError::UsernameTaken)),
+            "{err}"
+        );
+        assert_eq!(t.store.head().await.unwrap().position, before_patch);
+
+        // Renaming frees the old one.
+        ledger
+            .update_profile_with_username(&admin, ada.user_id, None, None, Some(&name("lovelace")))
+            .await
+            .unwrap();
+        ledger
+            .update_profile_with_username(&admin, bob.user_id, None, None, Some(&name("ada.l")))
+            .await
+            .unwrap();
+
+        // Deletion frees "lovelace"; taken meanwhile, the restore comes back
+        // without it and says so.
+        ledger.delete_user(&admin, ada.user_id).await.unwrap();
+        let Status::Deleted { at } = ledger.user(ada.user_id).await.unwrap().status else {
+            panic!("not deleted")
+        };
+        let carol = new_user("carol@customer.example", Role::Regular);
+        ledger
+            .create_user_with_username(&admin, w.org, &carol, Some(&name("lovelace")))
+            .await
+            .unwrap();
+        let (_, report) = ledger
+            .restore_user_reporting(&admin, ada.user_id, at + Duration::days(1))
+            .await
+            .unwrap();
+        assert_eq!(report.username_not_restored, Some(name("lovelace")));
+        let back = ledger.user(ada.user_id).await.unwrap();
+        assert_eq!(back.status, Status::Active);
+        assert_eq!(back.username, None);
+        // Free again after the holder is deleted: a restore reclaims it.
+        ledger
+            .update_profile_with_username(&admin, ada.user_id, None, None, Some(&name("ada")))
+            .await
+            .unwrap();
+        ledger.delete_user(&admin, ada.user_id).await.unwrap();
+        let Status::Deleted { at } = ledger.user(ada.user_id).await.unwrap().status else {
+            panic!("not deleted")
+        };
+        let (_, report) = ledger
+            .restore_user_reporting(&admin, ada.user_id, at + Duration::days(1))
+            .await
+            .unwrap();
+        assert_eq!(report.username_not_restored, None);
+        assert_eq!(
+            ledger.user(ada.user_id).await.unwrap().username,
+            Some(name("ada"))
+        );
+        let dave = new_user("dave@customer.example", Role::Regular);
+        let err = ledger
+            .create_user_with_username(&admin, w.org, &dave, Some(&name("ada")))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, LedgerError::Domain(DomainError::UsernameTaken)),
+            "{err}"
+        );
+
+        // A purge erases it: the log's events read as the placeholder.
+        ledger.delete_user(&admin, ada.user_id).await.unwrap();
+        let Status::Deleted { at } = ledger.user(ada.user_id).await.unwrap().status else {
+            panic!("not deleted")
+        };
+        ledger
+            .purge_user(
+                &CommandContext::system(),
+                ada.user_id,
+                at + Duration::days(31),
+            )
+            .await
+            .unwrap();
+        assert_eq!(ledger.user(ada.user_id).await.unwrap().username, None);
+        let mut events = t
+            .store
+            .read_stream(&ada.user_id.stream(), 1, 100)
+            .await
+            .unwrap();
+        t.personal.open(&mut events).await.unwrap();
+        for event in &events {
+            let payload = event.payload.to_value();
+            if let Some(username) = payload.get("username").and_then(|u| u.as_str()) {
+                assert!(username.starts_with("erased-"), "{username}");
+                assert!(Username::parse(username).is_ok());
+            }
+        }
+        portal_ledger::verify::verify_store(t.store.clone(), None, |_| {})
+            .await
+            .unwrap();
+    }
+);
+
+on_both_backends!(
+    one_username_one_live_user_under_concurrency,
+    |t: support::TestStore| async move {
+        use portal_ledger::domain::username::Username;
+        let w = world(&t).await;
+        let admin = CommandContext::as_user(w.org_admin);
+        for round in 0..ROUNDS {
+            // A creation and a rename race for one username (other cases).
+            let renamed = add_user(
+                &w.ledger,
+                &admin,
+                w.org,
+                &format!("renamed{round}@customer.example"),
+                Role::Regular,
+            )
+            .await;
+            let wanted = format!("Handle{round}");
+            let newcomer = new_user(&format!("newcomer{round}@customer.example"), Role::Regular);
+            let newcomer_id = newcomer.user_id;
+            let (l1, l2, c1, c2) = (
+                w.ledger.clone(),
+                w.ledger.clone(),
+                admin.clone(),
+                admin.clone(),
+            );
+            let (u1, u2) = (
+                Username::parse(&wanted).unwrap(),
+                Username::parse(&wanted.to_uppercase()).unwrap(),
+            );
+            let (created, moved) = race(
+                move || async move {
+                    l1.create_user_with_username(&c1, w.org, &newcomer, Some(&u1))
+                        .await
+                },
+                move || async move {
+                    l2.update_profile_with_username(&c2, renamed, None, None, Some(&u2))
+                        .await
+                },
+            )
+            .await;
+            assert!(
+                created.is_ok() != moved.is_ok(),
+                "round {round}: exactly one may win ({created:?}, {moved:?})"
+            );
+            let loser = created.as_ref().err().or(moved.as_ref().err()).unwrap();
+            assert!(
+                matches!(loser, LedgerError::Domain(DomainError::UsernameTaken)),
+                "round {round}: {loser}"
+            );
+            let mut holders = 0;
+            for id in [newcomer_id, renamed] {
+                let state = w.ledger.user(id).await.unwrap();
+                if state
+                    .username
+                    .is_some_and(|u| u.as_str() == wanted.to_lowercase())
+                {
+                    holders += 1;
+                }
+            }
+            assert_eq!(holders, 1, "round {round}");
+        }
+    }
+);
