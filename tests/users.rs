@@ -894,15 +894,18 @@ on_both_backends!(
                 a_demotes_b.is_ok() != b_demotes_a.is_ok(),
                 "round {round}: exactly one demotion may win ({a_demotes_b:?}, {b_demotes_a:?})"
             );
-            // The loser is refused for keeping an admin: the account's
-            // owner is always one of its active admins, so a demotion of
-            // the owner by the other admin is refused as `OwnerProtected`
-            // (the last-admin rule never has to fire between two admins).
+            // The loser is refused: the account's owner is always one of
+            // its active admins, so the other admin's demotion of the owner
+            // is `OwnerProtected` when decided first, and `Forbidden` when
+            // decided (or retried) after the owner's demotion of them has
+            // committed (they are no admin any more). The last-admin rule
+            // never has to fire between two admins.
             let refused = a_demotes_b.err().or(b_demotes_a.err()).unwrap();
             assert!(
                 matches!(
                     refused,
                     LedgerError::Domain(DomainError::OwnerProtected | DomainError::LastAdmin)
+                        | LedgerError::Denied(Denied::Forbidden { .. })
                 ),
                 "round {round}: {refused}"
             );
