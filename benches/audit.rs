@@ -412,7 +412,7 @@ async fn run(url: &str, events: Option<u64>, iterations: usize) -> BenchResult<(
     let users = target
         .fetch(
             "proj_activity",
-            &[("action_type", SqlValue::text("Update User Permissions"))],
+            &[("action_type", SqlValue::text("Update User Groups"))],
             "position",
             1,
         )

@@ -310,6 +310,7 @@ pub fn generate(seed: u64, scale: Scale, out: &mut impl Write) -> Result<Generat
                     role,
                     origin: Origin::Import,
                     invitation_id: None,
+                    username: None,
                 },
             )],
             metadata.clone(),
@@ -533,6 +534,7 @@ pub fn generate(seed: u64, scale: Scale, out: &mut impl Write) -> Result<Generat
                         UserEvent::ProfileUpdated {
                             name: Some(name),
                             email: None,
+                            username: None,
                         },
                     )],
                     meta,
@@ -629,7 +631,7 @@ pub fn generate(seed: u64, scale: Scale, out: &mut impl Write) -> Result<Generat
                 let meta = base(
                     &mut w,
                     json!([{"type": "user", "id": id}]),
-                    "Update User Permissions",
+                    "Update User Groups",
                     format!("Changed the role of {email} to {to}"),
                 );
                 w.command(&[(id.stream(), UserEvent::RoleChanged { from, to })], meta)?;

@@ -166,6 +166,7 @@ impl Actor {
 enum Op {
     ViewAccount,
     RenameAccount,
+    TransferOwnership,
     DeleteAccount,
     CreateOrganization,
     CreatePartner,
@@ -224,9 +225,10 @@ enum Op {
 }
 
 impl Op {
-    const ALL: [Op; 57] = [
+    const ALL: [Op; 58] = [
         Op::ViewAccount,
         Op::RenameAccount,
+        Op::TransferOwnership,
         Op::DeleteAccount,
         Op::CreateOrganization,
         Op::CreatePartner,
@@ -289,7 +291,7 @@ impl Op {
         use Op::*;
         match self {
             ViewAccount => Action::ViewAccount,
-            RenameAccount => Action::UpdateAccount,
+            RenameAccount | TransferOwnership => Action::UpdateAccount,
             DeleteAccount => Action::DeleteOrganization,
             CreateOrganization => Action::CreateOrganization,
             CreatePartner => Action::InvitePartner,
@@ -357,6 +359,7 @@ impl Op {
         match self {
             ViewAccount => "GET /v1/accounts/{id}",
             RenameAccount => "PATCH /v1/accounts/{id}",
+            TransferOwnership => "PUT /v1/accounts/{id}/owner",
             DeleteAccount => "DELETE /v1/accounts/{id}",
             CreateOrganization => "POST /v1/accounts (organization)",
             CreatePartner => "POST /v1/accounts (partner)",
@@ -452,7 +455,7 @@ impl Op {
         use Op::*;
         match self {
             GetUser | EditUser | UserPreferences | ChangeRole | DeleteUser | ForceLogout
-            | ResetPassword => Need::User,
+            | ResetPassword | TransferOwnership => Need::User,
             RestoreUser => Need::DeletedUser,
             AssignCustomers => Need::StaffUser,
             ResendInvitation | RevokeInvitation => Need::Invitation,
@@ -499,6 +502,9 @@ impl Op {
                 Some((422, "invalid_tenant_invitation"))
             }
             (Op::DeleteAccount, Platform) => Some((409, "platform_is_permanent")),
+            // Only the owner transfers ownership, and no actor but root owns
+            // an account (see `expected`).
+            (Op::TransferOwnership, _) => Some((409, "only_owner_transfers")),
             // Only partner staff have customers to be assigned.
             (Op::AssignCustomers, Platform | Organization) => Some((409, "no_change")),
             // Quotes are for customer organizations.
@@ -552,6 +558,15 @@ fn expected(actor: &Actor, op: Op, target: Tenant) -> Expect {
     match authorize(actor.role, op.action(), actor.relation(target)) {
         Err(Denied::Hidden) => Expect::Hidden,
         Err(Denied::Forbidden { .. }) => Expect::Forbidden,
+        // Root (bootstrap's admin) owns the platform: its transfer gets past
+        // the owner check and fails on the target, a support user.
+        Ok(_)
+            if op == Op::TransferOwnership
+                && actor.label == "platform admin"
+                && target == Tenant::Platform =>
+        {
+            Expect::Refused(409, "transfer_target_not_admin")
+        }
         Ok(_) => match op.domain_refusal(target.kind()) {
             Some((status, code)) => Expect::Refused(status, code),
             None => Expect::Done(op.success()),
@@ -576,6 +591,12 @@ const HAND_WRITTEN: &[(&str, Op, Scope, u16)] = {
         ("C admin", ResetPassword, Own, 200),
         ("C admin", RestoreUser, Own, 200),
         ("C admin", CancelLicense, Own, 200),
+        // Ownership moves only by the owner (none of the actors): the
+        // matrix allows admins to ask, the domain refuses.
+        ("C admin", TransferOwnership, Own, 409),
+        ("P admin", TransferOwnership, Customer, 409),
+        ("platform admin", TransferOwnership, Other, 409),
+        ("C regular", TransferOwnership, Own, 403),
         // Only the customer grants or revokes its partner's access.
         ("C admin", PartnerAccess, Own, 200),
         ("P admin", PartnerAccess, Customer, 403),
@@ -1082,6 +1103,9 @@ impl Env {
             RenameAccount => s
                 .patch(&account)
                 .json(&json!({ "name": format!("Renamed {n}") })),
+            TransferOwnership => s
+                .put(&format!("{account}/owner"))
+                .json(&json!({ "user_id": target.user.unwrap() })),
             DeleteAccount => s.delete(&account),
             CreateOrganization => s.post("/v1/accounts").json(&json!({
                 "kind": "organization", "name": format!("Org {n}"), "parent_id": target.account

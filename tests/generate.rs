@@ -68,7 +68,7 @@ on_both_backends!(
             "Update Configuration",
             "Update License",
             "Update Tickets",
-            "Update User Permissions",
+            "Update User Groups",
         ] {
             assert!(kinds.contains(kind), "{kind} missing: {kinds:?}");
         }

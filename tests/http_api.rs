@@ -237,7 +237,7 @@ on_both_backends!(
         assert_eq!(types[0], "Restore User");
         assert!(types.contains(&"Delete User"));
         assert!(types.contains(&"Force Logout"));
-        assert!(types.contains(&"Update User Permissions"));
+        assert!(types.contains(&"Update User Groups"));
         assert!(entries.iter().all(|e| e["account_id"] == org_id));
         assert_eq!(entries[0]["actor_email"], "boss@reseller.example");
         assert_eq!(entries[0]["on_behalf_of"], org_id);
@@ -700,6 +700,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/accounts/{account_id}"),
     ("patch", "/v1/accounts/{account_id}"),
     ("delete", "/v1/accounts/{account_id}"),
+    ("put", "/v1/accounts/{account_id}/owner"),
     ("get", "/v1/accounts/{account_id}/users"),
     ("post", "/v1/accounts/{account_id}/users"),
     ("post", "/v1/accounts/{account_id}/users/import"),

@@ -106,6 +106,56 @@ on_both_backends!(
             .release_license(&admin, license, &[users[3]])
             .await
             .unwrap();
+        // Partner staff assigned to customers, then to one of them.
+        let partner = AccountId(Uuid::now_v7());
+        ledger
+            .create_account(&system, partner, AccountKind::Partner, "Reseller", None)
+            .await
+            .unwrap();
+        let customers = [AccountId(Uuid::now_v7()), AccountId(Uuid::now_v7())];
+        for (i, customer) in customers.iter().enumerate() {
+            ledger
+                .create_account(
+                    &system,
+                    *customer,
+                    AccountKind::Organization,
+                    &format!("Customer {i}"),
+                    Some(partner),
+                )
+                .await
+                .unwrap();
+        }
+        let staff = NewUser {
+            user_id: UserId(Uuid::now_v7()),
+            email: Email::parse("staff@reseller.example").unwrap(),
+            name: "Staff".into(),
+            role: Role::User,
+            origin: Origin::Direct,
+            invitation: None,
+        };
+        let handle = portal_ledger::domain::username::Username::parse("Staff.One").unwrap();
+        ledger
+            .create_user_with_username(&system, partner, &staff, Some(&handle))
+            .await
+            .unwrap();
+        ledger
+            .assign_customers(&system, staff.user_id, &[customers[1], customers[0]])
+            .await
+            .unwrap();
+        ledger
+            .assign_customers(&system, staff.user_id, &[customers[1]])
+            .await
+            .unwrap();
+        // A second license for users[2]: the set grows one by one.
+        let second = portal_ledger::domain::ids::LicenseId(Uuid::now_v7());
+        ledger
+            .create_license(&admin, org, second, "Plus", 2)
+            .await
+            .unwrap();
+        ledger
+            .assign_license(&admin, second, &[users[2]])
+            .await
+            .unwrap();
         let last = ledger.delete_user(&admin, users[1]).await.unwrap();
 
         // Read your own writes: wait for the position the last command returned.
@@ -117,13 +167,17 @@ on_both_backends!(
         let live = dump_all(&projections).await;
 
         let accounts = rows(&live["proj_accounts"]);
-        assert_eq!(accounts.len(), 1);
-        assert_eq!(accounts[0]["name"], "Acme");
-        assert_eq!(accounts[0]["admin_count"], 1);
-        assert_eq!(accounts[0]["primary_admin_id"], users[0].to_string());
+        assert_eq!(accounts.len(), 4);
+        let acme = accounts
+            .iter()
+            .find(|a| a["account_id"] == org.to_string())
+            .unwrap();
+        assert_eq!(acme["name"], "Acme");
+        assert_eq!(acme["admin_count"], 1);
+        assert_eq!(acme["primary_admin_id"], users[0].to_string());
 
         let user_rows = rows(&live["proj_users"]);
-        assert_eq!(user_rows.len(), 4);
+        assert_eq!(user_rows.len(), 5);
         let by_id = |id: UserId| {
             user_rows
                 .iter()
@@ -136,16 +190,38 @@ on_both_backends!(
         assert_eq!(by_id(users[3])["name"], "Renamed Person");
         assert_eq!(by_id(users[1])["status"], "deleted");
         assert!(!by_id(users[1])["deleted_at"].is_null());
+        // Licenses held (sorted ids), none after a release or a deletion;
+        // assigned customers (the last assignment, sorted).
+        let mut held = vec![license.to_string(), second.to_string()];
+        held.sort();
+        assert_eq!(by_id(users[2])["licenses"], serde_json::json!(held));
+        assert_eq!(by_id(users[3])["licenses"], serde_json::json!([]));
+        assert_eq!(by_id(users[1])["licenses"], serde_json::json!([]));
+        assert_eq!(by_id(users[0])["assigned_customers"], serde_json::json!([]));
+        assert_eq!(by_id(staff.user_id)["username"], "staff.one");
+        assert_eq!(by_id(users[0])["username"], Value::Null);
+        assert_eq!(
+            by_id(staff.user_id)["assigned_customers"],
+            serde_json::json!([customers[1].to_string()])
+        );
 
         // One activity row per command: 1 account + 4 users + 3 changes
-        // + 3 license commands.
+        // + 3 license commands + 3 accounts, 1 user and 2 assignments of
+        // partner staff + 2 commands on the second license.
         let activity = rows(&live["proj_activity"]);
-        assert_eq!(activity.len(), 11);
+        assert_eq!(activity.len(), 19);
         let licenses = rows(&live["proj_licenses"]);
-        assert_eq!(licenses[0]["seats"], 3);
+        let pro = licenses
+            .iter()
+            .find(|l| l["license_id"] == license.to_string())
+            .unwrap();
+        assert_eq!(pro["seats"], 3);
         // users[1] was deleted (seat released), users[3] released: one holder left.
-        assert_eq!(licenses[0]["assigned_count"], 1);
-        let holders = rows(&live["proj_license_assignments"]);
+        assert_eq!(pro["assigned_count"], 1);
+        let holders: Vec<Value> = rows(&live["proj_license_assignments"])
+            .into_iter()
+            .filter(|h| h["license_id"] == license.to_string())
+            .collect();
         assert_eq!(holders.len(), 1);
         assert_eq!(holders[0]["user_id"], users[2].to_string());
         let deletion = activity

@@ -598,3 +598,752 @@ on_both_backends!(
             .unwrap();
     }
 );
+
+/// The activity action type of the last event on `stream`.
+async fn last_action_type(
+    t: &support::TestStore,
+    stream: &portal_ledger::event::StreamId,
+) -> String {
+    let mut events = t.store.read_stream(stream, 1, 10_000).await.unwrap();
+    t.personal.open(&mut events).await.unwrap();
+    let last = events.last().expect("the stream has events");
+    last.metadata.to_value()["action_type"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+on_both_backends!(
+    role_changes_update_groups_and_rights_update_permissions,
+    |t: support::TestStore| async move {
+        let w = world(&t).await;
+        let as_partner = CommandContext::as_user(w.partner_admin);
+        let as_org_admin = CommandContext::as_user(w.org_admin);
+
+        // Roles (the seed's "user groups"), also to and from Admin.
+        let user = add_user(
+            &w.ledger,
+            &as_org_admin,
+            w.org,
+            "groups@customer.example",
+            Role::Regular,
+        )
+        .await;
+        for role in [Role::Support, Role::Admin] {
+            w.ledger
+                .change_role(&as_org_admin, user, role)
+                .await
+                .unwrap();
+            assert_eq!(
+                last_action_type(&t, &user.stream()).await,
+                "Update User Groups"
+            );
+        }
+        assert_eq!(
+            last_action_type(&t, &w.org.stream()).await,
+            "Update User Groups",
+            "the admin right comes with the role change, in the same command"
+        );
+
+        // Customer assignments and ownership are permissions.
+        let staff = add_user(
+            &w.ledger,
+            &as_partner,
+            w.partner,
+            "perm@reseller.example",
+            Role::User,
+        )
+        .await;
+        w.ledger
+            .assign_customers(&as_partner, staff, &[w.org])
+            .await
+            .unwrap();
+        assert_eq!(
+            last_action_type(&t, &staff.stream()).await,
+            "Update User Permissions"
+        );
+        w.ledger
+            .transfer_ownership(&as_org_admin, w.org, user)
+            .await
+            .unwrap();
+        assert_eq!(
+            last_action_type(&t, &w.org.stream()).await,
+            "Update User Permissions"
+        );
+    }
+);
+
+on_both_backends!(
+    the_owner_is_edited_only_by_the_owner,
+    |t: support::TestStore| async move {
+        let w = world(&t).await;
+        let auth =
+            portal_ledger::app::sessions::Auth::new(w.ledger.clone(), t.backend.credentials());
+        let now = chrono::Utc::now();
+        // The customer's owner is w.org_admin; a second admin of the
+        // customer and the partner's admin are other admins.
+        let as_owner = CommandContext::as_user(w.org_admin);
+        let second = add_user(
+            &w.ledger,
+            &as_owner,
+            w.org,
+            "second@customer.example",
+            Role::Admin,
+        )
+        .await;
+        let others = [
+            CommandContext::as_user(second),
+            CommandContext::as_user(w.partner_admin),
+        ];
+        let new_email = Email::parse("hijack@customer.example").unwrap();
+        let head = t.store.head().await.unwrap().position;
+        for other in &others {
+            let refusals = [
+                w.ledger
+                    .update_profile(other, w.org_admin, Some("Someone Else"), None)
+                    .await
+                    .map(|_| ()),
+                w.ledger
+                    .update_profile(other, w.org_admin, None, Some(&new_email))
+                    .await
+                    .map(|_| ()),
+                auth.reset_password(other, w.org_admin, now)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| match e {
+                        portal_ledger::app::sessions::AuthError::Ledger(e) => e,
+                        other => panic!("unexpected: {other}"),
+                    }),
+                auth.force_logout(other, w.org_admin)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| match e {
+                        portal_ledger::app::sessions::AuthError::Ledger(e) => e,
+                        other => panic!("unexpected: {other}"),
+                    }),
+            ];
+            for refusal in refusals {
+                let err = refusal.unwrap_err();
+                assert!(
+                    matches!(err, LedgerError::Domain(DomainError::OwnerProtected)),
+                    "{err}"
+                );
+            }
+        }
+        assert_eq!(t.store.head().await.unwrap().position, head);
+        // The partner's owner: another partner admin cannot assign customers.
+        let partner_second = add_user(
+            &w.ledger,
+            &CommandContext::as_user(w.partner_admin),
+            w.partner,
+            "second@reseller.example",
+            Role::Admin,
+        )
+        .await;
+        let head = t.store.head().await.unwrap().position;
+        let err = w
+            .ledger
+            .assign_customers(
+                &CommandContext::as_user(partner_second),
+                w.partner_admin,
+                &[w.org],
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, LedgerError::Domain(DomainError::OwnerProtected)),
+            "{err}"
+        );
+        // Nothing of it was appended.
+        assert_eq!(t.store.head().await.unwrap().position, head);
+        assert_eq!(
+            w.ledger.user(w.org_admin).await.unwrap().name,
+            "Name of admin@customer.example"
+        );
+
+        // The owner edits themself; others are edited by other admins as before.
+        w.ledger
+            .update_profile(&as_owner, w.org_admin, Some("The Owner"), None)
+            .await
+            .unwrap();
+        auth.force_logout(&as_owner, w.org_admin).await.unwrap();
+        w.ledger
+            .update_profile(&others[0], second, Some("Second Admin"), None)
+            .await
+            .unwrap();
+        auth.reset_password(&others[1], second, now).await.unwrap();
+        auth.force_logout(&others[1], second).await.unwrap();
+
+        // Once ownership moved, the former owner is an ordinary admin.
+        w.ledger
+            .transfer_ownership(&as_owner, w.org, second)
+            .await
+            .unwrap();
+        w.ledger
+            .update_profile(&others[0], w.org_admin, Some("Former Owner"), None)
+            .await
+            .unwrap();
+        let err = w
+            .ledger
+            .update_profile(&as_owner, second, Some("Not Allowed"), None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, LedgerError::Domain(DomainError::OwnerProtected)),
+            "{err}"
+        );
+    }
+);
+
+/// Concurrency rounds per race: each round releases both commands at once.
+const ROUNDS: usize = 20;
+
+/// Who holds an address now, from its claim stream.
+async fn claim_holder(t: &support::TestStore, email: &str) -> Option<String> {
+    let stream = Email::parse(email).unwrap().claim_stream();
+    let events = t.store.read_stream(&stream, 1, 10_000).await.unwrap();
+    let last = events.last()?;
+    (last.event_type.as_str() == "email.claimed").then(|| {
+        last.payload.to_value()["user_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    })
+}
+
+/// Runs `first` and `second` released together by a barrier.
+async fn race<A, B, FA, FB, TA, TB>(first: A, second: B) -> (TA, TB)
+where
+    A: FnOnce() -> FA + Send + 'static,
+    B: FnOnce() -> FB + Send + 'static,
+    FA: std::future::Future<Output = TA> + Send,
+    FB: std::future::Future<Output = TB> + Send,
+    TA: Send + 'static,
+    TB: Send + 'static,
+{
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2));
+    let (b1, b2) = (barrier.clone(), barrier);
+    let a = tokio::spawn(async move {
+        b1.wait().await;
+        first().await
+    });
+    let b = tokio::spawn(async move {
+        b2.wait().await;
+        second().await
+    });
+    (a.await.unwrap(), b.await.unwrap())
+}
+
+on_both_backends!(
+    two_admins_demoting_each_other_leave_one_admin,
+    |t: support::TestStore| async move {
+        let w = world(&t).await;
+        let as_partner = CommandContext::as_user(w.partner_admin);
+        for round in 0..ROUNDS {
+            // A fresh organization with exactly two admins; the first owns it.
+            // Every other round the second owns it (ownership transferred), so
+            // both directions of the race are run.
+            let org = AccountId(Uuid::now_v7());
+            w.ledger
+                .create_account(
+                    &as_partner,
+                    org,
+                    AccountKind::Organization,
+                    &format!("Org {round}"),
+                    Some(w.partner),
+                )
+                .await
+                .unwrap();
+            let a = add_user(
+                &w.ledger,
+                &as_partner,
+                org,
+                &format!("a{round}@race.example"),
+                Role::Admin,
+            )
+            .await;
+            let b = add_user(
+                &w.ledger,
+                &as_partner,
+                org,
+                &format!("b{round}@race.example"),
+                Role::Admin,
+            )
+            .await;
+            if round % 2 == 1 {
+                w.ledger
+                    .transfer_ownership(&CommandContext::as_user(a), org, b)
+                    .await
+                    .unwrap();
+            }
+            assert_eq!(w.ledger.account(org).await.unwrap().admins.len(), 2);
+            let head = t.store.head().await.unwrap().position;
+            let (l1, l2) = (w.ledger.clone(), w.ledger.clone());
+            let (a_demotes_b, b_demotes_a) = race(
+                move || async move {
+                    l1.change_role(&CommandContext::as_user(a), b, Role::Regular)
+                        .await
+                },
+                move || async move {
+                    l2.change_role(&CommandContext::as_user(b), a, Role::Regular)
+                        .await
+                },
+            )
+            .await;
+            assert!(
+                a_demotes_b.is_ok() != b_demotes_a.is_ok(),
+                "round {round}: exactly one demotion may win ({a_demotes_b:?}, {b_demotes_a:?})"
+            );
+            // The loser is refused: the account's owner is always one of
+            // its active admins, so the other admin's demotion of the owner
+            // is `OwnerProtected` when decided first, and `Forbidden` when
+            // decided (or retried) after the owner's demotion of them has
+            // committed (they are no admin any more). The last-admin rule
+            // never has to fire between two admins.
+            let refused = a_demotes_b.err().or(b_demotes_a.err()).unwrap();
+            assert!(
+                matches!(
+                    refused,
+                    LedgerError::Domain(DomainError::OwnerProtected | DomainError::LastAdmin)
+                        | LedgerError::Denied(Denied::Forbidden { .. })
+                ),
+                "round {round}: {refused}"
+            );
+            let state = w.ledger.account(org).await.unwrap();
+            assert_eq!(state.admins.len(), 1, "round {round}");
+            assert!(state.admins.contains(&state.primary_admin.unwrap()));
+            // One command appended: user.role_changed + account.admin_removed.
+            assert_eq!(t.store.head().await.unwrap().position, head + 2);
+        }
+    }
+);
+
+on_both_backends!(
+    an_address_change_racing_a_creation_has_one_winner,
+    |t: support::TestStore| async move {
+        let w = world(&t).await;
+        let admin = CommandContext::as_user(w.org_admin);
+        for round in 0..ROUNDS {
+            let mover = add_user(
+                &w.ledger,
+                &admin,
+                w.org,
+                &format!("mover{round}@customer.example"),
+                Role::Regular,
+            )
+            .await;
+            let address = format!("wanted{round}@customer.example");
+            let wanted = Email::parse(&address).unwrap();
+            let newcomer = new_user(&address, Role::Support);
+            let newcomer_id = newcomer.user_id;
+            let (l1, l2, c1, c2) = (
+                w.ledger.clone(),
+                w.ledger.clone(),
+                admin.clone(),
+                admin.clone(),
+            );
+            let (moved, created) = race(
+                move || async move { l1.update_profile(&c1, mover, None, Some(&wanted)).await },
+                move || async move { l2.create_user(&c2, w.org, &newcomer).await },
+            )
+            .await;
+            assert!(
+                moved.is_ok() != created.is_ok(),
+                "round {round}: exactly one may win ({moved:?}, {created:?})"
+            );
+            let loser = moved.err().or(created.err()).unwrap();
+            assert!(
+                matches!(loser, LedgerError::Domain(DomainError::EmailTaken)),
+                "round {round}: {loser}"
+            );
+            let winner = if w.ledger.user(newcomer_id).await.unwrap().user_id.is_some() {
+                newcomer_id
+            } else {
+                mover
+            };
+            assert_eq!(
+                claim_holder(&t, &address).await,
+                Some(winner.to_string()),
+                "round {round}"
+            );
+            let mover_state = w.ledger.user(mover).await.unwrap();
+            assert_eq!(
+                mover_state.email.as_ref().map(Email::as_str) == Some(address.as_str()),
+                winner == mover,
+                "round {round}"
+            );
+            // The mover's old address is held by the mover unless it moved.
+            let old = format!("mover{round}@customer.example");
+            assert_eq!(
+                claim_holder(&t, &old).await,
+                (winner != mover).then(|| mover.to_string()),
+                "round {round}"
+            );
+        }
+    }
+);
+
+on_both_backends!(
+    a_restore_racing_a_creation_with_the_address_has_one_winner,
+    |t: support::TestStore| async move {
+        let w = world(&t).await;
+        let admin = CommandContext::as_user(w.org_admin);
+        for round in 0..ROUNDS {
+            let address = format!("returning{round}@customer.example");
+            let returning = add_user(&w.ledger, &admin, w.org, &address, Role::Regular).await;
+            w.ledger.delete_user(&admin, returning).await.unwrap();
+            let Status::Deleted { at } = w.ledger.user(returning).await.unwrap().status else {
+                panic!("not deleted")
+            };
+            let newcomer = new_user(&address.to_uppercase(), Role::Support);
+            let newcomer_id = newcomer.user_id;
+            let (l1, l2, c1, c2) = (
+                w.ledger.clone(),
+                w.ledger.clone(),
+                admin.clone(),
+                admin.clone(),
+            );
+            let (restored, created) = race(
+                move || async move {
+                    l1.restore_user(&c1, returning, at + Duration::days(1))
+                        .await
+                },
+                move || async move { l2.create_user(&c2, w.org, &newcomer).await },
+            )
+            .await;
+            assert!(
+                restored.is_ok() != created.is_ok(),
+                "round {round}: exactly one may win ({restored:?}, {created:?})"
+            );
+            let loser = restored.as_ref().err().or(created.as_ref().err()).unwrap();
+            assert!(
+                matches!(loser, LedgerError::Domain(DomainError::EmailTaken)),
+                "round {round}: {loser}"
+            );
+            let winner = if restored.is_ok() {
+                returning
+            } else {
+                newcomer_id
+            };
+            assert_eq!(
+                claim_holder(&t, &address).await,
+                Some(winner.to_string()),
+                "round {round}"
+            );
+            let returning_state = w.ledger.user(returning).await.unwrap();
+            assert_eq!(
+                returning_state.status == Status::Active,
+                winner == returning,
+                "round {round}"
+            );
+        }
+    }
+);
+
+on_both_backends!(
+    restore_brings_back_role_assignments_and_free_seats_and_reports_the_rest,
+    |t: support::TestStore| async move {
+        use portal_ledger::domain::ids::LicenseId;
+        let w = world(&t).await;
+        let as_partner = CommandContext::as_user(w.partner_admin);
+        let admin = CommandContext::as_user(w.org_admin);
+
+        // Partner staff assigned to one customer: deleted and restored, the
+        // role and the assignment come back.
+        let staff = add_user(
+            &w.ledger,
+            &as_partner,
+            w.partner,
+            "staff@reseller.example",
+            Role::User,
+        )
+        .await;
+        w.ledger
+            .assign_customers(&as_partner, staff, &[w.org])
+            .await
+            .unwrap();
+        w.ledger.delete_user(&as_partner, staff).await.unwrap();
+        let Status::Deleted { at } = w.ledger.user(staff).await.unwrap().status else {
+            panic!("not deleted")
+        };
+        let (_, not_restored) = w
+            .ledger
+            .restore_user(&as_partner, staff, at + Duration::days(1))
+            .await
+            .unwrap();
+        assert!(not_restored.is_empty());
+        let back = w.ledger.user(staff).await.unwrap();
+        assert_eq!(back.status, Status::Active);
+        assert_eq!(back.role, Some(Role::User));
+        assert_eq!(back.assigned_customers, [w.org].into_iter().collect());
+
+        // An organization user with two licenses: one of one seat, taken by
+        // someone else while the user is deleted, and one with seats to
+        // spare. The restore assigns the free one and reports the other.
+        let (scarce, roomy) = (LicenseId(Uuid::now_v7()), LicenseId(Uuid::now_v7()));
+        w.ledger
+            .create_license(&admin, w.org, scarce, "Scarce", 1)
+            .await
+            .unwrap();
+        w.ledger
+            .create_license(&admin, w.org, roomy, "Roomy", 5)
+            .await
+            .unwrap();
+        let holder = add_user(
+            &w.ledger,
+            &admin,
+            w.org,
+            "holder@customer.example",
+            Role::Support,
+        )
+        .await;
+        for license in [scarce, roomy] {
+            w.ledger
+                .assign_license(&admin, license, &[holder])
+                .await
+                .unwrap();
+        }
+        w.ledger.delete_user(&admin, holder).await.unwrap();
+        let deleted = w.ledger.user(holder).await.unwrap();
+        assert!(deleted.licenses.is_empty(), "deletion releases the seats");
+        let Status::Deleted { at } = deleted.status else {
+            panic!("not deleted")
+        };
+        let other = add_user(
+            &w.ledger,
+            &admin,
+            w.org,
+            "other@customer.example",
+            Role::Regular,
+        )
+        .await;
+        w.ledger
+            .assign_license(&admin, scarce, &[other])
+            .await
+            .unwrap();
+        let (_, not_restored) = w
+            .ledger
+            .restore_user(&admin, holder, at + Duration::days(2))
+            .await
+            .unwrap();
+        assert_eq!(not_restored, vec![scarce]);
+        let back = w.ledger.user(holder).await.unwrap();
+        assert_eq!(back.status, Status::Active);
+        assert_eq!(back.role, Some(Role::Support));
+        assert_eq!(back.licenses, [roomy].into_iter().collect());
+        // The seat taken meanwhile stays with its new holder.
+        let mut license_events = t.store.read_stream(&scarce.stream(), 1, 100).await.unwrap();
+        t.personal.open(&mut license_events).await.unwrap();
+        let last = license_events.last().unwrap();
+        assert_eq!(last.event_type.as_str(), "license.assigned");
+        assert!(last.payload.as_str().contains(&other.to_string()));
+    }
+);
+
+on_both_backends!(
+    usernames_are_unique_among_live_users_and_personal,
+    |t: support::TestStore| async move {
+        use portal_ledger::domain::username::Username;
+        let w = world(&t).await;
+        let admin = CommandContext::as_user(w.org_admin);
+        let ledger = w.ledger.clone().with_retention(Duration::days(30));
+        let name = |s: &str| Username::parse(s).unwrap();
+
+        let ada = new_user("ada@customer.example", Role::Regular);
+        ledger
+            .create_user_with_username(&admin, w.org, &ada, Some(&name("Ada.L")))
+            .await
+            .unwrap();
+        assert_eq!(
+            ledger.user(ada.user_id).await.unwrap().username,
+            Some(name("ada.l"))
+        );
+        // Stored sealed, like the name.
+        let stored = t
+            .store
+            .read_stream(&ada.user_id.stream(), 1, 1)
+            .await
+            .unwrap();
+        let payload = stored[0].payload.to_value();
+        assert!(payload["username"]["sealed"].is_string(), "{payload}");
+
+        // Taken, in any letter case: refused, nothing appended.
+        let head = t.store.head().await.unwrap().position;
+        let bob = new_user("bob@customer.example", Role::Regular);
+        let err = ledger
+            .create_user_with_username(&admin, w.org, &bob, Some(&name("ADA.L")))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, LedgerError::Domain(DomainError::UsernameTaken)),
+            "{err}"
+        );
+        ledger
+            .create_user_with_username(&admin, w.org, &bob, Some(&name("bob")))
+            .await
+            .unwrap();
+        let before_patch = t.store.head().await.unwrap().position;
+        assert!(before_patch > head);
+        let err = ledger
+            .update_profile_with_username(&admin, bob.user_id, None, None, Some(&name("ada.l")))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, LedgerError::Domain(DomainError::UsernameTaken)),
+            "{err}"
+        );
+        assert_eq!(t.store.head().await.unwrap().position, before_patch);
+
+        // Renaming frees the old one.
+        ledger
+            .update_profile_with_username(&admin, ada.user_id, None, None, Some(&name("lovelace")))
+            .await
+            .unwrap();
+        ledger
+            .update_profile_with_username(&admin, bob.user_id, None, None, Some(&name("ada.l")))
+            .await
+            .unwrap();
+
+        // Deletion frees "lovelace"; taken meanwhile, the restore comes back
+        // without it and says so.
+        ledger.delete_user(&admin, ada.user_id).await.unwrap();
+        let Status::Deleted { at } = ledger.user(ada.user_id).await.unwrap().status else {
+            panic!("not deleted")
+        };
+        let carol = new_user("carol@customer.example", Role::Regular);
+        ledger
+            .create_user_with_username(&admin, w.org, &carol, Some(&name("lovelace")))
+            .await
+            .unwrap();
+        let (_, report) = ledger
+            .restore_user_reporting(&admin, ada.user_id, at + Duration::days(1))
+            .await
+            .unwrap();
+        assert_eq!(report.username_not_restored, Some(name("lovelace")));
+        let back = ledger.user(ada.user_id).await.unwrap();
+        assert_eq!(back.status, Status::Active);
+        assert_eq!(back.username, None);
+        // Free again after the holder is deleted: a restore reclaims it.
+        ledger
+            .update_profile_with_username(&admin, ada.user_id, None, None, Some(&name("ada")))
+            .await
+            .unwrap();
+        ledger.delete_user(&admin, ada.user_id).await.unwrap();
+        let Status::Deleted { at } = ledger.user(ada.user_id).await.unwrap().status else {
+            panic!("not deleted")
+        };
+        let (_, report) = ledger
+            .restore_user_reporting(&admin, ada.user_id, at + Duration::days(1))
+            .await
+            .unwrap();
+        assert_eq!(report.username_not_restored, None);
+        assert_eq!(
+            ledger.user(ada.user_id).await.unwrap().username,
+            Some(name("ada"))
+        );
+        let dave = new_user("dave@customer.example", Role::Regular);
+        let err = ledger
+            .create_user_with_username(&admin, w.org, &dave, Some(&name("ada")))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, LedgerError::Domain(DomainError::UsernameTaken)),
+            "{err}"
+        );
+
+        // A purge erases it: the log's events read as the placeholder.
+        ledger.delete_user(&admin, ada.user_id).await.unwrap();
+        let Status::Deleted { at } = ledger.user(ada.user_id).await.unwrap().status else {
+            panic!("not deleted")
+        };
+        ledger
+            .purge_user(
+                &CommandContext::system(),
+                ada.user_id,
+                at + Duration::days(31),
+            )
+            .await
+            .unwrap();
+        assert_eq!(ledger.user(ada.user_id).await.unwrap().username, None);
+        let mut events = t
+            .store
+            .read_stream(&ada.user_id.stream(), 1, 100)
+            .await
+            .unwrap();
+        t.personal.open(&mut events).await.unwrap();
+        for event in &events {
+            let payload = event.payload.to_value();
+            if let Some(username) = payload.get("username").and_then(|u| u.as_str()) {
+                assert!(username.starts_with("erased-"), "{username}");
+                assert!(Username::parse(username).is_ok());
+            }
+        }
+        portal_ledger::verify::verify_store(t.store.clone(), None, |_| {})
+            .await
+            .unwrap();
+    }
+);
+
+on_both_backends!(
+    one_username_one_live_user_under_concurrency,
+    |t: support::TestStore| async move {
+        use portal_ledger::domain::username::Username;
+        let w = world(&t).await;
+        let admin = CommandContext::as_user(w.org_admin);
+        for round in 0..ROUNDS {
+            // A creation and a rename race for one username (other cases).
+            let renamed = add_user(
+                &w.ledger,
+                &admin,
+                w.org,
+                &format!("renamed{round}@customer.example"),
+                Role::Regular,
+            )
+            .await;
+            let wanted = format!("Handle{round}");
+            let newcomer = new_user(&format!("newcomer{round}@customer.example"), Role::Regular);
+            let newcomer_id = newcomer.user_id;
+            let (l1, l2, c1, c2) = (
+                w.ledger.clone(),
+                w.ledger.clone(),
+                admin.clone(),
+                admin.clone(),
+            );
+            let (u1, u2) = (
+                Username::parse(&wanted).unwrap(),
+                Username::parse(&wanted.to_uppercase()).unwrap(),
+            );
+            let (created, moved) = race(
+                move || async move {
+                    l1.create_user_with_username(&c1, w.org, &newcomer, Some(&u1))
+                        .await
+                },
+                move || async move {
+                    l2.update_profile_with_username(&c2, renamed, None, None, Some(&u2))
+                        .await
+                },
+            )
+            .await;
+            assert!(
+                created.is_ok() != moved.is_ok(),
+                "round {round}: exactly one may win ({created:?}, {moved:?})"
+            );
+            let loser = created.as_ref().err().or(moved.as_ref().err()).unwrap();
+            assert!(
+                matches!(loser, LedgerError::Domain(DomainError::UsernameTaken)),
+                "round {round}: {loser}"
+            );
+            let mut holders = 0;
+            for id in [newcomer_id, renamed] {
+                let state = w.ledger.user(id).await.unwrap();
+                if state
+                    .username
+                    .is_some_and(|u| u.as_str() == wanted.to_lowercase())
+                {
+                    holders += 1;
+                }
+            }
+            assert_eq!(holders, 1, "round {round}");
+        }
+    }
+);

@@ -103,7 +103,7 @@ impl Ledger {
                     at.role_event =
                         Some(because(&event, format!("role changed from {from} to {to}")))
                 }
-                UserEvent::Restored { role } => {
+                UserEvent::Restored { role, .. } => {
                     at.role_event = Some(because(&event, format!("restored with role {role}")))
                 }
                 UserEvent::CustomersAssigned { customers } => {

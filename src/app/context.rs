@@ -57,6 +57,12 @@ pub enum ActivityType {
     ImportUser,
     #[serde(rename = "Update User Profile")]
     UpdateUserProfile,
+    /// Role changes (the Userful seed: "used to update user groups and
+    /// change roles").
+    #[serde(rename = "Update User Groups")]
+    UpdateUserGroups,
+    /// Customer assignments, admin rights and ownership (the Userful seed:
+    /// "change user permissions").
     #[serde(rename = "Update User Permissions")]
     UpdateUserPermissions,
     #[serde(rename = "Update Organization")]

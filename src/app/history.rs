@@ -104,6 +104,7 @@ pub fn user_view(state: &UserState) -> Value {
         "account_id": state.account_id.map(|i| i.to_string()),
         "email": state.email.as_ref().map(|e| e.to_string()),
         "name": (!state.name.is_empty()).then(|| state.name.clone()),
+        "username": state.username.as_ref().map(|u| u.as_str().to_owned()),
         "role": state.role.map(|r| r.as_str()),
         "status": match state.status {
             Status::Absent => "absent",

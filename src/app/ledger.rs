@@ -26,7 +26,10 @@ use crate::domain::role::AccountKind;
 use crate::domain::server::{self, ServerEvent, ServerState};
 use crate::domain::session::{self, SessionEvent, SessionState};
 use crate::domain::ticket::{self, TicketEvent, TicketState};
-use crate::domain::user::{self, Decision, EmailClaim, EmailEvent, UserEvent, UserState};
+use crate::domain::user::{
+    self, Decision, EmailClaim, EmailEvent, UserEvent, UserState, UsernameClaim, UsernameEvent,
+};
+use crate::domain::username::Username;
 use crate::domain::DomainError;
 use crate::event::{RecordedEvent, StreamId};
 use crate::notify::{LogNotifier, SharedNotifier};
@@ -203,6 +206,16 @@ impl Ledger {
     ) -> Result<Loaded<EmailClaim>, LedgerError> {
         self.fold(&email.claim_stream(), |s, e: &EmailEvent, _| {
             user::evolve_claim(s, e)
+        })
+        .await
+    }
+
+    pub(crate) async fn load_username_claim(
+        &self,
+        username: &Username,
+    ) -> Result<Loaded<UsernameClaim>, LedgerError> {
+        self.fold(&username.claim_stream(), |s, e: &UsernameEvent, _| {
+            user::evolve_username_claim(s, e)
         })
         .await
     }
@@ -571,6 +584,39 @@ pub(crate) fn decision_appends_with_licenses(
     for (license_id, events) in decision.licenses {
         let version = license_versions.get(&license_id).copied().unwrap_or(0);
         appends.push(append(license_id.stream(), version, &events, metadata)?);
+    }
+    appends.extend(username_appends(decision.username, &[], metadata)?);
+    Ok(appends)
+}
+
+/// The appends of a decision's username claims: expected at the versions
+/// read (`claims_read`); a username only released (not read) needs no
+/// expectation, as for addresses. A command that claims a username reads
+/// its claim first and passes it here.
+pub(crate) fn username_appends(
+    events: Vec<(Username, UsernameEvent)>,
+    claims_read: &[(&Username, u64)],
+    metadata: &EventMetadata,
+) -> Result<Vec<StreamAppend>, LedgerError> {
+    let mut by_stream: BTreeMap<StreamId, (Option<u64>, Vec<UsernameEvent>)> = BTreeMap::new();
+    for (username, event) in events {
+        let read = claims_read
+            .iter()
+            .find(|(u, _)| **u == username)
+            .map(|(_, v)| *v);
+        by_stream
+            .entry(username.claim_stream())
+            .or_insert((read, Vec::new()))
+            .1
+            .push(event);
+    }
+    let mut appends = Vec::new();
+    for (stream, (version, events)) in by_stream {
+        let mut claim = append(stream, version.unwrap_or(0), &events, metadata)?;
+        if version.is_none() {
+            claim.expected = ExpectedVersion::Any;
+        }
+        appends.push(claim);
     }
     Ok(appends)
 }

@@ -20,6 +20,7 @@ use crate::auth::credentials::SharedCredentials;
 use crate::auth::password::{self, Password, PasswordError};
 use crate::auth::throttle::SignInThrottle;
 use crate::auth::token::SecretToken;
+use crate::domain::account::AccountState;
 use crate::domain::email::Email;
 use crate::domain::ids::{AccountId, NotificationId, SessionId, UserId};
 use crate::domain::notification;
@@ -220,7 +221,7 @@ impl Auth {
                             user_id,
                             Action::UpdateOwnProfile,
                             ActivityType::UpdateTrustedConnection,
-                            |target| {
+                            |target, _, _| {
                                 Ok((
                                     user::decide_pass_challenge(target, &ip, &hash, now)?,
                                     format!("Trusted a new login location {ip} (code from e-mail)"),
@@ -301,7 +302,7 @@ impl Auth {
                 user_id,
                 Action::UpdateOwnProfile,
                 ActivityType::UpdateTrustedConnection,
-                |target| {
+                |target, _, _| {
                     Ok((
                         user::decide_challenge(target, ip, hash.clone(), expires_at)?,
                         format!("Sign-in from a new location {ip}: a code was e-mailed"),
@@ -330,7 +331,7 @@ impl Auth {
                 user_id,
                 action,
                 ActivityType::UpdateTrustedConnection,
-                |target| {
+                |target, _, _| {
                     Ok((
                         user::decide_trust_location(target, ip)?,
                         format!("Added the trusted login location {}", ip.trim()),
@@ -354,7 +355,7 @@ impl Auth {
                 user_id,
                 action,
                 ActivityType::UpdateTrustedConnection,
-                |target| {
+                |target, _, _| {
                     Ok((
                         user::decide_untrust_location(target, ip)?,
                         format!("Removed the trusted login location {}", ip.trim()),
@@ -443,9 +444,9 @@ impl Auth {
                 user_id,
                 action,
                 ActivityType::ForceLogout,
-                |target| {
+                |target, account, actor| {
                     Ok((
-                        user::decide_revoke_sessions(target)?,
+                        user::decide_revoke_sessions(target, account, actor)?,
                         format!("Signed {} out everywhere", display_email(target)),
                     ))
                 },
@@ -534,16 +535,18 @@ impl Auth {
                 user_id,
                 action,
                 ActivityType::UpdatePassword,
-                |target| {
+                |target, account, actor| {
                     let description = if temporary {
                         format!("Reset the password of {}", display_email(target))
                     } else {
                         format!("Changed the password of {}", display_email(target))
                     };
-                    Ok((
-                        user::decide_password_changed(target, temporary)?,
-                        description,
-                    ))
+                    let decision = if action == Action::ResetPassword {
+                        user::decide_password_reset(target, account, actor)?
+                    } else {
+                        user::decide_password_changed(target, temporary)?
+                    };
+                    Ok((decision, description))
                 },
                 (action == Action::ResetPassword).then(|| {
                     let message = notification::password_reset();
@@ -597,6 +600,8 @@ impl Auth {
 impl Ledger {
     /// A command that appends user events only (no account or claim change):
     /// authorize `action` on the user's account, decide, append, retry.
+    /// `decide` gets the user, its account (for the owner's protection) and
+    /// the acting user.
     pub(crate) async fn user_event<D>(
         &self,
         context: &CommandContext,
@@ -606,7 +611,11 @@ impl Ledger {
         decide: D,
     ) -> Result<AppendOutcome, LedgerError>
     where
-        D: Fn(&user::UserState) -> Result<(user::Decision, String), LedgerError>,
+        D: Fn(
+            &user::UserState,
+            &AccountState,
+            Option<UserId>,
+        ) -> Result<(user::Decision, String), LedgerError>,
     {
         self.user_event_with_notice(context, user_id, action, activity, decide, None)
             .await
@@ -627,14 +636,19 @@ impl Ledger {
         )>,
     ) -> Result<AppendOutcome, LedgerError>
     where
-        D: Fn(&user::UserState) -> Result<(user::Decision, String), LedgerError>,
+        D: Fn(
+            &user::UserState,
+            &AccountState,
+            Option<UserId>,
+        ) -> Result<(user::Decision, String), LedgerError>,
     {
         let (decide, message) = (&decide, &message);
         let (outcome, notice) = self
             .retry_with(|| async move {
                 let (target, account) = self.load_user_and_account(user_id).await?;
                 let authorized = self.authorize(context, action, &account.state).await?;
-                let (decision, description) = decide(&target.state)?;
+                let (decision, description) =
+                    decide(&target.state, &account.state, authorized.user)?;
                 let account_id = account_id_of(&account.state)?;
                 let metadata = authorized
                     .metadata(context, account_id, activity, description)

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use crate::app::ledger::{
     account_id_of, append, decision_appends, decision_appends_with_licenses, display_email,
-    Authorized, Ledger, LedgerError,
+    username_appends, Authorized, Ledger, LedgerError,
 };
 use crate::app::notifications::{Notice, Recipient};
 use crate::domain::account::{self, AccountState};
@@ -18,8 +18,9 @@ use crate::domain::notification;
 use crate::domain::permissions::{Action, Denied};
 use crate::domain::role::{AccountKind, Role};
 use crate::domain::user::{
-    self, Decision, EmailClaim, Licenses, NewUser, Origin, UserEvent, UserState,
+    self, Decision, EmailClaim, Licenses, NewUser, Origin, UserEvent, UserState, UsernameClaim,
 };
+use crate::domain::username::Username;
 use crate::domain::DomainError;
 use crate::privacy::subject::Subject;
 use crate::store::AppendOutcome;
@@ -81,6 +82,19 @@ impl Ledger {
         account_id: AccountId,
         new: &NewUser,
     ) -> Result<AppendOutcome, LedgerError> {
+        self.create_user_with_username(context, account_id, new, None)
+            .await
+    }
+
+    /// [`create_user`](Self::create_user) with a username, which must be
+    /// free among live users (claimed in the same append).
+    pub async fn create_user_with_username(
+        &self,
+        context: &CommandContext,
+        account_id: AccountId,
+        new: &NewUser,
+        username: Option<&Username>,
+    ) -> Result<AppendOutcome, LedgerError> {
         self.retry(|| async move {
             let account = self.load_account(account_id).await?;
             let authorized = self
@@ -88,7 +102,17 @@ impl Ledger {
                 .await?;
             let existing = self.load_user(new.user_id).await?;
             let claim = self.load_claim(&new.email).await?;
-            let decision = user::decide_create(&existing.state, &account.state, &claim.state, new)?;
+            let username_claim = match username {
+                Some(username) => Some((username, self.load_username_claim(username).await?)),
+                None => None,
+            };
+            let mut decision = user::decide_create_with_username(
+                &existing.state,
+                &account.state,
+                &claim.state,
+                new,
+                username_claim.as_ref().map(|(u, c)| (*u, &c.state)),
+            )?;
             let activity = if new.origin == Origin::Invitation {
                 ActivityType::InviteUser
             } else {
@@ -102,7 +126,8 @@ impl Ledger {
                     format!("Created user {} with role {}", new.email, new.role),
                 )
                 .with_target("user", new.user_id);
-            decision_appends(
+            let usernames = std::mem::take(&mut decision.username);
+            let mut appends = decision_appends(
                 decision,
                 new.user_id,
                 existing.version,
@@ -110,7 +135,13 @@ impl Ledger {
                 account.version,
                 &[(&new.email, claim.version)],
                 &metadata,
-            )
+            )?;
+            let usernames_read: Vec<(&Username, u64)> = username_claim
+                .iter()
+                .map(|(u, c)| (*u, c.version))
+                .collect();
+            appends.extend(username_appends(usernames, &usernames_read, &metadata)?);
+            Ok(appends)
         })
         .await
     }
@@ -125,8 +156,9 @@ impl Ledger {
     ) -> Result<AppendOutcome, LedgerError> {
         let command = UserCommand {
             action: Action::ChangeUserRole,
-            activity: ActivityType::UpdateUserPermissions,
+            activity: ActivityType::UpdateUserGroups,
             claim: ClaimOf::None,
+            username: UsernameOf::None,
             licenses: LicensesOf::None,
         };
         self.on_user(context, user_id, command, |target, account, _, _, actor| {
@@ -152,6 +184,20 @@ impl Ledger {
         name: Option<&str>,
         email: Option<&Email>,
     ) -> Result<AppendOutcome, LedgerError> {
+        self.update_profile_with_username(context, user_id, name, email, None)
+            .await
+    }
+
+    /// Edits a user's name, e-mail address and/or username (a new one must
+    /// be free; the old one is released in the same append).
+    pub async fn update_profile_with_username(
+        &self,
+        context: &CommandContext,
+        user_id: UserId,
+        name: Option<&str>,
+        email: Option<&Email>,
+        username: Option<&Username>,
+    ) -> Result<AppendOutcome, LedgerError> {
         let command = UserCommand {
             action: if context.actor == Some(user_id) {
                 Action::UpdateOwnProfile
@@ -160,16 +206,29 @@ impl Ledger {
             },
             activity: ActivityType::UpdateUserProfile,
             claim: email.map_or(ClaimOf::None, ClaimOf::Address),
+            username: username.map_or(UsernameOf::None, UsernameOf::Name),
             licenses: LicensesOf::None,
         };
-        self.on_user(context, user_id, command, |target, _, claim, _, _| {
-            let by_self = context.actor == target.user_id;
-            let decision = user::decide_update_profile(target, name, email, claim, by_self)?;
-            Ok((
-                decision,
-                format!("Updated the profile of {}", display_email(target)),
-            ))
-        })
+        self.on_user(
+            context,
+            user_id,
+            command,
+            |target, account, claims, _, actor| {
+                let decision = user::decide_update_profile(
+                    target,
+                    account,
+                    name,
+                    email,
+                    &claims.email,
+                    username.map(|u| (u, &claims.username)),
+                    actor,
+                )?;
+                Ok((
+                    decision,
+                    format!("Updated the profile of {}", display_email(target)),
+                ))
+            },
+        )
         .await
         .map(|(outcome, _)| outcome)
     }
@@ -185,6 +244,7 @@ impl Ledger {
             action: Action::DeleteUser,
             activity: ActivityType::DeleteUser,
             claim: ClaimOf::None,
+            username: UsernameOf::None,
             licenses: LicensesOf::Held,
         };
         self.on_user(
@@ -210,22 +270,38 @@ impl Ledger {
         user_id: UserId,
         now: DateTime<Utc>,
     ) -> Result<(AppendOutcome, Vec<LicenseId>), LedgerError> {
+        self.restore_user_reporting(context, user_id, now)
+            .await
+            .map(|(outcome, report)| (outcome, report.licenses_not_restored))
+    }
+
+    /// [`restore_user`](Self::restore_user), also claiming the user's
+    /// username again if it is free; reports the licenses and the username
+    /// it could not bring back.
+    pub async fn restore_user_reporting(
+        &self,
+        context: &CommandContext,
+        user_id: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<(AppendOutcome, NotRestored), LedgerError> {
         let command = UserCommand {
             action: Action::RestoreUser,
             activity: ActivityType::RestoreUser,
             claim: ClaimOf::Current,
+            username: UsernameOf::Current,
             licenses: LicensesOf::HeldAtDeletion,
         };
         self.on_user(
             context,
             user_id,
             command,
-            |target, account, claim, licenses, _| {
+            |target, account, claims, licenses, _| {
                 let role = target.role.ok_or(DomainError::UserNotFound)?;
-                let decision = user::decide_restore(
+                let decision = user::decide_restore_with_username(
                     target,
                     account,
-                    claim,
+                    &claims.email,
+                    &claims.username,
                     licenses,
                     role,
                     now,
@@ -251,6 +327,7 @@ impl Ledger {
             action: Action::DeleteUser,
             activity: ActivityType::PurgeUser,
             claim: ClaimOf::None,
+            username: UsernameOf::None,
             licenses: LicensesOf::None,
         };
         self.on_user(context, user_id, command, |target, _, _, _, _| {
@@ -265,7 +342,7 @@ impl Ledger {
     }
 
     /// The shape every command on an existing user shares: load the user and
-    /// its account (and an e-mail claim if the command needs one),
+    /// its account (and an e-mail or username claim if the command needs one),
     /// authorize, decide, append with the versions read, retry on a race.
     /// `decide` gets the user, the account, the claim (unclaimed if none was
     /// loaded) and the acting user, and returns the decision and the
@@ -276,12 +353,12 @@ impl Ledger {
         user_id: UserId,
         command: UserCommand<'_>,
         decide: D,
-    ) -> Result<(AppendOutcome, Vec<LicenseId>), LedgerError>
+    ) -> Result<(AppendOutcome, NotRestored), LedgerError>
     where
         D: Fn(
             &UserState,
             &AccountState,
-            &EmailClaim,
+            &Claims,
             &Licenses,
             Option<UserId>,
         ) -> Result<(Decision, String), LedgerError>,
@@ -313,16 +390,31 @@ impl Ledger {
                 license_versions.insert(id, loaded.version);
                 licenses.insert(id, loaded.state);
             }
-            let unclaimed = EmailClaim::default();
-            let claim_state = claim.as_ref().map_or(&unclaimed, |c| &c.state);
+            let username = match command.username {
+                UsernameOf::None => None,
+                UsernameOf::Name(username) => Some(username.clone()),
+                UsernameOf::Current => target.state.username.clone(),
+            };
+            let username_claim = match &username {
+                Some(username) => Some(self.load_username_claim(username).await?),
+                None => None,
+            };
+            let claims = Claims {
+                email: claim.as_ref().map(|c| c.state).unwrap_or_default(),
+                username: username_claim.as_ref().map(|c| c.state).unwrap_or_default(),
+            };
             let (mut decision, description) = decide(
                 &target.state,
                 &account.state,
-                claim_state,
+                &claims,
                 &licenses,
                 authorized.user,
             )?;
-            let not_restored = std::mem::take(&mut decision.licenses_not_restored);
+            let not_restored = NotRestored {
+                licenses_not_restored: std::mem::take(&mut decision.licenses_not_restored),
+                username_not_restored: decision.username_not_restored.take(),
+            };
+            let usernames = std::mem::take(&mut decision.username);
             let account_id = account_id_of(&account.state)?;
             let mut metadata = authorized
                 .metadata(context, account_id, command.activity, description)
@@ -363,6 +455,12 @@ impl Ledger {
                 &license_versions,
                 &metadata,
             )?;
+            let usernames_read: Vec<(&Username, u64)> = username
+                .iter()
+                .zip(username_claim.iter())
+                .map(|(u, c)| (u, c.version))
+                .collect();
+            appends.extend(username_appends(usernames, &usernames_read, &metadata)?);
             if let Some(notice) = &notice {
                 appends.push(notice.append(NotificationId(Uuid::now_v7()), &metadata)?);
             }
@@ -461,10 +559,11 @@ impl Ledger {
             action: Action::AssignCustomers,
             activity: ActivityType::UpdateUserPermissions,
             claim: ClaimOf::None,
+            username: UsernameOf::None,
             licenses: LicensesOf::None,
         };
-        self.on_user(context, user_id, command, |target, _, _, _, _| {
-            let decision = user::decide_assign_customers(target, customers)?;
+        self.on_user(context, user_id, command, |target, account, _, _, actor| {
+            let decision = user::decide_assign_customers(target, account, customers, actor)?;
             Ok((
                 decision,
                 format!(
@@ -525,12 +624,38 @@ enum ClaimOf<'a> {
     Current,
 }
 
+/// Which username claim a user command reads.
+#[derive(Debug, Clone, Copy)]
+enum UsernameOf<'a> {
+    None,
+    /// The claim of a new username.
+    Name(&'a Username),
+    /// The claim of the user's current username (restore).
+    Current,
+}
+
+/// The claims a user command read (unclaimed where none was read).
+#[derive(Debug, Clone, Copy, Default)]
+struct Claims {
+    email: EmailClaim,
+    username: UsernameClaim,
+}
+
+/// What a restore could not bring back: licenses whose seats are taken or
+/// that were cancelled, and the username if another user took it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NotRestored {
+    pub licenses_not_restored: Vec<LicenseId>,
+    pub username_not_restored: Option<Username>,
+}
+
 /// What a command on an existing user is, for the permission check and the
 /// activity log.
 struct UserCommand<'a> {
     action: Action,
     activity: ActivityType,
     claim: ClaimOf<'a>,
+    username: UsernameOf<'a>,
     licenses: LicensesOf,
 }
 

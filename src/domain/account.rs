@@ -213,6 +213,22 @@ pub fn admin_change(
     }
 }
 
+/// Editing a user who may be the owner: the primary admin is edited only by
+/// themself. Another admin's (or the system's) profile edit, password
+/// reset, force logout or customer assignment of the owner is refused like
+/// a demotion would be (PRODUCT.md: "cannot be edited, demoted or deleted
+/// by other admins"); ownership must move first.
+pub fn check_owner_edit(
+    state: &AccountState,
+    target: UserId,
+    actor: Option<UserId>,
+) -> Result<(), DomainError> {
+    if state.primary_admin == Some(target) && actor != Some(target) {
+        return Err(DomainError::OwnerProtected);
+    }
+    Ok(())
+}
+
 /// Transferring ownership: only the owner, only to another active admin.
 pub fn decide_transfer_ownership(
     state: &AccountState,
@@ -299,6 +315,28 @@ mod tests {
         let state = moved.iter().fold(state, evolve);
         assert_eq!(state.primary_admin, Some(user(2)));
         assert!(admin_change(&state, user(1), true, false, Some(user(2))).is_ok());
+    }
+
+    #[test]
+    fn only_the_owner_edits_the_owner() {
+        let state = account_with_admins(&[user(1), user(2)]);
+        assert_eq!(
+            check_owner_edit(&state, user(1), Some(user(2))),
+            Err(DomainError::OwnerProtected)
+        );
+        assert_eq!(
+            check_owner_edit(&state, user(1), None),
+            Err(DomainError::OwnerProtected)
+        );
+        assert_eq!(check_owner_edit(&state, user(1), Some(user(1))), Ok(()));
+        assert_eq!(check_owner_edit(&state, user(2), Some(user(1))), Ok(()));
+        let moved = decide_transfer_ownership(&state, user(1), user(2)).unwrap();
+        let state = moved.iter().fold(state, evolve);
+        assert_eq!(check_owner_edit(&state, user(1), Some(user(2))), Ok(()));
+        assert_eq!(
+            check_owner_edit(&state, user(2), Some(user(1))),
+            Err(DomainError::OwnerProtected)
+        );
     }
 
     #[test]

@@ -33,6 +33,7 @@ pub mod session;
 pub mod ticket;
 pub mod user;
 pub mod user_import;
+pub mod username;
 
 use thiserror::Error;
 
@@ -56,7 +57,7 @@ pub enum DomainError {
     EmailTaken,
     #[error("the account must keep at least one active admin")]
     LastAdmin,
-    #[error("the account owner cannot be demoted or deleted by another admin")]
+    #[error("the account owner cannot be edited, demoted or deleted by another admin")]
     OwnerProtected,
     #[error("transfer the account's ownership before giving up the admin role")]
     OwnerMustTransferFirst,
@@ -138,6 +139,10 @@ pub enum DomainError {
     InvalidUrl,
     #[error("no such license in the server's organization")]
     LicenseNotInOrganization,
+    #[error(transparent)]
+    InvalidUsername(#[from] username::InvalidUsername),
+    #[error("this username belongs to another user")]
+    UsernameTaken,
 }
 
 impl DomainError {
@@ -196,6 +201,8 @@ impl DomainError {
             DomainError::InvalidKitMaterial => "invalid_kit_material",
             DomainError::InvalidUrl => "invalid_url",
             DomainError::LicenseNotInOrganization => "license_not_in_organization",
+            DomainError::InvalidUsername(_) => "invalid_username",
+            DomainError::UsernameTaken => "username_taken",
         }
     }
 }

@@ -364,6 +364,7 @@ mod tests {
             "Invite User",
             "Update User Profile",
             "Update User Permissions",
+            "Update User Groups",
             "Update Organization",
             "Delete Organization",
             "Delete User",

@@ -1,10 +1,11 @@
 //! Users: a login that belongs to one account, and the e-mail claims that
 //! keep addresses unique.
 //!
-//! A user command touches up to three streams — the user's, its account's
-//! (when admin rights change) and an `email-…` claim (when an address is
-//! taken or given back) — and [`Decision`] carries the events for each, to
-//! be appended atomically with the versions the states were read at.
+//! A user command touches up to four kinds of streams — the user's, its
+//! account's (when admin rights change), an `email-…` claim (when an address
+//! is taken or given back) and a `username-…` claim (likewise for the
+//! optional username) — and [`Decision`] carries the events for each, to be
+//! appended atomically with the versions the states were read at.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,7 @@ use crate::domain::ids::{AccountId, InvitationId, LicenseId, UserId};
 use crate::domain::license::{self, LicenseEvent, LicenseState, ReleaseReason};
 use crate::domain::notification::Preferences;
 use crate::domain::role::Role;
+use crate::domain::username::Username;
 use crate::domain::DomainError;
 
 /// Default time a deleted user can be restored before being purged.
@@ -51,6 +53,9 @@ pub enum UserEvent {
         /// The invitation the user signed up through.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         invitation_id: Option<InvitationId>,
+        /// The optional username (absent in events before usernames).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        username: Option<Username>,
     },
     #[serde(rename = "user.role_changed")]
     RoleChanged { from: Role, to: Role },
@@ -58,6 +63,9 @@ pub enum UserEvent {
     ProfileUpdated {
         name: Option<String>,
         email: Option<Email>,
+        /// A new username (absent: unchanged).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        username: Option<Username>,
     },
     /// Soft delete: sessions end, seats are released, history stays; the
     /// role is kept so a restore can bring it back.
@@ -70,7 +78,13 @@ pub enum UserEvent {
         licenses: Vec<LicenseId>,
     },
     #[serde(rename = "user.restored")]
-    Restored { role: Role },
+    Restored {
+        role: Role,
+        /// The user's username was claimed by another user meanwhile: the
+        /// user comes back without one (the restore's answer says so).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        without_username: bool,
+    },
     /// After the retention period: personal data becomes unreadable (the
     /// keys of the user and of the invitation they signed up through are
     /// destroyed; see `crate::privacy`).
@@ -177,10 +191,45 @@ impl EmailEvent {
     }
 }
 
-/// The holder of one address.
+/// Who holds a username (a `username-…` stream, like an address's);
+/// schema version 1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", deny_unknown_fields)]
+pub enum UsernameEvent {
+    #[serde(rename = "username.claimed")]
+    Claimed { user_id: UserId },
+    #[serde(rename = "username.released")]
+    Released { user_id: UserId },
+}
+
+impl UsernameEvent {
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            UsernameEvent::Claimed { .. } => "username.claimed",
+            UsernameEvent::Released { .. } => "username.released",
+        }
+    }
+
+    /// The same change as an address claim's, to fold with [`evolve_claim`].
+    fn as_claim(&self) -> EmailEvent {
+        match self {
+            UsernameEvent::Claimed { user_id } => EmailEvent::Claimed { user_id: *user_id },
+            UsernameEvent::Released { user_id } => EmailEvent::Released { user_id: *user_id },
+        }
+    }
+}
+
+/// The holder of one address (or one username: the same state).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct EmailClaim {
     pub holder: Option<UserId>,
+}
+
+/// The holder of one username.
+pub type UsernameClaim = EmailClaim;
+
+pub fn evolve_username_claim(state: UsernameClaim, event: &UsernameEvent) -> UsernameClaim {
+    evolve_claim(state, &event.as_claim())
 }
 
 pub fn evolve_claim(mut state: EmailClaim, event: &EmailEvent) -> EmailClaim {
@@ -210,6 +259,8 @@ pub struct UserState {
     pub account_id: Option<AccountId>,
     pub email: Option<Email>,
     pub name: String,
+    /// The optional username (kept while deleted, for a restore).
+    pub username: Option<Username>,
     pub role: Option<Role>,
     pub status: Status,
     /// Sessions opened before this moment are no longer valid.
@@ -277,9 +328,11 @@ pub fn evolve(mut state: UserState, event: &UserEvent, at: DateTime<Utc>) -> Use
             name,
             role,
             invitation_id,
+            username,
             ..
         } => {
             state.invitation_id = *invitation_id;
+            state.username = username.clone();
             state.user_id = Some(*user_id);
             state.account_id = Some(*account_id);
             state.email = Some(email.clone());
@@ -288,9 +341,16 @@ pub fn evolve(mut state: UserState, event: &UserEvent, at: DateTime<Utc>) -> Use
             state.status = Status::Active;
         }
         UserEvent::RoleChanged { to, .. } => state.role = Some(*to),
-        UserEvent::ProfileUpdated { name, email } => {
+        UserEvent::ProfileUpdated {
+            name,
+            email,
+            username,
+        } => {
             if let Some(name) = name {
                 state.name = name.clone();
+            }
+            if let Some(username) = username {
+                state.username = Some(username.clone());
             }
             if let Some(email) = email {
                 state.email = Some(email.clone());
@@ -332,7 +392,13 @@ pub fn evolve(mut state: UserState, event: &UserEvent, at: DateTime<Utc>) -> Use
             state.trusted_locations.remove(ip);
         }
         UserEvent::PasswordChanged { .. } => {}
-        UserEvent::Restored { role } => {
+        UserEvent::Restored {
+            role,
+            without_username,
+        } => {
+            if *without_username {
+                state.username = None;
+            }
             state.role = Some(*role);
             state.status = Status::Active;
             state.licenses_at_deletion.clear();
@@ -340,6 +406,7 @@ pub fn evolve(mut state: UserState, event: &UserEvent, at: DateTime<Utc>) -> Use
         UserEvent::Purged { .. } => {
             state.status = Status::Purged;
             state.email = None;
+            state.username = None;
             state.name.clear();
         }
     }
@@ -353,10 +420,14 @@ pub struct Decision {
     pub account: Vec<AccountEvent>,
     /// Claim events, each for the address it concerns.
     pub email: Vec<(Email, EmailEvent)>,
+    /// Username claim events, each for the username it concerns.
+    pub username: Vec<(Username, UsernameEvent)>,
     /// Events for license streams (seats released or assigned again).
     pub licenses: Vec<(LicenseId, Vec<LicenseEvent>)>,
     /// Licenses a restore could not assign again (no free seat, cancelled).
     pub licenses_not_restored: Vec<LicenseId>,
+    /// The username a restore could not claim again (taken meanwhile).
+    pub username_not_restored: Option<Username>,
 }
 
 /// The states of the licenses a command concerns, by id.
@@ -386,6 +457,18 @@ pub fn decide_create(
     claim: &EmailClaim,
     new: &NewUser,
 ) -> Result<Decision, DomainError> {
+    decide_create_with_username(user, account, claim, new, None)
+}
+
+/// [`decide_create`] with a username, which must be free (`username`: it
+/// and the state of its claim).
+pub fn decide_create_with_username(
+    user: &UserState,
+    account: &AccountState,
+    claim: &EmailClaim,
+    new: &NewUser,
+    username: Option<(&Username, &UsernameClaim)>,
+) -> Result<Decision, DomainError> {
     if user.user_id.is_some() {
         return Err(DomainError::AlreadyExists);
     }
@@ -400,6 +483,9 @@ pub fn decide_create(
     if claim.holder.is_some() {
         return Err(DomainError::EmailTaken);
     }
+    if username.is_some_and(|(_, claim)| claim.holder.is_some()) {
+        return Err(DomainError::UsernameTaken);
+    }
     let account_id = account.account_id.ok_or(DomainError::AccountNotFound)?;
     Ok(Decision {
         user: vec![UserEvent::Created {
@@ -410,6 +496,7 @@ pub fn decide_create(
             role: new.role,
             origin: new.origin,
             invitation_id: new.invitation,
+            username: username.map(|(u, _)| u.clone()),
         }],
         account: account::admin_change(account, new.user_id, false, new.role == Role::Admin, None)?,
         email: vec![(
@@ -418,6 +505,17 @@ pub fn decide_create(
                 user_id: new.user_id,
             },
         )],
+        username: username
+            .map(|(u, _)| {
+                (
+                    u.clone(),
+                    UsernameEvent::Claimed {
+                        user_id: new.user_id,
+                    },
+                )
+            })
+            .into_iter()
+            .collect(),
         ..Decision::default()
     })
 }
@@ -451,19 +549,24 @@ pub fn decide_change_role(
     })
 }
 
-/// Editing name and/or e-mail; a new address must be free (`new_claim` is
-/// the claim of the new address).
+/// Editing name, e-mail and/or username; a new address must be free
+/// (`new_claim` is the claim of the new address), and so must a new
+/// username (`username`: it and its claim). Only the owner edits the owner.
 ///
-/// Changing one's own address (`by_self`) also ends every session.
+/// Changing one's own address (`actor` is the user) also ends every session.
 pub fn decide_update_profile(
     user: &UserState,
+    account: &AccountState,
     name: Option<&str>,
     email: Option<&Email>,
     new_claim: &EmailClaim,
-    by_self: bool,
+    username: Option<(&Username, &UsernameClaim)>,
+    actor: Option<UserId>,
 ) -> Result<Decision, DomainError> {
     user.live()?;
     let user_id = user.user_id.ok_or(DomainError::UserNotFound)?;
+    account::check_owner_edit(account, user_id, actor)?;
+    let by_self = actor == Some(user_id);
     let name = name
         .map(parse_person_name)
         .transpose()?
@@ -473,7 +576,9 @@ pub fn decide_update_profile(
     let email = email
         .filter(|e| user.email.as_ref().map(Email::as_str) != Some(e.as_str()))
         .cloned();
-    if name.is_none() && email.is_none() {
+    // Usernames are lowercased: the same one is no change.
+    let username = username.filter(|(u, _)| user.username.as_ref() != Some(*u));
+    if name.is_none() && email.is_none() && username.is_none() {
         return Err(DomainError::NoChange);
     }
     let mut claims = Vec::new();
@@ -486,8 +591,22 @@ pub fn decide_update_profile(
         }
         claims.push((new_email.clone(), EmailEvent::Claimed { user_id }));
     }
+    let mut username_claims = Vec::new();
+    if let Some((new_username, claim)) = username {
+        if claim.holder.is_some_and(|h| h != user_id) {
+            return Err(DomainError::UsernameTaken);
+        }
+        if let Some(old) = &user.username {
+            username_claims.push((old.clone(), UsernameEvent::Released { user_id }));
+        }
+        username_claims.push((new_username.clone(), UsernameEvent::Claimed { user_id }));
+    }
     let revoke = by_self && email.is_some();
-    let mut events = vec![UserEvent::ProfileUpdated { name, email }];
+    let mut events = vec![UserEvent::ProfileUpdated {
+        name,
+        email,
+        username: username.map(|(u, _)| u.clone()),
+    }];
     if revoke {
         events.push(UserEvent::SessionsRevoked);
     }
@@ -495,18 +614,23 @@ pub fn decide_update_profile(
         user: events,
         account: vec![],
         email: claims,
+        username: username_claims,
         ..Decision::default()
     })
 }
 
 /// Which customers a partner's staff member works for. `customers` must all
 /// be customers of the user's partner account (checked by the caller, who
-/// can read them).
+/// can read them). Only the owner changes the owner's.
 pub fn decide_assign_customers(
     user: &UserState,
+    account: &AccountState,
     customers: &[AccountId],
+    actor: Option<UserId>,
 ) -> Result<Decision, DomainError> {
     user.live()?;
+    let user_id = user.user_id.ok_or(DomainError::UserNotFound)?;
+    account::check_owner_edit(account, user_id, actor)?;
     let wanted: BTreeSet<AccountId> = customers.iter().copied().collect();
     if wanted == user.assigned_customers {
         return Err(DomainError::NoChange);
@@ -525,9 +649,16 @@ pub fn works_for(user: &UserState, customer: AccountId) -> bool {
     user.assigned_customers.is_empty() || user.assigned_customers.contains(&customer)
 }
 
-/// Force logout: every session of the user ends now.
-pub fn decide_revoke_sessions(user: &UserState) -> Result<Decision, DomainError> {
+/// Force logout: every session of the user ends now (the owner's only by
+/// the owner).
+pub fn decide_revoke_sessions(
+    user: &UserState,
+    account: &AccountState,
+    actor: Option<UserId>,
+) -> Result<Decision, DomainError> {
     user.live()?;
+    let user_id = user.user_id.ok_or(DomainError::UserNotFound)?;
+    account::check_owner_edit(account, user_id, actor)?;
     Ok(Decision {
         user: vec![UserEvent::SessionsRevoked],
         ..Decision::default()
@@ -545,6 +676,20 @@ pub fn decide_password_changed(user: &UserState, temporary: bool) -> Result<Deci
         ],
         ..Decision::default()
     })
+}
+
+/// An admin's reset to a temporary password; the owner's password is reset
+/// only by the owner. (Bootstrap's one-time password and a new user's first
+/// password are set, not reset: [`decide_password_changed`].)
+pub fn decide_password_reset(
+    user: &UserState,
+    account: &AccountState,
+    actor: Option<UserId>,
+) -> Result<Decision, DomainError> {
+    user.live()?;
+    let user_id = user.user_id.ok_or(DomainError::UserNotFound)?;
+    account::check_owner_edit(account, user_id, actor)?;
+    decide_password_changed(user, true)
 }
 
 /// New digest settings for a live user.
@@ -655,6 +800,11 @@ pub fn decide_delete(
     if let Some(address) = &user.email {
         email.push((address.clone(), EmailEvent::Released { user_id }));
     }
+    let username = user
+        .username
+        .iter()
+        .map(|u| (u.clone(), UsernameEvent::Released { user_id }))
+        .collect();
     let held: Vec<LicenseId> = user.licenses.iter().copied().collect();
     let released = held
         .iter()
@@ -671,8 +821,10 @@ pub fn decide_delete(
         }],
         account: account::admin_change(account, user_id, role == Role::Admin, false, actor)?,
         email,
+        username,
         licenses: released,
         licenses_not_restored: vec![],
+        username_not_restored: None,
     })
 }
 
@@ -683,6 +835,32 @@ pub fn decide_restore(
     user: &UserState,
     account: &AccountState,
     claim: &EmailClaim,
+    licenses: &Licenses,
+    previous_role: Role,
+    now: DateTime<Utc>,
+    retention: Duration,
+) -> Result<Decision, DomainError> {
+    decide_restore_with_username(
+        user,
+        account,
+        claim,
+        &UsernameClaim::default(),
+        licenses,
+        previous_role,
+        now,
+        retention,
+    )
+}
+
+/// [`decide_restore`] that also claims the user's username again if it is
+/// still free (`username_claim`: its claim); if another user took it, the
+/// user comes back without one and the decision reports it.
+#[allow(clippy::too_many_arguments)]
+pub fn decide_restore_with_username(
+    user: &UserState,
+    account: &AccountState,
+    claim: &EmailClaim,
+    username_claim: &UsernameClaim,
     licenses: &Licenses,
     previous_role: Role,
     now: DateTime<Utc>,
@@ -702,8 +880,15 @@ pub fn decide_restore(
         .iter()
         .map(|e| (e.clone(), EmailEvent::Claimed { user_id }))
         .collect();
+    let taken = username_claim.holder.is_some_and(|h| h != user_id);
+    let (username, username_not_restored) = match &user.username {
+        Some(u) if taken => (vec![], Some(u.clone())),
+        Some(u) => (vec![(u.clone(), UsernameEvent::Claimed { user_id })], None),
+        None => (vec![], None),
+    };
     let mut events = vec![UserEvent::Restored {
         role: previous_role,
+        without_username: username_not_restored.is_some(),
     }];
     let mut reassigned = Vec::new();
     let mut not_restored = Vec::new();
@@ -729,8 +914,10 @@ pub fn decide_restore(
             None,
         )?,
         email,
+        username,
         licenses: reassigned,
         licenses_not_restored: not_restored,
+        username_not_restored,
     })
 }
 
@@ -856,7 +1043,10 @@ mod tests {
         .unwrap();
         assert_eq!(
             restored.user,
-            vec![UserEvent::Restored { role: Role::Admin }]
+            vec![UserEvent::Restored {
+                role: Role::Admin,
+                without_username: false
+            }]
         );
         assert_eq!(restored.account.len(), 1);
         assert_eq!(
@@ -961,6 +1151,7 @@ mod tests {
                 role: Role::Admin,
                 origin: Origin::Direct,
                 invitation_id: None,
+                username: None,
             },
             UserEvent::RoleChanged {
                 from: Role::Admin,
@@ -969,12 +1160,16 @@ mod tests {
             UserEvent::ProfileUpdated {
                 name: None,
                 email: None,
+                username: None,
             },
             UserEvent::Deleted {
                 role: Role::Admin,
                 licenses: vec![],
             },
-            UserEvent::Restored { role: Role::Admin },
+            UserEvent::Restored {
+                role: Role::Admin,
+                without_username: false,
+            },
             UserEvent::Purged {
                 invitation_id: None,
             },
@@ -1018,36 +1213,245 @@ mod tests {
     #[test]
     fn changing_the_address_moves_the_claim() {
         let mut acme = account();
-        let user = create(&mut acme, 10, Role::Admin);
+        let owner = create(&mut acme, 10, Role::Admin);
+        let user = create(&mut acme, 20, Role::Regular);
         let new = Email::parse("new@example.com").unwrap();
-        let decision =
-            decide_update_profile(&user, None, Some(&new), &EmailClaim::default(), true).unwrap();
+        let decision = decide_update_profile(
+            &user,
+            &acme,
+            None,
+            Some(&new),
+            &EmailClaim::default(),
+            None,
+            user.user_id,
+        )
+        .unwrap();
         assert_eq!(decision.email.len(), 2);
         assert_eq!(decision.user.last(), Some(&UserEvent::SessionsRevoked));
         assert!(matches!(decision.email[0].1, EmailEvent::Released { .. }));
         assert!(matches!(decision.email[1].1, EmailEvent::Claimed { .. }));
+        // By an admin: the address moves, the user's sessions stay.
+        let decision = decide_update_profile(
+            &user,
+            &acme,
+            None,
+            Some(&new),
+            &EmailClaim::default(),
+            None,
+            owner.user_id,
+        )
+        .unwrap();
+        assert_eq!(decision.user.len(), 1);
         let same = user.email.clone().unwrap();
         assert_eq!(
             decide_update_profile(
                 &user,
-                Some("User 10"),
+                &acme,
+                Some("User 20"),
                 Some(&same),
                 &EmailClaim::default(),
-                false
+                None,
+                owner.user_id
             ),
             Err(DomainError::NoChange)
         );
-        let recased = Email::parse("U10@EXAMPLE.com").unwrap();
+        let recased = Email::parse("U20@EXAMPLE.com").unwrap();
         let decision = decide_update_profile(
             &user,
+            &acme,
             None,
             Some(&recased),
             &EmailClaim {
                 holder: user.user_id,
             },
-            false,
+            None,
+            owner.user_id,
         )
         .unwrap();
         assert!(decision.email.is_empty());
+    }
+
+    #[test]
+    fn only_the_owner_edits_resets_logs_out_or_assigns_the_owner() {
+        let mut acme = account();
+        let owner = create(&mut acme, 10, Role::Admin);
+        let other_admin = create(&mut acme, 20, Role::Admin);
+        let by_other = other_admin.user_id;
+        let protected = Err(DomainError::OwnerProtected);
+        let new = Email::parse("new@example.com").unwrap();
+        let free = EmailClaim::default();
+        let customer = [AccountId(Uuid::from_u128(7))];
+        assert_eq!(
+            decide_update_profile(&owner, &acme, Some("Boss"), None, &free, None, by_other),
+            protected
+        );
+        assert_eq!(
+            decide_update_profile(&owner, &acme, None, Some(&new), &free, None, by_other),
+            protected
+        );
+        assert_eq!(decide_password_reset(&owner, &acme, by_other), protected);
+        assert_eq!(decide_revoke_sessions(&owner, &acme, by_other), protected);
+        assert_eq!(decide_revoke_sessions(&owner, &acme, None), protected);
+        assert_eq!(
+            decide_assign_customers(&owner, &acme, &customer, by_other),
+            protected
+        );
+        // The owner themself may; the owner may do all of it to others.
+        let me = owner.user_id;
+        assert!(decide_update_profile(&owner, &acme, Some("Boss"), None, &free, None, me).is_ok());
+        assert!(decide_password_reset(&owner, &acme, me).is_ok());
+        assert!(decide_revoke_sessions(&owner, &acme, me).is_ok());
+        assert!(decide_assign_customers(&owner, &acme, &customer, me).is_ok());
+        assert!(
+            decide_update_profile(&other_admin, &acme, Some("B"), None, &free, None, me).is_ok()
+        );
+        assert!(decide_password_reset(&other_admin, &acme, me).is_ok());
+        assert!(decide_revoke_sessions(&other_admin, &acme, me).is_ok());
+        // A first password is set, not reset (bootstrap sets the owner's).
+        assert!(decide_password_changed(&owner, true).is_ok());
+    }
+
+    #[test]
+    fn usernames_are_claimed_moved_released_and_restored_or_reported() {
+        let acme = account();
+        let ada = Username::parse("Ada").unwrap();
+        let new = NewUser {
+            user_id: UserId(Uuid::from_u128(5)),
+            email: Email::parse("ada@example.com").unwrap(),
+            name: "Ada".into(),
+            role: Role::Regular,
+            origin: Origin::Direct,
+            invitation: None,
+        };
+        let taken = UsernameClaim {
+            holder: Some(UserId(Uuid::from_u128(6))),
+        };
+        let free = UsernameClaim::default();
+        assert_eq!(
+            decide_create_with_username(
+                &UserState::default(),
+                &acme,
+                &EmailClaim::default(),
+                &new,
+                Some((&ada, &taken))
+            ),
+            Err(DomainError::UsernameTaken)
+        );
+        let created = decide_create_with_username(
+            &UserState::default(),
+            &acme,
+            &EmailClaim::default(),
+            &new,
+            Some((&ada, &free)),
+        )
+        .unwrap();
+        assert_eq!(
+            created.username,
+            vec![(
+                ada.clone(),
+                UsernameEvent::Claimed {
+                    user_id: new.user_id
+                }
+            )]
+        );
+        let now = Utc::now();
+        let user = created
+            .user
+            .iter()
+            .fold(UserState::default(), |s, e| evolve(s, e, now));
+        assert_eq!(user.username, Some(ada.clone()));
+
+        // The same username (any case) is no change; another moves the claim.
+        let same = Username::parse("ADA").unwrap();
+        let actor = user.user_id;
+        let none = EmailClaim::default();
+        assert_eq!(
+            decide_update_profile(&user, &acme, None, None, &none, Some((&same, &free)), actor),
+            Err(DomainError::NoChange)
+        );
+        let lovelace = Username::parse("lovelace").unwrap();
+        assert_eq!(
+            decide_update_profile(
+                &user,
+                &acme,
+                None,
+                None,
+                &none,
+                Some((&lovelace, &taken)),
+                actor
+            ),
+            Err(DomainError::UsernameTaken)
+        );
+        let moved = decide_update_profile(
+            &user,
+            &acme,
+            None,
+            None,
+            &none,
+            Some((&lovelace, &free)),
+            actor,
+        )
+        .unwrap();
+        assert_eq!(
+            moved.username,
+            vec![
+                (
+                    ada.clone(),
+                    UsernameEvent::Released {
+                        user_id: new.user_id
+                    }
+                ),
+                (
+                    lovelace.clone(),
+                    UsernameEvent::Claimed {
+                        user_id: new.user_id
+                    }
+                ),
+            ]
+        );
+        assert!(moved.email.is_empty());
+
+        // Deletion frees it; a restore takes it back, or reports it taken.
+        let deleted = decide_delete(&user, &acme, &Licenses::new(), None).unwrap();
+        assert_eq!(
+            deleted.username,
+            vec![(
+                ada.clone(),
+                UsernameEvent::Released {
+                    user_id: new.user_id
+                }
+            )]
+        );
+        let gone = deleted.user.iter().fold(user, |s, e| evolve(s, e, now));
+        let retention = Duration::days(DEFAULT_RETENTION_DAYS);
+        let restore = |claim: &UsernameClaim| {
+            decide_restore_with_username(
+                &gone,
+                &acme,
+                &EmailClaim::default(),
+                claim,
+                &Licenses::new(),
+                Role::Regular,
+                now,
+                retention,
+            )
+            .unwrap()
+        };
+        let back = restore(&free);
+        assert_eq!(back.username_not_restored, None);
+        assert_eq!(
+            back.username,
+            vec![(
+                ada.clone(),
+                UsernameEvent::Claimed {
+                    user_id: new.user_id
+                }
+            )]
+        );
+        let without = restore(&taken);
+        assert_eq!(without.username_not_restored, Some(ada));
+        assert!(without.username.is_empty());
+        let state = without.user.iter().fold(gone, |s, e| evolve(s, e, now));
+        assert_eq!(state.username, None);
     }
 }

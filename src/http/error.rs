@@ -115,9 +115,11 @@ impl From<DomainError> for ApiError {
             | InvalidCategory
             | InvalidKitMaterial
             | InvalidUrl
-            | LicenseNotInOrganization => StatusCode::UNPROCESSABLE_ENTITY,
+            | LicenseNotInOrganization
+            | InvalidUsername(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AlreadyExists
             | EmailTaken
+            | UsernameTaken
             | LastAdmin
             | OwnerProtected
             | OwnerMustTransferFirst

@@ -83,6 +83,10 @@ pub fn router(state: AppState) -> Router {
                 .delete(users::delete_account),
         )
         .route(
+            "/v1/accounts/{account_id}/owner",
+            put(users::transfer_ownership),
+        )
+        .route(
             "/v1/accounts/{account_id}/users",
             get(users::list_users).post(users::create_user),
         )

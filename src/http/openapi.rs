@@ -32,6 +32,7 @@ use crate::http::{
         users::get_account,
         users::rename_account,
         users::delete_account,
+        users::transfer_ownership,
         users::list_users,
         activity::list_account,
         activity::search,

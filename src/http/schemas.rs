@@ -54,6 +54,9 @@ pub struct Restored {
     pub position: u64,
     /// Licenses the user held that could not be assigned again.
     pub licenses_not_restored: Vec<LicenseId>,
+    /// The user's username, if another user took it meanwhile (the user
+    /// is restored without one).
+    pub username_not_restored: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

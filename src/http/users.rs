@@ -22,6 +22,7 @@ use crate::domain::ids::{AccountId, LicenseId, UserId};
 use crate::domain::permissions::Action;
 use crate::domain::role::{AccountKind, Role};
 use crate::domain::user::{NewUser, Origin};
+use crate::domain::username::Username;
 use crate::http::context::Caller;
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::http::history::{entity_as_of, list_as_of, parse_as_of, ReadAt};
@@ -93,6 +94,10 @@ pub(crate) async fn rows_in_account(
 
 fn parse_email(text: &str) -> Result<Email, ApiError> {
     Email::parse(text).map_err(|e| ApiError::invalid("invalid_email", e.to_string()))
+}
+
+fn parse_username(text: &str) -> Result<Username, ApiError> {
+    Username::parse(text).map_err(|e| ApiError::invalid("invalid_username", e.to_string()))
 }
 
 fn parse_role(text: &str) -> Result<Role, ApiError> {
@@ -265,6 +270,47 @@ pub async fn delete_account(
     Ok(Json(Appended::from(&outcome)))
 }
 
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferOwnership {
+    /// The new owner: another active admin of the account.
+    pub user_id: UserId,
+}
+
+/// `PUT /v1/accounts/{id}/owner` — the owner hands ownership (primary
+/// admin) to another active admin of the account.
+///
+/// Only the current owner may: the owner "cannot be edited, demoted or
+/// deleted by other admins" and ownership "moves only by an explicit
+/// transfer" (PRODUCT.md), so the matrix's `UpdateAccount` is necessary but
+/// not enough — other admins of the account, its partner's admins and the
+/// platform's admins get 409 `only_owner_transfers`. The new owner must
+/// already be an active admin (409 `transfer_target_not_admin`); make them
+/// one with `PUT /v1/users/{id}/role` first. The former owner stays an
+/// admin.
+#[utoipa::path(
+    put,
+    path = "/v1/accounts/{account_id}/owner",
+    tag = "accounts",
+    params(("account_id" = AccountId, Path, description = "account id")),
+    request_body = TransferOwnership,
+    responses((status = 200, body = Appended), CommandErrors),
+    security(("bearer" = [])),
+)]
+pub async fn transfer_ownership(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(account_id): ApiPath<AccountId>,
+    ApiJson(body): ApiJson<TransferOwnership>,
+) -> Result<Json<Appended>, ApiError> {
+    let outcome = state
+        .auth
+        .ledger()
+        .transfer_ownership(&caller.context, account_id, body.user_id)
+        .await?;
+    Ok(Json(Appended::from(&outcome)))
+}
+
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
@@ -352,6 +398,9 @@ pub struct CreateUser {
     pub role: String,
     /// Set by the admin; the user signs in with it.
     pub password: String,
+    /// Optional: 3 to 32 of `a-z 0-9 . _ -`, starting with a letter or a
+    /// digit (lowercased); unique among live users.
+    pub username: Option<String>,
 }
 
 /// `POST /v1/accounts/{id}/users` — create a user directly, with a password.
@@ -378,11 +427,12 @@ pub async fn create_user(
         origin: Origin::Direct,
         invitation: None,
     };
+    let username = body.username.as_deref().map(parse_username).transpose()?;
     let password = Password::parse(&body.password)?;
     state
         .auth
         .ledger()
-        .create_user(&caller.context, account_id, &new)
+        .create_user_with_username(&caller.context, account_id, &new, username.as_ref())
         .await?;
     let outcome = state
         .auth
@@ -465,9 +515,11 @@ pub async fn get_user(
 pub struct UpdateUser {
     pub name: Option<String>,
     pub email: Option<String>,
+    /// A new username (see `CreateUser`).
+    pub username: Option<String>,
 }
 
-/// `PATCH /v1/users/{id}` — name and/or e-mail.
+/// `PATCH /v1/users/{id}` — name, e-mail and/or username.
 #[utoipa::path(
     patch,
     path = "/v1/users/{user_id}",
@@ -484,15 +536,17 @@ pub async fn update_user(
     ApiJson(body): ApiJson<UpdateUser>,
 ) -> Result<Json<Appended>, ApiError> {
     let email = body.email.as_deref().map(parse_email).transpose()?;
+    let username = body.username.as_deref().map(parse_username).transpose()?;
     visible_user(&state, &caller, user_id).await?;
     let outcome = state
         .auth
         .ledger()
-        .update_profile(
+        .update_profile_with_username(
             &caller.context,
             user_id,
             body.name.as_deref(),
             email.as_ref(),
+            username.as_ref(),
         )
         .await?;
     Ok(Json(Appended::from(&outcome)))
@@ -571,11 +625,14 @@ pub async fn restore_user(
     let (outcome, not_restored) = state
         .auth
         .ledger()
-        .restore_user(&caller.context, user_id, Utc::now())
+        .restore_user_reporting(&caller.context, user_id, Utc::now())
         .await?;
     Ok(Json(Restored {
         position: outcome.last_position(),
-        licenses_not_restored: not_restored,
+        licenses_not_restored: not_restored.licenses_not_restored,
+        username_not_restored: not_restored
+            .username_not_restored
+            .map(|u| u.as_str().to_owned()),
     }))
 }
 

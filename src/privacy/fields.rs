@@ -21,6 +21,8 @@ pub const ERASED_EMAIL_DOMAIN: &str = "erased.invalid";
 pub enum Kind {
     Email,
     Text,
+    /// A username: its placeholder must still parse as one.
+    Username,
 }
 
 impl Kind {
@@ -29,18 +31,22 @@ impl Kind {
     pub fn erased(self, subjects: &[Subject]) -> String {
         match self {
             Kind::Text => ERASED_TEXT.to_owned(),
-            Kind::Email => {
-                use sha2::{Digest, Sha256};
-                let mut hasher = Sha256::new();
-                for subject in subjects {
-                    hasher.update(subject.as_str().as_bytes());
-                    hasher.update([0]);
-                }
-                let digest = hasher.finalize();
-                format!("erased-{}@{ERASED_EMAIL_DOMAIN}", hex::encode(&digest[..6]))
-            }
+            Kind::Email => format!("{}@{ERASED_EMAIL_DOMAIN}", erased_handle(subjects)),
+            Kind::Username => erased_handle(subjects),
         }
     }
+}
+
+/// `erased-<12 hex digits>`, distinct per subject.
+fn erased_handle(subjects: &[Subject]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for subject in subjects {
+        hasher.update(subject.as_str().as_bytes());
+        hasher.update([0]);
+    }
+    let digest = hasher.finalize();
+    format!("erased-{}", hex::encode(&digest[..6]))
 }
 
 /// Where in the envelope a field is.
@@ -125,9 +131,10 @@ pub const METADATA_FIELDS: [Field; 4] = [
     },
 ];
 
-const EMAIL_AND_NAME: [Field; 2] = [
+const EMAIL_AND_NAME: [Field; 3] = [
     payload(&["email"], Kind::Email),
     payload(&["name"], Kind::Text),
+    payload(&["username"], Kind::Username),
 ];
 const EMAIL: [Field; 1] = [payload(&["email"], Kind::Email)];
 const IP: [Field; 1] = [payload(&["ip"], Kind::Text)];

@@ -6,8 +6,8 @@
 //! rebuilt projection equals the incrementally built one by construction —
 //! and a test checks it. Row changes are a tiny, backend-neutral vocabulary
 //! ([`RowChange`]): insert-or-replace, insert-if-absent, and update with
-//! "set", "add" and "set if unset", which both PostgreSQL and SQLite run as
-//! plain SQL. The tables themselves are defined in `projections/` and are
+//! "set", "add", "set if unset" and "add to / remove from a JSON set of
+//! strings", which both PostgreSQL and SQLite run as plain SQL. The tables themselves are defined in `projections/` and are
 //! meant to be read with SQL by portal back ends.
 
 pub mod accounts;
@@ -61,6 +61,13 @@ pub enum SetExpr {
     Add(i64),
     /// `column = COALESCE(column, value)`: set only if unset.
     IfUnset(SqlValue),
+    /// The column holds a JSON array of distinct strings in ascending
+    /// (byte) order; add one (a no-op if present). For sets that grow by
+    /// one event at a time (a user's licenses), which a pure projector
+    /// cannot rewrite whole without reading the row.
+    JsonSetInsert(SqlValue),
+    /// Remove one string from such a JSON array (a no-op if absent).
+    JsonSetRemove(SqlValue),
 }
 
 /// What to do when an inserted row's key exists already.
@@ -337,6 +344,12 @@ pub(crate) fn to_sql(change: &RowChange, dialect: Dialect) -> (String, Vec<&SqlV
                         )
                     }
                     SetExpr::Add(n) => format!("{column} = {column} + ({n})"),
+                    SetExpr::JsonSetInsert(v) | SetExpr::JsonSetRemove(v) => {
+                        params.push(v);
+                        let p = dialect.placeholder(params.len());
+                        let insert = matches!(expr, SetExpr::JsonSetInsert(_));
+                        json_set_sql(column, &p, insert, dialect)
+                    }
                 };
                 sets.push(sql);
             }
@@ -349,6 +362,31 @@ pub(crate) fn to_sql(change: &RowChange, dialect: Dialect) -> (String, Vec<&SqlV
             );
             (sql, params)
         }
+    }
+}
+
+/// `column = ` the JSON array in `column` with `p` added or removed, kept
+/// distinct and sorted by bytes (so a rebuild gives the same text).
+fn json_set_sql(column: &str, p: &str, insert: bool, dialect: Dialect) -> String {
+    match (dialect, insert) {
+        (Dialect::Postgres, true) => format!(
+            "{column} = (SELECT COALESCE(jsonb_agg(e ORDER BY e COLLATE \"C\"), '[]'::jsonb) \
+             FROM (SELECT jsonb_array_elements_text(COALESCE({column}, '[]'::jsonb)) AS e \
+             UNION SELECT {p}::text) AS s)"
+        ),
+        (Dialect::Postgres, false) => format!(
+            "{column} = (SELECT COALESCE(jsonb_agg(e ORDER BY e COLLATE \"C\"), '[]'::jsonb) \
+             FROM jsonb_array_elements_text(COALESCE({column}, '[]'::jsonb)) AS e \
+             WHERE e <> {p}::text)"
+        ),
+        (Dialect::Sqlite, true) => format!(
+            "{column} = (SELECT json_group_array(value) FROM \
+             (SELECT value FROM json_each(COALESCE({column}, '[]')) UNION SELECT {p} ORDER BY 1))"
+        ),
+        (Dialect::Sqlite, false) => format!(
+            "{column} = (SELECT json_group_array(value) FROM \
+             (SELECT value FROM json_each(COALESCE({column}, '[]')) WHERE value <> {p} ORDER BY 1))"
+        ),
     }
 }
 
@@ -384,5 +422,27 @@ mod tests {
             "UPDATE t SET n = n + (1), owner = COALESCE(owner, ?1), name = ?2 WHERE id = ?3"
         );
         assert_eq!(params.len(), 3);
+    }
+
+    #[test]
+    fn json_sets_take_one_parameter_per_change_in_both_dialects() {
+        let update = RowChange::Update {
+            table: "t",
+            key: ("id", SqlValue::text("a")),
+            set: vec![
+                ("held", SetExpr::JsonSetInsert(SqlValue::text("x"))),
+                ("gone", SetExpr::JsonSetRemove(SqlValue::text("y"))),
+            ],
+        };
+        for (dialect, first, second, key) in [
+            (Dialect::Postgres, "$1::text", "$2::text", "id = $3"),
+            (Dialect::Sqlite, "UNION SELECT ?1", "value <> ?2", "id = ?3"),
+        ] {
+            let (sql, params) = to_sql(&update, dialect);
+            assert!(sql.starts_with("UPDATE t SET held = (SELECT"), "{sql}");
+            assert!(sql.contains(first) && sql.contains(second), "{sql}");
+            assert!(sql.ends_with(key), "{sql}");
+            assert_eq!(params.len(), 3);
+        }
     }
 }

@@ -192,7 +192,12 @@ impl ProjectionStore for SqliteProjections {
                         Value::Null => serde_json::Value::Null,
                         Value::Integer(n) => n.into(),
                         Value::Real(f) => f.into(),
-                        Value::Text(s) if name == "targets" || name == "notify_categories" => {
+                        Value::Text(s)
+                            if matches!(
+                                name.as_str(),
+                                "targets" | "notify_categories" | "assigned_customers" | "licenses"
+                            ) =>
+                        {
                             serde_json::from_str(&s).unwrap_or(serde_json::Value::String(s))
                         }
                         Value::Text(s) => s.into(),
