@@ -364,7 +364,7 @@ on_both_backends!(
             // Moments: random events' times (and the head). A time means
             // every event recorded at or before it, so its cut is the last
             // position with that time or earlier.
-            let mut moments: Vec<(u64, chrono::DateTime<Utc>)> = (0..5)
+            let mut moments: Vec<(u64, chrono::DateTime<Utc>)> = (0..8)
                 .map(|_| events[rng.below(events.len())].recorded_at)
                 .chain(std::iter::once(events[events.len() - 1].recorded_at))
                 .map(|time| {
