@@ -174,6 +174,7 @@ enum Op {
     CreateUser,
     ImportDryRun,
     Activity,
+    Access,
     ListInvitations,
     InviteUser,
     InviteOrganization,
@@ -225,7 +226,7 @@ enum Op {
 }
 
 impl Op {
-    const ALL: [Op; 58] = [
+    const ALL: [Op; 59] = [
         Op::ViewAccount,
         Op::RenameAccount,
         Op::TransferOwnership,
@@ -236,6 +237,7 @@ impl Op {
         Op::CreateUser,
         Op::ImportDryRun,
         Op::Activity,
+        Op::Access,
         Op::ListInvitations,
         Op::InviteUser,
         Op::InviteOrganization,
@@ -298,7 +300,7 @@ impl Op {
             ListUsers | ListInvitations | Outbox | GetUser => Action::ViewUsers,
             CreateUser => Action::CreateUser,
             ImportDryRun => Action::ImportUsers,
-            Activity => Action::ViewActivityLog,
+            Activity | Access => Action::ViewActivityLog,
             InviteUser | ResendInvitation | RevokeInvitation => Action::InviteUser,
             InviteOrganization => Action::InviteOrganization,
             ListLicenses => Action::ViewLicenses,
@@ -367,6 +369,7 @@ impl Op {
             CreateUser => "POST /v1/accounts/{id}/users",
             ImportDryRun => "POST /v1/accounts/{id}/users/import?dry_run=true",
             Activity => "GET /v1/accounts/{id}/activity",
+            Access => "GET /v1/accounts/{id}/access",
             ListInvitations => "GET /v1/accounts/{id}/invitations",
             InviteUser => "POST /v1/accounts/{id}/invitations (user)",
             InviteOrganization => "POST /v1/accounts/{id}/invitations (organization)",
@@ -427,6 +430,7 @@ impl Op {
                 | ListUsers
                 | ImportDryRun
                 | Activity
+                | Access
                 | ListInvitations
                 | Outbox
                 | ListLicenses
@@ -1123,6 +1127,7 @@ impl Env {
                 .content_type("text/csv")
                 .bytes(format!("email,name,role\nimported{n}@world.example,Imp,support\n").into()),
             Activity => s.get(&format!("{account}/activity")),
+            Access => s.get(&format!("{account}/access")),
             ListInvitations => s.get(&format!("{account}/invitations")),
             InviteUser => s.post(&format!("{account}/invitations")).json(&json!({
                 "email": format!("invitee{n}@world.example"), "role": "support"
