@@ -512,7 +512,13 @@ on_both_backends!(
             };
             let system = CommandContext::system();
             ledger
-                .create_quote(&system, org, QuoteId(Uuid::now_v7()), terms, now.date_naive())
+                .create_quote(
+                    &system,
+                    org,
+                    QuoteId(Uuid::now_v7()),
+                    terms,
+                    now.date_naive(),
+                )
                 .await
                 .unwrap();
             ledger
