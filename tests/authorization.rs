@@ -844,29 +844,18 @@ impl Env {
 
     /// A user who signs in with a password.
     async fn user_with_password(&self, tenant: Tenant, role: Role, email: &str) -> UserId {
-        let new = NewUser {
-            user_id: UserId(Uuid::now_v7()),
-            email: Email::parse(email).unwrap(),
-            name: email.to_owned(),
-            role,
-            origin: Origin::Direct,
-            invitation: None,
-        };
-        self.ledger()
-            .create_user(&system(), self.account(tenant), &new)
-            .await
-            .unwrap();
+        let user = support::user_in(self.ledger(), self.account(tenant), email, role).await;
         self.api
             .auth
             .set_initial_password(
                 &system(),
-                new.user_id,
+                user,
                 &Password::parse(PASSWORD).unwrap(),
                 Utc::now(),
             )
             .await
             .unwrap();
-        new.user_id
+        user
     }
 
     async fn actor(

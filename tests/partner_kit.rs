@@ -7,12 +7,10 @@ mod support;
 
 use portal_ledger::app::partner_kit::NewKitItem;
 use portal_ledger::app::{CommandContext, LedgerError};
-use portal_ledger::domain::email::Email;
 use portal_ledger::domain::ids::{AccountId, KitItemId, UserId};
 use portal_ledger::domain::partner_kit::{Category, Description, Material, Title};
 use portal_ledger::domain::permissions::Denied;
 use portal_ledger::domain::role::{AccountKind, Role};
-use portal_ledger::domain::user::{NewUser, Origin};
 use serde_json::{json, Value};
 use support::http::{answer, TestApi};
 use uuid::Uuid;
@@ -32,22 +30,9 @@ impl TestApi {
 
     /// A user of `account` with `role`, signed in: (id, token).
     async fn user(&self, account: AccountId, role: Role, email: &str) -> (UserId, String) {
-        let system = CommandContext::system();
-        let new = NewUser {
-            user_id: UserId(Uuid::now_v7()),
-            email: Email::parse(email).unwrap(),
-            name: email.into(),
-            role,
-            origin: Origin::Direct,
-            invitation: None,
-        };
-        self.auth
-            .ledger()
-            .create_user(&system, account, &new)
-            .await
-            .unwrap();
-        let token = self.password_and_sign_in(new.user_id, PASSWORD).await;
-        (new.user_id, token)
+        let user = support::user_in(self.ledger(), account, email, role).await;
+        let token = self.password_and_sign_in(user, PASSWORD).await;
+        (user, token)
     }
 }
 

@@ -10,35 +10,18 @@ use std::sync::Arc;
 
 use chrono::{Days, NaiveDate, Utc};
 use portal_ledger::app::{CommandContext, Ledger, LedgerError};
-use portal_ledger::domain::email::Email;
 use portal_ledger::domain::ids::{AccountId, QuoteId, UserId};
 use portal_ledger::domain::permissions::Denied;
 use portal_ledger::domain::quote::{Currency, Note, Product, Seats, Terms, TermsChange, UnitPrice};
 use portal_ledger::domain::role::{AccountKind, Role};
-use portal_ledger::domain::user::{NewUser, Origin};
 use portal_ledger::domain::DomainError;
 use portal_ledger::notify::MemoryNotifier;
 use serde_json::{json, Value};
 use support::http::{answer, TestApi};
+use support::user_in;
 use uuid::Uuid;
 
 const PASSWORD: &str = "quote password 1";
-
-async fn user_in(ledger: &Ledger, account: AccountId, email: &str, role: Role) -> UserId {
-    let new = NewUser {
-        user_id: UserId(Uuid::now_v7()),
-        email: Email::parse(email).unwrap(),
-        name: email.into(),
-        role,
-        origin: Origin::Direct,
-        invitation: None,
-    };
-    ledger
-        .create_user(&CommandContext::system(), account, &new)
-        .await
-        .unwrap();
-    new.user_id
-}
 
 fn terms(valid_until: Option<NaiveDate>) -> Terms {
     Terms {

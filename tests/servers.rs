@@ -7,30 +7,16 @@ mod support;
 
 use portal_ledger::app::history::{AsOf, Entity};
 use portal_ledger::app::{CommandContext, Ledger, LedgerError};
-use portal_ledger::domain::email::Email;
-use portal_ledger::domain::ids::{AccountId, LicenseId, ServerId, UserId};
+use portal_ledger::domain::ids::{AccountId, LicenseId, ServerId};
 use portal_ledger::domain::permissions::Denied;
 use portal_ledger::domain::role::{AccountKind, Role};
-use portal_ledger::domain::user::{NewUser, Origin};
 use portal_ledger::domain::DomainError;
 use serde_json::{json, Value};
 use support::http::TestApi;
 use uuid::Uuid;
 
 async fn user_in(ledger: &Ledger, account: AccountId, email: &str, role: Role) -> CommandContext {
-    let new = NewUser {
-        user_id: UserId(Uuid::now_v7()),
-        email: Email::parse(email).unwrap(),
-        name: email.into(),
-        role,
-        origin: Origin::Direct,
-        invitation: None,
-    };
-    ledger
-        .create_user(&CommandContext::system(), account, &new)
-        .await
-        .unwrap();
-    CommandContext::as_user(new.user_id)
+    CommandContext::as_user(support::user_in(ledger, account, email, role).await)
 }
 
 fn domain(e: LedgerError) -> DomainError {
