@@ -8,14 +8,10 @@ use std::sync::Arc;
 
 use axum_test::TestServer;
 use chrono::Utc;
-use portal_ledger::app::sessions::Auth;
-use portal_ledger::app::Ledger;
 use portal_ledger::backend::{open_projections, Migrations};
-use portal_ledger::domain::email::Email;
-use portal_ledger::http::{router, AppState};
-use portal_ledger::notify::MemoryNotifier;
 use portal_ledger::projection::runner::Projections;
 use serde_json::{json, Value};
+use support::http::{sign_in, TestApi, ROOT_EMAIL};
 
 struct World {
     server: TestServer,
@@ -45,45 +41,15 @@ async fn post(server: &TestServer, token: &str, path: &str, body: Value) -> Valu
     response.json()
 }
 
-async fn sign_in(server: &TestServer, email: &str, password: &str) -> String {
-    let body: Value = server
-        .post("/v1/sessions")
-        .json(&json!({ "email": email, "password": password }))
-        .await
-        .json();
-    body["token"].as_str().unwrap().to_owned()
-}
-
 async fn world(t: &support::TestStore) -> World {
-    let projections = Projections::new(
-        t.store.clone(),
-        t.personal.clone(),
-        open_projections(&t.location, Migrations::Apply)
-            .await
-            .unwrap(),
-    );
-    projections.start();
-    let auth = Auth::new(
-        Ledger::new(t.store.clone(), t.personal.clone()),
-        t.backend.credentials(),
-    )
-    .with_notifier(Arc::new(MemoryNotifier::default()));
-    let (_, _, password) = auth
-        .bootstrap(&Email::parse("root@platform.example").unwrap(), Utc::now())
-        .await
-        .unwrap();
-    let state = AppState {
-        store: t.store.clone(),
-        auth,
-        projections: projections.clone(),
-        idempotency: t.backend.idempotency(),
-        checkpoint_key: None,
-    };
     // With the peer address, as `serve` runs it: entries record the ip.
-    let server = TestServer::builder()
-        .http_transport()
-        .build(router(state).into_make_service_with_connect_info::<std::net::SocketAddr>());
-    let root = sign_in(&server, "root@platform.example", password.expose()).await;
+    let TestApi {
+        server,
+        projections,
+        root_password,
+        ..
+    } = TestApi::builder().with_connect_info().spawn(t).await;
+    let root = sign_in(&server, ROOT_EMAIL, &root_password).await;
     let partner = post(
         &server,
         &root,

@@ -33,16 +33,13 @@ mod support;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
-use axum_test::{TestRequest, TestServer};
+use axum_test::TestRequest;
 use chrono::Utc;
 use portal_ledger::app::partner_kit::NewKitItem;
-use portal_ledger::app::sessions::Auth;
 use portal_ledger::app::{CommandContext, Ledger};
 use portal_ledger::auth::password::Password;
-use portal_ledger::backend::{open_projections, Migrations};
 use portal_ledger::domain::email::Email;
 use portal_ledger::domain::ids::{
     AccountId, InvitationId, KitItemId, LicenseId, QuoteId, ServerId, TicketId, UserId,
@@ -53,10 +50,8 @@ use portal_ledger::domain::permissions::{authorize, Action, Denied, Relation};
 use portal_ledger::domain::quote::{Currency, Product, Seats, Terms, UnitPrice};
 use portal_ledger::domain::role::{AccountKind, Role};
 use portal_ledger::domain::user::{NewUser, Origin};
-use portal_ledger::http::{router, AppState};
-use portal_ledger::notify::MemoryNotifier;
-use portal_ledger::projection::runner::Projections;
 use serde_json::{json, Value};
+use support::http::{error_code, TestApi};
 use uuid::Uuid;
 
 const PASSWORD: &str = "actor password 1";
@@ -772,10 +767,8 @@ struct Target {
 /// The service on a real loopback port, and the ledger behind it for
 /// making targets.
 struct Env {
-    server: TestServer,
-    auth: Auth,
+    api: TestApi,
     store: portal_ledger::store::SharedStore,
-    projections: Arc<Projections>,
     accounts: HashMap<Tenant, AccountId>,
     counter: std::sync::atomic::AtomicUsize,
 }
@@ -786,44 +779,19 @@ fn system() -> CommandContext {
 
 impl Env {
     async fn new(t: &support::TestStore) -> (Self, String) {
-        let projections = Projections::new(
-            t.store.clone(),
-            t.personal.clone(),
-            open_projections(&t.location, Migrations::Apply)
-                .await
-                .unwrap(),
-        );
-        projections.start();
-        let auth = Auth::new(
-            Ledger::new(t.store.clone(), t.personal.clone()),
-            t.backend.credentials(),
-        )
-        .with_notifier(Arc::new(MemoryNotifier::default()));
-        let (platform, _, password) = auth
-            .bootstrap(&Email::parse("root@platform.example").unwrap(), Utc::now())
-            .await
-            .unwrap();
-        let state = AppState {
-            store: t.store.clone(),
-            auth: auth.clone(),
-            projections: projections.clone(),
-            idempotency: t.backend.idempotency(),
-            checkpoint_key: None,
-        };
-        let server = TestServer::builder().http_transport().build(router(state));
+        let api = TestApi::spawn(t).await;
+        let password = api.root_password.clone();
         let env = Env {
-            server,
-            auth,
+            accounts: HashMap::from([(Tenant::Platform, api.platform)]),
+            api,
             store: t.store.clone(),
-            projections,
-            accounts: HashMap::from([(Tenant::Platform, platform)]),
             counter: Default::default(),
         };
-        (env, password.expose().to_owned())
+        (env, password)
     }
 
     fn ledger(&self) -> &Ledger {
-        self.auth.ledger()
+        self.api.ledger()
     }
 
     fn next(&self) -> usize {
@@ -871,7 +839,8 @@ impl Env {
     }
 
     async fn sign_in(&self, email: &str, password: &str) -> axum_test::TestResponse {
-        self.server
+        self.api
+            .server
             .post("/v1/sessions")
             .json(&json!({ "email": email, "password": password }))
             .await
@@ -879,28 +848,18 @@ impl Env {
 
     /// A user who signs in with a password.
     async fn user_with_password(&self, tenant: Tenant, role: Role, email: &str) -> UserId {
-        let new = NewUser {
-            user_id: UserId(Uuid::now_v7()),
-            email: Email::parse(email).unwrap(),
-            name: email.to_owned(),
-            role,
-            origin: Origin::Direct,
-            invitation: None,
-        };
-        self.ledger()
-            .create_user(&system(), self.account(tenant), &new)
-            .await
-            .unwrap();
-        self.auth
+        let user = support::user_in(self.ledger(), self.account(tenant), email, role).await;
+        self.api
+            .auth
             .set_initial_password(
                 &system(),
-                new.user_id,
+                user,
                 &Password::parse(PASSWORD).unwrap(),
                 Utc::now(),
             )
             .await
             .unwrap();
-        new.user_id
+        user
     }
 
     async fn actor(
@@ -974,6 +933,7 @@ impl Env {
             Need::Invitation => {
                 let n = self.next();
                 let invited = self
+                    .api
                     .auth
                     .invite(
                         &system(),
@@ -1092,7 +1052,7 @@ impl Env {
     fn request(&self, op: Op, target: &Target, actor: &Actor) -> TestRequest {
         use Op::*;
         let n = self.next();
-        let s = &self.server;
+        let s = &self.api.server;
         let account = format!("/v1/accounts/{}", target.account);
         let user = || format!("/v1/users/{}", target.user.unwrap());
         let me = format!("/v1/users/{}", actor.user_id);
@@ -1303,6 +1263,7 @@ async fn build_world(env: &mut Env, root_password: &str) -> Vec<Actor> {
     }
     let root_token = root.json::<Value>()["token"].as_str().unwrap().to_owned();
     let root_id = env
+        .api
         .server
         .get("/v1/me")
         .authorization_bearer(&root_token)
@@ -1368,13 +1329,6 @@ async fn notification_users_cannot_sign_in(env: &Env) {
             "role notifications ({tenant:?}), action sign-in: a refused sign-in appended"
         );
     }
-}
-
-fn error_code(response: &axum_test::TestResponse) -> String {
-    serde_json::from_str::<Value>(&response.text())
-        .ok()
-        .and_then(|body| body["error"]["code"].as_str().map(str::to_owned))
-        .unwrap_or_default()
 }
 
 /// Every action that has a route is exercised; every hand-written case
@@ -1525,7 +1479,8 @@ async fn run_matrix(t: &support::TestStore) -> Outcome {
     }
     let head = env.head().await;
     assert!(
-        env.projections
+        env.api
+            .projections
             .wait_for(head, Duration::from_secs(30))
             .await,
         "the read models did not catch up"

@@ -7,96 +7,16 @@
 
 mod support;
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-
-use axum_test::TestServer;
 use chrono::Utc;
-use portal_ledger::app::sessions::Auth;
-use portal_ledger::app::Ledger;
-use portal_ledger::backend::{open_projections, Migrations};
-use portal_ledger::domain::email::Email;
-use portal_ledger::http::{router, AppState};
-use portal_ledger::notify::MemoryNotifier;
-use portal_ledger::projection::runner::Projections;
 use serde_json::{json, Value};
-
-struct Api {
-    server: TestServer,
-    projections: Arc<Projections>,
-    ledger: Ledger,
-    root_password: String,
-    mail: MemoryNotifier,
-}
-
-async fn api(t: &support::TestStore) -> Api {
-    let projections = Projections::new(
-        t.store.clone(),
-        t.personal.clone(),
-        open_projections(&t.location, Migrations::Apply)
-            .await
-            .unwrap(),
-    );
-    projections.start();
-    let mail = MemoryNotifier::default();
-    let auth = Auth::new(
-        Ledger::new(t.store.clone(), t.personal.clone()),
-        t.backend.credentials(),
-    )
-    .with_notifier(Arc::new(mail.clone()));
-    let (_, _, password) = auth
-        .bootstrap(&Email::parse("root@platform.example").unwrap(), Utc::now())
-        .await
-        .unwrap();
-    let ledger = auth.ledger().clone();
-    let state = AppState {
-        store: t.store.clone(),
-        auth,
-        projections: projections.clone(),
-        idempotency: t.backend.idempotency(),
-        checkpoint_key: None,
-    };
-    // Served like `serve` does: over a real connection, so handlers see
-    // the client's address.
-    let server = TestServer::builder()
-        .http_transport()
-        .build(router(state).into_make_service_with_connect_info::<SocketAddr>());
-    Api {
-        server,
-        projections,
-        ledger,
-        root_password: password.expose().to_owned(),
-        mail,
-    }
-}
-
-impl Api {
-    async fn sign_in(&self, email: &str, password: &str) -> (String, Value) {
-        let response = self
-            .server
-            .post("/v1/sessions")
-            .json(&json!({ "email": email, "password": password }))
-            .await;
-        assert_eq!(response.status_code(), 201, "{}", response.text());
-        let body: Value = response.json();
-        (body["token"].as_str().unwrap().to_owned(), body)
-    }
-}
-
-fn error_code(response: &axum_test::TestResponse) -> String {
-    let body: Value = response.json();
-    body["error"]["code"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
-}
+use support::http::{error_code, TestApi};
 
 on_both_backends!(
     a_portal_back_end_walks_through_tenants_and_users,
     |t: support::TestStore| async move {
-        let api = api(&t).await;
+        let api = TestApi::builder().with_connect_info().spawn(&t).await;
         let (root, me) = api
-            .sign_in("root@platform.example", &api.root_password)
+            .session("root@platform.example", &api.root_password)
             .await;
         let platform = me["account_id"].as_str().unwrap().to_owned();
 
@@ -119,7 +39,7 @@ on_both_backends!(
 
         // The partner admin signs in, creates a customer organization and a user there.
         let (boss, _) = api
-            .sign_in("boss@reseller.example", "reseller password")
+            .session("boss@reseller.example", "reseller password")
             .await;
         let me: Value = api
             .server
@@ -185,7 +105,7 @@ on_both_backends!(
 
         // The customer's user signs in; a force logout ends that session at once.
         let (ops, _) = api
-            .sign_in("ops@customer.example", "customer password")
+            .session("ops@customer.example", "customer password")
             .await;
         api.server
             .get("/v1/me")
@@ -245,7 +165,7 @@ on_both_backends!(
         // Tenant isolation: the customer's admin-less user cannot see the partner;
         // another partner cannot see this customer (404, not 403).
         let (ops, _) = api
-            .sign_in("ops@customer.example", "customer password")
+            .session("ops@customer.example", "customer password")
             .await;
         let hidden = api
             .server
@@ -270,9 +190,9 @@ on_both_backends!(
 on_both_backends!(
     bad_input_gets_precise_errors_and_appends_nothing,
     |t: support::TestStore| async move {
-        let api = api(&t).await;
+        let api = TestApi::builder().with_connect_info().spawn(&t).await;
         let (root, me) = api
-            .sign_in("root@platform.example", &api.root_password)
+            .session("root@platform.example", &api.root_password)
             .await;
         let platform = me["account_id"].as_str().unwrap().to_owned();
         let head = t.store.head().await.unwrap();
@@ -326,9 +246,9 @@ on_both_backends!(
 on_both_backends!(
     idempotency_keys_make_retries_safe,
     |t: support::TestStore| async move {
-        let api = api(&t).await;
+        let api = TestApi::builder().with_connect_info().spawn(&t).await;
         let (root, me) = api
-            .sign_in("root@platform.example", &api.root_password)
+            .session("root@platform.example", &api.root_password)
             .await;
         let platform = me["account_id"].as_str().unwrap().to_owned();
         let users = format!("/v1/accounts/{platform}/users");
@@ -403,7 +323,7 @@ on_both_backends!(
         assert_eq!(again.text(), refused.text());
 
         // Keys are per caller: another caller's same key is a new request.
-        let (support_token, _) = api.sign_in("once@platform.example", "long enough pw").await;
+        let (support_token, _) = api.session("once@platform.example", "long enough pw").await;
         let elsewhere = api
         .server
         .put("/v1/me/password")
@@ -425,9 +345,9 @@ on_both_backends!(
 );
 
 on_both_backends!(invitations_over_http, |t: support::TestStore| async move {
-    let api = api(&t).await;
+    let api = TestApi::builder().with_connect_info().spawn(&t).await;
     let (root, me) = api
-        .sign_in("root@platform.example", &api.root_password)
+        .session("root@platform.example", &api.root_password)
         .await;
     let platform = me["account_id"].as_str().unwrap().to_owned();
     let invitations = format!("/v1/accounts/{platform}/invitations");
@@ -515,7 +435,7 @@ on_both_backends!(invitations_over_http, |t: support::TestStore| async move {
     assert_eq!(by_id(&first["invitation_id"])["signup_completed"], true);
     assert_eq!(by_id(&second["invitation_id"])["signup_completed"], false);
     assert!(rows.iter().all(|r| r["user_created"] == true));
-    api.sign_in("invitee@platform.example", "invitee password")
+    api.session("invitee@platform.example", "invitee password")
         .await;
 
     // The second invitation can no longer be used (the address is taken);
@@ -585,9 +505,9 @@ on_both_backends!(invitations_over_http, |t: support::TestStore| async move {
 });
 
 on_both_backends!(licenses_over_http, |t: support::TestStore| async move {
-    let api = api(&t).await;
+    let api = TestApi::builder().with_connect_info().spawn(&t).await;
     let (root, _) = api
-        .sign_in("root@platform.example", &api.root_password)
+        .session("root@platform.example", &api.root_password)
         .await;
     let org: Value = api
         .server
@@ -614,7 +534,7 @@ on_both_backends!(licenses_over_http, |t: support::TestStore| async move {
             .json();
         ids.push(created["user_id"].as_str().unwrap().to_owned());
     }
-    let (admin, _) = api.sign_in("admin@direct.example", "direct password").await;
+    let (admin, _) = api.session("admin@direct.example", "direct password").await;
     let license: Value = api
         .server
         .post(&format!("/v1/accounts/{org_id}/licenses"))
@@ -668,7 +588,7 @@ on_both_backends!(licenses_over_http, |t: support::TestStore| async move {
     assert_eq!(listed["licenses"][0]["assigned_count"], 2);
 
     // Support sees no billing data.
-    let (support, _) = api.sign_in("c@direct.example", "direct password").await;
+    let (support, _) = api.session("c@direct.example", "direct password").await;
     let denied = api
         .server
         .get(&format!("/v1/accounts/{org_id}/licenses"))
@@ -768,7 +688,7 @@ const ROUTES: &[(&str, &str)] = &[
 on_both_backends!(
     the_openapi_document_describes_every_route,
     |t: support::TestStore| async move {
-        let api = api(&t).await;
+        let api = TestApi::builder().with_connect_info().spawn(&t).await;
         let doc: Value = api.server.get("/openapi.json").await.json();
         assert!(
             doc["openapi"].as_str().unwrap().starts_with("3.1"),
@@ -851,9 +771,9 @@ on_both_backends!(
 );
 
 on_both_backends!(servers_over_http, |t: support::TestStore| async move {
-    let api = api(&t).await;
+    let api = TestApi::builder().with_connect_info().spawn(&t).await;
     let (root, _) = api
-        .sign_in("root@platform.example", &api.root_password)
+        .session("root@platform.example", &api.root_password)
         .await;
     let partner: Value = api
         .server
@@ -870,7 +790,7 @@ on_both_backends!(servers_over_http, |t: support::TestStore| async move {
         .await
         .assert_status(axum::http::StatusCode::CREATED);
     let (boss, _) = api
-        .sign_in("boss@reseller.example", "reseller password")
+        .session("boss@reseller.example", "reseller password")
         .await;
     let org: Value = api
         .server
@@ -887,7 +807,7 @@ on_both_backends!(servers_over_http, |t: support::TestStore| async move {
         .await
         .assert_status(axum::http::StatusCode::CREATED);
     let (it, _) = api
-        .sign_in("it@customer.example", "customer password")
+        .session("it@customer.example", "customer password")
         .await;
 
     let server: Value = api
@@ -966,9 +886,9 @@ on_both_backends!(servers_over_http, |t: support::TestStore| async move {
 });
 
 on_both_backends!(tickets_over_http, |t: support::TestStore| async move {
-    let api = api(&t).await;
+    let api = TestApi::builder().with_connect_info().spawn(&t).await;
     let (root, me) = api
-        .sign_in("root@platform.example", &api.root_password)
+        .session("root@platform.example", &api.root_password)
         .await;
     let platform = me["account_id"].as_str().unwrap().to_owned();
     let opened: Value = api
@@ -1018,9 +938,9 @@ on_both_backends!(tickets_over_http, |t: support::TestStore| async move {
 on_both_backends!(
     notifications_sessions_and_trusted_locations_over_http,
     |t: support::TestStore| async move {
-        let api = api(&t).await;
+        let api = TestApi::builder().with_connect_info().spawn(&t).await;
         let (root, me) = api
-            .sign_in("root@platform.example", &api.root_password)
+            .session("root@platform.example", &api.root_password)
             .await;
         let platform = me["account_id"].as_str().unwrap().to_owned();
         let root_id = me["user_id"].as_str().unwrap().to_owned();
@@ -1066,7 +986,7 @@ on_both_backends!(
 
         // A support user may not set an admin's preferences.
         let (ops, _) = api
-            .sign_in("ops@platform.example", "ops long password")
+            .session("ops@platform.example", "ops long password")
             .await;
         let forbidden = api
             .server
@@ -1154,7 +1074,7 @@ on_both_backends!(
             .authorization_bearer(&root)
             .await;
         assert_eq!(removed.status_code(), 200, "{}", removed.text());
-        api.sign_in("root@platform.example", &api.root_password)
+        api.session("root@platform.example", &api.root_password)
             .await;
     }
 );
@@ -1162,7 +1082,7 @@ on_both_backends!(
 on_both_backends!(
     checkpoints_and_their_key_are_public,
     |t: support::TestStore| async move {
-        let api = api(&t).await;
+        let api = TestApi::builder().with_connect_info().spawn(&t).await;
         // Without a signing key the service says so.
         let none = api
             .server
@@ -1195,9 +1115,9 @@ on_both_backends!(
 on_both_backends!(
     a_requests_context_reaches_the_log_and_the_activity_log,
     |t: support::TestStore| async move {
-        let api = api(&t).await;
+        let api = TestApi::builder().with_connect_info().spawn(&t).await;
         let (root, me) = api
-            .sign_in("root@platform.example", &api.root_password)
+            .session("root@platform.example", &api.root_password)
             .await;
         let platform = me["account_id"].as_str().unwrap().to_owned();
         let correlation = uuid::Uuid::now_v7();
@@ -1328,9 +1248,9 @@ fn grant_event(basis: &str, event: &portal_ledger::event::RecordedEvent) -> Valu
 on_both_backends!(
     the_metadata_names_the_grants_in_force,
     |t: support::TestStore| async move {
-        let api = api(&t).await;
+        let api = TestApi::builder().with_connect_info().spawn(&t).await;
         let (root, _) = api
-            .sign_in("root@platform.example", &api.root_password)
+            .session("root@platform.example", &api.root_password)
             .await;
         let partner: Value = api
             .server
@@ -1347,7 +1267,7 @@ on_both_backends!(
             .await
             .assert_status(axum::http::StatusCode::CREATED);
         let (boss, _) = api
-            .sign_in("boss@reseller.example", "reseller password")
+            .session("boss@reseller.example", "reseller password")
             .await;
         let org: Value = api
             .server
@@ -1364,7 +1284,7 @@ on_both_backends!(
             .await
             .assert_status(axum::http::StatusCode::CREATED);
         let (it, _) = api
-            .sign_in("it@customer.example", "customer password")
+            .session("it@customer.example", "customer password")
             .await;
         // Partner staff assigned to this customer.
         let staff: Value = api
@@ -1382,7 +1302,7 @@ on_both_backends!(
             .await
             .assert_status_ok();
         let (staff, _) = api
-            .sign_in("staff@reseller.example", "staff long password")
+            .session("staff@reseller.example", "staff long password")
             .await;
 
         // The customer registers a server without partner access, then
@@ -1467,9 +1387,9 @@ on_both_backends!(
 on_both_backends!(
     sign_in_limits_sign_out_and_own_email_changes_over_http,
     |t: support::TestStore| async move {
-        let api = api(&t).await;
+        let api = TestApi::builder().with_connect_info().spawn(&t).await;
         let (root, me) = api
-            .sign_in("root@platform.example", &api.root_password)
+            .session("root@platform.example", &api.root_password)
             .await;
         let platform = me["account_id"].as_str().unwrap().to_owned();
         let created: Value = api
@@ -1511,7 +1431,7 @@ on_both_backends!(
         );
         // Other addresses are not affected.
         let (second, _) = api
-            .sign_in("root@platform.example", &api.root_password)
+            .session("root@platform.example", &api.root_password)
             .await;
 
         // Signing out ends that session only, at once.
@@ -1544,7 +1464,7 @@ on_both_backends!(
 
         // Changing your own e-mail ends every session of yours at once …
         let other_root = api
-            .sign_in("root@platform.example", &api.root_password)
+            .session("root@platform.example", &api.root_password)
             .await
             .0;
         let me_id = me["user_id"].as_str().unwrap().to_owned();
@@ -1573,7 +1493,7 @@ on_both_backends!(
             .await;
         assert_eq!(error_code(&old), "invalid_credentials");
         let (root, _) = api
-            .sign_in("root@new.platform.example", &api.root_password)
+            .session("root@new.platform.example", &api.root_password)
             .await;
         let me: Value = api
             .server
@@ -1600,9 +1520,9 @@ on_both_backends!(
 on_both_backends!(
     a_partner_invites_a_customer_organization_over_http,
     |t: support::TestStore| async move {
-        let api = api(&t).await;
+        let api = TestApi::builder().with_connect_info().spawn(&t).await;
         let (root, _) = api
-            .sign_in("root@platform.example", &api.root_password)
+            .session("root@platform.example", &api.root_password)
             .await;
         let partner: Value = api
             .server
@@ -1619,7 +1539,7 @@ on_both_backends!(
             .await
             .assert_status(axum::http::StatusCode::CREATED);
         let (boss, _) = api
-            .sign_in("boss@reseller.example", "reseller password")
+            .session("boss@reseller.example", "reseller password")
             .await;
 
         // A partner may invite organizations, not partners.
@@ -1666,7 +1586,7 @@ on_both_backends!(
         let signed_up: Value = signed_up.json();
         let org_id = signed_up["account_id"].as_str().unwrap().to_owned();
         assert_ne!(org_id, partner_id);
-        let (cto, _) = api.sign_in("cto@acme.example", "acme long password").await;
+        let (cto, _) = api.session("cto@acme.example", "acme long password").await;
         let me: Value = api
             .server
             .get("/v1/me")
@@ -1714,9 +1634,9 @@ on_both_backends!(
     digests_appear_in_the_outbox,
     |t: support::TestStore| async move {
         use chrono::{Datelike, Duration, TimeZone};
-        let api = api(&t).await;
+        let api = TestApi::builder().with_connect_info().spawn(&t).await;
         let (root, me) = api
-            .sign_in("root@platform.example", &api.root_password)
+            .session("root@platform.example", &api.root_password)
             .await;
         let platform = me["account_id"].as_str().unwrap().to_owned();
         let root_id = me["user_id"].as_str().unwrap().to_owned();
@@ -1747,8 +1667,14 @@ on_both_backends!(
             .unwrap();
         let source =
             portal_ledger::projection::read_models::ReadModels(api.projections.target().clone());
-        assert_eq!(api.ledger.send_digests(tomorrow, &source).await.unwrap(), 1);
-        assert_eq!(api.ledger.send_digests(tomorrow, &source).await.unwrap(), 0);
+        assert_eq!(
+            api.ledger().send_digests(tomorrow, &source).await.unwrap(),
+            1
+        );
+        assert_eq!(
+            api.ledger().send_digests(tomorrow, &source).await.unwrap(),
+            0
+        );
         let head = t.store.head().await.unwrap().position;
         let outbox: Value = api
             .server

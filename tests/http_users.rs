@@ -4,90 +4,12 @@
 
 mod support;
 
-use std::sync::Arc;
-
-use axum_test::TestServer;
-use chrono::Utc;
-use portal_ledger::app::sessions::Auth;
-use portal_ledger::app::Ledger;
-use portal_ledger::backend::{open_projections, Migrations};
-use portal_ledger::domain::email::Email;
-use portal_ledger::http::{router, AppState};
-use portal_ledger::notify::MemoryNotifier;
-use portal_ledger::projection::runner::Projections;
 use serde_json::{json, Value};
-
-struct Api {
-    server: TestServer,
-    _projections: Arc<Projections>,
-    root_password: String,
-}
-
-async fn api(t: &support::TestStore) -> Api {
-    let projections = Projections::new(
-        t.store.clone(),
-        t.personal.clone(),
-        open_projections(&t.location, Migrations::Apply)
-            .await
-            .unwrap(),
-    );
-    projections.start();
-    let mail = MemoryNotifier::default();
-    let auth = Auth::new(
-        Ledger::new(t.store.clone(), t.personal.clone()),
-        t.backend.credentials(),
-    )
-    .with_notifier(Arc::new(mail));
-    let (_, _, password) = auth
-        .bootstrap(&Email::parse("root@platform.example").unwrap(), Utc::now())
-        .await
-        .unwrap();
-    let state = AppState {
-        store: t.store.clone(),
-        auth,
-        projections: projections.clone(),
-        idempotency: t.backend.idempotency(),
-        checkpoint_key: None,
-    };
-    let server = TestServer::builder().http_transport().build(router(state));
-    Api {
-        server,
-        _projections: projections,
-        root_password: password.expose().to_owned(),
-    }
-}
+use support::http::{error_code, TestApi};
 
 const PASSWORD: &str = "a long enough password";
 
-impl Api {
-    async fn sign_in(&self, email: &str, password: &str) -> String {
-        let response = self
-            .server
-            .post("/v1/sessions")
-            .json(&json!({ "email": email, "password": password }))
-            .await;
-        assert_eq!(response.status_code(), 201, "{}", response.text());
-        let body: Value = response.json();
-        body["token"].as_str().unwrap().to_owned()
-    }
-
-    async fn root(&self) -> String {
-        self.sign_in("root@platform.example", &self.root_password)
-            .await
-    }
-
-    async fn create_account(&self, token: &str, kind: &str, name: &str) -> String {
-        let response = self
-            .server
-            .post("/v1/accounts")
-            .authorization_bearer(token)
-            .json(&json!({ "kind": kind, "name": name }))
-            .await;
-        assert_eq!(response.status_code(), 201, "{}", response.text());
-        let body: Value = response.json();
-        body["account_id"].as_str().unwrap().to_owned()
-    }
-
+impl TestApi {
     /// Creates a user with [`PASSWORD`]; returns the user id.
     async fn create_user(&self, token: &str, account: &str, email: &str, role: &str) -> String {
         self.create_user_with(token, account, json!({ "email": email, "role": role }))
@@ -101,23 +23,8 @@ impl Api {
     async fn create_user_with(&self, token: &str, account: &str, mut fields: Value) -> Value {
         fields["name"] = json!("Some Person");
         fields["password"] = json!(PASSWORD);
-        let response = self
-            .server
-            .post(&format!("/v1/accounts/{account}/users"))
-            .authorization_bearer(token)
-            .json(&fields)
-            .await;
-        assert_eq!(response.status_code(), 201, "{}", response.text());
-        response.json()
+        self.add_user(token, account, &fields).await
     }
-}
-
-fn error_code(response: &axum_test::TestResponse) -> String {
-    let body: Value = response.json();
-    body["error"]["code"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
 }
 
 /// Platform → partner (owner `boss`, second admin `deputy`) → organization
@@ -131,7 +38,7 @@ struct World {
     second: (String, String),
 }
 
-async fn world(api: &Api) -> World {
+async fn world(api: &TestApi) -> World {
     let root = api.root().await;
     let partner = api.create_account(&root, "partner", "Reseller Ltd").await;
     let boss_id = api
@@ -166,7 +73,7 @@ async fn world(api: &Api) -> World {
 on_both_backends!(
     other_admins_cannot_edit_reset_log_out_or_assign_the_owner,
     |t: support::TestStore| async move {
-        let api = api(&t).await;
+        let api = TestApi::spawn(&t).await;
         let w = world(&api).await;
         let (owner_id, owner) = &w.owner;
         let head = t.store.head().await.unwrap().position;
@@ -232,7 +139,7 @@ on_both_backends!(
 on_both_backends!(
     only_the_owner_transfers_ownership_over_http,
     |t: support::TestStore| async move {
-        let api = api(&t).await;
+        let api = TestApi::spawn(&t).await;
         let w = world(&api).await;
         let root = api.root().await;
         let (owner_id, owner) = &w.owner;
@@ -379,7 +286,7 @@ on_both_backends!(
     }
 );
 
-impl Api {
+impl TestApi {
     async fn create_license(
         &self,
         token: &str,
@@ -445,7 +352,7 @@ impl Api {
 on_both_backends!(
     restore_answers_what_it_could_not_bring_back,
     |t: support::TestStore| async move {
-        let api = api(&t).await;
+        let api = TestApi::spawn(&t).await;
         let w = world(&api).await;
         let boss = &w.boss.1;
 
@@ -514,7 +421,7 @@ on_both_backends!(
 on_both_backends!(
     the_users_read_model_shows_assignments_and_licenses,
     |t: support::TestStore| async move {
-        let api = api(&t).await;
+        let api = TestApi::spawn(&t).await;
         let w = world(&api).await;
         let boss = &w.boss.1;
         let second_org = api
@@ -624,7 +531,7 @@ on_both_backends!(
 );
 
 on_both_backends!(usernames_over_http, |t: support::TestStore| async move {
-    let api = api(&t).await;
+    let api = TestApi::spawn(&t).await;
     let w = world(&api).await;
     let boss = &w.boss.1;
     let created = api

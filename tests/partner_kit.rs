@@ -5,82 +5,19 @@
 
 mod support;
 
-use std::sync::Arc;
-
-use axum_test::TestServer;
-use chrono::Utc;
 use portal_ledger::app::partner_kit::NewKitItem;
-use portal_ledger::app::sessions::Auth;
-use portal_ledger::app::{CommandContext, Ledger, LedgerError};
-use portal_ledger::auth::password::Password;
-use portal_ledger::backend::{open_projections, Migrations};
-use portal_ledger::domain::email::Email;
+use portal_ledger::app::{CommandContext, LedgerError};
 use portal_ledger::domain::ids::{AccountId, KitItemId, UserId};
 use portal_ledger::domain::partner_kit::{Category, Description, Material, Title};
 use portal_ledger::domain::permissions::Denied;
 use portal_ledger::domain::role::{AccountKind, Role};
-use portal_ledger::domain::user::{NewUser, Origin};
-use portal_ledger::http::{router, AppState};
-use portal_ledger::notify::MemoryNotifier;
-use portal_ledger::projection::runner::Projections;
 use serde_json::{json, Value};
+use support::http::{answer, TestApi};
 use uuid::Uuid;
 
 const PASSWORD: &str = "kit password 1";
 
-struct Api {
-    server: TestServer,
-    auth: Auth,
-    platform: AccountId,
-    root: String,
-    _projections: Arc<Projections>,
-}
-
-async fn api(t: &support::TestStore) -> Api {
-    let projections = Projections::new(
-        t.store.clone(),
-        t.personal.clone(),
-        open_projections(&t.location, Migrations::Apply)
-            .await
-            .unwrap(),
-    );
-    projections.start();
-    let auth = Auth::new(
-        Ledger::new(t.store.clone(), t.personal.clone()),
-        t.backend.credentials(),
-    )
-    .with_notifier(Arc::new(MemoryNotifier::default()));
-    let (platform, _, password) = auth
-        .bootstrap(&Email::parse("root@platform.example").unwrap(), Utc::now())
-        .await
-        .unwrap();
-    let state = AppState {
-        store: t.store.clone(),
-        auth: auth.clone(),
-        projections: projections.clone(),
-        idempotency: t.backend.idempotency(),
-        checkpoint_key: None,
-    };
-    let server = TestServer::builder().http_transport().build(router(state));
-    let response = server
-        .post("/v1/sessions")
-        .json(&json!({ "email": "root@platform.example", "password": password.expose() }))
-        .await;
-    assert_eq!(response.status_code(), 201, "{}", response.text());
-    let root = response.json::<Value>()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    Api {
-        server,
-        auth,
-        platform,
-        root,
-        _projections: projections,
-    }
-}
-
-impl Api {
+impl TestApi {
     async fn account(&self, kind: AccountKind, name: &str, parent: AccountId) -> AccountId {
         let id = AccountId(Uuid::now_v7());
         self.auth
@@ -93,55 +30,17 @@ impl Api {
 
     /// A user of `account` with `role`, signed in: (id, token).
     async fn user(&self, account: AccountId, role: Role, email: &str) -> (UserId, String) {
-        let system = CommandContext::system();
-        let new = NewUser {
-            user_id: UserId(Uuid::now_v7()),
-            email: Email::parse(email).unwrap(),
-            name: email.into(),
-            role,
-            origin: Origin::Direct,
-            invitation: None,
-        };
-        self.auth
-            .ledger()
-            .create_user(&system, account, &new)
-            .await
-            .unwrap();
-        self.auth
-            .set_initial_password(
-                &system,
-                new.user_id,
-                &Password::parse(PASSWORD).unwrap(),
-                Utc::now(),
-            )
-            .await
-            .unwrap();
-        let response = self
-            .server
-            .post("/v1/sessions")
-            .json(&json!({ "email": email, "password": PASSWORD }))
-            .await;
-        assert_eq!(response.status_code(), 201, "{}", response.text());
-        let token = response.json::<Value>()["token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        (new.user_id, token)
+        let user = support::user_in(self.ledger(), account, email, role).await;
+        let token = self.password_and_sign_in(user, PASSWORD).await;
+        (user, token)
     }
-}
-
-fn answer(response: &axum_test::TestResponse) -> (u16, String) {
-    let code = serde_json::from_str::<Value>(&response.text())
-        .ok()
-        .and_then(|b| b["error"]["code"].as_str().map(str::to_owned))
-        .unwrap_or_default();
-    (response.status_code().as_u16(), code)
 }
 
 on_both_backends!(
     the_platform_publishes_and_partners_read_the_kit,
     |t: support::TestStore| async move {
-        let api = api(&t).await;
+        let api = TestApi::spawn(&t).await;
+        let root = api.root().await;
         let s = &api.server;
         let partner = api
             .account(AccountKind::Partner, "Reseller", api.platform)
@@ -190,7 +89,7 @@ on_both_backends!(
             }
             let response = s
                 .post("/v1/partner-kit")
-                .authorization_bearer(&api.root)
+                .authorization_bearer(&root)
                 .json(&body)
                 .await;
             if answer(&response) != (422, code.to_owned()) {
@@ -233,7 +132,7 @@ on_both_backends!(
 
         let response = s
             .post("/v1/partner-kit")
-            .authorization_bearer(&api.root)
+            .authorization_bearer(&root)
             .json(&brochure)
             .await;
         assert_eq!(response.status_code(), 201, "{}", response.text());
@@ -243,7 +142,7 @@ on_both_backends!(
             .to_owned();
         let response = s
             .post("/v1/partner-kit")
-            .authorization_bearer(&api.root)
+            .authorization_bearer(&root)
             .json(&json!({
                 "title": "Launch e-mail", "description": "Announce the new walls",
                 "content": "Dear customer, …", "category": "e-mail templates"
@@ -256,14 +155,14 @@ on_both_backends!(
             .to_owned();
         let response = s
             .patch(&format!("/v1/partner-kit/{brochure_id}"))
-            .authorization_bearer(&api.root)
+            .authorization_bearer(&root)
             .json(&json!({ "title": "Brochure 2027 (EN)", "content": "Inline now" }))
             .await;
         assert_eq!(response.status_code(), 200, "{}", response.text());
         let position = response.json::<Value>()["position"].as_u64().unwrap();
         let response = s
             .patch(&format!("/v1/partner-kit/{brochure_id}"))
-            .authorization_bearer(&api.root)
+            .authorization_bearer(&root)
             .json(&json!({ "title": "Brochure 2027 (EN)" }))
             .await;
         assert_eq!(answer(&response), (409, "no_change".to_owned()));
@@ -275,7 +174,7 @@ on_both_backends!(
         assert_eq!(answer(&response), (403, "forbidden".to_owned()));
 
         // Partner admins and marketing read it; the rest of the partner does not.
-        for token in [&partner_admin, &marketing, &api.root] {
+        for token in [&partner_admin, &marketing, &root] {
             let response = s
                 .get(&format!("/v1/partner-kit?position={position}"))
                 .authorization_bearer(token)
@@ -318,13 +217,13 @@ on_both_backends!(
         // Withdrawn: gone from the kit, twice is not found.
         let response = s
             .delete(&format!("/v1/partner-kit/{email_id}"))
-            .authorization_bearer(&api.root)
+            .authorization_bearer(&root)
             .await;
         assert_eq!(response.status_code(), 200, "{}", response.text());
         let withdrawn_at = response.json::<Value>()["position"].as_u64().unwrap();
         let response = s
             .delete(&format!("/v1/partner-kit/{email_id}"))
-            .authorization_bearer(&api.root)
+            .authorization_bearer(&root)
             .await;
         assert_eq!(answer(&response), (404, "not_found".to_owned()));
         let items = s
@@ -341,7 +240,7 @@ on_both_backends!(
                 "/v1/accounts/{}/activity?position={withdrawn_at}&action_types=Update%20Partner%20Kit",
                 api.platform
             ))
-            .authorization_bearer(&api.root)
+            .authorization_bearer(&root)
             .await
             .json::<Value>();
         let text = activity.to_string();
@@ -358,7 +257,7 @@ on_both_backends!(
 on_both_backends!(
     the_system_publishes_for_the_platform_it_names,
     |t: support::TestStore| async move {
-        let api = api(&t).await;
+        let api = TestApi::spawn(&t).await;
         let ledger = api.auth.ledger();
         let item = || NewKitItem {
             title: Title::parse("Logo pack").unwrap(),

@@ -8,42 +8,20 @@ mod support;
 
 use std::sync::Arc;
 
-use axum_test::TestServer;
 use chrono::{Days, NaiveDate, Utc};
-use portal_ledger::app::sessions::Auth;
 use portal_ledger::app::{CommandContext, Ledger, LedgerError};
-use portal_ledger::auth::password::Password;
-use portal_ledger::backend::{open_projections, Migrations};
-use portal_ledger::domain::email::Email;
 use portal_ledger::domain::ids::{AccountId, QuoteId, UserId};
 use portal_ledger::domain::permissions::Denied;
 use portal_ledger::domain::quote::{Currency, Note, Product, Seats, Terms, TermsChange, UnitPrice};
 use portal_ledger::domain::role::{AccountKind, Role};
-use portal_ledger::domain::user::{NewUser, Origin};
 use portal_ledger::domain::DomainError;
-use portal_ledger::http::{router, AppState};
 use portal_ledger::notify::MemoryNotifier;
-use portal_ledger::projection::runner::Projections;
 use serde_json::{json, Value};
+use support::http::{answer, TestApi};
+use support::user_in;
 use uuid::Uuid;
 
 const PASSWORD: &str = "quote password 1";
-
-async fn user_in(ledger: &Ledger, account: AccountId, email: &str, role: Role) -> UserId {
-    let new = NewUser {
-        user_id: UserId(Uuid::now_v7()),
-        email: Email::parse(email).unwrap(),
-        name: email.into(),
-        role,
-        origin: Origin::Direct,
-        invitation: None,
-    };
-    ledger
-        .create_user(&CommandContext::system(), account, &new)
-        .await
-        .unwrap();
-    new.user_id
-}
 
 fn terms(valid_until: Option<NaiveDate>) -> Terms {
     Terms {
@@ -330,91 +308,14 @@ on_both_backends!(
     }
 );
 
-/// The service over loopback HTTP, with the ledger behind it.
-struct Api {
-    server: TestServer,
-    auth: Auth,
-    mail: MemoryNotifier,
-    _projections: Arc<Projections>,
-}
-
-async fn api(t: &support::TestStore) -> Api {
-    let projections = Projections::new(
-        t.store.clone(),
-        t.personal.clone(),
-        open_projections(&t.location, Migrations::Apply)
-            .await
-            .unwrap(),
-    );
-    projections.start();
-    let mail = MemoryNotifier::default();
-    let auth = Auth::new(
-        Ledger::new(t.store.clone(), t.personal.clone()),
-        t.backend.credentials(),
-    )
-    .with_notifier(Arc::new(mail.clone()));
-    auth.bootstrap(&Email::parse("root@platform.example").unwrap(), Utc::now())
-        .await
-        .unwrap();
-    let state = AppState {
-        store: t.store.clone(),
-        auth: auth.clone(),
-        projections: projections.clone(),
-        idempotency: t.backend.idempotency(),
-        checkpoint_key: None,
-    };
-    let server = TestServer::builder().http_transport().build(router(state));
-    Api {
-        server,
-        auth,
-        mail,
-        _projections: projections,
-    }
-}
-
-impl Api {
-    /// A bearer token for `user` (given a password first).
-    async fn token(&self, user: UserId) -> String {
-        let system = CommandContext::system();
-        self.auth
-            .set_initial_password(
-                &system,
-                user,
-                &Password::parse(PASSWORD).unwrap(),
-                Utc::now(),
-            )
-            .await
-            .unwrap();
-        let email = self.auth.ledger().user(user).await.unwrap().email.unwrap();
-        let response = self
-            .server
-            .post("/v1/sessions")
-            .json(&json!({ "email": email.as_str(), "password": PASSWORD }))
-            .await;
-        assert_eq!(response.status_code(), 201, "{}", response.text());
-        response.json::<Value>()["token"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
-}
-
-fn answer(response: &axum_test::TestResponse) -> (u16, String) {
-    let code = serde_json::from_str::<Value>(&response.text())
-        .ok()
-        .and_then(|b| b["error"]["code"].as_str().map(str::to_owned))
-        .unwrap_or_default();
-    (response.status_code().as_u16(), code)
-}
-
 on_both_backends!(quotes_over_http, |t: support::TestStore| async move {
-    let api = api(&t).await;
+    let api = TestApi::spawn(&t).await;
     let w = world(api.auth.ledger()).await;
-    let sales = api.token(w.sales).await;
-    let customer_admin = api.token(w.customer_admin).await;
-    let reader = api.token(w.customer_reader).await;
-    let support = api.token(w.customer_support).await;
-    let marketing = api.token(w.marketing).await;
+    let sales = api.password_and_sign_in(w.sales, PASSWORD).await;
+    let customer_admin = api.password_and_sign_in(w.customer_admin, PASSWORD).await;
+    let reader = api.password_and_sign_in(w.customer_reader, PASSWORD).await;
+    let support = api.password_and_sign_in(w.customer_support, PASSWORD).await;
+    let marketing = api.password_and_sign_in(w.marketing, PASSWORD).await;
     let s = &api.server;
     let quotes = format!("/v1/accounts/{}/quotes", w.customer);
     let valid = json!({

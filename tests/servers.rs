@@ -5,41 +5,18 @@
 
 mod support;
 
-use std::sync::Arc;
-
-use axum_test::TestServer;
-use chrono::Utc;
 use portal_ledger::app::history::{AsOf, Entity};
-use portal_ledger::app::sessions::Auth;
 use portal_ledger::app::{CommandContext, Ledger, LedgerError};
-use portal_ledger::auth::password::Password;
-use portal_ledger::backend::{open_projections, Migrations};
-use portal_ledger::domain::email::Email;
-use portal_ledger::domain::ids::{AccountId, LicenseId, ServerId, UserId};
+use portal_ledger::domain::ids::{AccountId, LicenseId, ServerId};
 use portal_ledger::domain::permissions::Denied;
 use portal_ledger::domain::role::{AccountKind, Role};
-use portal_ledger::domain::user::{NewUser, Origin};
 use portal_ledger::domain::DomainError;
-use portal_ledger::http::{router, AppState};
-use portal_ledger::notify::MemoryNotifier;
-use portal_ledger::projection::runner::Projections;
 use serde_json::{json, Value};
+use support::http::TestApi;
 use uuid::Uuid;
 
 async fn user_in(ledger: &Ledger, account: AccountId, email: &str, role: Role) -> CommandContext {
-    let new = NewUser {
-        user_id: UserId(Uuid::now_v7()),
-        email: Email::parse(email).unwrap(),
-        name: email.into(),
-        role,
-        origin: Origin::Direct,
-        invitation: None,
-    };
-    ledger
-        .create_user(&CommandContext::system(), account, &new)
-        .await
-        .unwrap();
-    CommandContext::as_user(new.user_id)
+    CommandContext::as_user(support::user_in(ledger, account, email, role).await)
 }
 
 fn domain(e: LedgerError) -> DomainError {
@@ -325,31 +302,9 @@ on_both_backends!(
 on_both_backends!(
     a_server_license_over_http,
     |t: support::TestStore| async move {
-        let projections = Projections::new(
-            t.store.clone(),
-            t.personal.clone(),
-            open_projections(&t.location, Migrations::Apply)
-                .await
-                .unwrap(),
-        );
-        projections.start();
-        let auth = Auth::new(
-            Ledger::new(t.store.clone(), t.personal.clone()),
-            t.backend.credentials(),
-        )
-        .with_notifier(Arc::new(MemoryNotifier::default()));
-        auth.bootstrap(&Email::parse("root@platform.example").unwrap(), Utc::now())
-            .await
-            .unwrap();
-        let state = AppState {
-            store: t.store.clone(),
-            auth: auth.clone(),
-            projections: projections.clone(),
-            idempotency: t.backend.idempotency(),
-            checkpoint_key: None,
-        };
-        let server = TestServer::builder().http_transport().build(router(state));
-        let ledger = auth.ledger();
+        let api = TestApi::spawn(&t).await;
+        let server = &api.server;
+        let ledger = api.ledger();
         let system = CommandContext::system();
         let org = AccountId(Uuid::now_v7());
         ledger
@@ -357,22 +312,9 @@ on_both_backends!(
             .await
             .unwrap();
         let admin = user_in(ledger, org, "admin@acme.example", Role::Admin).await;
-        auth.set_initial_password(
-            &system,
-            admin.actor.unwrap(),
-            &Password::parse("admin password 1").unwrap(),
-            Utc::now(),
-        )
-        .await
-        .unwrap();
-        let token = server
-            .post("/v1/sessions")
-            .json(&json!({ "email": "admin@acme.example", "password": "admin password 1" }))
-            .await
-            .json::<Value>()["token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let token = api
+            .password_and_sign_in(admin.actor.unwrap(), "admin password 1")
+            .await;
         let license = LicenseId(Uuid::now_v7());
         ledger
             .create_license(&system, org, license, "Pro", 5)

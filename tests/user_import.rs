@@ -6,22 +6,15 @@
 
 mod support;
 
-use std::sync::Arc;
-
-use axum_test::TestServer;
-use chrono::Utc;
-use portal_ledger::app::sessions::Auth;
 use portal_ledger::app::user_import::{ImportError, ImportMode, ImportReport};
 use portal_ledger::app::{CommandContext, Ledger, LedgerError};
-use portal_ledger::backend::{open_projections, Migrations};
 use portal_ledger::domain::email::Email;
 use portal_ledger::domain::ids::{AccountId, LicenseId, UserId};
 use portal_ledger::domain::permissions::Denied;
 use portal_ledger::domain::role::{AccountKind, Role};
 use portal_ledger::domain::user::{NewUser, Origin, Status};
-use portal_ledger::http::{router, AppState};
-use portal_ledger::projection::runner::Projections;
 use serde_json::{json, Value};
+use support::http::TestApi;
 use uuid::Uuid;
 
 struct Org {
@@ -495,57 +488,7 @@ on_both_backends!(
     }
 );
 
-struct Api {
-    server: TestServer,
-    _projections: Arc<Projections>,
-    root_password: String,
-}
-
-async fn api(t: &support::TestStore) -> Api {
-    let projections = Projections::new(
-        t.store.clone(),
-        t.personal.clone(),
-        open_projections(&t.location, Migrations::Apply)
-            .await
-            .unwrap(),
-    );
-    projections.start();
-    let auth = Auth::new(
-        Ledger::new(t.store.clone(), t.personal.clone()),
-        t.backend.credentials(),
-    );
-    let (_, _, password) = auth
-        .bootstrap(&Email::parse("root@platform.example").unwrap(), Utc::now())
-        .await
-        .unwrap();
-    let state = AppState {
-        store: t.store.clone(),
-        auth,
-        projections: projections.clone(),
-        idempotency: t.backend.idempotency(),
-        checkpoint_key: None,
-    };
-    Api {
-        server: TestServer::builder().http_transport().build(router(state)),
-        _projections: projections,
-        root_password: password.expose().to_owned(),
-    }
-}
-
-impl Api {
-    async fn sign_in(&self, email: &str, password: &str) -> String {
-        let response = self
-            .server
-            .post("/v1/sessions")
-            .json(&json!({ "email": email, "password": password }))
-            .await;
-        assert_eq!(response.status_code(), 201, "{}", response.text());
-        response.json::<Value>()["token"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
-
+impl TestApi {
     async fn import(&self, token: &str, path: &str, csv: String) -> axum_test::TestResponse {
         self.server
             .post(path)
@@ -557,24 +500,15 @@ impl Api {
 }
 
 on_both_backends!(importing_over_http, |t: support::TestStore| async move {
-    let api = api(&t).await;
+    let api = TestApi::builder().without_notifier().spawn(&t).await;
     let root = api
         .sign_in("root@platform.example", &api.root_password)
         .await;
-    let org: Value = api
-        .server
-        .post("/v1/accounts")
-        .authorization_bearer(&root)
-        .json(&json!({ "kind": "organization", "name": "Customer GmbH" }))
-        .await
-        .json();
-    let org_id = org["account_id"].as_str().unwrap().to_owned();
-    api.server
-        .post(&format!("/v1/accounts/{org_id}/users"))
-        .authorization_bearer(&root)
-        .json(&json!({ "email": "boss@customer.example", "name": "Boss", "role": "admin", "password": "customer password" }))
-        .await
-        .assert_status(axum::http::StatusCode::CREATED);
+    let org_id = api
+        .create_account(&root, "organization", "Customer GmbH")
+        .await;
+    api.add_user(&root, &org_id, &json!({ "email": "boss@customer.example", "name": "Boss", "role": "admin", "password": "customer password" }))
+        .await;
     let boss = api
         .sign_in("boss@customer.example", "customer password")
         .await;

@@ -8,10 +8,17 @@
 
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use portal_ledger::app::{CommandContext, Ledger};
 use portal_ledger::backend::{Backend, Migrations, StoreLocation};
+use portal_ledger::domain::email::Email;
+use portal_ledger::domain::ids::{AccountId, UserId};
+use portal_ledger::domain::role::Role;
+use portal_ledger::domain::user::{NewUser, Origin};
 use portal_ledger::event::{EventType, JsonObject, NewEvent, StreamId};
 use portal_ledger::store::{ExpectedVersion, SharedStore, StreamAppend};
 use tokio_postgres::NoTls;
@@ -215,4 +222,22 @@ pub async fn fill(store: &SharedStore, n: usize) {
             .await
             .expect("append");
     }
+}
+
+/// Creates a direct user of `account` as the system, named by its address;
+/// returns its id. Fixtures made through the ledger, without HTTP.
+pub async fn user_in(ledger: &Ledger, account: AccountId, email: &str, role: Role) -> UserId {
+    let new = NewUser {
+        user_id: UserId(uuid::Uuid::now_v7()),
+        email: Email::parse(email).unwrap(),
+        name: email.into(),
+        role,
+        origin: Origin::Direct,
+        invitation: None,
+    };
+    ledger
+        .create_user(&CommandContext::system(), account, &new)
+        .await
+        .unwrap();
+    new.user_id
 }

@@ -1,0 +1,217 @@
+//! The service over loopback HTTP for the tests that drive the real router.
+//!
+//! Every HTTP test needs the same wiring `serve` does — read models started
+//! on the store, an `Auth` over a `Ledger` with the root admin
+//! bootstrapped, an `AppState`, the router on a real connection — and the
+//! same few requests (sign in, read the error code of a refusal, create an
+//! account or a user). Eight test binaries used to carry their own copy of
+//! that wiring, and copies drift: one forgot the notifier, another the
+//! peer address. Here it exists once; the ways tests differ (the client's
+//! address known to handlers, no notifier at all) are explicit
+//! [`TestApiBuilder`] options rather than edited copies.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum_test::{TestResponse, TestServer};
+use chrono::Utc;
+use portal_ledger::app::sessions::Auth;
+use portal_ledger::app::{CommandContext, Ledger};
+use portal_ledger::auth::password::Password;
+use portal_ledger::backend::{open_projections, Migrations};
+use portal_ledger::domain::email::Email;
+use portal_ledger::domain::ids::{AccountId, UserId};
+use portal_ledger::http::{router, AppState};
+use portal_ledger::notify::MemoryNotifier;
+use portal_ledger::projection::runner::Projections;
+use serde_json::{json, Value};
+
+use super::TestStore;
+
+/// The root admin `TestApi` bootstraps.
+pub const ROOT_EMAIL: &str = "root@platform.example";
+
+/// The router served on a loopback port, with what tests reach behind it.
+pub struct TestApi {
+    pub server: TestServer,
+    /// The service's `Auth` (and through it the ledger), for making
+    /// fixtures without HTTP.
+    pub auth: Auth,
+    /// Kept running for as long as the server is; reads wait on it.
+    pub projections: Arc<Projections>,
+    /// The platform account the bootstrap created.
+    pub platform: AccountId,
+    /// The root admin's generated password.
+    pub root_password: String,
+    /// What the service e-mailed (empty when built without a notifier).
+    pub mail: MemoryNotifier,
+}
+
+/// How to build a [`TestApi`]; the defaults are what most tests need.
+pub struct TestApiBuilder {
+    connect_info: bool,
+    notifier: bool,
+}
+
+impl TestApi {
+    /// The service with the defaults: notifications recorded in
+    /// [`TestApi::mail`], no peer address.
+    pub async fn spawn(t: &TestStore) -> Self {
+        Self::builder().spawn(t).await
+    }
+
+    pub fn builder() -> TestApiBuilder {
+        TestApiBuilder {
+            connect_info: false,
+            notifier: true,
+        }
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        self.auth.ledger()
+    }
+
+    /// Signs in (expecting 201) and returns the bearer token.
+    pub async fn sign_in(&self, email: &str, password: &str) -> String {
+        sign_in(&self.server, email, password).await
+    }
+
+    /// Signs in (expecting 201) and returns the token and the whole answer.
+    pub async fn session(&self, email: &str, password: &str) -> (String, Value) {
+        session(&self.server, email, password).await
+    }
+
+    /// A bearer token for the root admin.
+    pub async fn root(&self) -> String {
+        self.sign_in(ROOT_EMAIL, &self.root_password).await
+    }
+
+    /// Gives `user` its first password as the system, then signs in with
+    /// it; returns the bearer token.
+    pub async fn password_and_sign_in(&self, user: UserId, password: &str) -> String {
+        self.auth
+            .set_initial_password(
+                &CommandContext::system(),
+                user,
+                &Password::parse(password).unwrap(),
+                Utc::now(),
+            )
+            .await
+            .unwrap();
+        let email = self.ledger().user(user).await.unwrap().email.unwrap();
+        self.sign_in(email.as_str(), password).await
+    }
+
+    /// Creates an account over HTTP (expecting 201); returns its id.
+    pub async fn create_account(&self, token: &str, kind: &str, name: &str) -> String {
+        let response = self
+            .server
+            .post("/v1/accounts")
+            .authorization_bearer(token)
+            .json(&json!({ "kind": kind, "name": name }))
+            .await;
+        assert_eq!(response.status_code(), 201, "{}", response.text());
+        let body: Value = response.json();
+        body["account_id"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates a user of `account` from `fields` over HTTP (expecting
+    /// 201); returns the answer.
+    pub async fn add_user(&self, token: &str, account: &str, fields: &Value) -> Value {
+        let response = self
+            .server
+            .post(&format!("/v1/accounts/{account}/users"))
+            .authorization_bearer(token)
+            .json(fields)
+            .await;
+        assert_eq!(response.status_code(), 201, "{}", response.text());
+        response.json()
+    }
+}
+
+impl TestApiBuilder {
+    /// Serves with the peer address, as `serve` does, so handlers (and the
+    /// entries they append) know the client's ip.
+    pub fn with_connect_info(mut self) -> Self {
+        self.connect_info = true;
+        self
+    }
+
+    /// Leaves `Auth` without a notifier, as a deployment without mail.
+    pub fn without_notifier(mut self) -> Self {
+        self.notifier = false;
+        self
+    }
+
+    pub async fn spawn(self, t: &TestStore) -> TestApi {
+        let projections = Projections::new(
+            t.store.clone(),
+            t.personal.clone(),
+            open_projections(&t.location, Migrations::Apply)
+                .await
+                .unwrap(),
+        );
+        projections.start();
+        let mail = MemoryNotifier::default();
+        let mut auth = Auth::new(
+            Ledger::new(t.store.clone(), t.personal.clone()),
+            t.backend.credentials(),
+        );
+        if self.notifier {
+            auth = auth.with_notifier(Arc::new(mail.clone()));
+        }
+        let (platform, _, password) = auth
+            .bootstrap(&Email::parse(ROOT_EMAIL).unwrap(), Utc::now())
+            .await
+            .unwrap();
+        let state = AppState {
+            store: t.store.clone(),
+            auth: auth.clone(),
+            projections: projections.clone(),
+            idempotency: t.backend.idempotency(),
+            checkpoint_key: None,
+        };
+        let builder = TestServer::builder().http_transport();
+        let server = if self.connect_info {
+            builder.build(router(state).into_make_service_with_connect_info::<SocketAddr>())
+        } else {
+            builder.build(router(state))
+        };
+        TestApi {
+            server,
+            auth,
+            projections,
+            platform,
+            root_password: password.expose().to_owned(),
+            mail,
+        }
+    }
+}
+
+/// Signs in on `server` (expecting 201) and returns the bearer token.
+pub async fn sign_in(server: &TestServer, email: &str, password: &str) -> String {
+    session(server, email, password).await.0
+}
+
+async fn session(server: &TestServer, email: &str, password: &str) -> (String, Value) {
+    let response = server
+        .post("/v1/sessions")
+        .json(&json!({ "email": email, "password": password }))
+        .await;
+    assert_eq!(response.status_code(), 201, "{}", response.text());
+    let body: Value = response.json();
+    (body["token"].as_str().unwrap().to_owned(), body)
+}
+
+/// The `error.code` of an answer; empty when it has none (or is no JSON).
+pub fn error_code(response: &TestResponse) -> String {
+    serde_json::from_str::<Value>(&response.text())
+        .ok()
+        .and_then(|body| body["error"]["code"].as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// The status and `error.code` of an answer, for comparing refusals.
+pub fn answer(response: &TestResponse) -> (u16, String) {
+    (response.status_code().as_u16(), error_code(response))
+}
