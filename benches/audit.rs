@@ -416,10 +416,18 @@ async fn run(url: &str, events: Option<u64>, iterations: usize) -> BenchResult<(
     let ledger = Ledger::new(store.clone(), backend.personal_data());
     let head = store.head().await?.position;
     let mid = AsOf::Position(head / 2);
+    // A user whose role changed (portals generated before role changes
+    // were "Update User Groups" logged them as "Update User Permissions").
     let users = target
-        .fetch(
+        .query(
             "proj_activity",
-            &[("action_type", SqlValue::text("Update User Groups"))],
+            &[portal_ledger::projection::query::Condition::In(
+                "action_type",
+                vec![
+                    SqlValue::text("Update User Groups"),
+                    SqlValue::text("Update User Permissions"),
+                ],
+            )],
             "position",
             1,
         )
