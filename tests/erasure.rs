@@ -11,7 +11,6 @@ use chrono::{Duration, Utc};
 use portal_ledger::app::sessions::Auth;
 use portal_ledger::app::{CommandContext, Ledger};
 use portal_ledger::auth::password::Password;
-use portal_ledger::backend::{open_projections, Migrations};
 use portal_ledger::domain::email::Email;
 use portal_ledger::domain::ids::UserId;
 use portal_ledger::domain::invitation::InvitationTarget;
@@ -64,11 +63,7 @@ fn row_of(dump: &[String], column: &str, value: &str) -> Value {
 on_both_backends!(
     purge_makes_personal_data_unreadable_without_rewriting_the_log,
     |t: support::TestStore| async move {
-        let target = open_projections(&t.location, Migrations::Apply)
-            .await
-            .unwrap();
-        let projections = Projections::new(t.store.clone(), t.personal.clone(), target);
-        projections.start();
+        let projections = t.live_projections().await;
         let mail = MemoryNotifier::default();
         let auth = Auth::new(
             Ledger::new(t.store.clone(), t.personal.clone()),

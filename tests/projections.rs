@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use portal_ledger::app::{CommandContext, Ledger};
-use portal_ledger::backend::{open_projections, Migrations};
 use portal_ledger::domain::email::Email;
 use portal_ledger::domain::ids::{AccountId, UserId};
 use portal_ledger::domain::role::{AccountKind, Role};
@@ -50,11 +49,7 @@ fn rows(dump: &[String]) -> Vec<Value> {
 on_both_backends!(
     live_projections_equal_rebuilt_ones,
     |t: support::TestStore| async move {
-        let target = open_projections(&t.location, Migrations::Apply)
-            .await
-            .unwrap();
-        let projections = Projections::new(t.store.clone(), t.personal.clone(), target);
-        projections.start();
+        let projections = t.live_projections().await;
 
         let ledger = Ledger::new(t.store.clone(), t.personal.clone());
         let system = CommandContext::system();
@@ -321,11 +316,7 @@ on_both_backends!(
         use portal_ledger::notify::MemoryNotifier;
         use portal_ledger::projection::read_models::ReadModels;
 
-        let target = open_projections(&t.location, Migrations::Apply)
-            .await
-            .unwrap();
-        let projections = Projections::new(t.store.clone(), t.personal.clone(), target);
-        projections.start();
+        let projections = t.live_projections().await;
         let mail = MemoryNotifier::default();
         let auth = Auth::new(
             Ledger::new(t.store.clone(), t.personal.clone()),
@@ -608,11 +599,7 @@ on_both_backends!(
             Currency, Note, Product, Seats, Terms, TermsChange, UnitPrice,
         };
 
-        let target = open_projections(&t.location, Migrations::Apply)
-            .await
-            .unwrap();
-        let projections = Projections::new(t.store.clone(), t.personal.clone(), target);
-        projections.start();
+        let projections = t.live_projections().await;
         let ledger = Ledger::new(t.store.clone(), t.personal.clone());
         let system = CommandContext::system();
         let (platform, partner, org) = (

@@ -11,13 +11,11 @@ use std::time::Duration as StdDuration;
 
 use chrono::Duration;
 use portal_ledger::app::{CommandContext, Ledger};
-use portal_ledger::backend::{open_projections, Migrations};
 use portal_ledger::domain::email::Email;
 use portal_ledger::domain::ids::{AccountId, UserId};
 use portal_ledger::domain::role::{AccountKind, Role};
 use portal_ledger::domain::user::{NewUser, Origin, Status};
 use portal_ledger::event::RecordedEvent;
-use portal_ledger::projection::runner::Projections;
 use portal_ledger::store::ReadFilter;
 use serde_json::Value;
 use uuid::Uuid;
@@ -72,11 +70,7 @@ fn metadata(event: &RecordedEvent) -> Value {
 on_both_backends!(
     the_sweep_purges_exactly_the_users_whose_retention_is_over,
     |t: support::TestStore| async move {
-        let target = open_projections(&t.location, Migrations::Apply)
-            .await
-            .unwrap();
-        let projections = Projections::new(t.store.clone(), t.personal.clone(), target);
-        projections.start();
+        let projections = t.live_projections().await;
         let ledger =
             Ledger::new(t.store.clone(), t.personal.clone()).with_retention(Duration::days(30));
         let (org, admin) = organization(&ledger).await;

@@ -111,6 +111,21 @@ pub struct TestStore {
 }
 
 impl TestStore {
+    /// The read models of this store, following the log live (the start
+    /// most projection tests share).
+    pub async fn live_projections(&self) -> Arc<portal_ledger::projection::runner::Projections> {
+        let target = portal_ledger::backend::open_projections(&self.location, Migrations::Apply)
+            .await
+            .unwrap();
+        let projections = portal_ledger::projection::runner::Projections::new(
+            self.store.clone(),
+            self.personal.clone(),
+            target,
+        );
+        projections.start();
+        projections
+    }
+
     pub async fn new(kind: Kind) -> Self {
         let (location, database, dir) = match kind {
             Kind::Embedded => {
