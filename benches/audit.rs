@@ -2,7 +2,7 @@
 //!
 //! Generates `AUDIT_EVENTS` events (default 1,000,000; the reference run is
 //! 10,000,000) with `portal-ledger`'s generator (seed 42), imports them,
-//! builds the accounts and activity projections, then times:
+//! builds the accounts, activity and member-index projections, then times:
 //!
 //! - the activity log's **first page** (100 entries, newest first) with each
 //!   filter, `AUDIT_ITERATIONS` times (default 200), as p50 / p99 — exactly
@@ -11,30 +11,37 @@
 //!   customers); target: p99 < 20 ms at 10 M events;
 //! - **export**: every entry a partner's auditor may see, page by page as
 //!   the export endpoint reads them, rendered as NDJSON (entries/s);
-//! - **as-of reads**: a user and an account as of the middle of the log,
-//!   and an organization's user list as of then (p50 / p99);
+//! - **as-of reads**: a user and an account as of the middle of the log, an
+//!   organization's user list as of then (from the member index, and — 3
+//!   runs — by scanning the log as a ledger without the index does), and
+//!   who could act in that organization then, and why (p50 / p99);
 //! - **verify** against reading the whole log (target ≥ 0.5×).
 //!
 //! Nothing asserts on time; figures are printed. A fresh database
 //! `portal_ledger_audit_<random>` is created and dropped (`BENCH_DATABASE_URL`
 //! is an admin URL, default `postgres://postgres@127.0.0.1:5432/postgres`).
 //!
-//! Loading 10 M events takes a quarter of an hour here, so a loaded portal
-//! can be kept and measured again: `AUDIT_KEEP=1` keeps the database (its
-//! name is printed), `AUDIT_DATABASE=<name>` measures an existing one
-//! without generating, importing or projecting (and never drops it).
+//! Loading 10 M events takes over an hour here (projecting the activity log
+//! is most of it), so a loaded portal can be kept and measured again:
+//! `AUDIT_KEEP=1` keeps the database (its name is printed),
+//! `AUDIT_DATABASE=<name>` measures an existing one without generating or
+//! importing (and never drops it), first catching its read models up from
+//! their checkpoints (after a migration added or emptied one).
 
 use std::error::Error;
 use std::io::{BufReader, BufWriter};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use portal_ledger::app::audit::Visibility;
 use portal_ledger::app::history::{AsOf, Entity};
+use portal_ledger::app::members::MemberKind;
 use portal_ledger::app::Ledger;
 use portal_ledger::backend::{open_projections, Backend, Migrations, StoreLocation};
 use portal_ledger::domain::ids::{AccountId, UserId};
 use portal_ledger::generate::{generate, Scale};
-use portal_ledger::http::activity::{conditions, ActivityFilter};
+use portal_ledger::http::activity::{search_conditions, ActivityFilter};
+use portal_ledger::projection::read_models::ReadModels;
 use portal_ledger::projection::runner::Projections;
 use portal_ledger::projection::SqlValue;
 use portal_ledger::store::pages::read_pages;
@@ -122,8 +129,8 @@ where
     Ok((percentile(&times, 0.5), percentile(&times, 0.99), rows))
 }
 
-/// Generates the portal (seed 42), imports it and projects the accounts and
-/// the activity log, printing how long each step took.
+/// Generates the portal (seed 42), imports it and projects the accounts,
+/// the activity log and the member index, printing how long each step took.
 async fn load(
     backend: &Backend,
     target: &std::sync::Arc<dyn portal_ledger::projection::ProjectionStore>,
@@ -158,14 +165,18 @@ async fn load(
     let start = Instant::now();
     projections
         .rebuild(
-            &["accounts".to_owned(), "activity".to_owned()],
+            &[
+                "accounts".to_owned(),
+                "activity".to_owned(),
+                "account_entities".to_owned(),
+            ],
             &mut |_, _| {},
         )
         .await?;
     println!(
-        "projected accounts + activity in {:.1} s ({:.0} events/s)",
+        "projected accounts + activity + member index in {:.1} s ({:.0} events/s)",
         start.elapsed().as_secs_f64(),
-        generated.events as f64 * 2.0 / start.elapsed().as_secs_f64()
+        generated.events as f64 * 3.0 / start.elapsed().as_secs_f64()
     );
     Ok(())
 }
@@ -184,7 +195,7 @@ async fn run(url: &str, events: Option<u64>, iterations: usize) -> BenchResult<(
     println!("the log holds {head} events");
     let pg = connect(url).await?;
     // A kept portal may predate a migration that emptied a read model.
-    for name in ["accounts", "activity"] {
+    for name in ["accounts", "activity", "account_entities"] {
         let row = pg
             .query_opt(
                 "SELECT position FROM projection_checkpoints WHERE projector = $1",
@@ -210,7 +221,9 @@ async fn run(url: &str, events: Option<u64>, iterations: usize) -> BenchResult<(
             );
         }
     }
-    pg.batch_execute("ANALYZE proj_activity; ANALYZE proj_accounts; ANALYZE events")
+    pg.batch_execute(
+        "ANALYZE proj_activity; ANALYZE proj_accounts; ANALYZE proj_account_entities; ANALYZE events",
+    )
         .await?;
 
     // Scopes: everything, and the first partner with its customers.
@@ -353,16 +366,43 @@ async fn run(url: &str, events: Option<u64>, iterations: usize) -> BenchResult<(
                 ..Default::default()
             },
         ),
+        (
+            "partner + two types",
+            &partner_scope,
+            ActivityFilter {
+                action_types: Some("Update Configuration,Backup Machine Data".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "partner + e-mail prefix",
+            &partner_scope,
+            ActivityFilter {
+                actor_email_prefix: Some("user12".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "partner + week + words",
+            &partner_scope,
+            ActivityFilter {
+                from: Some(middle - chrono::Duration::days(7)),
+                to: Some(middle),
+                q: Some("wall".into()),
+                ..Default::default()
+            },
+        ),
     ];
     println!("\nactivity log, first page of {PAGE} ({iterations} runs each):");
     println!("{:<28} {:>10} {:>10} {:>6}", "filter", "p50", "p99", "rows");
     for (label, visibility, filter) in &filters {
-        let conditions =
-            conditions(filter, visibility).map_err(|e| format!("{}: {}", e.code, e.message))?;
         let target = target.clone();
         let (p50, p99, rows) = timed(iterations, || {
-            let (target, conditions) = (target.clone(), conditions.clone());
+            let target = target.clone();
             async move {
+                let conditions = search_conditions(target.as_ref(), filter, visibility)
+                    .await
+                    .map_err(|e| format!("{}: {}", e.code, e.message))?;
                 Ok(target
                     .query("proj_activity", &conditions, "position DESC", PAGE)
                     .await?
@@ -388,7 +428,8 @@ async fn run(url: &str, events: Option<u64>, iterations: usize) -> BenchResult<(
     let mut bytes = 0usize;
     let mut filter = ActivityFilter::default();
     loop {
-        let conditions = conditions(&filter, &partner_scope)
+        let conditions = search_conditions(target.as_ref(), &filter, &partner_scope)
+            .await
             .map_err(|e| format!("{}: {}", e.code, e.message))?;
         let rows = target
             .query("proj_activity", &conditions, "position DESC", 1000)
@@ -413,7 +454,9 @@ async fn run(url: &str, events: Option<u64>, iterations: usize) -> BenchResult<(
     );
 
     // As-of reads from the log.
-    let ledger = Ledger::new(store.clone(), backend.personal_data());
+    let ledger = Ledger::new(store.clone(), backend.personal_data())
+        .with_members(Arc::new(ReadModels(target.clone())));
+    let scanning = Ledger::new(store.clone(), backend.personal_data());
     let head = store.head().await?.position;
     let mid = AsOf::Position(head / 2);
     // A user whose role changed (portals generated before role changes
@@ -440,9 +483,8 @@ async fn run(url: &str, events: Option<u64>, iterations: usize) -> BenchResult<(
     );
     let org = customers.first().copied().ok_or("no customer")?;
     println!(
-        "\nas-of reads at position {} ({iterations} runs; the list {} runs):",
-        head / 2,
-        iterations / 10
+        "\nas-of reads at position {} ({iterations} runs):",
+        head / 2
     );
     let (p50, p99, _) = timed(iterations, || {
         let ledger = ledger.clone();
@@ -466,24 +508,43 @@ async fn run(url: &str, events: Option<u64>, iterations: usize) -> BenchResult<(
     })
     .await?;
     println!("{:<28} {:>10} {:>10}", "an organization", ms(p50), ms(p99));
-    let (p50, p99, n) = timed((iterations / 10).max(1), || {
-        let ledger = ledger.clone();
-        async move {
-            let ids = ledger
-                .created_in_account("user.created", "user_id", org, mid)
+    // An organization's users as of then: from the member index, and (a
+    // few runs) by scanning the log as a ledger without the index does.
+    let org_users = |ledger: Ledger| async move {
+        let ids = ledger
+            .created_in_account(MemberKind::User, org, mid)
+            .await?;
+        for id in &ids {
+            ledger
+                .view_as_of(Entity::User(UserId(id.parse()?)), mid)
                 .await?;
-            for id in &ids {
-                ledger
-                    .view_as_of(Entity::User(UserId(id.parse()?)), mid)
-                    .await?;
-            }
-            Ok(ids.len())
         }
+        BenchResult::Ok(ids.len())
+    };
+    let (p50, p99, n) = timed(iterations, || org_users(ledger.clone())).await?;
+    println!(
+        "{:<28} {:>10} {:>10}   ({n} users)",
+        "an organization's users",
+        ms(p50),
+        ms(p99)
+    );
+    let (p50, p99, _) = timed(3, || org_users(scanning.clone())).await?;
+    println!(
+        "{:<28} {:>10} {:>10}   (3 runs, without the member index)",
+        "  … scanning the log",
+        ms(p50),
+        ms(p99)
+    );
+    // Who could act in the organization then (its staff, the partner's,
+    // the platform's), from the member index.
+    let (p50, p99, n) = timed(iterations, || {
+        let ledger = ledger.clone();
+        async move { Ok(ledger.who_could(org, None, mid).await?.len()) }
     })
     .await?;
     println!(
         "{:<28} {:>10} {:>10}   ({n} users)",
-        "an organization's users",
+        "who could, and why",
         ms(p50),
         ms(p99)
     );

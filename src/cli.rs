@@ -148,7 +148,7 @@ pub enum Command {
     Rebuild {
         /// Projections to rebuild (all when none is named): accounts, users,
         /// activity, invitations, licenses, servers, tickets, outbox,
-        /// sessions, checkpoints.
+        /// sessions, checkpoints, quotes, partner_kit, account_entities.
         names: Vec<String>,
     },
     /// Write a realistic generated portal as legacy NDJSON (for `import`):
@@ -301,8 +301,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 open_projections(&location, migrations).await?,
             );
             projections.start();
-            let ledger =
-                Ledger::new(backend.shared(), personal).with_retention(retention.duration());
+            let ledger = Ledger::new(backend.shared(), personal)
+                .with_retention(retention.duration())
+                .with_members(Arc::new(ReadModels(projections.target().clone())));
             spawn_digests(ledger.clone(), projections.target().clone());
             spawn_purges(ledger.clone());
             if let Some(signer) = &signer {

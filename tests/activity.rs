@@ -1787,3 +1787,87 @@ async fn postgres_serves_folded_searches_from_their_indexes() {
         );
     }
 }
+
+/// PostgreSQL answers "any of these accounts, any of these action types,
+/// these words" by merging one ordered index scan per (account, type) —
+/// a Merge Append of Limits over `proj_activity_account_action_type` — and
+/// never by sorting every match (the plan that took 1.7 s at 10 M events).
+/// The real planner on a table of 60,000 entries, nothing forced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_merges_ordered_scans_for_several_accounts_and_types() {
+    use portal_ledger::app::audit::Visibility;
+    use portal_ledger::domain::ids::AccountId;
+    use portal_ledger::http::activity::{conditions, ActivityFilter};
+    use portal_ledger::projection::query::select;
+    use portal_ledger::projection::{Dialect, SqlValue};
+
+    let t = support::TestStore::new(support::Kind::Postgres).await;
+    open_projections(&t.location, Migrations::Apply)
+        .await
+        .unwrap();
+    let client = t.database.as_ref().unwrap().owner_client().await;
+    let accounts: Vec<AccountId> = (0..40).map(|_| AccountId(uuid::Uuid::now_v7())).collect();
+    let ids: Vec<String> = accounts.iter().map(ToString::to_string).collect();
+    client
+        .execute(
+            "INSERT INTO proj_activity (activity_id, position, recorded_at, event_type, action_type, \
+             description, description_folded, account_id, targets) \
+             SELECT 'a' || g, g, now(), 'x', 'Type ' || (g % 12), 'Set brightness ' || (g % 9), \
+             'set brightness ' || (g % 9), ($1::text[])[1 + g % 40], '[]' \
+             FROM generate_series(1, 60000) g",
+            &[&ids],
+        )
+        .await
+        .unwrap();
+    client.batch_execute("ANALYZE proj_activity").await.unwrap();
+    let filter = ActivityFilter {
+        action_types: Some("Type 3,Type 7".into()),
+        q: Some("Brightness 4".into()),
+        ..Default::default()
+    };
+    let scope = Visibility::Accounts(accounts[..30].to_vec());
+    let (sql, params) = select(
+        "proj_activity",
+        "*",
+        &conditions(&filter, &scope).unwrap(),
+        "position DESC",
+        100,
+        Dialect::Postgres,
+    );
+    let texts: Vec<String> = params
+        .iter()
+        .map(|p| match p {
+            SqlValue::Text(Some(text)) => text.clone(),
+            other => panic!("only text parameters here: {other:?}"),
+        })
+        .collect();
+    let binds: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = texts
+        .iter()
+        .map(|t| t as &(dyn tokio_postgres::types::ToSql + Sync))
+        .collect();
+    let plan: Vec<String> = client
+        .query(&format!("EXPLAIN {sql}"), &binds)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let plan = plan.join("\n");
+    assert!(plan.contains("Merge Append"), "{plan}");
+    assert_eq!(
+        plan.matches("Index Scan using proj_activity_account_action_type")
+            .count(),
+        30 * 2,
+        "{plan}"
+    );
+    assert!(!plan.contains("Bitmap"), "{plan}");
+    // And it answers what the filter means: the newest 100 matches.
+    let rows = client.query(&sql, &binds).await.unwrap();
+    let positions: Vec<i64> = rows.iter().map(|r| r.get("position")).collect();
+    let expected: Vec<i64> = (1..=60000i64)
+        .rev()
+        .filter(|g| matches!(g % 12, 3 | 7) && g % 9 == 4 && (g % 40) < 30)
+        .take(100)
+        .collect();
+    assert_eq!(positions, expected);
+}

@@ -251,7 +251,7 @@ on_both_backends!(rebuild_takes_projection_names, |t: TestStore| async move {
     assert!(all.status.success(), "{}", stderr(&all));
     assert!(
         stderr(&all).contains(
-            "rebuilt accounts, users, activity, invitations, licenses, servers, tickets, outbox, sessions, checkpoints, quotes, partner_kit up to position 5"
+            "rebuilt accounts, users, activity, invitations, licenses, servers, tickets, outbox, sessions, checkpoints, quotes, partner_kit, account_entities up to position 5"
         ),
         "{}",
         stderr(&all)

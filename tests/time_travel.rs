@@ -8,14 +8,18 @@
 
 mod support;
 
+use std::sync::Arc;
+
 use chrono::Utc;
 use portal_ledger::app::history::{AsOf, Entity};
+use portal_ledger::app::members::MemberKind;
 use portal_ledger::app::{CommandContext, Ledger};
 use portal_ledger::backend::{open_projections, Migrations};
 use portal_ledger::domain::email::Email;
 use portal_ledger::domain::ids::{AccountId, LicenseId, ServerId, UserId};
 use portal_ledger::domain::role::{AccountKind, Role};
 use portal_ledger::domain::user::{NewUser, Origin};
+use portal_ledger::projection::read_models::ReadModels;
 use portal_ledger::projection::runner::Projections;
 use portal_ledger::projection::SqlValue;
 use serde_json::{json, Value};
@@ -435,21 +439,42 @@ on_both_backends!(
                         .unwrap();
                     assert_eq!(by_position, then, "{}", context(&entity, "cut log"));
                 }
-                for (event_type, field, table) in [
-                    ("user.created", "user_id", "proj_users"),
-                    ("license.created", "license_id", "proj_licenses"),
-                    ("server.registered", "server_id", "proj_servers"),
+                // The member index of the cut store is complete through
+                // `cut`: a ledger over the whole log reading it answers
+                // from the index up to there and from the log after.
+                let indexed = ledger
+                    .clone()
+                    .with_members(Arc::new(ReadModels(projections.target().clone())));
+                for (kind, field, table) in [
+                    (MemberKind::User, "user_id", "proj_users"),
+                    (MemberKind::License, "license_id", "proj_licenses"),
+                    (MemberKind::Server, "server_id", "proj_servers"),
                 ] {
                     for as_of in [AsOf::Position(cut), AsOf::Time(time)] {
-                        let mut ids = ledger
-                            .created_in_account(event_type, field, e.org, as_of)
-                            .await
-                            .unwrap();
-                        ids.sort();
+                        for (how, ledger) in [("log", &ledger), ("index", &indexed)] {
+                            let mut ids =
+                                ledger.created_in_account(kind, e.org, as_of).await.unwrap();
+                            ids.sort();
+                            assert_eq!(
+                                ids,
+                                listed(&projections, table, field, e.org).await,
+                                "seed {seed}, cut {cut}, {kind:?} {as_of:?} from the {how}"
+                            );
+                        }
+                    }
+                    for as_of in [
+                        AsOf::Position(cut / 2),
+                        AsOf::Position(head),
+                        AsOf::Position(u64::MAX),
+                        AsOf::Time(events[(cut as usize).min(events.len() - 1)].recorded_at),
+                    ] {
                         assert_eq!(
-                            ids,
-                            listed(&projections, table, field, e.org).await,
-                            "seed {seed}, cut {cut}, {event_type} {as_of:?}"
+                            indexed
+                                .created_in_account(kind, e.org, as_of)
+                                .await
+                                .unwrap(),
+                            ledger.created_in_account(kind, e.org, as_of).await.unwrap(),
+                            "seed {seed}, index through {cut}, {kind:?} {as_of:?}"
                         );
                     }
                 }

@@ -17,6 +17,7 @@ use serde::Serialize;
 use crate::app::codec::decode;
 use crate::app::history::AsOf;
 use crate::app::ledger::{Ledger, LedgerError};
+use crate::app::members::MemberKind;
 use crate::domain::account::{self, AccountEvent, AccountState};
 use crate::domain::ids::{AccountId, ServerId, UserId};
 use crate::domain::permissions::{self, Action, Relation};
@@ -192,7 +193,7 @@ impl Ledger {
         let mut out = Vec::new();
         for (population, relation_name) in populations {
             let users = self
-                .created_in_account("user.created", "user_id", population, as_of)
+                .created_in_account(MemberKind::User, population, as_of)
                 .await?;
             for id in users {
                 let Ok(id) = id.parse().map(UserId) else {

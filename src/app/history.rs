@@ -21,8 +21,7 @@ use crate::domain::quote::{self, QuoteEvent, QuoteState};
 use crate::domain::server::{self, ServerEvent, ServerState};
 use crate::domain::ticket::{self, TicketEvent, TicketState};
 use crate::domain::user::{self, Status, UserEvent, UserState};
-use crate::event::{EventType, RecordedEvent, StreamId};
-use crate::store::ReadFilter;
+use crate::event::{RecordedEvent, StreamId};
 
 /// A moment in the log: a position, or a time (`recorded_at` at or before).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -320,43 +319,6 @@ impl Ledger {
                 .and_then(|v| v["account_id"].as_str().and_then(|a| a.parse().ok()))
                 .map(AccountId),
         })
-    }
-
-    /// The ids of the entities of one kind created in `account` up to
-    /// `as_of` (read from the creating events' payloads), in log order.
-    pub async fn created_in_account(
-        &self,
-        event_type: &str,
-        id_field: &str,
-        account: AccountId,
-        as_of: AsOf,
-    ) -> Result<Vec<String>, LedgerError> {
-        let filter = ReadFilter {
-            categories: vec![],
-            event_types: vec![EventType::parse(event_type).map_err(|e| {
-                LedgerError::Store(crate::store::StoreError::Unavailable(e.to_string()))
-            })?],
-        };
-        let account = account.to_string();
-        let mut found = Vec::new();
-        let mut from = 1;
-        loop {
-            let page = self.store().read_all(from, 1000, &filter).await?;
-            let Some(last) = page.last() else { break };
-            from = last.position + 1;
-            for event in &page {
-                if !as_of.includes(event) {
-                    return Ok(found);
-                }
-                let payload = event.payload.to_value();
-                if payload["account_id"] == account.as_str() {
-                    if let Some(id) = payload[id_field].as_str() {
-                        found.push(id.to_owned());
-                    }
-                }
-            }
-        }
-        Ok(found)
     }
 }
 

@@ -12,6 +12,7 @@ use crate::app::codec::{decode, encode, CodecError};
 use crate::app::context::{
     ActivityType, Actor, CommandContext, EventMetadata, EventRef, GrantBasis, GrantEvent,
 };
+use crate::app::members::SharedMemberIndex;
 use crate::domain::account::{self, AccountEvent, AccountState};
 use crate::domain::email::Email;
 use crate::domain::ids::{
@@ -74,6 +75,8 @@ pub struct Ledger {
     personal: SharedPersonalData,
     pub(crate) notifier: SharedNotifier,
     pub(crate) retention: Duration,
+    /// Where as-of lists start (see `app::members`); `None` scans the log.
+    pub(crate) members: Option<SharedMemberIndex>,
 }
 
 impl Ledger {
@@ -85,7 +88,15 @@ impl Ledger {
             personal,
             notifier: Arc::new(LogNotifier),
             retention: Duration::days(user::DEFAULT_RETENTION_DAYS),
+            members: None,
         }
+    }
+
+    /// Lists the entities an account had at a moment from `index` (a read
+    /// model) up to its checkpoint, instead of scanning the whole log.
+    pub fn with_members(mut self, index: SharedMemberIndex) -> Self {
+        self.members = Some(index);
+        self
     }
 
     /// Where e-mails go (the log output by default).

@@ -16,6 +16,7 @@ pub mod history;
 pub mod invitations;
 pub mod ledger;
 pub mod licenses;
+pub mod members;
 pub mod notifications;
 pub mod partner_kit;
 pub mod quotes;

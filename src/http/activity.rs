@@ -27,7 +27,7 @@ use crate::http::schemas::ReadErrors;
 use crate::http::users::{caught_up, ReadAfter};
 use crate::http::AppState;
 use crate::projection::query::Condition;
-use crate::projection::SqlValue;
+use crate::projection::{ProjectionStore, SqlValue};
 
 /// Entries per page by default, and at most.
 const DEFAULT_LIMIT: usize = 100;
@@ -100,8 +100,24 @@ fn decode_cursor(cursor: &str) -> Result<u64, ApiError> {
 }
 
 /// The filter as conditions on `proj_activity`, within what `visibility`
-/// allows (public for the audit benchmark, which times exactly these
+/// allows, with its time window read as positions (see
+/// [`window_conditions`]): exactly what `GET /v1/activity` and the export
+/// ask the read model (public for the audit benchmark, which times these
 /// queries).
+pub async fn search_conditions(
+    target: &dyn ProjectionStore,
+    filter: &ActivityFilter,
+    visibility: &Visibility,
+) -> Result<Vec<Condition<'static>>, ApiError> {
+    let mut out = conditions(filter, visibility)?;
+    out.extend(window_conditions(target, filter).await?);
+    Ok(out)
+}
+
+/// Every filter but the time window, as conditions (pure). Several accounts
+/// and several action types are [`Condition::AnyOf`]s: one ordered scan of
+/// the `(account_id, action_type, position DESC)` index per combination,
+/// merged, instead of every matching row sorted.
 pub fn conditions(
     filter: &ActivityFilter,
     visibility: &Visibility,
@@ -114,7 +130,7 @@ pub fn conditions(
         )),
         (Some(_), _) => return Err(ApiError::not_found()),
         (None, Visibility::All) => {}
-        (None, Visibility::Accounts(accounts)) => out.push(Condition::In(
+        (None, Visibility::Accounts(accounts)) => out.push(Condition::AnyOf(
             "account_id",
             accounts
                 .iter()
@@ -135,14 +151,18 @@ pub fn conditions(
         ));
     }
     if let Some(types) = &filter.action_types {
-        let types: Vec<SqlValue> = types
+        let mut types: Vec<&str> = types
             .split(',')
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .map(SqlValue::text)
             .collect();
+        types.sort_unstable();
+        types.dedup();
         if !types.is_empty() {
-            out.push(Condition::In("action_type", types));
+            out.push(Condition::AnyOf(
+                "action_type",
+                types.into_iter().map(SqlValue::text).collect(),
+            ));
         }
     }
     if let Some(q) = &filter.q {
@@ -171,15 +191,6 @@ pub fn conditions(
             ))
         }
     }
-    if let Some(from) = filter.from {
-        out.push(Condition::AtLeast(
-            "recorded_at",
-            SqlValue::Time(Some(from)),
-        ));
-    }
-    if let Some(to) = filter.to {
-        out.push(Condition::Below("recorded_at", SqlValue::Time(Some(to))));
-    }
     if let Some(outcome) = &filter.outcome {
         if !matches!(outcome.as_str(), "succeeded" | "challenged") {
             return Err(bad("invalid_outcome", "outcome is succeeded or challenged"));
@@ -196,17 +207,53 @@ pub fn conditions(
     Ok(out)
 }
 
-/// Newest first. With a time window, by `recorded_at` first: since
-/// `recorded_at` never decreases along positions this is the same order,
-/// but it lets the `(recorded_at DESC, position DESC)` index serve the
-/// window in order (a `to` alone would otherwise scan every newer entry).
-fn order_by(filter: &ActivityFilter) -> &'static str {
-    if filter.from.is_some() || filter.to.is_some() {
-        "recorded_at DESC, position DESC"
-    } else {
-        "position DESC"
+/// The time window as a range of positions. `recorded_at` never decreases
+/// along the log (the writer and `import` guarantee it, `verify` checks
+/// it), so "from `from` to before `to`" is exactly "from the first entry
+/// recorded at or after `from` to before the first recorded at or after
+/// `to`" — two one-row lookups in the `(recorded_at DESC, position DESC)`
+/// index. Then every search is ordered by position alone and a window
+/// combines with any other filter's index (a window far back no longer
+/// scans every newer entry of each account).
+async fn window_conditions(
+    target: &dyn ProjectionStore,
+    filter: &ActivityFilter,
+) -> Result<Vec<Condition<'static>>, ApiError> {
+    let first_at_or_after = |time: DateTime<Utc>| async move {
+        let rows = target
+            .query(
+                TABLE,
+                &[Condition::AtLeast(
+                    "recorded_at",
+                    SqlValue::Time(Some(time)),
+                )],
+                "recorded_at, position",
+                1,
+            )
+            .await?;
+        Ok::<_, ApiError>(rows.first().and_then(|r| r["position"].as_i64()))
+    };
+    let mut out = Vec::new();
+    if let Some(from) = filter.from {
+        match first_at_or_after(from).await? {
+            Some(position) => out.push(Condition::AtLeast(
+                "position",
+                SqlValue::Int(Some(position)),
+            )),
+            // Nothing was recorded since `from`.
+            None => out.push(Condition::In("position", vec![])),
+        }
     }
+    if let Some(to) = filter.to {
+        if let Some(position) = first_at_or_after(to).await? {
+            out.push(Condition::Below("position", SqlValue::Int(Some(position))));
+        }
+    }
+    Ok(out)
 }
+
+/// Newest first: every search, windows included, is ordered by position.
+const ORDER_BY: &str = "position DESC";
 
 /// An entry as the API shows it (the erasure bookkeeping and the folded
 /// search columns stay inside).
@@ -266,8 +313,8 @@ async fn page(
         .target()
         .query(
             TABLE,
-            &conditions(filter, visibility)?,
-            order_by(filter),
+            &search_conditions(state.projections.target().as_ref(), filter, visibility).await?,
+            ORDER_BY,
             limit,
         )
         .await?;
@@ -434,12 +481,11 @@ pub async fn export(
             return None;
         }
         let result = async {
-            let conditions = conditions(&cursor.filter, &cursor.visibility)?;
-            let rows = cursor
-                .state
-                .projections
-                .target()
-                .query(TABLE, &conditions, order_by(&cursor.filter), EXPORT_PAGE)
+            let target = cursor.state.projections.target();
+            let conditions =
+                search_conditions(target.as_ref(), &cursor.filter, &cursor.visibility).await?;
+            let rows = target
+                .query(TABLE, &conditions, ORDER_BY, EXPORT_PAGE)
                 .await?;
             let rows: Vec<Value> = rows.into_iter().map(entry).collect();
             let bytes = render(&rows, ndjson, cursor.first)?;
@@ -504,14 +550,16 @@ mod tests {
         visibility: Visibility,
     ) -> String {
         let conditions = conditions(&filter, &visibility).unwrap();
-        let (sql, params) = select(
-            TABLE,
-            "*",
-            &conditions,
-            order_by(&filter),
-            100,
-            Dialect::Sqlite,
-        );
+        plan_of(projections, &conditions, ORDER_BY, 100).await
+    }
+
+    async fn plan_of(
+        projections: &SqliteProjections,
+        conditions: &[Condition<'_>],
+        order_by: &str,
+        limit: usize,
+    ) -> String {
+        let (sql, params) = select(TABLE, "*", conditions, order_by, limit, Dialect::Sqlite);
         projections
             .run(move |conn| {
                 let values: Vec<rusqlite::types::Value> = params
@@ -590,37 +638,60 @@ mod tests {
             plan.contains("USING INDEX proj_activity_action_type (action_type=?)"),
             "{plan}"
         );
-        let plan = sqlite_plan(
+        // A time window is looked up as positions: the first entry at or
+        // after a moment, in order off the recorded_at index.
+        let plan = plan_of(
             &projections,
-            ActivityFilter {
-                from: Some(Utc::now()),
-                to: Some(Utc::now()),
-                ..Default::default()
-            },
-            all(),
+            &[Condition::AtLeast(
+                "recorded_at",
+                SqlValue::Time(Some(Utc::now())),
+            )],
+            "recorded_at, position",
+            1,
         )
         .await;
         assert!(
-            plan.contains(
-                "USING INDEX proj_activity_recorded_at_desc (recorded_at>? AND recorded_at<?)"
-            ),
+            plan.contains("USING INDEX proj_activity_recorded_at_desc (recorded_at>?)"),
             "{plan}"
         );
         assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        // ... and then is a range of the position index.
+        let plan = plan_of(
+            &projections,
+            &[
+                Condition::AtLeast("position", SqlValue::Int(Some(10))),
+                Condition::Below("position", SqlValue::Int(Some(20))),
+            ],
+            ORDER_BY,
+            100,
+        )
+        .await;
+        assert!(plan.contains("(position>? AND position<?)"), "{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        // Several accounts and action types: one ordered scan per pair,
+        // merged; no branch sorts.
         let plan = sqlite_plan(
             &projections,
             ActivityFilter {
-                to: Some(Utc::now()),
+                action_types: Some("Invite User,Delete User".into()),
+                q: Some("wall".into()),
                 ..Default::default()
             },
-            all(),
+            Visibility::Accounts(vec![
+                AccountId(uuid::Uuid::now_v7()),
+                AccountId(uuid::Uuid::now_v7()),
+            ]),
         )
         .await;
-        assert!(
-            plan.contains("USING INDEX proj_activity_recorded_at_desc (recorded_at<?)"),
+        assert_eq!(
+            plan.matches(
+                "USING INDEX proj_activity_account_action_type (account_id=? AND action_type=?)"
+            )
+            .count(),
+            4,
             "{plan}"
         );
-        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        assert!(plan.contains("MERGE (UNION ALL)"), "{plan}");
         let account = AccountId(uuid::Uuid::now_v7());
         let plan = sqlite_plan(
             &projections,

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::app::history::{AsOf, Entity, HistoryEntry};
+use crate::app::members::MemberKind;
 use crate::domain::ids::AccountId;
 use crate::domain::permissions::Action;
 use crate::http::context::Caller;
@@ -52,21 +53,14 @@ pub(crate) async fn entity_as_of(
 pub(crate) async fn list_as_of(
     state: &AppState,
     account: AccountId,
-    kind: &str,
+    kind: MemberKind,
     as_of: AsOf,
 ) -> Result<Vec<Value>, ApiError> {
-    let (event_type, id_field) = match kind {
-        "user" => ("user.created", "user_id"),
-        "license" => ("license.created", "license_id"),
-        _ => ("server.registered", "server_id"),
-    };
     let ledger = state.auth.ledger();
-    let ids = ledger
-        .created_in_account(event_type, id_field, account, as_of)
-        .await?;
+    let ids = ledger.created_in_account(kind, account, as_of).await?;
     let mut views = Vec::with_capacity(ids.len());
     for id in ids {
-        let Some(entity) = Entity::parse(kind, &id) else {
+        let Some(entity) = Entity::parse(kind.name(), &id) else {
             continue;
         };
         if let Some(view) = ledger.view_as_of(entity, as_of).await? {

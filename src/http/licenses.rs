@@ -7,6 +7,7 @@ use axum::Json;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::app::members::MemberKind;
 use crate::domain::ids::{AccountId, LicenseId, UserId};
 use crate::domain::permissions::Action;
 use crate::http::context::Caller;
@@ -82,7 +83,7 @@ pub async fn list(
             .ledger()
             .authorize_in(&caller.context, Action::ViewLicenses, account_id)
             .await?;
-        let licenses = list_as_of(&state, account_id, "license", as_of).await?;
+        let licenses = list_as_of(&state, account_id, MemberKind::License, as_of).await?;
         return Ok(Json(LicensesPage { licenses }));
     }
     let after = ReadAfter {

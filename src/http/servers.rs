@@ -6,6 +6,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::app::members::MemberKind;
 use crate::domain::ids::{AccountId, LicenseId, ServerId};
 use crate::domain::permissions::Action;
 use crate::http::context::Caller;
@@ -140,7 +141,7 @@ pub async fn list(
             .ledger()
             .authorize_in(&caller.context, Action::ViewServers, account_id)
             .await?;
-        let servers = list_as_of(&state, account_id, "server", as_of).await?;
+        let servers = list_as_of(&state, account_id, MemberKind::Server, as_of).await?;
         return Ok(Json(ServersPage { servers }));
     }
     let after = ReadAfter {

@@ -15,6 +15,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::app::history::Entity;
+use crate::app::members::MemberKind;
 use crate::app::{CommandContext, Ledger};
 use crate::auth::password::Password;
 use crate::domain::email::Email;
@@ -344,7 +345,7 @@ pub async fn list_users(
             .ledger()
             .authorize_in(&caller.context, Action::ViewUsers, account_id)
             .await?;
-        let mut users = list_as_of(&state, account_id, "user", as_of).await?;
+        let mut users = list_as_of(&state, account_id, MemberKind::User, as_of).await?;
         if let Some(license) = query.license {
             let license = Value::String(license.to_string());
             users.retain(|u| {

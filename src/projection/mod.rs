@@ -10,6 +10,7 @@
 //! strings", which both PostgreSQL and SQLite run as plain SQL. The tables themselves are defined in `projections/` and are
 //! meant to be read with SQL by portal back ends.
 
+pub mod account_entities;
 pub mod accounts;
 pub mod activity;
 pub mod checkpoints;
@@ -209,6 +210,7 @@ pub fn all_projectors() -> Vec<Arc<dyn Projector>> {
         Arc::new(checkpoints::CheckpointsProjector),
         Arc::new(quotes::QuotesProjector),
         Arc::new(partner_kit::PartnerKitProjector),
+        Arc::new(account_entities::AccountEntitiesProjector),
     ]
 }
 
@@ -273,7 +275,7 @@ pub(crate) fn checkpoint_change(projector: &str, position: u64) -> RowChange {
 
 /// How a backend writes placeholders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Dialect {
+pub enum Dialect {
     /// `$1`
     Postgres,
     /// `?1`

@@ -1,15 +1,19 @@
-//! Questions the application asks the read models (today: what a digest
-//! run needs), answered with the tables' plain SQL.
+//! Questions the application asks the read models — what a digest run
+//! needs, and which entities an account had (the member index of as-of
+//! lists) — answered with the tables' plain SQL.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
+use crate::app::members::{IndexedMember, MemberIndex, MemberKind};
 use crate::app::notifications::ActivitySource;
 use crate::app::LedgerError;
 use crate::domain::ids::{AccountId, UserId};
 use crate::domain::notification::Period;
-use crate::projection::{ProjectionError, ProjectionStore, SqlValue};
+use crate::projection::query::Condition;
+use crate::projection::{account_entities, ProjectionError, ProjectionStore, SqlValue};
 use crate::store::StoreError;
 
 /// The read models of one store, as the application reads them.
@@ -77,5 +81,58 @@ impl ActivitySource for ReadModels {
             .activity_counts(&accounts, period.from, period.to)
             .await
             .map_err(ledger_error)
+    }
+}
+
+#[async_trait]
+impl MemberIndex for ReadModels {
+    async fn members(
+        &self,
+        kind: MemberKind,
+        account: AccountId,
+    ) -> Result<(u64, Vec<IndexedMember>), LedgerError> {
+        // The checkpoint first: rows and checkpoint commit together, so
+        // every row at or before it is there when the rows are read (later
+        // rows are left to the log).
+        let through = self
+            .0
+            .checkpoint(account_entities::NAME)
+            .await
+            .map_err(ledger_error)?;
+        let rows = self
+            .0
+            .query(
+                account_entities::TABLE,
+                &[
+                    Condition::Eq("account_id", SqlValue::text(account.to_string())),
+                    Condition::Eq("kind", SqlValue::text(kind.name())),
+                    Condition::Below("position", SqlValue::Int(Some(through as i64 + 1))),
+                ],
+                "position",
+                LIMIT,
+            )
+            .await
+            .map_err(ledger_error)?;
+        let members = rows
+            .iter()
+            .map(|row| {
+                let unreadable = || {
+                    ledger_error(ProjectionError::Backend(format!(
+                        "{}: unreadable row {row}",
+                        account_entities::TABLE
+                    )))
+                };
+                Ok(IndexedMember {
+                    id: row["entity_id"].as_str().ok_or_else(unreadable)?.to_owned(),
+                    position: row["position"].as_u64().ok_or_else(unreadable)?,
+                    recorded_at: row["recorded_at"]
+                        .as_str()
+                        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                        .ok_or_else(unreadable)?
+                        .with_timezone(&Utc),
+                })
+            })
+            .collect::<Result<Vec<_>, LedgerError>>()?;
+        Ok((through, members))
     }
 }

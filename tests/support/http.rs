@@ -23,6 +23,7 @@ use portal_ledger::domain::email::Email;
 use portal_ledger::domain::ids::{AccountId, UserId};
 use portal_ledger::http::{router, AppState};
 use portal_ledger::notify::MemoryNotifier;
+use portal_ledger::projection::read_models::ReadModels;
 use portal_ledger::projection::runner::Projections;
 use serde_json::{json, Value};
 
@@ -154,7 +155,8 @@ impl TestApiBuilder {
         projections.start();
         let mail = MemoryNotifier::default();
         let mut auth = Auth::new(
-            Ledger::new(t.store.clone(), t.personal.clone()),
+            Ledger::new(t.store.clone(), t.personal.clone())
+                .with_members(Arc::new(ReadModels(projections.target().clone()))),
             t.backend.credentials(),
         );
         if self.notifier {
