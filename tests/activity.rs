@@ -1871,3 +1871,181 @@ async fn postgres_merges_ordered_scans_for_several_accounts_and_types() {
         .collect();
     assert_eq!(positions, expected);
 }
+
+on_both_backends!(
+    combined_filters_over_a_partners_scope_page_like_a_filter_over_everything,
+    |t: support::TestStore| async move {
+        let mut w = world(&t).await;
+        // A second customer and more varied activity in every account of
+        // the partner's scope, interleaved, so merged branches must be
+        // ordered across accounts and action types.
+        let second = post(
+            &w.server,
+            &w.partner_admin,
+            "/v1/accounts",
+            json!({"kind": "organization", "name": "Second Co"}),
+        )
+        .await["account_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        for i in 0..3 {
+            for account in [&w.customer, &second, &w.partner] {
+                let role = if account == &w.partner {
+                    "user"
+                } else {
+                    "support"
+                };
+                let created = post(&w.server, &w.partner_admin, &format!("/v1/accounts/{account}/users"), json!({"email": format!("mix{i}@{account}.example"), "name": format!("Wall Mix {i}"), "role": role, "password": "mixed password!"})).await;
+                w.last_position = created["position"].as_u64().unwrap();
+                if account != &w.partner {
+                    let server = post(
+                        &w.server,
+                        &w.partner_admin,
+                        &format!("/v1/accounts/{account}/servers"),
+                        json!({"name": format!("Wall {i}")}),
+                    )
+                    .await;
+                    w.last_position = server["position"].as_u64().unwrap();
+                }
+            }
+        }
+        let scope = [w.partner.clone(), w.customer.clone(), second.clone()];
+        let everything = w.entries(&w.root, "limit=500").await;
+        let in_scope: Vec<&Value> = everything
+            .iter()
+            .filter(|e| scope.iter().any(|a| e["account_id"] == a.as_str()))
+            .collect();
+        assert!(in_scope.len() > 20, "{}", in_scope.len());
+        assert!(everything.len() > in_scope.len());
+        // Two action types that occur in the scope, and a window over its
+        // middle.
+        // The most frequent action type of entries about a "wall", and the
+        // most frequent other one.
+        let wall = |e: &Value| {
+            e["description"]
+                .as_str()
+                .unwrap_or_default()
+                .to_lowercase()
+                .contains("wall")
+        };
+        let most_frequent = |keep: &dyn Fn(&Value) -> bool| {
+            let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+            for e in in_scope.iter().filter(|e| keep(e)) {
+                *counts
+                    .entry(e["action_type"].as_str().unwrap_or_default())
+                    .or_default() += 1;
+            }
+            counts
+                .into_iter()
+                .max_by_key(|(_, n)| *n)
+                .map(|(t, _)| t)
+                .unwrap()
+        };
+        let about_walls = most_frequent(&wall);
+        let other = most_frequent(&|e: &Value| e["action_type"] != about_walls);
+        let types = [about_walls, other];
+        let (from, to) = (
+            time(in_scope[in_scope.len() * 2 / 3]),
+            time(in_scope[in_scope.len() / 4]),
+        );
+        let two_types = format!("{},{}", types[0], types[1]);
+        let encode = |s: &str| {
+            s.replace(' ', "%20")
+                .replace(',', "%2C")
+                .replace(':', "%3A")
+                .replace('+', "%2B")
+        };
+        let window = format!(
+            "from={}&to={}",
+            encode(&from.to_rfc3339()),
+            encode(&to.to_rfc3339())
+        );
+        let cases: Vec<(String, Box<dyn Fn(&Value) -> bool>)> = vec![
+            ("".into(), Box::new(|_: &Value| true)),
+            (
+                format!("action_types={}", encode(&two_types)),
+                Box::new(|e: &Value| e["action_type"] == types[0] || e["action_type"] == types[1]),
+            ),
+            (
+                format!("action_types={}&q=WALL", encode(&two_types)),
+                Box::new(|e: &Value| {
+                    (e["action_type"] == types[0] || e["action_type"] == types[1]) && wall(e)
+                }),
+            ),
+            (
+                window.clone(),
+                Box::new(|e: &Value| time(e) >= from && time(e) < to),
+            ),
+            (
+                format!("{window}&action_types={}", encode(&two_types)),
+                Box::new(|e: &Value| {
+                    time(e) >= from
+                        && time(e) < to
+                        && (e["action_type"] == types[0] || e["action_type"] == types[1])
+                }),
+            ),
+        ];
+        for (query, keep) in &cases {
+            let expected: Vec<u64> = positions(
+                &in_scope
+                    .iter()
+                    .copied()
+                    .filter(|e| keep(e))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
+            assert!(expected.len() >= 2, "{query}: a case that tests nothing");
+            // Pages of 2, cursor after cursor, as the partner's auditor.
+            let mut seen = Vec::new();
+            let mut cursor: Option<String> = None;
+            loop {
+                let page = w
+                    .search(
+                        &w.partner_auditor,
+                        &format!(
+                            "limit=2&{query}{}",
+                            cursor
+                                .as_ref()
+                                .map(|c| format!("&cursor={c}"))
+                                .unwrap_or_default()
+                        ),
+                    )
+                    .await;
+                seen.extend(positions(page["entries"].as_array().unwrap()));
+                match page["next_cursor"].as_str() {
+                    Some(next) => cursor = Some(next.to_owned()),
+                    None => break,
+                }
+                assert!(seen.len() <= in_scope.len() + 2, "{query}: runaway cursor");
+            }
+            assert_eq!(seen, expected, "{query}");
+            // The export honors the same filters in the same order.
+            let exported: Vec<u64> = export_text(
+                &w.server,
+                &w.partner_auditor,
+                w.last_position,
+                &format!("format=ndjson&{query}"),
+            )
+            .await
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["position"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect();
+            assert_eq!(exported, expected, "export {query}");
+        }
+        // A window after everything, and one before anything: empty.
+        let later = (Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+        assert!(w
+            .entries(&w.partner_auditor, &format!("from={}", encode(&later)))
+            .await
+            .is_empty());
+        assert!(w
+            .entries(&w.partner_auditor, "to=2000-01-01T00%3A00%3A00Z")
+            .await
+            .is_empty());
+    }
+);
