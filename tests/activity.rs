@@ -1961,7 +1961,8 @@ on_both_backends!(
             encode(&from.to_rfc3339()),
             encode(&to.to_rfc3339())
         );
-        let cases: Vec<(String, Box<dyn Fn(&Value) -> bool>)> = vec![
+        type Keep<'a> = Box<dyn Fn(&Value) -> bool + 'a>;
+        let cases: Vec<(String, Keep)> = vec![
             ("".into(), Box::new(|_: &Value| true)),
             (
                 format!("action_types={}", encode(&two_types)),
