@@ -707,6 +707,22 @@ on_both_backends!(
                     .is_some_and(|r| !r.is_empty()),
                 "{method} {path} has no responses"
             );
+            // Every command documents the headers the service reads for it.
+            if *method != "get" {
+                let headers: Vec<&str> = operation["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|p| p["in"] == "header")
+                    .filter_map(|p| p["name"].as_str())
+                    .collect();
+                for name in ["Idempotency-Key", "X-Correlation-Id", "X-Causation-Id"] {
+                    assert!(
+                        headers.contains(&name),
+                        "{method} {path} lacks {name}: {headers:?}"
+                    );
+                }
+            }
             // And the route really exists (a typo would reach the 404 fallback);
             // unauthenticated, every /v1 command or read is refused before work.
             // Public reads (the head, the checkpoints an auditor pins) answer

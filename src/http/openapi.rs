@@ -3,7 +3,10 @@
 //! cannot drift from the code (a test checks every route is in it).
 
 use axum::Json;
+use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::Required;
 use utoipa::{Modify, OpenApi};
 
 use crate::http::{
@@ -93,7 +96,7 @@ use crate::http::{
         partner_kit::update,
         partner_kit::withdraw,
     ),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &CommandHeaders)
 )]
 pub struct ApiDoc;
 
@@ -112,6 +115,60 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// The headers every command (POST, PUT, PATCH, DELETE) accepts, read by
+/// `http::idempotency` and `http::context` rather than by each handler, so
+/// no handler annotation names them: added to every command here.
+struct CommandHeaders;
+
+impl Modify for CommandHeaders {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let header = |name: &str, uuid: bool, description: &str| {
+            let mut schema = ObjectBuilder::new().schema_type(Type::String);
+            if uuid {
+                schema = schema.format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)));
+            }
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Header)
+                .required(Required::False)
+                .description(Some(description))
+                .schema(Some(schema))
+                .build()
+        };
+        let headers = [
+            header(
+                "Idempotency-Key",
+                false,
+                "1 to 255 visible ASCII characters; a retry with the same key and body gets the first answer",
+            ),
+            header(
+                "X-Correlation-Id",
+                true,
+                "recorded in the events' metadata (400 invalid_correlation_id when not a UUID)",
+            ),
+            header(
+                "X-Causation-Id",
+                true,
+                "the event this command reacts to, recorded in the metadata (400 invalid_causation_id when not a UUID)",
+            ),
+        ];
+        for item in openapi.paths.paths.values_mut() {
+            let commands: [&mut Option<Operation>; 4] = [
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for operation in commands.into_iter().flatten() {
+                operation
+                    .parameters
+                    .get_or_insert_with(Vec::new)
+                    .extend(headers.iter().cloned());
+            }
+        }
     }
 }
 
