@@ -89,6 +89,11 @@ on_both_backends!(
                 api.server
                     .post(&format!("/v1/users/{owner_id}/password-reset")),
                 api.server.post(&format!("/v1/users/{owner_id}/logout")),
+                // Trusting an address for the owner would let whoever is
+                // there skip the owner's second factor.
+                api.server
+                    .post(&format!("/v1/users/{owner_id}/trusted-locations"))
+                    .json(&json!({ "ip": "198.51.100.9" })),
             ];
             for attempt in attempts {
                 let response = attempt.authorization_bearer(token).expect_failure().await;

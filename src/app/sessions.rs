@@ -331,9 +331,9 @@ impl Auth {
                 user_id,
                 action,
                 ActivityType::UpdateTrustedConnection,
-                |target, _, _| {
+                |target, account, actor| {
                     Ok((
-                        user::decide_trust_location(target, ip)?,
+                        user::decide_trust_location(target, account, ip, actor)?,
                         format!("Added the trusted login location {}", ip.trim()),
                     ))
                 },
@@ -355,9 +355,9 @@ impl Auth {
                 user_id,
                 action,
                 ActivityType::UpdateTrustedConnection,
-                |target, _, _| {
+                |target, account, actor| {
                     Ok((
-                        user::decide_untrust_location(target, ip)?,
+                        user::decide_untrust_location(target, account, ip, actor)?,
                         format!("Removed the trusted login location {}", ip.trim()),
                     ))
                 },

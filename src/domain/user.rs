@@ -720,8 +720,20 @@ pub fn needs_second_factor(user: &UserState, ip: Option<&str>) -> bool {
 }
 
 /// Trusts a location (by the user or an admin); refused if it is already.
-pub fn decide_trust_location(user: &UserState, ip: &str) -> Result<Decision, DomainError> {
+/// Trusting a login location: the user themself, or an admin — but the
+/// owner's locations only by the owner (like any edit of the owner).
+pub fn decide_trust_location(
+    user: &UserState,
+    account: &AccountState,
+    ip: &str,
+    actor: Option<UserId>,
+) -> Result<Decision, DomainError> {
     user.live()?;
+    account::check_owner_edit(
+        account,
+        user.user_id.ok_or(DomainError::UserNotFound)?,
+        actor,
+    )?;
     let ip = parse_location(ip)?;
     if user.trusted_locations.contains(&ip) {
         return Err(DomainError::AlreadyExists);
@@ -732,8 +744,19 @@ pub fn decide_trust_location(user: &UserState, ip: &str) -> Result<Decision, Dom
     })
 }
 
-pub fn decide_untrust_location(user: &UserState, ip: &str) -> Result<Decision, DomainError> {
+/// Removing a trusted location: guarded like [`decide_trust_location`].
+pub fn decide_untrust_location(
+    user: &UserState,
+    account: &AccountState,
+    ip: &str,
+    actor: Option<UserId>,
+) -> Result<Decision, DomainError> {
     user.live()?;
+    account::check_owner_edit(
+        account,
+        user.user_id.ok_or(DomainError::UserNotFound)?,
+        actor,
+    )?;
     let ip = parse_location(ip)?;
     if !user.trusted_locations.contains(&ip) {
         return Err(DomainError::NotFound);
@@ -1091,10 +1114,15 @@ mod tests {
     #[test]
     fn a_second_factor_is_needed_only_away_from_trusted_locations() {
         let now = Utc::now();
-        let mut state = create(&mut account(), 1, Role::Regular);
+        let acme = &mut account();
+        let mut state = create(acme, 1, Role::Regular);
+        let (acme, me) = (&*acme, state.user_id);
         assert!(!needs_second_factor(&state, Some("198.51.100.1")));
         assert_eq!(parse_location("not an ip"), Err(DomainError::InvalidIp));
-        for e in decide_trust_location(&state, " 2001:DB8::1 ").unwrap().user {
+        for e in decide_trust_location(&state, acme, " 2001:DB8::1 ", me)
+            .unwrap()
+            .user
+        {
             state = evolve(state, &e, now);
         }
         assert!(state.trusted_locations.contains("2001:db8::1"));
@@ -1102,7 +1130,7 @@ mod tests {
         assert!(needs_second_factor(&state, Some("198.51.100.1")));
         assert!(needs_second_factor(&state, None));
         assert_eq!(
-            decide_trust_location(&state, "2001:db8::1").unwrap_err(),
+            decide_trust_location(&state, acme, "2001:db8::1", me).unwrap_err(),
             DomainError::AlreadyExists
         );
 
@@ -1130,7 +1158,7 @@ mod tests {
         assert!(!needs_second_factor(&state, Some("198.51.100.1")));
         // Used up: the same code does not work twice.
         assert!(decide_pass_challenge(&state, "198.51.100.1", "h1", now).is_err());
-        for e in decide_untrust_location(&state, "198.51.100.1")
+        for e in decide_untrust_location(&state, acme, "198.51.100.1", me)
             .unwrap()
             .user
         {
@@ -1296,6 +1324,20 @@ mod tests {
             decide_assign_customers(&owner, &acme, &customer, by_other),
             protected
         );
+        assert_eq!(
+            decide_trust_location(&owner, &acme, "198.51.100.7", by_other),
+            protected
+        );
+        let trusted = UserState {
+            trusted_locations: ["198.51.100.8".to_owned()].into_iter().collect(),
+            ..owner.clone()
+        };
+        assert_eq!(
+            decide_untrust_location(&trusted, &acme, "198.51.100.8", by_other),
+            protected
+        );
+        assert!(decide_untrust_location(&trusted, &acme, "198.51.100.8", owner.user_id).is_ok());
+        assert!(decide_trust_location(&other_admin, &acme, "198.51.100.7", owner.user_id).is_ok());
         // The owner themself may; the owner may do all of it to others.
         let me = owner.user_id;
         assert!(decide_update_profile(&owner, &acme, Some("Boss"), None, &free, None, me).is_ok());
