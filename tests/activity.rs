@@ -116,6 +116,20 @@ async fn world(t: &support::TestStore) -> World {
 }
 
 impl World {
+    /// Another organization of the partner, created by its admin.
+    async fn new_customer(&self, name: &str) -> String {
+        post(
+            &self.server,
+            &self.partner_admin,
+            "/v1/accounts",
+            json!({"kind": "organization", "name": name}),
+        )
+        .await["account_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     async fn search(&self, token: &str, query: &str) -> Value {
         let response = self
             .server
@@ -850,16 +864,7 @@ on_both_backends!(
     partner_staff_see_their_customers_and_exports_read_every_page,
     |t: support::TestStore| async move {
         let mut w = world(&t).await;
-        let second = post(
-            &w.server,
-            &w.partner_admin,
-            "/v1/accounts",
-            json!({"kind": "organization", "name": "Second Co"}),
-        )
-        .await["account_id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let second = w.new_customer("Second Co").await;
         let assigned = post(&w.server, &w.partner_admin, &format!("/v1/accounts/{}/users", w.partner), json!({"email": "assigned@reseller.example", "name": "Assigned", "role": "user", "password": "assigned password"})).await;
         let assigned_id = assigned["user_id"].as_str().unwrap().to_owned();
         let put = w
@@ -1879,16 +1884,7 @@ on_both_backends!(
         // A second customer and more varied activity in every account of
         // the partner's scope, interleaved, so merged branches must be
         // ordered across accounts and action types.
-        let second = post(
-            &w.server,
-            &w.partner_admin,
-            "/v1/accounts",
-            json!({"kind": "organization", "name": "Second Co"}),
-        )
-        .await["account_id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let second = w.new_customer("Second Co").await;
         for i in 0..3 {
             for account in [&w.customer, &second, &w.partner] {
                 let role = if account == &w.partner {

@@ -97,12 +97,24 @@ impl ProjectionStore for PgProjections {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let checkpoint = checkpoint_change(projector, position);
+        let mut statements = Vec::with_capacity(changes.len() + 1);
         for change in changes.iter().chain(std::iter::once(&checkpoint)) {
             let (sql, params) = to_sql(change, Dialect::Postgres);
+            // A handful of distinct statements, prepared once per connection.
             let statement = tx.prepare_cached(&sql).await?;
             let params: Vec<&(dyn ToSql + Sync)> = params.into_iter().map(bind).collect();
-            tx.execute(&statement, &params).await?;
+            statements.push((statement, params));
         }
+        // Pipelined: every change is sent without waiting for the previous
+        // one's answer (tokio-postgres writes them in the order they are
+        // first polled, and the server runs them in that order), so a batch
+        // costs one round trip instead of one per row.
+        futures_util::future::try_join_all(
+            statements
+                .iter()
+                .map(|(statement, params)| tx.execute(statement, params)),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
