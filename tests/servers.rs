@@ -296,6 +296,89 @@ on_both_backends!(
             .unwrap()
             .unwrap();
         assert_eq!(then["license_id"], json!(pro.to_string()));
+        // ... and so does the license: what ran under it, and when.
+        let license_history = ledger.history(Entity::License(pro)).await.unwrap();
+        let moves: Vec<(&str, &Value)> = license_history
+            .iter()
+            .filter(|e| e.event_type.starts_with("license.server_"))
+            .map(|e| (e.event_type.as_str(), &e.after["servers"]))
+            .collect();
+        assert_eq!(
+            moves,
+            [
+                ("license.server_attached", &json!([wall.to_string()])),
+                ("license.server_detached", &json!([])),
+            ]
+        );
+
+        // Putting a server under a license races its cancellation: both
+        // append to the license's stream, so never does a server end up
+        // attached after the cancellation in the log.
+        for round in 0..20 {
+            let license = LicenseId(Uuid::now_v7());
+            ledger
+                .create_license(&system, org, license, "Race", 5)
+                .await
+                .unwrap();
+            let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2));
+            let attach = {
+                let (ledger, barrier, admin) =
+                    (ledger.clone(), barrier.clone(), customer_admin.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    ledger
+                        .change_server_license(&admin, wall, Some(license))
+                        .await
+                })
+            };
+            let cancel = {
+                let (ledger, barrier, system) = (ledger.clone(), barrier, system.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    ledger.cancel_license(&system, license).await
+                })
+            };
+            let (attached, cancelled) = (attach.await.unwrap(), cancel.await.unwrap());
+            cancelled.unwrap();
+            let events = t
+                .store
+                .read_stream(&license.stream(), 1, 100)
+                .await
+                .unwrap();
+            let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+            match attached {
+                Ok(_) => assert_eq!(
+                    types,
+                    [
+                        "license.created",
+                        "license.server_attached",
+                        "license.cancelled"
+                    ],
+                    "round {round}"
+                ),
+                Err(err) => {
+                    assert_eq!(domain(err), DomainError::LicenseCancelled, "round {round}");
+                    assert_eq!(
+                        types,
+                        ["license.created", "license.cancelled"],
+                        "round {round}"
+                    );
+                }
+            }
+            // Back to no license for the next round (detaching from a
+            // cancelled license is allowed).
+            let now = ledger
+                .view_as_of(Entity::Server(wall), AsOf::Position(u64::MAX))
+                .await
+                .unwrap()
+                .unwrap();
+            if !now["license_id"].is_null() {
+                ledger
+                    .change_server_license(&customer_admin, wall, None)
+                    .await
+                    .unwrap();
+            }
+        }
     }
 );
 

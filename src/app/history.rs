@@ -141,6 +141,7 @@ pub fn license_view(state: &LicenseState) -> Value {
         "seats": state.seats,
         "assigned": ids(&state.assigned),
         "cancelled": state.cancelled,
+        "servers": ids(&state.servers),
     })
 }
 

@@ -210,16 +210,24 @@ impl Ledger {
             let (loaded, account_id, authorized) = self
                 .authorized_server(context, server_id, Action::ManageLicenses)
                 .await?;
-            let license = match license_id {
-                Some(id) => Some((id, self.load_license(id).await?.state)),
+            // The licenses concerned, at the versions the decision rests
+            // on: a concurrent cancellation of the new one (or any other
+            // append to either) makes this append conflict and be decided
+            // again.
+            let new = match license_id {
+                Some(id) => Some((id, self.load_license(id).await?)),
                 None => None,
             };
-            let events =
-                server::decide_license(&loaded.state, license.as_ref().map(|(id, l)| (*id, l)))?;
-            let description = match &license {
+            let old = match loaded.state.license {
+                Some(id) if Some(id) != license_id => Some((id, self.load_license(id).await?)),
+                _ => None,
+            };
+            let change =
+                server::decide_license(&loaded.state, new.as_ref().map(|(id, l)| (*id, &l.state)))?;
+            let description = match &new {
                 Some((_, l)) => format!(
                     "Put server {} under license {}",
-                    loaded.state.name, l.product
+                    loaded.state.name, l.state.product
                 ),
                 None => format!("Removed the license of server {}", loaded.state.name),
             };
@@ -235,12 +243,28 @@ impl Ledger {
                 Some(id) => metadata.with_target("license", id),
                 None => metadata,
             };
-            Ok(vec![append(
+            // The server's stream first: the activity entry is its event.
+            let mut appends = vec![append(
                 server_id.stream(),
                 loaded.version,
-                &events,
+                &change.server,
                 &metadata,
-            )?])
+            )?];
+            for (id, event) in &change.licenses {
+                let version = [&new, &old]
+                    .into_iter()
+                    .flatten()
+                    .find(|(l, _)| l == id)
+                    .map(|(_, l)| l.version)
+                    .ok_or(LedgerError::Domain(DomainError::NotFound))?;
+                appends.push(append(
+                    id.stream(),
+                    version,
+                    std::slice::from_ref(event),
+                    &metadata,
+                )?);
+            }
+            Ok(appends)
         })
         .await
     }

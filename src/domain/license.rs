@@ -7,12 +7,17 @@
 //! assignment also appends to the user's stream, so a user knows their
 //! licenses (deleting a user releases them; restoring re-assigns those
 //! whose seats are still free).
+//!
+//! Servers put under a license are recorded here too (`server_attached` /
+//! `server_detached`, beside the server's own `license_changed`): the
+//! license's history shows what ran under it, and an attachment and a
+//! cancellation append to the same stream, so they cannot both win a race.
 
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::ids::{AccountId, LicenseId, UserId};
+use crate::domain::ids::{AccountId, LicenseId, ServerId, UserId};
 use crate::domain::DomainError;
 
 /// Why seats were released.
@@ -49,15 +54,23 @@ pub enum LicenseEvent {
     },
     #[serde(rename = "license.cancelled")]
     Cancelled,
+    /// A server of the organization now runs under this license.
+    #[serde(rename = "license.server_attached")]
+    ServerAttached { server_id: ServerId },
+    /// A server no longer runs under it (moved to another, or to none).
+    #[serde(rename = "license.server_detached")]
+    ServerDetached { server_id: ServerId },
 }
 
 impl LicenseEvent {
-    pub const TYPES: [&'static str; 5] = [
+    pub const TYPES: [&'static str; 7] = [
         "license.created",
         "license.seats_changed",
         "license.assigned",
         "license.released",
         "license.cancelled",
+        "license.server_attached",
+        "license.server_detached",
     ];
 }
 
@@ -70,6 +83,8 @@ pub struct LicenseState {
     pub seats: u32,
     pub assigned: BTreeSet<UserId>,
     pub cancelled: bool,
+    /// The servers running under it.
+    pub servers: BTreeSet<ServerId>,
 }
 
 impl LicenseState {
@@ -108,6 +123,12 @@ pub fn evolve(mut state: LicenseState, event: &LicenseEvent) -> LicenseState {
             }
         }
         LicenseEvent::Cancelled => state.cancelled = true,
+        LicenseEvent::ServerAttached { server_id } => {
+            state.servers.insert(*server_id);
+        }
+        LicenseEvent::ServerDetached { server_id } => {
+            state.servers.remove(server_id);
+        }
     }
     state
 }

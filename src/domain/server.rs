@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::{AccountId, LicenseId, ServerId};
-use crate::domain::license::LicenseState;
+use crate::domain::license::{LicenseEvent, LicenseState};
 use crate::domain::DomainError;
 
 /// Longest free-text field (location, action, configuration summary).
@@ -239,8 +239,9 @@ pub fn decide_restore_backup(
 pub fn decide_license(
     state: &ServerState,
     license: Option<(LicenseId, &LicenseState)>,
-) -> Result<Vec<ServerEvent>, DomainError> {
+) -> Result<LicenseChange, DomainError> {
     existing(state)?;
+    let server_id = state.server_id.ok_or(DomainError::NotFound)?;
     let license_id = match license {
         None => None,
         Some((id, license)) => {
@@ -256,7 +257,23 @@ pub fn decide_license(
     if license_id == state.license {
         return Err(DomainError::NoChange);
     }
-    Ok(vec![ServerEvent::LicenseChanged { license_id }])
+    let detach = state
+        .license
+        .map(|old| (old, LicenseEvent::ServerDetached { server_id }));
+    let attach = license_id.map(|new| (new, LicenseEvent::ServerAttached { server_id }));
+    Ok(LicenseChange {
+        server: vec![ServerEvent::LicenseChanged { license_id }],
+        licenses: detach.into_iter().chain(attach).collect(),
+    })
+}
+
+/// A server's move to another license (or to none): its own event, and
+/// one on each license concerned — the old one's detachment, the new one's
+/// attachment — appended at the versions decided on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LicenseChange {
+    pub server: Vec<ServerEvent>,
+    pub licenses: Vec<(LicenseId, LicenseEvent)>,
 }
 
 #[cfg(test)]
@@ -335,10 +352,13 @@ mod tests {
             decide_license(&state, Some((id, &elsewhere))),
             Err(DomainError::LicenseNotInOrganization)
         );
-        let state = decide_license(&state, Some((id, &license)))
-            .unwrap()
-            .iter()
-            .fold(state, evolve);
+        let change = decide_license(&state, Some((id, &license))).unwrap();
+        let server_id = ServerId(Uuid::nil());
+        assert_eq!(
+            change.licenses,
+            vec![(id, LicenseEvent::ServerAttached { server_id })]
+        );
+        let state = change.server.iter().fold(state, evolve);
         assert_eq!(state.license, Some(id));
         assert_eq!(
             decide_license(&state, Some((id, &license))),
@@ -351,10 +371,22 @@ mod tests {
             decide_license(&state, Some((other, &license))),
             Err(DomainError::LicenseCancelled)
         );
-        let state = decide_license(&state, None)
-            .unwrap()
-            .iter()
-            .fold(state, evolve);
+        // Moving to another license detaches from the old, attaches to the new.
+        license.cancelled = false;
+        let moved = decide_license(&state, Some((other, &license))).unwrap();
+        assert_eq!(
+            moved.licenses,
+            vec![
+                (id, LicenseEvent::ServerDetached { server_id }),
+                (other, LicenseEvent::ServerAttached { server_id })
+            ]
+        );
+        let change = decide_license(&state, None).unwrap();
+        assert_eq!(
+            change.licenses,
+            vec![(id, LicenseEvent::ServerDetached { server_id })]
+        );
+        let state = change.server.iter().fold(state, evolve);
         assert_eq!(state.license, None);
     }
 }

@@ -92,6 +92,10 @@ impl Projector for LicensesProjector {
                 "status",
                 SetExpr::Value(SqlValue::text("cancelled")),
             )])],
+            // Which server runs under which license is `proj_servers.license_id`.
+            LicenseEvent::ServerAttached { .. } | LicenseEvent::ServerDetached { .. } => {
+                vec![update(vec![])]
+            }
         })
     }
 }
