@@ -114,15 +114,31 @@ pub async fn search_conditions(
     Ok(out)
 }
 
-/// Every filter but the time window, as conditions (pure). Several accounts
-/// and several action types are [`Condition::AnyOf`]s: one ordered scan of
-/// the `(account_id, action_type, position DESC)` index per combination,
-/// merged, instead of every matching row sorted.
+/// Every filter but the time window, as conditions (pure).
+///
+/// Several action types are a [`Condition::AnyOf`] (one ordered scan of
+/// their index each, merged). So are the visible accounts when action types
+/// are asked for too and nothing more selective is: then each (account,
+/// type) pair is one ordered scan of `(account_id, action_type, position
+/// DESC)` and the page is their merge — where PostgreSQL would otherwise
+/// AND bitmaps of every match (1.7 s at 10 M events). Without action types
+/// the accounts stay a plain `IN`: newest first along the position index is
+/// already fast, and with an e-mail, a target or an outcome the database's
+/// own choice of that filter's index beats a merge whose every branch must
+/// first find a match in its account.
 pub fn conditions(
     filter: &ActivityFilter,
     visibility: &Visibility,
 ) -> Result<Vec<Condition<'static>>, ApiError> {
     let mut out = Vec::new();
+    let merge_accounts = filter
+        .action_types
+        .as_deref()
+        .is_some_and(|t| !t.trim().is_empty())
+        && filter.actor_email.is_none()
+        && filter.actor_email_prefix.is_none()
+        && filter.target_type.is_none()
+        && filter.outcome.is_none();
     match (filter.account_id, visibility) {
         (Some(account), v) if v.allows(account) => out.push(Condition::Eq(
             "account_id",
@@ -130,13 +146,17 @@ pub fn conditions(
         )),
         (Some(_), _) => return Err(ApiError::not_found()),
         (None, Visibility::All) => {}
-        (None, Visibility::Accounts(accounts)) => out.push(Condition::AnyOf(
-            "account_id",
-            accounts
+        (None, Visibility::Accounts(accounts)) => {
+            let accounts: Vec<SqlValue> = accounts
                 .iter()
                 .map(|a| SqlValue::text(a.to_string()))
-                .collect(),
-        )),
+                .collect();
+            out.push(if merge_accounts {
+                Condition::AnyOf("account_id", accounts)
+            } else {
+                Condition::In("account_id", accounts)
+            });
+        }
     }
     if let Some(email) = &filter.actor_email {
         out.push(Condition::EqFolded(
