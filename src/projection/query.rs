@@ -298,14 +298,26 @@ fn clause(condition: &Condition<'_>, dialect: Dialect, params: &mut Vec<SqlValue
             format!("{column} < {}", mark(value.clone(), dialect, params))
         }
         Condition::HasTarget { column, kind, id } => match dialect {
-            Dialect::Postgres => format!(
-                "{column} @> {}::jsonb",
-                mark(
+            // The GIN index is asked for the id alone: `{type, id}` would
+            // also read the posting list of every target of that type
+            // (millions of servers' entries, 6–9 ms at 10 M events) to
+            // intersect it with the id's few hundred. The type is checked
+            // on those rows (`|| '[]'` keeps that check off the index).
+            Dialect::Postgres => {
+                let id_only = mark(
+                    SqlValue::Json(Some(serde_json::json!([{ "id": id }]))),
+                    dialect,
+                    params,
+                );
+                let exact = mark(
                     SqlValue::Json(Some(serde_json::json!([{ "type": kind, "id": id }]))),
                     dialect,
-                    params
+                    params,
+                );
+                format!(
+                    "{column} @> {id_only}::jsonb AND ({column} || '[]'::jsonb) @> {exact}::jsonb"
                 )
-            ),
+            }
             Dialect::Sqlite => {
                 let kind = mark(SqlValue::text(kind.clone()), dialect, params);
                 let id = mark(SqlValue::text(id.clone()), dialect, params);
@@ -346,7 +358,8 @@ mod tests {
         assert_eq!(
             sql,
             "SELECT * FROM t1 t WHERE account_id IN ($1, $2) AND actor_email_folded LIKE $3 ESCAPE '\\' \
-             AND targets @> $4::jsonb AND position < $5 ORDER BY position DESC LIMIT 5"
+             AND targets @> $4::jsonb AND (targets || '[]'::jsonb) @> $5::jsonb AND position < $6 \
+             ORDER BY position DESC LIMIT 5"
         );
         assert_eq!(params[2], SqlValue::text("ann\\_\\%%"));
         let (sql, params) = select("t1", "*", &conditions, "position DESC", 5, Dialect::Sqlite);
