@@ -134,10 +134,17 @@ pub fn conditions(
     visibility: &Visibility,
 ) -> Result<Vec<Condition<'static>>, ApiError> {
     let mut out = Vec::new();
-    let has_types = filter
+    let mut types: Vec<&str> = filter
         .action_types
         .as_deref()
-        .is_some_and(|t| t.split(',').any(|t| !t.trim().is_empty()));
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect();
+    types.sort_unstable();
+    types.dedup();
+    let has_types = !types.is_empty();
     let has_words = filter.q.as_deref().is_some_and(|q| !q.trim().is_empty());
     let merge_accounts = filter.actor_email.is_none()
         && filter.actor_email_prefix.is_none()
@@ -175,20 +182,11 @@ pub fn conditions(
             prefix.trim().to_owned(),
         ));
     }
-    if let Some(types) = &filter.action_types {
-        let mut types: Vec<&str> = types
-            .split(',')
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .collect();
-        types.sort_unstable();
-        types.dedup();
-        if !types.is_empty() {
-            out.push(Condition::AnyOf(
-                "action_type",
-                types.into_iter().map(SqlValue::text).collect(),
-            ));
-        }
+    if has_types {
+        out.push(Condition::AnyOf(
+            "action_type",
+            types.into_iter().map(SqlValue::text).collect(),
+        ));
     }
     if let Some(q) = &filter.q {
         let words: Vec<&str> = q.split_whitespace().collect();
@@ -333,12 +331,11 @@ async fn page(
         },
     )
     .await?;
-    let rows = state
-        .projections
-        .target()
+    let target = state.projections.target();
+    let rows = target
         .query(
             TABLE,
-            &search_conditions(state.projections.target().as_ref(), filter, visibility).await?,
+            &search_conditions(target.as_ref(), filter, visibility).await?,
             ORDER_BY,
             limit,
         )
@@ -481,12 +478,15 @@ pub async fn export(
         },
     )
     .await?;
-    // Refuse a bad filter now, before the 200 goes out.
+    // Refuse a bad filter now, before the 200 goes out; the time window
+    // is read as positions once for the whole export.
     conditions(&filter, &visibility)?;
+    let window = window_conditions(state.projections.target().as_ref(), &filter).await?;
     struct Cursor {
         state: AppState,
         filter: ActivityFilter,
         visibility: Visibility,
+        window: Vec<Condition<'static>>,
         first: bool,
         done: bool,
     }
@@ -498,6 +498,7 @@ pub async fn export(
             ..filter
         },
         visibility,
+        window,
         first: true,
         done: false,
     };
@@ -506,10 +507,12 @@ pub async fn export(
             return None;
         }
         let result = async {
-            let target = cursor.state.projections.target();
-            let conditions =
-                search_conditions(target.as_ref(), &cursor.filter, &cursor.visibility).await?;
-            let rows = target
+            let mut conditions = conditions(&cursor.filter, &cursor.visibility)?;
+            conditions.extend(cursor.window.iter().cloned());
+            let rows = cursor
+                .state
+                .projections
+                .target()
                 .query(TABLE, &conditions, ORDER_BY, EXPORT_PAGE)
                 .await?;
             let rows: Vec<Value> = rows.into_iter().map(entry).collect();
