@@ -182,12 +182,14 @@ mod tests {
 
     fn parts(actor: u128, target: u128) -> Parts {
         Parts {
-            payload: json!({"email": "ann@example.com", "name": "Ann", "role": "admin"}),
+            // Every plaintext holds a character outside the base64url alphabet
+            // (`@`, `.`, a space, `/`), so no ciphertext can contain one by chance.
+            payload: json!({"email": "ann@example.com", "name": "Ann O'Hara", "role": "admin"}),
             metadata: json!({
                 "actor": {"kind": "user", "user_id": Uuid::from_u128(actor).to_string(), "email": "boss@example.com"},
                 "description": "Created user ann@example.com",
                 "ip": "203.0.113.1",
-                "user_agent": "curl",
+                "user_agent": "curl/8.5",
                 "targets": [{"type": "user", "id": Uuid::from_u128(target).to_string()}],
                 "action_type": "update_user_profile"
             }),
@@ -207,8 +209,28 @@ mod tests {
             .collect();
         let id = Uuid::now_v7();
         assert!(seal(id, "user.created", &stream, &mut p, &keys).unwrap());
+        // Field by field: each personal field is now a sealed value, and no
+        // string anywhere in the event still holds a plaintext.
+        for (section, path) in [
+            ("payload", &["email"][..]),
+            ("payload", &["name"]),
+            ("metadata", &["description"]),
+            ("metadata", &["ip"]),
+            ("metadata", &["user_agent"]),
+        ] {
+            let root = if section == "payload" {
+                &p.payload
+            } else {
+                &p.metadata
+            };
+            let value = fields::get(root, path).unwrap();
+            assert!(
+                Sealed::from_value(value).is_some(),
+                "{section}.{path:?} not sealed: {value}"
+            );
+        }
         let text = format!("{} {}", p.payload, p.metadata);
-        for secret in ["ann@", "Ann", "boss@", "203.0.113.1", "curl"] {
+        for secret in ["ann@", "Ann O'Hara", "boss@", "203.0.113.1", "curl/8.5"] {
             assert!(!text.contains(secret), "{secret} left in clear: {text}");
         }
         assert_eq!(p.payload["role"], "admin");
