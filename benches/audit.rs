@@ -206,13 +206,9 @@ async fn run(url: &str, events: Option<u64>, iterations: usize) -> BenchResult<(
         if (reached as u64) < head {
             // Resumes from the projector's checkpoint (rows and checkpoint
             // are committed together, so an interrupted run loses nothing).
-            let projector = portal_ledger::projection::all_projectors()
-                .into_iter()
-                .find(|p| p.name() == name)
-                .ok_or("no such projector")?;
             let start = Instant::now();
             Projections::new(store.clone(), backend.personal_data(), target.clone())
-                .catch_up(projector.as_ref(), &mut |_| {})
+                .catch_up(&[name.to_owned()])
                 .await?;
             println!(
                 "projected {name} from position {reached} to the head in {:.1} s ({:.0} events/s)",

@@ -22,7 +22,7 @@ use crate::http::{router, AppState};
 use crate::integrity::checkpoint::{append_checkpoint, CheckpointSigner, PublicKey};
 use crate::integrity::offline::{verify_export, OfflineOptions};
 use crate::projection::read_models::ReadModels;
-use crate::projection::runner::Projections;
+use crate::projection::runner::{Projections, RunnerOptions};
 use crate::projection::ProjectionError;
 use crate::store::StoreError;
 use crate::transfer::export::{export_ndjson, ExportError};
@@ -73,6 +73,30 @@ pub enum Command {
         checkpoint_every: u64,
         #[command(flatten)]
         retention: RetentionArgs,
+        /// Serve reads and commands only; `project` processes keep the
+        /// read models (PostgreSQL).
+        #[arg(long)]
+        no_projectors: bool,
+        #[command(flatten)]
+        leases: LeaseArgs,
+    },
+    /// Run projectors without HTTP (all when none is named): each applies
+    /// its projector while this process holds its lease, and takes it over
+    /// when its holder stops or dies. Any number of `project` and `serve`
+    /// processes may run against one PostgreSQL database.
+    Project {
+        /// Projectors to run (all when none is named).
+        names: Vec<String>,
+        /// Do not apply PostgreSQL migrations at start.
+        #[arg(long)]
+        no_migrate: bool,
+        #[command(flatten)]
+        leases: LeaseArgs,
+    },
+    /// Inspect the read models.
+    Projections {
+        #[command(subcommand)]
+        command: ProjectionsCommand,
     },
     /// Create an Ed25519 checkpoint signing key: the secret seed goes to
     /// FILE (created, owner-only), the public key to standard output.
@@ -183,6 +207,44 @@ pub enum Command {
     },
 }
 
+/// What `projections` does.
+#[derive(Debug, Subcommand)]
+pub enum ProjectionsCommand {
+    /// Every projector's position, lag, the process holding its lease, and
+    /// why it cannot advance if it cannot; exit 1 if one cannot.
+    Status,
+}
+
+/// Projector leases (see `src/projection/lease.rs`).
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct LeaseArgs {
+    /// Seconds a projector lease lasts unless renewed: when a process dies,
+    /// another takes its projectors over after about this long.
+    #[arg(
+        long,
+        env = "PORTAL_LEDGER_LEASE_SECONDS",
+        default_value_t = 5.0,
+        value_parser = parse_lease_seconds
+    )]
+    lease_seconds: f64,
+}
+
+fn parse_lease_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if (0.2..=3600.0).contains(&s) => Ok(s),
+        _ => Err("a lease lasts 0.2 to 3600 seconds".to_owned()),
+    }
+}
+
+impl LeaseArgs {
+    fn options(self) -> RunnerOptions {
+        RunnerOptions {
+            lease: std::time::Duration::from_secs_f64(self.lease_seconds),
+            ..RunnerOptions::default()
+        }
+    }
+}
+
 /// How long a deleted user can be restored before the retention sweep
 /// purges them (`serve`, `purge`).
 #[derive(Debug, Clone, Copy, clap::Args)]
@@ -256,6 +318,10 @@ pub enum CliError {
     Keys(#[from] crate::transfer::keys::KeyFileError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    DataDirLocked(#[from] crate::projection::lease::DataDirLockError),
+    #[error("{0}")]
+    Unhealthy(String),
 }
 
 /// Parses the arguments, runs the command, and maps the outcome to an exit
@@ -286,6 +352,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             signing,
             checkpoint_every,
             retention,
+            no_projectors,
+            leases,
         } => {
             let signer = signing.load()?.map(Arc::new);
             let migrations = if no_migrate {
@@ -293,14 +361,18 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             } else {
                 Migrations::Apply
             };
+            let _lock = lock_embedded(&location)?;
             let backend = Backend::open(&location, migrations).await?;
             let personal = backend.personal_data();
-            let projections = Projections::new(
+            let projections = Projections::with_options(
                 backend.shared(),
                 personal.clone(),
                 open_projections(&location, migrations).await?,
+                leases.options(),
             );
-            projections.start();
+            if !no_projectors {
+                projections.start();
+            }
             let ledger = Ledger::new(backend.shared(), personal)
                 .with_retention(retention.duration())
                 .with_members(Arc::new(ReadModels(projections.target().clone())));
@@ -316,7 +388,80 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 idempotency: backend.idempotency(),
                 checkpoint_key: signer.as_ref().map(|s| s.public()),
             };
-            serve(state, listen, &location).await
+            let projections = state.projections.clone();
+            let served = serve(state, listen, &location).await;
+            projections.shutdown().await;
+            served
+        }
+        Command::Project {
+            names,
+            no_migrate,
+            leases,
+        } => {
+            let migrations = if no_migrate {
+                Migrations::Skip
+            } else {
+                Migrations::Apply
+            };
+            let _lock = lock_embedded(&location)?;
+            let backend = Backend::open(&location, migrations).await?;
+            let projections = Projections::with_options(
+                backend.shared(),
+                backend.personal_data(),
+                open_projections(&location, migrations).await?,
+                leases.options(),
+            );
+            projections.start_only(&names)?;
+            tracing::info!(
+                process = projections.holder(),
+                store = %location.describe(),
+                projectors = %if names.is_empty() { projections.names().join(",") } else { names.join(",") },
+                "projecting"
+            );
+            shutdown_signal().await;
+            projections.shutdown().await;
+            Ok(())
+        }
+        Command::Projections {
+            command: ProjectionsCommand::Status,
+        } => {
+            let backend = Backend::open(&location, Migrations::Skip).await?;
+            let projections = Projections::new(
+                backend.shared(),
+                backend.personal_data(),
+                open_projections(&location, Migrations::Skip).await?,
+            );
+            let status = projections.status().await?;
+            println!(
+                "{:<18} {:>10} {:>10} {:>9}  holder / failure",
+                "projector", "position", "lag", "lag (s)"
+            );
+            let mut failing = Vec::new();
+            for p in &status {
+                println!(
+                    "{:<18} {:>10} {:>10} {:>9.1}  {}{}",
+                    p.projector,
+                    p.position,
+                    p.lag_events,
+                    p.lag_seconds,
+                    p.holder.as_deref().unwrap_or("-"),
+                    p.failure
+                        .as_deref()
+                        .map(|f| format!("  FAILING at {f}"))
+                        .unwrap_or_default()
+                );
+                if p.failure.is_some() {
+                    failing.push(p.projector.clone());
+                }
+            }
+            if failing.is_empty() {
+                Ok(())
+            } else {
+                Err(CliError::Unhealthy(format!(
+                    "projectors that cannot advance: {}",
+                    failing.join(", ")
+                )))
+            }
         }
         Command::Migrate => {
             Backend::open(&location, Migrations::Apply).await?;
@@ -580,11 +725,45 @@ async fn serve(
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!(address = %listener.local_addr()?, store = %location.describe(), "serving");
     axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(shutdown_signal())
         .await?;
     Ok(())
+}
+
+/// Ctrl-C or SIGTERM (what a supervisor sends).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// The embedded store's single-process lock (`serve`, `project`); nothing
+/// on PostgreSQL, where leases share the projectors out.
+fn lock_embedded(
+    location: &StoreLocation,
+) -> Result<Option<crate::projection::lease::DataDirLock>, CliError> {
+    match location {
+        StoreLocation::Embedded { data_dir } => Ok(Some(
+            crate::projection::lease::DataDirLock::acquire(data_dir)?,
+        )),
+        StoreLocation::Postgres { .. } => Ok(None),
+    }
 }
 
 /// Sends due digests every hour (each digest has a fixed id per user and

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::{AccountId, UserId};
 use crate::domain::role::AccountKind;
+use crate::domain::text::{self, Lines};
 use crate::domain::DomainError;
 
 /// What happened to an account. Serialized as the event payload with
@@ -127,11 +128,7 @@ pub fn evolve(mut state: AccountState, event: &AccountEvent) -> AccountState {
 
 /// Account names: trimmed, 1 to 200 characters.
 pub fn parse_name(name: &str) -> Result<String, DomainError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(DomainError::InvalidName);
-    }
-    Ok(name.to_owned())
+    text::parse(name, 200, Lines::One, DomainError::InvalidName)
 }
 
 /// Creating an account: only once per id.

@@ -35,6 +35,9 @@ impl Email {
         if trimmed.len() > MAX_LEN {
             return Err(invalid("longer than 254 characters"));
         }
+        if trimmed.chars().any(char::is_control) {
+            return Err(invalid("holds a control character"));
+        }
         let parsed = email_address::EmailAddress::parse_with_options(
             trimmed,
             email_address::Options::default()

@@ -30,6 +30,7 @@ pub mod quote;
 pub mod role;
 pub mod server;
 pub mod session;
+pub mod text;
 pub mod ticket;
 pub mod user;
 pub mod user_import;
@@ -143,6 +144,8 @@ pub enum DomainError {
     InvalidUsername(#[from] username::InvalidUsername),
     #[error("this username belongs to another user")]
     UsernameTaken,
+    #[error("the text holds a control character (U+{code_point:04X}) at character {index}; only multi-line fields allow newlines and tabs")]
+    ControlCharacter { code_point: u32, index: usize },
 }
 
 impl DomainError {
@@ -203,6 +206,7 @@ impl DomainError {
             DomainError::LicenseNotInOrganization => "license_not_in_organization",
             DomainError::InvalidUsername(_) => "invalid_username",
             DomainError::UsernameTaken => "username_taken",
+            DomainError::ControlCharacter { .. } => "control_character",
         }
     }
 }

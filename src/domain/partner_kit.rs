@@ -14,6 +14,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::KitItemId;
+use crate::domain::text::{self, Lines};
 use crate::domain::DomainError;
 
 /// Longest title, in characters.
@@ -27,12 +28,13 @@ pub const MAX_URL: usize = 2000;
 /// Longest inline content, in characters.
 pub const MAX_CONTENT: usize = 20_000;
 
-fn bounded(text: &str, max: usize, error: DomainError) -> Result<String, DomainError> {
-    let text = text.trim();
-    if text.is_empty() || text.chars().count() > max {
-        return Err(error);
-    }
-    Ok(text.to_owned())
+fn bounded(
+    text: &str,
+    max: usize,
+    lines: Lines,
+    error: DomainError,
+) -> Result<String, DomainError> {
+    text::parse(text, max, lines, error)
 }
 
 /// A title: 1 to 200 characters, trimmed.
@@ -42,7 +44,7 @@ pub struct Title(String);
 
 impl Title {
     pub fn parse(text: &str) -> Result<Self, DomainError> {
-        bounded(text, MAX_TITLE, DomainError::InvalidTitle).map(Self)
+        bounded(text, MAX_TITLE, Lines::One, DomainError::InvalidTitle).map(Self)
     }
 
     pub fn as_str(&self) -> &str {
@@ -57,7 +59,7 @@ pub struct Description(String);
 
 impl Description {
     pub fn parse(text: &str) -> Result<Self, DomainError> {
-        bounded(text, MAX_DESCRIPTION, DomainError::InvalidText).map(Self)
+        bounded(text, MAX_DESCRIPTION, Lines::Many, DomainError::InvalidText).map(Self)
     }
 
     pub fn as_str(&self) -> &str {
@@ -72,7 +74,8 @@ pub struct Category(String);
 
 impl Category {
     pub fn parse(text: &str) -> Result<Self, DomainError> {
-        bounded(text, MAX_CATEGORY, DomainError::InvalidCategory).map(|c| Self(c.to_lowercase()))
+        bounded(text, MAX_CATEGORY, Lines::One, DomainError::InvalidCategory)
+            .map(|c| Self(c.to_lowercase()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -96,9 +99,13 @@ impl Material {
     pub fn parse(url: Option<&str>, content: Option<&str>) -> Result<Self, DomainError> {
         match (url, content) {
             (Some(url), None) => Self::url(url),
-            (None, Some(content)) => {
-                bounded(content, MAX_CONTENT, DomainError::InvalidKitMaterial).map(Self::Content)
-            }
+            (None, Some(content)) => bounded(
+                content,
+                MAX_CONTENT,
+                Lines::Many,
+                DomainError::InvalidKitMaterial,
+            )
+            .map(Self::Content),
             _ => Err(DomainError::InvalidKitMaterial),
         }
     }

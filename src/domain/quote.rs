@@ -22,6 +22,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::{AccountId, QuoteId};
+use crate::domain::text::{self, Lines};
 use crate::domain::DomainError;
 
 /// Longest product name, in characters.
@@ -40,11 +41,7 @@ pub struct Product(String);
 
 impl Product {
     pub fn parse(text: &str) -> Result<Self, DomainError> {
-        let text = text.trim();
-        if text.is_empty() || text.chars().count() > MAX_PRODUCT {
-            return Err(DomainError::InvalidProduct);
-        }
-        Ok(Self(text.to_owned()))
+        text::parse(text, MAX_PRODUCT, Lines::One, DomainError::InvalidProduct).map(Self)
     }
 
     pub fn as_str(&self) -> &str {
@@ -121,11 +118,7 @@ pub struct Note(String);
 
 impl Note {
     pub fn parse(text: &str) -> Result<Self, DomainError> {
-        let text = text.trim();
-        if text.is_empty() || text.chars().count() > MAX_NOTE {
-            return Err(DomainError::InvalidText);
-        }
-        Ok(Self(text.to_owned()))
+        text::parse(text, MAX_NOTE, Lines::Many, DomainError::InvalidText).map(Self)
     }
 
     pub fn as_str(&self) -> &str {

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::{AccountId, LicenseId, ServerId};
 use crate::domain::license::{LicenseEvent, LicenseState};
+use crate::domain::text::{self, Lines};
 use crate::domain::DomainError;
 
 /// Longest free-text field (location, action, configuration summary).
@@ -113,12 +114,9 @@ pub fn evolve(mut state: ServerState, event: &ServerEvent) -> ServerState {
     state
 }
 
+/// One line of free text.
 fn text(value: &str) -> Result<String, DomainError> {
-    let value = value.trim();
-    if value.is_empty() || value.chars().count() > MAX_TEXT {
-        return Err(DomainError::InvalidText);
-    }
-    Ok(value.to_owned())
+    text::parse(value, MAX_TEXT, Lines::One, DomainError::InvalidText)
 }
 
 fn existing(state: &ServerState) -> Result<(), DomainError> {
@@ -207,7 +205,7 @@ pub fn decide_configuration(
 ) -> Result<Vec<ServerEvent>, DomainError> {
     existing(state)?;
     Ok(vec![ServerEvent::ConfigurationUpdated {
-        summary: text(summary)?,
+        summary: text::parse(summary, MAX_TEXT, Lines::Many, DomainError::InvalidText)?,
     }])
 }
 

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::{AccountId, TicketId};
+use crate::domain::text::{self, Lines};
 use crate::domain::DomainError;
 
 /// Longest subject, in characters.
@@ -66,12 +67,8 @@ pub fn evolve(mut state: TicketState, event: &TicketEvent) -> TicketState {
     state
 }
 
-fn bounded(text: &str, max: usize) -> Result<String, DomainError> {
-    let text = text.trim();
-    if text.is_empty() || text.chars().count() > max {
-        return Err(DomainError::InvalidText);
-    }
-    Ok(text.to_owned())
+fn bounded(value: &str, max: usize, lines: Lines) -> Result<String, DomainError> {
+    text::parse(value, max, lines, DomainError::InvalidText)
 }
 
 fn open(state: &TicketState) -> Result<(), DomainError> {
@@ -95,8 +92,8 @@ pub fn decide_open(
     Ok(vec![TicketEvent::Opened {
         ticket_id,
         account_id,
-        subject: bounded(subject, MAX_SUBJECT)?,
-        description: bounded(description, MAX_TEXT)?,
+        subject: bounded(subject, MAX_SUBJECT, Lines::One)?,
+        description: bounded(description, MAX_TEXT, Lines::Many)?,
     }])
 }
 
@@ -107,10 +104,12 @@ pub fn decide_update(
 ) -> Result<Vec<TicketEvent>, DomainError> {
     open(state)?;
     let subject = subject
-        .map(|s| bounded(s, MAX_SUBJECT))
+        .map(|s| bounded(s, MAX_SUBJECT, Lines::One))
         .transpose()?
         .filter(|s| *s != state.subject);
-    let comment = comment.map(|c| bounded(c, MAX_TEXT)).transpose()?;
+    let comment = comment
+        .map(|c| bounded(c, MAX_TEXT, Lines::Many))
+        .transpose()?;
     if subject.is_none() && comment.is_none() {
         return Err(DomainError::NoChange);
     }
@@ -123,7 +122,7 @@ pub fn decide_close(
 ) -> Result<Vec<TicketEvent>, DomainError> {
     open(state)?;
     Ok(vec![TicketEvent::Closed {
-        resolution: bounded(resolution, MAX_TEXT)?,
+        resolution: bounded(resolution, MAX_TEXT, Lines::Many)?,
     }])
 }
 

@@ -146,6 +146,11 @@ impl ProblemCode {
         match error {
             DomainError::EmailTaken => (Some(Column::Email), ProblemCode::EmailTaken),
             DomainError::InvalidName => (Some(Column::Name), ProblemCode::InvalidName),
+            // The only free text of a row is its name (addresses are parsed
+            // as addresses).
+            DomainError::ControlCharacter { .. } => {
+                (Some(Column::Name), ProblemCode::Refused(error.clone()))
+            }
             DomainError::Role(RoleError::Unknown(_)) => {
                 (Some(Column::Role), ProblemCode::UnknownRole)
             }
@@ -877,6 +882,8 @@ mod tests {
                 (2, Some(Column::Name), "invalid_name"),
                 (2, Some(Column::Role), "unknown_role"),
                 (2, Some(Column::Licenses), "invalid_license_id"),
+                // A name is one line: the quoted newline is refused.
+                (4, Some(Column::Name), "control_character"),
                 (6, Some(Column::Email), "duplicate_email"),
                 (6, None, "too_many_fields"),
             ]

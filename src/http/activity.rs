@@ -27,7 +27,7 @@ use crate::http::schemas::ReadErrors;
 use crate::http::users::{caught_up, ReadAfter};
 use crate::http::AppState;
 use crate::projection::query::Condition;
-use crate::projection::{ProjectionStore, SqlValue};
+use crate::projection::{activity, ProjectionStore, SqlValue};
 
 /// Entries per page by default, and at most.
 const DEFAULT_LIMIT: usize = 100;
@@ -329,6 +329,7 @@ async fn page(
         &ReadAfter {
             position: filter.position,
         },
+        &[activity::TABLE],
     )
     .await?;
     let target = state.projections.target();
@@ -476,6 +477,7 @@ pub async fn export(
         &ReadAfter {
             position: filter.position,
         },
+        &[activity::TABLE],
     )
     .await?;
     // Refuse a bad filter now, before the 200 goes out; the time window

@@ -66,7 +66,7 @@ pub async fn list(
     State(state): State<AppState>,
     ApiQuery(after): ApiQuery<ReadAfter>,
 ) -> Result<Json<CheckpointsPage>, ApiError> {
-    caught_up(&state, &after).await?;
+    caught_up(&state, &after, &["proj_checkpoints"]).await?;
     let checkpoints = state
         .projections
         .target()

@@ -116,7 +116,8 @@ impl From<DomainError> for ApiError {
             | InvalidKitMaterial
             | InvalidUrl
             | LicenseNotInOrganization
-            | InvalidUsername(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            | InvalidUsername(_)
+            | ControlCharacter { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AlreadyExists
             | EmailTaken
             | UsernameTaken
@@ -214,7 +215,58 @@ impl From<AuthError> for ApiError {
 
 /// A JSON body whose problems become API errors (`deny_unknown_fields` on
 /// the target type turns unknown fields into 400s).
+///
+/// Every string of the body (member names too) is also checked for control
+/// characters before any handler sees it: 422 `control_character` naming
+/// the JSON path. This is the edge's half of the rule in
+/// `domain::text` — no field of any command, present or future, can carry
+/// NUL or an escape sequence into the log — while the domain's parsers
+/// decide, per field, whether newlines and tabs are allowed.
 pub struct ApiJson<T>(pub T);
+
+/// Whether the request says its body is JSON (`application/json` or
+/// `application/…+json`).
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|mime| mime.trim().to_ascii_lowercase())
+        .is_some_and(|mime| {
+            mime == "application/json"
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
+        })
+}
+
+/// The first string in `value` (or member name) holding a control
+/// character other than newline, carriage return and tab, as a JSON path.
+fn control_character_at(value: &serde_json::Value, path: &mut String) -> Option<(String, char)> {
+    use crate::domain::text::{forbidden_control, Lines};
+    match value {
+        serde_json::Value::String(s) => {
+            forbidden_control(s, Lines::Many).map(|(_, c)| (path.clone(), c))
+        }
+        serde_json::Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| {
+            let len = path.len();
+            path.push_str(&format!("[{i}]"));
+            let found = control_character_at(item, path);
+            path.truncate(len);
+            found
+        }),
+        serde_json::Value::Object(members) => members.iter().find_map(|(name, item)| {
+            let len = path.len();
+            path.push('.');
+            path.push_str(&name.escape_debug().to_string());
+            let found = match forbidden_control(name, Lines::One) {
+                Some((_, c)) => Some((path.clone(), c)),
+                None => control_character_at(item, path),
+            };
+            path.truncate(len);
+            found
+        }),
+        _ => None,
+    }
+}
 
 impl<S, T> FromRequest<S> for ApiJson<T>
 where
@@ -224,7 +276,41 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
+        if !is_json(req.headers()) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "not_json",
+                "Expected request with `Content-Type: application/json`",
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "body_too_large",
+                        e.body_text(),
+                    )
+                } else {
+                    ApiError::new(e.status(), "invalid_body", e.body_text())
+                }
+            })?;
+        let parsed = Json::<T>::from_bytes(&bytes);
+        if let Ok(tree) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+            if let Some((path, c)) = control_character_at(&tree, &mut "body".to_owned()) {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "control_character",
+                    format!(
+                        "{path} holds a control character (U+{:04X}); text may hold \
+                         newlines and tabs only where a field allows several lines",
+                        u32::from(c)
+                    ),
+                ));
+            }
+        }
+        match parsed {
             Ok(Json(value)) => Ok(ApiJson(value)),
             Err(rejection) => Err(match rejection {
                 JsonRejection::JsonSyntaxError(e) => {

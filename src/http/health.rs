@@ -30,10 +30,27 @@ pub async fn healthz() -> Json<Health> {
 )]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Ready>, ApiError> {
     match tokio::time::timeout(READY_TIMEOUT, state.store.head()).await {
-        Ok(Ok(head)) => Ok(Json(Ready {
-            status: "ready",
-            head: head.position,
-        })),
+        Ok(Ok(head)) => {
+            let projectors =
+                match tokio::time::timeout(READY_TIMEOUT, state.projections.status()).await {
+                    Ok(Ok(projectors)) => projectors,
+                    Ok(Err(e)) => return Err(e.into()),
+                    Err(_) => {
+                        return Err(ApiError::new(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "store_timeout",
+                            "the projection store did not answer in time",
+                        ))
+                    }
+                };
+            let degraded = projectors.iter().any(|p| p.failure.is_some());
+            Ok(Json(Ready {
+                status: if degraded { "degraded" } else { "ready" },
+                head: head.position,
+                process: state.projections.holder().to_owned(),
+                projectors,
+            }))
+        }
         Ok(Err(e)) => Err(e.into()),
         Err(_) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -102,7 +102,7 @@ pub async fn list(
         .ledger()
         .may_view_partner_kit(&caller.context)
         .await?;
-    caught_up(&state, &after).await?;
+    caught_up(&state, &after, &["proj_partner_kit"]).await?;
     let items = state
         .projections
         .target()

@@ -176,7 +176,7 @@ pub async fn get(
         .ledger()
         .authorize_in(&caller.context, Action::ViewQuotes, account)
         .await?;
-    caught_up(&state, &after).await?;
+    caught_up(&state, &after, &["proj_quotes"]).await?;
     let rows = state
         .projections
         .target()

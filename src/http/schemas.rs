@@ -109,10 +109,17 @@ pub struct Health {
     pub status: &'static str,
 }
 
+/// Readiness: the store answers. `status` is `degraded` while a projector
+/// cannot advance (its reads wait; everything else works).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Ready {
+    /// `ready` or `degraded`.
     pub status: &'static str,
     pub head: u64,
+    /// This process's name in the projector leases.
+    pub process: String,
+    /// Every projector: position, lag, the process applying it, failure.
+    pub projectors: Vec<crate::projection::runner::ProjectorStatus>,
 }
 
 /// The log's head.

@@ -46,9 +46,24 @@ pub struct ReadAfter {
     pub position: Option<u64>,
 }
 
-pub(crate) async fn caught_up(state: &AppState, after: &ReadAfter) -> Result<(), ApiError> {
+/// Waits until the read models behind `tables` have applied `?position=`
+/// (only those: a projector stuck elsewhere does not hold up this read).
+pub(crate) async fn caught_up(
+    state: &AppState,
+    after: &ReadAfter,
+    tables: &[&str],
+) -> Result<(), ApiError> {
+    let projectors: Vec<&str> = tables
+        .iter()
+        .filter_map(|t| state.projections.owner_of(t))
+        .collect();
     match after.position {
-        Some(position) if !state.projections.wait_for(position, READ_WAIT).await => {
+        Some(position)
+            if !state
+                .projections
+                .wait_for_projectors(position, &projectors, READ_WAIT)
+                .await =>
+        {
             Err(ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "not_yet_projected",
@@ -80,7 +95,7 @@ pub(crate) async fn rows_in_account(
         .ledger()
         .authorize_in(&caller.context, rows.action, account_id)
         .await?;
-    caught_up(state, &ReadAfter { position }).await?;
+    caught_up(state, &ReadAfter { position }, &[rows.table]).await?;
     Ok(state
         .projections
         .target()
@@ -493,6 +508,7 @@ pub async fn get_user(
         &ReadAfter {
             position: at.position,
         },
+        &["proj_users"],
     )
     .await?;
     let rows = state

@@ -27,7 +27,7 @@ use crate::projection::{
 
 pub struct ActivityProjector;
 
-const TABLE: &str = "proj_activity";
+pub const TABLE: &str = "proj_activity";
 
 impl Projector for ActivityProjector {
     fn name(&self) -> &'static str {

@@ -15,6 +15,7 @@ pub mod accounts;
 pub mod activity;
 pub mod checkpoints;
 pub mod invitations;
+pub mod lease;
 pub mod licenses;
 pub mod outbox;
 pub mod partner_kit;
@@ -114,6 +115,21 @@ pub enum ProjectionError {
     Privacy(#[from] crate::privacy::PrivacyError),
     #[error("unknown projection {0:?}")]
     Unknown(String),
+    /// The batch did not commit: the lease was lost (expired or taken by
+    /// another process) or the checkpoint moved since the batch began.
+    #[error("projector {projector}: lease lost or checkpoint moved (expected {expected}); nothing committed")]
+    Fenced { projector: String, expected: u64 },
+    /// Another process holds the lease.
+    #[error("projector {projector} is being applied by {holder}")]
+    Held { projector: String, holder: String },
+}
+
+impl ProjectionError {
+    /// Whether the error means "someone else applies this projector now"
+    /// rather than a failure.
+    pub fn is_fenced(&self) -> bool {
+        matches!(self, ProjectionError::Fenced { .. })
+    }
 }
 
 impl From<tokio_postgres::Error> for ProjectionError {
@@ -143,15 +159,47 @@ pub trait Projector: Send + Sync + 'static {
 pub trait ProjectionStore: Send + Sync + 'static {
     /// The last position the projector applied (0 if none).
     async fn checkpoint(&self, projector: &str) -> Result<u64, ProjectionError>;
-    /// Applies changes and moves the checkpoint to `position`, atomically.
-    async fn commit(
+    /// Every projector's checkpoint and lease, by name.
+    async fn projector_rows(&self) -> Result<Vec<lease::ProjectorRow>, ProjectionError>;
+    /// Takes the projector's lease for `holder` for `ttl` (see
+    /// [`lease`]); `None` while another process holds it and `takeover`
+    /// does not preempt. A holder that asks again gets a new token (which
+    /// fences its own older batches).
+    async fn acquire_lease(
         &self,
         projector: &str,
-        changes: &[RowChange],
-        position: u64,
+        holder: &str,
+        ttl: std::time::Duration,
+        takeover: lease::Takeover,
+    ) -> Result<Option<lease::Lease>, ProjectionError>;
+    /// Extends a live lease; false once it expired or another took it.
+    async fn renew_lease(
+        &self,
+        lease: &lease::Lease,
+        ttl: std::time::Duration,
+    ) -> Result<bool, ProjectionError>;
+    /// Records on a live lease why its holder cannot advance (`None`: it
+    /// can again), for every process's `/readyz` and the CLI.
+    async fn report_failure(
+        &self,
+        lease: &lease::Lease,
+        failure: Option<&str>,
     ) -> Result<(), ProjectionError>;
-    /// Empties the tables and the checkpoint (before a rebuild).
-    async fn reset(&self, projector: &str, tables: &[&str]) -> Result<(), ProjectionError>;
+    /// Ends a lease early (a worker stopping), so another takes over at once.
+    async fn release_lease(&self, lease: &lease::Lease) -> Result<(), ProjectionError>;
+    /// Applies changes and moves the checkpoint from `from` to `to`,
+    /// atomically, while `lease` is live and the checkpoint still is
+    /// `from`; otherwise nothing is committed ([`ProjectionError::Fenced`]).
+    async fn commit(
+        &self,
+        lease: &lease::Lease,
+        changes: &[RowChange],
+        from: u64,
+        to: u64,
+    ) -> Result<(), ProjectionError>;
+    /// Empties the tables and sets the checkpoint to 0 (before a rebuild),
+    /// under the lease.
+    async fn reset(&self, lease: &lease::Lease, tables: &[&str]) -> Result<(), ProjectionError>;
     /// Activity-log rows per action type in `accounts` with
     /// `from <= recorded_at < to` (digests).
     async fn activity_counts(
@@ -261,15 +309,61 @@ pub(crate) fn touch(
     }
 }
 
-/// The upsert of a projector's checkpoint, committed with its changes.
-pub(crate) fn checkpoint_change(projector: &str, position: u64) -> RowChange {
-    RowChange::Insert {
-        table: "projection_checkpoints",
-        columns: vec![
-            ("projector", SqlValue::text(projector)),
-            ("position", SqlValue::Int(Some(position as i64))),
-        ],
-        on_conflict: OnConflict::Replace,
+/// The character NUL becomes in read models.
+pub const NUL_REPLACEMENT: char = '\u{FFFD}';
+
+/// Makes a change storable by every backend: NUL, which PostgreSQL's `text`
+/// and `jsonb` refuse, becomes U+FFFD in every text and JSON value (keys
+/// included). Free text is refused with control characters at the edge
+/// (`domain::text`), but the log may hold older or imported events with
+/// NUL, and nothing the log accepted may stop a projector. Applied on both
+/// backends, so their read models stay identical; the log keeps the exact
+/// bytes.
+pub fn make_storable(change: &mut RowChange) {
+    fn text(s: &mut String) {
+        if s.contains('\0') {
+            *s = s.replace('\0', &NUL_REPLACEMENT.to_string());
+        }
+    }
+    fn json(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::String(s) => text(s),
+            serde_json::Value::Array(items) => items.iter_mut().for_each(json),
+            serde_json::Value::Object(members) => {
+                if members.keys().any(|k| k.contains('\0')) {
+                    let old = std::mem::take(members);
+                    for (mut key, value) in old {
+                        text(&mut key);
+                        members.insert(key, value);
+                    }
+                }
+                members.values_mut().for_each(json);
+            }
+            _ => {}
+        }
+    }
+    fn value(v: &mut SqlValue) {
+        match v {
+            SqlValue::Text(Some(s)) => text(s),
+            SqlValue::Json(Some(j)) => json(j),
+            _ => {}
+        }
+    }
+    match change {
+        RowChange::Insert { columns, .. } => columns.iter_mut().for_each(|(_, v)| value(v)),
+        RowChange::Delete { key, .. } => key.iter_mut().for_each(|(_, v)| value(v)),
+        RowChange::Update { key, set, .. } => {
+            value(&mut key.1);
+            for (_, expr) in set {
+                match expr {
+                    SetExpr::Value(v)
+                    | SetExpr::IfUnset(v)
+                    | SetExpr::JsonSetInsert(v)
+                    | SetExpr::JsonSetRemove(v) => value(v),
+                    SetExpr::Add(_) => {}
+                }
+            }
+        }
     }
 }
 
@@ -424,6 +518,48 @@ mod tests {
             "UPDATE t SET n = n + (1), owner = COALESCE(owner, ?1), name = ?2 WHERE id = ?3"
         );
         assert_eq!(params.len(), 3);
+    }
+
+    #[test]
+    fn nul_becomes_the_replacement_character_everywhere_in_a_change() {
+        let mut change = RowChange::Update {
+            table: "t",
+            key: ("id", SqlValue::text("a\0")),
+            set: vec![
+                ("name", SetExpr::Value(SqlValue::text("x\0y"))),
+                (
+                    "targets",
+                    SetExpr::Value(SqlValue::Json(Some(
+                        serde_json::json!({"k\0": ["\0", 1, {"v": "a\0"}]}),
+                    ))),
+                ),
+                ("held", SetExpr::JsonSetInsert(SqlValue::text("\0"))),
+                ("n", SetExpr::Add(1)),
+            ],
+        };
+        make_storable(&mut change);
+        let r = NUL_REPLACEMENT;
+        assert_eq!(
+            change,
+            RowChange::Update {
+                table: "t",
+                key: ("id", SqlValue::text(format!("a{r}"))),
+                set: vec![
+                    ("name", SetExpr::Value(SqlValue::text(format!("x{r}y")))),
+                    (
+                        "targets",
+                        SetExpr::Value(SqlValue::Json(Some(
+                            serde_json::json!({format!("k{r}"): [r.to_string(), 1, {"v": format!("a{r}")}]}),
+                        ))),
+                    ),
+                    (
+                        "held",
+                        SetExpr::JsonSetInsert(SqlValue::text(r.to_string()))
+                    ),
+                    ("n", SetExpr::Add(1)),
+                ],
+            }
+        );
     }
 
     #[test]

@@ -7,10 +7,9 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Config, NoTls};
 
+use crate::projection::lease::{Lease, ProjectorRow, Takeover};
 use crate::projection::query::{merges, select, Condition};
-use crate::projection::{
-    checkpoint_change, to_sql, Dialect, ProjectionError, ProjectionStore, RowChange, SqlValue,
-};
+use crate::projection::{to_sql, Dialect, ProjectionError, ProjectionStore, RowChange, SqlValue};
 
 mod migrations {
     refinery::embed_migrations!("projections/postgres");
@@ -66,6 +65,17 @@ impl PgProjections {
     }
 }
 
+/// The fence of a commit: the lease still carries the batch's token and has
+/// not expired by the database's clock; locks the lease row until commit.
+const LEASE_IS_LIVE: &str = "SELECT 1 FROM projection_leases \
+     WHERE projector = $1 AND holder = $2 AND token = $3 AND expires_at > clock_timestamp() \
+     FOR SHARE";
+
+/// The compare-and-set of a commit: moves the checkpoint only from where the
+/// batch began.
+const CHECKPOINT_MOVES: &str =
+    "UPDATE projection_checkpoints SET position = $3 WHERE projector = $1 AND position = $2";
+
 /// Prepared statements a connection keeps before it forgets them all (the
 /// merged searches' texts vary with the number of accounts and types).
 const MAX_CACHED_MERGES: usize = 256;
@@ -92,46 +102,189 @@ impl ProjectionStore for PgProjections {
         Ok(row.map_or(0, |r| r.get::<_, i64>(0) as u64))
     }
 
-    async fn commit(
+    async fn projector_rows(&self) -> Result<Vec<ProjectorRow>, ProjectionError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT c.projector, c.position, l.holder, COALESCE(l.token, 0), l.expires_at, l.failure \
+                 FROM projection_checkpoints c \
+                 LEFT JOIN projection_leases l \
+                   ON l.projector = c.projector AND l.expires_at > clock_timestamp() \
+                 ORDER BY c.projector",
+                &[],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| ProjectorRow {
+                projector: r.get(0),
+                position: r.get::<_, i64>(1).max(0) as u64,
+                holder: r.get(2),
+                token: r.get(3),
+                lease_expires_at: r.get(4),
+                failure: r.get(5),
+            })
+            .collect())
+    }
+
+    async fn acquire_lease(
         &self,
         projector: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+        takeover: Takeover,
+    ) -> Result<Option<Lease>, ProjectionError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO projection_checkpoints (projector, position) VALUES ($1, 0) \
+                 ON CONFLICT (projector) DO NOTHING",
+                &[&projector],
+            )
+            .await?;
+        let ttl_ms = ttl.as_millis() as f64;
+        let preempt = takeover == Takeover::Preempt;
+        let row = client
+            .query_opt(
+                "INSERT INTO projection_leases AS l (projector, holder, token, acquired_at, expires_at) \
+                 VALUES ($1, $2, 1, clock_timestamp(), clock_timestamp() + $3::float8 * interval '1 millisecond') \
+                 ON CONFLICT (projector) DO UPDATE SET \
+                   holder = excluded.holder, token = l.token + 1, \
+                   acquired_at = excluded.acquired_at, expires_at = excluded.expires_at, failure = NULL \
+                 WHERE $4::boolean OR l.expires_at <= clock_timestamp() OR l.holder = excluded.holder \
+                 RETURNING token",
+                &[&projector, &holder, &ttl_ms, &preempt],
+            )
+            .await?;
+        Ok(row.map(|r| Lease {
+            projector: projector.to_owned(),
+            holder: holder.to_owned(),
+            token: r.get(0),
+        }))
+    }
+
+    async fn renew_lease(
+        &self,
+        lease: &Lease,
+        ttl: std::time::Duration,
+    ) -> Result<bool, ProjectionError> {
+        let client = self.client().await?;
+        let ttl_ms = ttl.as_millis() as f64;
+        let renewed = client
+            .execute(
+                "UPDATE projection_leases \
+                 SET expires_at = clock_timestamp() + $4::float8 * interval '1 millisecond' \
+                 WHERE projector = $1 AND holder = $2 AND token = $3 \
+                   AND expires_at > clock_timestamp()",
+                &[&lease.projector, &lease.holder, &lease.token, &ttl_ms],
+            )
+            .await?;
+        Ok(renewed == 1)
+    }
+
+    async fn report_failure(
+        &self,
+        lease: &Lease,
+        failure: Option<&str>,
+    ) -> Result<(), ProjectionError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE projection_leases SET failure = $4 \
+                 WHERE projector = $1 AND holder = $2 AND token = $3",
+                &[&lease.projector, &lease.holder, &lease.token, &failure],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn release_lease(&self, lease: &Lease) -> Result<(), ProjectionError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE projection_leases SET expires_at = clock_timestamp() \
+                 WHERE projector = $1 AND holder = $2 AND token = $3",
+                &[&lease.projector, &lease.holder, &lease.token],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn commit(
+        &self,
+        lease: &Lease,
         changes: &[RowChange],
-        position: u64,
+        from: u64,
+        to: u64,
     ) -> Result<(), ProjectionError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let checkpoint = checkpoint_change(projector, position);
-        let mut statements = Vec::with_capacity(changes.len() + 1);
-        for change in changes.iter().chain(std::iter::once(&checkpoint)) {
+        // The fence first: the lease row is locked (FOR SHARE) until the
+        // commit, so a process taking the lease over waits for this batch
+        // and then finds the checkpoint it moved.
+        let holds = tx.prepare_cached(LEASE_IS_LIVE).await?;
+        let moves = tx.prepare_cached(CHECKPOINT_MOVES).await?;
+        let (from, to) = (from as i64, to as i64);
+        let mut statements = Vec::with_capacity(changes.len());
+        for change in changes {
             let (sql, params) = to_sql(change, Dialect::Postgres);
             // A handful of distinct statements, prepared once per connection.
             let statement = tx.prepare_cached(&sql).await?;
             let params: Vec<&(dyn ToSql + Sync)> = params.into_iter().map(bind).collect();
             statements.push((statement, params));
         }
-        // Pipelined: every change is sent without waiting for the previous
-        // one's answer (tokio-postgres writes them in the order they are
-        // first polled, and the server runs them in that order), so a batch
-        // costs one round trip instead of one per row.
-        futures_util::future::try_join_all(
+        // Pipelined: every statement is sent without waiting for the
+        // previous one's answer (tokio-postgres writes them in the order they
+        // are first polled, and the server runs them in that order), so a
+        // batch costs one round trip instead of one per row.
+        let fence_params: [&(dyn ToSql + Sync); 3] =
+            [&lease.projector, &lease.holder, &lease.token];
+        let move_params: [&(dyn ToSql + Sync); 3] = [&lease.projector, &from, &to];
+        let fence = tx.query(&holds, &fence_params);
+        let applied = futures_util::future::try_join_all(
             statements
                 .iter()
                 .map(|(statement, params)| tx.execute(statement, params)),
+        );
+        let moved = tx.execute(&moves, &move_params);
+        let (fence, _, moved) = futures_util::future::try_join3(fence, applied, moved).await?;
+        if fence.is_empty() || moved != 1 {
+            tx.rollback().await?;
+            return Err(ProjectionError::Fenced {
+                projector: lease.projector.clone(),
+                expected: from as u64,
+            });
+        }
+        tx.execute(
+            "SELECT pg_notify('projection_checkpoints', $1 || ':' || $2::bigint)",
+            &[&lease.projector, &to],
         )
         .await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn reset(&self, projector: &str, tables: &[&str]) -> Result<(), ProjectionError> {
+    async fn reset(&self, lease: &Lease, tables: &[&str]) -> Result<(), ProjectionError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
+        let fence = tx
+            .query(
+                LEASE_IS_LIVE,
+                &[&lease.projector, &lease.holder, &lease.token],
+            )
+            .await?;
+        if fence.is_empty() {
+            return Err(ProjectionError::Fenced {
+                projector: lease.projector.clone(),
+                expected: 0,
+            });
+        }
         for table in tables {
             tx.batch_execute(&format!("DELETE FROM {table}")).await?;
         }
         tx.execute(
-            "DELETE FROM projection_checkpoints WHERE projector = $1",
-            &[&projector],
+            "UPDATE projection_checkpoints SET position = 0 WHERE projector = $1",
+            &[&lease.projector],
         )
         .await?;
         tx.commit().await?;

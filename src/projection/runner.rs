@@ -3,24 +3,90 @@
 //!
 //! Each projector advances independently from its own checkpoint: first it
 //! catches up page by page, then it follows a live subscription, committing
-//! each batch of changes together with its new checkpoint. A restart resumes
-//! from the checkpoint, so each event's changes are applied exactly once.
+//! each batch of changes together with its new checkpoint. Any number of
+//! processes may run projectors against one database: a projector runs only
+//! in the process holding its lease, and every commit is fenced (see
+//! [`lease`](crate::projection::lease)), so each event's changes are applied
+//! exactly once, whoever crashes or pauses.
+//!
+//! A projector that fails on an event does not stop: it commits everything
+//! before that event (a failing batch is retried one event at a time),
+//! reports the position and the error (a log line, `/readyz`, the lease row,
+//! a metric) and retries with backoff. Reads wait only for the projectors
+//! they read, so one stuck projector never turns unrelated reads into
+//! errors.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::event::RecordedEvent;
 use crate::privacy::SharedPersonalData;
-use crate::projection::{all_projectors, ProjectionError, ProjectionStore, Projector, RowChange};
+use crate::projection::lease::{process_holder, Lease, ProjectorRow, Takeover, DEFAULT_LEASE};
+use crate::projection::{
+    all_projectors, make_storable, ProjectionError, ProjectionStore, Projector, RowChange,
+};
 use crate::store::{ReadFilter, SharedStore};
 
 /// Events per page when catching up, and most events per live batch.
 const BATCH: usize = 1000;
-/// Pause before a failed live projector starts again from its checkpoint.
-const RESTART_DELAY: Duration = Duration::from_secs(1);
+/// First pause after a projector failed; doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Longest pause between two looks at the database's checkpoints while a
+/// read waits for a position (other processes' commits).
+const MAX_POLL: Duration = Duration::from_millis(25);
+
+/// How a process runs its projectors.
+#[derive(Debug, Clone)]
+pub struct RunnerOptions {
+    /// How long a lease lasts unless renewed; failover takes about this
+    /// long plus a fifth of it.
+    pub lease: Duration,
+    /// This process's name in the lease rows.
+    pub holder: String,
+}
+
+impl Default for RunnerOptions {
+    fn default() -> Self {
+        Self {
+            lease: DEFAULT_LEASE,
+            holder: process_holder(),
+        }
+    }
+}
+
+/// Why a projector cannot advance, as this process saw it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct Failure {
+    /// The first position not applied.
+    pub position: u64,
+    pub error: String,
+    pub since: DateTime<Utc>,
+    pub attempts: u32,
+}
+
+/// A projector as an operator sees it: where it is, who applies it, how far
+/// behind the log it is, and whether it is stuck.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct ProjectorStatus {
+    pub projector: String,
+    pub position: u64,
+    /// Events in the log after `position`.
+    pub lag_events: u64,
+    /// Age of the oldest event not yet applied (0 when caught up).
+    pub lag_seconds: f64,
+    /// The process holding the lease (none: nobody applies it now).
+    pub holder: Option<String>,
+    /// Whether this process holds it.
+    pub here: bool,
+    /// Why the holder cannot advance (from any process), if it cannot.
+    pub failure: Option<String>,
+}
 
 /// The projections of one store.
 pub struct Projections {
@@ -28,9 +94,15 @@ pub struct Projections {
     events: SharedStore,
     personal: SharedPersonalData,
     target: Arc<dyn ProjectionStore>,
-    /// Position every projector has reached (the minimum of them).
-    reached: watch::Sender<u64>,
-    positions: Mutex<HashMap<&'static str, u64>>,
+    options: RunnerOptions,
+    /// Checkpoints as known here: this process's commits, and what the
+    /// database said when a read waited.
+    positions: watch::Sender<HashMap<String, u64>>,
+    /// When the database's checkpoints were last read (one reader at a time).
+    refreshed: tokio::sync::Mutex<Option<Instant>>,
+    /// Projectors this process holds the lease of.
+    held: Mutex<HashMap<&'static str, Lease>>,
+    failures: Mutex<HashMap<&'static str, Failure>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -42,13 +114,25 @@ impl Projections {
         personal: SharedPersonalData,
         target: Arc<dyn ProjectionStore>,
     ) -> Arc<Self> {
+        Self::with_options(events, personal, target, RunnerOptions::default())
+    }
+
+    pub fn with_options(
+        events: SharedStore,
+        personal: SharedPersonalData,
+        target: Arc<dyn ProjectionStore>,
+        options: RunnerOptions,
+    ) -> Arc<Self> {
         Arc::new(Self {
             projectors: all_projectors(),
             events,
             personal,
             target,
-            reached: watch::channel(0).0,
-            positions: Mutex::new(HashMap::new()),
+            options,
+            positions: watch::channel(HashMap::new()).0,
+            refreshed: tokio::sync::Mutex::new(None),
+            held: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
             tasks: Mutex::new(Vec::new()),
         })
     }
@@ -61,44 +145,119 @@ impl Projections {
         self.projectors.iter().map(|p| p.name()).collect()
     }
 
-    fn record(&self, projector: &'static str, position: u64) {
-        if let Ok(mut positions) = self.positions.lock() {
-            positions.insert(projector, position);
-            if positions.len() == self.projectors.len() {
-                let min = positions.values().copied().min().unwrap_or(0);
-                self.reached.send_if_modified(|r| {
-                    let moved = *r != min;
-                    *r = min;
-                    moved
-                });
+    pub fn holder(&self) -> &str {
+        &self.options.holder
+    }
+
+    /// The projector that owns `table`.
+    pub fn owner_of(&self, table: &str) -> Option<&'static str> {
+        self.projectors
+            .iter()
+            .find(|p| p.tables().contains(&table))
+            .map(|p| p.name())
+    }
+
+    /// The named projectors; an unknown name is an error.
+    fn select(&self, names: &[String]) -> Result<Vec<Arc<dyn Projector>>, ProjectionError> {
+        for name in names {
+            if !self.projectors.iter().any(|p| p.name() == name) {
+                return Err(ProjectionError::Unknown(name.clone()));
             }
+        }
+        Ok(self
+            .projectors
+            .iter()
+            .filter(|p| names.is_empty() || names.iter().any(|n| n == p.name()))
+            .cloned()
+            .collect())
+    }
+
+    fn record(&self, projector: &'static str, position: u64) {
+        metrics::gauge!("projector_position", "projector" => projector).set(position as f64);
+        self.positions.send_modify(|known| {
+            known.insert(projector.to_owned(), position);
+        });
+    }
+
+    fn set_held(&self, lease: Option<&Lease>, projector: &'static str) {
+        metrics::gauge!("projector_lease_held", "projector" => projector).set(if lease.is_some() {
+            1.0
+        } else {
+            0.0
+        });
+        if let Ok(mut held) = self.held.lock() {
+            match lease {
+                Some(lease) => held.insert(projector, lease.clone()),
+                None => held.remove(projector),
+            };
         }
     }
 
+    /// Opens, projects and commits one batch (`events` follow `from`
+    /// without a gap); returns the new checkpoint.
     async fn apply_batch(
         &self,
         projector: &dyn Projector,
-        events: &[crate::event::RecordedEvent],
+        lease: &Lease,
+        from: u64,
+        events: &[RecordedEvent],
     ) -> Result<u64, ProjectionError> {
+        let Some(last) = events.last().map(|e| e.position) else {
+            return Ok(from);
+        };
+        let started = Instant::now();
         let mut events = events.to_vec();
         self.personal.open(&mut events).await?;
         let mut changes: Vec<RowChange> = Vec::new();
         for event in &events {
+            let first = changes.len();
             changes.extend(projector.apply(event)?);
+            changes[first..].iter_mut().for_each(make_storable);
         }
-        let last = events.last().map_or(0, |e| e.position);
-        self.target.commit(projector.name(), &changes, last).await?;
+        self.target.commit(lease, &changes, from, last).await?;
+        metrics::histogram!("projector_batch_seconds", "projector" => projector.name())
+            .record(started.elapsed().as_secs_f64());
+        metrics::counter!("projector_events_total", "projector" => projector.name())
+            .increment(events.len() as u64);
         Ok(last)
     }
 
-    /// Applies everything after the projector's checkpoint up to the current
-    /// head; returns the position reached.
-    pub async fn catch_up(
+    /// A batch, or — when it fails — its events one at a time, so that the
+    /// checkpoint stops right before the event that fails and the error
+    /// names it.
+    async fn apply(
         &self,
         projector: &dyn Projector,
+        lease: &Lease,
+        from: u64,
+        events: &[RecordedEvent],
+    ) -> Result<u64, ProjectionError> {
+        match self.apply_batch(projector, lease, from, events).await {
+            Ok(to) => Ok(to),
+            Err(e) if e.is_fenced() || events.len() == 1 => Err(e),
+            Err(_) => {
+                let mut at = from;
+                for event in events {
+                    at = self
+                        .apply_batch(projector, lease, at, std::slice::from_ref(event))
+                        .await?;
+                    self.record(projector.name(), at);
+                }
+                Ok(at)
+            }
+        }
+    }
+
+    /// Applies everything after the projector's checkpoint up to the current
+    /// head under `lease`; returns the position reached.
+    async fn catch_up_leased(
+        &self,
+        projector: &dyn Projector,
+        lease: &Lease,
         on_progress: &mut (dyn FnMut(u64) + Send),
     ) -> Result<u64, ProjectionError> {
         let mut position = self.target.checkpoint(projector.name()).await?;
+        self.record(projector.name(), position);
         loop {
             let page = self
                 .events
@@ -107,84 +266,312 @@ impl Projections {
             if page.is_empty() {
                 return Ok(position);
             }
-            position = self.apply_batch(projector, &page).await?;
+            position = self.apply(projector, lease, position, &page).await?;
+            self.record(projector.name(), position);
             on_progress(position);
         }
     }
 
+    /// Takes a projector's lease, waiting up to `patience` for its holder to
+    /// give it up (or preempting it).
+    async fn lease_for(
+        &self,
+        projector: &dyn Projector,
+        takeover: Takeover,
+        patience: Duration,
+    ) -> Result<Option<Lease>, ProjectionError> {
+        let deadline = Instant::now() + patience;
+        loop {
+            let lease = self
+                .target
+                .acquire_lease(
+                    projector.name(),
+                    &self.options.holder,
+                    self.options.lease,
+                    takeover,
+                )
+                .await?;
+            if lease.is_some() || Instant::now() >= deadline {
+                return Ok(lease);
+            }
+            tokio::time::sleep(self.retry_interval()).await;
+        }
+    }
+
+    fn retry_interval(&self) -> Duration {
+        (self.options.lease / 5).max(Duration::from_millis(50))
+    }
+
+    /// Runs `work` while renewing `lease`; stops when the work ends or the
+    /// lease is lost, and releases the lease either way.
+    async fn while_leased<T>(
+        &self,
+        lease: &Lease,
+        work: impl std::future::Future<Output = Result<T, ProjectionError>>,
+    ) -> Result<T, ProjectionError> {
+        let ttl = self.options.lease;
+        let renew = async {
+            let mut renewed = Instant::now();
+            loop {
+                tokio::time::sleep(ttl / 3).await;
+                match self.target.renew_lease(lease, ttl).await {
+                    Ok(true) => renewed = Instant::now(),
+                    Ok(false) => break,
+                    Err(e) => {
+                        tracing::warn!(projector = %lease.projector, error = %e, "renewing the lease failed");
+                        if renewed.elapsed() >= ttl {
+                            break;
+                        }
+                    }
+                }
+            }
+            ProjectionError::Fenced {
+                projector: lease.projector.clone(),
+                expected: 0,
+            }
+        };
+        let outcome = tokio::select! {
+            outcome = work => outcome,
+            lost = renew => Err(lost),
+        };
+        if let Err(e) = self.target.release_lease(lease).await {
+            tracing::warn!(projector = %lease.projector, error = %e, "releasing the lease failed; it expires by itself");
+        }
+        outcome
+    }
+
     /// Brings every projection up to the current head (one-shot commands
-    /// that read them, without live tasks).
+    /// that read them, without live tasks). A projector that another
+    /// process applies is waited for instead (up to a minute).
     pub async fn catch_up_all(&self) -> Result<(), ProjectionError> {
-        for projector in &self.projectors {
-            let position = self.catch_up(projector.as_ref(), &mut |_| {}).await?;
-            self.record(projector.name(), position);
+        self.catch_up(&[]).await
+    }
+
+    /// Brings the named projections (all when none is named) up to the
+    /// current head, like [`catch_up_all`](Self::catch_up_all).
+    pub async fn catch_up(&self, names: &[String]) -> Result<(), ProjectionError> {
+        let head = self.events.head().await?.position;
+        for projector in &self.select(names)? {
+            match self
+                .lease_for(projector.as_ref(), Takeover::IfFree, Duration::ZERO)
+                .await?
+            {
+                Some(lease) => {
+                    let mut quiet = |_| {};
+                    let work = self.catch_up_leased(projector.as_ref(), &lease, &mut quiet);
+                    self.while_leased(&lease, work).await?;
+                }
+                None => {
+                    let name = projector.name();
+                    if !self
+                        .wait_for_projectors(head, &[name], Duration::from_secs(60))
+                        .await
+                    {
+                        let holder = self.holder_of(name).await.unwrap_or_default();
+                        return Err(ProjectionError::Held {
+                            projector: name.to_owned(),
+                            holder,
+                        });
+                    }
+                }
+            }
         }
         Ok(())
     }
 
+    async fn holder_of(&self, projector: &str) -> Option<String> {
+        let rows = self.target.projector_rows().await.ok()?;
+        rows.into_iter()
+            .find(|r| r.projector == projector)
+            .and_then(|r| r.holder)
+    }
+
     /// Empties the named projections (all when `names` is empty) and
-    /// rebuilds them from the log.
+    /// rebuilds them from the log. A projector applied by a running process
+    /// is taken over (that process resumes it once the rebuild is done).
     pub async fn rebuild(
         &self,
         names: &[String],
         on_progress: &mut (dyn FnMut(&str, u64) + Send),
     ) -> Result<(), ProjectionError> {
-        for name in names {
-            if !self.projectors.iter().any(|p| p.name() == name) {
-                return Err(ProjectionError::Unknown(name.clone()));
-            }
-        }
-        for projector in &self.projectors {
-            if !names.is_empty() && !names.iter().any(|n| n == projector.name()) {
-                continue;
-            }
-            self.target
-                .reset(projector.name(), projector.tables())
-                .await?;
+        for projector in self.select(names)? {
             let name = projector.name();
-            let position = self
-                .catch_up(projector.as_ref(), &mut |p| on_progress(name, p))
-                .await?;
-            self.record(name, position);
+            let lease = self
+                .lease_for(projector.as_ref(), Takeover::Preempt, Duration::ZERO)
+                .await?
+                .ok_or_else(|| ProjectionError::Held {
+                    projector: name.to_owned(),
+                    holder: "another process".to_owned(),
+                })?;
+            let work = async {
+                self.target.reset(&lease, projector.tables()).await?;
+                self.catch_up_leased(projector.as_ref(), &lease, &mut |p| on_progress(name, p))
+                    .await
+            };
+            self.while_leased(&lease, work).await?;
         }
         Ok(())
     }
 
-    /// Starts one live task per projector. The tasks stop when `stop` is
-    /// called or the `Projections` is dropped.
+    /// Starts a live task for every projector.
     pub fn start(self: &Arc<Self>) {
+        // Every name is known: nothing to refuse.
+        let _ = self.start_only(&[]);
+    }
+
+    /// Starts a live task for each named projector (all when none is
+    /// named): each applies its projector while this process holds the
+    /// lease, and waits to take it over otherwise. The tasks stop when
+    /// [`stop`](Self::stop) is called or the `Projections` is dropped.
+    pub fn start_only(self: &Arc<Self>, names: &[String]) -> Result<(), ProjectionError> {
+        let selected = self.select(names)?;
         let mut tasks = match self.tasks.lock() {
             Ok(tasks) => tasks,
-            Err(_) => return,
+            Err(_) => return Ok(()),
         };
-        for projector in &self.projectors {
+        for projector in selected {
             let this = Arc::downgrade(self);
-            let projector = Arc::clone(projector);
             tasks.push(tokio::spawn(async move {
                 loop {
-                    let Some(projections) = this.upgrade() else { return };
-                    if let Err(e) = projections.follow(projector.as_ref()).await {
-                        tracing::error!(projector = projector.name(), error = %e, "projector failed; restarting from its checkpoint");
-                    }
+                    let Some(projections) = this.upgrade() else {
+                        return;
+                    };
+                    projections.take_turn(projector.as_ref()).await;
+                    let pause = projections.retry_interval();
                     drop(projections);
-                    tokio::time::sleep(RESTART_DELAY).await;
+                    tokio::time::sleep(pause).await;
                 }
             }));
         }
+        Ok(())
     }
 
-    /// Stops the live tasks.
-    pub fn stop(&self) {
-        if let Ok(mut tasks) = self.tasks.lock() {
-            for task in tasks.drain(..) {
-                task.abort();
+    /// One turn of a live task: take the lease if free, then apply the
+    /// projector until the lease is lost.
+    async fn take_turn(&self, projector: &dyn Projector) {
+        let name = projector.name();
+        let lease = match self
+            .target
+            .acquire_lease(
+                name,
+                &self.options.holder,
+                self.options.lease,
+                Takeover::IfFree,
+            )
+            .await
+        {
+            Ok(Some(lease)) => lease,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(projector = name, error = %e, "cannot take the projector's lease");
+                return;
             }
+        };
+        tracing::info!(
+            projector = name,
+            token = lease.token,
+            "projector lease taken"
+        );
+        self.set_held(Some(&lease), name);
+        let outcome = self
+            .while_leased(&lease, self.follow_with_retries(projector, &lease))
+            .await;
+        self.set_held(None, name);
+        match outcome {
+            Err(e) if e.is_fenced() => {
+                tracing::info!(
+                    projector = name,
+                    "projector lease lost; another process applies it"
+                )
+            }
+            Err(e) => tracing::warn!(projector = name, error = %e, "projector stopped"),
+            Ok(()) => {}
         }
     }
 
-    async fn follow(&self, projector: &dyn Projector) -> Result<(), ProjectionError> {
-        let mut position = self.catch_up(projector, &mut |_| {}).await?;
-        self.record(projector.name(), position);
+    /// Follows the log; on a failure reports it and tries again with
+    /// backoff, keeping the lease (another process would fail alike).
+    async fn follow_with_retries(
+        &self,
+        projector: &dyn Projector,
+        lease: &Lease,
+    ) -> Result<(), ProjectionError> {
+        let name = projector.name();
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            let error = match self.follow(projector, lease).await {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_fenced() => return Err(e),
+                Err(e) => e,
+            };
+            let position = self
+                .target
+                .checkpoint(name)
+                .await
+                .map(|p| p + 1)
+                .unwrap_or(0);
+            let failure = {
+                let mut failures = self
+                    .failures
+                    .lock()
+                    .map_err(|_| ProjectionError::Backend("projector state poisoned".to_owned()))?;
+                let entry = failures.entry(name).or_insert_with(|| Failure {
+                    position,
+                    error: String::new(),
+                    since: Utc::now(),
+                    attempts: 0,
+                });
+                if entry.position != position {
+                    entry.position = position;
+                    entry.since = Utc::now();
+                    entry.attempts = 0;
+                    backoff = FIRST_BACKOFF;
+                }
+                entry.error = error.to_string();
+                entry.attempts += 1;
+                entry.clone()
+            };
+            tracing::error!(
+                projector = name,
+                position,
+                attempts = failure.attempts,
+                retry_in_ms = backoff.as_millis() as u64,
+                error = %error,
+                "projector cannot apply the event at this position; retrying"
+            );
+            metrics::counter!("projector_failures_total", "projector" => name).increment(1);
+            metrics::gauge!("projector_failing", "projector" => name).set(1.0);
+            let report = format!("position {position}: {error}");
+            if let Err(e) = self.target.report_failure(lease, Some(&report)).await {
+                tracing::warn!(projector = name, error = %e, "cannot record the failure");
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    fn clear_failure(&self, name: &'static str) -> bool {
+        let cleared = self
+            .failures
+            .lock()
+            .map(|mut f| f.remove(name).is_some())
+            .unwrap_or(false);
+        if cleared {
+            metrics::gauge!("projector_failing", "projector" => name).set(0.0);
+        }
+        cleared
+    }
+
+    async fn follow(
+        &self,
+        projector: &dyn Projector,
+        lease: &Lease,
+    ) -> Result<(), ProjectionError> {
+        let name = projector.name();
+        let mut position = self.catch_up_leased(projector, lease, &mut |_| {}).await?;
+        if self.clear_failure(name) {
+            self.target.report_failure(lease, None).await?;
+        }
         let mut subscription = self
             .events
             .subscribe(position + 1, ReadFilter::all())
@@ -200,18 +587,151 @@ impl Projections {
                     None => break,
                 }
             }
-            position = self.apply_batch(projector, &batch).await?;
-            self.record(projector.name(), position);
+            position = self.apply(projector, lease, position, &batch).await?;
+            self.record(name, position);
+        }
+    }
+
+    /// Stops the live tasks (leases expire by themselves; see
+    /// [`shutdown`](Self::shutdown) to hand them over at once).
+    pub fn stop(&self) {
+        if let Ok(mut tasks) = self.tasks.lock() {
+            for task in tasks.drain(..) {
+                task.abort();
+            }
+        }
+    }
+
+    /// Stops the live tasks and releases their leases, so that another
+    /// process takes the projectors over without waiting for expiry.
+    pub async fn shutdown(&self) {
+        self.stop();
+        let held: Vec<Lease> = self
+            .held
+            .lock()
+            .map(|mut h| h.drain().map(|(_, l)| l).collect())
+            .unwrap_or_default();
+        for lease in held {
+            if let Err(e) = self.target.release_lease(&lease).await {
+                tracing::warn!(projector = %lease.projector, error = %e, "releasing the lease failed");
+            }
         }
     }
 
     /// Waits until every projection has applied `position` (read your own
     /// writes); false if `timeout` passed first.
     pub async fn wait_for(&self, position: u64, timeout: Duration) -> bool {
-        let mut reached = self.reached.subscribe();
-        tokio::time::timeout(timeout, reached.wait_for(|r| *r >= position))
-            .await
-            .is_ok_and(|r| r.is_ok())
+        self.wait_for_projectors(position, &[], timeout).await
+    }
+
+    /// Waits until the named projectors (all when none is named) have
+    /// applied `position`, in this process or any other; false if `timeout`
+    /// passed first.
+    pub async fn wait_for_projectors(
+        &self,
+        position: u64,
+        names: &[&str],
+        timeout: Duration,
+    ) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut known = self.positions.subscribe();
+        let mut poll = Duration::from_millis(1);
+        loop {
+            if self.reached(&known.borrow_and_update(), names, position) {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            let pause = poll.min(deadline - now);
+            tokio::select! {
+                _ = known.changed() => {}
+                _ = tokio::time::sleep(pause) => {
+                    self.refresh_positions().await;
+                    poll = (poll * 2).min(MAX_POLL);
+                }
+            }
+        }
+    }
+
+    fn reached(&self, known: &HashMap<String, u64>, names: &[&str], position: u64) -> bool {
+        let at_least = |name: &str| known.get(name).is_some_and(|p| *p >= position);
+        if names.is_empty() {
+            self.projectors.iter().all(|p| at_least(p.name()))
+        } else {
+            names.iter().all(|n| at_least(n))
+        }
+    }
+
+    /// Reads every checkpoint from the database (at most one read at a
+    /// time; waiters that queued behind it use its answer).
+    async fn refresh_positions(&self) {
+        let asked = Instant::now();
+        let mut refreshed = self.refreshed.lock().await;
+        if refreshed.is_some_and(|at| at >= asked) {
+            return;
+        }
+        let started = Instant::now();
+        match self.target.projector_rows().await {
+            Ok(rows) => {
+                self.positions.send_modify(|known| {
+                    for row in rows {
+                        known.insert(row.projector, row.position);
+                    }
+                });
+                *refreshed = Some(started);
+            }
+            Err(e) => tracing::warn!(error = %e, "reading the projection checkpoints failed"),
+        }
+    }
+
+    /// Every projector's position, lag, holder and failure.
+    pub async fn status(&self) -> Result<Vec<ProjectorStatus>, ProjectionError> {
+        let rows: HashMap<String, ProjectorRow> = self
+            .target
+            .projector_rows()
+            .await?
+            .into_iter()
+            .map(|r| (r.projector.clone(), r))
+            .collect();
+        let head = self.events.head().await?;
+        let held: Vec<&'static str> = self
+            .held
+            .lock()
+            .map(|h| h.keys().copied().collect())
+            .unwrap_or_default();
+        let now = Utc::now();
+        let mut out = Vec::with_capacity(self.projectors.len());
+        for projector in &self.projectors {
+            let name = projector.name();
+            let row = rows.get(name);
+            let position = row.map_or(0, |r| r.position);
+            let lag_events = head.position.saturating_sub(position);
+            let lag_seconds = if lag_events == 0 {
+                0.0
+            } else {
+                let next = self
+                    .events
+                    .read_all(position + 1, 1, &ReadFilter::all())
+                    .await?;
+                next.first().map_or(0.0, |e| {
+                    (now - e.recorded_at).num_milliseconds().max(0) as f64 / 1000.0
+                })
+            };
+            metrics::gauge!("projector_lag_events", "projector" => name).set(lag_events as f64);
+            metrics::gauge!("projector_lag_seconds", "projector" => name).set(lag_seconds);
+            out.push(ProjectorStatus {
+                projector: name.to_owned(),
+                position,
+                lag_events,
+                lag_seconds,
+                holder: row.and_then(|r| r.holder.clone()),
+                here: held.contains(&name),
+                failure: row.and_then(|r| r.failure.clone()),
+            });
+        }
+        Ok(out)
     }
 }
 

@@ -9,10 +9,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
 use rusqlite::{params_from_iter, Connection};
 
+use crate::projection::lease::{Lease, ProjectorRow, Takeover};
 use crate::projection::query::{select, Condition};
-use crate::projection::{
-    checkpoint_change, to_sql, Dialect, ProjectionError, ProjectionStore, RowChange, SqlValue,
-};
+use crate::projection::{to_sql, Dialect, ProjectionError, ProjectionStore, RowChange, SqlValue};
 
 mod migrations {
     refinery::embed_migrations!("projections/sqlite");
@@ -66,6 +65,28 @@ impl SqliteProjections {
     }
 }
 
+/// SQLite's clock in milliseconds since the Unix epoch (the leases' time).
+const NOW_MS: &str = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
+
+fn lease_is_live(conn: &Connection, lease: &Lease) -> Result<bool, ProjectionError> {
+    let live: i64 = conn.query_row(
+        &format!(
+            "SELECT count(*) FROM projection_leases \
+             WHERE projector = ?1 AND holder = ?2 AND token = ?3 AND expires_at > {NOW_MS}"
+        ),
+        rusqlite::params![lease.projector, lease.holder, lease.token],
+        |r| r.get(0),
+    )?;
+    Ok(live == 1)
+}
+
+fn fenced(lease: &Lease, expected: u64) -> ProjectionError {
+    ProjectionError::Fenced {
+        projector: lease.projector.clone(),
+        expected,
+    }
+}
+
 fn bind(value: &SqlValue) -> Value {
     match value {
         SqlValue::Text(v) => v.clone().map_or(Value::Null, Value::Text),
@@ -100,21 +121,157 @@ impl ProjectionStore for SqliteProjections {
         .await
     }
 
-    async fn commit(
+    async fn projector_rows(&self) -> Result<Vec<ProjectorRow>, ProjectionError> {
+        self.run(|conn| {
+            let mut stmt = conn.prepare(&format!(
+                "SELECT c.projector, c.position, l.holder, COALESCE(l.token, 0), l.expires_at, l.failure \
+                 FROM projection_checkpoints c \
+                 LEFT JOIN projection_leases l ON l.projector = c.projector AND l.expires_at > {NOW_MS} \
+                 ORDER BY c.projector"
+            ))?;
+            let rows = stmt.query_map([], |r| {
+                Ok(ProjectorRow {
+                    projector: r.get(0)?,
+                    position: r.get::<_, i64>(1)?.max(0) as u64,
+                    holder: r.get(2)?,
+                    token: r.get(3)?,
+                    lease_expires_at: r
+                        .get::<_, Option<i64>>(4)?
+                        .and_then(DateTime::<Utc>::from_timestamp_millis),
+                    failure: r.get(5)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn acquire_lease(
         &self,
         projector: &str,
-        changes: &[RowChange],
-        position: u64,
+        holder: &str,
+        ttl: std::time::Duration,
+        takeover: Takeover,
+    ) -> Result<Option<Lease>, ProjectionError> {
+        let (projector, holder) = (projector.to_owned(), holder.to_owned());
+        let ttl_ms = ttl.as_millis() as i64;
+        let preempt = takeover == Takeover::Preempt;
+        self.run(move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            tx.execute(
+                "INSERT INTO projection_checkpoints (projector, position) VALUES (?1, 0) \
+                 ON CONFLICT (projector) DO NOTHING",
+                [&projector],
+            )?;
+            let token: Option<i64> = tx
+                .query_row(
+                    &format!(
+                        "INSERT INTO projection_leases AS l (projector, holder, token, acquired_at, expires_at) \
+                         VALUES (?1, ?2, 1, {NOW_MS}, {NOW_MS} + ?3) \
+                         ON CONFLICT (projector) DO UPDATE SET \
+                           holder = excluded.holder, token = l.token + 1, \
+                           acquired_at = excluded.acquired_at, expires_at = excluded.expires_at, failure = NULL \
+                         WHERE ?4 OR l.expires_at <= {NOW_MS} OR l.holder = excluded.holder \
+                         RETURNING token"
+                    ),
+                    rusqlite::params![projector, holder, ttl_ms, preempt],
+                    |r| r.get(0),
+                )
+                .map(Some)
+                .or_else(|e| match e {
+                    rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                    other => Err(other),
+                })?;
+            tx.commit()?;
+            Ok(token.map(|token| Lease {
+                projector,
+                holder,
+                token,
+            }))
+        })
+        .await
+    }
+
+    async fn renew_lease(
+        &self,
+        lease: &Lease,
+        ttl: std::time::Duration,
+    ) -> Result<bool, ProjectionError> {
+        let lease = lease.clone();
+        let ttl_ms = ttl.as_millis() as i64;
+        self.run(move |conn| {
+            let renewed = conn.execute(
+                &format!(
+                    "UPDATE projection_leases SET expires_at = {NOW_MS} + ?4 \
+                     WHERE projector = ?1 AND holder = ?2 AND token = ?3 AND expires_at > {NOW_MS}"
+                ),
+                rusqlite::params![lease.projector, lease.holder, lease.token, ttl_ms],
+            )?;
+            Ok(renewed == 1)
+        })
+        .await
+    }
+
+    async fn report_failure(
+        &self,
+        lease: &Lease,
+        failure: Option<&str>,
     ) -> Result<(), ProjectionError> {
-        let projector = projector.to_owned();
+        let lease = lease.clone();
+        let failure = failure.map(str::to_owned);
+        self.run(move |conn| {
+            conn.execute(
+                "UPDATE projection_leases SET failure = ?4 \
+                 WHERE projector = ?1 AND holder = ?2 AND token = ?3",
+                rusqlite::params![lease.projector, lease.holder, lease.token, failure],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn release_lease(&self, lease: &Lease) -> Result<(), ProjectionError> {
+        let lease = lease.clone();
+        self.run(move |conn| {
+            conn.execute(
+                &format!(
+                    "UPDATE projection_leases SET expires_at = {NOW_MS} \
+                     WHERE projector = ?1 AND holder = ?2 AND token = ?3"
+                ),
+                rusqlite::params![lease.projector, lease.holder, lease.token],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn commit(
+        &self,
+        lease: &Lease,
+        changes: &[RowChange],
+        from: u64,
+        to: u64,
+    ) -> Result<(), ProjectionError> {
+        let lease = lease.clone();
         let changes = changes.to_vec();
         self.run(move |conn| {
-            let tx = conn.transaction()?;
-            let checkpoint = checkpoint_change(&projector, position);
-            for change in changes.iter().chain(std::iter::once(&checkpoint)) {
+            // IMMEDIATE: the write lock first, so the fence checked here
+            // holds until the commit.
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            if !lease_is_live(&tx, &lease)? {
+                return Err(fenced(&lease, from));
+            }
+            for change in &changes {
                 let (sql, params) = to_sql(change, Dialect::Sqlite);
                 let values: Vec<Value> = params.into_iter().map(bind).collect();
                 tx.prepare_cached(&sql)?.execute(params_from_iter(values))?;
+            }
+            let moved = tx.execute(
+                "UPDATE projection_checkpoints SET position = ?3 WHERE projector = ?1 AND position = ?2",
+                rusqlite::params![lease.projector, from as i64, to as i64],
+            )?;
+            if moved != 1 {
+                return Err(fenced(&lease, from));
             }
             tx.commit()?;
             Ok(())
@@ -122,17 +279,20 @@ impl ProjectionStore for SqliteProjections {
         .await
     }
 
-    async fn reset(&self, projector: &str, tables: &[&str]) -> Result<(), ProjectionError> {
-        let projector = projector.to_owned();
+    async fn reset(&self, lease: &Lease, tables: &[&str]) -> Result<(), ProjectionError> {
+        let lease = lease.clone();
         let tables: Vec<String> = tables.iter().map(|t| (*t).to_owned()).collect();
         self.run(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            if !lease_is_live(&tx, &lease)? {
+                return Err(fenced(&lease, 0));
+            }
             for table in &tables {
                 tx.execute_batch(&format!("DELETE FROM {table}"))?;
             }
             tx.execute(
-                "DELETE FROM projection_checkpoints WHERE projector = ?1",
-                [&projector],
+                "UPDATE projection_checkpoints SET position = 0 WHERE projector = ?1",
+                [&lease.projector],
             )?;
             tx.commit()?;
             Ok(())
