@@ -15,7 +15,9 @@ use support::http::{sign_in, TestApi, ROOT_EMAIL};
 
 struct World {
     server: TestServer,
-    _projections: Arc<Projections>,
+    /// The service's read models (a test waits on them before a read that
+    /// follows a large append).
+    projections: Arc<Projections>,
     store: portal_ledger::store::SharedStore,
     root: String,
     partner: String,
@@ -102,7 +104,7 @@ async fn world(t: &support::TestStore) -> World {
     let _ = server_body;
     World {
         server,
-        _projections: projections,
+        projections,
         store: t.store.clone(),
         root,
         partner,
@@ -966,6 +968,16 @@ on_both_backends!(
         w.last_position = appended.last_position();
         let bulk: Vec<u64> = appended.positions.iter().rev().copied().collect();
         assert_eq!(bulk.len(), 2_100);
+        // Projecting 2,100 entries can take an unoptimized build on a busy
+        // machine longer than the 5 s a read waits for `?position=`: wait
+        // for them here, with a generous bound, before the exports.
+        assert!(
+            w.projections
+                .wait_for(w.last_position, support::PROJECTION_WAIT)
+                .await,
+            "the read models did not reach position {}",
+            w.last_position
+        );
 
         let csv_text = export_text(
             &w.server,

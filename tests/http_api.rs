@@ -1672,7 +1672,7 @@ on_both_backends!(
         let position = set.json::<Value>()["position"].as_u64().unwrap();
         assert!(
             api.projections
-                .wait_for(position, std::time::Duration::from_secs(10))
+                .wait_for(position, support::PROJECTION_WAIT)
                 .await
         );
 

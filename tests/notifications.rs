@@ -6,7 +6,6 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration as StdDuration;
 
 use chrono::{Datelike, Duration, TimeZone, Utc, Weekday};
 use portal_ledger::app::sessions::Auth;
@@ -101,7 +100,7 @@ on_both_backends!(
 
         assert!(
             projections
-                .wait_for(last.last_position(), StdDuration::from_secs(10))
+                .wait_for(last.last_position(), support::PROJECTION_WAIT)
                 .await
         );
         let outbox: Vec<Value> = target
@@ -178,7 +177,7 @@ on_both_backends!(
             .unwrap();
         assert!(
             projections
-                .wait_for(last.last_position(), StdDuration::from_secs(10))
+                .wait_for(last.last_position(), support::PROJECTION_WAIT)
                 .await
         );
         let source = ReadModels(target.clone());
@@ -317,7 +316,7 @@ on_both_backends!(
             .unwrap();
         assert!(
             projections
-                .wait_for(last.last_position(), StdDuration::from_secs(10))
+                .wait_for(last.last_position(), support::PROJECTION_WAIT)
                 .await
         );
         let tomorrow = Utc::now() + Duration::days(1);

@@ -256,3 +256,8 @@ pub async fn user_in(ledger: &Ledger, account: AccountId, email: &str, role: Rol
         .unwrap();
     new.user_id
 }
+
+/// How long a test waits for the projections to reach a position: a
+/// generous bound for an unoptimized build on a loaded machine (the
+/// service's own `?position=` wait is 5 s, too short after large appends).
+pub const PROJECTION_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
