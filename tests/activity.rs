@@ -1124,11 +1124,15 @@ on_both_backends!(
         assert_eq!(unknown.json::<Value>()["error"]["code"], "unknown_action");
 
         // One server: the partner's staff may not act on it until the
-        // customer grants access; as_of shows the moment before.
+        // customer grants access; as_of shows the moment before. (The list
+        // is a read model: read it once it has the fixture.)
         let servers = get(
             &w.server,
             &w.customer_admin,
-            &format!("/v1/accounts/{}/servers", w.customer),
+            &format!(
+                "/v1/accounts/{}/servers?position={}",
+                w.customer, w.last_position
+            ),
         )
         .await;
         let server_id = servers["servers"][0]["server_id"]
@@ -1201,7 +1205,10 @@ on_both_backends!(
         let users = get(
             &w.server,
             &w.customer_admin,
-            &format!("/v1/accounts/{}/users", w.customer),
+            &format!(
+                "/v1/accounts/{}/users?position={}",
+                w.customer, w.last_position
+            ),
         )
         .await;
         let staff0 = user_id(&users, "staff0@customer.example");
