@@ -1649,6 +1649,8 @@ on_both_backends!(
 on_both_backends!(
     digests_appear_in_the_outbox,
     |t: support::TestStore| async move {
+        // Every event below falls on the day the digest counts.
+        support::clear_of_utc_midnight().await;
         use chrono::{Datelike, Duration, TimeZone};
         let api = TestApi::builder().with_connect_info().spawn(&t).await;
         let (root, me) = api

@@ -27,6 +27,8 @@ use uuid::Uuid;
 on_both_backends!(
     every_email_is_recorded_and_digests_follow_preferences,
     |t: support::TestStore| async move {
+        // Every event below falls on the day the digests count.
+        support::clear_of_utc_midnight().await;
         let target = open_projections(&t.location, Migrations::Apply)
             .await
             .unwrap();
@@ -252,6 +254,8 @@ fn users_count(body: &str) -> u64 {
 on_both_backends!(
     digests_show_staff_their_customers_and_marketing_none,
     |t: support::TestStore| async move {
+        // Every event below falls on the day the digests count.
+        support::clear_of_utc_midnight().await;
         use portal_ledger::domain::ids::AccountId;
         use portal_ledger::domain::role::AccountKind;
         let target = open_projections(&t.location, Migrations::Apply)
