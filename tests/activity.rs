@@ -1833,6 +1833,14 @@ async fn postgres_merges_ordered_scans_for_several_accounts_and_types() {
     let client = t.database.as_ref().unwrap().owner_client().await;
     let accounts: Vec<AccountId> = (0..40).map(|_| AccountId(uuid::Uuid::now_v7())).collect();
     let ids: Vec<String> = accounts.iter().map(ToString::to_string).collect();
+    // The statistics the planner sees must not depend on chance: no
+    // autovacuum (an ANALYZE of its own would take another sample, a VACUUM
+    // would change the visibility map), and below an ANALYZE whose sample
+    // (300 rows per unit of statistics target) holds every row.
+    client
+        .batch_execute("ALTER TABLE proj_activity SET (autovacuum_enabled = off)")
+        .await
+        .unwrap();
     client
         .execute(
             "INSERT INTO proj_activity (activity_id, position, recorded_at, event_type, action_type, \
@@ -1844,7 +1852,10 @@ async fn postgres_merges_ordered_scans_for_several_accounts_and_types() {
         )
         .await
         .unwrap();
-    client.batch_execute("ANALYZE proj_activity").await.unwrap();
+    client
+        .batch_execute("SET default_statistics_target = 1000; ANALYZE proj_activity")
+        .await
+        .unwrap();
     let filter = ActivityFilter {
         action_types: Some("Type 3,Type 7".into()),
         q: Some("Brightness 4".into()),
