@@ -461,12 +461,11 @@ on_both_backends!(
             .await
             .json();
         assert!(at_start["users"].as_array().unwrap().is_empty());
+        // As of a moment after now (tomorrow): the account as it is now.
+        let tomorrow = enc(&(Utc::now() + chrono::Duration::days(1)).to_rfc3339());
         let account: Value = w
             .server
-            .get(&format!(
-                "/v1/accounts/{}?as_of=2030-01-01T00:00:00Z",
-                w.customer
-            ))
+            .get(&format!("/v1/accounts/{}?as_of={tomorrow}", w.customer))
             .authorization_bearer(&w.customer_admin)
             .await
             .json();
