@@ -15,7 +15,9 @@ use support::http::{sign_in, TestApi, ROOT_EMAIL};
 
 struct World {
     server: TestServer,
-    _projections: Arc<Projections>,
+    /// The service's read models (a test waits on them before a read that
+    /// follows a large append).
+    projections: Arc<Projections>,
     store: portal_ledger::store::SharedStore,
     root: String,
     partner: String,
@@ -102,7 +104,7 @@ async fn world(t: &support::TestStore) -> World {
     let _ = server_body;
     World {
         server,
-        _projections: projections,
+        projections,
         store: t.store.clone(),
         root,
         partner,
@@ -459,12 +461,11 @@ on_both_backends!(
             .await
             .json();
         assert!(at_start["users"].as_array().unwrap().is_empty());
+        // As of a moment after now (tomorrow): the account as it is now.
+        let tomorrow = enc(&(Utc::now() + chrono::Duration::days(1)).to_rfc3339());
         let account: Value = w
             .server
-            .get(&format!(
-                "/v1/accounts/{}?as_of=2030-01-01T00:00:00Z",
-                w.customer
-            ))
+            .get(&format!("/v1/accounts/{}?as_of={tomorrow}", w.customer))
             .authorization_bearer(&w.customer_admin)
             .await
             .json();
@@ -966,6 +967,16 @@ on_both_backends!(
         w.last_position = appended.last_position();
         let bulk: Vec<u64> = appended.positions.iter().rev().copied().collect();
         assert_eq!(bulk.len(), 2_100);
+        // Projecting 2,100 entries can take an unoptimized build on a busy
+        // machine longer than the 5 s a read waits for `?position=`: wait
+        // for them here, with a generous bound, before the exports.
+        assert!(
+            w.projections
+                .wait_for(w.last_position, support::PROJECTION_WAIT)
+                .await,
+            "the read models did not reach position {}",
+            w.last_position
+        );
 
         let csv_text = export_text(
             &w.server,
@@ -1112,11 +1123,15 @@ on_both_backends!(
         assert_eq!(unknown.json::<Value>()["error"]["code"], "unknown_action");
 
         // One server: the partner's staff may not act on it until the
-        // customer grants access; as_of shows the moment before.
+        // customer grants access; as_of shows the moment before. (The list
+        // is a read model: read it once it has the fixture.)
         let servers = get(
             &w.server,
             &w.customer_admin,
-            &format!("/v1/accounts/{}/servers", w.customer),
+            &format!(
+                "/v1/accounts/{}/servers?position={}",
+                w.customer, w.last_position
+            ),
         )
         .await;
         let server_id = servers["servers"][0]["server_id"]
@@ -1189,7 +1204,10 @@ on_both_backends!(
         let users = get(
             &w.server,
             &w.customer_admin,
-            &format!("/v1/accounts/{}/users", w.customer),
+            &format!(
+                "/v1/accounts/{}/users?position={}",
+                w.customer, w.last_position
+            ),
         )
         .await;
         let staff0 = user_id(&users, "staff0@customer.example");
@@ -1814,6 +1832,14 @@ async fn postgres_merges_ordered_scans_for_several_accounts_and_types() {
     let client = t.database.as_ref().unwrap().owner_client().await;
     let accounts: Vec<AccountId> = (0..40).map(|_| AccountId(uuid::Uuid::now_v7())).collect();
     let ids: Vec<String> = accounts.iter().map(ToString::to_string).collect();
+    // The statistics the planner sees must not depend on chance: no
+    // autovacuum (an ANALYZE of its own would take another sample, a VACUUM
+    // would change the visibility map), and below an ANALYZE whose sample
+    // (300 rows per unit of statistics target) holds every row.
+    client
+        .batch_execute("ALTER TABLE proj_activity SET (autovacuum_enabled = off)")
+        .await
+        .unwrap();
     client
         .execute(
             "INSERT INTO proj_activity (activity_id, position, recorded_at, event_type, action_type, \
@@ -1825,7 +1851,10 @@ async fn postgres_merges_ordered_scans_for_several_accounts_and_types() {
         )
         .await
         .unwrap();
-    client.batch_execute("ANALYZE proj_activity").await.unwrap();
+    client
+        .batch_execute("SET default_statistics_target = 1000; ANALYZE proj_activity")
+        .await
+        .unwrap();
     let filter = ActivityFilter {
         action_types: Some("Type 3,Type 7".into()),
         q: Some("Brightness 4".into()),

@@ -33,7 +33,6 @@ mod support;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::time::Duration;
 
 use axum_test::TestRequest;
 use chrono::Utc;
@@ -1481,7 +1480,7 @@ async fn run_matrix(t: &support::TestStore) -> Outcome {
     assert!(
         env.api
             .projections
-            .wait_for(head, Duration::from_secs(30))
+            .wait_for(head, support::PROJECTION_WAIT)
             .await,
         "the read models did not catch up"
     );

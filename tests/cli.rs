@@ -179,48 +179,142 @@ on_both_backends!(
 // Against PostgreSQL, `serve` gets the test database by `--database-url`.
 on_both_backends!(serve_answers_health_and_head, |t: TestStore| async move {
     support::fill(&t.store, 3).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let address = format!("127.0.0.1:{port}");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_portal-ledger"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_portal-ledger"));
+    command
         .args(t.cli_args())
-        .args(["serve", "--listen", &address])
-        .env_remove("DATABASE_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        .arg("serve")
+        .env_remove("DATABASE_URL");
+    // Killed even when an assertion below fails.
+    let served = serve(command).await;
+    let address = served.address.as_str();
     let mut health = None;
     for _ in 0..100 {
-        if let Ok(response) = http_get(&address, "/healthz").await {
+        if let Ok(response) = http_get(address, "/healthz").await {
             health = Some(response);
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let result = async {
-        let (status, body) = health.expect("server came up");
-        assert_eq!(status, 200);
-        assert_eq!(body["status"], "ok");
-        let (status, body) = http_get(&address, "/readyz").await.unwrap();
-        assert_eq!(status, 200);
-        assert_eq!(body["head"], 3);
-        let (status, body) = http_get(&address, "/v1/log/head").await.unwrap();
-        assert_eq!(status, 200);
-        assert_eq!(body["position"], 3);
-        assert_eq!(body["hash"], t.store.head().await.unwrap().hash.to_hex());
-        let (status, body) = http_get(&address, "/v1/nothing-here").await.unwrap();
-        assert_eq!(status, 404);
-        assert_eq!(body["error"]["code"], "not_found");
-    }
-    .await;
-    server.kill().unwrap();
-    server.wait().unwrap();
-    result
+    let (status, body) = health.expect("server came up");
+    assert_eq!(status, 200);
+    assert_eq!(body["status"], "ok");
+    let (status, body) = http_get(address, "/readyz").await.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(body["head"], 3);
+    let (status, body) = http_get(address, "/v1/log/head").await.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(body["position"], 3);
+    assert_eq!(body["hash"], t.store.head().await.unwrap().hash.to_hex());
+    let (status, body) = http_get(address, "/v1/nothing-here").await.unwrap();
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "not_found");
+    drop(served);
 });
+
+/// Longest `serve` may take to start listening (migrations, an unoptimized
+/// build on a busy machine).
+const SERVE_STARTUP: Duration = Duration::from_secs(120);
+
+/// A spawned `serve` and the address it listens on.
+struct Served {
+    /// Killed (and reaped) when the test ends or fails.
+    _child: KillOnDrop,
+    address: String,
+}
+
+/// Spawns `command` (`serve` and its options) listening on a port the
+/// system picks (`--listen 127.0.0.1:0`, so no other test can take it
+/// between choosing and binding), and reads the address from the `serving`
+/// line it logs on standard error.
+async fn serve(mut command: Command) -> Served {
+    command
+        .args(["--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = KillOnDrop(command.spawn().expect("spawn portal-ledger serve"));
+    let stderr = child.0.stderr.take().expect("piped stderr");
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let (found, address) = tokio::sync::oneshot::channel::<Option<String>>();
+    {
+        let log = log.clone();
+        // Reads every line until the server exits, so it never blocks on a
+        // full pipe; reports the address once, or `None` at the end.
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            let mut found = Some(found);
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let Some(sender) = found.take() else { continue };
+                let line = without_ansi(&line);
+                match serving_address(&line) {
+                    Some(address) => {
+                        let _ = sender.send(Some(address));
+                    }
+                    None => {
+                        let mut log = log.lock().unwrap();
+                        log.push_str(&line);
+                        log.push('\n');
+                        found = Some(sender);
+                    }
+                }
+            }
+            if let Some(sender) = found {
+                let _ = sender.send(None);
+            }
+        });
+    }
+    let address = match tokio::time::timeout(SERVE_STARTUP, address).await {
+        Ok(Ok(Some(address))) => address,
+        Ok(_) => panic!(
+            "serve ended before serving ({:?}); it logged:\n{}",
+            child.0.try_wait(),
+            log.lock().unwrap()
+        ),
+        Err(_) => panic!(
+            "serve logged no address within {SERVE_STARTUP:?}; it logged:\n{}",
+            log.lock().unwrap()
+        ),
+    };
+    Served {
+        _child: child,
+        address,
+    }
+}
+
+/// The `address=…` of a `serving` log line.
+fn serving_address(line: &str) -> Option<String> {
+    if !line.contains("serving") {
+        return None;
+    }
+    let address = line.split("address=").nth(1)?.split_whitespace().next()?;
+    address
+        .parse::<std::net::SocketAddr>()
+        .ok()
+        .map(|a| a.to_string())
+}
+
+/// A log line without terminal colors (`ESC [ … letter`).
+fn without_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.next() == Some('[') {
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
 
 /// A minimal HTTP/1.1 GET over loopback; returns status and JSON body.
 async fn http_get(address: &str, path: &str) -> std::io::Result<(u16, serde_json::Value)> {
@@ -429,28 +523,20 @@ on_both_backends!(
         assert_eq!(t.store.head().await.unwrap().position, 5);
 
         // `serve --checkpoint-every 1` with the key from the environment.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let address = format!("127.0.0.1:{port}");
-        let server = Command::new(env!("CARGO_BIN_EXE_portal-ledger"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_portal-ledger"));
+        command
             .args(t.cli_args())
-            .args(["serve", "--listen", &address, "--checkpoint-every", "1"])
+            .args(["serve", "--checkpoint-every", "1"])
             .env_remove("DATABASE_URL")
             .env_remove("PORTAL_LEDGER_SIGNING_KEY_FILE")
-            .env("PORTAL_LEDGER_SIGNING_KEY", &seed)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+            .env("PORTAL_LEDGER_SIGNING_KEY", &seed);
         // Killed even when an assertion below fails.
-        let server = KillOnDrop(server);
+        let server = serve(command).await;
+        let address = server.address.as_str();
         {
             let mut key = None;
             for _ in 0..100 {
-                if let Ok(response) = http_get(&address, "/v1/checkpoints/public-key").await {
+                if let Ok(response) = http_get(address, "/v1/checkpoints/public-key").await {
                     key = Some(response);
                     break;
                 }
@@ -462,29 +548,42 @@ on_both_backends!(
             assert_eq!(body["public_key"], public.as_str());
             assert_eq!(body["key_id"], key_id.as_str());
             // Checkpoints are appended every second: at least two more
-            // within a bounded wait.
-            let mut checkpoints = 0;
-            for _ in 0..150 {
-                let events = t
+            // within a bounded (and on a busy machine, generous) wait.
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            let signed: Vec<u64> = loop {
+                let signed: Vec<u64> = t
                     .store
                     .read_all(1, 1000, &portal_ledger::store::ReadFilter::all())
                     .await
-                    .unwrap();
-                checkpoints = events
+                    .unwrap()
                     .iter()
                     .filter(|e| e.event_type.as_str() == "checkpoint.signed")
-                    .count();
-                if checkpoints >= 3 {
-                    break;
+                    .map(|e| e.position)
+                    .collect();
+                if signed.len() >= 3 || std::time::Instant::now() >= deadline {
+                    break signed;
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
-            }
+            };
+            let checkpoints = signed.len();
             assert!(
                 checkpoints >= 3,
-                "only {checkpoints} checkpoints after 15 s"
+                "only {checkpoints} checkpoints after 60 s"
             );
-            let (status, body) = http_get(&address, "/v1/checkpoints").await.unwrap();
-            assert_eq!(status, 200);
+            // The list is a read model: read it once it has the last
+            // checkpoint seen (asking again, within a bound, while the
+            // server answers that it has not projected it yet).
+            let last = signed[checkpoints - 1];
+            let deadline = std::time::Instant::now() + support::PROJECTION_WAIT;
+            let (status, body) = loop {
+                let (status, body) = http_get(address, &format!("/v1/checkpoints?position={last}"))
+                    .await
+                    .unwrap();
+                if status != 503 || std::time::Instant::now() >= deadline {
+                    break (status, body);
+                }
+            };
+            assert_eq!(status, 200, "{body}");
             let listed = body["checkpoints"].as_array().unwrap();
             assert!(!listed.is_empty());
             assert!(

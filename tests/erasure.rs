@@ -5,7 +5,6 @@
 mod support;
 
 use std::sync::Arc;
-use std::time::Duration as StdDuration;
 
 use chrono::{Duration, Utc};
 use portal_ledger::app::sessions::Auth;
@@ -185,7 +184,7 @@ on_both_backends!(
             .unwrap();
         assert!(
             projections
-                .wait_for(last.last_position(), StdDuration::from_secs(10))
+                .wait_for(last.last_position(), support::PROJECTION_WAIT)
                 .await
         );
 

@@ -1649,6 +1649,8 @@ on_both_backends!(
 on_both_backends!(
     digests_appear_in_the_outbox,
     |t: support::TestStore| async move {
+        // Every event below falls on the day the digest counts.
+        support::clear_of_utc_midnight().await;
         use chrono::{Datelike, Duration, TimeZone};
         let api = TestApi::builder().with_connect_info().spawn(&t).await;
         let (root, me) = api
@@ -1672,7 +1674,7 @@ on_both_backends!(
         let position = set.json::<Value>()["position"].as_u64().unwrap();
         assert!(
             api.projections
-                .wait_for(position, std::time::Duration::from_secs(10))
+                .wait_for(position, support::PROJECTION_WAIT)
                 .await
         );
 

@@ -6,7 +6,6 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration as StdDuration;
 
 use chrono::{Datelike, Duration, TimeZone, Utc, Weekday};
 use portal_ledger::app::sessions::Auth;
@@ -28,6 +27,8 @@ use uuid::Uuid;
 on_both_backends!(
     every_email_is_recorded_and_digests_follow_preferences,
     |t: support::TestStore| async move {
+        // Every event below falls on the day the digests count.
+        support::clear_of_utc_midnight().await;
         let target = open_projections(&t.location, Migrations::Apply)
             .await
             .unwrap();
@@ -101,7 +102,7 @@ on_both_backends!(
 
         assert!(
             projections
-                .wait_for(last.last_position(), StdDuration::from_secs(10))
+                .wait_for(last.last_position(), support::PROJECTION_WAIT)
                 .await
         );
         let outbox: Vec<Value> = target
@@ -178,7 +179,7 @@ on_both_backends!(
             .unwrap();
         assert!(
             projections
-                .wait_for(last.last_position(), StdDuration::from_secs(10))
+                .wait_for(last.last_position(), support::PROJECTION_WAIT)
                 .await
         );
         let source = ReadModels(target.clone());
@@ -253,6 +254,8 @@ fn users_count(body: &str) -> u64 {
 on_both_backends!(
     digests_show_staff_their_customers_and_marketing_none,
     |t: support::TestStore| async move {
+        // Every event below falls on the day the digests count.
+        support::clear_of_utc_midnight().await;
         use portal_ledger::domain::ids::AccountId;
         use portal_ledger::domain::role::AccountKind;
         let target = open_projections(&t.location, Migrations::Apply)
@@ -317,7 +320,7 @@ on_both_backends!(
             .unwrap();
         assert!(
             projections
-                .wait_for(last.last_position(), StdDuration::from_secs(10))
+                .wait_for(last.last_position(), support::PROJECTION_WAIT)
                 .await
         );
         let tomorrow = Utc::now() + Duration::days(1);

@@ -7,7 +7,6 @@ mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use portal_ledger::app::{CommandContext, Ledger};
 use portal_ledger::domain::email::Email;
@@ -156,7 +155,7 @@ on_both_backends!(
         // Read your own writes: wait for the position the last command returned.
         assert!(
             projections
-                .wait_for(last.last_position(), Duration::from_secs(10))
+                .wait_for(last.last_position(), support::PROJECTION_WAIT)
                 .await
         );
         let live = dump_all(&projections).await;
@@ -253,7 +252,7 @@ on_both_backends!(
         again.start();
         assert!(
             again
-                .wait_for(last.last_position(), Duration::from_secs(10))
+                .wait_for(last.last_position(), support::PROJECTION_WAIT)
                 .await
         );
         assert_eq!(dump_all(&again).await, live);
@@ -316,6 +315,8 @@ on_both_backends!(
         use portal_ledger::notify::MemoryNotifier;
         use portal_ledger::projection::read_models::ReadModels;
 
+        // The workload falls on the day the digest at its end counts.
+        support::clear_of_utc_midnight().await;
         let projections = t.live_projections().await;
         let mail = MemoryNotifier::default();
         let auth = Auth::new(
@@ -550,7 +551,7 @@ on_both_backends!(
         let position = t.store.head().await.unwrap().position;
         assert!(
             projections
-                .wait_for(position, Duration::from_secs(10))
+                .wait_for(position, support::PROJECTION_WAIT)
                 .await
         );
         let sent = ledger
@@ -567,7 +568,7 @@ on_both_backends!(
             .unwrap();
 
         let head = t.store.head().await.unwrap().position;
-        assert!(projections.wait_for(head, Duration::from_secs(10)).await);
+        assert!(projections.wait_for(head, support::PROJECTION_WAIT).await);
         let live = dump_all(&projections).await;
         for (table, rows) in &live {
             assert!(!rows.is_empty(), "the workload leaves {table} empty");
@@ -711,7 +712,7 @@ on_both_backends!(
             .unwrap();
         assert!(
             projections
-                .wait_for(last.last_position(), Duration::from_secs(10))
+                .wait_for(last.last_position(), support::PROJECTION_WAIT)
                 .await
         );
         let live = dump_all(&projections).await;

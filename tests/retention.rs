@@ -7,7 +7,6 @@
 mod support;
 
 use std::process::Command;
-use std::time::Duration as StdDuration;
 
 use chrono::Duration;
 use portal_ledger::app::{CommandContext, Ledger};
@@ -145,7 +144,7 @@ on_both_backends!(
             .unwrap();
         assert!(
             projections
-                .wait_for(head.position, StdDuration::from_secs(10))
+                .wait_for(head.position, support::PROJECTION_WAIT)
                 .await
         );
         let users = projections.target().dump("proj_users").await.unwrap();

@@ -638,6 +638,15 @@ on_both_backends!(importing_over_http, |t: support::TestStore| async move {
     assert_eq!(replay.json::<Value>(), applied);
     assert_eq!(head(t.clone()).await, after);
 
+    // Projecting 401 imported users can take an unoptimized build on a busy
+    // machine longer than the 5 s a read waits for `?position=`: wait for
+    // them here, with a generous bound, before reading.
+    assert!(
+        api.projections
+            .wait_for(position, support::PROJECTION_WAIT)
+            .await,
+        "the read models did not reach position {position}"
+    );
     // The read models show the imported users, their origin and seats.
     let listed: Value = api
         .server

@@ -256,3 +256,37 @@ pub async fn user_in(ledger: &Ledger, account: AccountId, email: &str, role: Rol
         .unwrap();
     new.user_id
 }
+
+/// How long a test waits for the projections to reach a position: a
+/// generous bound for an unoptimized build on a loaded machine (the
+/// service's own `?position=` wait is 5 s, too short after large appends).
+pub const PROJECTION_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// How close to the next UTC midnight a test that counts "today's" activity
+/// may start (a generous bound on how long such a test runs on a loaded
+/// machine).
+pub const MIDNIGHT_MARGIN: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Waits until the next UTC midnight has passed if it is less than
+/// [`MIDNIGHT_MARGIN`] away, so a test whose events must all fall on one UTC
+/// day (digests count the day before the moment they run) never straddles
+/// midnight.
+pub async fn clear_of_utc_midnight() {
+    let now = chrono::Utc::now();
+    let next_midnight = (now.date_naive() + chrono::Days::new(1))
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_utc();
+    let left = (next_midnight - now)
+        .to_std()
+        .unwrap_or(std::time::Duration::ZERO);
+    if left < MIDNIGHT_MARGIN {
+        // Until the wall clock has turned (a second past, to be sure).
+        while chrono::Utc::now() <= next_midnight {
+            let left = (next_midnight - chrono::Utc::now())
+                .to_std()
+                .unwrap_or(std::time::Duration::ZERO);
+            tokio::time::sleep(left + std::time::Duration::from_secs(1)).await;
+        }
+    }
+}
