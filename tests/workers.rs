@@ -1,0 +1,421 @@
+//! Projector processes as production runs them: several `project` workers on
+//! one PostgreSQL database under a steady append load, one killed with
+//! SIGKILL, one paused (SIGSTOP) past its lease and resumed. Afterwards every
+//! counter equals what the log implies and every table equals a fresh
+//! rebuild's. And the embedded store refuses a second projecting process.
+
+mod support;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use portal_ledger::app::{CommandContext, Ledger};
+use portal_ledger::domain::ids::{AccountId, LicenseId, TicketId};
+use portal_ledger::domain::role::{AccountKind, Role};
+use portal_ledger::projection::ProjectionStore;
+use support::process::KillOnDrop;
+use support::TestStore;
+
+/// The lease the workers run with: failover within about this long.
+const LEASE_SECONDS: f64 = 1.0;
+/// Bound on a takeover in these tests (lease, retry interval, and a busy
+/// 2-core machine running an unoptimized build).
+const TAKEOVER_BOUND: Duration = Duration::from_secs(15);
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_portal-ledger")
+}
+
+/// A `project` worker logging to `log`.
+fn worker(t: &TestStore, log: &Path) -> KillOnDrop {
+    let file = std::fs::File::create(log).unwrap();
+    let child = Command::new(bin())
+        .args(t.cli_args())
+        .args(["project", "--lease-seconds", &LEASE_SECONDS.to_string()])
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(file)
+        .spawn()
+        .expect("spawn portal-ledger project");
+    KillOnDrop(child)
+}
+
+fn signal(pid: u32, name: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{name} {pid}");
+}
+
+/// The pid in a lease holder's name (`host/pid/random`).
+fn pid_of(holder: &str) -> u32 {
+    holder.split('/').nth(1).unwrap().parse().unwrap()
+}
+
+/// The live holder of each projector.
+async fn holders(target: &dyn ProjectionStore) -> HashMap<String, String> {
+    target
+        .projector_rows()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|r| r.holder.map(|h| (r.projector, h)))
+        .collect()
+}
+
+/// Waits until `projector` is held by a process other than `old`; returns
+/// the new holder and how long it took.
+async fn new_holder(
+    target: &dyn ProjectionStore,
+    projector: &str,
+    old: &str,
+    since: Instant,
+) -> (String, Duration) {
+    loop {
+        if let Some(holder) = holders(target).await.get(projector) {
+            if holder != old {
+                return (holder.clone(), since.elapsed());
+            }
+        }
+        assert!(
+            since.elapsed() < TAKEOVER_BOUND * 2,
+            "{projector} never taken over from {old}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// What the load acknowledged: the counters the read models must show.
+#[derive(Default)]
+struct Acknowledged {
+    comments: HashMap<TicketId, i64>,
+    admins: i64,
+    seats_assigned: i64,
+}
+
+/// Appends comments, admins and seat assignments until `stop` turns true
+/// (bounded: at most `max` commands).
+async fn load(
+    ledger: Ledger,
+    org: AccountId,
+    tickets: Vec<TicketId>,
+    license: LicenseId,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    max: usize,
+) -> Acknowledged {
+    let system = CommandContext::system();
+    let mut acknowledged = Acknowledged::default();
+    for i in 0..max {
+        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            break;
+        }
+        let ticket = tickets[i % tickets.len()];
+        ledger
+            .update_ticket(&system, ticket, None, Some(&format!("comment {i}")))
+            .await
+            .unwrap();
+        *acknowledged.comments.entry(ticket).or_default() += 1;
+        if i % 5 == 0 {
+            let user = support::user_in(
+                &ledger,
+                org,
+                &format!("admin{i}@customer.example"),
+                Role::Admin,
+            )
+            .await;
+            acknowledged.admins += 1;
+            ledger
+                .assign_license(&system, license, &[user])
+                .await
+                .unwrap();
+            acknowledged.seats_assigned += 1;
+        }
+    }
+    acknowledged
+}
+
+/// Every projection table, as sorted JSON rows.
+async fn dump_all(target: &dyn ProjectionStore) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    for projector in portal_ledger::projection::all_projectors() {
+        for table in projector.tables() {
+            let mut rows = target.dump(table).await.unwrap();
+            rows.sort();
+            out.push((table.to_string(), rows));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_share_projectors_fail_over_and_never_apply_a_batch_twice() {
+    let t = TestStore::new(support::Kind::Postgres).await;
+    let target = portal_ledger::backend::open_projections(
+        &t.location,
+        portal_ledger::backend::Migrations::Apply,
+    )
+    .await
+    .unwrap();
+    let ledger = Ledger::new(t.store.clone(), t.personal.clone());
+    let system = CommandContext::system();
+    let org = AccountId(uuid::Uuid::now_v7());
+    ledger
+        .create_account(&system, org, AccountKind::Organization, "Customer", None)
+        .await
+        .unwrap();
+    support::user_in(&ledger, org, "owner@customer.example", Role::Admin).await;
+    let license = LicenseId(uuid::Uuid::now_v7());
+    ledger
+        .create_license(&system, org, license, "Wall", 100_000)
+        .await
+        .unwrap();
+    let mut tickets = Vec::new();
+    for i in 0..4 {
+        let ticket = TicketId(uuid::Uuid::now_v7());
+        ledger
+            .open_ticket(&system, org, ticket, &format!("Ticket {i}"), "d")
+            .await
+            .unwrap();
+        tickets.push(ticket);
+    }
+
+    let logs = tempfile::tempdir().unwrap();
+    let mut workers: Vec<KillOnDrop> = (0..3)
+        .map(|i| worker(&t, &logs.path().join(format!("w{i}.log"))))
+        .collect();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = tokio::spawn(load(
+        ledger.clone(),
+        org,
+        tickets.clone(),
+        license,
+        stop.clone(),
+        50_000,
+    ));
+
+    // Every projector finds a holder among the workers.
+    let names: Vec<&str> = portal_ledger::projection::all_projectors()
+        .iter()
+        .map(|p| p.name())
+        .collect();
+    let started = Instant::now();
+    let held = loop {
+        let held = holders(target.as_ref()).await;
+        if names.iter().all(|n| held.contains_key(*n)) {
+            break held;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "projectors never all held: {held:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let pids: Vec<u32> = workers.iter().map(|w| w.0.id()).collect();
+    assert!(
+        held.values().all(|h| pids.contains(&pid_of(h))),
+        "{held:?} {pids:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // SIGKILL the tickets projector's holder while it works.
+    let victim = held["tickets"].clone();
+    signal(pid_of(&victim), "KILL");
+    let killed_at = Instant::now();
+    let (after_kill, failover) = new_holder(target.as_ref(), "tickets", &victim, killed_at).await;
+    assert_ne!(pid_of(&after_kill), pid_of(&victim));
+    assert!(failover < TAKEOVER_BOUND, "failover took {failover:?}");
+    eprintln!("failover after SIGKILL: {failover:?}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // SIGSTOP the accounts projector's holder past its lease, then resume it.
+    let held = holders(target.as_ref()).await;
+    let paused = held["accounts"].clone();
+    assert_ne!(pid_of(&paused), pid_of(&victim));
+    signal(pid_of(&paused), "STOP");
+    let paused_at = Instant::now();
+    let (after_pause, takeover) = new_holder(target.as_ref(), "accounts", &paused, paused_at).await;
+    assert!(takeover < TAKEOVER_BOUND, "takeover took {takeover:?}");
+    eprintln!("takeover from a paused worker: {takeover:?}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    signal(pid_of(&paused), "CONT");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // A third worker joins while the load goes on.
+    workers.push(worker(&t, &logs.path().join("w3.log")));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let acknowledged = load.await.unwrap();
+    assert!(!acknowledged.comments.is_empty());
+
+    // Everything applied, by the survivors.
+    let head = t.store.head().await.unwrap().position;
+    let caught_up = Instant::now();
+    loop {
+        let rows = target.projector_rows().await.unwrap();
+        if rows.len() >= names.len() && rows.iter().all(|r| r.position == head) {
+            break;
+        }
+        if caught_up.elapsed() > Duration::from_secs(300) {
+            let mut text = String::new();
+            for i in 0..4 {
+                text.push_str(
+                    &std::fs::read_to_string(logs.path().join(format!("w{i}.log")))
+                        .unwrap_or_default(),
+                );
+            }
+            panic!("not caught up to {head}: {rows:?}\n{text}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let resumed_log = std::fs::read_to_string(logs.path().join(format!(
+        "w{}.log",
+        pids.iter().position(|p| *p == pid_of(&paused)).unwrap()
+    )))
+    .unwrap();
+    assert_ne!(after_pause, paused);
+
+    // The counters are what the log implies: no batch applied twice.
+    for (ticket, comments) in &acknowledged.comments {
+        let row = target
+            .fetch(
+                "proj_tickets",
+                &[(
+                    "ticket_id",
+                    portal_ledger::projection::SqlValue::text(ticket.0.to_string()),
+                )],
+                "ticket_id",
+                1,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            row[0]["comment_count"].as_i64().unwrap(),
+            *comments,
+            "ticket {ticket:?}"
+        );
+    }
+    let account = target
+        .fetch(
+            "proj_accounts",
+            &[(
+                "account_id",
+                portal_ledger::projection::SqlValue::text(org.0.to_string()),
+            )],
+            "account_id",
+            1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        account[0]["admin_count"].as_i64().unwrap(),
+        acknowledged.admins + 1
+    );
+    let license_row = target
+        .fetch(
+            "proj_licenses",
+            &[(
+                "license_id",
+                portal_ledger::projection::SqlValue::text(license.0.to_string()),
+            )],
+            "license_id",
+            1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        license_row[0]["assigned_count"].as_i64().unwrap(),
+        acknowledged.seats_assigned
+    );
+
+    // And every table equals a fresh rebuild's.
+    let live = dump_all(target.as_ref()).await;
+    drop(workers);
+    let rebuilt = Command::new(bin())
+        .args(t.cli_args())
+        .arg("rebuild")
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        rebuilt.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rebuilt.stderr)
+    );
+    let fresh = dump_all(target.as_ref()).await;
+    for ((table, live), (_, fresh)) in live.iter().zip(&fresh) {
+        assert_eq!(live.len(), fresh.len(), "{table}");
+        assert!(live == fresh, "{table} differs from a fresh rebuild");
+    }
+    // The paused worker learned it had lost its projectors.
+    assert!(
+        resumed_log.contains("lease lost") || resumed_log.contains("lease taken"),
+        "{resumed_log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_process_on_an_embedded_data_directory_is_refused() {
+    let t = TestStore::new(support::Kind::Embedded).await;
+    support::fill(&t.store, 3).await;
+    let mut command = Command::new(bin());
+    command
+        .args(t.cli_args())
+        .arg("serve")
+        .env_remove("DATABASE_URL");
+    let first = support::process::serve(command).await;
+
+    for args in [&["serve", "--listen", "127.0.0.1:0"][..], &["project"][..]] {
+        let second = Command::new(bin())
+            .args(t.cli_args())
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap();
+        assert_eq!(second.status.code(), Some(1), "{args:?}");
+        let message = String::from_utf8_lossy(&second.stderr);
+        assert!(
+            message.contains("another portal-ledger process"),
+            "{message}"
+        );
+        assert!(message.contains("single-process"), "{message}");
+    }
+    // Read-only commands work beside it, and the first still serves.
+    for args in [
+        &["head"][..],
+        &["verify"][..],
+        &["export"][..],
+        &["projections", "status"][..],
+    ] {
+        let output = Command::new(bin())
+            .args(t.cli_args())
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let (status, ready) = support::process::http_get(&first.address, "/readyz")
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(ready["head"], 3);
+    let projectors = ready["projectors"].as_array().unwrap();
+    assert!(
+        projectors.iter().all(|p| p["holder"] == ready["process"]),
+        "{ready}"
+    );
+}
