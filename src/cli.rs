@@ -22,7 +22,7 @@ use crate::http::{router, AppState};
 use crate::integrity::checkpoint::{append_checkpoint, CheckpointSigner, PublicKey};
 use crate::integrity::offline::{verify_export, OfflineOptions};
 use crate::projection::read_models::ReadModels;
-use crate::projection::runner::{Projections, RunnerOptions};
+use crate::projection::runner::{Projections, RebuildOptions, RunnerOptions};
 use crate::projection::ProjectionError;
 use crate::store::StoreError;
 use crate::transfer::export::{export_ndjson, ExportError};
@@ -167,13 +167,23 @@ pub enum Command {
         #[arg(long)]
         keys: Option<PathBuf>,
     },
-    /// Empty the named projections (all when none is named) and rebuild them
-    /// from the log.
+    /// Rebuild the named projections (all when none is named) from the log
+    /// into copies of their tables while the live ones keep serving, then
+    /// swap each in with one transaction. Safe while `serve` runs; an
+    /// interrupted rebuild leaves the live tables as they were and the next
+    /// one resumes it.
     Rebuild {
         /// Projections to rebuild (all when none is named): accounts, users,
         /// activity, invitations, licenses, servers, tickets, outbox,
         /// sessions, checkpoints, quotes, partner_kit, account_entities.
         names: Vec<String>,
+        /// Bring the live projection to the copy's position and compare
+        /// digests first; swap only if they are equal (exit 1 naming the
+        /// projection and differing rows otherwise).
+        #[arg(long)]
+        verify: bool,
+        #[command(flatten)]
+        leases: LeaseArgs,
     },
     /// Write a realistic generated portal as legacy NDJSON (for `import`):
     /// deterministic from the seed, scaled from the reference 50 partners,
@@ -213,6 +223,15 @@ pub enum ProjectionsCommand {
     /// Every projector's position, lag, the process holding its lease, and
     /// why it cannot advance if it cannot; exit 1 if one cannot.
     Status,
+    /// An order-independent digest of each projection's rows (all when
+    /// none is named): of the live tables at their checkpoint, or with
+    /// `--at` of the projection as it was at that position (built from the
+    /// log into a scratch copy). Equal digests: equal rows.
+    Checksum {
+        names: Vec<String>,
+        #[arg(long)]
+        at: Option<u64>,
+    },
 }
 
 /// Projector leases (see `src/projection/lease.rs`).
@@ -423,6 +442,23 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Projections {
+            command: ProjectionsCommand::Checksum { names, at },
+        } => {
+            let backend = Backend::open(&location, Migrations::Skip).await?;
+            let projections = Projections::new(
+                backend.shared(),
+                backend.personal_data(),
+                open_projections(&location, Migrations::Skip).await?,
+            );
+            for digest in projections.checksums(&names, at).await? {
+                println!("{} {} {}", digest.projector, digest.position, digest.digest);
+                for (table, rows, sum) in &digest.tables {
+                    eprintln!("  {table}: {rows} rows, sum {sum}");
+                }
+            }
+            Ok(())
+        }
+        Command::Projections {
             command: ProjectionsCommand::Status,
         } => {
             let backend = Backend::open(&location, Migrations::Skip).await?;
@@ -621,30 +657,40 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             }
             Ok(())
         }
-        Command::Rebuild { names } => {
+        Command::Rebuild {
+            names,
+            verify,
+            leases,
+        } => {
             let backend = Backend::open(&location, Migrations::Apply).await?;
             let store = backend.shared();
             let total = store.head().await?.position;
-            let projections = Projections::new(
+            let projections = Projections::with_options(
                 store,
                 backend.personal_data(),
                 open_projections(&location, Migrations::Apply).await?,
+                leases.options(),
             );
             let bar = progress_bar(total, "rebuilding");
             let result = projections
-                .rebuild(&names, &mut |name, position| {
+                .rebuild_live(&names, RebuildOptions { verify }, &mut |name, position| {
                     bar.set_message(name.to_owned());
                     bar.set_position(position);
                 })
                 .await;
             bar.finish_and_clear();
-            result?;
-            let rebuilt = if names.is_empty() {
-                projections.names().join(", ")
-            } else {
-                names.join(", ")
-            };
-            eprintln!("rebuilt {rebuilt} up to position {total}");
+            for rebuilt in result? {
+                match rebuilt.digest {
+                    Some(digest) => eprintln!(
+                        "rebuilt {} up to position {}, verified: digest {} equals the live one",
+                        rebuilt.projector, rebuilt.position, digest.digest
+                    ),
+                    None => eprintln!(
+                        "rebuilt {} up to position {}",
+                        rebuilt.projector, rebuilt.position
+                    ),
+                }
+            }
             Ok(())
         }
         Command::Generate { seed, events, out } => {

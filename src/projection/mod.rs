@@ -14,6 +14,7 @@ pub mod account_entities;
 pub mod accounts;
 pub mod activity;
 pub mod checkpoints;
+pub mod digest;
 pub mod invitations;
 pub mod lease;
 pub mod licenses;
@@ -122,6 +123,29 @@ pub enum ProjectionError {
     /// Another process holds the lease.
     #[error("projector {projector} is being applied by {holder}")]
     Held { projector: String, holder: String },
+    /// `rebuild --verify`: the rebuilt copy differs from the live tables at
+    /// the same position; nothing was swapped.
+    #[error(transparent)]
+    Differs(Box<Difference>),
+    /// A checksum at a position the log has not reached.
+    #[error("the log ends at position {head}; no checksum at {asked}")]
+    BeyondHead { asked: u64, head: u64 },
+}
+
+/// How a rebuilt copy differs from the live tables (`rebuild --verify`).
+#[derive(Debug, Error)]
+#[error(
+    "projection {projector}: the rebuilt copy differs from the live tables at position {position} \
+     (live digest {live}, rebuilt {rebuilt}); nothing swapped, the copy is kept in its __next tables. \
+     Rows only in the live tables: {only_live:?}; only in the rebuilt copy: {only_rebuilt:?}"
+)]
+pub struct Difference {
+    pub projector: String,
+    pub position: u64,
+    pub live: String,
+    pub rebuilt: String,
+    pub only_live: Vec<String>,
+    pub only_rebuilt: Vec<String>,
 }
 
 impl ProjectionError {
@@ -152,6 +176,38 @@ pub trait Projector: Send + Sync + 'static {
     fn tables(&self) -> &'static [&'static str];
     /// The changes one event makes; most events make none.
     fn apply(&self, event: &RecordedEvent) -> Result<Vec<RowChange>, ProjectionError>;
+}
+
+/// Which copy of a projector's tables: the live one readers see, the
+/// shadow a live rebuild fills before swapping it in, or a scratch copy
+/// built to a past position for a checksum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyKind {
+    Live,
+    /// `<table>__next`, checkpoint `<projector>#next`.
+    Next,
+    /// `<table>__at`, checkpoint `<projector>#at`.
+    At,
+}
+
+impl CopyKind {
+    /// What the copy's table names end with.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            CopyKind::Live => "",
+            CopyKind::Next => "__next",
+            CopyKind::At => "__at",
+        }
+    }
+
+    /// The name of the copy's checkpoint (and lease) row.
+    pub fn key(self, projector: &str) -> String {
+        match self {
+            CopyKind::Live => projector.to_owned(),
+            CopyKind::Next => format!("{projector}#next"),
+            CopyKind::At => format!("{projector}#at"),
+        }
+    }
 }
 
 /// Where projections live (a backend's tables).
@@ -196,10 +252,62 @@ pub trait ProjectionStore: Send + Sync + 'static {
         changes: &[RowChange],
         from: u64,
         to: u64,
+    ) -> Result<(), ProjectionError> {
+        self.commit_into(lease, CopyKind::Live, changes, from, to)
+            .await
+    }
+    /// [`commit`](Self::commit) into a copy of the tables; the lease's
+    /// name is the copy's checkpoint row ([`CopyKind::key`]).
+    async fn commit_into(
+        &self,
+        lease: &lease::Lease,
+        copy: CopyKind,
+        changes: &[RowChange],
+        from: u64,
+        to: u64,
     ) -> Result<(), ProjectionError>;
-    /// Empties the tables and sets the checkpoint to 0 (before a rebuild),
-    /// under the lease.
-    async fn reset(&self, lease: &lease::Lease, tables: &[&str]) -> Result<(), ProjectionError>;
+    /// Creates a copy of a projector's tables (same columns and keys, no
+    /// secondary indexes yet) with its checkpoint at 0 — or, with `resume`,
+    /// keeps a complete copy left by an interrupted run; returns the copy's
+    /// checkpoint. Never touches the live tables.
+    async fn open_copy(
+        &self,
+        projector: &str,
+        tables: &[&str],
+        copy: CopyKind,
+        resume: bool,
+    ) -> Result<u64, ProjectionError>;
+    /// Gives a copy the live tables' secondary indexes (after a bulk fill).
+    async fn index_copy(&self, tables: &[&str], copy: CopyKind) -> Result<(), ProjectionError>;
+    /// Replaces the live tables with the `Next` copy in one transaction,
+    /// fenced by the live lease, and moves the live checkpoint to the
+    /// copy's: a reader sees the old tables or the new ones, never a mix,
+    /// never an empty one. Returns the position swapped in.
+    async fn swap_in(&self, live: &lease::Lease, tables: &[&str]) -> Result<u64, ProjectionError>;
+    /// Drops a copy and its checkpoint.
+    async fn drop_copy(
+        &self,
+        projector: &str,
+        tables: &[&str],
+        copy: CopyKind,
+    ) -> Result<(), ProjectionError>;
+    /// The digest of a copy's rows with its checkpoint, read in one
+    /// snapshot.
+    async fn digest(
+        &self,
+        projector: &str,
+        tables: &[&str],
+        copy: CopyKind,
+    ) -> Result<digest::ProjectionDigest, ProjectionError>;
+    /// Up to `limit` rows (as JSON text) of `table` in copy `a` and not in
+    /// copy `b`.
+    async fn rows_only_in(
+        &self,
+        table: &str,
+        a: CopyKind,
+        b: CopyKind,
+        limit: usize,
+    ) -> Result<Vec<String>, ProjectionError>;
     /// Activity-log rows per action type in `accounts` with
     /// `from <= recorded_at < to` (digests).
     async fn activity_counts(
@@ -386,7 +494,37 @@ impl Dialect {
 }
 
 /// The SQL of a change and its parameters, in order.
+#[cfg(test)]
 pub(crate) fn to_sql(change: &RowChange, dialect: Dialect) -> (String, Vec<&SqlValue>) {
+    to_sql_in(change, dialect, CopyKind::Live)
+}
+
+/// [`to_sql`] against a copy of the tables.
+pub(crate) fn to_sql_in(
+    change: &RowChange,
+    dialect: Dialect,
+    copy: CopyKind,
+) -> (String, Vec<&SqlValue>) {
+    let (sql, params) = to_sql_live(change, dialect);
+    if copy == CopyKind::Live {
+        return (sql, params);
+    }
+    let table = match change {
+        RowChange::Insert { table, .. }
+        | RowChange::Delete { table, .. }
+        | RowChange::Update { table, .. } => table,
+    };
+    // The table name follows the statement's first keyword(s) once.
+    let (head, rest) = sql.split_at(sql.find(&format!(" {table} ")).unwrap_or(0));
+    let renamed = rest.replacen(
+        &format!(" {table} "),
+        &format!(" {table}{} ", copy.suffix()),
+        1,
+    );
+    (format!("{head}{renamed}"), params)
+}
+
+fn to_sql_live(change: &RowChange, dialect: Dialect) -> (String, Vec<&SqlValue>) {
     match change {
         RowChange::Insert {
             table,

@@ -7,9 +7,14 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Config, NoTls};
 
+use crate::projection::digest::ProjectionDigest;
 use crate::projection::lease::{Lease, ProjectorRow, Takeover};
 use crate::projection::query::{merges, select, Condition};
-use crate::projection::{to_sql, Dialect, ProjectionError, ProjectionStore, RowChange, SqlValue};
+use crate::projection::{
+    to_sql_in, CopyKind, Dialect, ProjectionError, ProjectionStore, RowChange, SqlValue,
+};
+
+mod copies;
 
 mod migrations {
     refinery::embed_migrations!("projections/postgres");
@@ -210,9 +215,10 @@ impl ProjectionStore for PgProjections {
         Ok(())
     }
 
-    async fn commit(
+    async fn commit_into(
         &self,
         lease: &Lease,
+        copy: CopyKind,
         changes: &[RowChange],
         from: u64,
         to: u64,
@@ -227,7 +233,7 @@ impl ProjectionStore for PgProjections {
         let (from, to) = (from as i64, to as i64);
         let mut statements = Vec::with_capacity(changes.len());
         for change in changes {
-            let (sql, params) = to_sql(change, Dialect::Postgres);
+            let (sql, params) = to_sql_in(change, Dialect::Postgres, copy);
             // A handful of distinct statements, prepared once per connection.
             let statement = tx.prepare_cached(&sql).await?;
             let params: Vec<&(dyn ToSql + Sync)> = params.into_iter().map(bind).collect();
@@ -264,31 +270,59 @@ impl ProjectionStore for PgProjections {
         Ok(())
     }
 
-    async fn reset(&self, lease: &Lease, tables: &[&str]) -> Result<(), ProjectionError> {
+    async fn open_copy(
+        &self,
+        projector: &str,
+        tables: &[&str],
+        copy: CopyKind,
+        resume: bool,
+    ) -> Result<u64, ProjectionError> {
         let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        let fence = tx
-            .query(
-                LEASE_IS_LIVE,
-                &[&lease.projector, &lease.holder, &lease.token],
-            )
-            .await?;
-        if fence.is_empty() {
-            return Err(ProjectionError::Fenced {
-                projector: lease.projector.clone(),
-                expected: 0,
-            });
-        }
-        for table in tables {
-            tx.batch_execute(&format!("DELETE FROM {table}")).await?;
-        }
-        tx.execute(
-            "UPDATE projection_checkpoints SET position = 0 WHERE projector = $1",
-            &[&lease.projector],
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        copies::open(&mut client, projector, tables, copy, resume).await
+    }
+
+    async fn index_copy(&self, tables: &[&str], copy: CopyKind) -> Result<(), ProjectionError> {
+        let client = self.client().await?;
+        copies::index(&client, tables, copy).await
+    }
+
+    async fn swap_in(&self, live: &Lease, tables: &[&str]) -> Result<u64, ProjectionError> {
+        let mut client = self.client().await?;
+        let swapped = copies::swap_in(&mut client, live, tables).await;
+        // The tables behind this connection's prepared statements changed.
+        client.statement_cache.clear();
+        swapped
+    }
+
+    async fn drop_copy(
+        &self,
+        projector: &str,
+        tables: &[&str],
+        copy: CopyKind,
+    ) -> Result<(), ProjectionError> {
+        let mut client = self.client().await?;
+        copies::drop(&mut client, projector, tables, copy).await
+    }
+
+    async fn digest(
+        &self,
+        projector: &str,
+        tables: &[&str],
+        copy: CopyKind,
+    ) -> Result<ProjectionDigest, ProjectionError> {
+        let mut client = self.client().await?;
+        copies::digest(&mut client, projector, tables, copy).await
+    }
+
+    async fn rows_only_in(
+        &self,
+        table: &str,
+        a: CopyKind,
+        b: CopyKind,
+        limit: usize,
+    ) -> Result<Vec<String>, ProjectionError> {
+        let client = self.client().await?;
+        copies::rows_only_in(&client, table, a, b, limit).await
     }
 
     async fn activity_counts(

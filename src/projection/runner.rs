@@ -26,9 +26,10 @@ use tokio::task::JoinHandle;
 
 use crate::event::RecordedEvent;
 use crate::privacy::SharedPersonalData;
+use crate::projection::digest::ProjectionDigest;
 use crate::projection::lease::{process_holder, Lease, ProjectorRow, Takeover, DEFAULT_LEASE};
 use crate::projection::{
-    all_projectors, make_storable, ProjectionError, ProjectionStore, Projector, RowChange,
+    all_projectors, make_storable, CopyKind, ProjectionError, ProjectionStore, Projector, RowChange,
 };
 use crate::store::{ReadFilter, SharedStore};
 
@@ -58,6 +59,24 @@ impl Default for RunnerOptions {
             holder: process_holder(),
         }
     }
+}
+
+/// What a rebuild is asked to do.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RebuildOptions {
+    /// Compare the rebuilt copy with the live tables at one position and
+    /// swap only if their digests are equal.
+    pub verify: bool,
+}
+
+/// A projection swapped in by a rebuild.
+#[derive(Debug, Clone)]
+pub struct Rebuilt {
+    pub projector: String,
+    /// The position the new tables reflect.
+    pub position: u64,
+    /// With `verify`: the digest both copies had.
+    pub digest: Option<ProjectionDigest>,
 }
 
 /// Why a projector cannot advance, as this process saw it.
@@ -199,6 +218,7 @@ impl Projections {
         &self,
         projector: &dyn Projector,
         lease: &Lease,
+        copy: CopyKind,
         from: u64,
         events: &[RecordedEvent],
     ) -> Result<u64, ProjectionError> {
@@ -214,7 +234,9 @@ impl Projections {
             changes.extend(projector.apply(event)?);
             changes[first..].iter_mut().for_each(make_storable);
         }
-        self.target.commit(lease, &changes, from, last).await?;
+        self.target
+            .commit_into(lease, copy, &changes, from, last)
+            .await?;
         metrics::histogram!("projector_batch_seconds", "projector" => projector.name())
             .record(started.elapsed().as_secs_f64());
         metrics::counter!("projector_events_total", "projector" => projector.name())
@@ -229,22 +251,55 @@ impl Projections {
         &self,
         projector: &dyn Projector,
         lease: &Lease,
+        copy: CopyKind,
         from: u64,
         events: &[RecordedEvent],
     ) -> Result<u64, ProjectionError> {
-        match self.apply_batch(projector, lease, from, events).await {
+        match self.apply_batch(projector, lease, copy, from, events).await {
             Ok(to) => Ok(to),
             Err(e) if e.is_fenced() || events.len() == 1 => Err(e),
             Err(_) => {
                 let mut at = from;
                 for event in events {
                     at = self
-                        .apply_batch(projector, lease, at, std::slice::from_ref(event))
+                        .apply_batch(projector, lease, copy, at, std::slice::from_ref(event))
                         .await?;
-                    self.record(projector.name(), at);
+                    if copy == CopyKind::Live {
+                        self.record(projector.name(), at);
+                    }
                 }
                 Ok(at)
             }
+        }
+    }
+
+    /// Fills a copy of a projector's tables from `from` up to `until` (the
+    /// head when `None`); returns the position reached.
+    async fn fill_copy(
+        &self,
+        projector: &dyn Projector,
+        lease: &Lease,
+        copy: CopyKind,
+        from: u64,
+        until: Option<u64>,
+        on_progress: &mut (dyn FnMut(u64) + Send),
+    ) -> Result<u64, ProjectionError> {
+        let mut position = from;
+        loop {
+            let limit = match until {
+                Some(until) if position >= until => return Ok(position),
+                Some(until) => BATCH.min((until - position) as usize),
+                None => BATCH,
+            };
+            let page = self
+                .events
+                .read_all(position + 1, limit, &ReadFilter::all())
+                .await?;
+            if page.is_empty() {
+                return Ok(position);
+            }
+            position = self.apply(projector, lease, copy, position, &page).await?;
+            on_progress(position);
         }
     }
 
@@ -266,7 +321,9 @@ impl Projections {
             if page.is_empty() {
                 return Ok(position);
             }
-            position = self.apply(projector, lease, position, &page).await?;
+            position = self
+                .apply(projector, lease, CopyKind::Live, position, &page)
+                .await?;
             self.record(projector.name(), position);
             on_progress(position);
         }
@@ -276,7 +333,7 @@ impl Projections {
     /// give it up (or preempting it).
     async fn lease_for(
         &self,
-        projector: &dyn Projector,
+        name: &str,
         takeover: Takeover,
         patience: Duration,
     ) -> Result<Option<Lease>, ProjectionError> {
@@ -284,12 +341,7 @@ impl Projections {
         loop {
             let lease = self
                 .target
-                .acquire_lease(
-                    projector.name(),
-                    &self.options.holder,
-                    self.options.lease,
-                    takeover,
-                )
+                .acquire_lease(name, &self.options.holder, self.options.lease, takeover)
                 .await?;
             if lease.is_some() || Instant::now() >= deadline {
                 return Ok(lease);
@@ -353,7 +405,7 @@ impl Projections {
         let head = self.events.head().await?.position;
         for projector in &self.select(names)? {
             match self
-                .lease_for(projector.as_ref(), Takeover::IfFree, Duration::ZERO)
+                .lease_for(projector.name(), Takeover::IfFree, Duration::ZERO)
                 .await?
             {
                 Some(lease) => {
@@ -386,31 +438,213 @@ impl Projections {
             .and_then(|r| r.holder)
     }
 
-    /// Empties the named projections (all when `names` is empty) and
-    /// rebuilds them from the log. A projector applied by a running process
-    /// is taken over (that process resumes it once the rebuild is done).
+    /// Rebuilds the named projections (all when `names` is empty) from
+    /// the log while the live tables keep serving; see
+    /// [`rebuild_live`](Self::rebuild_live).
     pub async fn rebuild(
         &self,
         names: &[String],
         on_progress: &mut (dyn FnMut(&str, u64) + Send),
     ) -> Result<(), ProjectionError> {
+        self.rebuild_live(names, RebuildOptions::default(), on_progress)
+            .await
+            .map(|_| ())
+    }
+
+    /// Rebuilds each named projection (all when none is named) into a copy
+    /// of its tables while the live ones keep serving (and `serve` keeps
+    /// appending), catches the copy up to the head, then swaps it in with
+    /// one transaction and drops the old tables. The live projector is
+    /// taken over for the swap only (its process resumes after it). An
+    /// interrupted rebuild leaves the live tables untouched; the next one
+    /// resumes from the copy. With `verify`, the live projection is first
+    /// brought to the copy's position and both digests compared: on any
+    /// difference nothing is swapped ([`ProjectionError::Differs`]).
+    pub async fn rebuild_live(
+        &self,
+        names: &[String],
+        options: RebuildOptions,
+        on_progress: &mut (dyn FnMut(&str, u64) + Send),
+    ) -> Result<Vec<Rebuilt>, ProjectionError> {
+        let mut rebuilt = Vec::new();
         for projector in self.select(names)? {
             let name = projector.name();
-            let lease = self
-                .lease_for(projector.as_ref(), Takeover::Preempt, Duration::ZERO)
+            let key = CopyKind::Next.key(name);
+            let copy_lease = self
+                .lease_for(&key, Takeover::IfFree, self.options.lease * 2)
                 .await?
                 .ok_or_else(|| ProjectionError::Held {
-                    projector: name.to_owned(),
-                    holder: "another process".to_owned(),
+                    projector: key.clone(),
+                    holder: "another rebuild".to_owned(),
                 })?;
-            let work = async {
-                self.target.reset(&lease, projector.tables()).await?;
-                self.catch_up_leased(projector.as_ref(), &lease, &mut |p| on_progress(name, p))
-                    .await
+            let build = async {
+                let tables = projector.tables();
+                let start = self
+                    .target
+                    .open_copy(name, tables, CopyKind::Next, true)
+                    .await?;
+                let mut progress = |p| {
+                    metrics::gauge!("rebuild_position", "projector" => name).set(p as f64);
+                    on_progress(name, p)
+                };
+                let filled = self
+                    .fill_copy(
+                        projector.as_ref(),
+                        &copy_lease,
+                        CopyKind::Next,
+                        start,
+                        None,
+                        &mut progress,
+                    )
+                    .await?;
+                self.target.index_copy(tables, CopyKind::Next).await?;
+                let live = self
+                    .lease_for(name, Takeover::Preempt, Duration::ZERO)
+                    .await?
+                    .ok_or_else(|| ProjectionError::Held {
+                        projector: name.to_owned(),
+                        holder: "another process".to_owned(),
+                    })?;
+                let swap = async {
+                    let mut digest = None;
+                    let last = if options.verify {
+                        // Both at one position: the live one caught up to
+                        // the head, the copy to exactly where it stopped.
+                        let live_at = self
+                            .catch_up_leased(projector.as_ref(), &live, &mut |_| {})
+                            .await?;
+                        let at = self
+                            .fill_copy(
+                                projector.as_ref(),
+                                &copy_lease,
+                                CopyKind::Next,
+                                filled,
+                                Some(live_at),
+                                &mut progress,
+                            )
+                            .await?;
+                        let (old, new) = (
+                            self.target.digest(name, tables, CopyKind::Live).await?,
+                            self.target.digest(name, tables, CopyKind::Next).await?,
+                        );
+                        if old.digest != new.digest || old.position != new.position || at != live_at
+                        {
+                            return Err(self.difference(name, tables, &old, &new).await);
+                        }
+                        digest = Some(new);
+                        at
+                    } else {
+                        self.fill_copy(
+                            projector.as_ref(),
+                            &copy_lease,
+                            CopyKind::Next,
+                            filled,
+                            None,
+                            &mut progress,
+                        )
+                        .await?
+                    };
+                    let swapped = self.target.swap_in(&live, tables).await?;
+                    debug_assert_eq!(swapped, last);
+                    self.record(name, swapped);
+                    Ok(Rebuilt {
+                        projector: name.to_owned(),
+                        position: swapped,
+                        digest,
+                    })
+                };
+                self.while_leased(&live, swap).await
             };
-            self.while_leased(&lease, work).await?;
+            rebuilt.push(self.while_leased(&copy_lease, build).await?);
+            metrics::counter!("rebuilds_total", "projector" => name).increment(1);
         }
-        Ok(())
+        Ok(rebuilt)
+    }
+
+    /// The refusal of `rebuild --verify`, with a sample of differing rows.
+    async fn difference(
+        &self,
+        name: &str,
+        tables: &[&str],
+        live: &ProjectionDigest,
+        rebuilt: &ProjectionDigest,
+    ) -> ProjectionError {
+        let mut only_live = Vec::new();
+        let mut only_rebuilt = Vec::new();
+        for table in tables {
+            if let Ok(rows) = self
+                .target
+                .rows_only_in(table, CopyKind::Live, CopyKind::Next, 5)
+                .await
+            {
+                only_live.extend(rows.into_iter().map(|r| format!("{table}: {r}")));
+            }
+            if let Ok(rows) = self
+                .target
+                .rows_only_in(table, CopyKind::Next, CopyKind::Live, 5)
+                .await
+            {
+                only_rebuilt.extend(rows.into_iter().map(|r| format!("{table}: {r}")));
+            }
+        }
+        ProjectionError::Differs(Box::new(crate::projection::Difference {
+            projector: name.to_owned(),
+            position: live.position,
+            live: live.digest.clone(),
+            rebuilt: rebuilt.digest.clone(),
+            only_live,
+            only_rebuilt,
+        }))
+    }
+
+    /// The digest of each named projection (all when none is named): of the
+    /// live tables at their checkpoint, or — with `at` — of a scratch copy
+    /// built from the log up to that position (and dropped after).
+    pub async fn checksums(
+        &self,
+        names: &[String],
+        at: Option<u64>,
+    ) -> Result<Vec<ProjectionDigest>, ProjectionError> {
+        let head = self.events.head().await?.position;
+        if let Some(asked) = at.filter(|a| *a > head) {
+            return Err(ProjectionError::BeyondHead { asked, head });
+        }
+        let mut digests = Vec::new();
+        for projector in self.select(names)? {
+            let name = projector.name();
+            let tables = projector.tables();
+            let Some(at) = at else {
+                digests.push(self.target.digest(name, tables, CopyKind::Live).await?);
+                continue;
+            };
+            let key = CopyKind::At.key(name);
+            let lease = self
+                .lease_for(&key, Takeover::IfFree, self.options.lease * 2)
+                .await?
+                .ok_or_else(|| ProjectionError::Held {
+                    projector: key.clone(),
+                    holder: "another checksum".to_owned(),
+                })?;
+            let build = async {
+                self.target
+                    .open_copy(name, tables, CopyKind::At, false)
+                    .await?;
+                self.fill_copy(
+                    projector.as_ref(),
+                    &lease,
+                    CopyKind::At,
+                    0,
+                    Some(at),
+                    &mut |_| {},
+                )
+                .await?;
+                let digest = self.target.digest(name, tables, CopyKind::At).await;
+                self.target.drop_copy(name, tables, CopyKind::At).await?;
+                digest
+            };
+            digests.push(self.while_leased(&lease, build).await?);
+        }
+        Ok(digests)
     }
 
     /// Starts a live task for every projector.
@@ -587,7 +821,9 @@ impl Projections {
                     None => break,
                 }
             }
-            position = self.apply(projector, lease, position, &batch).await?;
+            position = self
+                .apply(projector, lease, CopyKind::Live, position, &batch)
+                .await?;
             self.record(name, position);
         }
     }

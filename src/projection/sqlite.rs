@@ -9,9 +9,14 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
 use rusqlite::{params_from_iter, Connection};
 
+use crate::projection::digest::ProjectionDigest;
 use crate::projection::lease::{Lease, ProjectorRow, Takeover};
 use crate::projection::query::{select, Condition};
-use crate::projection::{to_sql, Dialect, ProjectionError, ProjectionStore, RowChange, SqlValue};
+use crate::projection::{
+    to_sql_in, CopyKind, Dialect, ProjectionError, ProjectionStore, RowChange, SqlValue,
+};
+
+mod copies;
 
 mod migrations {
     refinery::embed_migrations!("projections/sqlite");
@@ -85,6 +90,40 @@ fn fenced(lease: &Lease, expected: u64) -> ProjectionError {
         projector: lease.projector.clone(),
         expected,
     }
+}
+
+fn owned(projector: &str, tables: &[&str]) -> (String, Vec<String>) {
+    (
+        projector.to_owned(),
+        tables.iter().map(|t| (*t).to_owned()).collect(),
+    )
+}
+
+/// A row as a JSON object of its columns (JSON columns parsed).
+pub(crate) fn row_json(
+    row: &rusqlite::Row<'_>,
+    names: &[String],
+) -> Result<serde_json::Value, ProjectionError> {
+    let mut object = serde_json::Map::new();
+    for (i, name) in names.iter().enumerate() {
+        let value = match row.get::<_, Value>(i)? {
+            Value::Null => serde_json::Value::Null,
+            Value::Integer(n) => n.into(),
+            Value::Real(f) => f.into(),
+            Value::Text(s)
+                if matches!(
+                    name.as_str(),
+                    "targets" | "notify_categories" | "assigned_customers" | "licenses"
+                ) =>
+            {
+                serde_json::from_str(&s).unwrap_or(serde_json::Value::String(s))
+            }
+            Value::Text(s) => s.into(),
+            Value::Blob(b) => hex::encode(b).into(),
+        };
+        object.insert(name.clone(), value);
+    }
+    Ok(serde_json::Value::Object(object))
 }
 
 fn bind(value: &SqlValue) -> Value {
@@ -245,9 +284,10 @@ impl ProjectionStore for SqliteProjections {
         .await
     }
 
-    async fn commit(
+    async fn commit_into(
         &self,
         lease: &Lease,
+        copy: CopyKind,
         changes: &[RowChange],
         from: u64,
         to: u64,
@@ -262,7 +302,7 @@ impl ProjectionStore for SqliteProjections {
                 return Err(fenced(&lease, from));
             }
             for change in &changes {
-                let (sql, params) = to_sql(change, Dialect::Sqlite);
+                let (sql, params) = to_sql_in(change, Dialect::Sqlite, copy);
                 let values: Vec<Value> = params.into_iter().map(bind).collect();
                 tx.prepare_cached(&sql)?.execute(params_from_iter(values))?;
             }
@@ -279,25 +319,63 @@ impl ProjectionStore for SqliteProjections {
         .await
     }
 
-    async fn reset(&self, lease: &Lease, tables: &[&str]) -> Result<(), ProjectionError> {
-        let lease = lease.clone();
-        let tables: Vec<String> = tables.iter().map(|t| (*t).to_owned()).collect();
-        self.run(move |conn| {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            if !lease_is_live(&tx, &lease)? {
-                return Err(fenced(&lease, 0));
-            }
-            for table in &tables {
-                tx.execute_batch(&format!("DELETE FROM {table}"))?;
-            }
-            tx.execute(
-                "UPDATE projection_checkpoints SET position = 0 WHERE projector = ?1",
-                [&lease.projector],
-            )?;
-            tx.commit()?;
-            Ok(())
-        })
-        .await
+    async fn open_copy(
+        &self,
+        projector: &str,
+        tables: &[&str],
+        copy: CopyKind,
+        resume: bool,
+    ) -> Result<u64, ProjectionError> {
+        let (projector, tables) = owned(projector, tables);
+        self.run(move |conn| copies::open(conn, &projector, &tables, copy, resume))
+            .await
+    }
+
+    async fn index_copy(&self, _tables: &[&str], _copy: CopyKind) -> Result<(), ProjectionError> {
+        // SQLite cannot rename an index: the swap creates them under their
+        // live names, after dropping the old table.
+        Ok(())
+    }
+
+    async fn swap_in(&self, live: &Lease, tables: &[&str]) -> Result<u64, ProjectionError> {
+        let live = live.clone();
+        let (_, tables) = owned("", tables);
+        self.run(move |conn| copies::swap_in(conn, &live, &tables))
+            .await
+    }
+
+    async fn drop_copy(
+        &self,
+        projector: &str,
+        tables: &[&str],
+        copy: CopyKind,
+    ) -> Result<(), ProjectionError> {
+        let (projector, tables) = owned(projector, tables);
+        self.run(move |conn| copies::drop(conn, &projector, &tables, copy))
+            .await
+    }
+
+    async fn digest(
+        &self,
+        projector: &str,
+        tables: &[&str],
+        copy: CopyKind,
+    ) -> Result<ProjectionDigest, ProjectionError> {
+        let (projector, tables) = owned(projector, tables);
+        self.run(move |conn| copies::digest(conn, &projector, &tables, copy))
+            .await
+    }
+
+    async fn rows_only_in(
+        &self,
+        table: &str,
+        a: CopyKind,
+        b: CopyKind,
+        limit: usize,
+    ) -> Result<Vec<String>, ProjectionError> {
+        let table = table.to_owned();
+        self.run(move |conn| copies::rows_only_in(conn, &table, a, b, limit))
+            .await
     }
 
     async fn activity_counts(
@@ -346,26 +424,7 @@ impl ProjectionStore for SqliteProjections {
             let mut rows = stmt.query(params_from_iter(values))?;
             let mut out = Vec::new();
             while let Some(row) = rows.next()? {
-                let mut object = serde_json::Map::new();
-                for (i, name) in names.iter().enumerate() {
-                    let value = match row.get::<_, Value>(i)? {
-                        Value::Null => serde_json::Value::Null,
-                        Value::Integer(n) => n.into(),
-                        Value::Real(f) => f.into(),
-                        Value::Text(s)
-                            if matches!(
-                                name.as_str(),
-                                "targets" | "notify_categories" | "assigned_customers" | "licenses"
-                            ) =>
-                        {
-                            serde_json::from_str(&s).unwrap_or(serde_json::Value::String(s))
-                        }
-                        Value::Text(s) => s.into(),
-                        Value::Blob(b) => hex::encode(b).into(),
-                    };
-                    object.insert(name.clone(), value);
-                }
-                out.push(serde_json::Value::Object(object));
+                out.push(row_json(row, &names)?);
             }
             Ok(out)
         })

@@ -1,0 +1,352 @@
+//! Copies of projection tables on PostgreSQL: built beside the live tables
+//! by a live rebuild, swapped in with one transaction, digested.
+//!
+//! Why renames: readers keep reading the live tables for the whole rebuild;
+//! the swap is `DROP` + `ALTER TABLE … RENAME` + `ALTER INDEX … RENAME` in
+//! one transaction, so a reader sees either the old table or the new one.
+//! A query that was waiting for the table's lock looks the name up again
+//! once it gets it, and prepared statements are re-analysed by name, so no
+//! reader fails on the dropped table. The copy gets the live table's
+//! columns, defaults, checks, keys and grants at once and its secondary
+//! indexes only after it is filled (building an index once is cheaper than
+//! maintaining it row by row); the indexes take the live names at the swap.
+
+use deadpool_postgres::Object;
+use futures_util::{pin_mut, TryStreamExt};
+use tokio_postgres::types::ToSql;
+
+use crate::projection::digest::{ProjectionDigest, TableDigest};
+use crate::projection::lease::Lease;
+use crate::projection::{CopyKind, ProjectionError};
+
+/// The live table's primary-key and unique constraints: (name, definition).
+async fn key_constraints(
+    client: &impl deadpool_postgres::GenericClient,
+    table: &str,
+) -> Result<Vec<(String, String)>, ProjectionError> {
+    let rows = client
+        .query(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint \
+             WHERE conrelid = $1::text::regclass AND contype IN ('p', 'u') ORDER BY conname",
+            &[&table],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// The table's indexes that no constraint owns: (name, definition).
+async fn secondary_indexes(
+    client: &impl deadpool_postgres::GenericClient,
+    table: &str,
+) -> Result<Vec<(String, String)>, ProjectionError> {
+    let rows = client
+        .query(
+            "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x \
+             JOIN pg_class i ON i.oid = x.indexrelid \
+             WHERE x.indrelid = $1::text::regclass \
+               AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid) \
+             ORDER BY i.relname",
+            &[&table],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+async fn table_exists(
+    client: &impl deadpool_postgres::GenericClient,
+    table: &str,
+) -> Result<bool, ProjectionError> {
+    let row = client
+        .query_one("SELECT to_regclass($1::text) IS NOT NULL", &[&table])
+        .await?;
+    Ok(row.get(0))
+}
+
+pub(super) async fn open(
+    client: &mut Object,
+    projector: &str,
+    tables: &[&str],
+    copy: CopyKind,
+    resume: bool,
+) -> Result<u64, ProjectionError> {
+    let key = copy.key(projector);
+    let suffix = copy.suffix();
+    if resume {
+        let row = client
+            .query_opt(
+                "SELECT position FROM projection_checkpoints WHERE projector = $1",
+                &[&key],
+            )
+            .await?;
+        let mut complete = row.is_some();
+        for table in tables {
+            complete &= table_exists(&*client, &format!("{table}{suffix}")).await?;
+        }
+        if let (true, Some(row)) = (complete, row) {
+            return Ok(row.get::<_, i64>(0).max(0) as u64);
+        }
+    }
+    let tx = client.transaction().await?;
+    for table in tables {
+        let copy_name = format!("{table}{suffix}");
+        tx.batch_execute(&format!(
+            "DROP TABLE IF EXISTS {copy_name}; \
+             CREATE TABLE {copy_name} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS \
+             INCLUDING GENERATED INCLUDING STORAGE)"
+        ))
+        .await?;
+        for (name, definition) in key_constraints(&tx, table).await? {
+            tx.batch_execute(&format!(
+                "ALTER TABLE {copy_name} ADD CONSTRAINT {name}{suffix} {definition}"
+            ))
+            .await?;
+        }
+        // The live table's grants (the service's role reads and writes it).
+        let grants = tx
+            .query(
+                "SELECT a.privilege_type, \
+                        CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END \
+                 FROM pg_class c, aclexplode(c.relacl) a \
+                 LEFT JOIN pg_roles r ON r.oid = a.grantee \
+                 WHERE c.oid = $1::text::regclass AND a.grantee <> c.relowner",
+                &[table],
+            )
+            .await?;
+        for grant in grants {
+            let (privilege, grantee): (String, String) = (grant.get(0), grant.get(1));
+            tx.batch_execute(&format!("GRANT {privilege} ON {copy_name} TO {grantee}"))
+                .await?;
+        }
+    }
+    tx.execute(
+        "INSERT INTO projection_checkpoints (projector, position) VALUES ($1, 0) \
+         ON CONFLICT (projector) DO UPDATE SET position = 0",
+        &[&key],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(0)
+}
+
+pub(super) async fn index(
+    client: &Object,
+    tables: &[&str],
+    copy: CopyKind,
+) -> Result<(), ProjectionError> {
+    let suffix = copy.suffix();
+    for table in tables {
+        for (name, definition) in secondary_indexes(client, table).await? {
+            let Some(sql) = copy_index_sql(&name, &definition, table, suffix) else {
+                return Err(ProjectionError::Backend(format!(
+                    "cannot read the definition of index {name}: {definition}"
+                )));
+            };
+            client.batch_execute(&sql).await?;
+        }
+        client
+            .batch_execute(&format!("ANALYZE {table}{suffix}"))
+            .await?;
+    }
+    Ok(())
+}
+
+/// `CREATE INDEX name ON schema.table …` as the same index named
+/// `name<suffix>` on `table<suffix>` (if not there yet).
+fn copy_index_sql(name: &str, definition: &str, table: &str, suffix: &str) -> Option<String> {
+    let marker = format!("INDEX {name} ON ");
+    let at = definition.find(&marker)?;
+    let (head, rest) = definition.split_at(at);
+    let after = &rest[marker.len()..];
+    let (qualified, tail) = after.split_once(' ')?;
+    let schema = qualified
+        .strip_suffix(&format!(".{table}"))
+        .map_or(String::new(), |s| format!("{s}."));
+    if !qualified.ends_with(table) {
+        return None;
+    }
+    Some(format!(
+        "{head}INDEX IF NOT EXISTS {name}{suffix} ON {schema}{table}{suffix} {tail}"
+    ))
+}
+
+pub(super) async fn swap_in(
+    client: &mut Object,
+    live: &Lease,
+    tables: &[&str],
+) -> Result<u64, ProjectionError> {
+    let suffix = CopyKind::Next.suffix();
+    let tx = client.transaction().await?;
+    let params: [&(dyn ToSql + Sync); 3] = [&live.projector, &live.holder, &live.token];
+    if tx.query(super::LEASE_IS_LIVE, &params).await?.is_empty() {
+        return Err(ProjectionError::Fenced {
+            projector: live.projector.clone(),
+            expected: 0,
+        });
+    }
+    let next = CopyKind::Next.key(&live.projector);
+    let position: i64 = tx
+        .query_opt(
+            "SELECT position FROM projection_checkpoints WHERE projector = $1",
+            &[&next],
+        )
+        .await?
+        .map(|r| r.get(0))
+        .ok_or_else(|| {
+            ProjectionError::Backend(format!("no rebuilt copy of {}", live.projector))
+        })?;
+    for table in tables {
+        let copy_name = format!("{table}{suffix}");
+        let indexes = secondary_indexes(&tx, table).await?;
+        let constraints = key_constraints(&tx, &copy_name).await?;
+        tx.batch_execute(&format!(
+            "DROP TABLE {table}; ALTER TABLE {copy_name} RENAME TO {table}"
+        ))
+        .await?;
+        for (name, _) in indexes {
+            tx.batch_execute(&format!(
+                "ALTER INDEX IF EXISTS {name}{suffix} RENAME TO {name}"
+            ))
+            .await?;
+        }
+        for (name, _) in constraints {
+            if let Some(live_name) = name.strip_suffix(suffix) {
+                tx.batch_execute(&format!(
+                    "ALTER TABLE {table} RENAME CONSTRAINT {name} TO {live_name}"
+                ))
+                .await?;
+            }
+        }
+    }
+    tx.execute(
+        "UPDATE projection_checkpoints SET position = $2 WHERE projector = $1",
+        &[&live.projector, &position],
+    )
+    .await?;
+    tx.execute(
+        "DELETE FROM projection_checkpoints WHERE projector = $1",
+        &[&next],
+    )
+    .await?;
+    tx.execute(
+        "SELECT pg_notify('projection_checkpoints', $1 || ':' || $2::bigint)",
+        &[&live.projector, &position],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(position.max(0) as u64)
+}
+
+pub(super) async fn drop(
+    client: &mut Object,
+    projector: &str,
+    tables: &[&str],
+    copy: CopyKind,
+) -> Result<(), ProjectionError> {
+    if copy == CopyKind::Live {
+        return Err(ProjectionError::Backend(
+            "the live tables are not a copy".into(),
+        ));
+    }
+    let tx = client.transaction().await?;
+    for table in tables {
+        tx.batch_execute(&format!("DROP TABLE IF EXISTS {table}{}", copy.suffix()))
+            .await?;
+    }
+    tx.execute(
+        "DELETE FROM projection_checkpoints WHERE projector = $1",
+        &[&copy.key(projector)],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn digest(
+    client: &mut Object,
+    projector: &str,
+    tables: &[&str],
+    copy: CopyKind,
+) -> Result<ProjectionDigest, ProjectionError> {
+    // One snapshot for the checkpoint and every row.
+    let tx = client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?;
+    let position: i64 = tx
+        .query_opt(
+            "SELECT position FROM projection_checkpoints WHERE projector = $1",
+            &[&copy.key(projector)],
+        )
+        .await?
+        .map_or(0, |r| r.get(0));
+    let mut digests = Vec::with_capacity(tables.len());
+    for table in tables {
+        let sql = format!(
+            "SELECT row_to_json(t)::text FROM {table}{} t",
+            copy.suffix()
+        );
+        let rows = tx.query_raw(&sql, std::iter::empty::<&str>()).await?;
+        pin_mut!(rows);
+        let mut digest = TableDigest::default();
+        while let Some(row) = rows.try_next().await? {
+            let value: serde_json::Value = serde_json::from_str(row.get::<_, &str>(0))
+                .map_err(|e| ProjectionError::Backend(e.to_string()))?;
+            digest.add(&value);
+        }
+        digests.push(((*table).to_owned(), digest));
+    }
+    tx.commit().await?;
+    Ok(ProjectionDigest::new(
+        projector,
+        position.max(0) as u64,
+        digests,
+    ))
+}
+
+pub(super) async fn rows_only_in(
+    client: &Object,
+    table: &str,
+    a: CopyKind,
+    b: CopyKind,
+    limit: usize,
+) -> Result<Vec<String>, ProjectionError> {
+    let sql = format!(
+        "SELECT row_to_json(d)::text FROM \
+         (SELECT * FROM {table}{} EXCEPT ALL SELECT * FROM {table}{}) d LIMIT {limit}",
+        a.suffix(),
+        b.suffix()
+    );
+    let rows = client.query(&sql, &[]).await?;
+    Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::copy_index_sql;
+
+    #[test]
+    fn an_index_definition_moves_to_the_copy() {
+        assert_eq!(
+            copy_index_sql(
+                "proj_activity_account",
+                "CREATE INDEX proj_activity_account ON public.proj_activity USING btree (account_id, \"position\" DESC)",
+                "proj_activity",
+                "__next"
+            )
+            .as_deref(),
+            Some("CREATE INDEX IF NOT EXISTS proj_activity_account__next ON public.proj_activity__next USING btree (account_id, \"position\" DESC)")
+        );
+        assert_eq!(
+            copy_index_sql(
+                "g",
+                "CREATE UNIQUE INDEX g ON proj_users USING gin (name gin_trgm_ops) WITH (gin_pending_list_limit='256')",
+                "proj_users",
+                "__at"
+            )
+            .as_deref(),
+            Some("CREATE UNIQUE INDEX IF NOT EXISTS g__at ON proj_users__at USING gin (name gin_trgm_ops) WITH (gin_pending_list_limit='256')")
+        );
+    }
+}

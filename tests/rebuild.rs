@@ -1,0 +1,401 @@
+//! Live rebuilds and proofs of equality, on both backends: readers never see
+//! a partial or older projection during a rebuild, an interrupted rebuild
+//! leaves the live tables serving and the next one completes, digests agree
+//! across copies, positions and backends, and `--verify` refuses to swap in
+//! a copy that differs from the live tables.
+
+mod support;
+
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use portal_ledger::app::{CommandContext, Ledger};
+use portal_ledger::domain::ids::{AccountId, TicketId};
+use portal_ledger::domain::role::AccountKind;
+use portal_ledger::projection::runner::{Projections, RebuildOptions};
+use portal_ledger::projection::{ProjectionError, ProjectionStore};
+use support::TestStore;
+
+/// Imports a generated portal of about `events` events.
+async fn portal(t: &TestStore, events: u64) {
+    let mut generated = Vec::new();
+    portal_ledger::generate::generate(
+        5,
+        portal_ledger::generate::Scale::for_events(events),
+        &mut generated,
+    )
+    .unwrap();
+    portal_ledger::transfer::import::import_ndjson(
+        t.backend.bulk(),
+        std::io::Cursor::new(generated),
+        |_| {},
+    )
+    .await
+    .unwrap();
+}
+
+/// The test store's projection store (no live projectors).
+async fn target(t: &TestStore) -> Arc<dyn ProjectionStore> {
+    portal_ledger::backend::open_projections(&t.location, portal_ledger::backend::Migrations::Apply)
+        .await
+        .unwrap()
+}
+
+/// Rows and the newest position of a table, as a reader sees them.
+async fn seen(target: &dyn ProjectionStore, table: &str) -> (usize, i64) {
+    let rows = target
+        .fetch(table, &[], "position DESC", usize::MAX >> 1)
+        .await
+        .unwrap();
+    let newest = rows
+        .first()
+        .and_then(|r| r["position"].as_i64())
+        .unwrap_or(0);
+    (rows.len(), newest)
+}
+
+on_both_backends!(
+    readers_never_see_a_partial_projection_during_a_live_rebuild,
+    |t: TestStore| async move {
+        portal(&t, 3_000).await;
+        // The serving process: live projectors and a writer.
+        let live = t.live_projections().await;
+        let head = t.store.head().await.unwrap().position;
+        assert!(live.wait_for(head, support::PROJECTION_WAIT).await);
+        let target = live.target().clone();
+        let before = seen(target.as_ref(), "proj_activity").await;
+        let ledger = Ledger::new(t.store.clone(), t.personal.clone());
+        let org = AccountId(uuid::Uuid::now_v7());
+        ledger
+            .create_account(
+                &CommandContext::system(),
+                org,
+                AccountKind::Organization,
+                "Busy",
+                None,
+            )
+            .await
+            .unwrap();
+        let done = Arc::new(AtomicBool::new(false));
+        let writer = {
+            let (done, ledger) = (done.clone(), ledger.clone());
+            tokio::spawn(async move {
+                let mut n = 0;
+                while !done.load(Ordering::Relaxed) && n < 2_000 {
+                    let ticket = TicketId(uuid::Uuid::now_v7());
+                    ledger
+                        .open_ticket(
+                            &CommandContext::system(),
+                            org,
+                            ticket,
+                            &format!("T{n}"),
+                            "d",
+                        )
+                        .await
+                        .unwrap();
+                    n += 1;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                n
+            })
+        };
+        // A reader polling the activity log and the tickets.
+        let reader = {
+            let (done, target) = (done.clone(), target.clone());
+            tokio::spawn(async move {
+                let mut last = before;
+                let mut tickets = 0;
+                let mut polls = 0;
+                while !done.load(Ordering::Relaxed) {
+                    let now = seen(target.as_ref(), "proj_activity").await;
+                    assert!(
+                        now.0 >= last.0 && now.1 >= last.1,
+                        "went back from {last:?} to {now:?}"
+                    );
+                    let open = target
+                        .fetch("proj_tickets", &[], "ticket_id", usize::MAX >> 1)
+                        .await
+                        .unwrap()
+                        .len();
+                    assert!(
+                        open >= tickets,
+                        "tickets went back from {tickets} to {open}"
+                    );
+                    (last, tickets) = (now, open);
+                    polls += 1;
+                }
+                polls
+            })
+        };
+        // A rebuild in another "process" (its own runner and holder).
+        let rebuilder = Projections::new(t.store.clone(), t.personal.clone(), target.clone());
+        rebuilder.rebuild(&[], &mut |_, _| {}).await.unwrap();
+        done.store(true, Ordering::Relaxed);
+        let written = writer.await.unwrap();
+        let polls = reader.await.unwrap();
+        assert!(written > 0 && polls > 0, "{written} {polls}");
+
+        // The live projectors resumed after the swap and caught up.
+        let head = t.store.head().await.unwrap().position;
+        assert!(live.wait_for(head, support::PROJECTION_WAIT).await);
+        let status = live.status().await.unwrap();
+        assert!(status.iter().all(|p| p.failure.is_none()), "{status:?}");
+        // And equal a fresh rebuild's rows.
+        let live_digests = live.checksums(&[], None).await.unwrap();
+        live.stop();
+        rebuilder.rebuild(&[], &mut |_, _| {}).await.unwrap();
+        assert_eq!(rebuilder.checksums(&[], None).await.unwrap(), live_digests);
+    }
+);
+
+on_both_backends!(
+    an_interrupted_rebuild_leaves_the_live_tables_and_the_next_completes,
+    |t: TestStore| async move {
+        portal(&t, 8_000).await;
+        let projections = Projections::new(t.store.clone(), t.personal.clone(), target(&t).await);
+        projections.catch_up_all().await.unwrap();
+        let target = projections.target().clone();
+        let before = projections
+            .checksums(&["activity".to_owned()], None)
+            .await
+            .unwrap();
+        let rows_before = target.dump("proj_activity").await.unwrap();
+
+        // A rebuild process killed half-way through the copy.
+        let mut rebuild = support::process::KillOnDrop(
+            Command::new(env!("CARGO_BIN_EXE_portal-ledger"))
+                .args(t.cli_args())
+                .args(["rebuild", "activity"])
+                .env_remove("DATABASE_URL")
+                .env("RUST_LOG", "warn")
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let started = Instant::now();
+        loop {
+            let rows = target.projector_rows().await.unwrap();
+            if rows
+                .iter()
+                .any(|r| r.projector == "activity#next" && r.position > 300)
+            {
+                break;
+            }
+            assert!(
+                rebuild.0.try_wait().unwrap().is_none(),
+                "the rebuild ended before it could be interrupted"
+            );
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "the rebuild never got going"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        rebuild.0.kill().unwrap();
+        rebuild.0.wait().unwrap();
+
+        // The live tables serve as before.
+        assert_eq!(target.dump("proj_activity").await.unwrap(), rows_before);
+        assert_eq!(
+            projections
+                .checksums(&["activity".to_owned()], None)
+                .await
+                .unwrap(),
+            before
+        );
+        let interrupted = target
+            .projector_rows()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|r| r.projector == "activity#next")
+            .unwrap()
+            .position;
+        assert!(interrupted > 300);
+
+        // The next rebuild resumes from the copy and completes.
+        let output = Command::new(env!("CARGO_BIN_EXE_portal-ledger"))
+            .args(t.cli_args())
+            .args(["rebuild", "activity", "--verify"])
+            .env_remove("DATABASE_URL")
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
+        assert!(stderr.contains("verified"), "{stderr}");
+        assert_eq!(
+            projections
+                .checksums(&["activity".to_owned()], None)
+                .await
+                .unwrap(),
+            before
+        );
+        assert!(!target
+            .projector_rows()
+            .await
+            .unwrap()
+            .iter()
+            .any(|r| r.projector == "activity#next"));
+    }
+);
+
+on_both_backends!(
+    checksums_prove_equality_and_verify_refuses_a_differing_copy,
+    |t: TestStore| async move {
+        portal(&t, 2_000).await;
+        let projections = Projections::new(t.store.clone(), t.personal.clone(), target(&t).await);
+        projections.catch_up_all().await.unwrap();
+        let head = t.store.head().await.unwrap().position;
+        let at_head = projections.checksums(&[], None).await.unwrap();
+        assert!(at_head.iter().all(|d| d.position == head));
+
+        // More events; the digest as of the old head is unchanged.
+        let ledger = Ledger::new(t.store.clone(), t.personal.clone());
+        let org = AccountId(uuid::Uuid::now_v7());
+        ledger
+            .create_account(
+                &CommandContext::system(),
+                org,
+                AccountKind::Organization,
+                "Later",
+                None,
+            )
+            .await
+            .unwrap();
+        projections.catch_up_all().await.unwrap();
+        let now = projections
+            .checksums(&["accounts".to_owned()], None)
+            .await
+            .unwrap();
+        let old = at_head.iter().find(|d| d.projector == "accounts").unwrap();
+        assert_ne!(now[0].digest, old.digest);
+        let then = projections
+            .checksums(&["accounts".to_owned()], Some(head))
+            .await
+            .unwrap();
+        assert_eq!(&then[0], old);
+        let beyond = projections
+            .checksums(&[], Some(head + 100))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(beyond, ProjectionError::BeyondHead { .. }),
+            "{beyond}"
+        );
+
+        // The CLI prints the same digest.
+        let output = Command::new(env!("CARGO_BIN_EXE_portal-ledger"))
+            .args(t.cli_args())
+            .args(["projections", "checksum", "accounts"])
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout).trim(),
+            format!("accounts {} {}", now[0].position, now[0].digest)
+        );
+
+        // Verified rebuild of an intact projection swaps.
+        let rebuilt = projections
+            .rebuild_live(
+                &["tickets".to_owned()],
+                RebuildOptions { verify: true },
+                &mut |_, _| {},
+            )
+            .await
+            .unwrap();
+        assert!(rebuilt[0].digest.is_some());
+
+        // A live row altered behind the projector's back: verify refuses,
+        // names the projection and the rows, and swaps nothing.
+        let ticket = t
+            .store
+            .read_all(1, 100_000, &portal_ledger::store::ReadFilter::all())
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|e| e.event_type.as_str() == "ticket.opened")
+            .unwrap()
+            .stream_id
+            .as_str()
+            .trim_start_matches("ticket-")
+            .to_owned();
+        target_exec(
+            &t,
+            &format!("UPDATE proj_tickets SET comment_count = 99 WHERE ticket_id = '{ticket}'"),
+        )
+        .await;
+        let refused = projections
+            .rebuild_live(
+                &["tickets".to_owned()],
+                RebuildOptions { verify: true },
+                &mut |_, _| {},
+            )
+            .await
+            .unwrap_err();
+        match &refused {
+            ProjectionError::Differs(difference) => {
+                assert_eq!(difference.projector, "tickets");
+                assert_eq!(difference.only_live.len(), 1, "{refused}");
+                assert!(
+                    difference.only_live[0].contains(&ticket)
+                        && difference.only_live[0].contains("99"),
+                    "{refused}"
+                );
+                assert_eq!(difference.only_rebuilt.len(), 1, "{refused}");
+            }
+            other => panic!("expected a difference, got {other}"),
+        }
+        let tickets = projections.target().dump("proj_tickets").await.unwrap();
+        assert!(tickets
+            .iter()
+            .any(|r| r.contains(&ticket) && r.contains("\"comment_count\":99")));
+        // An unverified rebuild repairs it.
+        projections
+            .rebuild(&["tickets".to_owned()], &mut |_, _| {})
+            .await
+            .unwrap();
+        let tickets = projections.target().dump("proj_tickets").await.unwrap();
+        assert!(!tickets.iter().any(|r| r.contains("\"comment_count\":99")));
+    }
+);
+
+/// Runs SQL on the test store's projection database, as an operator (or an
+/// intruder) could.
+async fn target_exec(t: &TestStore, sql: &str) {
+    match &t.location {
+        portal_ledger::backend::StoreLocation::Postgres { .. } => {
+            t.database
+                .as_ref()
+                .unwrap()
+                .owner_client()
+                .await
+                .batch_execute(sql)
+                .await
+                .unwrap();
+        }
+        portal_ledger::backend::StoreLocation::Embedded { data_dir } => {
+            let conn = rusqlite::Connection::open(data_dir.join("projections.sqlite3")).unwrap();
+            conn.execute_batch(sql).unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_log_digests_alike_on_both_backends() {
+    let mut digests = Vec::new();
+    for kind in [support::Kind::Embedded, support::Kind::Postgres] {
+        let t = TestStore::new(kind).await;
+        portal(&t, 2_000).await;
+        let projections = Projections::new(t.store.clone(), t.personal.clone(), target(&t).await);
+        projections.catch_up_all().await.unwrap();
+        digests.push(projections.checksums(&[], None).await.unwrap());
+    }
+    for (embedded, postgres) in digests[0].iter().zip(&digests[1]) {
+        assert_eq!(embedded, postgres, "{}", embedded.projector);
+    }
+}
