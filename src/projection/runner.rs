@@ -361,33 +361,59 @@ impl Projections {
         lease: &Lease,
         work: impl std::future::Future<Output = Result<T, ProjectionError>>,
     ) -> Result<T, ProjectionError> {
+        self.while_all_leased(std::slice::from_ref(lease), work)
+            .await
+    }
+
+    /// [`while_leased`](Self::while_leased) for several leases: stops when
+    /// any is lost.
+    async fn while_all_leased<T>(
+        &self,
+        leases: &[Lease],
+        work: impl std::future::Future<Output = Result<T, ProjectionError>>,
+    ) -> Result<T, ProjectionError> {
         let ttl = self.options.lease;
         let renew = async {
             let mut renewed = Instant::now();
             loop {
                 tokio::time::sleep(ttl / 3).await;
-                match self.target.renew_lease(lease, ttl).await {
-                    Ok(true) => renewed = Instant::now(),
-                    Ok(false) => break,
-                    Err(e) => {
-                        tracing::warn!(projector = %lease.projector, error = %e, "renewing the lease failed");
-                        if renewed.elapsed() >= ttl {
-                            break;
+                let mut all = true;
+                for lease in leases {
+                    match self.target.renew_lease(lease, ttl).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            return ProjectionError::Fenced {
+                                projector: lease.projector.clone(),
+                                expected: 0,
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(projector = %lease.projector, error = %e, "renewing the lease failed");
+                            all = false;
                         }
                     }
                 }
-            }
-            ProjectionError::Fenced {
-                projector: lease.projector.clone(),
-                expected: 0,
+                if all {
+                    renewed = Instant::now();
+                } else if renewed.elapsed() >= ttl {
+                    return ProjectionError::Fenced {
+                        projector: leases
+                            .first()
+                            .map(|l| l.projector.clone())
+                            .unwrap_or_default(),
+                        expected: 0,
+                    };
+                }
             }
         };
         let outcome = tokio::select! {
             outcome = work => outcome,
             lost = renew => Err(lost),
         };
-        if let Err(e) = self.target.release_lease(lease).await {
-            tracing::warn!(projector = %lease.projector, error = %e, "releasing the lease failed; it expires by itself");
+        for lease in leases {
+            if let Err(e) = self.target.release_lease(lease).await {
+                tracing::warn!(projector = %lease.projector, error = %e, "releasing the lease failed; it expires by itself");
+            }
         }
         outcome
     }
@@ -466,99 +492,179 @@ impl Projections {
         options: RebuildOptions,
         on_progress: &mut (dyn FnMut(&str, u64) + Send),
     ) -> Result<Vec<Rebuilt>, ProjectionError> {
-        let mut rebuilt = Vec::new();
-        for projector in self.select(names)? {
-            let name = projector.name();
-            let key = CopyKind::Next.key(name);
-            let copy_lease = self
+        let selected = self.select(names)?;
+        let mut copy_leases = Vec::with_capacity(selected.len());
+        for projector in &selected {
+            let key = CopyKind::Next.key(projector.name());
+            let lease = self
                 .lease_for(&key, Takeover::IfFree, self.options.lease * 2)
-                .await?
-                .ok_or_else(|| ProjectionError::Held {
-                    projector: key.clone(),
-                    holder: "another rebuild".to_owned(),
-                })?;
-            let build = async {
-                let tables = projector.tables();
-                let start = self
-                    .target
-                    .open_copy(name, tables, CopyKind::Next, true)
+                .await?;
+            match lease {
+                Some(lease) => copy_leases.push(lease),
+                None => {
+                    for lease in &copy_leases {
+                        let _ = self.target.release_lease(lease).await;
+                    }
+                    return Err(ProjectionError::Held {
+                        projector: key,
+                        holder: "another rebuild".to_owned(),
+                    });
+                }
+            }
+        }
+        let work = async {
+            let mut starts = Vec::with_capacity(selected.len());
+            for projector in &selected {
+                starts.push(
+                    self.target
+                        .open_copy(projector.name(), projector.tables(), CopyKind::Next, true)
+                        .await?,
+                );
+            }
+            let filled = self
+                .fill_copies(&selected, &copy_leases, &starts, on_progress)
+                .await?;
+            for projector in &selected {
+                self.target
+                    .index_copy(projector.tables(), CopyKind::Next)
                     .await?;
-                let mut progress = |p| {
-                    metrics::gauge!("rebuild_position", "projector" => name).set(p as f64);
-                    on_progress(name, p)
-                };
-                let filled = self
+            }
+            let mut rebuilt = Vec::with_capacity(selected.len());
+            for ((projector, copy_lease), filled) in selected.iter().zip(&copy_leases).zip(filled) {
+                rebuilt.push(
+                    self.swap_in(projector.as_ref(), copy_lease, filled, options, on_progress)
+                        .await?,
+                );
+            }
+            Ok(rebuilt)
+        };
+        self.while_all_leased(&copy_leases, work).await
+    }
+
+    /// Fills the copies of several projectors from one read of the log:
+    /// each page is read and its personal data opened once, then every
+    /// projector's changes are committed into its copy (concurrently).
+    /// `starts` are the copies' checkpoints; returns where each got to.
+    async fn fill_copies(
+        &self,
+        projectors: &[Arc<dyn Projector>],
+        leases: &[Lease],
+        starts: &[u64],
+        on_progress: &mut (dyn FnMut(&str, u64) + Send),
+    ) -> Result<Vec<u64>, ProjectionError> {
+        let mut positions = starts.to_vec();
+        let Some(mut read_from) = positions.iter().min().copied() else {
+            return Ok(positions);
+        };
+        loop {
+            let mut page = self
+                .events
+                .read_all(read_from + 1, BATCH, &ReadFilter::all())
+                .await?;
+            let Some(last) = page.last().map(|e| e.position) else {
+                return Ok(positions);
+            };
+            self.personal.open(&mut page).await?;
+            let commits = projectors.iter().zip(leases).zip(positions.iter()).map(
+                |((projector, lease), &from)| {
+                    let page = &page;
+                    async move {
+                        let events: Vec<&RecordedEvent> =
+                            page.iter().filter(|e| e.position > from).collect();
+                        if events.is_empty() {
+                            return Ok(from);
+                        }
+                        let mut changes = Vec::new();
+                        for event in events {
+                            let first = changes.len();
+                            changes.extend(projector.apply(event)?);
+                            changes[first..].iter_mut().for_each(make_storable);
+                        }
+                        self.target
+                            .commit_into(lease, CopyKind::Next, &changes, from, last)
+                            .await?;
+                        Ok::<u64, ProjectionError>(last)
+                    }
+                },
+            );
+            positions = futures_util::future::try_join_all(commits).await?;
+            for projector in projectors {
+                metrics::gauge!("rebuild_position", "projector" => projector.name())
+                    .set(last as f64);
+                on_progress(projector.name(), last);
+            }
+            read_from = last;
+        }
+    }
+
+    /// The end of one projector's live rebuild: takes the live lease,
+    /// catches the copy up to the head (with `verify`, brings both copies
+    /// to one position and compares them), and swaps the copy in.
+    async fn swap_in(
+        &self,
+        projector: &dyn Projector,
+        copy_lease: &Lease,
+        filled: u64,
+        options: RebuildOptions,
+        on_progress: &mut (dyn FnMut(&str, u64) + Send),
+    ) -> Result<Rebuilt, ProjectionError> {
+        let name = projector.name();
+        let tables = projector.tables();
+        let live = self
+            .lease_for(name, Takeover::Preempt, Duration::ZERO)
+            .await?
+            .ok_or_else(|| ProjectionError::Held {
+                projector: name.to_owned(),
+                holder: "another process".to_owned(),
+            })?;
+        let mut progress = |p| on_progress(name, p);
+        let swap = async {
+            let mut digest = None;
+            let last = if options.verify {
+                // Both at one position: the live one caught up to the head,
+                // the copy to exactly where the live one stopped.
+                let live_at = self.catch_up_leased(projector, &live, &mut |_| {}).await?;
+                let at = self
                     .fill_copy(
-                        projector.as_ref(),
-                        &copy_lease,
+                        projector,
+                        copy_lease,
                         CopyKind::Next,
-                        start,
-                        None,
+                        filled,
+                        Some(live_at),
                         &mut progress,
                     )
                     .await?;
-                self.target.index_copy(tables, CopyKind::Next).await?;
-                let live = self
-                    .lease_for(name, Takeover::Preempt, Duration::ZERO)
-                    .await?
-                    .ok_or_else(|| ProjectionError::Held {
-                        projector: name.to_owned(),
-                        holder: "another process".to_owned(),
-                    })?;
-                let swap = async {
-                    let mut digest = None;
-                    let last = if options.verify {
-                        // Both at one position: the live one caught up to
-                        // the head, the copy to exactly where it stopped.
-                        let live_at = self
-                            .catch_up_leased(projector.as_ref(), &live, &mut |_| {})
-                            .await?;
-                        let at = self
-                            .fill_copy(
-                                projector.as_ref(),
-                                &copy_lease,
-                                CopyKind::Next,
-                                filled,
-                                Some(live_at),
-                                &mut progress,
-                            )
-                            .await?;
-                        let (old, new) = (
-                            self.target.digest(name, tables, CopyKind::Live).await?,
-                            self.target.digest(name, tables, CopyKind::Next).await?,
-                        );
-                        if old.digest != new.digest || old.position != new.position || at != live_at
-                        {
-                            return Err(self.difference(name, tables, &old, &new).await);
-                        }
-                        digest = Some(new);
-                        at
-                    } else {
-                        self.fill_copy(
-                            projector.as_ref(),
-                            &copy_lease,
-                            CopyKind::Next,
-                            filled,
-                            None,
-                            &mut progress,
-                        )
-                        .await?
-                    };
-                    let swapped = self.target.swap_in(&live, tables).await?;
-                    debug_assert_eq!(swapped, last);
-                    self.record(name, swapped);
-                    Ok(Rebuilt {
-                        projector: name.to_owned(),
-                        position: swapped,
-                        digest,
-                    })
-                };
-                self.while_leased(&live, swap).await
+                let (old, new) = (
+                    self.target.digest(name, tables, CopyKind::Live).await?,
+                    self.target.digest(name, tables, CopyKind::Next).await?,
+                );
+                if old.digest != new.digest || old.position != new.position || at != live_at {
+                    return Err(self.difference(name, tables, &old, &new).await);
+                }
+                digest = Some(new);
+                at
+            } else {
+                self.fill_copy(
+                    projector,
+                    copy_lease,
+                    CopyKind::Next,
+                    filled,
+                    None,
+                    &mut progress,
+                )
+                .await?
             };
-            rebuilt.push(self.while_leased(&copy_lease, build).await?);
+            let swapped = self.target.swap_in(&live, tables).await?;
+            debug_assert_eq!(swapped, last);
+            self.record(name, swapped);
             metrics::counter!("rebuilds_total", "projector" => name).increment(1);
-        }
-        Ok(rebuilt)
+            Ok(Rebuilt {
+                projector: name.to_owned(),
+                position: swapped,
+                digest,
+            })
+        };
+        self.while_leased(&live, swap).await
     }
 
     /// The refusal of `rebuild --verify`, with a sample of differing rows.
