@@ -412,7 +412,9 @@ on_both_backends!(
 /// Waits (bounded) until the served process has logged a line that `wanted`
 /// accepts; every line must be JSON.
 async fn logged(served: &support::process::Served, wanted: impl Fn(&Value) -> bool) -> Value {
-    for _ in 0..200 {
+    // Up to 30 s: the line was written before the answer; a thread reads
+    // the pipe.
+    for _ in 0..600 {
         let lines = json_lines(&served.log_lines());
         if let Some(line) = lines.into_iter().find(|l| wanted(l)) {
             return line;

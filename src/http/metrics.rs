@@ -21,7 +21,7 @@ use crate::http::AppState;
 /// The media type of the Prometheus text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// How long a scrape waits for the projectors' checkpoints.
-const REFRESH_TIMEOUT: Duration = Duration::from_secs(2);
+const REFRESH_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[utoipa::path(
     get,
