@@ -122,10 +122,8 @@ async fn baseline(pg: &Client, images: &[TableImage]) -> BenchResult<f64> {
             } else {
                 ""
             };
-            pg.batch_execute(&format!(
-                "CREATE {unique}INDEX {bare}_{i} ON {bare} {tail}"
-            ))
-            .await?;
+            pg.batch_execute(&format!("CREATE {unique}INDEX {bare}_{i} ON {bare} {tail}"))
+                .await?;
         }
     }
     let elapsed = started.elapsed().as_secs_f64();
@@ -146,7 +144,9 @@ async fn main() -> BenchResult<()> {
         .unwrap_or(200_000);
     let admin = connect(&admin_url).await?;
     let name = format!("portal_ledger_rebuild_{}", uuid::Uuid::new_v4().simple());
-    admin.batch_execute(&format!("CREATE DATABASE {name}")).await?;
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await?;
     let url = match admin_url.rsplit_once('/') {
         Some((prefix, _)) => format!("{prefix}/{name}"),
         None => return Err("the admin URL names no database".into()),

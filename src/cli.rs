@@ -12,7 +12,6 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use thiserror::Error;
-use tracing_subscriber::EnvFilter;
 
 use crate::app::sessions::{Auth, AuthError};
 use crate::app::Ledger;
@@ -25,6 +24,7 @@ use crate::projection::read_models::ReadModels;
 use crate::projection::runner::{Projections, RebuildOptions, RunnerOptions};
 use crate::projection::ProjectionError;
 use crate::store::StoreError;
+use crate::telemetry::logs::LogFormat;
 use crate::transfer::export::{export_ndjson, ExportError};
 use crate::transfer::import::{import_ndjson, ImportError};
 use crate::transfer::keys::{export_keys, import_keys};
@@ -51,13 +51,23 @@ pub struct Cli {
         global = true
     )]
     pub data_dir: PathBuf,
+    /// Log output: `text` (human-readable lines) or `json` (one object per
+    /// line with the fields of the event and its spans, for log shippers).
+    #[arg(
+        long,
+        env = "PORTAL_LEDGER_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text,
+        global = true
+    )]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve HTTP: /healthz, /readyz, /v1/log/head.
+    /// Serve HTTP: the API under /v1, /healthz, /readyz, /metrics.
     Serve {
         /// Address to listen on.
         #[arg(long, env = "PORTAL_LEDGER_LISTEN", default_value = "127.0.0.1:8080")]
@@ -347,12 +357,9 @@ pub enum CliError {
 /// code (0 success, 1 failure; clap uses 2 for usage errors).
 pub async fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    if let Err(e) = crate::telemetry::logs::init(cli.log_format) {
+        eprintln!("portal-ledger: {e}");
+    }
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -375,6 +382,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             leases,
         } => {
             let signer = signing.load()?.map(Arc::new);
+            // Before the store opens, so its writer's first batches count.
+            let metrics = crate::telemetry::prometheus::handle();
             let migrations = if no_migrate {
                 Migrations::Skip
             } else {
@@ -406,6 +415,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 projections,
                 idempotency: backend.idempotency(),
                 checkpoint_key: signer.as_ref().map(|s| s.public()),
+                metrics,
             };
             let projections = state.projections.clone();
             let served = serve(state, listen, &location).await;

@@ -21,5 +21,6 @@ pub mod notify;
 pub mod privacy;
 pub mod projection;
 pub mod store;
+pub mod telemetry;
 pub mod transfer;
 pub mod verify;

@@ -611,6 +611,7 @@ on_both_backends!(licenses_over_http, |t: support::TestStore| async move {
 const ROUTES: &[(&str, &str)] = &[
     ("get", "/healthz"),
     ("get", "/readyz"),
+    ("get", "/metrics"),
     ("get", "/v1/log/head"),
     ("post", "/v1/sessions"),
     ("delete", "/v1/sessions/current"),

@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::app::sessions::Principal;
 use crate::app::CommandContext;
 use crate::http::error::ApiError;
+use crate::http::request_id;
 use crate::http::AppState;
 
 /// The request's context, signed in or not.
@@ -62,9 +63,11 @@ fn context_of(parts: &Parts) -> Result<CommandContext, ApiError> {
         actor: None,
         ip,
         user_agent: header_text(&parts.headers, header::USER_AGENT.as_str(), 512),
+        // The same id as the request's span: the `request_id` middleware
+        // settled it in the headers (generating here only where a router
+        // runs without that middleware).
         request_id: Some(
-            header_text(&parts.headers, "x-request-id", 128)
-                .unwrap_or_else(|| Uuid::now_v7().to_string()),
+            request_id::from_headers(&parts.headers).unwrap_or_else(request_id::generate),
         ),
         correlation_id: uuid_header(&parts.headers, "x-correlation-id", "invalid_correlation_id")?,
         causation_id: uuid_header(&parts.headers, "x-causation-id", "invalid_causation_id")?,

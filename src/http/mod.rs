@@ -14,14 +14,18 @@ pub mod idempotency;
 pub mod invitations;
 pub mod licenses;
 pub mod locations;
+pub mod metrics;
 pub mod notifications;
 pub mod openapi;
 pub mod partner_kit;
 pub mod quotes;
+pub mod request_id;
+pub mod request_metrics;
 pub mod schemas;
 pub mod servers;
 pub mod sessions;
 pub mod tickets;
+pub mod trace;
 pub mod user_import;
 pub mod users;
 
@@ -30,6 +34,7 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post, put};
 use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::app::sessions::Auth;
 use crate::idempotency::SharedIdempotency;
@@ -50,6 +55,9 @@ pub struct AppState {
     pub idempotency: SharedIdempotency,
     /// The public key of the checkpoint signer, if the service has one.
     pub checkpoint_key: Option<crate::integrity::checkpoint::PublicKey>,
+    /// The process's metrics recorder (`crate::telemetry::prometheus::handle`),
+    /// rendered by `GET /metrics`.
+    pub metrics: PrometheusHandle,
 }
 
 /// The service's routes.
@@ -58,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::scrape))
         .route("/v1/log/head", get(health::log_head))
         .route("/v1/checkpoints", get(checkpoints::list))
         .route("/v1/activity", get(activity::search))
@@ -224,5 +233,12 @@ pub fn router(state: AppState) -> Router {
             idempotency::idempotent,
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // Outermost last: the request id is settled before the trace span
+        // is made (both see the same id), and the metrics count every
+        // answer, the idempotency middleware's refusals included. Layers of
+        // a `Router` run after routing, so each sees the route template.
+        .layer(axum::middleware::from_fn(request_metrics::record))
+        .layer(trace::layer())
+        .layer(axum::middleware::from_fn(request_id::ensure))
         .with_state(state)
 }

@@ -10,8 +10,8 @@ use utoipa::openapi::Required;
 use utoipa::{Modify, OpenApi};
 
 use crate::http::{
-    activity, checkpoints, health, history, invitations, licenses, locations, notifications,
-    partner_kit, quotes, servers, sessions, tickets, user_import, users,
+    activity, checkpoints, health, history, invitations, licenses, locations, metrics,
+    notifications, partner_kit, quotes, servers, sessions, tickets, user_import, users,
 };
 
 #[derive(OpenApi)]
@@ -26,6 +26,7 @@ use crate::http::{
     paths(
         health::healthz,
         health::readyz,
+        metrics::scrape,
         health::log_head,
         sessions::sign_in,
         sessions::sign_out,

@@ -1044,6 +1044,15 @@ impl Projections {
             .map(|h| h.keys().copied().collect())
             .unwrap_or_default();
         let now = Utc::now();
+        for (key, row) in &rows {
+            // A live rebuild in any process: how far its copy has got.
+            if let Some(name) = key.strip_suffix("#next") {
+                metrics::gauge!("rebuild_position", "projector" => name.to_owned())
+                    .set(row.position as f64);
+                metrics::gauge!("rebuild_lag_events", "projector" => name.to_owned())
+                    .set(head.position.saturating_sub(row.position) as f64);
+            }
+        }
         let mut out = Vec::with_capacity(self.projectors.len());
         for projector in &self.projectors {
             let name = projector.name();

@@ -17,6 +17,7 @@
 
 pub mod append;
 pub mod batch;
+mod commit_metrics;
 pub mod import;
 pub mod pages;
 pub mod postgres;

@@ -32,6 +32,7 @@ use uuid::Uuid;
 use crate::event::{EventType, Hash, JsonObject, RecordedEvent, StreamId};
 use crate::store::append::{self, AppendOutcome, StreamAppend, MAX_EVENTS_PER_APPEND};
 use crate::store::batch::{self, BatchContext};
+use crate::store::commit_metrics;
 use crate::store::import::{BulkImport, ImportSession};
 use crate::store::subscription::Subscription;
 use crate::store::{EventStore, Head, ReadFilter, StoreError};
@@ -349,6 +350,7 @@ async fn commit_batch(
     conn: &WriterConnection,
     appends: &[&[StreamAppend]],
 ) -> Result<BatchResults, StoreError> {
+    let started = std::time::Instant::now();
     let WriterConnection { client, statements } = conn;
     let (streams, ids) = batch::lookups(appends);
     let stream_names: Vec<&str> = streams.iter().map(StreamId::as_str).collect();
@@ -397,6 +399,7 @@ async fn commit_batch(
             client.batch_execute(&notify_and_commit),
         )?;
     }
+    commit_metrics::committed(appends.len(), &plan, started.elapsed());
     Ok((plan.results, head))
 }
 

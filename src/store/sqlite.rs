@@ -26,6 +26,7 @@ use uuid::Uuid;
 use crate::event::{EventType, Hash, JsonObject, RecordedEvent, StreamId};
 use crate::store::append::{self, AppendOutcome, StreamAppend, MAX_EVENTS_PER_APPEND};
 use crate::store::batch::{self, BatchContext};
+use crate::store::commit_metrics;
 use crate::store::import::{BulkImport, ImportSession};
 use crate::store::subscription::Subscription;
 use crate::store::{EventStore, Head, ReadFilter, StoreError};
@@ -277,6 +278,7 @@ fn commit_batch(
     conn: &mut Connection,
     appends: &[&[StreamAppend]],
 ) -> Result<BatchResults, StoreError> {
+    let started = std::time::Instant::now();
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let (streams, ids) = batch::lookups(appends);
     let mut context = BatchContext {
@@ -296,6 +298,7 @@ fn commit_batch(
     let plan = batch::plan(context, appends, Utc::now());
     insert_rows(&tx, &plan.rows)?;
     tx.commit()?;
+    commit_metrics::committed(appends.len(), &plan, started.elapsed());
     let head = plan.new_head(head_before).position;
     Ok((plan.results, head))
 }

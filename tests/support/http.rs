@@ -172,6 +172,7 @@ impl TestApiBuilder {
             projections: projections.clone(),
             idempotency: t.backend.idempotency(),
             checkpoint_key: None,
+            metrics: portal_ledger::telemetry::prometheus::handle(),
         };
         let builder = TestServer::builder().http_transport();
         let server = if self.connect_info {
