@@ -419,3 +419,106 @@ async fn a_second_process_on_an_embedded_data_directory_is_refused() {
         "{ready}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_without_projectors_reads_its_writes_through_a_worker() {
+    let t = TestStore::new(support::Kind::Postgres).await;
+    let bootstrap = Command::new(bin())
+        .args(t.cli_args())
+        .args(["bootstrap", "--email", "root@platform.example"])
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(bootstrap.status.success());
+    let password = String::from_utf8_lossy(&bootstrap.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("one-time password: ").map(str::to_owned))
+        .unwrap();
+    let mut command = Command::new(bin());
+    command
+        .args(t.cli_args())
+        .args(["serve", "--no-projectors"])
+        .env_remove("DATABASE_URL");
+    let served = support::process::serve(command).await;
+    let address = served.address.clone();
+    let sign_in = support::process::http_request(
+        &address,
+        "POST",
+        "/v1/sessions",
+        &[],
+        Some(&serde_json::json!({"email": "root@platform.example", "password": password})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(sign_in.status, 201, "{}", sign_in.body);
+    let bearer = format!("Bearer {}", sign_in.body["token"].as_str().unwrap());
+    let created = support::process::http_request(
+        &address,
+        "POST",
+        "/v1/accounts",
+        &[("Authorization", &bearer)],
+        Some(&serde_json::json!({"kind": "organization", "name": "Customer"})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(created.status, 201, "{}", created.body);
+    let (account, position) = (
+        created.body["account_id"].as_str().unwrap().to_owned(),
+        created.body["position"].as_u64().unwrap(),
+    );
+    let path = format!("/v1/accounts/{account}?position={position}");
+
+    // Nobody projects: the read waits, then says so.
+    let waiting =
+        support::process::http_request(&address, "GET", &path, &[("Authorization", &bearer)], None)
+            .await
+            .unwrap();
+    assert_eq!(
+        (waiting.status, waiting.body["error"]["code"].as_str()),
+        (503, Some("not_yet_projected"))
+    );
+    let (_, ready) = support::process::http_get(&address, "/readyz")
+        .await
+        .unwrap();
+    assert!(
+        ready["projectors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["holder"].is_null() && p["here"] == false),
+        "{ready}"
+    );
+
+    // A worker elsewhere projects it; the server sees its checkpoints.
+    let logs = tempfile::tempdir().unwrap();
+    let _worker = worker(&t, &logs.path().join("w.log"));
+    // The worker starts, takes the leases and catches up; each read waits
+    // up to 5 s on the server, so a slow start is asked again.
+    let started = Instant::now();
+    let read = loop {
+        let read = support::process::http_request(
+            &address,
+            "GET",
+            &path,
+            &[("Authorization", &bearer)],
+            None,
+        )
+        .await
+        .unwrap();
+        if read.status != 503 || started.elapsed() > support::PROJECTION_WAIT {
+            break read;
+        }
+    };
+    assert_eq!(read.status, 200, "{}", read.body);
+    assert_eq!(read.body["name"], "Customer");
+    let (_, ready) = support::process::http_get(&address, "/readyz")
+        .await
+        .unwrap();
+    let projectors = ready["projectors"].as_array().unwrap();
+    assert!(projectors.iter().all(|p| p["here"] == false), "{ready}");
+    assert!(
+        projectors.iter().any(|p| p["holder"].is_string()),
+        "{ready}"
+    );
+    drop(served);
+}
