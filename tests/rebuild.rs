@@ -300,14 +300,7 @@ on_both_backends!(
         );
 
         // Verified rebuild of an intact projection swaps.
-        let rebuilt = projections
-            .rebuild_live(
-                &["tickets".to_owned()],
-                RebuildOptions { verify: true },
-                &mut |_, _| {},
-            )
-            .await
-            .unwrap();
+        let rebuilt = verified_rebuild(&projections, "tickets").await.unwrap();
         assert!(rebuilt[0].digest.is_some());
 
         // A live row altered behind the projector's back: verify refuses,
@@ -329,14 +322,7 @@ on_both_backends!(
             &format!("UPDATE proj_tickets SET comment_count = 99 WHERE ticket_id = '{ticket}'"),
         )
         .await;
-        let refused = projections
-            .rebuild_live(
-                &["tickets".to_owned()],
-                RebuildOptions { verify: true },
-                &mut |_, _| {},
-            )
-            .await
-            .unwrap_err();
+        let refused = verified_rebuild(&projections, "tickets").await.unwrap_err();
         match &refused {
             ProjectionError::Differs(difference) => {
                 assert_eq!(difference.projector, "tickets");
@@ -363,6 +349,20 @@ on_both_backends!(
         assert!(!tickets.iter().any(|r| r.contains("\"comment_count\":99")));
     }
 );
+
+/// `rebuild --verify` of one projection.
+async fn verified_rebuild(
+    projections: &Projections,
+    name: &str,
+) -> Result<Vec<portal_ledger::projection::runner::Rebuilt>, ProjectionError> {
+    projections
+        .rebuild_live(
+            &[name.to_owned()],
+            RebuildOptions { verify: true },
+            &mut |_, _| {},
+        )
+        .await
+}
 
 /// Runs SQL on the test store's projection database, as an operator (or an
 /// intruder) could.

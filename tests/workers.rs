@@ -141,6 +141,27 @@ async fn load(
     acknowledged
 }
 
+/// The row of `table` whose `key` column is `id`.
+async fn row(
+    target: &dyn ProjectionStore,
+    table: &str,
+    key: &str,
+    id: String,
+) -> serde_json::Value {
+    let rows = target
+        .fetch(
+            table,
+            &[(key, portal_ledger::projection::SqlValue::text(id))],
+            key,
+            1,
+        )
+        .await
+        .unwrap();
+    rows.into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("no {table} row"))
+}
+
 /// Every projection table, as sorted JSON rows.
 async fn dump_all(target: &dyn ProjectionStore) -> Vec<(String, Vec<String>)> {
     let mut out = Vec::new();
@@ -283,54 +304,39 @@ async fn workers_share_projectors_fail_over_and_never_apply_a_batch_twice() {
 
     // The counters are what the log implies: no batch applied twice.
     for (ticket, comments) in &acknowledged.comments {
-        let row = target
-            .fetch(
-                "proj_tickets",
-                &[(
-                    "ticket_id",
-                    portal_ledger::projection::SqlValue::text(ticket.0.to_string()),
-                )],
-                "ticket_id",
-                1,
-            )
-            .await
-            .unwrap();
+        let ticket_row = row(
+            target.as_ref(),
+            "proj_tickets",
+            "ticket_id",
+            ticket.0.to_string(),
+        )
+        .await;
         assert_eq!(
-            row[0]["comment_count"].as_i64().unwrap(),
+            ticket_row["comment_count"].as_i64().unwrap(),
             *comments,
             "ticket {ticket:?}"
         );
     }
-    let account = target
-        .fetch(
-            "proj_accounts",
-            &[(
-                "account_id",
-                portal_ledger::projection::SqlValue::text(org.0.to_string()),
-            )],
-            "account_id",
-            1,
-        )
-        .await
-        .unwrap();
+    let account = row(
+        target.as_ref(),
+        "proj_accounts",
+        "account_id",
+        org.0.to_string(),
+    )
+    .await;
     assert_eq!(
-        account[0]["admin_count"].as_i64().unwrap(),
+        account["admin_count"].as_i64().unwrap(),
         acknowledged.admins + 1
     );
-    let license_row = target
-        .fetch(
-            "proj_licenses",
-            &[(
-                "license_id",
-                portal_ledger::projection::SqlValue::text(license.0.to_string()),
-            )],
-            "license_id",
-            1,
-        )
-        .await
-        .unwrap();
+    let license_row = row(
+        target.as_ref(),
+        "proj_licenses",
+        "license_id",
+        license.0.to_string(),
+    )
+    .await;
     assert_eq!(
-        license_row[0]["assigned_count"].as_i64().unwrap(),
+        license_row["assigned_count"].as_i64().unwrap(),
         acknowledged.seats_assigned
     );
 
