@@ -399,3 +399,45 @@ async fn the_same_log_digests_alike_on_both_backends() {
         assert_eq!(embedded, postgres, "{}", embedded.projector);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_swap_waits_for_a_long_reader_without_blocking_the_others() {
+    let t = TestStore::new(support::Kind::Postgres).await;
+    portal(&t, 1_000).await;
+    let projections = Projections::new(t.store.clone(), t.personal.clone(), target(&t).await);
+    projections.catch_up_all().await.unwrap();
+    let tickets = projections.target().dump("proj_tickets").await.unwrap();
+
+    // An export-like reader holds the live table for a while.
+    let long = t.database.as_ref().unwrap().owner_client().await;
+    long.batch_execute("BEGIN; SELECT count(*) FROM proj_tickets")
+        .await
+        .unwrap();
+    let rebuild = {
+        let projections = projections.clone();
+        tokio::spawn(async move {
+            projections
+                .rebuild(&["tickets".to_owned()], &mut |_, _| {})
+                .await
+        })
+    };
+    // Other readers keep being answered meanwhile (each swap attempt gives
+    // up after its lock timeout instead of queueing them forever).
+    for _ in 0..5 {
+        assert_eq!(
+            projections.target().dump("proj_tickets").await.unwrap(),
+            tickets
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    }
+    assert!(
+        !rebuild.is_finished(),
+        "the swap cannot happen while the reader holds the table"
+    );
+    long.batch_execute("COMMIT").await.unwrap();
+    rebuild.await.unwrap().unwrap();
+    assert_eq!(
+        projections.target().dump("proj_tickets").await.unwrap(),
+        tickets
+    );
+}

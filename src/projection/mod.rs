@@ -127,6 +127,10 @@ pub enum ProjectionError {
     /// the same position; nothing was swapped.
     #[error(transparent)]
     Differs(Box<Difference>),
+    /// A swap gave up waiting for a long reader of the live table (and
+    /// changed nothing); the rebuild tries again.
+    #[error("the swap of {table} waited too long for its readers")]
+    SwapBlocked { table: String },
     /// A checksum at a position the log has not reached.
     #[error("the log ends at position {head}; no checksum at {asked}")]
     BeyondHead { asked: u64, head: u64 },

@@ -38,6 +38,8 @@ const BATCH: usize = 1000;
 /// First pause after a projector failed; doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Swaps tried while long readers hold a table, before a rebuild gives up.
+const SWAP_ATTEMPTS: u32 = 10;
 /// Longest pause between two looks at the database's checkpoints while a
 /// read waits for a position (other processes' commits).
 const MAX_POLL: Duration = Duration::from_millis(25);
@@ -654,8 +656,34 @@ impl Projections {
                 )
                 .await?
             };
-            let swapped = self.target.swap_in(&live, tables).await?;
-            debug_assert_eq!(swapped, last);
+            let mut attempts = 0;
+            let swapped = loop {
+                match self.target.swap_in(&live, tables).await {
+                    Err(ProjectionError::SwapBlocked { table }) if attempts < SWAP_ATTEMPTS => {
+                        attempts += 1;
+                        tracing::warn!(
+                            projector = name,
+                            table,
+                            attempts,
+                            "a long reader holds the table; trying the swap again"
+                        );
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        // The log moved on meanwhile: catch the copy up.
+                        let copy_at = self.target.checkpoint(&copy_lease.projector).await?;
+                        self.fill_copy(
+                            projector,
+                            copy_lease,
+                            CopyKind::Next,
+                            copy_at,
+                            None,
+                            &mut progress,
+                        )
+                        .await?;
+                    }
+                    outcome => break outcome?,
+                }
+            };
+            debug_assert!(swapped >= last);
             self.record(name, swapped);
             metrics::counter!("rebuilds_total", "projector" => name).increment(1);
             Ok(Rebuilt {

@@ -62,6 +62,9 @@ async fn table_exists(
     Ok(row.get(0))
 }
 
+/// How long a swap waits for the live table's readers.
+const SWAP_LOCK_TIMEOUT_MS: u64 = 3_000;
+
 pub(super) async fn open(
     client: &mut Object,
     projector: &str,
@@ -176,6 +179,14 @@ pub(super) async fn swap_in(
 ) -> Result<u64, ProjectionError> {
     let suffix = CopyKind::Next.suffix();
     let tx = client.transaction().await?;
+    // DROP waits for every reader of the table, and every new reader waits
+    // behind the DROP: a long export must not turn the swap into an outage.
+    // Give up after a moment instead; the rebuild catches up and tries again.
+    tx.batch_execute(&format!(
+        "SET LOCAL lock_timeout = '{}ms'",
+        SWAP_LOCK_TIMEOUT_MS
+    ))
+    .await?;
     let params: [&(dyn ToSql + Sync); 3] = [&live.projector, &live.holder, &live.token];
     if tx.query(super::LEASE_IS_LIVE, &params).await?.is_empty() {
         return Err(ProjectionError::Fenced {
@@ -198,10 +209,19 @@ pub(super) async fn swap_in(
         let copy_name = format!("{table}{suffix}");
         let indexes = secondary_indexes(&tx, table).await?;
         let constraints = key_constraints(&tx, &copy_name).await?;
-        tx.batch_execute(&format!(
-            "DROP TABLE {table}; ALTER TABLE {copy_name} RENAME TO {table}"
-        ))
-        .await?;
+        let dropped = tx
+            .batch_execute(&format!(
+                "DROP TABLE {table}; ALTER TABLE {copy_name} RENAME TO {table}"
+            ))
+            .await;
+        if let Err(e) = dropped {
+            if e.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) {
+                return Err(ProjectionError::SwapBlocked {
+                    table: (*table).to_owned(),
+                });
+            }
+            return Err(e.into());
+        }
         for (name, _) in indexes {
             tx.batch_execute(&format!(
                 "ALTER INDEX IF EXISTS {name}{suffix} RENAME TO {name}"
