@@ -230,12 +230,7 @@ impl Projections {
         let started = Instant::now();
         let mut events = events.to_vec();
         self.personal.open(&mut events).await?;
-        let mut changes: Vec<RowChange> = Vec::new();
-        for event in &events {
-            let first = changes.len();
-            changes.extend(projector.apply(event)?);
-            changes[first..].iter_mut().for_each(make_storable);
-        }
+        let changes = storable_changes(projector, events.iter())?;
         self.target
             .commit_into(lease, copy, &changes, from, last)
             .await?;
@@ -571,17 +566,13 @@ impl Projections {
                 |((projector, lease), &from)| {
                     let page = &page;
                     async move {
-                        let events: Vec<&RecordedEvent> =
-                            page.iter().filter(|e| e.position > from).collect();
-                        if events.is_empty() {
+                        if !page.iter().any(|e| e.position > from) {
                             return Ok(from);
                         }
-                        let mut changes = Vec::new();
-                        for event in events {
-                            let first = changes.len();
-                            changes.extend(projector.apply(event)?);
-                            changes[first..].iter_mut().for_each(make_storable);
-                        }
+                        let changes = storable_changes(
+                            projector.as_ref(),
+                            page.iter().filter(|e| e.position > from),
+                        )?;
                         self.target
                             .commit_into(lease, CopyKind::Next, &changes, from, last)
                             .await?;
@@ -1112,6 +1103,21 @@ impl Projections {
         }
         Ok(out)
     }
+}
+
+/// The changes `events` make to a projector's tables, storable by every
+/// backend (see [`make_storable`]).
+fn storable_changes<'a>(
+    projector: &dyn Projector,
+    events: impl Iterator<Item = &'a RecordedEvent>,
+) -> Result<Vec<RowChange>, ProjectionError> {
+    let mut changes = Vec::new();
+    for event in events {
+        let first = changes.len();
+        changes.extend(projector.apply(event)?);
+        changes[first..].iter_mut().for_each(make_storable);
+    }
+    Ok(changes)
 }
 
 impl Drop for Projections {
