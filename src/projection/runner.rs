@@ -270,8 +270,9 @@ impl Projections {
         }
     }
 
-    /// Fills a copy of a projector's tables from `from` up to `until` (the
-    /// head when `None`); returns the position reached.
+    /// Applies the log after `from` up to `until` (the head when `None`) to
+    /// one copy of a projector's tables (the live ones included), page by
+    /// page; returns the position reached.
     async fn fill_copy(
         &self,
         projector: &dyn Projector,
@@ -306,24 +307,14 @@ impl Projections {
         &self,
         projector: &dyn Projector,
         lease: &Lease,
-        on_progress: &mut (dyn FnMut(u64) + Send),
     ) -> Result<u64, ProjectionError> {
-        let mut position = self.target.checkpoint(projector.name()).await?;
-        self.record(projector.name(), position);
-        loop {
-            let page = self
-                .events
-                .read_all(position + 1, BATCH, &ReadFilter::all())
-                .await?;
-            if page.is_empty() {
-                return Ok(position);
-            }
-            position = self
-                .apply(projector, lease, CopyKind::Live, position, &page)
-                .await?;
-            self.record(projector.name(), position);
-            on_progress(position);
-        }
+        let name = projector.name();
+        let start = self.target.checkpoint(name).await?;
+        self.record(name, start);
+        self.fill_copy(projector, lease, CopyKind::Live, start, None, &mut |p| {
+            self.record(name, p)
+        })
+        .await
     }
 
     /// Takes a projector's lease, waiting up to `patience` for its holder to
@@ -432,8 +423,7 @@ impl Projections {
                 .await?
             {
                 Some(lease) => {
-                    let mut quiet = |_| {};
-                    let work = self.catch_up_leased(projector.as_ref(), &lease, &mut quiet);
+                    let work = self.catch_up_leased(projector.as_ref(), &lease);
                     self.while_leased(&lease, work).await?;
                 }
                 None => {
@@ -616,7 +606,7 @@ impl Projections {
             let last = if options.verify {
                 // Both at one position: the live one caught up to the head,
                 // the copy to exactly where the live one stopped.
-                let live_at = self.catch_up_leased(projector, &live, &mut |_| {}).await?;
+                let live_at = self.catch_up_leased(projector, &live).await?;
                 let at = self
                     .fill_copy(
                         projector,
@@ -927,7 +917,7 @@ impl Projections {
         lease: &Lease,
     ) -> Result<(), ProjectionError> {
         let name = projector.name();
-        let mut position = self.catch_up_leased(projector, lease, &mut |_| {}).await?;
+        let mut position = self.catch_up_leased(projector, lease).await?;
         if self.clear_failure(name) {
             self.target.report_failure(lease, None).await?;
         }
