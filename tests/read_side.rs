@@ -669,3 +669,111 @@ on_both_backends!(
         assert_eq!((row.position, row.holder.as_deref()), (6, Some("b")));
     }
 );
+
+on_both_backends!(
+    a_batch_leaves_the_rows_its_changes_leave_one_at_a_time,
+    |t: support::TestStore| async move {
+        // A batch is sent as few statements as possible (runs of inserts
+        // as one statement, updates of one row merged): what it leaves
+        // must be what the same changes leave one by one.
+        use portal_ledger::projection::{OnConflict, SetExpr, SqlValue};
+        let target = portal_ledger::backend::open_projections(
+            &t.location,
+            portal_ledger::backend::Migrations::Apply,
+        )
+        .await
+        .unwrap();
+        let epoch = chrono::DateTime::UNIX_EPOCH;
+        let insert = |id: &str, url: Option<&str>, position: i64, on_conflict| RowChange::Insert {
+            table: "proj_partner_kit",
+            columns: vec![
+                ("item_id", SqlValue::text(id)),
+                ("title", SqlValue::text(format!("{id}{position}"))),
+                ("description", SqlValue::text("d")),
+                ("url", SqlValue::Text(url.map(str::to_owned))),
+                ("category", SqlValue::text("c")),
+                ("published_at", SqlValue::Time(Some(epoch))),
+                ("updated_at", SqlValue::Time(Some(epoch))),
+                ("position", SqlValue::Int(Some(position))),
+            ],
+            on_conflict,
+        };
+        let update = |id: &str, set: Vec<(&'static str, SetExpr)>| RowChange::Update {
+            table: "proj_partner_kit",
+            key: ("item_id", SqlValue::text(id)),
+            set,
+        };
+        let changes = vec![
+            // A run keeping the first of two rows with one key…
+            insert("a", Some("first"), 1, OnConflict::Ignore),
+            insert("b", None, 2, OnConflict::Ignore),
+            insert("a", Some("second"), 3, OnConflict::Ignore),
+            // …one replacing a key twice…
+            insert("c", Some("first"), 4, OnConflict::Replace),
+            insert("c", Some("second"), 5, OnConflict::Replace),
+            insert("d", Some("d"), 6, OnConflict::Replace),
+            // …updates of rows inserted above, merged and folded…
+            update("c", vec![("position", SetExpr::Add(10))]),
+            update("b", vec![("url", SetExpr::IfUnset(SqlValue::text("set")))]),
+            update("c", vec![("position", SetExpr::Add(5))]),
+            update(
+                "b",
+                vec![("url", SetExpr::IfUnset(SqlValue::text("not set")))],
+            ),
+            update(
+                "d",
+                vec![(
+                    "updated_at",
+                    SetExpr::Value(SqlValue::Time(Some(epoch + chrono::Duration::days(1)))),
+                )],
+            ),
+            // …and a run after them.
+            insert("e", Some("e"), 7, OnConflict::Ignore),
+            insert("a", Some("third"), 8, OnConflict::Ignore),
+            insert("f", Some("f"), 9, OnConflict::Ignore),
+        ];
+        let lease = target
+            .acquire_lease(
+                "partner_kit",
+                "t",
+                Duration::from_secs(30),
+                Takeover::IfFree,
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        target.commit(&lease, &changes, 0, 1).await.unwrap();
+        let batched = target.dump("proj_partner_kit").await.unwrap();
+        let wipe: Vec<RowChange> = ["a", "b", "c", "d", "e", "f"]
+            .iter()
+            .map(|id| RowChange::Delete {
+                table: "proj_partner_kit",
+                key: vec![("item_id", SqlValue::text(*id))],
+            })
+            .collect();
+        target.commit(&lease, &wipe, 1, 2).await.unwrap();
+        assert!(target.dump("proj_partner_kit").await.unwrap().is_empty());
+        for (at, change) in changes.iter().enumerate() {
+            let from = 2 + at as u64;
+            target
+                .commit(&lease, std::slice::from_ref(change), from, from + 1)
+                .await
+                .unwrap();
+        }
+        let one_by_one = target.dump("proj_partner_kit").await.unwrap();
+        assert_eq!(batched, one_by_one);
+        assert_eq!(batched.len(), 6, "{batched:?}");
+        let row = |id: &str| -> Value {
+            batched
+                .iter()
+                .map(|r| serde_json::from_str::<Value>(r).unwrap())
+                .find(|r| r["item_id"] == id)
+                .unwrap()
+        };
+        assert_eq!(row("a")["url"], "first");
+        assert_eq!(row("b")["url"], "set");
+        assert_eq!(row("c")["url"], "second");
+        assert_eq!(row("c")["position"], 20);
+        assert_ne!(row("d")["updated_at"], row("d")["published_at"]);
+    }
+);

@@ -14,6 +14,7 @@ pub mod account_entities;
 pub mod accounts;
 pub mod activity;
 pub mod checkpoints;
+pub mod compact;
 pub mod digest;
 pub mod invitations;
 pub mod lease;

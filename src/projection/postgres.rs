@@ -4,17 +4,17 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use futures_util::{StreamExt, TryStreamExt};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Config, NoTls};
 
 use crate::projection::digest::ProjectionDigest;
 use crate::projection::lease::{Lease, ProjectorRow, Takeover};
 use crate::projection::query::{merges, select, Condition};
-use crate::projection::{
-    to_sql_in, CopyKind, Dialect, ProjectionError, ProjectionStore, RowChange, SqlValue,
-};
+use crate::projection::{CopyKind, Dialect, ProjectionError, ProjectionStore, RowChange, SqlValue};
 
 mod copies;
+mod row_runs;
 
 mod migrations {
     refinery::embed_migrations!("projections/postgres");
@@ -80,6 +80,9 @@ const LEASE_IS_LIVE: &str = "SELECT 1 FROM projection_leases \
 /// batch began.
 const CHECKPOINT_MOVES: &str =
     "UPDATE projection_checkpoints SET position = $3 WHERE projector = $1 AND position = $2";
+
+/// Indexes a copy builds at once (one per core of a small server).
+const INDEX_BUILDS: usize = 2;
 
 /// Prepared statements a connection keeps before it forgets them all (the
 /// merged searches' texts vary with the number of accounts and types).
@@ -231,12 +234,13 @@ impl ProjectionStore for PgProjections {
         let holds = tx.prepare_cached(LEASE_IS_LIVE).await?;
         let moves = tx.prepare_cached(CHECKPOINT_MOVES).await?;
         let (from, to) = (from as i64, to as i64);
-        let mut statements = Vec::with_capacity(changes.len());
-        for change in changes {
-            let (sql, params) = to_sql_in(change, Dialect::Postgres, copy);
+        let planned = row_runs::statements(changes, copy);
+        let mut statements = Vec::with_capacity(planned.len());
+        for planned in &planned {
             // A handful of distinct statements, prepared once per connection.
-            let statement = tx.prepare_cached(&sql).await?;
-            let params: Vec<&(dyn ToSql + Sync)> = params.into_iter().map(bind).collect();
+            let statement = tx.prepare_cached(&planned.sql).await?;
+            let params: Vec<&(dyn ToSql + Sync)> =
+                planned.params.iter().map(|p| p.as_sql()).collect();
             statements.push((statement, params));
         }
         // Pipelined: every statement is sent without waiting for the
@@ -290,7 +294,26 @@ impl ProjectionStore for PgProjections {
 
     async fn index_copy(&self, tables: &[&str], copy: CopyKind) -> Result<(), ProjectionError> {
         let client = self.client().await?;
-        copies::index(&client, tables, copy).await
+        let statements = copies::index_statements(&client, tables, copy).await?;
+        // PostgreSQL builds an index in one backend (a GIN index in one
+        // process whatever the settings): two connections build two at once.
+        let builds = statements.into_iter().map(|sql| {
+            let this = self.clone();
+            async move {
+                let mut client = this.client().await?;
+                copies::build_index(&mut client, &sql).await
+            }
+        });
+        futures_util::stream::iter(builds)
+            .buffer_unordered(INDEX_BUILDS)
+            .try_collect::<Vec<()>>()
+            .await?;
+        for table in tables {
+            client
+                .batch_execute(&format!("ANALYZE {table}{}", copy.suffix()))
+                .await?;
+        }
+        Ok(())
     }
 
     async fn swap_in(&self, live: &Lease, tables: &[&str]) -> Result<u64, ProjectionError> {

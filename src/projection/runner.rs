@@ -29,12 +29,17 @@ use crate::privacy::SharedPersonalData;
 use crate::projection::digest::ProjectionDigest;
 use crate::projection::lease::{process_holder, Lease, ProjectorRow, Takeover, DEFAULT_LEASE};
 use crate::projection::{
-    all_projectors, make_storable, CopyKind, ProjectionError, ProjectionStore, Projector, RowChange,
+    all_projectors, compact, make_storable, CopyKind, ProjectionError, ProjectionStore, Projector,
+    RowChange,
 };
 use crate::store::{ReadFilter, SharedStore};
 
+mod copy_fill;
+use copy_fill::CopyToFill;
+
 /// Events per page when catching up, and most events per live batch.
 const BATCH: usize = 1000;
+
 /// First pause after a projector failed; doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
@@ -508,14 +513,29 @@ impl Projections {
                         .await?,
                 );
             }
-            let filled = self
-                .fill_copies(&selected, &copy_leases, &starts, on_progress)
-                .await?;
-            for projector in &selected {
-                self.target
-                    .index_copy(projector.tables(), CopyKind::Next)
-                    .await?;
-            }
+            let copies = selected
+                .iter()
+                .zip(&copy_leases)
+                .zip(starts)
+                .map(|((projector, lease), start)| CopyToFill {
+                    projector: projector.clone(),
+                    lease: lease.clone(),
+                    start,
+                })
+                .collect();
+            let filled = copy_fill::fill_copies(
+                &self.events,
+                &self.personal,
+                &self.target,
+                copies,
+                on_progress,
+            )
+            .await?;
+            let tables: Vec<&str> = selected
+                .iter()
+                .flat_map(|p| p.tables().iter().copied())
+                .collect();
+            self.target.index_copy(&tables, CopyKind::Next).await?;
             let mut rebuilt = Vec::with_capacity(selected.len());
             for ((projector, copy_lease), filled) in selected.iter().zip(&copy_leases).zip(filled) {
                 rebuilt.push(
@@ -526,58 +546,6 @@ impl Projections {
             Ok(rebuilt)
         };
         self.while_all_leased(&copy_leases, work).await
-    }
-
-    /// Fills the copies of several projectors from one read of the log:
-    /// each page is read and its personal data opened once, then every
-    /// projector's changes are committed into its copy (concurrently).
-    /// `starts` are the copies' checkpoints; returns where each got to.
-    async fn fill_copies(
-        &self,
-        projectors: &[Arc<dyn Projector>],
-        leases: &[Lease],
-        starts: &[u64],
-        on_progress: &mut (dyn FnMut(&str, u64) + Send),
-    ) -> Result<Vec<u64>, ProjectionError> {
-        let mut positions = starts.to_vec();
-        let Some(mut read_from) = positions.iter().min().copied() else {
-            return Ok(positions);
-        };
-        loop {
-            let mut page = self
-                .events
-                .read_all(read_from + 1, BATCH, &ReadFilter::all())
-                .await?;
-            let Some(last) = page.last().map(|e| e.position) else {
-                return Ok(positions);
-            };
-            self.personal.open(&mut page).await?;
-            let commits = projectors.iter().zip(leases).zip(positions.iter()).map(
-                |((projector, lease), &from)| {
-                    let page = &page;
-                    async move {
-                        if !page.iter().any(|e| e.position > from) {
-                            return Ok(from);
-                        }
-                        let changes = storable_changes(
-                            projector.as_ref(),
-                            page.iter().filter(|e| e.position > from),
-                        )?;
-                        self.target
-                            .commit_into(lease, CopyKind::Next, &changes, from, last)
-                            .await?;
-                        Ok::<u64, ProjectionError>(last)
-                    }
-                },
-            );
-            positions = futures_util::future::try_join_all(commits).await?;
-            for projector in projectors {
-                metrics::gauge!("rebuild_position", "projector" => projector.name())
-                    .set(last as f64);
-                on_progress(projector.name(), last);
-            }
-            read_from = last;
-        }
     }
 
     /// The end of one projector's live rebuild: takes the live lease,
@@ -1096,7 +1064,7 @@ impl Projections {
 }
 
 /// The changes `events` make to a projector's tables, storable by every
-/// backend (see [`make_storable`]).
+/// backend (see [`make_storable`]) and compacted (see [`compact`]).
 fn storable_changes<'a>(
     projector: &dyn Projector,
     events: impl Iterator<Item = &'a RecordedEvent>,
@@ -1107,7 +1075,7 @@ fn storable_changes<'a>(
         changes.extend(projector.apply(event)?);
         changes[first..].iter_mut().for_each(make_storable);
     }
-    Ok(changes)
+    Ok(compact::compact(changes))
 }
 
 impl Drop for Projections {

@@ -131,12 +131,15 @@ pub(super) async fn open(
     Ok(0)
 }
 
-pub(super) async fn index(
+/// The statements that give the copies of `tables` their secondary indexes,
+/// the slowest kind (GIN) first.
+pub(super) async fn index_statements(
     client: &Object,
     tables: &[&str],
     copy: CopyKind,
-) -> Result<(), ProjectionError> {
+) -> Result<Vec<String>, ProjectionError> {
     let suffix = copy.suffix();
+    let mut statements = Vec::new();
     for table in tables {
         for (name, definition) in secondary_indexes(client, table).await? {
             let Some(sql) = copy_index_sql(&name, &definition, table, suffix) else {
@@ -144,14 +147,27 @@ pub(super) async fn index(
                     "cannot read the definition of index {name}: {definition}"
                 )));
             };
-            client.batch_execute(&sql).await?;
+            statements.push(sql);
         }
-        client
-            .batch_execute(&format!("ANALYZE {table}{suffix}"))
-            .await?;
     }
+    statements.sort_by_key(|sql| !sql.contains(" USING gin "));
+    Ok(statements)
+}
+
+/// Builds one index with room to sort in memory (a GIN index built in
+/// 64 MB writes and merges many runs).
+pub(super) async fn build_index(client: &mut Object, sql: &str) -> Result<(), ProjectionError> {
+    let tx = client.transaction().await?;
+    tx.batch_execute(&format!(
+        "SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'; {sql}"
+    ))
+    .await?;
+    tx.commit().await?;
     Ok(())
 }
+
+/// `maintenance_work_mem` of an index build.
+const INDEX_BUILD_MEMORY: &str = "256MB";
 
 /// `CREATE INDEX name ON schema.table …` as the same index named
 /// `name<suffix>` on `table<suffix>` (if not there yet).
