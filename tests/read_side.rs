@@ -777,3 +777,85 @@ on_both_backends!(
         assert_ne!(row("d")["updated_at"], row("d")["published_at"]);
     }
 );
+
+on_both_backends!(
+    batches_committed_at_once_answer_each_for_itself,
+    |t: support::TestStore| async move {
+        // Live batches ready at the same moment commit in one transaction
+        // on PostgreSQL: a stale batch or one that breaks a constraint must
+        // fail alone, and the others commit.
+        use portal_ledger::projection::SqlValue;
+        let target = portal_ledger::backend::open_projections(
+            &t.location,
+            portal_ledger::backend::Migrations::Apply,
+        )
+        .await
+        .unwrap();
+        let ttl = Duration::from_secs(30);
+        let lease = |name: &'static str| {
+            let target = target.clone();
+            async move {
+                target
+                    .acquire_lease(name, "t", ttl, Takeover::IfFree)
+                    .await
+                    .unwrap()
+                    .unwrap()
+            }
+        };
+        let (kit, quotes, tickets) = (
+            lease("partner_kit").await,
+            lease("quotes").await,
+            lease("tickets").await,
+        );
+        let item = |id: &str, title: Option<&str>| RowChange::Insert {
+            table: "proj_partner_kit",
+            columns: vec![
+                ("item_id", SqlValue::text(id)),
+                ("title", SqlValue::Text(title.map(str::to_owned))),
+                ("description", SqlValue::text("d")),
+                ("category", SqlValue::text("c")),
+                ("published_at", SqlValue::Time(Some(chrono::Utc::now()))),
+                ("updated_at", SqlValue::Time(Some(chrono::Utc::now()))),
+                ("position", SqlValue::Int(Some(1))),
+            ],
+            on_conflict: portal_ledger::projection::OnConflict::Replace,
+        };
+        for round in 0..20u64 {
+            let ok = [item(&format!("ok-{round}"), Some("t"))];
+            let bad = [item(&format!("bad-{round}"), None)];
+            // The first polled commits alone and the two behind it form
+            // a group: the good batch beside the stale one, then beside the
+            // broken one.
+            let mut commits: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>>> = vec![
+                // Its checkpoint is not at 7 + round.
+                Box::pin(target.commit(&quotes, &[], 7 + round, 8 + round)),
+                Box::pin(target.commit(&kit, &ok, round, round + 1)),
+                // A title may not be NULL.
+                Box::pin(target.commit(&tickets, &bad, 0, 1)),
+            ];
+            let leader = if round % 2 == 0 { 0 } else { 2 };
+            commits.swap(0, leader);
+            let mut results = futures_util::future::join_all(commits).await;
+            results.swap(0, leader);
+            let [stale, good, broken]: [Result<(), ProjectionError>; 3] =
+                results.try_into().map_err(|_| "three answers").unwrap();
+            good.unwrap();
+            assert!(stale.unwrap_err().is_fenced());
+            let broken = broken.unwrap_err();
+            assert!(!broken.is_fenced(), "{broken}");
+        }
+        let rows = target.dump("proj_partner_kit").await.unwrap();
+        assert_eq!(rows.len(), 20, "{rows:?}");
+        assert!(rows.iter().all(|r| r.contains("ok-")));
+        let positions: Vec<(String, u64)> = target
+            .projector_rows()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.projector, r.position))
+            .collect();
+        assert!(positions.contains(&("partner_kit".to_owned(), 20)));
+        assert!(positions.contains(&("quotes".to_owned(), 0)));
+        assert!(positions.contains(&("tickets".to_owned(), 0)));
+    }
+);

@@ -1,6 +1,8 @@
 //! Projections in PostgreSQL: plain tables next to `events` (see
 //! `projections/postgres/`), migrated by their own refinery history table.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -13,8 +15,11 @@ use crate::projection::lease::{Lease, ProjectorRow, Takeover};
 use crate::projection::query::{merges, select, Condition};
 use crate::projection::{CopyKind, Dialect, ProjectionError, ProjectionStore, RowChange, SqlValue};
 
+mod batch_commit;
 mod copies;
 mod row_runs;
+
+use batch_commit::{Batch, CommitQueue};
 
 mod migrations {
     refinery::embed_migrations!("projections/postgres");
@@ -26,6 +31,8 @@ const HISTORY_TABLE: &str = "refinery_projection_history";
 #[derive(Clone)]
 pub struct PgProjections {
     pool: Pool,
+    /// Live batches waiting to commit together (see `batch_commit`).
+    live_commits: Arc<CommitQueue>,
 }
 
 impl PgProjections {
@@ -39,10 +46,13 @@ impl PgProjections {
             },
         );
         let pool = Pool::builder(manager)
-            .max_size(8)
+            .max_size(16)
             .build()
             .map_err(|e| ProjectionError::Backend(e.to_string()))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            live_commits: Arc::new(CommitQueue::default()),
+        })
     }
 
     /// Applies the projection migrations (as the owner).
@@ -69,17 +79,6 @@ impl PgProjections {
             .map_err(|e| ProjectionError::Backend(e.to_string()))
     }
 }
-
-/// The fence of a commit: the lease still carries the batch's token and has
-/// not expired by the database's clock; locks the lease row until commit.
-const LEASE_IS_LIVE: &str = "SELECT 1 FROM projection_leases \
-     WHERE projector = $1 AND holder = $2 AND token = $3 AND expires_at > clock_timestamp() \
-     FOR SHARE";
-
-/// The compare-and-set of a commit: moves the checkpoint only from where the
-/// batch began.
-const CHECKPOINT_MOVES: &str =
-    "UPDATE projection_checkpoints SET position = $3 WHERE projector = $1 AND position = $2";
 
 /// Indexes a copy builds at once (one per core of a small server).
 const INDEX_BUILDS: usize = 2;
@@ -226,59 +225,20 @@ impl ProjectionStore for PgProjections {
         from: u64,
         to: u64,
     ) -> Result<(), ProjectionError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        // The fence first: the lease row is locked (FOR SHARE) until the
-        // commit, so a process taking the lease over waits for this batch
-        // and then finds the checkpoint it moved.
-        let holds = tx.prepare_cached(LEASE_IS_LIVE).await?;
-        let moves = tx.prepare_cached(CHECKPOINT_MOVES).await?;
-        let (from, to) = (from as i64, to as i64);
-        let planned = row_runs::statements(changes, copy);
-        let mut statements = Vec::with_capacity(planned.len());
-        for planned in &planned {
-            // A handful of distinct statements, prepared once per connection.
-            let statement = tx.prepare_cached(&planned.sql).await?;
-            let params: Vec<&(dyn ToSql + Sync)> =
-                planned.params.iter().map(|p| p.as_sql()).collect();
-            statements.push((statement, params));
+        let batch = Batch {
+            lease: lease.clone(),
+            copy,
+            changes: changes.to_vec(),
+            from,
+            to,
+        };
+        match copy {
+            CopyKind::Live => self.live_commits.commit(self, batch).await,
+            // A rebuild's copies commit big batches of their own.
+            CopyKind::Next | CopyKind::At => {
+                batch_commit::commit_together(self, std::slice::from_ref(&batch)).await
+            }
         }
-        // Pipelined: every statement is sent without waiting for the
-        // previous one's answer (tokio-postgres writes them in the order they
-        // are first polled, and the server runs them in that order), so a
-        // batch costs one round trip instead of one per row.
-        let fence_params: [&(dyn ToSql + Sync); 3] =
-            [&lease.projector, &lease.holder, &lease.token];
-        let move_params: [&(dyn ToSql + Sync); 3] = [&lease.projector, &from, &to];
-        // A read model is rebuilt from the log, and its rows and checkpoint
-        // commit together: a crash that loses the last few commits only
-        // rolls the projection back to an earlier consistent checkpoint,
-        // which it then re-applies. So its commits need not wait for the
-        // WAL flush (the log's own appends always do).
-        let relaxed = tx.batch_execute("SET LOCAL synchronous_commit = off");
-        let fence = tx.query(&holds, &fence_params);
-        let applied = futures_util::future::try_join_all(
-            statements
-                .iter()
-                .map(|(statement, params)| tx.execute(statement, params)),
-        );
-        let moved = tx.execute(&moves, &move_params);
-        let (_, fence, _, moved) =
-            futures_util::future::try_join4(relaxed, fence, applied, moved).await?;
-        if fence.is_empty() || moved != 1 {
-            tx.rollback().await?;
-            return Err(ProjectionError::Fenced {
-                projector: lease.projector.clone(),
-                expected: from as u64,
-            });
-        }
-        tx.execute(
-            "SELECT pg_notify('projection_checkpoints', $1 || ':' || $2::bigint)",
-            &[&lease.projector, &to],
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
     }
 
     async fn open_copy(

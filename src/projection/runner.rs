@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
 use crate::event::RecordedEvent;
@@ -35,7 +35,9 @@ use crate::projection::{
 use crate::store::{ReadFilter, SharedStore};
 
 mod copy_fill;
+mod live_tail;
 use copy_fill::CopyToFill;
+use live_tail::LiveTail;
 
 /// Events per page when catching up, and most events per live batch.
 const BATCH: usize = 1000;
@@ -130,6 +132,8 @@ pub struct Projections {
     held: Mutex<HashMap<&'static str, Lease>>,
     failures: Mutex<HashMap<&'static str, Failure>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// The one reader of new events that live projectors follow.
+    tail: LiveTail,
 }
 
 impl Projections {
@@ -160,6 +164,7 @@ impl Projections {
             held: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
             tasks: Mutex::new(Vec::new()),
+            tail: LiveTail::default(),
         })
     }
 
@@ -316,10 +321,7 @@ impl Projections {
         let name = projector.name();
         let start = self.target.checkpoint(name).await?;
         self.record(name, start);
-        self.fill_copy(projector, lease, CopyKind::Live, start, None, &mut |p| {
-            self.record(name, p)
-        })
-        .await
+        self.catch_up_from(projector, lease, start, None).await
     }
 
     /// Takes a projector's lease, waiting up to `patience` for its holder to
@@ -879,36 +881,68 @@ impl Projections {
         cleared
     }
 
+    /// Catches up from the checkpoint, then applies what the process's
+    /// [live tail](live_tail) reads, reading the log itself for any gap.
     async fn follow(
         &self,
         projector: &dyn Projector,
         lease: &Lease,
     ) -> Result<(), ProjectionError> {
         let name = projector.name();
+        let mut tail = self.tail.follow(&self.events, &self.personal).await?;
         let mut position = self.catch_up_leased(projector, lease).await?;
         if self.clear_failure(name) {
             self.target.report_failure(lease, None).await?;
         }
-        let mut subscription = self
-            .events
-            .subscribe(position + 1, ReadFilter::all())
-            .await?;
         loop {
-            let Some(first) = subscription.next().await else {
-                return Ok(());
-            };
-            let mut batch = vec![first?];
-            while batch.len() < BATCH {
-                match subscription.try_next() {
-                    Some(event) => batch.push(event?),
-                    None => break,
+            let mut batch = match tail.recv().await {
+                Ok(batch) => batch.to_vec(),
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    position = self.catch_up_from(projector, lease, position, None).await?;
+                    continue;
                 }
+                Err(broadcast::error::RecvError::Closed) => return Ok(()),
+            };
+            // Batches queued meanwhile go in the same commit.
+            while batch.len() < BATCH {
+                match tail.try_recv() {
+                    Ok(more) => batch.extend(more.iter().cloned()),
+                    Err(_) => break,
+                }
+            }
+            let Some(first) = batch.first().map(|e| e.position) else {
+                continue;
+            };
+            if first > position + 1 {
+                position = self
+                    .catch_up_from(projector, lease, position, Some(first - 1))
+                    .await?;
+            }
+            batch.retain(|e| e.position > position);
+            if batch.is_empty() {
+                continue;
             }
             position = self
                 .apply(projector, lease, CopyKind::Live, position, &batch)
                 .await?;
             self.record(name, position);
         }
+    }
+
+    /// Applies the log after `from` up to `until` (the head when `None`) to
+    /// the live tables, reading it page by page.
+    async fn catch_up_from(
+        &self,
+        projector: &dyn Projector,
+        lease: &Lease,
+        from: u64,
+        until: Option<u64>,
+    ) -> Result<u64, ProjectionError> {
+        let name = projector.name();
+        self.fill_copy(projector, lease, CopyKind::Live, from, until, &mut |p| {
+            self.record(name, p)
+        })
+        .await
     }
 
     /// Stops the live tasks (leases expire by themselves; see
@@ -919,6 +953,7 @@ impl Projections {
                 task.abort();
             }
         }
+        self.tail.stop();
     }
 
     /// Stops the live tasks and releases their leases, so that another

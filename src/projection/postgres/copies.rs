@@ -204,7 +204,11 @@ pub(super) async fn swap_in(
     ))
     .await?;
     let params: [&(dyn ToSql + Sync); 3] = [&live.projector, &live.holder, &live.token];
-    if tx.query(super::LEASE_IS_LIVE, &params).await?.is_empty() {
+    if tx
+        .query(super::batch_commit::LEASE_IS_LIVE, &params)
+        .await?
+        .is_empty()
+    {
         return Err(ProjectionError::Fenced {
             projector: live.projector.clone(),
             expected: 0,

@@ -1,0 +1,193 @@
+//! Committing projector batches on PostgreSQL: each batch fenced by its
+//! lease and compare-and-set on its checkpoint, and the batches of live
+//! projectors that are ready at the same moment committed together.
+//!
+//! Why together: one appended command wakes every projector of the
+//! process at once, and each has a batch to commit (if only its checkpoint).
+//! Thirteen transactions per command kept the projectors busy committing
+//! and made the last of them wait for a connection; one transaction for all
+//! that are ready costs one round of round trips. The first batch to arrive
+//! leads: it takes every batch queued behind it into one transaction; the
+//! batches that arrive while it commits form the next group (like the log's
+//! group commit). Each batch keeps its own fence and compare-and-set; if
+//! any of them fails — a lost lease, a moved checkpoint, an event a
+//! projector cannot apply — the group is rolled back and every batch is
+//! committed alone, so each gets its own answer and one projector's
+//! failure never holds up another's commit.
+
+use std::sync::Mutex;
+
+use tokio::sync::oneshot;
+use tokio_postgres::types::ToSql;
+
+use super::{row_runs, PgProjections};
+use crate::projection::lease::Lease;
+use crate::projection::{CopyKind, ProjectionError, RowChange};
+
+/// The fence of a commit: the lease still carries the batch's token and has
+/// not expired by the database's clock; locks the lease row until commit.
+pub(super) const LEASE_IS_LIVE: &str = "SELECT 1 FROM projection_leases \
+     WHERE projector = $1 AND holder = $2 AND token = $3 AND expires_at > clock_timestamp() \
+     FOR SHARE";
+
+/// The compare-and-set of a commit: moves the checkpoint only from where the
+/// batch began.
+const CHECKPOINT_MOVES: &str =
+    "UPDATE projection_checkpoints SET position = $3 WHERE projector = $1 AND position = $2";
+
+/// Tells readers in every process which checkpoints moved.
+const NOTIFY_CHECKPOINTS: &str =
+    "SELECT pg_notify('projection_checkpoints', c) FROM unnest($1::text[]) AS c";
+
+/// One projector's batch: its changes to one copy of its tables and the
+/// checkpoint move they make.
+pub(super) struct Batch {
+    pub lease: Lease,
+    pub copy: CopyKind,
+    pub changes: Vec<RowChange>,
+    pub from: u64,
+    pub to: u64,
+}
+
+/// Where a batch's committer hears how its commit went.
+type Answer = oneshot::Sender<Result<(), ProjectionError>>;
+
+/// Batches waiting for the next group.
+#[derive(Default)]
+pub(super) struct CommitQueue {
+    waiting: Mutex<Vec<(Batch, Answer)>>,
+    leader: tokio::sync::Mutex<()>,
+}
+
+impl CommitQueue {
+    /// Commits `batch` with whatever batches are waiting beside it.
+    pub async fn commit(&self, store: &PgProjections, batch: Batch) -> Result<(), ProjectionError> {
+        let (done, mut answer) = oneshot::channel();
+        self.waiting
+            .lock()
+            .map_err(|_| ProjectionError::Backend("the commit queue is poisoned".to_owned()))?
+            .push((batch, done));
+        let _leading = self.leader.lock().await;
+        // A leader before us may have taken our batch with its group.
+        if let Ok(result) = answer.try_recv() {
+            return result;
+        }
+        let group = self
+            .waiting
+            .lock()
+            .map(|mut waiting| std::mem::take(&mut *waiting))
+            .map_err(|_| ProjectionError::Backend("the commit queue is poisoned".to_owned()))?;
+        let (batches, answers): (Vec<Batch>, Vec<_>) = group.into_iter().unzip();
+        let results = commit_group(store, &batches).await;
+        for (done, result) in answers.into_iter().zip(results) {
+            let _ = done.send(result);
+        }
+        answer
+            .await
+            .map_err(|_| ProjectionError::Backend("a batch was dropped uncommitted".to_owned()))?
+    }
+}
+
+/// Commits the batches in one transaction, or — if that fails — each in
+/// its own; one answer per batch.
+async fn commit_group(
+    store: &PgProjections,
+    batches: &[Batch],
+) -> Vec<Result<(), ProjectionError>> {
+    if batches.len() > 1 {
+        match commit_together(store, batches).await {
+            Ok(()) => return batches.iter().map(|_| Ok(())).collect(),
+            Err(e) => {
+                tracing::debug!(error = %e, "a group of projector batches is committed one by one")
+            }
+        }
+    }
+    let mut results = Vec::with_capacity(batches.len());
+    for batch in batches {
+        results.push(commit_together(store, std::slice::from_ref(batch)).await);
+    }
+    results
+}
+
+/// One transaction applying every batch, each fenced and moving its own
+/// checkpoint; nothing commits unless every fence and every move holds.
+pub(super) async fn commit_together(
+    store: &PgProjections,
+    batches: &[Batch],
+) -> Result<(), ProjectionError> {
+    let mut client = store.client().await?;
+    let tx = client.transaction().await?;
+    let holds = tx.prepare_cached(LEASE_IS_LIVE).await?;
+    let moves = tx.prepare_cached(CHECKPOINT_MOVES).await?;
+    let planned: Vec<Vec<row_runs::Statement>> = batches
+        .iter()
+        .map(|b| row_runs::statements(&b.changes, b.copy))
+        .collect();
+    let mut statements = Vec::new();
+    for planned in planned.iter().flatten() {
+        // A handful of distinct statements, prepared once per connection.
+        let statement = tx.prepare_cached(&planned.sql).await?;
+        let params: Vec<&(dyn ToSql + Sync)> = planned.params.iter().map(|p| p.as_sql()).collect();
+        statements.push((statement, params));
+    }
+    let positions: Vec<(i64, i64)> = batches
+        .iter()
+        .map(|b| (b.from as i64, b.to as i64))
+        .collect();
+    let fence_params: Vec<[&(dyn ToSql + Sync); 3]> = batches
+        .iter()
+        .map(|b| -> [&(dyn ToSql + Sync); 3] {
+            [&b.lease.projector, &b.lease.holder, &b.lease.token]
+        })
+        .collect();
+    let move_params: Vec<[&(dyn ToSql + Sync); 3]> = batches
+        .iter()
+        .zip(&positions)
+        .map(|(b, (from, to))| -> [&(dyn ToSql + Sync); 3] { [&b.lease.projector, from, to] })
+        .collect();
+    // Pipelined: every statement is sent without waiting for the previous
+    // one's answer (tokio-postgres writes them in the order they are first
+    // polled, and the server runs them in that order), so a group costs
+    // one round trip instead of one per row. The fences come first: each
+    // lease row is locked (FOR SHARE) until the commit, so a process taking
+    // a lease over waits for this transaction and then finds the
+    // checkpoint it moved.
+    //
+    // A read model is rebuilt from the log, and its rows and checkpoint
+    // commit together: a crash that loses the last few commits only rolls
+    // the projection back to an earlier consistent checkpoint, which it
+    // then re-applies. So its commits need not wait for the WAL flush (the
+    // log's own appends always do).
+    let relaxed = tx.batch_execute("SET LOCAL synchronous_commit = off");
+    let fences = futures_util::future::try_join_all(
+        fence_params.iter().map(|params| tx.query(&holds, params)),
+    );
+    let applied = futures_util::future::try_join_all(
+        statements
+            .iter()
+            .map(|(statement, params)| tx.execute(statement, params)),
+    );
+    let moved = futures_util::future::try_join_all(
+        move_params.iter().map(|params| tx.execute(&moves, params)),
+    );
+    let (_, fences, _, moved) =
+        futures_util::future::try_join4(relaxed, fences, applied, moved).await?;
+    let refused = batches
+        .iter()
+        .zip(fences.iter().zip(&moved))
+        .find(|(_, (fence, moved))| fence.is_empty() || **moved != 1);
+    if let Some((batch, _)) = refused {
+        tx.rollback().await?;
+        return Err(ProjectionError::Fenced {
+            projector: batch.lease.projector.clone(),
+            expected: batch.from,
+        });
+    }
+    let notices: Vec<String> = batches
+        .iter()
+        .map(|b| format!("{}:{}", b.lease.projector, b.to))
+        .collect();
+    tx.execute(NOTIFY_CHECKPOINTS, &[&notices]).await?;
+    tx.commit().await?;
+    Ok(())
+}
