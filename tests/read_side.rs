@@ -11,10 +11,37 @@ use std::time::Duration;
 
 use portal_ledger::projection::lease::{Lease, Takeover};
 use portal_ledger::projection::runner::Projections;
-use portal_ledger::projection::{ProjectionError, RowChange, NUL_REPLACEMENT};
+use portal_ledger::projection::{
+    OnConflict, ProjectionError, RowChange, SqlValue, NUL_REPLACEMENT,
+};
 use portal_ledger::store::ExpectedVersion;
 use serde_json::{json, Value};
 use support::http::{error_code, TestApi};
+
+/// A partner-kit row: the projection table these store-level tests write.
+fn kit_item(
+    id: &str,
+    title: Option<&str>,
+    url: Option<&str>,
+    position: i64,
+    on_conflict: OnConflict,
+) -> RowChange {
+    let epoch = chrono::DateTime::UNIX_EPOCH;
+    RowChange::Insert {
+        table: "proj_partner_kit",
+        columns: vec![
+            ("item_id", SqlValue::text(id)),
+            ("title", SqlValue::Text(title.map(str::to_owned))),
+            ("description", SqlValue::text("d")),
+            ("url", SqlValue::Text(url.map(str::to_owned))),
+            ("category", SqlValue::text("c")),
+            ("published_at", SqlValue::Time(Some(epoch))),
+            ("updated_at", SqlValue::Time(Some(epoch))),
+            ("position", SqlValue::Int(Some(position))),
+        ],
+        on_conflict,
+    }
+}
 
 /// Sends `body` and returns the answer's status and error code.
 async fn send(api: &TestApi, token: &str, method: &str, path: &str, body: &Value) -> (u16, String) {
@@ -588,31 +615,7 @@ on_both_backends!(
         .await
         .unwrap();
         let ttl = Duration::from_millis(400);
-        let change = |n: &str| RowChange::Insert {
-            table: "proj_partner_kit",
-            columns: vec![
-                ("item_id", portal_ledger::projection::SqlValue::text(n)),
-                ("title", portal_ledger::projection::SqlValue::text("t")),
-                (
-                    "description",
-                    portal_ledger::projection::SqlValue::text("d"),
-                ),
-                ("category", portal_ledger::projection::SqlValue::text("c")),
-                (
-                    "published_at",
-                    portal_ledger::projection::SqlValue::Time(Some(chrono::Utc::now())),
-                ),
-                (
-                    "updated_at",
-                    portal_ledger::projection::SqlValue::Time(Some(chrono::Utc::now())),
-                ),
-                (
-                    "position",
-                    portal_ledger::projection::SqlValue::Int(Some(1)),
-                ),
-            ],
-            on_conflict: portal_ledger::projection::OnConflict::Replace,
-        };
+        let change = |n: &str| kit_item(n, Some("t"), None, 1, OnConflict::Replace);
         let a = target
             .acquire_lease("partner_kit", "a", ttl, Takeover::IfFree)
             .await
@@ -676,7 +679,7 @@ on_both_backends!(
         // A batch is sent as few statements as possible (runs of inserts
         // as one statement, updates of one row merged): what it leaves
         // must be what the same changes leave one by one.
-        use portal_ledger::projection::{OnConflict, SetExpr, SqlValue};
+        use portal_ledger::projection::SetExpr;
         let target = portal_ledger::backend::open_projections(
             &t.location,
             portal_ledger::backend::Migrations::Apply,
@@ -684,19 +687,8 @@ on_both_backends!(
         .await
         .unwrap();
         let epoch = chrono::DateTime::UNIX_EPOCH;
-        let insert = |id: &str, url: Option<&str>, position: i64, on_conflict| RowChange::Insert {
-            table: "proj_partner_kit",
-            columns: vec![
-                ("item_id", SqlValue::text(id)),
-                ("title", SqlValue::text(format!("{id}{position}"))),
-                ("description", SqlValue::text("d")),
-                ("url", SqlValue::Text(url.map(str::to_owned))),
-                ("category", SqlValue::text("c")),
-                ("published_at", SqlValue::Time(Some(epoch))),
-                ("updated_at", SqlValue::Time(Some(epoch))),
-                ("position", SqlValue::Int(Some(position))),
-            ],
-            on_conflict,
+        let insert = |id: &str, url: Option<&str>, position: i64, on_conflict| {
+            kit_item(id, Some("t"), url, position, on_conflict)
         };
         let update = |id: &str, set: Vec<(&'static str, SetExpr)>| RowChange::Update {
             table: "proj_partner_kit",
@@ -784,7 +776,6 @@ on_both_backends!(
         // Live batches ready at the same moment commit in one transaction
         // on PostgreSQL: a stale batch or one that breaks a constraint must
         // fail alone, and the others commit.
-        use portal_ledger::projection::SqlValue;
         let target = portal_ledger::backend::open_projections(
             &t.location,
             portal_ledger::backend::Migrations::Apply,
@@ -807,19 +798,8 @@ on_both_backends!(
             lease("quotes").await,
             lease("tickets").await,
         );
-        let item = |id: &str, title: Option<&str>| RowChange::Insert {
-            table: "proj_partner_kit",
-            columns: vec![
-                ("item_id", SqlValue::text(id)),
-                ("title", SqlValue::Text(title.map(str::to_owned))),
-                ("description", SqlValue::text("d")),
-                ("category", SqlValue::text("c")),
-                ("published_at", SqlValue::Time(Some(chrono::Utc::now()))),
-                ("updated_at", SqlValue::Time(Some(chrono::Utc::now()))),
-                ("position", SqlValue::Int(Some(1))),
-            ],
-            on_conflict: portal_ledger::projection::OnConflict::Replace,
-        };
+        let item =
+            |id: &str, title: Option<&str>| kit_item(id, title, None, 1, OnConflict::Replace);
         for round in 0..20u64 {
             let ok = [item(&format!("ok-{round}"), Some("t"))];
             let bad = [item(&format!("bad-{round}"), None)];

@@ -529,6 +529,21 @@ pub(crate) fn to_sql_in(
     (format!("{head}{renamed}"), params)
 }
 
+/// What follows `ON CONFLICT` in an insert of the columns `names` (the key
+/// first).
+pub(crate) fn conflict_action(names: &[&str], on_conflict: OnConflict) -> String {
+    match on_conflict {
+        OnConflict::Ignore => "DO NOTHING".to_owned(),
+        OnConflict::Replace => {
+            let sets: Vec<String> = names[1..]
+                .iter()
+                .map(|n| format!("{n} = excluded.{n}"))
+                .collect();
+            format!("({}) DO UPDATE SET {}", names[0], sets.join(", "))
+        }
+    }
+}
+
 fn to_sql_live(change: &RowChange, dialect: Dialect) -> (String, Vec<&SqlValue>) {
     match change {
         RowChange::Insert {
@@ -540,16 +555,7 @@ fn to_sql_live(change: &RowChange, dialect: Dialect) -> (String, Vec<&SqlValue>)
             let marks: Vec<String> = (1..=columns.len())
                 .map(|i| dialect.placeholder(i))
                 .collect();
-            let conflict = match on_conflict {
-                OnConflict::Ignore => "DO NOTHING".to_owned(),
-                OnConflict::Replace => {
-                    let sets: Vec<String> = names[1..]
-                        .iter()
-                        .map(|n| format!("{n} = excluded.{n}"))
-                        .collect();
-                    format!("({}) DO UPDATE SET {}", names[0], sets.join(", "))
-                }
-            };
+            let conflict = conflict_action(&names, *on_conflict);
             let sql = format!(
                 "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT {conflict}",
                 names.join(", "),

@@ -22,7 +22,9 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use tokio_postgres::types::ToSql;
 
-use crate::projection::{to_sql_in, CopyKind, Dialect, OnConflict, RowChange, SqlValue};
+use crate::projection::{
+    conflict_action, to_sql_in, CopyKind, Dialect, OnConflict, RowChange, SqlValue,
+};
 
 /// One statement of a batch: its SQL and the values it binds.
 pub(super) struct Statement<'a> {
@@ -214,16 +216,7 @@ fn merged_insert<'a>(
             format!("${}::{ty}[]", i + 1)
         })
         .collect();
-    let conflict = match on_conflict {
-        OnConflict::Ignore => "DO NOTHING".to_owned(),
-        OnConflict::Replace => {
-            let sets: Vec<String> = names[1..]
-                .iter()
-                .map(|n| format!("{n} = excluded.{n}"))
-                .collect();
-            format!("({}) DO UPDATE SET {}", names[0], sets.join(", "))
-        }
-    };
+    let conflict = conflict_action(&names, on_conflict);
     let list = names.join(", ");
     let sql = format!(
         "INSERT INTO {table}{suffix} ({list}) SELECT {list} FROM unnest({arrays}) \
