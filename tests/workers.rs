@@ -2,7 +2,9 @@
 //! one PostgreSQL database under a steady append load, one killed with
 //! SIGKILL, one paused (SIGSTOP) past its lease and resumed. Afterwards every
 //! counter equals what the log implies and every table equals a fresh
-//! rebuild's. And the embedded store refuses a second projecting process.
+//! rebuild's. A worker that stops itself with a batch in hand and resumes
+//! after a takeover cannot commit it. And the embedded store refuses a
+//! second projecting process.
 
 mod support;
 
@@ -527,4 +529,155 @@ async fn a_server_without_projectors_reads_its_writes_through_a_worker() {
         "{ready}"
     );
     drop(served);
+}
+
+/// Whether the process is stopped (state `T` in `/proc/<pid>/stat`).
+fn is_stopped(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            stat.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('T'))
+        })
+        .unwrap_or(false)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_that_resumes_with_a_batch_in_hand_cannot_commit_it() {
+    // The first worker stops itself right before committing a tickets
+    // batch that counts comments (see `runner::stop_point`); a second
+    // worker takes the projector over and applies the same events; the
+    // first is resumed and tries to commit its batch. Two things stop it:
+    // the lease renewal, which cancels the work once the lease is lost, and
+    // the fence of the commit (lease token + checkpoint compare-and-set),
+    // which holds even when the commit wins that race. With neither, this
+    // test fails (351 comments counted for 260); with the fence alone it
+    // passes.
+    let t = TestStore::new(support::Kind::Postgres).await;
+    let target = portal_ledger::backend::open_projections(
+        &t.location,
+        portal_ledger::backend::Migrations::Apply,
+    )
+    .await
+    .unwrap();
+    let ledger = Ledger::new(t.store.clone(), t.personal.clone());
+    let system = CommandContext::system();
+    let org = AccountId(uuid::Uuid::now_v7());
+    ledger
+        .create_account(&system, org, AccountKind::Organization, "Customer", None)
+        .await
+        .unwrap();
+    let license = LicenseId(uuid::Uuid::now_v7());
+    ledger
+        .create_license(&system, org, license, "Wall", 100_000)
+        .await
+        .unwrap();
+    let ticket = TicketId(uuid::Uuid::now_v7());
+    ledger
+        .open_ticket(&system, org, ticket, "Ticket", "d")
+        .await
+        .unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = tokio::spawn(load(
+        ledger.clone(),
+        org,
+        vec![ticket],
+        license,
+        stop.clone(),
+        50_000,
+    ));
+    // Comments wait in the log before the first worker starts: its first
+    // tickets batch counts some.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let logs = tempfile::tempdir().unwrap();
+    let first_log = logs.path().join("first.log");
+    let file = std::fs::File::create(&first_log).unwrap();
+    let first = KillOnDrop(
+        Command::new(bin())
+            .args(t.cli_args())
+            .args(["project", "--lease-seconds", &LEASE_SECONDS.to_string()])
+            .env_remove("DATABASE_URL")
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .env(
+                portal_ledger::projection::runner::stop_point::STOP_BEFORE_COMMIT,
+                "tickets",
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .unwrap(),
+    );
+    let first_pid = first.0.id();
+    let started = Instant::now();
+    while !is_stopped(first_pid) {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the first worker never stopped: {}",
+            std::fs::read_to_string(&first_log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let held = holders(target.as_ref()).await;
+    let stopped_holder = held["tickets"].clone();
+    assert_eq!(pid_of(&stopped_holder), first_pid);
+
+    let second = worker(&t, &logs.path().join("second.log"));
+    let (taken_by, _) =
+        new_holder(target.as_ref(), "tickets", &stopped_holder, Instant::now()).await;
+    assert_eq!(pid_of(&taken_by), second.0.id());
+    // The second worker applies what the first holds (and more).
+    let stopped_at = target.checkpoint("tickets").await.unwrap();
+    let started = Instant::now();
+    while target.checkpoint("tickets").await.unwrap() <= stopped_at {
+        assert!(
+            started.elapsed() < TAKEOVER_BOUND,
+            "the second worker never advanced"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    signal(first_pid, "CONT");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let acknowledged = load.await.unwrap();
+
+    let head = t.store.head().await.unwrap().position;
+    let started = Instant::now();
+    loop {
+        let rows = target.projector_rows().await.unwrap();
+        if rows
+            .iter()
+            .all(|r| r.projector.contains('#') || r.position == head)
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "not caught up to {head}: {rows:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let ticket_row = row(
+        target.as_ref(),
+        "proj_tickets",
+        "ticket_id",
+        ticket.0.to_string(),
+    )
+    .await;
+    assert_eq!(
+        ticket_row["comment_count"].as_i64().unwrap(),
+        acknowledged.comments[&ticket]
+    );
+    let first_log = std::fs::read_to_string(&first_log).unwrap();
+    assert!(
+        first_log.contains("stopping this process before a commit"),
+        "{first_log}"
+    );
+    assert!(
+        first_log.contains("lease lost") || first_log.contains("lease taken"),
+        "{first_log}"
+    );
+    drop((first, second));
 }

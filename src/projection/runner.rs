@@ -36,6 +36,7 @@ use crate::store::{ReadFilter, SharedStore};
 
 mod copy_fill;
 mod live_tail;
+pub mod stop_point;
 use copy_fill::CopyToFill;
 use live_tail::LiveTail;
 
@@ -241,6 +242,9 @@ impl Projections {
         let mut events = events.to_vec();
         self.personal.open(&mut events).await?;
         let changes = storable_changes(projector, events.iter())?;
+        if copy == CopyKind::Live && !changes.is_empty() {
+            stop_point::before_live_commit(projector.name());
+        }
         self.target
             .commit_into(lease, copy, &changes, from, last)
             .await?;
