@@ -510,3 +510,47 @@ on_both_backends!(
         );
     }
 );
+
+on_both_backends!(
+    commands_fold_what_other_processes_appended,
+    |t: support::TestStore| async move {
+        // Each ledger keeps the decoded events of the streams it folds
+        // (`app::stream_cache`); two ledgers on one store stand for two
+        // processes: each must still decide on the other's latest events.
+        let here = Ledger::new(t.store.clone(), t.personal.clone());
+        let there = Ledger::new(t.store.clone(), t.personal.clone());
+        let system = CommandContext::system();
+        let account = AccountId(Uuid::now_v7());
+        here.create_account(
+            &system,
+            account,
+            AccountKind::Organization,
+            "Customer",
+            None,
+        )
+        .await
+        .unwrap();
+        let server = ServerId(Uuid::now_v7());
+        here.register_server(&system, account, server, "one", None, false)
+            .await
+            .unwrap();
+        here.update_server(&system, server, Some("two"), None, None)
+            .await
+            .unwrap();
+        there
+            .update_server(&system, server, Some("three"), None, None)
+            .await
+            .unwrap();
+        here.update_server(&system, server, Some("four"), None, None)
+            .await
+            .unwrap();
+        let stream = t.store.read_stream(&server.stream(), 1, 100).await.unwrap();
+        assert_eq!(stream.len(), 4);
+        let last = stream.last().unwrap();
+        assert_eq!(
+            last.metadata.to_value()["description"],
+            "Updated server three"
+        );
+        assert_eq!(last.payload.to_value()["name"], "four");
+    }
+);

@@ -544,6 +544,18 @@ fn is_stopped(pid: u32) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_that_resumes_with_a_batch_in_hand_cannot_commit_it() {
+    resume_with_a_batch_in_hand("tickets").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_paused_inside_its_commit_neither_blocks_a_takeover_nor_commits() {
+    // Paused after its statements ran and before COMMIT, the worker holds
+    // its lease rows' locks: the server ends its quiet transaction, the
+    // second worker takes over, and the resumed worker's commit fails.
+    resume_with_a_batch_in_hand("tickets:in-transaction").await;
+}
+
+async fn resume_with_a_batch_in_hand(stop_at: &str) {
     // The first worker stops itself right before committing a tickets
     // batch that counts comments (see `runner::stop_point`); a second
     // worker takes the projector over and applies the same events; the
@@ -601,8 +613,8 @@ async fn a_worker_that_resumes_with_a_batch_in_hand_cannot_commit_it() {
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .env(
-                portal_ledger::projection::runner::stop_point::STOP_BEFORE_COMMIT,
-                "tickets",
+                portal_ledger::projection::stop_point::STOP_BEFORE_COMMIT,
+                stop_at,
             )
             .stdin(Stdio::null())
             .stdout(Stdio::null())

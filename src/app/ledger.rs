@@ -13,6 +13,7 @@ use crate::app::context::{
     ActivityType, Actor, CommandContext, EventMetadata, EventRef, GrantBasis, GrantEvent,
 };
 use crate::app::members::SharedMemberIndex;
+use crate::app::stream_cache::{Decoded, DecodedStream, StreamCache};
 use crate::domain::account::{self, AccountEvent, AccountState};
 use crate::domain::email::Email;
 use crate::domain::ids::{
@@ -77,6 +78,9 @@ pub struct Ledger {
     pub(crate) retention: Duration,
     /// Where as-of lists start (see `app::members`); `None` scans the log.
     pub(crate) members: Option<SharedMemberIndex>,
+    /// The decoded events of the streams commands fold (see
+    /// `app::stream_cache`).
+    streams: Arc<StreamCache>,
 }
 
 impl Ledger {
@@ -89,6 +93,7 @@ impl Ledger {
             notifier: Arc::new(LogNotifier),
             retention: Duration::days(user::DEFAULT_RETENTION_DAYS),
             members: None,
+            streams: Arc::new(StreamCache::default()),
         }
     }
 
@@ -145,7 +150,7 @@ impl Ledger {
         evolve: impl Fn(S, &E, chrono::DateTime<chrono::Utc>) -> S,
     ) -> Result<Loaded<S>, LedgerError>
     where
-        E: serde::de::DeserializeOwned,
+        E: serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
         S: Default,
     {
         self.fold_noting(stream, evolve, |_: &E, _| {}).await
@@ -161,20 +166,57 @@ impl Ledger {
         mut note: impl FnMut(&E, EventRef),
     ) -> Result<Loaded<S>, LedgerError>
     where
-        E: serde::de::DeserializeOwned,
+        E: serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
         S: Default,
     {
-        let events = self.read_stream(stream).await?;
+        let events = self.decoded_stream::<E>(stream).await?;
         let mut state = S::default();
-        for event in &events {
-            let decoded = decode::<E>(event)?;
-            note(&decoded, EventRef::of(event));
-            state = evolve(state, &decoded, event.recorded_at);
+        for decoded in events.iter() {
+            note(&decoded.event, decoded.at);
+            state = evolve(state, &decoded.event, decoded.recorded_at);
         }
         Ok(Loaded {
             state,
             version: events.len() as u64,
         })
+    }
+
+    /// A stream's events decoded as `E`, from its first: those decoded by
+    /// earlier commands and whatever was appended after them.
+    async fn decoded_stream<E>(&self, stream: &StreamId) -> Result<DecodedStream<E>, LedgerError>
+    where
+        E: serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
+    {
+        let generation = self.personal.generation();
+        let known: DecodedStream<E> = self
+            .streams
+            .get::<E>(stream.as_str(), generation)
+            .unwrap_or_default();
+        let mut fresh = Vec::new();
+        loop {
+            let from = (known.len() + fresh.len()) as u64 + 1;
+            let mut page = self.store.read_stream(stream, from, STREAM_PAGE).await?;
+            self.personal.open(&mut page).await?;
+            for event in &page {
+                fresh.push(Decoded {
+                    event: decode::<E>(event)?,
+                    at: EventRef::of(event),
+                    recorded_at: event.recorded_at,
+                });
+            }
+            if page.len() < STREAM_PAGE {
+                break;
+            }
+        }
+        if fresh.is_empty() {
+            return Ok(known);
+        }
+        let mut all = Vec::with_capacity(known.len() + fresh.len());
+        all.extend(known.iter().cloned());
+        all.extend(fresh);
+        let all = Arc::new(all);
+        self.streams.put(stream.as_str(), generation, all.clone());
+        Ok(all)
     }
 
     /// A user and the last of their events `pick` chooses.

@@ -23,6 +23,7 @@ pub mod quotes;
 pub mod retention;
 pub mod servers;
 pub mod sessions;
+pub(crate) mod stream_cache;
 pub mod tickets;
 pub mod user_import;
 pub mod users;

@@ -18,8 +18,11 @@
 //! personal data in clear, and a purge reaches into every copy of it.
 //!
 //! Keys are cached in memory once read (a purge in this process evicts
-//! them). Another process that already read a key can keep opening that
-//! subject's fields until it restarts; purges run in the service process.
+//! them), and so are the opened, decoded events of the streams commands
+//! fold (`app::stream_cache`; a purge here moves [`PersonalData::generation`]
+//! and they are read again). Another process that already read a key can
+//! keep opening that subject's fields until it restarts; purges run in the
+//! service process.
 
 pub mod cipher;
 pub mod envelope;
@@ -28,6 +31,7 @@ pub mod keys;
 pub mod subject;
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
@@ -63,6 +67,9 @@ pub enum PrivacyError {
 pub struct PersonalData {
     keys: SharedKeys,
     cache: Mutex<HashMap<Subject, SubjectKey>>,
+    /// Moves on every erasure here: what was opened before must be opened
+    /// again (see `app::stream_cache`).
+    generation: AtomicU64,
 }
 
 pub type SharedPersonalData = Arc<PersonalData>;
@@ -72,7 +79,14 @@ impl PersonalData {
         Arc::new(Self {
             keys,
             cache: Mutex::new(HashMap::new()),
+            generation: AtomicU64::new(0),
         })
+    }
+
+    /// How many erasures this process has made: anything opened under an
+    /// older generation may hold data whose key is now destroyed.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
     }
 
     fn cached(&self, subjects: &BTreeSet<Subject>) -> (HashMap<Subject, SubjectKey>, Vec<Subject>) {
@@ -211,7 +225,11 @@ impl PersonalData {
                 cache.remove(subject);
             }
         }
+        // Before and after: a fold that began before the erasure never
+        // keeps what it opened under the new generation.
+        self.generation.fetch_add(1, Ordering::SeqCst);
         self.keys.destroy(subjects, Utc::now()).await?;
+        self.generation.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
 }

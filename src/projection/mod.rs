@@ -29,6 +29,7 @@ pub mod runner;
 pub mod servers;
 pub mod sessions;
 pub mod sqlite;
+pub mod stop_point;
 pub mod tickets;
 pub mod users;
 

@@ -28,6 +28,7 @@ use crate::event::RecordedEvent;
 use crate::privacy::SharedPersonalData;
 use crate::projection::digest::ProjectionDigest;
 use crate::projection::lease::{process_holder, Lease, ProjectorRow, Takeover, DEFAULT_LEASE};
+use crate::projection::stop_point::{self, StopPoint};
 use crate::projection::{
     all_projectors, compact, make_storable, CopyKind, ProjectionError, ProjectionStore, Projector,
     RowChange,
@@ -36,7 +37,6 @@ use crate::store::{ReadFilter, SharedStore};
 
 mod copy_fill;
 mod live_tail;
-pub mod stop_point;
 use copy_fill::CopyToFill;
 use live_tail::LiveTail;
 
@@ -243,7 +243,7 @@ impl Projections {
         self.personal.open(&mut events).await?;
         let changes = storable_changes(projector, events.iter())?;
         if copy == CopyKind::Live && !changes.is_empty() {
-            stop_point::before_live_commit(projector.name());
+            stop_point::reached(StopPoint::BeforeCommit, projector.name());
         }
         self.target
             .commit_into(lease, copy, &changes, from, last)

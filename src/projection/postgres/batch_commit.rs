@@ -22,6 +22,7 @@ use tokio_postgres::types::ToSql;
 
 use super::{row_runs, PgProjections};
 use crate::projection::lease::Lease;
+use crate::projection::stop_point::{self, StopPoint};
 use crate::projection::{CopyKind, ProjectionError, RowChange};
 
 /// The fence of a commit: the lease still carries the batch's token and has
@@ -34,6 +35,10 @@ pub(super) const LEASE_IS_LIVE: &str = "SELECT 1 FROM projection_leases \
 /// batch began.
 const CHECKPOINT_MOVES: &str =
     "UPDATE projection_checkpoints SET position = $3 WHERE projector = $1 AND position = $2";
+
+/// How long the server waits for a committing client that went quiet
+/// before it ends the session (and releases the lease rows).
+const IDLE_TRANSACTION_TIMEOUT: &str = "3s";
 
 /// Tells readers in every process which checkpoints moved.
 const NOTIFY_CHECKPOINTS: &str =
@@ -158,7 +163,19 @@ pub(super) async fn commit_together(
     // the projection back to an earlier consistent checkpoint, which it
     // then re-applies. So its commits need not wait for the WAL flush (the
     // log's own appends always do).
-    let relaxed = tx.batch_execute("SET LOCAL synchronous_commit = off");
+    //
+    // A process paused in the middle of this transaction (SIGSTOP, a
+    // partition) would hold the lease rows' locks for as long as it is
+    // paused, and no other process could take its projectors over: the
+    // server ends a transaction whose client goes quiet for
+    // [`IDLE_TRANSACTION_TIMEOUT`] (a commit never waits on its client
+    // longer than a round trip), and the paused process finds its batch
+    // refused when it resumes.
+    let settings = format!(
+        "SET LOCAL synchronous_commit = off; \
+         SET LOCAL idle_in_transaction_session_timeout = '{IDLE_TRANSACTION_TIMEOUT}'"
+    );
+    let relaxed = tx.batch_execute(&settings);
     let fences = futures_util::future::try_join_all(
         fence_params.iter().map(|params| tx.query(&holds, params)),
     );
@@ -182,6 +199,12 @@ pub(super) async fn commit_together(
             projector: batch.lease.projector.clone(),
             expected: batch.from,
         });
+    }
+    for batch in batches
+        .iter()
+        .filter(|b| b.copy == CopyKind::Live && !b.changes.is_empty())
+    {
+        stop_point::reached(StopPoint::InTransaction, &batch.lease.projector);
     }
     let notices: Vec<String> = batches
         .iter()
