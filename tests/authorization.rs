@@ -37,6 +37,7 @@ use std::fmt;
 use axum_test::TestRequest;
 use chrono::Utc;
 use portal_ledger::app::partner_kit::NewKitItem;
+use portal_ledger::app::servers;
 use portal_ledger::app::{CommandContext, Ledger};
 use portal_ledger::auth::password::Password;
 use portal_ledger::domain::email::Email;
@@ -968,11 +969,25 @@ impl Env {
             Need::Server | Need::ServerWithBackup => {
                 let server = ServerId(Uuid::now_v7());
                 ledger
-                    .register_server(&system(), account, server, "wall", None, true)
+                    .run(
+                        &system(),
+                        servers::RegisterServer {
+                            account_id: account,
+                            server_id: server,
+                            name: String::from("wall"),
+                            location: None,
+                            partner_access: true,
+                        },
+                    )
                     .await
                     .unwrap();
                 if need == Need::ServerWithBackup {
-                    let (backup, _) = ledger.backup_server(&system(), server).await.unwrap();
+                    let backup = uuid::Uuid::now_v7().to_string();
+                    let command = servers::BackUpServer {
+                        server_id: server,
+                        backup_id: backup.clone(),
+                    };
+                    ledger.run(&system(), command).await.unwrap();
                     target.backup = Some(backup);
                 }
                 target.server = Some(server);
@@ -988,7 +1003,16 @@ impl Env {
             Need::ServerAndLicense => {
                 let server = ServerId(Uuid::now_v7());
                 ledger
-                    .register_server(&system(), account, server, "wall", None, true)
+                    .run(
+                        &system(),
+                        servers::RegisterServer {
+                            account_id: account,
+                            server_id: server,
+                            name: String::from("wall"),
+                            location: None,
+                            partner_access: true,
+                        },
+                    )
                     .await
                     .unwrap();
                 let license = LicenseId(Uuid::now_v7());

@@ -8,6 +8,7 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use portal_ledger::app::servers;
 use portal_ledger::app::{CommandContext, Ledger};
 use portal_ledger::domain::email::Email;
 use portal_ledger::domain::ids::{AccountId, UserId};
@@ -465,16 +466,42 @@ on_both_backends!(
             .unwrap();
         let server = ServerId(Uuid::now_v7());
         ledger
-            .register_server(&admin, org, server, "wall-1", Some("Lobby"), true)
+            .run(
+                &admin,
+                servers::RegisterServer {
+                    account_id: org,
+                    server_id: server,
+                    name: String::from("wall-1"),
+                    location: Some(String::from("Lobby")),
+                    partner_access: true,
+                },
+            )
             .await
             .unwrap();
         ledger
-            .server_action(&as_boss, server, "control center opened")
+            .run(
+                &as_boss,
+                servers::RecordServerAction {
+                    server_id: server,
+                    action: String::from("control center opened"),
+                },
+            )
             .await
             .unwrap();
-        ledger.backup_server(&admin, server).await.unwrap();
+        let backup_id = Uuid::now_v7().to_string();
+        let command = servers::BackUpServer {
+            server_id: server,
+            backup_id,
+        };
+        ledger.run(&admin, command).await.unwrap();
         ledger
-            .set_partner_access(&admin, server, false)
+            .run(
+                &admin,
+                servers::SetPartnerAccess {
+                    server_id: server,
+                    granted: false,
+                },
+            )
             .await
             .unwrap();
         let ticket = TicketId(Uuid::now_v7());
@@ -703,11 +730,26 @@ on_both_backends!(
             .unwrap();
         let server = ServerId(Uuid::now_v7());
         ledger
-            .register_server(&system, org, server, "wall", None, true)
+            .run(
+                &system,
+                servers::RegisterServer {
+                    account_id: org,
+                    server_id: server,
+                    name: String::from("wall"),
+                    location: None,
+                    partner_access: true,
+                },
+            )
             .await
             .unwrap();
         let last = ledger
-            .change_server_license(&system, server, Some(license))
+            .run(
+                &system,
+                servers::ChangeServerLicense {
+                    server_id: server,
+                    license_id: Some(license),
+                },
+            )
             .await
             .unwrap();
         assert!(

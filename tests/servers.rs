@@ -6,6 +6,7 @@
 mod support;
 
 use portal_ledger::app::history::{AsOf, Entity};
+use portal_ledger::app::servers;
 use portal_ledger::app::{CommandContext, Ledger, LedgerError};
 use portal_ledger::domain::ids::{AccountId, LicenseId, ServerId};
 use portal_ledger::domain::permissions::Denied;
@@ -53,27 +54,60 @@ on_both_backends!(
         // Set up by the partner: access granted; the partner acts.
         let wall = ServerId(Uuid::now_v7());
         ledger
-            .register_server(&partner_admin, org, wall, "wall-1", Some("Lobby"), false)
+            .run(
+                &partner_admin,
+                servers::RegisterServer {
+                    account_id: org,
+                    server_id: wall,
+                    name: String::from("wall-1"),
+                    location: Some(String::from("Lobby")),
+                    partner_access: false,
+                },
+            )
             .await
             .unwrap();
         ledger
-            .server_action(&partner_admin, wall, "control center opened")
+            .run(
+                &partner_admin,
+                servers::RecordServerAction {
+                    server_id: wall,
+                    action: String::from("control center opened"),
+                },
+            )
             .await
             .unwrap();
 
         // The customer revokes: the partner is refused; the customer is not.
         ledger
-            .set_partner_access(&customer_admin, wall, false)
+            .run(
+                &customer_admin,
+                servers::SetPartnerAccess {
+                    server_id: wall,
+                    granted: false,
+                },
+            )
             .await
             .unwrap();
         let head = t.store.head().await.unwrap();
         let err = ledger
-            .server_action(&partner_admin, wall, "files uploaded")
+            .run(
+                &partner_admin,
+                servers::RecordServerAction {
+                    server_id: wall,
+                    action: String::from("files uploaded"),
+                },
+            )
             .await
             .unwrap_err();
         assert_eq!(domain(err), DomainError::PartnerAccessNotGranted);
         let err = ledger
-            .update_server_configuration(&partner_admin, wall, "resolution 4K")
+            .run(
+                &partner_admin,
+                servers::UpdateServerConfiguration {
+                    server_id: wall,
+                    summary: String::from("resolution 4K"),
+                },
+            )
             .await
             .unwrap_err();
         assert_eq!(domain(err), DomainError::PartnerAccessNotGranted);
@@ -83,13 +117,25 @@ on_both_backends!(
             "a refused command appended"
         );
         ledger
-            .server_action(&customer_support, wall, "files uploaded")
+            .run(
+                &customer_support,
+                servers::RecordServerAction {
+                    server_id: wall,
+                    action: String::from("files uploaded"),
+                },
+            )
             .await
             .unwrap();
 
         // Only the customer grants; then the partner acts again.
         let err = ledger
-            .set_partner_access(&partner_admin, wall, true)
+            .run(
+                &partner_admin,
+                servers::SetPartnerAccess {
+                    server_id: wall,
+                    granted: true,
+                },
+            )
             .await
             .unwrap_err();
         assert!(
@@ -97,16 +143,24 @@ on_both_backends!(
             "{err}"
         );
         ledger
-            .set_partner_access(&customer_admin, wall, true)
+            .run(
+                &customer_admin,
+                servers::SetPartnerAccess {
+                    server_id: wall,
+                    granted: true,
+                },
+            )
             .await
             .unwrap();
         ledger
-            .update_server(
+            .run(
                 &partner_admin,
-                wall,
-                Some("wall-1"),
-                Some("Main hall"),
-                Some(false),
+                servers::UpdateServer {
+                    server_id: wall,
+                    name: Some(String::from("wall-1")),
+                    location: Some(String::from("Main hall")),
+                    notifications: Some(false),
+                },
             )
             .await
             .unwrap();
@@ -114,11 +168,26 @@ on_both_backends!(
         // A server the customer sets up without the grant is closed to the partner.
         let private = ServerId(Uuid::now_v7());
         ledger
-            .register_server(&customer_admin, org, private, "vault", None, false)
+            .run(
+                &customer_admin,
+                servers::RegisterServer {
+                    account_id: org,
+                    server_id: private,
+                    name: String::from("vault"),
+                    location: None,
+                    partner_access: false,
+                },
+            )
             .await
             .unwrap();
         let err = ledger
-            .backup_server(&partner_admin, private)
+            .run(
+                &partner_admin,
+                servers::BackUpServer {
+                    server_id: private,
+                    backup_id: Uuid::now_v7().to_string(),
+                },
+            )
             .await
             .unwrap_err();
         assert_eq!(domain(err), DomainError::PartnerAccessNotGranted);
@@ -145,7 +214,16 @@ on_both_backends!(
         let reader = user_in(&ledger, org, "reader@acme.example", Role::ReadOnly).await;
 
         let err = ledger
-            .register_server(&support, org, ServerId(Uuid::now_v7()), "x", None, false)
+            .run(
+                &support,
+                servers::RegisterServer {
+                    account_id: org,
+                    server_id: ServerId(Uuid::now_v7()),
+                    name: String::from("x"),
+                    location: None,
+                    partner_access: false,
+                },
+            )
             .await
             .unwrap_err();
         assert!(
@@ -154,21 +232,53 @@ on_both_backends!(
         );
         let server = ServerId(Uuid::now_v7());
         ledger
-            .register_server(&admin, org, server, "wall-2", None, false)
+            .run(
+                &admin,
+                servers::RegisterServer {
+                    account_id: org,
+                    server_id: server,
+                    name: String::from("wall-2"),
+                    location: None,
+                    partner_access: false,
+                },
+            )
             .await
             .unwrap();
-        let (backup, _) = ledger.backup_server(&support, server).await.unwrap();
+        let backup = Uuid::now_v7().to_string();
+        let command = servers::BackUpServer {
+            server_id: server,
+            backup_id: backup.clone(),
+        };
+        ledger.run(&support, command).await.unwrap();
         ledger
-            .restore_server_backup(&support, server, &backup)
+            .run(
+                &support,
+                servers::RestoreServerBackup {
+                    server_id: server,
+                    backup_id: String::from(&backup),
+                },
+            )
             .await
             .unwrap();
         let err = ledger
-            .restore_server_backup(&support, server, "no-such-backup")
+            .run(
+                &support,
+                servers::RestoreServerBackup {
+                    server_id: server,
+                    backup_id: String::from("no-such-backup"),
+                },
+            )
             .await
             .unwrap_err();
         assert_eq!(domain(err), DomainError::NotFound);
         let err = ledger
-            .server_action(&reader, server, "restart")
+            .run(
+                &reader,
+                servers::RecordServerAction {
+                    server_id: server,
+                    action: String::from("restart"),
+                },
+            )
             .await
             .unwrap_err();
         assert!(
@@ -176,7 +286,15 @@ on_both_backends!(
             "{err}"
         );
         let err = ledger
-            .update_server(&admin, server, Some("wall-2"), None, None)
+            .run(
+                &admin,
+                servers::UpdateServer {
+                    server_id: server,
+                    name: Some(String::from("wall-2")),
+                    location: None,
+                    notifications: None,
+                },
+            )
             .await
             .unwrap_err();
         assert_eq!(domain(err), DomainError::NoChange);
@@ -220,7 +338,16 @@ on_both_backends!(
         ledger.cancel_license(&system, cancelled).await.unwrap();
         let wall = ServerId(Uuid::now_v7());
         ledger
-            .register_server(&customer_admin, org, wall, "wall-1", None, true)
+            .run(
+                &customer_admin,
+                servers::RegisterServer {
+                    account_id: org,
+                    server_id: wall,
+                    name: String::from("wall-1"),
+                    location: None,
+                    partner_access: true,
+                },
+            )
             .await
             .unwrap();
 
@@ -231,19 +358,37 @@ on_both_backends!(
             (cancelled, "license_cancelled"),
         ] {
             let err = ledger
-                .change_server_license(&customer_admin, wall, Some(license))
+                .run(
+                    &customer_admin,
+                    servers::ChangeServerLicense {
+                        server_id: wall,
+                        license_id: Some(license),
+                    },
+                )
                 .await
                 .unwrap_err();
             assert_eq!(domain(err).code(), code);
         }
         let err = ledger
-            .change_server_license(&customer_admin, wall, None)
+            .run(
+                &customer_admin,
+                servers::ChangeServerLicense {
+                    server_id: wall,
+                    license_id: None,
+                },
+            )
             .await
             .unwrap_err();
         assert_eq!(domain(err), DomainError::NoChange);
         // Financial: Support may not.
         let err = ledger
-            .change_server_license(&support, wall, Some(pro))
+            .run(
+                &support,
+                servers::ChangeServerLicense {
+                    server_id: wall,
+                    license_id: Some(pro),
+                },
+            )
             .await
             .unwrap_err();
         assert!(
@@ -258,21 +403,45 @@ on_both_backends!(
 
         // The partner acts while the grant stands, and not after.
         ledger
-            .change_server_license(&partner_admin, wall, Some(pro))
+            .run(
+                &partner_admin,
+                servers::ChangeServerLicense {
+                    server_id: wall,
+                    license_id: Some(pro),
+                },
+            )
             .await
             .unwrap();
         let under_pro = t.store.head().await.unwrap().position;
         ledger
-            .set_partner_access(&customer_admin, wall, false)
+            .run(
+                &customer_admin,
+                servers::SetPartnerAccess {
+                    server_id: wall,
+                    granted: false,
+                },
+            )
             .await
             .unwrap();
         let err = ledger
-            .change_server_license(&partner_admin, wall, None)
+            .run(
+                &partner_admin,
+                servers::ChangeServerLicense {
+                    server_id: wall,
+                    license_id: None,
+                },
+            )
             .await
             .unwrap_err();
         assert_eq!(domain(err), DomainError::PartnerAccessNotGranted);
         ledger
-            .change_server_license(&customer_admin, wall, None)
+            .run(
+                &customer_admin,
+                servers::ChangeServerLicense {
+                    server_id: wall,
+                    license_id: None,
+                },
+            )
             .await
             .unwrap();
 
@@ -327,7 +496,13 @@ on_both_backends!(
                 tokio::spawn(async move {
                     barrier.wait().await;
                     ledger
-                        .change_server_license(&admin, wall, Some(license))
+                        .run(
+                            &admin,
+                            servers::ChangeServerLicense {
+                                server_id: wall,
+                                license_id: Some(license),
+                            },
+                        )
                         .await
                 })
             };
@@ -374,7 +549,13 @@ on_both_backends!(
                 .unwrap();
             if !now["license_id"].is_null() {
                 ledger
-                    .change_server_license(&customer_admin, wall, None)
+                    .run(
+                        &customer_admin,
+                        servers::ChangeServerLicense {
+                            server_id: wall,
+                            license_id: None,
+                        },
+                    )
                     .await
                     .unwrap();
             }
@@ -405,7 +586,16 @@ on_both_backends!(
             .unwrap();
         let wall = ServerId(Uuid::now_v7());
         ledger
-            .register_server(&system, org, wall, "wall-1", None, false)
+            .run(
+                &system,
+                servers::RegisterServer {
+                    account_id: org,
+                    server_id: wall,
+                    name: String::from("wall-1"),
+                    location: None,
+                    partner_access: false,
+                },
+            )
             .await
             .unwrap();
         let path = format!("/v1/servers/{wall}/license");
@@ -531,19 +721,52 @@ on_both_backends!(
         .await
         .unwrap();
         let server = ServerId(Uuid::now_v7());
-        here.register_server(&system, account, server, "one", None, false)
-            .await
-            .unwrap();
-        here.update_server(&system, server, Some("two"), None, None)
-            .await
-            .unwrap();
+        here.run(
+            &system,
+            servers::RegisterServer {
+                account_id: account,
+                server_id: server,
+                name: String::from("one"),
+                location: None,
+                partner_access: false,
+            },
+        )
+        .await
+        .unwrap();
+        here.run(
+            &system,
+            servers::UpdateServer {
+                server_id: server,
+                name: Some(String::from("two")),
+                location: None,
+                notifications: None,
+            },
+        )
+        .await
+        .unwrap();
         there
-            .update_server(&system, server, Some("three"), None, None)
+            .run(
+                &system,
+                servers::UpdateServer {
+                    server_id: server,
+                    name: Some(String::from("three")),
+                    location: None,
+                    notifications: None,
+                },
+            )
             .await
             .unwrap();
-        here.update_server(&system, server, Some("four"), None, None)
-            .await
-            .unwrap();
+        here.run(
+            &system,
+            servers::UpdateServer {
+                server_id: server,
+                name: Some(String::from("four")),
+                location: None,
+                notifications: None,
+            },
+        )
+        .await
+        .unwrap();
         let stream = t.store.read_stream(&server.stream(), 1, 100).await.unwrap();
         assert_eq!(stream.len(), 4);
         let last = stream.last().unwrap();

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use portal_ledger::app::history::{AsOf, Entity};
 use portal_ledger::app::members::MemberKind;
+use portal_ledger::app::servers;
 use portal_ledger::app::{CommandContext, Ledger};
 use portal_ledger::backend::{open_projections, Migrations};
 use portal_ledger::domain::email::Email;
@@ -132,14 +133,29 @@ async fn random_history(ledger: &Ledger, rng: &mut Rng, steps: usize) -> Entitie
                 let server = ServerId(Uuid::now_v7());
                 e.servers.push(server);
                 ledger
-                    .register_server(&system, org, server, &format!("Wall {step}"), None, false)
+                    .run(
+                        &system,
+                        servers::RegisterServer {
+                            account_id: org,
+                            server_id: server,
+                            name: String::from(&format!("Wall {step}")),
+                            location: None,
+                            partner_access: false,
+                        },
+                    )
                     .await
                     .map(|_| ())
             }
             9 if !e.servers.is_empty() => {
                 let server = e.servers[rng.below(e.servers.len())];
                 ledger
-                    .set_partner_access(&system, server, rng.below(2) == 0)
+                    .run(
+                        &system,
+                        servers::SetPartnerAccess {
+                            server_id: server,
+                            granted: rng.below(2) == 0,
+                        },
+                    )
                     .await
                     .map(|_| ())
             }
@@ -618,13 +634,15 @@ on_both_backends!(
         let viewer = add(customer, "viewer@customer.example", Role::ReadOnly).await;
         let server = ServerId(Uuid::now_v7());
         ledger
-            .register_server(
+            .run(
                 &CommandContext::as_user(owner),
-                customer,
-                server,
-                "Wall",
-                None,
-                false,
+                servers::RegisterServer {
+                    account_id: customer,
+                    server_id: server,
+                    name: String::from("Wall"),
+                    location: None,
+                    partner_access: false,
+                },
             )
             .await
             .unwrap();
@@ -634,7 +652,13 @@ on_both_backends!(
             .await
             .unwrap();
         ledger
-            .set_partner_access(&CommandContext::as_user(owner), server, true)
+            .run(
+                &CommandContext::as_user(owner),
+                servers::SetPartnerAccess {
+                    server_id: server,
+                    granted: true,
+                },
+            )
             .await
             .unwrap();
         let now = AsOf::Position(u64::MAX);

@@ -6,6 +6,7 @@
 mod support;
 
 use chrono::Duration;
+use portal_ledger::app::servers;
 use portal_ledger::app::{CommandContext, Ledger, LedgerError};
 use portal_ledger::domain::email::Email;
 use portal_ledger::domain::ids::{AccountId, UserId};
@@ -529,11 +530,29 @@ on_both_backends!(
 
         // No assignment: every customer of the partner.
         w.ledger
-            .register_server(&as_staff, w.org, server(1), "a", None, true)
+            .run(
+                &as_staff,
+                servers::RegisterServer {
+                    account_id: w.org,
+                    server_id: server(1),
+                    name: String::from("a"),
+                    location: None,
+                    partner_access: true,
+                },
+            )
             .await
             .unwrap();
         w.ledger
-            .register_server(&as_staff, second_org, server(2), "b", None, true)
+            .run(
+                &as_staff,
+                servers::RegisterServer {
+                    account_id: second_org,
+                    server_id: server(2),
+                    name: String::from("b"),
+                    location: None,
+                    partner_access: true,
+                },
+            )
             .await
             .unwrap();
 
@@ -543,12 +562,24 @@ on_both_backends!(
             .await
             .unwrap();
         w.ledger
-            .server_action(&as_staff, server(1), "restart")
+            .run(
+                &as_staff,
+                servers::RecordServerAction {
+                    server_id: server(1),
+                    action: String::from("restart"),
+                },
+            )
             .await
             .unwrap();
         let err = w
             .ledger
-            .server_action(&as_staff, server(2), "restart")
+            .run(
+                &as_staff,
+                servers::RecordServerAction {
+                    server_id: server(2),
+                    action: String::from("restart"),
+                },
+            )
             .await
             .unwrap_err();
         assert!(matches!(err, LedgerError::Denied(Denied::Hidden)), "{err}");
@@ -593,7 +624,13 @@ on_both_backends!(
             .await
             .unwrap();
         w.ledger
-            .server_action(&as_staff, server(2), "restart")
+            .run(
+                &as_staff,
+                servers::RecordServerAction {
+                    server_id: server(2),
+                    action: String::from("restart"),
+                },
+            )
             .await
             .unwrap();
     }

@@ -64,7 +64,7 @@ pub enum LedgerError {
 }
 
 /// A state and the stream version it was read at.
-pub(crate) struct Loaded<S> {
+pub struct Loaded<S> {
     pub(crate) state: S,
     pub(crate) version: u64,
 }
@@ -473,15 +473,23 @@ impl Ledger {
         Fut: Future<Output = Result<(Vec<StreamAppend>, T), LedgerError>> + 'a,
     {
         for _ in 0..MAX_ATTEMPTS {
-            let (mut appends, report) = attempt().await?;
-            self.personal.seal(&mut appends).await?;
-            match self.store.append(appends).await {
+            let (appends, report) = attempt().await?;
+            match self.append_sealed(appends).await {
                 Ok(outcome) => return Ok((outcome, report)),
-                Err(StoreError::WrongExpectedVersion { .. }) => continue,
-                Err(e) => return Err(e.into()),
+                Err(LedgerError::Store(StoreError::WrongExpectedVersion { .. })) => continue,
+                Err(e) => return Err(e),
             }
         }
         Err(LedgerError::Contention)
+    }
+
+    /// Seals the personal data in `appends` and appends them atomically.
+    pub(crate) async fn append_sealed(
+        &self,
+        mut appends: Vec<StreamAppend>,
+    ) -> Result<AppendOutcome, LedgerError> {
+        self.personal.seal(&mut appends).await?;
+        Ok(self.store.append(appends).await?)
     }
 
     pub(crate) async fn load_user_and_account(
@@ -497,7 +505,7 @@ impl Ledger {
 
 /// What the permission check established about the actor.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Authorized {
+pub struct Authorized {
     pub(crate) grant: Option<Grant>,
     pub(crate) email: Option<Email>,
     pub(crate) account: Option<AccountId>,
@@ -524,6 +532,12 @@ impl Authorized {
             self.grant,
         )
         .with_grant_events(&self.because)
+    }
+
+    /// Whether the actor is a partner's staff acting in a customer.
+    pub(crate) fn via_partner(&self) -> bool {
+        self.grant
+            .is_some_and(|g| matches!(g.relation, Relation::Customer { .. }))
     }
 
     /// Adds an event the grant rests on (a partner-access grant).

@@ -7,10 +7,16 @@
 //! meantime, the append fails with a conflict and the command is decided
 //! again on the new state (a bounded number of times). That is how domain
 //! invariants hold under concurrency without locks in the domain.
+//!
+//! That pipeline is written once, in [`command`]: an action is a value
+//! implementing [`Command`] and [`Ledger::run`] executes it. Areas whose
+//! actions are command types live in a folder per area (`servers/`);
+//! the others still have a method per action on `Ledger`, moving over.
 
 pub mod access;
 pub mod audit;
 pub mod codec;
+pub mod command;
 pub mod context;
 pub mod history;
 pub mod invitations;
@@ -28,5 +34,6 @@ pub mod tickets;
 pub mod user_import;
 pub mod users;
 
+pub use command::{Command, Ran};
 pub use context::{Actor, CommandContext};
 pub use ledger::{Ledger, LedgerError};

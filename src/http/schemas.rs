@@ -29,6 +29,16 @@ pub struct Appended {
     pub position: u64,
 }
 
+/// A command that reports nothing answers with where its events landed.
+impl axum::response::IntoResponse for crate::app::Ran<()> {
+    fn into_response(self) -> axum::response::Response {
+        axum::Json(Appended {
+            position: self.last_position(),
+        })
+        .into_response()
+    }
+}
+
 impl From<&AppendOutcome> for Appended {
     fn from(outcome: &AppendOutcome) -> Self {
         Self {

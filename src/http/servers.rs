@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::app::members::MemberKind;
+use crate::app::servers as command;
+use crate::app::Ran;
 use crate::domain::ids::{AccountId, LicenseId, ServerId};
 use crate::domain::permissions::Action;
 use crate::http::context::Caller;
@@ -103,23 +105,19 @@ pub async fn register(
     ApiJson(body): ApiJson<RegisterServer>,
 ) -> Result<(StatusCode, Json<ServerRegistered>), ApiError> {
     let server_id = ServerId(Uuid::now_v7());
-    let outcome = state
-        .auth
-        .ledger()
-        .register_server(
-            &caller.context,
-            account_id,
-            server_id,
-            &body.name,
-            body.location.as_deref(),
-            body.partner_access,
-        )
-        .await?;
+    let command = command::RegisterServer {
+        account_id,
+        server_id,
+        name: body.name,
+        location: body.location,
+        partner_access: body.partner_access,
+    };
+    let ran = state.auth.ledger().run(&caller.context, command).await?;
     Ok((
         StatusCode::CREATED,
         Json(ServerRegistered {
             server_id,
-            position: outcome.last_position(),
+            position: ran.last_position(),
         }),
     ))
 }
@@ -172,19 +170,14 @@ pub async fn update(
     caller: Caller,
     ApiPath(server_id): ApiPath<ServerId>,
     ApiJson(body): ApiJson<UpdateServer>,
-) -> Result<Json<Appended>, ApiError> {
-    let outcome = state
-        .auth
-        .ledger()
-        .update_server(
-            &caller.context,
-            server_id,
-            body.name.as_deref(),
-            body.location.as_deref(),
-            body.notifications,
-        )
-        .await?;
-    Ok(Json(Appended::from(&outcome)))
+) -> Result<Ran, ApiError> {
+    let command = command::UpdateServer {
+        server_id,
+        name: body.name,
+        location: body.location,
+        notifications: body.notifications,
+    };
+    Ok(state.auth.ledger().run(&caller.context, command).await?)
 }
 
 #[utoipa::path(put, path = "/v1/servers/{server_id}/partner-access", tag = "servers",
@@ -196,13 +189,12 @@ pub async fn partner_access(
     caller: Caller,
     ApiPath(server_id): ApiPath<ServerId>,
     ApiJson(body): ApiJson<PartnerAccess>,
-) -> Result<Json<Appended>, ApiError> {
-    let outcome = state
-        .auth
-        .ledger()
-        .set_partner_access(&caller.context, server_id, body.granted)
-        .await?;
-    Ok(Json(Appended::from(&outcome)))
+) -> Result<Ran, ApiError> {
+    let command = command::SetPartnerAccess {
+        server_id,
+        granted: body.granted,
+    };
+    Ok(state.auth.ledger().run(&caller.context, command).await?)
 }
 
 #[utoipa::path(post, path = "/v1/servers/{server_id}/actions", tag = "servers",
@@ -214,13 +206,12 @@ pub async fn action(
     caller: Caller,
     ApiPath(server_id): ApiPath<ServerId>,
     ApiJson(body): ApiJson<ServerActionBody>,
-) -> Result<Json<Appended>, ApiError> {
-    let outcome = state
-        .auth
-        .ledger()
-        .server_action(&caller.context, server_id, &body.action)
-        .await?;
-    Ok(Json(Appended::from(&outcome)))
+) -> Result<Ran, ApiError> {
+    let command = command::RecordServerAction {
+        server_id,
+        action: body.action,
+    };
+    Ok(state.auth.ledger().run(&caller.context, command).await?)
 }
 
 #[utoipa::path(put, path = "/v1/servers/{server_id}/configuration", tag = "servers",
@@ -232,13 +223,12 @@ pub async fn configuration(
     caller: Caller,
     ApiPath(server_id): ApiPath<ServerId>,
     ApiJson(body): ApiJson<Configuration>,
-) -> Result<Json<Appended>, ApiError> {
-    let outcome = state
-        .auth
-        .ledger()
-        .update_server_configuration(&caller.context, server_id, &body.summary)
-        .await?;
-    Ok(Json(Appended::from(&outcome)))
+) -> Result<Ran, ApiError> {
+    let command = command::UpdateServerConfiguration {
+        server_id,
+        summary: body.summary,
+    };
+    Ok(state.auth.ledger().run(&caller.context, command).await?)
 }
 
 #[utoipa::path(post, path = "/v1/servers/{server_id}/backups", tag = "servers",
@@ -250,16 +240,17 @@ pub async fn backup(
     caller: Caller,
     ApiPath(server_id): ApiPath<ServerId>,
 ) -> Result<(StatusCode, Json<BackupMade>), ApiError> {
-    let (backup_id, outcome) = state
-        .auth
-        .ledger()
-        .backup_server(&caller.context, server_id)
-        .await?;
+    let backup_id = Uuid::now_v7().to_string();
+    let command = command::BackUpServer {
+        server_id,
+        backup_id: backup_id.clone(),
+    };
+    let ran = state.auth.ledger().run(&caller.context, command).await?;
     Ok((
         StatusCode::CREATED,
         Json(BackupMade {
             backup_id,
-            position: outcome.last_position(),
+            position: ran.last_position(),
         }),
     ))
 }
@@ -272,13 +263,12 @@ pub async fn restore(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath((server_id, backup_id)): ApiPath<(ServerId, String)>,
-) -> Result<Json<Appended>, ApiError> {
-    let outcome = state
-        .auth
-        .ledger()
-        .restore_server_backup(&caller.context, server_id, &backup_id)
-        .await?;
-    Ok(Json(Appended::from(&outcome)))
+) -> Result<Ran, ApiError> {
+    let command = command::RestoreServerBackup {
+        server_id,
+        backup_id,
+    };
+    Ok(state.auth.ledger().run(&caller.context, command).await?)
 }
 
 /// `PUT /v1/servers/{id}/license` — financial: authorized like licenses.
@@ -291,11 +281,10 @@ pub async fn license(
     caller: Caller,
     ApiPath(server_id): ApiPath<ServerId>,
     ApiJson(body): ApiJson<ServerLicense>,
-) -> Result<Json<Appended>, ApiError> {
-    let outcome = state
-        .auth
-        .ledger()
-        .change_server_license(&caller.context, server_id, body.license_id)
-        .await?;
-    Ok(Json(Appended::from(&outcome)))
+) -> Result<Ran, ApiError> {
+    let command = command::ChangeServerLicense {
+        server_id,
+        license_id: body.license_id,
+    };
+    Ok(state.auth.ledger().run(&caller.context, command).await?)
 }

@@ -1,0 +1,233 @@
+//! A command is a value; [`Ledger::run`] executes any of them.
+//!
+//! Every action of the product goes through the same five steps: read the
+//! streams the decision rests on, ask the permission matrix, decide (pure
+//! domain code), stamp the activity entry (who, why, on what), append with
+//! the versions read as expectations — and, when another command moved one
+//! of those streams in between, do it all again. Written once here, each
+//! action only says what is particular to it (the [`Command`] trait): what
+//! it reads, where the matrix is asked, and how it decides. A new action is
+//! a new type; nothing in the pipeline changes.
+//!
+//! Why a trait and not closures: the command's fields are the request
+//! (the HTTP edge builds the value from path and body, tests build it
+//! directly), so "what does changing a role do" is one type to open.
+
+use std::future::Future;
+
+use serde::Serialize;
+
+use crate::app::codec::encode;
+use crate::app::context::{ActivityType, CommandContext, EventRef, GrantBasis};
+use crate::app::ledger::{Authorized, Ledger, LedgerError, MAX_ATTEMPTS};
+use crate::domain::account::AccountState;
+use crate::domain::permissions::Action;
+use crate::domain::DomainError;
+use crate::event::{JsonObject, NewEvent, StreamId};
+use crate::store::{AppendOutcome, ExpectedVersion, StoreError, StreamAppend};
+
+/// One action of the product, as a value.
+pub trait Command: Send + Sync {
+    /// What the decision rests on: states read from the log, each with
+    /// the version it was read at.
+    type Facts: Send + Sync;
+    /// What the caller gets besides the positions appended (most commands:
+    /// nothing).
+    type Output: Send;
+
+    /// Reads the streams the decision rests on.
+    fn load(
+        &self,
+        ledger: &Ledger,
+    ) -> impl Future<Output = Result<Self::Facts, LedgerError>> + Send;
+
+    /// Where the permission matrix is asked, and for what.
+    fn permission<'f>(&self, facts: &'f Self::Facts) -> Result<Permission<'f>, LedgerError>;
+
+    /// The decision: the events to append and the activity entry that
+    /// explains them. Pure: no I/O, only the facts and who is acting.
+    fn decide(
+        &self,
+        facts: &Self::Facts,
+        actor: &Authorized,
+    ) -> Result<Decision<Self::Output>, LedgerError>;
+}
+
+/// The question a command puts to the permission matrix.
+pub struct Permission<'f> {
+    pub(crate) action: Action,
+    /// The account the command acts in (the activity entry's account).
+    pub(crate) account: &'f AccountState,
+    /// For a command on a server: a partner's staff act only while the
+    /// customer's grant stands.
+    pub(crate) partner_access: Option<PartnerAccess>,
+}
+
+impl<'f> Permission<'f> {
+    pub(crate) fn to(action: Action, account: &'f AccountState) -> Self {
+        Self {
+            action,
+            account,
+            partner_access: None,
+        }
+    }
+
+    /// Also requires, of a partner's staff, the customer's grant of access
+    /// to a server (and records the event that granted it).
+    pub(crate) fn on_server(mut self, access: PartnerAccess) -> Self {
+        self.partner_access = Some(access);
+        self
+    }
+}
+
+/// A server's partner access as it stands, and the event that decided it.
+#[derive(Debug, Clone, Copy)]
+pub struct PartnerAccess {
+    pub(crate) granted: bool,
+    pub(crate) decided_by: Option<EventRef>,
+}
+
+/// What a command decided: its events by stream, the activity entry that
+/// explains them, and what it reports back.
+pub struct Decision<T = ()> {
+    activity: ActivityType,
+    description: String,
+    targets: Vec<(&'static str, String)>,
+    names_nobody: bool,
+    changes: Vec<Change>,
+    output: T,
+}
+
+impl Decision<()> {
+    pub(crate) fn new(activity: ActivityType, description: impl Into<String>) -> Self {
+        Self {
+            activity,
+            description: description.into(),
+            targets: Vec::new(),
+            names_nobody: false,
+            changes: Vec::new(),
+            output: (),
+        }
+    }
+}
+
+impl<T> Decision<T> {
+    /// An entity the activity entry is about.
+    pub(crate) fn target(mut self, kind: &'static str, id: impl ToString) -> Self {
+        self.targets.push((kind, id.to_string()));
+        self
+    }
+
+    /// Events for one more stream (the first stream's first event is the
+    /// activity entry).
+    pub(crate) fn change(mut self, change: Change) -> Self {
+        self.changes.push(change);
+        self
+    }
+}
+
+/// Events for one stream, expected at the version the decision read.
+pub struct Change {
+    stream: StreamId,
+    expected: ExpectedVersion,
+    events: Vec<NewEvent>,
+}
+
+impl Change {
+    /// `events` for `stream`, read at `version`.
+    pub(crate) fn at<E: Serialize>(
+        stream: StreamId,
+        version: u64,
+        events: &[E],
+    ) -> Result<Self, LedgerError> {
+        let events = events
+            .iter()
+            .map(|e| encode(e, &JsonObject::empty()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            stream,
+            expected: ExpectedVersion::Exact(version),
+            events,
+        })
+    }
+}
+
+/// What [`Ledger::run`] did: the positions appended and the command's
+/// report.
+#[derive(Debug)]
+pub struct Ran<T = ()> {
+    pub outcome: AppendOutcome,
+    pub output: T,
+}
+
+impl<T> Ran<T> {
+    /// Where the command's last event landed.
+    pub fn last_position(&self) -> u64 {
+        self.outcome.last_position()
+    }
+}
+
+impl Ledger {
+    /// Runs `command` as `context`'s actor: load → authorize → decide →
+    /// stamp → append, decided again (up to `MAX_ATTEMPTS` times) whenever
+    /// a stream it read moved before its append.
+    pub async fn run<C: Command>(
+        &self,
+        context: &CommandContext,
+        command: C,
+    ) -> Result<Ran<C::Output>, LedgerError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let facts = command.load(self).await?;
+            let permission = command.permission(&facts)?;
+            let account = permission.account.account_id.ok_or(DomainError::NotFound)?;
+            let mut authorized = self
+                .authorize(context, permission.action, permission.account)
+                .await?;
+            if let Some(access) = permission.partner_access {
+                if authorized.via_partner() {
+                    if !access.granted {
+                        return Err(DomainError::PartnerAccessNotGranted.into());
+                    }
+                    // The customer's grant in force is part of why it was
+                    // allowed.
+                    if let Some(at) = access.decided_by {
+                        authorized.also_because(GrantBasis::PartnerAccess, at);
+                    }
+                }
+            }
+            let decision = command.decide(&facts, &authorized)?;
+            let mut metadata =
+                authorized.metadata(context, account, decision.activity, decision.description);
+            for (kind, id) in decision.targets {
+                metadata = metadata.with_target(kind, id);
+            }
+            if decision.names_nobody {
+                metadata = metadata.names_nobody();
+            }
+            let metadata = metadata.to_json();
+            let appends = decision
+                .changes
+                .into_iter()
+                .map(|change| {
+                    let events = change
+                        .events
+                        .into_iter()
+                        .map(|e| e.with_metadata(metadata.clone()))
+                        .collect();
+                    StreamAppend::new(change.stream, change.expected, events)
+                })
+                .collect();
+            match self.append_sealed(appends).await {
+                Ok(outcome) => {
+                    return Ok(Ran {
+                        outcome,
+                        output: decision.output,
+                    })
+                }
+                Err(LedgerError::Store(StoreError::WrongExpectedVersion { .. })) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(LedgerError::Contention)
+    }
+}

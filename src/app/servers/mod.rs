@@ -1,0 +1,82 @@
+//! Server commands: register, update, grant or revoke partner access, server
+//! actions, configuration, backups, the license a server runs under.
+//!
+//! One rule beyond the permission matrix lives here because it depends on
+//! the server's state: a partner's staff act on a customer's server only
+//! while the customer's grant stands. [`ServerFacts`] carries that grant to
+//! the runner (see [`Permission::on_server`]), so every command on an
+//! existing server asks the same question.
+
+mod action;
+mod backup;
+mod configuration;
+mod license;
+mod partner_access;
+mod register;
+mod update;
+
+pub use action::RecordServerAction;
+pub use backup::{BackUpServer, RestoreServerBackup};
+pub use configuration::UpdateServerConfiguration;
+pub use license::ChangeServerLicense;
+pub use partner_access::SetPartnerAccess;
+pub use register::RegisterServer;
+pub use update::UpdateServer;
+
+use crate::app::command::{Change, Decision, PartnerAccess, Permission};
+use crate::app::context::ActivityType;
+use crate::app::ledger::{Ledger, LedgerError, Loaded};
+use crate::domain::account::AccountState;
+use crate::domain::ids::ServerId;
+use crate::domain::permissions::Action;
+use crate::domain::server::{ServerEvent, ServerState};
+use crate::domain::DomainError;
+
+/// What a command on an existing server rests on: the server, its account
+/// and its partner access as they stand.
+pub struct ServerFacts {
+    server_id: ServerId,
+    server: Loaded<ServerState>,
+    account: Loaded<AccountState>,
+    access: PartnerAccess,
+}
+
+impl ServerFacts {
+    /// Reads the server and its account; an unknown server is not found.
+    async fn load(ledger: &Ledger, server_id: ServerId) -> Result<Self, LedgerError> {
+        let (server, decided_by) = ledger.load_server_noting_access(server_id).await?;
+        let account_id = server.state.account_id.ok_or(DomainError::NotFound)?;
+        let account = ledger.load_account(account_id).await?;
+        let access = PartnerAccess {
+            granted: server.state.partner_access,
+            decided_by,
+        };
+        Ok(Self {
+            server_id,
+            server,
+            account,
+            access,
+        })
+    }
+
+    /// `action` in the server's account, under the customer's grant.
+    fn permission(&self, action: Action) -> Permission<'_> {
+        Permission::to(action, &self.account.state).on_server(self.access)
+    }
+
+    /// `events` on the server's stream, explained as `activity`.
+    fn decision(
+        &self,
+        activity: ActivityType,
+        description: String,
+        events: &[ServerEvent],
+    ) -> Result<Decision, LedgerError> {
+        Ok(Decision::new(activity, description)
+            .target("server", self.server_id)
+            .change(Change::at(
+                self.server_id.stream(),
+                self.server.version,
+                events,
+            )?))
+    }
+}

@@ -1,0 +1,46 @@
+//! `UpdateServer`: name, location and notification settings.
+
+use crate::app::command::{Command, Decision, Permission};
+use crate::app::context::ActivityType;
+use crate::app::ledger::{Authorized, Ledger, LedgerError};
+use crate::app::servers::ServerFacts;
+use crate::domain::ids::ServerId;
+use crate::domain::permissions::Action;
+use crate::domain::server;
+
+/// Changes what is given; only what differs is recorded.
+#[derive(Debug, Clone)]
+pub struct UpdateServer {
+    pub server_id: ServerId,
+    pub name: Option<String>,
+    pub location: Option<String>,
+    pub notifications: Option<bool>,
+}
+
+impl Command for UpdateServer {
+    type Facts = ServerFacts;
+    type Output = ();
+
+    async fn load(&self, ledger: &Ledger) -> Result<ServerFacts, LedgerError> {
+        ServerFacts::load(ledger, self.server_id).await
+    }
+
+    fn permission<'f>(&self, facts: &'f ServerFacts) -> Result<Permission<'f>, LedgerError> {
+        Ok(facts.permission(Action::UpdateServer))
+    }
+
+    fn decide(&self, facts: &ServerFacts, _: &Authorized) -> Result<Decision, LedgerError> {
+        let state = &facts.server.state;
+        let events = server::decide_update(
+            state,
+            self.name.as_deref(),
+            self.location.as_deref(),
+            self.notifications,
+        )?;
+        facts.decision(
+            ActivityType::UpdateServer,
+            format!("Updated server {}", state.name),
+            &events,
+        )
+    }
+}
