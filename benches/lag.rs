@@ -206,18 +206,32 @@ async fn main() -> BenchResult<()> {
     let admin_url =
         std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned());
     let admin = connect(&admin_url).await?;
-    let name = format!("portal_ledger_lag_{}", uuid::Uuid::new_v4().simple());
-    admin
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await?;
+    // `LAG_DATABASE=<name>` keeps the database (made and filled on the
+    // first run, reused as it is afterwards): a 10 M portal takes minutes
+    // to generate and import.
+    let kept = std::env::var("LAG_DATABASE").ok();
+    let name = kept
+        .clone()
+        .unwrap_or_else(|| format!("portal_ledger_lag_{}", uuid::Uuid::new_v4().simple()));
+    let exists = admin
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .await?
+        .is_some();
+    if !exists {
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await?;
+    }
     let url = match admin_url.rsplit_once('/') {
         Some((prefix, _)) => format!("{prefix}/{name}"),
         None => return Err("the admin URL names no database".into()),
     };
     let outcome = run(&url).await;
-    admin
-        .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .await?;
+    if kept.is_none() {
+        admin
+            .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .await?;
+    }
     outcome
 }
 
@@ -229,11 +243,20 @@ async fn run(url: &str) -> BenchResult<()> {
         url: url.to_owned(),
     };
     let backend = Backend::open(&location, Migrations::Apply).await?;
-    let mut generated = Vec::new();
-    let made = generate(42, Scale::for_events(events), &mut generated)?;
-    portal_ledger::transfer::import::import_ndjson(backend.bulk(), Cursor::new(generated), |_| {})
+    let head = backend.shared().head().await?.position;
+    if head == 0 {
+        let mut generated = Vec::new();
+        let made = generate(42, Scale::for_events(events), &mut generated)?;
+        portal_ledger::transfer::import::import_ndjson(
+            backend.bulk(),
+            Cursor::new(generated),
+            |_| {},
+        )
         .await?;
-    println!("imported a generated portal of {} events", made.events);
+        println!("imported a generated portal of {} events", made.events);
+    } else {
+        println!("reusing a portal of {head} events");
+    }
     // As an operator does after an import: one rebuild of every projection
     // (the bulk path), so that `serve` starts caught up.
     let rebuilt = Instant::now();

@@ -2,7 +2,7 @@
 //! hash covers its predecessor.
 //!
 //! This is the one place that defines what a hash means, so that `append`,
-//! `import` and `verify` cannot drift apart, and so that ARCHITECTURE.md can
+//! `import` and `verify` cannot drift apart, and so that schema/LOG_FORMAT.md can
 //! describe it byte for byte for an auditor who re-implements `verify`.
 //!
 //! ```text
@@ -174,7 +174,7 @@ mod tests {
     fn the_hash_is_a_known_vector() {
         // Pinned so that a change to the encoding cannot go unnoticed: an
         // auditor's re-implementation is checked against this same vector in
-        // ARCHITECTURE.md.
+        // schema/LOG_FORMAT.md.
         let e = sample();
         assert_eq!(e.hash.to_hex(), KNOWN_VECTOR);
     }

@@ -355,7 +355,7 @@ impl NewEvent {
 }
 
 /// A stored event: the full envelope. Field names are those of the export
-/// format (see ARCHITECTURE.md).
+/// format (see schema/LOG_FORMAT.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecordedEvent {

@@ -5,7 +5,7 @@
 //!
 //! Why a generator rather than replaying commands: benchmarks need tens of
 //! millions of events in minutes, and commands cost a few milliseconds each.
-//! The events are the domain's own (encoded with `app::codec`, so every
+//! The events are the domain's own (encoded with `domain::codec`, so every
 //! projector reads them), with complete metadata (actor and e-mail, account,
 //! on-behalf-of for partner staff, targets, action type, description, ip,
 //! user agent, correlation ids). Like a migrated legacy history they are not
@@ -24,8 +24,8 @@ use serde_json::{json, Value};
 use thiserror::Error;
 use uuid::Uuid;
 
-use crate::app::codec::encode;
 use crate::domain::account::AccountEvent;
+use crate::domain::codec::encode;
 use crate::domain::email::Email;
 use crate::domain::ids::{AccountId, LicenseId, ServerId, SessionId, TicketId, UserId};
 use crate::domain::license::LicenseEvent;

@@ -1,10 +1,24 @@
 //! portal-ledger: an event-sourced, audit-first backend for partner portals.
 //!
-//! Start with `ARCHITECTURE.md` for the map. In short: [`event`] defines the
-//! envelope, [`chain`] the hash chain, [`store`] the store contract and its
-//! embedded and PostgreSQL backends, [`verify`] the integrity rules,
-//! [`transfer`] NDJSON export and import, [`http`] the HTTP edge and [`cli`]
-//! the command line that ties them together.
+//! `ARCHITECTURE.md` is the map and `schema/LOG_FORMAT.md` the log's
+//! byte-for-byte specification. The modules, from the log up:
+//!
+//! - [`event`] the envelope and its newtypes; [`chain`] the canonical bytes
+//!   and the hash chain; [`store`] the store contract and its embedded and
+//!   PostgreSQL backends; [`backend`] which one a process opens.
+//! - [`verify`] the chain checker; [`integrity`] signed checkpoints and the
+//!   offline check of an export; [`transfer`] NDJSON export and import.
+//! - [`domain`] the pure domain (events, `evolve`, `decide`, the permission
+//!   matrix); [`app`] commands as values and the one pipeline that runs
+//!   them, plus the reads that fold the log.
+//! - [`privacy`] sealing personal fields and crypto-shredding; [`auth`]
+//!   passwords, tokens and the sign-in throttle; [`notify`] outgoing
+//!   e-mail; [`idempotency`] remembered answers to retried requests.
+//! - [`projection`] projectors, their stores, leases, rebuilds and checksums;
+//!   [`read_ports`] what the application asks of the read models.
+//! - [`http`] the HTTP edge; [`telemetry`] metrics and log output;
+//!   [`cli`] the command line that wires a process; [`generate`]
+//!   deterministic portals for tests and benches.
 
 pub mod app;
 pub mod auth;
@@ -20,6 +34,7 @@ pub mod integrity;
 pub mod notify;
 pub mod privacy;
 pub mod projection;
+pub mod read_ports;
 pub mod store;
 pub mod telemetry;
 pub mod transfer;

@@ -36,8 +36,11 @@ use std::fmt;
 
 use axum_test::TestRequest;
 use chrono::Utc;
+use portal_ledger::app::partner_kit;
 use portal_ledger::app::partner_kit::NewKitItem;
+use portal_ledger::app::quotes;
 use portal_ledger::app::servers;
+use portal_ledger::app::tickets;
 use portal_ledger::app::{CommandContext, Ledger};
 use portal_ledger::auth::password::Password;
 use portal_ledger::domain::email::Email;
@@ -995,7 +998,15 @@ impl Env {
             Need::Ticket => {
                 let ticket = TicketId(Uuid::now_v7());
                 ledger
-                    .open_ticket(&system(), account, ticket, "Dark wall", "since 9am")
+                    .run(
+                        &system(),
+                        tickets::OpenTicket {
+                            account_id: account,
+                            ticket_id: ticket,
+                            subject: String::from("Dark wall"),
+                            description: String::from("since 9am"),
+                        },
+                    )
                     .await
                     .unwrap();
                 target.ticket = Some(ticket);
@@ -1035,27 +1046,46 @@ impl Env {
                 };
                 let today = Utc::now().date_naive();
                 ledger
-                    .create_quote(&system(), account, quote, terms, today)
+                    .run(
+                        &system(),
+                        quotes::CreateQuote {
+                            account_id: account,
+                            quote_id: quote,
+                            terms,
+                            today,
+                        },
+                    )
                     .await
                     .unwrap();
                 if need == Need::SentQuote {
-                    ledger.send_quote(&system(), quote, today).await.unwrap();
+                    ledger
+                        .run(
+                            &system(),
+                            quotes::SendQuote {
+                                quote_id: quote,
+                                today,
+                            },
+                        )
+                        .await
+                        .unwrap();
                 }
                 target.quote = Some(quote);
             }
             Need::KitItem => {
                 let item = KitItemId(Uuid::now_v7());
                 ledger
-                    .publish_kit_item(
+                    .run(
                         &system(),
-                        Some(self.account(Tenant::Platform)),
-                        item,
-                        NewKitItem {
-                            title: Title::parse("Brochure").unwrap(),
-                            description: Description::parse("The brochure").unwrap(),
-                            material: Material::parse(Some("https://cdn.example/b.pdf"), None)
-                                .unwrap(),
-                            category: Category::parse("brochures").unwrap(),
+                        partner_kit::PublishKitItem {
+                            platform: Some(self.account(Tenant::Platform)),
+                            item_id: item,
+                            item: NewKitItem {
+                                title: Title::parse("Brochure").unwrap(),
+                                description: Description::parse("The brochure").unwrap(),
+                                material: Material::parse(Some("https://cdn.example/b.pdf"), None)
+                                    .unwrap(),
+                                category: Category::parse("brochures").unwrap(),
+                            },
                         },
                     )
                     .await

@@ -5,6 +5,7 @@
 
 mod support;
 
+use portal_ledger::app::partner_kit;
 use portal_ledger::app::partner_kit::NewKitItem;
 use portal_ledger::app::{CommandContext, LedgerError};
 use portal_ledger::domain::ids::{AccountId, KitItemId, UserId};
@@ -267,7 +268,14 @@ on_both_backends!(
         };
         let system = CommandContext::system();
         let err = ledger
-            .publish_kit_item(&system, None, KitItemId(Uuid::now_v7()), item())
+            .run(
+                &system,
+                partner_kit::PublishKitItem {
+                    platform: None,
+                    item_id: KitItemId(Uuid::now_v7()),
+                    item: item(),
+                },
+            )
             .await
             .unwrap_err();
         assert!(matches!(err, LedgerError::Domain(_)), "{err}");
@@ -275,20 +283,44 @@ on_both_backends!(
             .account(AccountKind::Partner, "Reseller", api.platform)
             .await;
         let err = ledger
-            .publish_kit_item(&system, Some(partner), KitItemId(Uuid::now_v7()), item())
+            .run(
+                &system,
+                partner_kit::PublishKitItem {
+                    platform: Some(partner),
+                    item_id: KitItemId(Uuid::now_v7()),
+                    item: item(),
+                },
+            )
             .await
             .unwrap_err();
         assert!(matches!(err, LedgerError::Denied(Denied::Hidden)), "{err}");
         let id = KitItemId(Uuid::now_v7());
         ledger
-            .publish_kit_item(&system, Some(api.platform), id, item())
+            .run(
+                &system,
+                partner_kit::PublishKitItem {
+                    platform: Some(api.platform),
+                    item_id: id,
+                    item: item(),
+                },
+            )
             .await
             .unwrap();
         let err = ledger
-            .publish_kit_item(&system, Some(api.platform), id, item())
+            .run(
+                &system,
+                partner_kit::PublishKitItem {
+                    platform: Some(api.platform),
+                    item_id: id,
+                    item: item(),
+                },
+            )
             .await
             .unwrap_err();
         assert_eq!(err.to_string(), "it exists already");
-        ledger.withdraw_kit_item(&system, id).await.unwrap();
+        ledger
+            .run(&system, partner_kit::WithdrawKitItem { item_id: id })
+            .await
+            .unwrap();
     }
 );

@@ -8,7 +8,10 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use portal_ledger::app::partner_kit;
+use portal_ledger::app::quotes;
 use portal_ledger::app::servers;
+use portal_ledger::app::tickets;
 use portal_ledger::app::{CommandContext, Ledger};
 use portal_ledger::domain::email::Email;
 use portal_ledger::domain::ids::{AccountId, UserId};
@@ -506,14 +509,38 @@ on_both_backends!(
             .unwrap();
         let ticket = TicketId(Uuid::now_v7());
         ledger
-            .open_ticket(&admin, org, ticket, "Wall 1 is dark", "Since 9am")
+            .run(
+                &admin,
+                tickets::OpenTicket {
+                    account_id: org,
+                    ticket_id: ticket,
+                    subject: String::from("Wall 1 is dark"),
+                    description: String::from("Since 9am"),
+                },
+            )
             .await
             .unwrap();
         ledger
-            .update_ticket(&admin, ticket, None, Some("Rebooted"))
+            .run(
+                &admin,
+                tickets::UpdateTicket {
+                    ticket_id: ticket,
+                    subject: None,
+                    comment: Some(String::from("Rebooted")),
+                },
+            )
             .await
             .unwrap();
-        ledger.close_ticket(&admin, ticket, "Fixed").await.unwrap();
+        ledger
+            .run(
+                &admin,
+                tickets::CloseTicket {
+                    ticket_id: ticket,
+                    resolution: String::from("Fixed"),
+                },
+            )
+            .await
+            .unwrap();
 
         // A partner's quote for the customer, and a partner-kit item.
         {
@@ -531,26 +558,31 @@ on_both_backends!(
             };
             let system = CommandContext::system();
             ledger
-                .create_quote(
+                .run(
                     &system,
-                    org,
-                    QuoteId(Uuid::now_v7()),
-                    terms,
-                    now.date_naive(),
+                    quotes::CreateQuote {
+                        account_id: org,
+                        quote_id: QuoteId(Uuid::now_v7()),
+                        terms,
+                        today: now.date_naive(),
+                    },
                 )
                 .await
                 .unwrap();
             ledger
-                .publish_kit_item(
+                .run(
                     &system,
-                    Some(platform),
-                    KitItemId(Uuid::now_v7()),
-                    NewKitItem {
-                        title: Title::parse("Brochure").unwrap(),
-                        description: Description::parse("Print ready").unwrap(),
-                        material: Material::parse(Some("https://cdn.example/b.pdf"), None).unwrap(),
-                        category: portal_ledger::domain::partner_kit::Category::parse("Print")
-                            .unwrap(),
+                    partner_kit::PublishKitItem {
+                        platform: Some(platform),
+                        item_id: KitItemId(Uuid::now_v7()),
+                        item: NewKitItem {
+                            title: Title::parse("Brochure").unwrap(),
+                            description: Description::parse("Print ready").unwrap(),
+                            material: Material::parse(Some("https://cdn.example/b.pdf"), None)
+                                .unwrap(),
+                            category: portal_ledger::domain::partner_kit::Category::parse("Print")
+                                .unwrap(),
+                        },
                     },
                 )
                 .await
@@ -671,58 +703,100 @@ on_both_backends!(
         let (sent, declined) = (QuoteId(Uuid::now_v7()), QuoteId(Uuid::now_v7()));
         for quote in [sent, declined] {
             ledger
-                .create_quote(&system, org, quote, terms(), today)
-                .await
-                .unwrap();
-        }
-        ledger
-            .update_quote(
-                &system,
-                sent,
-                TermsChange {
-                    seats: Some(Seats::parse(6).unwrap()),
-                    note: Some(Note::parse("six now").unwrap()),
-                    ..TermsChange::default()
-                },
-                today,
-            )
-            .await
-            .unwrap();
-        ledger.send_quote(&system, sent, today).await.unwrap();
-        ledger.send_quote(&system, declined, today).await.unwrap();
-        ledger
-            .decline_quote(&system, declined, Some(Note::parse("no").unwrap()))
-            .await
-            .unwrap();
-        let (kept, gone) = (KitItemId(Uuid::now_v7()), KitItemId(Uuid::now_v7()));
-        for item in [kept, gone] {
-            ledger
-                .publish_kit_item(
+                .run(
                     &system,
-                    Some(platform),
-                    item,
-                    NewKitItem {
-                        title: Title::parse("Logos").unwrap(),
-                        description: Description::parse("All sizes").unwrap(),
-                        material: Material::parse(Some("https://cdn.example/l.zip"), None).unwrap(),
-                        category: Category::parse("Logos").unwrap(),
+                    quotes::CreateQuote {
+                        account_id: org,
+                        quote_id: quote,
+                        terms: terms(),
+                        today,
                     },
                 )
                 .await
                 .unwrap();
         }
         ledger
-            .update_kit_item(
+            .run(
                 &system,
-                kept,
-                ItemChange {
-                    material: Some(Material::parse(None, Some("inline")).unwrap()),
-                    ..ItemChange::default()
+                quotes::UpdateQuote {
+                    quote_id: sent,
+                    change: TermsChange {
+                        seats: Some(Seats::parse(6).unwrap()),
+                        note: Some(Note::parse("six now").unwrap()),
+                        ..TermsChange::default()
+                    },
+                    today,
                 },
             )
             .await
             .unwrap();
-        ledger.withdraw_kit_item(&system, gone).await.unwrap();
+        ledger
+            .run(
+                &system,
+                quotes::SendQuote {
+                    quote_id: sent,
+                    today,
+                },
+            )
+            .await
+            .unwrap();
+        ledger
+            .run(
+                &system,
+                quotes::SendQuote {
+                    quote_id: declined,
+                    today,
+                },
+            )
+            .await
+            .unwrap();
+        ledger
+            .run(
+                &system,
+                quotes::DeclineQuote {
+                    quote_id: declined,
+                    reason: Some(Note::parse("no").unwrap()),
+                },
+            )
+            .await
+            .unwrap();
+        let (kept, gone) = (KitItemId(Uuid::now_v7()), KitItemId(Uuid::now_v7()));
+        for item in [kept, gone] {
+            ledger
+                .run(
+                    &system,
+                    partner_kit::PublishKitItem {
+                        platform: Some(platform),
+                        item_id: item,
+                        item: NewKitItem {
+                            title: Title::parse("Logos").unwrap(),
+                            description: Description::parse("All sizes").unwrap(),
+                            material: Material::parse(Some("https://cdn.example/l.zip"), None)
+                                .unwrap(),
+                            category: Category::parse("Logos").unwrap(),
+                        },
+                    },
+                )
+                .await
+                .unwrap();
+        }
+        ledger
+            .run(
+                &system,
+                partner_kit::UpdateKitItem {
+                    item_id: kept,
+                    change: ItemChange {
+                        material: Some(Material::parse(None, Some("inline")).unwrap()),
+                        ..ItemChange::default()
+                    },
+                },
+            )
+            .await
+            .unwrap();
+        ledger
+            .run(&system, partner_kit::WithdrawKitItem { item_id: gone })
+            .await
+            .unwrap();
         let license = LicenseId(Uuid::now_v7());
         ledger
             .create_license(&system, org, license, "Pro", 3)

@@ -9,6 +9,7 @@ mod support;
 use std::sync::Arc;
 
 use chrono::{Days, NaiveDate, Utc};
+use portal_ledger::app::quotes;
 use portal_ledger::app::{CommandContext, Ledger, LedgerError};
 use portal_ledger::domain::ids::{AccountId, QuoteId, UserId};
 use portal_ledger::domain::permissions::Denied;
@@ -130,12 +131,14 @@ on_both_backends!(
             (w.sales, w.partner),
         ] {
             let err = ledger
-                .create_quote(
+                .run(
                     &as_user(actor),
-                    account,
-                    QuoteId(Uuid::now_v7()),
-                    terms(None),
-                    today,
+                    quotes::CreateQuote {
+                        account_id: account,
+                        quote_id: QuoteId(Uuid::now_v7()),
+                        terms: terms(None),
+                        today,
+                    },
                 )
                 .await
                 .unwrap_err();
@@ -147,12 +150,14 @@ on_both_backends!(
             (w.sales, w.other),
         ] {
             let err = ledger
-                .create_quote(
+                .run(
                     &as_user(actor),
-                    account,
-                    QuoteId(Uuid::now_v7()),
-                    terms(None),
-                    today,
+                    quotes::CreateQuote {
+                        account_id: account,
+                        quote_id: QuoteId(Uuid::now_v7()),
+                        terms: terms(None),
+                        today,
+                    },
                 )
                 .await
                 .unwrap_err();
@@ -160,12 +165,14 @@ on_both_backends!(
         }
         let yesterday = today.checked_sub_days(Days::new(1)).unwrap();
         let err = ledger
-            .create_quote(
+            .run(
                 &sales,
-                w.customer,
-                QuoteId(Uuid::now_v7()),
-                terms(Some(yesterday)),
-                today,
+                quotes::CreateQuote {
+                    account_id: w.customer,
+                    quote_id: QuoteId(Uuid::now_v7()),
+                    terms: terms(Some(yesterday)),
+                    today,
+                },
             )
             .await
             .unwrap_err();
@@ -179,7 +186,15 @@ on_both_backends!(
         // Sales prepares and changes a draft, then sends it.
         let quote = QuoteId(Uuid::now_v7());
         ledger
-            .create_quote(&sales, w.customer, quote, terms(None), today)
+            .run(
+                &sales,
+                quotes::CreateQuote {
+                    account_id: w.customer,
+                    quote_id: quote,
+                    terms: terms(None),
+                    today,
+                },
+            )
             .await
             .unwrap();
         let more = TermsChange {
@@ -187,21 +202,50 @@ on_both_backends!(
             ..TermsChange::default()
         };
         ledger
-            .update_quote(&sales, quote, more.clone(), today)
+            .run(
+                &sales,
+                quotes::UpdateQuote {
+                    quote_id: quote,
+                    change: more.clone(),
+                    today,
+                },
+            )
             .await
             .unwrap();
         let err = ledger
-            .update_quote(&sales, quote, more, today)
+            .run(
+                &sales,
+                quotes::UpdateQuote {
+                    quote_id: quote,
+                    change: more,
+                    today,
+                },
+            )
             .await
             .unwrap_err();
         assert_eq!(domain(err), DomainError::NoChange);
         let err = ledger
-            .accept_quote(&as_user(w.customer_admin), quote, today)
+            .run(
+                &as_user(w.customer_admin),
+                quotes::AcceptQuote {
+                    quote_id: quote,
+                    today,
+                },
+            )
             .await
             .unwrap_err();
         assert_eq!(domain(err), DomainError::QuoteNotSent);
         assert!(mail.sent().is_empty());
-        ledger.send_quote(&sales, quote, today).await.unwrap();
+        ledger
+            .run(
+                &sales,
+                quotes::SendQuote {
+                    quote_id: quote,
+                    today,
+                },
+            )
+            .await
+            .unwrap();
 
         // Both admins of the customer got the e-mail, and the log says so.
         let mut to: Vec<String> = mail.sent().iter().map(|m| m.to.clone()).collect();
@@ -224,32 +268,55 @@ on_both_backends!(
 
         // A sent quote is no longer changed or sent again.
         let err = ledger
-            .update_quote(
+            .run(
                 &sales,
-                quote,
-                TermsChange {
-                    note: Some(Note::parse("later").unwrap()),
-                    ..TermsChange::default()
+                quotes::UpdateQuote {
+                    quote_id: quote,
+                    change: TermsChange {
+                        note: Some(Note::parse("later").unwrap()),
+                        ..TermsChange::default()
+                    },
+                    today,
                 },
-                today,
             )
             .await
             .unwrap_err();
         assert_eq!(domain(err), DomainError::QuoteNotDraft);
-        let err = ledger.send_quote(&sales, quote, today).await.unwrap_err();
+        let err = ledger
+            .run(
+                &sales,
+                quotes::SendQuote {
+                    quote_id: quote,
+                    today,
+                },
+            )
+            .await
+            .unwrap_err();
         assert_eq!(domain(err), DomainError::QuoteNotDraft);
 
         // Only the customer's admins decide.
         let head = t.store.head().await.unwrap();
         for actor in [w.sales, w.partner_admin, w.customer_reader] {
             let err = ledger
-                .accept_quote(&as_user(actor), quote, today)
+                .run(
+                    &as_user(actor),
+                    quotes::AcceptQuote {
+                        quote_id: quote,
+                        today,
+                    },
+                )
                 .await
                 .unwrap_err();
             assert!(forbidden(&err), "{err}");
         }
         let err = ledger
-            .decline_quote(&as_user(w.customer_support), quote, None)
+            .run(
+                &as_user(w.customer_support),
+                quotes::DeclineQuote {
+                    quote_id: quote,
+                    reason: None,
+                },
+            )
             .await
             .unwrap_err();
         assert!(forbidden(&err), "{err}");
@@ -259,34 +326,68 @@ on_both_backends!(
             "a refused command appended"
         );
         ledger
-            .accept_quote(&as_user(w.second_admin), quote, today)
+            .run(
+                &as_user(w.second_admin),
+                quotes::AcceptQuote {
+                    quote_id: quote,
+                    today,
+                },
+            )
             .await
             .unwrap();
         let state = ledger.quote(quote).await.unwrap();
         assert_eq!(state.status.as_str(), "accepted");
         assert_eq!(state.total_cents(), Some(15_000));
-        let err = ledger.withdraw_quote(&sales, quote).await.unwrap_err();
+        let err = ledger
+            .run(&sales, quotes::WithdrawQuote { quote_id: quote })
+            .await
+            .unwrap_err();
         assert_eq!(domain(err), DomainError::QuoteClosed);
 
         // A quote valid until today is expired tomorrow: declined, not accepted.
         let short = QuoteId(Uuid::now_v7());
         let admin = as_user(w.partner_admin);
         ledger
-            .create_quote(&admin, w.customer, short, terms(Some(today)), today)
+            .run(
+                &admin,
+                quotes::CreateQuote {
+                    account_id: w.customer,
+                    quote_id: short,
+                    terms: terms(Some(today)),
+                    today,
+                },
+            )
             .await
             .unwrap();
-        ledger.send_quote(&admin, short, today).await.unwrap();
+        ledger
+            .run(
+                &admin,
+                quotes::SendQuote {
+                    quote_id: short,
+                    today,
+                },
+            )
+            .await
+            .unwrap();
         let tomorrow = today.checked_add_days(Days::new(1)).unwrap();
         let err = ledger
-            .accept_quote(&as_user(w.customer_admin), short, tomorrow)
+            .run(
+                &as_user(w.customer_admin),
+                quotes::AcceptQuote {
+                    quote_id: short,
+                    today: tomorrow,
+                },
+            )
             .await
             .unwrap_err();
         assert_eq!(domain(err), DomainError::QuoteExpired);
         ledger
-            .decline_quote(
+            .run(
                 &as_user(w.customer_admin),
-                short,
-                Some(Note::parse("too late").unwrap()),
+                quotes::DeclineQuote {
+                    quote_id: short,
+                    reason: Some(Note::parse("too late").unwrap()),
+                },
             )
             .await
             .unwrap();
@@ -294,14 +395,39 @@ on_both_backends!(
         // The partner withdraws a draft; a withdrawn quote stays withdrawn.
         let draft = QuoteId(Uuid::now_v7());
         ledger
-            .create_quote(&sales, w.customer, draft, terms(None), today)
+            .run(
+                &sales,
+                quotes::CreateQuote {
+                    account_id: w.customer,
+                    quote_id: draft,
+                    terms: terms(None),
+                    today,
+                },
+            )
             .await
             .unwrap();
-        ledger.withdraw_quote(&sales, draft).await.unwrap();
-        let err = ledger.send_quote(&sales, draft, today).await.unwrap_err();
+        ledger
+            .run(&sales, quotes::WithdrawQuote { quote_id: draft })
+            .await
+            .unwrap();
+        let err = ledger
+            .run(
+                &sales,
+                quotes::SendQuote {
+                    quote_id: draft,
+                    today,
+                },
+            )
+            .await
+            .unwrap_err();
         assert_eq!(domain(err), DomainError::QuoteClosed);
         let err = ledger
-            .withdraw_quote(&sales, QuoteId(Uuid::now_v7()))
+            .run(
+                &sales,
+                quotes::WithdrawQuote {
+                    quote_id: QuoteId(Uuid::now_v7()),
+                },
+            )
             .await
             .unwrap_err();
         assert_eq!(domain(err), DomainError::NotFound);

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use portal_ledger::app::tickets;
 use portal_ledger::app::{CommandContext, Ledger};
 use portal_ledger::domain::ids::{AccountId, TicketId};
 use portal_ledger::domain::role::AccountKind;
@@ -86,12 +87,14 @@ on_both_backends!(
                 while !done.load(Ordering::Relaxed) && n < 2_000 {
                     let ticket = TicketId(uuid::Uuid::now_v7());
                     ledger
-                        .open_ticket(
+                        .run(
                             &CommandContext::system(),
-                            org,
-                            ticket,
-                            &format!("T{n}"),
-                            "d",
+                            tickets::OpenTicket {
+                                account_id: org,
+                                ticket_id: ticket,
+                                subject: String::from(&format!("T{n}")),
+                                description: String::from("d"),
+                            },
                         )
                         .await
                         .unwrap();

@@ -14,6 +14,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use portal_ledger::app::tickets;
 use portal_ledger::app::{CommandContext, Ledger};
 use portal_ledger::domain::ids::{AccountId, LicenseId, TicketId};
 use portal_ledger::domain::role::{AccountKind, Role};
@@ -120,7 +121,14 @@ async fn load(
         }
         let ticket = tickets[i % tickets.len()];
         ledger
-            .update_ticket(&system, ticket, None, Some(&format!("comment {i}")))
+            .run(
+                &system,
+                tickets::UpdateTicket {
+                    ticket_id: ticket,
+                    subject: None,
+                    comment: Some(String::from(&format!("comment {i}"))),
+                },
+            )
             .await
             .unwrap();
         *acknowledged.comments.entry(ticket).or_default() += 1;
@@ -203,7 +211,15 @@ async fn workers_share_projectors_fail_over_and_never_apply_a_batch_twice() {
     for i in 0..4 {
         let ticket = TicketId(uuid::Uuid::now_v7());
         ledger
-            .open_ticket(&system, org, ticket, &format!("Ticket {i}"), "d")
+            .run(
+                &system,
+                tickets::OpenTicket {
+                    account_id: org,
+                    ticket_id: ticket,
+                    subject: String::from(&format!("Ticket {i}")),
+                    description: String::from("d"),
+                },
+            )
             .await
             .unwrap();
         tickets.push(ticket);
@@ -586,7 +602,15 @@ async fn resume_with_a_batch_in_hand(stop_at: &str) {
         .unwrap();
     let ticket = TicketId(uuid::Uuid::now_v7());
     ledger
-        .open_ticket(&system, org, ticket, "Ticket", "d")
+        .run(
+            &system,
+            tickets::OpenTicket {
+                account_id: org,
+                ticket_id: ticket,
+                subject: String::from("Ticket"),
+                description: String::from("d"),
+            },
+        )
         .await
         .unwrap();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));

@@ -14,11 +14,11 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::app::codec::decode;
 use crate::app::history::AsOf;
 use crate::app::ledger::{Ledger, LedgerError};
 use crate::app::members::MemberKind;
 use crate::domain::account::{self, AccountEvent, AccountState};
+use crate::domain::codec::decode;
 use crate::domain::ids::{AccountId, ServerId, UserId};
 use crate::domain::permissions::{self, Action, Relation};
 use crate::domain::role::AccountKind;

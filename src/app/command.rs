@@ -16,11 +16,14 @@
 use std::future::Future;
 
 use serde::Serialize;
+use uuid::Uuid;
 
-use crate::app::codec::encode;
 use crate::app::context::{ActivityType, CommandContext, EventRef, GrantBasis};
 use crate::app::ledger::{Authorized, Ledger, LedgerError, MAX_ATTEMPTS};
+use crate::app::notifications::Notice;
 use crate::domain::account::AccountState;
+use crate::domain::codec::encode;
+use crate::domain::ids::NotificationId;
 use crate::domain::permissions::Action;
 use crate::domain::DomainError;
 use crate::event::{JsonObject, NewEvent, StreamId};
@@ -35,10 +38,12 @@ pub trait Command: Send + Sync {
     /// nothing).
     type Output: Send;
 
-    /// Reads the streams the decision rests on.
+    /// Reads the streams the decision rests on (which may depend on who
+    /// acts: the partner kit is the actor's platform's).
     fn load(
         &self,
         ledger: &Ledger,
+        context: &CommandContext,
     ) -> impl Future<Output = Result<Self::Facts, LedgerError>> + Send;
 
     /// Where the permission matrix is asked, and for what.
@@ -95,6 +100,7 @@ pub struct Decision<T = ()> {
     targets: Vec<(&'static str, String)>,
     names_nobody: bool,
     changes: Vec<Change>,
+    notices: Vec<Notice>,
     output: T,
 }
 
@@ -106,6 +112,7 @@ impl Decision<()> {
             targets: Vec::new(),
             names_nobody: false,
             changes: Vec::new(),
+            notices: Vec::new(),
             output: (),
         }
     }
@@ -115,6 +122,21 @@ impl<T> Decision<T> {
     /// An entity the activity entry is about.
     pub(crate) fn target(mut self, kind: &'static str, id: impl ToString) -> Self {
         self.targets.push((kind, id.to_string()));
+        self
+    }
+
+    /// The description names no person (it stays in clear when the targets
+    /// are people; see `crate::privacy`).
+    pub(crate) fn names_nobody(mut self) -> Self {
+        self.names_nobody = true;
+        self
+    }
+
+    /// An e-mail the command sends: recorded (`notification.queued`) in
+    /// the same append, handed to the notifier only once that append
+    /// succeeded — so no e-mail announces what did not happen.
+    pub(crate) fn notify(mut self, notice: Notice) -> Self {
+        self.notices.push(notice);
         self
     }
 
@@ -177,7 +199,7 @@ impl Ledger {
         command: C,
     ) -> Result<Ran<C::Output>, LedgerError> {
         for _ in 0..MAX_ATTEMPTS {
-            let facts = command.load(self).await?;
+            let facts = command.load(self, context).await?;
             let permission = command.permission(&facts)?;
             let account = permission.account.account_id.ok_or(DomainError::NotFound)?;
             let mut authorized = self
@@ -204,8 +226,15 @@ impl Ledger {
             if decision.names_nobody {
                 metadata = metadata.names_nobody();
             }
+            let mut notices = Vec::with_capacity(decision.notices.len());
+            for notice in decision.notices {
+                notices.push((
+                    notice.append(NotificationId(Uuid::now_v7()), &metadata)?,
+                    notice,
+                ));
+            }
             let metadata = metadata.to_json();
-            let appends = decision
+            let mut appends: Vec<StreamAppend> = decision
                 .changes
                 .into_iter()
                 .map(|change| {
@@ -217,12 +246,17 @@ impl Ledger {
                     StreamAppend::new(change.stream, change.expected, events)
                 })
                 .collect();
+            let (notice_appends, notices): (Vec<_>, Vec<_>) = notices.into_iter().unzip();
+            appends.extend(notice_appends);
             match self.append_sealed(appends).await {
                 Ok(outcome) => {
+                    for notice in &notices {
+                        self.deliver(notice);
+                    }
                     return Ok(Ran {
                         outcome,
                         output: decision.output,
-                    })
+                    });
                 }
                 Err(LedgerError::Store(StoreError::WrongExpectedVersion { .. })) => continue,
                 Err(e) => return Err(e),

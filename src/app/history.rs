@@ -12,9 +12,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use crate::app::codec::decode;
 use crate::app::ledger::{Ledger, LedgerError};
 use crate::domain::account::{self, AccountEvent, AccountState};
+use crate::domain::codec::decode;
 use crate::domain::ids::{AccountId, LicenseId, QuoteId, ServerId, TicketId, UserId};
 use crate::domain::license::{self, LicenseEvent, LicenseState};
 use crate::domain::quote::{self, QuoteEvent, QuoteState};

@@ -8,13 +8,13 @@ use std::future::Future;
 use chrono::Duration;
 use thiserror::Error;
 
-use crate::app::codec::{decode, encode, CodecError};
 use crate::app::context::{
     ActivityType, Actor, CommandContext, EventMetadata, EventRef, GrantBasis, GrantEvent,
 };
 use crate::app::members::SharedMemberIndex;
 use crate::app::stream_cache::{Decoded, DecodedStream, StreamCache};
 use crate::domain::account::{self, AccountEvent, AccountState};
+use crate::domain::codec::{decode, encode, CodecError};
 use crate::domain::email::Email;
 use crate::domain::ids::{
     AccountId, InvitationId, KitItemId, LicenseId, QuoteId, ServerId, SessionId, TicketId, UserId,
@@ -442,6 +442,22 @@ impl Ledger {
             user: Some(actor_id),
             because,
         })
+    }
+
+    /// Checks that the actor may do `action` in `account` (a read's
+    /// question; an unknown account is hidden like a forbidden one).
+    pub(crate) async fn authorize_in(
+        &self,
+        context: &CommandContext,
+        action: Action,
+        account: AccountId,
+    ) -> Result<(), LedgerError> {
+        let state = self.load_account(account).await?.state;
+        if !state.exists() {
+            return Err(Denied::Hidden.into());
+        }
+        self.authorize(context, action, &state).await?;
+        Ok(())
     }
 
     /// Decides and appends, deciding again whenever a stream moved between

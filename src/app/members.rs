@@ -12,76 +12,17 @@
 //! index is a full scan, a caught-up one a few rows), and a ledger without
 //! an index (tools, tests) scans the log as before.
 
-use std::sync::Arc;
-
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::app::history::AsOf;
 use crate::app::ledger::{Ledger, LedgerError};
 use crate::domain::ids::AccountId;
 use crate::event::EventType;
+pub use crate::read_ports::{IndexedMember, MemberIndex, MemberKind, SharedMemberIndex};
 use crate::store::{ReadFilter, StoreError};
 
 /// Creating events read per page of the tail.
 const TAIL_PAGE: usize = 1000;
-
-/// The kinds of entity an account holds and lists as of a moment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MemberKind {
-    User,
-    License,
-    Server,
-}
-
-impl MemberKind {
-    pub const ALL: [MemberKind; 3] = [MemberKind::User, MemberKind::License, MemberKind::Server];
-
-    /// As the API and the read model name it.
-    pub fn name(self) -> &'static str {
-        match self {
-            MemberKind::User => "user",
-            MemberKind::License => "license",
-            MemberKind::Server => "server",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.name() == name)
-    }
-
-    /// The event that creates one, and the payload field holding its id
-    /// (the account is the payload's `account_id`).
-    pub fn created_by(self) -> (&'static str, &'static str) {
-        match self {
-            MemberKind::User => ("user.created", "user_id"),
-            MemberKind::License => ("license.created", "license_id"),
-            MemberKind::Server => ("server.registered", "server_id"),
-        }
-    }
-}
-
-/// One entity the index knows, with its creating event's place in the log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IndexedMember {
-    pub id: String,
-    pub position: u64,
-    pub recorded_at: DateTime<Utc>,
-}
-
-/// The read model of who was created where.
-#[async_trait]
-pub trait MemberIndex: Send + Sync {
-    /// The position through which the index is complete, and the entities
-    /// of `kind` created in `account` at or before it, in log order.
-    async fn members(
-        &self,
-        kind: MemberKind,
-        account: AccountId,
-    ) -> Result<(u64, Vec<IndexedMember>), LedgerError>;
-}
-
-pub type SharedMemberIndex = Arc<dyn MemberIndex>;
 
 impl AsOf {
     /// Whether an event at `position`, recorded at `recorded_at`, is at or

@@ -10,14 +10,14 @@
 //!
 //! That pipeline is written once, in [`command`]: an action is a value
 //! implementing [`Command`] and [`Ledger::run`] executes it. Areas whose
-//! actions are command types live in a folder per area (`servers/`);
+//! actions are command types live in a folder per area (`servers/`, `tickets/`, `quotes/`, `partner_kit/`);
 //! the others still have a method per action on `Ledger`, moving over.
 
 pub mod access;
 pub mod audit;
-pub mod codec;
 pub mod command;
 pub mod context;
+pub mod facts;
 pub mod history;
 pub mod invitations;
 pub mod ledger;

@@ -10,17 +10,18 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::app::codec::encode;
 use crate::app::context::{ActivityType, CommandContext, EventMetadata};
 use crate::app::ledger::{account_id_of, Ledger, LedgerError};
+use crate::domain::codec::encode;
 use crate::domain::email::Email;
-use crate::domain::ids::{AccountId, InvitationId, NotificationId, UserId};
+use crate::domain::ids::{InvitationId, NotificationId, UserId};
 use crate::domain::notification::{self, Message, NotificationEvent, Preferences};
 use crate::domain::permissions::Action;
 use crate::domain::role::Role;
 use crate::domain::user;
 use crate::notify::OutgoingEmail;
 use crate::privacy::subject::Subject;
+pub use crate::read_ports::ActivitySource;
 use crate::store::{AppendOutcome, ExpectedVersion, StoreError, StreamAppend};
 
 /// Who an e-mail goes to.
@@ -101,21 +102,6 @@ impl Notice {
             vec![encode(&event, &metadata)?],
         ))
     }
-}
-
-/// What a digest run reads from the read models.
-#[async_trait::async_trait]
-pub trait ActivitySource: Send + Sync {
-    /// Users who chose digest categories.
-    async fn digest_recipients(&self) -> Result<Vec<UserId>, LedgerError>;
-    /// The customer organizations of a partner (none for others).
-    async fn customers_of(&self, account: AccountId) -> Result<Vec<AccountId>, LedgerError>;
-    /// Activity-log entries per action type in `accounts` during `period`.
-    async fn activity_counts(
-        &self,
-        accounts: &[AccountId],
-        period: notification::Period,
-    ) -> Result<Vec<(String, u64)>, LedgerError>;
 }
 
 impl Ledger {

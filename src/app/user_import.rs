@@ -24,9 +24,9 @@ use futures_util::{StreamExt, TryStreamExt};
 use thiserror::Error;
 use uuid::Uuid;
 
-use crate::app::codec::encode;
 use crate::app::context::{ActivityType, CommandContext};
 use crate::app::ledger::{append, Authorized, Ledger, LedgerError, MAX_ATTEMPTS};
+use crate::domain::codec::encode;
 use crate::domain::ids::{AccountId, LicenseId, UserId};
 use crate::domain::permissions::{Action, Denied};
 use crate::domain::user_import::{

@@ -19,6 +19,7 @@
 //!   normalized address records who holds it.
 
 pub mod account;
+pub mod codec;
 pub mod email;
 pub mod ids;
 pub mod invitation;

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::app::partner_kit as command;
 use crate::app::partner_kit::NewKitItem;
+use crate::app::Ran;
 use crate::domain::ids::KitItemId;
 use crate::domain::partner_kit::{Category, Description, ItemChange, Material, Title};
 use crate::domain::DomainError;
@@ -131,7 +133,14 @@ pub async fn publish(
     let outcome = state
         .auth
         .ledger()
-        .publish_kit_item(&caller.context, None, item_id, item)
+        .run(
+            &caller.context,
+            command::PublishKitItem {
+                platform: None,
+                item_id,
+                item,
+            },
+        )
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -152,14 +161,14 @@ pub async fn update(
     caller: Caller,
     ApiPath(item_id): ApiPath<KitItemId>,
     ApiJson(body): ApiJson<UpdateKitItem>,
-) -> Result<Json<Appended>, ApiError> {
+) -> Result<Ran, ApiError> {
     let change = body.change()?;
     let outcome = state
         .auth
         .ledger()
-        .update_kit_item(&caller.context, item_id, change)
+        .run(&caller.context, command::UpdateKitItem { item_id, change })
         .await?;
-    Ok(Json(Appended::from(&outcome)))
+    Ok(outcome)
 }
 
 /// `DELETE /v1/partner-kit/{id}` — withdraws the item (its history stays).
@@ -171,11 +180,11 @@ pub async fn withdraw(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(item_id): ApiPath<KitItemId>,
-) -> Result<Json<Appended>, ApiError> {
+) -> Result<Ran, ApiError> {
     let outcome = state
         .auth
         .ledger()
-        .withdraw_kit_item(&caller.context, item_id)
+        .run(&caller.context, command::WithdrawKitItem { item_id })
         .await?;
-    Ok(Json(Appended::from(&outcome)))
+    Ok(outcome)
 }

@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::app::quotes as command;
+use crate::app::Ran;
 use crate::domain::ids::{AccountId, QuoteId};
 use crate::domain::permissions::Action;
 use crate::domain::quote::{Currency, Note, Product, Seats, Terms, TermsChange, UnitPrice};
@@ -120,7 +122,15 @@ pub async fn create(
     let outcome = state
         .auth
         .ledger()
-        .create_quote(&caller.context, account_id, quote_id, terms, today())
+        .run(
+            &caller.context,
+            command::CreateQuote {
+                account_id,
+                quote_id,
+                terms,
+                today: today(),
+            },
+        )
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -203,14 +213,21 @@ pub async fn update(
     caller: Caller,
     ApiPath(quote_id): ApiPath<QuoteId>,
     ApiJson(body): ApiJson<UpdateQuote>,
-) -> Result<Json<Appended>, ApiError> {
+) -> Result<Ran, ApiError> {
     let change = body.change()?;
     let outcome = state
         .auth
         .ledger()
-        .update_quote(&caller.context, quote_id, change, today())
+        .run(
+            &caller.context,
+            command::UpdateQuote {
+                quote_id,
+                change,
+                today: today(),
+            },
+        )
         .await?;
-    Ok(Json(Appended::from(&outcome)))
+    Ok(outcome)
 }
 
 /// `POST /v1/quotes/{id}/send` — the customer's admins are e-mailed.
@@ -222,13 +239,19 @@ pub async fn send(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(quote_id): ApiPath<QuoteId>,
-) -> Result<Json<Appended>, ApiError> {
+) -> Result<Ran, ApiError> {
     let outcome = state
         .auth
         .ledger()
-        .send_quote(&caller.context, quote_id, today())
+        .run(
+            &caller.context,
+            command::SendQuote {
+                quote_id,
+                today: today(),
+            },
+        )
         .await?;
-    Ok(Json(Appended::from(&outcome)))
+    Ok(outcome)
 }
 
 /// `POST /v1/quotes/{id}/withdraw`
@@ -240,13 +263,13 @@ pub async fn withdraw(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(quote_id): ApiPath<QuoteId>,
-) -> Result<Json<Appended>, ApiError> {
+) -> Result<Ran, ApiError> {
     let outcome = state
         .auth
         .ledger()
-        .withdraw_quote(&caller.context, quote_id)
+        .run(&caller.context, command::WithdrawQuote { quote_id })
         .await?;
-    Ok(Json(Appended::from(&outcome)))
+    Ok(outcome)
 }
 
 /// `POST /v1/quotes/{id}/accept` — the customer's admins; records the
@@ -259,13 +282,19 @@ pub async fn accept(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(quote_id): ApiPath<QuoteId>,
-) -> Result<Json<Appended>, ApiError> {
+) -> Result<Ran, ApiError> {
     let outcome = state
         .auth
         .ledger()
-        .accept_quote(&caller.context, quote_id, today())
+        .run(
+            &caller.context,
+            command::AcceptQuote {
+                quote_id,
+                today: today(),
+            },
+        )
         .await?;
-    Ok(Json(Appended::from(&outcome)))
+    Ok(outcome)
 }
 
 /// `POST /v1/quotes/{id}/decline` `{reason?}` — the customer's admins.
@@ -278,12 +307,12 @@ pub async fn decline(
     caller: Caller,
     ApiPath(quote_id): ApiPath<QuoteId>,
     ApiJson(body): ApiJson<DeclineQuote>,
-) -> Result<Json<Appended>, ApiError> {
+) -> Result<Ran, ApiError> {
     let reason = body.reason.as_deref().map(Note::parse).transpose()?;
     let outcome = state
         .auth
         .ledger()
-        .decline_quote(&caller.context, quote_id, reason)
+        .run(&caller.context, command::DeclineQuote { quote_id, reason })
         .await?;
-    Ok(Json(Appended::from(&outcome)))
+    Ok(outcome)
 }

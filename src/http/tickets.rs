@@ -6,6 +6,8 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::app::tickets as command;
+use crate::app::Ran;
 use crate::domain::ids::{AccountId, TicketId};
 use crate::domain::permissions::Action;
 use crate::http::context::Caller;
@@ -60,12 +62,14 @@ pub async fn open(
     let outcome = state
         .auth
         .ledger()
-        .open_ticket(
+        .run(
             &caller.context,
-            account_id,
-            ticket_id,
-            &body.subject,
-            &body.description,
+            command::OpenTicket {
+                account_id,
+                ticket_id,
+                subject: body.subject,
+                description: body.description,
+            },
         )
         .await?;
     Ok((
@@ -112,18 +116,20 @@ pub async fn update(
     caller: Caller,
     ApiPath(ticket_id): ApiPath<TicketId>,
     ApiJson(body): ApiJson<UpdateTicket>,
-) -> Result<Json<Appended>, ApiError> {
+) -> Result<Ran, ApiError> {
     let outcome = state
         .auth
         .ledger()
-        .update_ticket(
+        .run(
             &caller.context,
-            ticket_id,
-            body.subject.as_deref(),
-            body.comment.as_deref(),
+            command::UpdateTicket {
+                ticket_id,
+                subject: body.subject,
+                comment: body.comment,
+            },
         )
         .await?;
-    Ok(Json(Appended::from(&outcome)))
+    Ok(outcome)
 }
 
 #[utoipa::path(post, path = "/v1/tickets/{ticket_id}/close", tag = "tickets",
@@ -135,11 +141,17 @@ pub async fn close(
     caller: Caller,
     ApiPath(ticket_id): ApiPath<TicketId>,
     ApiJson(body): ApiJson<CloseTicket>,
-) -> Result<Json<Appended>, ApiError> {
+) -> Result<Ran, ApiError> {
     let outcome = state
         .auth
         .ledger()
-        .close_ticket(&caller.context, ticket_id, &body.resolution)
+        .run(
+            &caller.context,
+            command::CloseTicket {
+                ticket_id,
+                resolution: body.resolution,
+            },
+        )
         .await?;
-    Ok(Json(Appended::from(&outcome)))
+    Ok(outcome)
 }

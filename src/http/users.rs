@@ -16,7 +16,6 @@ use uuid::Uuid;
 
 use crate::app::history::Entity;
 use crate::app::members::MemberKind;
-use crate::app::{CommandContext, Ledger};
 use crate::auth::password::Password;
 use crate::domain::email::Email;
 use crate::domain::ids::{AccountId, LicenseId, UserId};
@@ -118,23 +117,6 @@ fn parse_username(text: &str) -> Result<Username, ApiError> {
 
 fn parse_role(text: &str) -> Result<Role, ApiError> {
     Role::parse(text).map_err(|e| ApiError::invalid("unknown_role", e.to_string()))
-}
-
-impl Ledger {
-    /// Checks that the caller may do `action` in `account`.
-    pub(crate) async fn authorize_in(
-        &self,
-        context: &CommandContext,
-        action: Action,
-        account: AccountId,
-    ) -> Result<(), ApiError> {
-        let state = self.account(account).await?;
-        if !state.exists() {
-            return Err(ApiError::not_found());
-        }
-        self.authorize(context, action, &state).await?;
-        Ok(())
-    }
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -4,9 +4,9 @@
 //! removed: an entity deleted later was still created there, and an as-of
 //! read before the deletion lists it (the row holds ids only).
 
-use crate::app::members::MemberKind;
 use crate::event::RecordedEvent;
 use crate::projection::{OnConflict, ProjectionError, Projector, RowChange, SqlValue};
+use crate::read_ports::MemberKind;
 
 pub struct AccountEntitiesProjector;
 

@@ -392,11 +392,12 @@ pub(crate) fn entity_event<E: serde::de::DeserializeOwned>(
     else {
         return Ok(None);
     };
-    let decoded =
-        crate::app::codec::decode_known::<E>(event, types).map_err(|e| ProjectionError::Event {
+    let decoded = crate::domain::codec::decode_known::<E>(event, types).map_err(|e| {
+        ProjectionError::Event {
             position: event.position,
             reason: e.to_string(),
-        })?;
+        }
+    })?;
     Ok(decoded.map(|d| (id.to_owned(), d)))
 }
 

@@ -7,22 +7,20 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::app::members::{IndexedMember, MemberIndex, MemberKind};
-use crate::app::notifications::ActivitySource;
-use crate::app::LedgerError;
 use crate::domain::ids::{AccountId, UserId};
 use crate::domain::notification::Period;
 use crate::projection::query::Condition;
 use crate::projection::{account_entities, ProjectionError, ProjectionStore, SqlValue};
+use crate::read_ports::{ActivitySource, IndexedMember, MemberIndex, MemberKind};
 use crate::store::StoreError;
 
 /// The read models of one store, as the application reads them.
 pub struct ReadModels(pub Arc<dyn ProjectionStore>);
 
-fn ledger_error(e: ProjectionError) -> LedgerError {
+fn ledger_error(e: ProjectionError) -> StoreError {
     match e {
-        ProjectionError::Store(e) => LedgerError::Store(e),
-        other => LedgerError::Store(StoreError::Unavailable(other.to_string())),
+        ProjectionError::Store(e) => e,
+        other => StoreError::Unavailable(other.to_string()),
     }
 }
 
@@ -31,7 +29,7 @@ const LIMIT: usize = 1_000_000;
 
 #[async_trait]
 impl ActivitySource for ReadModels {
-    async fn digest_recipients(&self) -> Result<Vec<UserId>, LedgerError> {
+    async fn digest_recipients(&self) -> Result<Vec<UserId>, StoreError> {
         let mut users = Vec::new();
         for frequency in ["daily", "weekly"] {
             let rows = self
@@ -53,7 +51,7 @@ impl ActivitySource for ReadModels {
         Ok(users)
     }
 
-    async fn customers_of(&self, account: AccountId) -> Result<Vec<AccountId>, LedgerError> {
+    async fn customers_of(&self, account: AccountId) -> Result<Vec<AccountId>, StoreError> {
         let rows = self
             .0
             .fetch(
@@ -75,7 +73,7 @@ impl ActivitySource for ReadModels {
         &self,
         accounts: &[AccountId],
         period: Period,
-    ) -> Result<Vec<(String, u64)>, LedgerError> {
+    ) -> Result<Vec<(String, u64)>, StoreError> {
         let accounts: Vec<String> = accounts.iter().map(ToString::to_string).collect();
         self.0
             .activity_counts(&accounts, period.from, period.to)
@@ -90,7 +88,7 @@ impl MemberIndex for ReadModels {
         &self,
         kind: MemberKind,
         account: AccountId,
-    ) -> Result<(u64, Vec<IndexedMember>), LedgerError> {
+    ) -> Result<(u64, Vec<IndexedMember>), StoreError> {
         // The checkpoint first: rows and checkpoint commit together, so
         // every row at or before it is there when the rows are read (later
         // rows are left to the log).
@@ -132,7 +130,7 @@ impl MemberIndex for ReadModels {
                         .with_timezone(&Utc),
                 })
             })
-            .collect::<Result<Vec<_>, LedgerError>>()?;
+            .collect::<Result<Vec<_>, StoreError>>()?;
         Ok((through, members))
     }
 }

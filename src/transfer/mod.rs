@@ -1,5 +1,5 @@
 //! Moving a log in and out as NDJSON: one envelope per line, with exactly
-//! the envelope's field names (see ARCHITECTURE.md).
+//! the envelope's field names (see schema/LOG_FORMAT.md).
 //!
 //! Export and import are each other's inverse: exporting a store and
 //! importing the file into an empty store gives identical positions and

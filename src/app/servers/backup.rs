@@ -2,7 +2,7 @@
 //! under an id the caller chose, and restored from one of them.
 
 use crate::app::command::{Command, Decision, Permission};
-use crate::app::context::ActivityType;
+use crate::app::context::{ActivityType, CommandContext};
 use crate::app::ledger::{Authorized, Ledger, LedgerError};
 use crate::app::servers::ServerFacts;
 use crate::domain::ids::ServerId;
@@ -20,7 +20,7 @@ impl Command for BackUpServer {
     type Facts = ServerFacts;
     type Output = ();
 
-    async fn load(&self, ledger: &Ledger) -> Result<ServerFacts, LedgerError> {
+    async fn load(&self, ledger: &Ledger, _: &CommandContext) -> Result<ServerFacts, LedgerError> {
         ServerFacts::load(ledger, self.server_id).await
     }
 
@@ -49,7 +49,7 @@ impl Command for RestoreServerBackup {
     type Facts = ServerFacts;
     type Output = ();
 
-    async fn load(&self, ledger: &Ledger) -> Result<ServerFacts, LedgerError> {
+    async fn load(&self, ledger: &Ledger, _: &CommandContext) -> Result<ServerFacts, LedgerError> {
         ServerFacts::load(ledger, self.server_id).await
     }
 

@@ -3,7 +3,7 @@
 //! management.
 
 use crate::app::command::{Change, Command, Decision, Permission};
-use crate::app::context::ActivityType;
+use crate::app::context::{ActivityType, CommandContext};
 use crate::app::ledger::{Authorized, Ledger, LedgerError, Loaded};
 use crate::app::servers::ServerFacts;
 use crate::domain::ids::{LicenseId, ServerId};
@@ -32,7 +32,7 @@ impl Command for ChangeServerLicense {
     type Facts = LicenseFacts;
     type Output = ();
 
-    async fn load(&self, ledger: &Ledger) -> Result<LicenseFacts, LedgerError> {
+    async fn load(&self, ledger: &Ledger, _: &CommandContext) -> Result<LicenseFacts, LedgerError> {
         let server = ServerFacts::load(ledger, self.server_id).await?;
         let new = match self.license_id {
             Some(id) => Some((id, ledger.load_license(id).await?)),

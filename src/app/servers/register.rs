@@ -5,7 +5,7 @@
 //! revoke it).
 
 use crate::app::command::{Change, Command, Decision, Permission};
-use crate::app::context::ActivityType;
+use crate::app::context::{ActivityType, CommandContext};
 use crate::app::ledger::{Authorized, Ledger, LedgerError, Loaded};
 use crate::domain::account::AccountState;
 use crate::domain::ids::{AccountId, ServerId};
@@ -33,7 +33,7 @@ impl Command for RegisterServer {
     type Facts = Registration;
     type Output = ();
 
-    async fn load(&self, ledger: &Ledger) -> Result<Registration, LedgerError> {
+    async fn load(&self, ledger: &Ledger, _: &CommandContext) -> Result<Registration, LedgerError> {
         Ok(Registration {
             account: ledger.load_account(self.account_id).await?,
             server: ledger.load_server(self.server_id).await?,

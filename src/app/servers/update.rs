@@ -1,7 +1,7 @@
 //! `UpdateServer`: name, location and notification settings.
 
 use crate::app::command::{Command, Decision, Permission};
-use crate::app::context::ActivityType;
+use crate::app::context::{ActivityType, CommandContext};
 use crate::app::ledger::{Authorized, Ledger, LedgerError};
 use crate::app::servers::ServerFacts;
 use crate::domain::ids::ServerId;
@@ -21,7 +21,7 @@ impl Command for UpdateServer {
     type Facts = ServerFacts;
     type Output = ();
 
-    async fn load(&self, ledger: &Ledger) -> Result<ServerFacts, LedgerError> {
+    async fn load(&self, ledger: &Ledger, _: &CommandContext) -> Result<ServerFacts, LedgerError> {
         ServerFacts::load(ledger, self.server_id).await
     }
 
