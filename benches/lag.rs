@@ -244,7 +244,7 @@ async fn run(url: &str) -> BenchResult<()> {
     };
     let backend = Backend::open(&location, Migrations::Apply).await?;
     let head = backend.shared().head().await?.position;
-    if head == 0 {
+    let portal_events = if head == 0 {
         let mut generated = Vec::new();
         let made = generate(42, Scale::for_events(events), &mut generated)?;
         portal_ledger::transfer::import::import_ndjson(
@@ -254,9 +254,11 @@ async fn run(url: &str) -> BenchResult<()> {
         )
         .await?;
         println!("imported a generated portal of {} events", made.events);
+        made.events
     } else {
         println!("reusing a portal of {head} events");
-    }
+        head
+    };
     // As an operator does after an import: one rebuild of every projection
     // (the bulk path), so that `serve` starts caught up.
     let rebuilt = Instant::now();
@@ -421,8 +423,7 @@ async fn run(url: &str) -> BenchResult<()> {
         lags.last().copied().unwrap_or(f64::NAN)
     );
     println!(
-        "server resident memory, peak: {peak_mib:.0} MiB on a {}-event portal (target < 150 MiB at 10 M)",
-        made.events
+        "server resident memory, peak: {peak_mib:.0} MiB on a {portal_events}-event portal (target < 150 MiB at 10 M)"
     );
     drop(served);
     Ok(())

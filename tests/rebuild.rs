@@ -444,3 +444,37 @@ async fn a_swap_waits_for_a_long_reader_without_blocking_the_others() {
         tickets
     );
 }
+
+/// A copy fills with autovacuum off (it only grows; its statistics are
+/// taken once it is indexed); the table swapped in is vacuumed like any.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_swapped_in_table_is_autovacuumed_again() {
+    let t = TestStore::new(support::Kind::Postgres).await;
+    portal(&t, 500).await;
+    let projections = Projections::new(t.store.clone(), t.personal.clone(), target(&t).await);
+    projections.catch_up_all().await.unwrap();
+    projections
+        .rebuild(&["tickets".to_owned()], &mut |_, _| {})
+        .await
+        .unwrap();
+    let client = t.database.as_ref().unwrap().owner_client().await;
+    let options: Option<Vec<String>> = client
+        .query_one(
+            "SELECT reloptions FROM pg_class WHERE oid = 'proj_tickets'::regclass",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(options, None, "the live table keeps the fill's settings");
+    let analyzed: bool = client
+        .query_one(
+            "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables \
+             WHERE relname = 'proj_tickets'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(analyzed, "the copy is analyzed before it is swapped in");
+}
