@@ -40,7 +40,7 @@ use portal_ledger::app::Ledger;
 use portal_ledger::backend::{open_projections, Backend, Migrations, StoreLocation};
 use portal_ledger::domain::ids::{AccountId, UserId};
 use portal_ledger::generate::{generate, Scale};
-use portal_ledger::http::activity::{search_conditions, ActivityFilter};
+use portal_ledger::projection::activity_search::{search_conditions, ActivityFilter};
 use portal_ledger::projection::read_models::ReadModels;
 use portal_ledger::projection::runner::Projections;
 use portal_ledger::projection::SqlValue;
@@ -398,7 +398,7 @@ async fn run(url: &str, events: Option<u64>, iterations: usize) -> BenchResult<(
             async move {
                 let conditions = search_conditions(target.as_ref(), filter, visibility)
                     .await
-                    .map_err(|e| format!("{}: {}", e.code, e.message))?;
+                    .map_err(|e| e.to_string())?;
                 Ok(target
                     .query("proj_activity", &conditions, "position DESC", PAGE)
                     .await?
@@ -426,7 +426,7 @@ async fn run(url: &str, events: Option<u64>, iterations: usize) -> BenchResult<(
     loop {
         let conditions = search_conditions(target.as_ref(), &filter, &partner_scope)
             .await
-            .map_err(|e| format!("{}: {}", e.code, e.message))?;
+            .map_err(|e| e.to_string())?;
         let rows = target
             .query("proj_activity", &conditions, "position DESC", 1000)
             .await?;

@@ -1821,7 +1821,7 @@ async fn postgres_serves_folded_searches_from_their_indexes() {
 async fn postgres_merges_ordered_scans_for_several_accounts_and_types() {
     use portal_ledger::app::audit::Visibility;
     use portal_ledger::domain::ids::AccountId;
-    use portal_ledger::http::activity::{conditions, ActivityFilter};
+    use portal_ledger::projection::activity_search::{conditions, ActivityFilter};
     use portal_ledger::projection::query::select;
     use portal_ledger::projection::{Dialect, SqlValue};
 

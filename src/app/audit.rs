@@ -12,24 +12,7 @@ use crate::domain::ids::AccountId;
 use crate::domain::permissions::{self, Action, Relation};
 use crate::domain::role::AccountKind;
 use crate::domain::user;
-
-/// The accounts a caller may audit.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Visibility {
-    /// Every account (the platform's staff with the right).
-    All,
-    /// These accounts only (never empty).
-    Accounts(Vec<AccountId>),
-}
-
-impl Visibility {
-    pub fn allows(&self, account: AccountId) -> bool {
-        match self {
-            Visibility::All => true,
-            Visibility::Accounts(accounts) => accounts.contains(&account),
-        }
-    }
-}
+pub use crate::domain::visibility::Visibility;
 
 impl Ledger {
     /// What `context`'s actor may audit for `action` (a read action such as

@@ -11,7 +11,6 @@ use thiserror::Error;
 use crate::app::context::{
     ActivityType, Actor, CommandContext, EventMetadata, EventRef, GrantBasis, GrantEvent,
 };
-use crate::app::members::SharedMemberIndex;
 use crate::app::stream_cache::{Decoded, DecodedStream, StreamCache};
 use crate::domain::account::{self, AccountEvent, AccountState};
 use crate::domain::codec::{decode, encode, CodecError};
@@ -36,6 +35,7 @@ use crate::domain::DomainError;
 use crate::event::{RecordedEvent, StreamId};
 use crate::notify::{LogNotifier, SharedNotifier};
 use crate::privacy::{PrivacyError, SharedPersonalData};
+use crate::read_ports::SharedMemberIndex;
 use crate::store::{AppendOutcome, ExpectedVersion, SharedStore, StoreError, StreamAppend};
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -36,6 +36,7 @@ pub mod ticket;
 pub mod user;
 pub mod user_import;
 pub mod username;
+pub mod visibility;
 
 use thiserror::Error;
 

@@ -66,11 +66,16 @@ pub async fn list(
     State(state): State<AppState>,
     ApiQuery(after): ApiQuery<ReadAfter>,
 ) -> Result<Json<CheckpointsPage>, ApiError> {
-    caught_up(&state, &after, &["proj_checkpoints"]).await?;
+    caught_up(&state, &after, &[crate::projection::checkpoints::TABLE]).await?;
     let checkpoints = state
         .projections
         .target()
-        .fetch("proj_checkpoints", &[], "position DESC", 100)
+        .fetch(
+            crate::projection::checkpoints::TABLE,
+            &[],
+            "position DESC",
+            100,
+        )
         .await?;
     Ok(Json(CheckpointsPage { checkpoints }))
 }

@@ -115,7 +115,7 @@ pub async fn list(
         after.position,
         AccountRows {
             action: Action::ViewUsers,
-            table: "proj_invitations",
+            table: crate::projection::invitations::TABLE,
             order_by: "created_at DESC, invitation_id",
             limit: PAGE_LIMIT,
         },
@@ -128,7 +128,7 @@ pub async fn list(
         let email_key = row["email_key"].as_str().unwrap_or_default().to_owned();
         let users = target
             .fetch(
-                "proj_users",
+                crate::projection::users::TABLE,
                 &[("email_key", SqlValue::text(email_key))],
                 "user_id",
                 10,

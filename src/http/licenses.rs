@@ -96,7 +96,7 @@ pub async fn list(
         after.position,
         AccountRows {
             action: Action::ViewLicenses,
-            table: "proj_licenses",
+            table: crate::projection::licenses::LICENSES,
             order_by: "product, license_id",
             limit: PAGE_LIMIT,
         },

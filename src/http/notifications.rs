@@ -89,7 +89,7 @@ pub async fn list_outbox(
         after.position,
         AccountRows {
             action: Action::ViewUsers,
-            table: "proj_outbox",
+            table: crate::projection::outbox::TABLE,
             order_by: "position DESC",
             limit: PAGE_LIMIT,
         },

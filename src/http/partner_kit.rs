@@ -104,12 +104,12 @@ pub async fn list(
         .ledger()
         .may_view_partner_kit(&caller.context)
         .await?;
-    caught_up(&state, &after, &["proj_partner_kit"]).await?;
+    caught_up(&state, &after, &[crate::projection::partner_kit::TABLE]).await?;
     let items = state
         .projections
         .target()
         .fetch(
-            "proj_partner_kit",
+            crate::projection::partner_kit::TABLE,
             &[],
             "category, title, item_id",
             PAGE_LIMIT,

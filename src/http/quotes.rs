@@ -159,7 +159,7 @@ pub async fn list(
         after.position,
         AccountRows {
             action: Action::ViewQuotes,
-            table: "proj_quotes",
+            table: crate::projection::quotes::TABLE,
             order_by: "created_at DESC, quote_id",
             limit: PAGE_LIMIT,
         },
@@ -186,12 +186,12 @@ pub async fn get(
         .ledger()
         .authorize_in(&caller.context, Action::ViewQuotes, account)
         .await?;
-    caught_up(&state, &after, &["proj_quotes"]).await?;
+    caught_up(&state, &after, &[crate::projection::quotes::TABLE]).await?;
     let rows = state
         .projections
         .target()
         .fetch(
-            "proj_quotes",
+            crate::projection::quotes::TABLE,
             &[("quote_id", SqlValue::text(quote_id.to_string()))],
             "quote_id",
             1,

@@ -152,7 +152,7 @@ pub async fn list(
         after.position,
         AccountRows {
             action: Action::ViewServers,
-            table: "proj_servers",
+            table: crate::projection::servers::TABLE,
             order_by: "name, server_id",
             limit: PAGE_LIMIT,
         },

@@ -177,7 +177,7 @@ pub async fn list_sessions(
         after.position,
         AccountRows {
             action: Action::ViewUsers,
-            table: "proj_sessions",
+            table: crate::projection::sessions::TABLE,
             order_by: "opened_at DESC",
             limit: PAGE_LIMIT,
         },

@@ -98,7 +98,7 @@ pub async fn list(
         after.position,
         AccountRows {
             action: Action::ViewTickets,
-            table: "proj_tickets",
+            table: crate::projection::tickets::TABLE,
             order_by: "created_at DESC, ticket_id",
             limit: PAGE_LIMIT,
         },

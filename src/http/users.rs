@@ -204,7 +204,7 @@ pub async fn get_account(
         after.position,
         AccountRows {
             action: Action::ViewAccount,
-            table: "proj_accounts",
+            table: crate::projection::accounts::TABLE,
             order_by: "account_id",
             limit: 1,
         },
@@ -360,7 +360,7 @@ pub async fn list_users(
         query.position,
         AccountRows {
             action: Action::ViewUsers,
-            table: "proj_users",
+            table: crate::projection::users::TABLE,
             order_by: "email, user_id",
             limit: PAGE_LIMIT,
         },
@@ -370,7 +370,7 @@ pub async fn list_users(
     if let Some(license) = query.license {
         let holders: std::collections::HashSet<String> = target
             .fetch(
-                "proj_license_assignments",
+                crate::projection::licenses::ASSIGNMENTS,
                 &[("license_id", SqlValue::text(license.to_string()))],
                 "user_id",
                 usize::MAX >> 1,
@@ -490,14 +490,14 @@ pub async fn get_user(
         &ReadAfter {
             position: at.position,
         },
-        &["proj_users"],
+        &[crate::projection::users::TABLE],
     )
     .await?;
     let rows = state
         .projections
         .target()
         .fetch(
-            "proj_users",
+            crate::projection::users::TABLE,
             &[("user_id", SqlValue::text(user_id.to_string()))],
             "user_id",
             1,

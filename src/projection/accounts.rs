@@ -9,7 +9,7 @@ use crate::projection::{
 
 pub struct AccountsProjector;
 
-const TABLE: &str = "proj_accounts";
+pub const TABLE: &str = "proj_accounts";
 
 impl Projector for AccountsProjector {
     fn name(&self) -> &'static str {

@@ -8,7 +8,7 @@ use crate::projection::{OnConflict, ProjectionError, Projector, RowChange, SqlVa
 
 pub struct CheckpointsProjector;
 
-const TABLE: &str = "proj_checkpoints";
+pub const TABLE: &str = "proj_checkpoints";
 
 impl Projector for CheckpointsProjector {
     fn name(&self) -> &'static str {

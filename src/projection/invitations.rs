@@ -13,7 +13,7 @@ use crate::projection::{
 
 pub struct InvitationsProjector;
 
-const TABLE: &str = "proj_invitations";
+pub const TABLE: &str = "proj_invitations";
 
 impl Projector for InvitationsProjector {
     fn name(&self) -> &'static str {

@@ -10,8 +10,8 @@ use crate::projection::{
 
 pub struct LicensesProjector;
 
-const LICENSES: &str = "proj_licenses";
-const ASSIGNMENTS: &str = "proj_license_assignments";
+pub const LICENSES: &str = "proj_licenses";
+pub const ASSIGNMENTS: &str = "proj_license_assignments";
 
 impl Projector for LicensesProjector {
     fn name(&self) -> &'static str {

@@ -13,6 +13,7 @@
 pub mod account_entities;
 pub mod accounts;
 pub mod activity;
+pub mod activity_search;
 pub mod checkpoints;
 pub mod compact;
 pub mod digest;

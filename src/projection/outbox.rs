@@ -19,7 +19,7 @@ use crate::projection::{
 
 pub struct OutboxProjector;
 
-const TABLE: &str = "proj_outbox";
+pub const TABLE: &str = "proj_outbox";
 
 impl Projector for OutboxProjector {
     fn name(&self) -> &'static str {

@@ -10,7 +10,7 @@ use crate::projection::{
 
 pub struct PartnerKitProjector;
 
-const TABLE: &str = "proj_partner_kit";
+pub const TABLE: &str = "proj_partner_kit";
 
 fn material_columns(material: &Material) -> [(&'static str, SqlValue); 2] {
     [

@@ -9,7 +9,7 @@ use crate::projection::{
 
 pub struct QuotesProjector;
 
-const TABLE: &str = "proj_quotes";
+pub const TABLE: &str = "proj_quotes";
 
 fn int(n: u64) -> SqlValue {
     SqlValue::Int(Some(i64::try_from(n).unwrap_or(i64::MAX)))

@@ -10,7 +10,7 @@ use crate::projection::{
 
 pub struct ServersProjector;
 
-const TABLE: &str = "proj_servers";
+pub const TABLE: &str = "proj_servers";
 
 fn flag(on: bool) -> SqlValue {
     SqlValue::Int(Some(i64::from(on)))

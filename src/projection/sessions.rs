@@ -14,7 +14,7 @@ use crate::projection::{
 
 pub struct SessionsProjector;
 
-const TABLE: &str = "proj_sessions";
+pub const TABLE: &str = "proj_sessions";
 
 impl Projector for SessionsProjector {
     fn name(&self) -> &'static str {

@@ -9,7 +9,7 @@ use crate::projection::{
 
 pub struct TicketsProjector;
 
-const TABLE: &str = "proj_tickets";
+pub const TABLE: &str = "proj_tickets";
 
 impl Projector for TicketsProjector {
     fn name(&self) -> &'static str {

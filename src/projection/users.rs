@@ -18,7 +18,7 @@ use crate::projection::{
 
 pub struct UsersProjector;
 
-const TABLE: &str = "proj_users";
+pub const TABLE: &str = "proj_users";
 /// Trusted login locations, one row per user and address.
 const LOCATIONS: &str = "proj_trusted_locations";
 
