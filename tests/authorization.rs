@@ -36,6 +36,7 @@ use std::fmt;
 
 use axum_test::TestRequest;
 use chrono::Utc;
+use portal_ledger::app::licenses;
 use portal_ledger::app::partner_kit;
 use portal_ledger::app::partner_kit::NewKitItem;
 use portal_ledger::app::quotes;
@@ -954,7 +955,15 @@ impl Env {
             Need::License | Need::LicenseAndMember | Need::LicenseHeld => {
                 let license = LicenseId(Uuid::now_v7());
                 ledger
-                    .create_license(&system(), account, license, "Pro", 5)
+                    .run(
+                        &system(),
+                        licenses::CreateLicense {
+                            account_id: account,
+                            license_id: license,
+                            product: String::from("Pro"),
+                            seats: 5,
+                        },
+                    )
                     .await
                     .unwrap();
                 target.license = Some(license);
@@ -962,7 +971,13 @@ impl Env {
                     let user = self.create_user(account, Role::Regular).await;
                     if need == Need::LicenseHeld {
                         ledger
-                            .assign_license(&system(), license, &[user])
+                            .run(
+                                &system(),
+                                licenses::AssignLicense {
+                                    license_id: license,
+                                    users: vec![user],
+                                },
+                            )
                             .await
                             .unwrap();
                     }
@@ -1028,7 +1043,15 @@ impl Env {
                     .unwrap();
                 let license = LicenseId(Uuid::now_v7());
                 ledger
-                    .create_license(&system(), account, license, "Pro", 5)
+                    .run(
+                        &system(),
+                        licenses::CreateLicense {
+                            account_id: account,
+                            license_id: license,
+                            product: String::from("Pro"),
+                            seats: 5,
+                        },
+                    )
                     .await
                     .unwrap();
                 target.server = Some(server);

@@ -5,6 +5,7 @@
 mod support;
 
 use chrono::{Duration, Utc};
+use portal_ledger::app::licenses;
 use portal_ledger::app::{CommandContext, Ledger, LedgerError};
 use portal_ledger::domain::email::Email;
 use portal_ledger::domain::ids::{AccountId, LicenseId, UserId};
@@ -64,14 +65,30 @@ on_both_backends!(
         let o = org_with_users(&t, 10).await;
         let license = LicenseId(Uuid::now_v7());
         o.ledger
-            .create_license(&o.admin, o.org, license, "Pro", 3)
+            .run(
+                &o.admin,
+                licenses::CreateLicense {
+                    account_id: o.org,
+                    license_id: license,
+                    product: String::from("Pro"),
+                    seats: 3,
+                },
+            )
             .await
             .unwrap();
         let mut tasks = Vec::new();
         for user in o.users.clone() {
             let (ledger, admin) = (o.ledger.clone(), o.admin.clone());
             tasks.push(tokio::spawn(async move {
-                ledger.assign_license(&admin, license, &[user]).await
+                ledger
+                    .run(
+                        &admin,
+                        licenses::AssignLicense {
+                            license_id: license,
+                            users: vec![user],
+                        },
+                    )
+                    .await
             }));
         }
         let mut won = 0;
@@ -109,13 +126,27 @@ on_both_backends!(
         let o = org_with_users(&t, 3).await;
         let license = LicenseId(Uuid::now_v7());
         o.ledger
-            .create_license(&o.admin, o.org, license, "Pro", 2)
+            .run(
+                &o.admin,
+                licenses::CreateLicense {
+                    account_id: o.org,
+                    license_id: license,
+                    product: String::from("Pro"),
+                    seats: 2,
+                },
+            )
             .await
             .unwrap();
         let head = t.store.head().await.unwrap();
         let err = o
             .ledger
-            .assign_license(&o.admin, license, &o.users)
+            .run(
+                &o.admin,
+                licenses::AssignLicense {
+                    license_id: license,
+                    users: o.users.to_vec(),
+                },
+            )
             .await
             .unwrap_err();
         assert_eq!(
@@ -127,18 +158,45 @@ on_both_backends!(
         );
         assert_eq!(t.store.head().await.unwrap(), head);
         o.ledger
-            .assign_license(&o.admin, license, &o.users[..2])
+            .run(
+                &o.admin,
+                licenses::AssignLicense {
+                    license_id: license,
+                    users: o.users[..2].to_vec(),
+                },
+            )
             .await
             .unwrap();
         let err = o
             .ledger
-            .change_seats(&o.admin, license, 1)
+            .run(
+                &o.admin,
+                licenses::ChangeSeats {
+                    license_id: license,
+                    seats: 1,
+                },
+            )
             .await
             .unwrap_err();
         assert_eq!(domain(err), DomainError::SeatsInUse { in_use: 2 });
-        o.ledger.change_seats(&o.admin, license, 3).await.unwrap();
         o.ledger
-            .release_license(&o.admin, license, &o.users[..1])
+            .run(
+                &o.admin,
+                licenses::ChangeSeats {
+                    license_id: license,
+                    seats: 3,
+                },
+            )
+            .await
+            .unwrap();
+        o.ledger
+            .run(
+                &o.admin,
+                licenses::ReleaseLicense {
+                    license_id: license,
+                    users: o.users[..1].to_vec(),
+                },
+            )
             .await
             .unwrap();
         assert!(!o
@@ -148,11 +206,25 @@ on_both_backends!(
             .unwrap()
             .licenses
             .contains(&license));
-        o.ledger.cancel_license(&o.admin, license).await.unwrap();
+        o.ledger
+            .run(
+                &o.admin,
+                licenses::CancelLicense {
+                    license_id: license,
+                },
+            )
+            .await
+            .unwrap();
         assert!(o.ledger.user(o.users[1]).await.unwrap().licenses.is_empty());
         let err = o
             .ledger
-            .assign_license(&o.admin, license, &o.users[..1])
+            .run(
+                &o.admin,
+                licenses::AssignLicense {
+                    license_id: license,
+                    users: o.users[..1].to_vec(),
+                },
+            )
             .await
             .unwrap_err();
         assert_eq!(domain(err), DomainError::LicenseCancelled);
@@ -165,20 +237,48 @@ on_both_backends!(
         let o = org_with_users(&t, 3).await;
         let (pro, basic) = (LicenseId(Uuid::now_v7()), LicenseId(Uuid::now_v7()));
         o.ledger
-            .create_license(&o.admin, o.org, pro, "Pro", 1)
+            .run(
+                &o.admin,
+                licenses::CreateLicense {
+                    account_id: o.org,
+                    license_id: pro,
+                    product: String::from("Pro"),
+                    seats: 1,
+                },
+            )
             .await
             .unwrap();
         o.ledger
-            .create_license(&o.admin, o.org, basic, "Basic", 5)
+            .run(
+                &o.admin,
+                licenses::CreateLicense {
+                    account_id: o.org,
+                    license_id: basic,
+                    product: String::from("Basic"),
+                    seats: 5,
+                },
+            )
             .await
             .unwrap();
         let user = o.users[0];
         o.ledger
-            .assign_license(&o.admin, pro, &[user])
+            .run(
+                &o.admin,
+                licenses::AssignLicense {
+                    license_id: pro,
+                    users: vec![user],
+                },
+            )
             .await
             .unwrap();
         o.ledger
-            .assign_license(&o.admin, basic, &[user])
+            .run(
+                &o.admin,
+                licenses::AssignLicense {
+                    license_id: basic,
+                    users: vec![user],
+                },
+            )
             .await
             .unwrap();
 
@@ -186,7 +286,13 @@ on_both_backends!(
         assert!(o.ledger.user(user).await.unwrap().licenses.is_empty());
         // The only Pro seat goes to someone else meanwhile.
         o.ledger
-            .assign_license(&o.admin, pro, &[o.users[1]])
+            .run(
+                &o.admin,
+                licenses::AssignLicense {
+                    license_id: pro,
+                    users: vec![o.users[1]],
+                },
+            )
             .await
             .unwrap();
 
@@ -211,7 +317,15 @@ on_both_backends!(
         let o = org_with_users(&t, 1).await;
         let license = LicenseId(Uuid::now_v7());
         o.ledger
-            .create_license(&o.admin, o.org, license, "Pro", 2)
+            .run(
+                &o.admin,
+                licenses::CreateLicense {
+                    account_id: o.org,
+                    license_id: license,
+                    product: String::from("Pro"),
+                    seats: 2,
+                },
+            )
             .await
             .unwrap();
         let regular = CommandContext::as_user(o.users[0]);
@@ -230,10 +344,12 @@ on_both_backends!(
             .unwrap();
         let err = o
             .ledger
-            .assign_license(
+            .run(
                 &CommandContext::as_user(support.user_id),
-                license,
-                &[o.users[0]],
+                licenses::AssignLicense {
+                    license_id: license,
+                    users: vec![o.users[0]],
+                },
             )
             .await
             .unwrap_err();
@@ -242,7 +358,13 @@ on_both_backends!(
             "{err}"
         );
         o.ledger
-            .assign_license(&regular, license, &[o.users[0]])
+            .run(
+                &regular,
+                licenses::AssignLicense {
+                    license_id: license,
+                    users: vec![o.users[0]],
+                },
+            )
             .await
             .unwrap();
 
@@ -250,13 +372,27 @@ on_both_backends!(
         let other = org_with_users(&t, 1).await;
         let err = o
             .ledger
-            .assign_license(&o.admin, license, &[other.users[0]])
+            .run(
+                &o.admin,
+                licenses::AssignLicense {
+                    license_id: license,
+                    users: vec![other.users[0]],
+                },
+            )
             .await
             .unwrap_err();
         assert_eq!(domain(err), DomainError::NotLicensable);
         let err = other
             .ledger
-            .create_license(&other.admin, o.org, LicenseId(Uuid::now_v7()), "X", 1)
+            .run(
+                &other.admin,
+                licenses::CreateLicense {
+                    account_id: o.org,
+                    license_id: LicenseId(Uuid::now_v7()),
+                    product: String::from("X"),
+                    seats: 1,
+                },
+            )
             .await
             .unwrap_err();
         assert!(matches!(err, LedgerError::Denied(Denied::Hidden)), "{err}");

@@ -8,6 +8,7 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use portal_ledger::app::licenses;
 use portal_ledger::app::partner_kit;
 use portal_ledger::app::quotes;
 use portal_ledger::app::servers;
@@ -93,15 +94,35 @@ on_both_backends!(
             .unwrap();
         let license = portal_ledger::domain::ids::LicenseId(Uuid::now_v7());
         ledger
-            .create_license(&admin, org, license, "Pro", 3)
+            .run(
+                &admin,
+                licenses::CreateLicense {
+                    account_id: org,
+                    license_id: license,
+                    product: String::from("Pro"),
+                    seats: 3,
+                },
+            )
             .await
             .unwrap();
         ledger
-            .assign_license(&admin, license, &[users[1], users[2], users[3]])
+            .run(
+                &admin,
+                licenses::AssignLicense {
+                    license_id: license,
+                    users: vec![users[1], users[2], users[3]],
+                },
+            )
             .await
             .unwrap();
         ledger
-            .release_license(&admin, license, &[users[3]])
+            .run(
+                &admin,
+                licenses::ReleaseLicense {
+                    license_id: license,
+                    users: vec![users[3]],
+                },
+            )
             .await
             .unwrap();
         // Partner staff assigned to customers, then to one of them.
@@ -147,11 +168,25 @@ on_both_backends!(
         // A second license for users[2]: the set grows one by one.
         let second = portal_ledger::domain::ids::LicenseId(Uuid::now_v7());
         ledger
-            .create_license(&admin, org, second, "Plus", 2)
+            .run(
+                &admin,
+                licenses::CreateLicense {
+                    account_id: org,
+                    license_id: second,
+                    product: String::from("Plus"),
+                    seats: 2,
+                },
+            )
             .await
             .unwrap();
         ledger
-            .assign_license(&admin, second, &[users[2]])
+            .run(
+                &admin,
+                licenses::AssignLicense {
+                    license_id: second,
+                    users: vec![users[2]],
+                },
+            )
             .await
             .unwrap();
         let last = ledger.delete_user(&admin, users[1]).await.unwrap();
@@ -460,11 +495,25 @@ on_both_backends!(
         let admin = CommandContext::as_user(users[0]);
         let license = LicenseId(Uuid::now_v7());
         ledger
-            .create_license(&admin, org, license, "Pro", 2)
+            .run(
+                &admin,
+                licenses::CreateLicense {
+                    account_id: org,
+                    license_id: license,
+                    product: String::from("Pro"),
+                    seats: 2,
+                },
+            )
             .await
             .unwrap();
         ledger
-            .assign_license(&admin, license, &[users[1]])
+            .run(
+                &admin,
+                licenses::AssignLicense {
+                    license_id: license,
+                    users: vec![users[1]],
+                },
+            )
             .await
             .unwrap();
         let server = ServerId(Uuid::now_v7());
@@ -799,7 +848,15 @@ on_both_backends!(
             .unwrap();
         let license = LicenseId(Uuid::now_v7());
         ledger
-            .create_license(&system, org, license, "Pro", 3)
+            .run(
+                &system,
+                licenses::CreateLicense {
+                    account_id: org,
+                    license_id: license,
+                    product: String::from("Pro"),
+                    seats: 3,
+                },
+            )
             .await
             .unwrap();
         let server = ServerId(Uuid::now_v7());

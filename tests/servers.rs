@@ -6,6 +6,7 @@
 mod support;
 
 use portal_ledger::app::history::{AsOf, Entity};
+use portal_ledger::app::licenses;
 use portal_ledger::app::servers;
 use portal_ledger::app::{CommandContext, Ledger, LedgerError};
 use portal_ledger::domain::ids::{AccountId, LicenseId, ServerId};
@@ -331,11 +332,27 @@ on_both_backends!(
         );
         for (id, account) in [(pro, org), (cancelled, org), (foreign, other)] {
             ledger
-                .create_license(&system, account, id, "Pro", 5)
+                .run(
+                    &system,
+                    licenses::CreateLicense {
+                        account_id: account,
+                        license_id: id,
+                        product: String::from("Pro"),
+                        seats: 5,
+                    },
+                )
                 .await
                 .unwrap();
         }
-        ledger.cancel_license(&system, cancelled).await.unwrap();
+        ledger
+            .run(
+                &system,
+                licenses::CancelLicense {
+                    license_id: cancelled,
+                },
+            )
+            .await
+            .unwrap();
         let wall = ServerId(Uuid::now_v7());
         ledger
             .run(
@@ -486,7 +503,15 @@ on_both_backends!(
         for round in 0..20 {
             let license = LicenseId(Uuid::now_v7());
             ledger
-                .create_license(&system, org, license, "Race", 5)
+                .run(
+                    &system,
+                    licenses::CreateLicense {
+                        account_id: org,
+                        license_id: license,
+                        product: String::from("Race"),
+                        seats: 5,
+                    },
+                )
                 .await
                 .unwrap();
             let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2));
@@ -510,7 +535,14 @@ on_both_backends!(
                 let (ledger, barrier, system) = (ledger.clone(), barrier, system.clone());
                 tokio::spawn(async move {
                     barrier.wait().await;
-                    ledger.cancel_license(&system, license).await
+                    ledger
+                        .run(
+                            &system,
+                            licenses::CancelLicense {
+                                license_id: license,
+                            },
+                        )
+                        .await
                 })
             };
             let (attached, cancelled) = (attach.await.unwrap(), cancel.await.unwrap());
@@ -581,7 +613,15 @@ on_both_backends!(
             .await;
         let license = LicenseId(Uuid::now_v7());
         ledger
-            .create_license(&system, org, license, "Pro", 5)
+            .run(
+                &system,
+                licenses::CreateLicense {
+                    account_id: org,
+                    license_id: license,
+                    product: String::from("Pro"),
+                    seats: 5,
+                },
+            )
             .await
             .unwrap();
         let wall = ServerId(Uuid::now_v7());

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use portal_ledger::app::history::{AsOf, Entity};
+use portal_ledger::app::licenses;
 use portal_ledger::app::members::MemberKind;
 use portal_ledger::app::servers;
 use portal_ledger::app::{CommandContext, Ledger};
@@ -99,7 +100,15 @@ async fn random_history(ledger: &Ledger, rng: &mut Rng, steps: usize) -> Entitie
                 let license = LicenseId(Uuid::now_v7());
                 e.licenses.push(license);
                 ledger
-                    .create_license(&system, org, license, "Pro", 1 + rng.below(3) as u32)
+                    .run(
+                        &system,
+                        licenses::CreateLicense {
+                            account_id: org,
+                            license_id: license,
+                            product: String::from("Pro"),
+                            seats: 1 + rng.below(3) as u32,
+                        },
+                    )
                     .await
                     .map(|_| ())
             }
@@ -108,12 +117,24 @@ async fn random_history(ledger: &Ledger, rng: &mut Rng, steps: usize) -> Entitie
                 let user = pick(rng, &e.users).unwrap();
                 if op == 4 {
                     ledger
-                        .assign_license(&system, license, &[user])
+                        .run(
+                            &system,
+                            licenses::AssignLicense {
+                                license_id: license,
+                                users: vec![user],
+                            },
+                        )
                         .await
                         .map(|_| ())
                 } else {
                     ledger
-                        .release_license(&system, license, &[user])
+                        .run(
+                            &system,
+                            licenses::ReleaseLicense {
+                                license_id: license,
+                                users: vec![user],
+                            },
+                        )
                         .await
                         .map(|_| ())
                 }

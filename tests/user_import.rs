@@ -6,6 +6,7 @@
 
 mod support;
 
+use portal_ledger::app::licenses;
 use portal_ledger::app::user_import::{ImportError, ImportMode, ImportReport};
 use portal_ledger::app::{CommandContext, Ledger, LedgerError};
 use portal_ledger::domain::email::Email;
@@ -64,7 +65,15 @@ impl Org {
     async fn license(&self, product: &str, seats: u32) -> LicenseId {
         let id = LicenseId(Uuid::now_v7());
         self.ledger
-            .create_license(&self.admin, self.org, id, product, seats)
+            .run(
+                &self.admin,
+                licenses::CreateLicense {
+                    account_id: self.org,
+                    license_id: id,
+                    product: String::from(product),
+                    seats,
+                },
+            )
             .await
             .unwrap();
         id
@@ -202,7 +211,15 @@ on_both_backends!(
         let o = org(&t).await;
         let pro = o.license("Pro", 10).await;
         let cancelled = o.license("Old", 10).await;
-        o.ledger.cancel_license(&o.admin, cancelled).await.unwrap();
+        o.ledger
+            .run(
+                &o.admin,
+                licenses::CancelLicense {
+                    license_id: cancelled,
+                },
+            )
+            .await
+            .unwrap();
         let other = org(&t).await;
         let foreign = other.license("Theirs", 10).await;
         let unknown = LicenseId(Uuid::now_v7());
@@ -297,7 +314,13 @@ on_both_backends!(
         let o = org(&t).await;
         let pro = o.license("Pro", 3).await;
         o.ledger
-            .assign_license(&o.admin, pro, &[o.regular])
+            .run(
+                &o.admin,
+                licenses::AssignLicense {
+                    license_id: pro,
+                    users: vec![o.regular],
+                },
+            )
             .await
             .unwrap();
         let d = &o.domain;

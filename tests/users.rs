@@ -6,6 +6,7 @@
 mod support;
 
 use chrono::Duration;
+use portal_ledger::app::licenses;
 use portal_ledger::app::servers;
 use portal_ledger::app::{CommandContext, Ledger, LedgerError};
 use portal_ledger::domain::email::Email;
@@ -1119,11 +1120,27 @@ on_both_backends!(
         // spare. The restore assigns the free one and reports the other.
         let (scarce, roomy) = (LicenseId(Uuid::now_v7()), LicenseId(Uuid::now_v7()));
         w.ledger
-            .create_license(&admin, w.org, scarce, "Scarce", 1)
+            .run(
+                &admin,
+                licenses::CreateLicense {
+                    account_id: w.org,
+                    license_id: scarce,
+                    product: String::from("Scarce"),
+                    seats: 1,
+                },
+            )
             .await
             .unwrap();
         w.ledger
-            .create_license(&admin, w.org, roomy, "Roomy", 5)
+            .run(
+                &admin,
+                licenses::CreateLicense {
+                    account_id: w.org,
+                    license_id: roomy,
+                    product: String::from("Roomy"),
+                    seats: 5,
+                },
+            )
             .await
             .unwrap();
         let holder = add_user(
@@ -1136,7 +1153,13 @@ on_both_backends!(
         .await;
         for license in [scarce, roomy] {
             w.ledger
-                .assign_license(&admin, license, &[holder])
+                .run(
+                    &admin,
+                    licenses::AssignLicense {
+                        license_id: license,
+                        users: vec![holder],
+                    },
+                )
                 .await
                 .unwrap();
         }
@@ -1155,7 +1178,13 @@ on_both_backends!(
         )
         .await;
         w.ledger
-            .assign_license(&admin, scarce, &[other])
+            .run(
+                &admin,
+                licenses::AssignLicense {
+                    license_id: scarce,
+                    users: vec![other],
+                },
+            )
             .await
             .unwrap();
         let (_, not_restored) = w

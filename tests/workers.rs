@@ -14,6 +14,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use portal_ledger::app::licenses;
 use portal_ledger::app::tickets;
 use portal_ledger::app::{CommandContext, Ledger};
 use portal_ledger::domain::ids::{AccountId, LicenseId, TicketId};
@@ -142,7 +143,13 @@ async fn load(
             .await;
             acknowledged.admins += 1;
             ledger
-                .assign_license(&system, license, &[user])
+                .run(
+                    &system,
+                    licenses::AssignLicense {
+                        license_id: license,
+                        users: vec![user],
+                    },
+                )
                 .await
                 .unwrap();
             acknowledged.seats_assigned += 1;
@@ -204,7 +211,15 @@ async fn workers_share_projectors_fail_over_and_never_apply_a_batch_twice() {
     support::user_in(&ledger, org, "owner@customer.example", Role::Admin).await;
     let license = LicenseId(uuid::Uuid::now_v7());
     ledger
-        .create_license(&system, org, license, "Wall", 100_000)
+        .run(
+            &system,
+            licenses::CreateLicense {
+                account_id: org,
+                license_id: license,
+                product: String::from("Wall"),
+                seats: 100_000,
+            },
+        )
         .await
         .unwrap();
     let mut tickets = Vec::new();
@@ -597,7 +612,15 @@ async fn resume_with_a_batch_in_hand(stop_at: &str) {
         .unwrap();
     let license = LicenseId(uuid::Uuid::now_v7());
     ledger
-        .create_license(&system, org, license, "Wall", 100_000)
+        .run(
+            &system,
+            licenses::CreateLicense {
+                account_id: org,
+                license_id: license,
+                product: String::from("Wall"),
+                seats: 100_000,
+            },
+        )
         .await
         .unwrap();
     let ticket = TicketId(uuid::Uuid::now_v7());

@@ -10,7 +10,7 @@
 //!
 //! That pipeline is written once, in [`command`]: an action is a value
 //! implementing [`Command`] and [`Ledger::run`] executes it. Areas whose
-//! actions are command types live in a folder per area (`servers/`, `tickets/`, `quotes/`, `partner_kit/`);
+//! actions are command types live in a folder per area (`servers/`, `tickets/`, `quotes/`, `partner_kit/`, `licenses/`);
 //! the others still have a method per action on `Ledger`, moving over.
 
 pub mod access;

@@ -7,7 +7,9 @@ use axum::Json;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::app::licenses as command;
 use crate::app::members::MemberKind;
+use crate::app::Ran;
 use crate::domain::ids::{AccountId, LicenseId, UserId};
 use crate::domain::permissions::Action;
 use crate::http::context::Caller;
@@ -44,12 +46,14 @@ pub async fn create(
     let outcome = state
         .auth
         .ledger()
-        .create_license(
+        .run(
             &caller.context,
-            account_id,
-            license_id,
-            &body.product,
-            body.seats,
+            command::CreateLicense {
+                account_id,
+                license_id,
+                product: body.product,
+                seats: body.seats,
+            },
         )
         .await?;
     Ok((
@@ -126,13 +130,19 @@ pub async fn change_seats(
     caller: Caller,
     ApiPath(license_id): ApiPath<LicenseId>,
     ApiJson(body): ApiJson<Seats>,
-) -> Result<Json<Appended>, ApiError> {
+) -> Result<Ran, ApiError> {
     let outcome = state
         .auth
         .ledger()
-        .change_seats(&caller.context, license_id, body.seats)
+        .run(
+            &caller.context,
+            command::ChangeSeats {
+                license_id,
+                seats: body.seats,
+            },
+        )
         .await?;
-    Ok(Json(Appended::from(&outcome)))
+    Ok(outcome)
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -156,13 +166,19 @@ pub async fn assign(
     caller: Caller,
     ApiPath(license_id): ApiPath<LicenseId>,
     ApiJson(body): ApiJson<Users>,
-) -> Result<Json<Appended>, ApiError> {
+) -> Result<Ran, ApiError> {
     let outcome = state
         .auth
         .ledger()
-        .assign_license(&caller.context, license_id, &body.user_ids)
+        .run(
+            &caller.context,
+            command::AssignLicense {
+                license_id,
+                users: body.user_ids,
+            },
+        )
         .await?;
-    Ok(Json(Appended::from(&outcome)))
+    Ok(outcome)
 }
 
 /// `POST /v1/licenses/{id}/releases` — revoke the seats of many users.
@@ -180,13 +196,19 @@ pub async fn release(
     caller: Caller,
     ApiPath(license_id): ApiPath<LicenseId>,
     ApiJson(body): ApiJson<Users>,
-) -> Result<Json<Appended>, ApiError> {
+) -> Result<Ran, ApiError> {
     let outcome = state
         .auth
         .ledger()
-        .release_license(&caller.context, license_id, &body.user_ids)
+        .run(
+            &caller.context,
+            command::ReleaseLicense {
+                license_id,
+                users: body.user_ids,
+            },
+        )
         .await?;
-    Ok(Json(Appended::from(&outcome)))
+    Ok(outcome)
 }
 
 /// `POST /v1/licenses/{id}/cancel`
@@ -202,11 +224,11 @@ pub async fn cancel(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(license_id): ApiPath<LicenseId>,
-) -> Result<Json<Appended>, ApiError> {
+) -> Result<Ran, ApiError> {
     let outcome = state
         .auth
         .ledger()
-        .cancel_license(&caller.context, license_id)
+        .run(&caller.context, command::CancelLicense { license_id })
         .await?;
-    Ok(Json(Appended::from(&outcome)))
+    Ok(outcome)
 }
