@@ -74,23 +74,39 @@ impl CommitQueue {
             .push((batch, done));
         let _leading = self.leader.lock().await;
         // A leader before us may have taken our batch with its group.
-        if let Ok(result) = answer.try_recv() {
-            return result;
+        match answer.try_recv() {
+            Ok(result) => return result,
+            Err(oneshot::error::TryRecvError::Closed) => return Err(dropped()),
+            Err(oneshot::error::TryRecvError::Empty) => {}
         }
         let group = self
             .waiting
             .lock()
             .map(|mut waiting| std::mem::take(&mut *waiting))
             .map_err(|_| ProjectionError::Backend("the commit queue is poisoned".to_owned()))?;
-        let (batches, answers): (Vec<Batch>, Vec<_>) = group.into_iter().unzip();
-        let results = commit_group(store, &batches).await;
-        for (done, result) in answers.into_iter().zip(results) {
-            let _ = done.send(result);
-        }
-        answer
-            .await
-            .map_err(|_| ProjectionError::Backend("a batch was dropped uncommitted".to_owned()))?
+        // The group commits in a task of its own: if this leader's caller
+        // is cancelled (its lease lost, the process stopping), the batches
+        // of the others it took still get their answers.
+        let store = store.clone();
+        let group_commit = tokio::spawn(async move {
+            let (batches, answers): (Vec<Batch>, Vec<_>) = group.into_iter().unzip();
+            let results = commit_group(&store, &batches).await;
+            for (done, result) in answers.into_iter().zip(results) {
+                let _ = done.send(result);
+            }
+        });
+        // Held until the group is answered, so the next leader finds an
+        // empty or fresh queue rather than racing this group.
+        let _ = group_commit.await;
+        answer.await.map_err(|_| dropped())?
     }
+}
+
+/// A batch whose answer never came: its commit may or may not have
+/// happened, so the caller re-reads its checkpoint (the compare-and-set
+/// makes applying again from there safe).
+fn dropped() -> ProjectionError {
+    ProjectionError::Backend("a batch's group commit ended without an answer".to_owned())
 }
 
 /// Commits the batches in one transaction, or — if that fails — each in
