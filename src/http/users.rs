@@ -368,6 +368,16 @@ pub async fn list_users(
     .await?;
     let target = state.projections.target();
     if let Some(license) = query.license {
+        // The holders are another projector's table: it too must have
+        // applied `?position=` (else a seat just assigned is missing).
+        caught_up(
+            &state,
+            &ReadAfter {
+                position: query.position,
+            },
+            &[crate::projection::licenses::ASSIGNMENTS],
+        )
+        .await?;
         let holders: std::collections::HashSet<String> = target
             .fetch(
                 crate::projection::licenses::ASSIGNMENTS,
