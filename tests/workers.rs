@@ -29,6 +29,11 @@ const LEASE_SECONDS: f64 = 1.0;
 /// 2-core machine running an unoptimized build).
 const TAKEOVER_BOUND: Duration = Duration::from_secs(15);
 
+/// The tests of this file run one at a time: each starts several real
+/// processes and bounds how fast they take over, and on a 2-core machine
+/// five of them at once measure the scheduler rather than the failover.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_portal-ledger")
 }
@@ -194,6 +199,7 @@ async fn dump_all(target: &dyn ProjectionStore) -> Vec<(String, Vec<String>)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workers_share_projectors_fail_over_and_never_apply_a_batch_twice() {
+    let _one_at_a_time = ONE_AT_A_TIME.lock().await;
     let t = TestStore::new(support::Kind::Postgres).await;
     let target = portal_ledger::backend::open_projections(
         &t.location,
@@ -402,6 +408,7 @@ async fn workers_share_projectors_fail_over_and_never_apply_a_batch_twice() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_process_on_an_embedded_data_directory_is_refused() {
+    let _one_at_a_time = ONE_AT_A_TIME.lock().await;
     let t = TestStore::new(support::Kind::Embedded).await;
     support::fill(&t.store, 3).await;
     let mut command = Command::new(bin());
@@ -461,6 +468,7 @@ async fn a_second_process_on_an_embedded_data_directory_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_without_projectors_reads_its_writes_through_a_worker() {
+    let _one_at_a_time = ONE_AT_A_TIME.lock().await;
     let t = TestStore::new(support::Kind::Postgres).await;
     let bootstrap = Command::new(bin())
         .args(t.cli_args())
@@ -575,11 +583,13 @@ fn is_stopped(pid: u32) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_that_resumes_with_a_batch_in_hand_cannot_commit_it() {
+    let _one_at_a_time = ONE_AT_A_TIME.lock().await;
     resume_with_a_batch_in_hand("tickets").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_paused_inside_its_commit_neither_blocks_a_takeover_nor_commits() {
+    let _one_at_a_time = ONE_AT_A_TIME.lock().await;
     // Paused after its statements ran and before COMMIT, the worker holds
     // its lease rows' locks: the server ends its quiet transaction, the
     // second worker takes over, and the resumed worker's commit fails.
