@@ -19,7 +19,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::app::context::{ActivityType, CommandContext, EventRef, GrantBasis};
-use crate::app::ledger::{Authorized, Ledger, LedgerError, MAX_ATTEMPTS};
+use crate::app::ledger::{Authorized, Ledger, LedgerError};
 use crate::app::notifications::Notice;
 use crate::domain::account::AccountState;
 use crate::domain::codec::encode;
@@ -27,7 +27,7 @@ use crate::domain::ids::NotificationId;
 use crate::domain::permissions::Action;
 use crate::domain::DomainError;
 use crate::event::{JsonObject, NewEvent, StreamId};
-use crate::store::{AppendOutcome, ExpectedVersion, StoreError, StreamAppend};
+use crate::store::{AppendOutcome, ExpectedVersion, StreamAppend};
 
 /// One action of the product, as a value.
 pub trait Command: Send + Sync {
@@ -198,70 +198,60 @@ impl Ledger {
         context: &CommandContext,
         command: C,
     ) -> Result<Ran<C::Output>, LedgerError> {
-        for _ in 0..MAX_ATTEMPTS {
-            let facts = command.load(self, context).await?;
-            let permission = command.permission(&facts)?;
-            let account = permission.account.account_id.ok_or(DomainError::NotFound)?;
-            let mut authorized = self
-                .authorize(context, permission.action, permission.account)
-                .await?;
-            if let Some(access) = permission.partner_access {
-                if authorized.via_partner() {
-                    if !access.granted {
-                        return Err(DomainError::PartnerAccessNotGranted.into());
-                    }
-                    // The customer's grant in force is part of why it was
-                    // allowed.
-                    if let Some(at) = access.decided_by {
-                        authorized.also_because(GrantBasis::PartnerAccess, at);
+        let command = &command;
+        let (outcome, (output, notices)) = self
+            .retry_with(|| async move {
+                let facts = command.load(self, context).await?;
+                let permission = command.permission(&facts)?;
+                let account = permission.account.account_id.ok_or(DomainError::NotFound)?;
+                let mut authorized = self
+                    .authorize(context, permission.action, permission.account)
+                    .await?;
+                if let Some(access) = permission.partner_access {
+                    if authorized.via_partner() {
+                        if !access.granted {
+                            return Err(DomainError::PartnerAccessNotGranted.into());
+                        }
+                        // The customer's grant in force is part of why it
+                        // was allowed.
+                        if let Some(at) = access.decided_by {
+                            authorized.also_because(GrantBasis::PartnerAccess, at);
+                        }
                     }
                 }
-            }
-            let decision = command.decide(&facts, &authorized)?;
-            let mut metadata =
-                authorized.metadata(context, account, decision.activity, decision.description);
-            for (kind, id) in decision.targets {
-                metadata = metadata.with_target(kind, id);
-            }
-            if decision.names_nobody {
-                metadata = metadata.names_nobody();
-            }
-            let mut notices = Vec::with_capacity(decision.notices.len());
-            for notice in decision.notices {
-                notices.push((
-                    notice.append(NotificationId(Uuid::now_v7()), &metadata)?,
-                    notice,
-                ));
-            }
-            let metadata = metadata.to_json();
-            let mut appends: Vec<StreamAppend> = decision
-                .changes
-                .into_iter()
-                .map(|change| {
-                    let events = change
-                        .events
-                        .into_iter()
-                        .map(|e| e.with_metadata(metadata.clone()))
-                        .collect();
-                    StreamAppend::new(change.stream, change.expected, events)
-                })
-                .collect();
-            let (notice_appends, notices): (Vec<_>, Vec<_>) = notices.into_iter().unzip();
-            appends.extend(notice_appends);
-            match self.append_sealed(appends).await {
-                Ok(outcome) => {
-                    for notice in &notices {
-                        self.deliver(notice);
-                    }
-                    return Ok(Ran {
-                        outcome,
-                        output: decision.output,
-                    });
+                let decision = command.decide(&facts, &authorized)?;
+                let mut metadata =
+                    authorized.metadata(context, account, decision.activity, decision.description);
+                for (kind, id) in decision.targets {
+                    metadata = metadata.with_target(kind, id);
                 }
-                Err(LedgerError::Store(StoreError::WrongExpectedVersion { .. })) => continue,
-                Err(e) => return Err(e),
-            }
+                if decision.names_nobody {
+                    metadata = metadata.names_nobody();
+                }
+                let mut notice_appends = Vec::with_capacity(decision.notices.len());
+                for notice in &decision.notices {
+                    notice_appends.push(notice.append(NotificationId(Uuid::now_v7()), &metadata)?);
+                }
+                let metadata = metadata.to_json();
+                let mut appends: Vec<StreamAppend> = decision
+                    .changes
+                    .into_iter()
+                    .map(|change| {
+                        let events = change
+                            .events
+                            .into_iter()
+                            .map(|e| e.with_metadata(metadata.clone()))
+                            .collect();
+                        StreamAppend::new(change.stream, change.expected, events)
+                    })
+                    .collect();
+                appends.extend(notice_appends);
+                Ok((appends, (decision.output, decision.notices)))
+            })
+            .await?;
+        for notice in &notices {
+            self.deliver(notice);
         }
-        Err(LedgerError::Contention)
+        Ok(Ran { outcome, output })
     }
 }

@@ -29,7 +29,7 @@ impl Command for RecordServerAction {
     }
 
     fn decide(&self, facts: &ServerFacts, _: &Authorized) -> Result<Decision, LedgerError> {
-        let state = &facts.server.state;
+        let state = facts.state();
         let events = server::decide_action(state, &self.action)?;
         facts.decision(
             ActivityType::ServerAction,

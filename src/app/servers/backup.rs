@@ -29,7 +29,7 @@ impl Command for BackUpServer {
     }
 
     fn decide(&self, facts: &ServerFacts, _: &Authorized) -> Result<Decision, LedgerError> {
-        let state = &facts.server.state;
+        let state = facts.state();
         let events = server::decide_backup(state, self.backup_id.clone())?;
         facts.decision(
             ActivityType::BackupMachineData,
@@ -58,7 +58,7 @@ impl Command for RestoreServerBackup {
     }
 
     fn decide(&self, facts: &ServerFacts, _: &Authorized) -> Result<Decision, LedgerError> {
-        let state = &facts.server.state;
+        let state = facts.state();
         let events = server::decide_restore_backup(state, &self.backup_id)?;
         facts.decision(
             ActivityType::BackupMachineData,

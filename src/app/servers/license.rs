@@ -38,7 +38,7 @@ impl Command for ChangeServerLicense {
             Some(id) => Some((id, ledger.load_license(id).await?)),
             None => None,
         };
-        let old = match server.server.state.license {
+        let old = match server.state().license {
             Some(id) if Some(id) != self.license_id => Some((id, ledger.load_license(id).await?)),
             _ => None,
         };
@@ -50,7 +50,7 @@ impl Command for ChangeServerLicense {
     }
 
     fn decide(&self, facts: &LicenseFacts, _: &Authorized) -> Result<Decision, LedgerError> {
-        let state = &facts.server.server.state;
+        let state = facts.server.state();
         let change =
             server::decide_license(state, facts.new.as_ref().map(|(id, l)| (*id, &l.state)))?;
         let description = match &facts.new {

@@ -23,21 +23,20 @@ pub use partner_access::SetPartnerAccess;
 pub use register::RegisterServer;
 pub use update::UpdateServer;
 
-use crate::app::command::{Change, Decision, PartnerAccess, Permission};
+use crate::app::command::{Decision, PartnerAccess, Permission};
 use crate::app::context::ActivityType;
-use crate::app::ledger::{Ledger, LedgerError, Loaded};
-use crate::domain::account::AccountState;
+use crate::app::facts::InAccount;
+use crate::app::ledger::{Ledger, LedgerError};
 use crate::domain::ids::ServerId;
 use crate::domain::permissions::Action;
 use crate::domain::server::{ServerEvent, ServerState};
 use crate::domain::DomainError;
 
-/// What a command on an existing server rests on: the server, its account
-/// and its partner access as they stand.
+/// What a command on an existing server rests on: the server in its
+/// account (the shape every entity of an account has) and its partner
+/// access as it stands.
 pub struct ServerFacts {
-    server_id: ServerId,
-    server: Loaded<ServerState>,
-    account: Loaded<AccountState>,
+    server: InAccount<ServerState>,
     access: PartnerAccess,
 }
 
@@ -45,23 +44,22 @@ impl ServerFacts {
     /// Reads the server and its account; an unknown server is not found.
     async fn load(ledger: &Ledger, server_id: ServerId) -> Result<Self, LedgerError> {
         let (server, decided_by) = ledger.load_server_noting_access(server_id).await?;
-        let account_id = server.state.account_id.ok_or(DomainError::NotFound)?;
-        let account = ledger.load_account(account_id).await?;
         let access = PartnerAccess {
             granted: server.state.partner_access,
             decided_by,
         };
-        Ok(Self {
-            server_id,
-            server,
-            account,
-            access,
-        })
+        let server = InAccount::load(ledger, server_id.stream(), server, |s| s.account_id).await?;
+        Ok(Self { server, access })
+    }
+
+    /// The server as it stands.
+    fn state(&self) -> &ServerState {
+        self.server.state()
     }
 
     /// `action` in the server's account, under the customer's grant.
     fn permission(&self, action: Action) -> Permission<'_> {
-        Permission::to(action, &self.account.state).on_server(self.access)
+        self.server.permission(action).on_server(self.access)
     }
 
     /// `events` on the server's stream, explained as `activity`.
@@ -71,12 +69,12 @@ impl ServerFacts {
         description: String,
         events: &[ServerEvent],
     ) -> Result<Decision, LedgerError> {
-        Ok(Decision::new(activity, description)
-            .target("server", self.server_id)
-            .change(Change::at(
-                self.server_id.stream(),
-                self.server.version,
-                events,
-            )?))
+        let server_id = self.state().server_id.ok_or(DomainError::NotFound)?;
+        self.server.decision(
+            activity,
+            description,
+            ("server", server_id.to_string()),
+            events,
+        )
     }
 }

@@ -28,7 +28,7 @@ impl Command for SetPartnerAccess {
     }
 
     fn decide(&self, facts: &ServerFacts, _: &Authorized) -> Result<Decision, LedgerError> {
-        let state = &facts.server.state;
+        let state = facts.state();
         let events = server::decide_partner_access(state, self.granted)?;
         let verb = if self.granted { "Granted" } else { "Revoked" };
         facts.decision(

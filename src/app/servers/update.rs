@@ -30,7 +30,7 @@ impl Command for UpdateServer {
     }
 
     fn decide(&self, facts: &ServerFacts, _: &Authorized) -> Result<Decision, LedgerError> {
-        let state = &facts.server.state;
+        let state = facts.state();
         let events = server::decide_update(
             state,
             self.name.as_deref(),
