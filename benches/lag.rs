@@ -17,6 +17,11 @@
 //! asserts on time. The database is dropped afterwards (`BENCH_DATABASE_URL`
 //! is an admin URL, default `postgres://postgres@127.0.0.1:5432/postgres`).
 
+// The service's allocator (see src/main.rs): the rebuild measured here runs
+// in this process.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::HashMap;
 use std::error::Error;
 use std::io::{BufRead, BufReader, Cursor};

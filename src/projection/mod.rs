@@ -260,16 +260,18 @@ pub trait ProjectionStore: Send + Sync + 'static {
         from: u64,
         to: u64,
     ) -> Result<(), ProjectionError> {
-        self.commit_into(lease, CopyKind::Live, changes, from, to)
+        self.commit_into(lease, CopyKind::Live, changes.to_vec(), from, to)
             .await
     }
     /// [`commit`](Self::commit) into a copy of the tables; the lease's
-    /// name is the copy's checkpoint row ([`CopyKind::key`]).
+    /// name is the copy's checkpoint row ([`CopyKind::key`]). Takes the
+    /// changes by value: a rebuild's batches are large, and the commit
+    /// moves them into its own task instead of copying them.
     async fn commit_into(
         &self,
         lease: &lease::Lease,
         copy: CopyKind,
-        changes: &[RowChange],
+        changes: Vec<RowChange>,
         from: u64,
         to: u64,
     ) -> Result<(), ProjectionError>;

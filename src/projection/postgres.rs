@@ -221,14 +221,14 @@ impl ProjectionStore for PgProjections {
         &self,
         lease: &Lease,
         copy: CopyKind,
-        changes: &[RowChange],
+        changes: Vec<RowChange>,
         from: u64,
         to: u64,
     ) -> Result<(), ProjectionError> {
         let batch = Batch {
             lease: lease.clone(),
             copy,
-            changes: changes.to_vec(),
+            changes,
             from,
             to,
         };

@@ -246,7 +246,7 @@ impl Projections {
             stop_point::reached(StopPoint::BeforeCommit, projector.name());
         }
         self.target
-            .commit_into(lease, copy, &changes, from, last)
+            .commit_into(lease, copy, changes, from, last)
             .await?;
         metrics::histogram!("projector_batch_seconds", "projector" => projector.name())
             .record(started.elapsed().as_secs_f64());
@@ -529,6 +529,7 @@ impl Projections {
                     start,
                 })
                 .collect();
+            let started = Instant::now();
             let filled = copy_fill::fill_copies(
                 &self.events,
                 &self.personal,
@@ -541,7 +542,14 @@ impl Projections {
                 .iter()
                 .flat_map(|p| p.tables().iter().copied())
                 .collect();
+            let fill_seconds = started.elapsed().as_secs_f64();
             self.target.index_copy(&tables, CopyKind::Next).await?;
+            let index_seconds = started.elapsed().as_secs_f64() - fill_seconds;
+            tracing::info!(
+                fill_seconds,
+                index_seconds,
+                "rebuild: copies filled and indexed"
+            );
             let mut rebuilt = Vec::with_capacity(selected.len());
             for ((projector, copy_lease), filled) in selected.iter().zip(&copy_leases).zip(filled) {
                 rebuilt.push(

@@ -288,12 +288,11 @@ impl ProjectionStore for SqliteProjections {
         &self,
         lease: &Lease,
         copy: CopyKind,
-        changes: &[RowChange],
+        changes: Vec<RowChange>,
         from: u64,
         to: u64,
     ) -> Result<(), ProjectionError> {
         let lease = lease.clone();
-        let changes = changes.to_vec();
         self.run(move |conn| {
             // IMMEDIATE: the write lock first, so the fence checked here
             // holds until the commit.

@@ -222,11 +222,15 @@ pub(super) async fn commit_together(
     {
         stop_point::reached(StopPoint::InTransaction, &batch.lease.projector);
     }
+    // Readers wait for live checkpoints only; a rebuild's copies tell nobody.
     let notices: Vec<String> = batches
         .iter()
+        .filter(|b| b.copy == CopyKind::Live)
         .map(|b| format!("{}:{}", b.lease.projector, b.to))
         .collect();
-    tx.execute(NOTIFY_CHECKPOINTS, &[&notices]).await?;
+    if !notices.is_empty() {
+        tx.execute(NOTIFY_CHECKPOINTS, &[&notices]).await?;
+    }
     tx.commit().await?;
     Ok(())
 }
