@@ -31,6 +31,8 @@
 
 mod support;
 
+use portal_ledger::app::accounts::CreateAccount;
+use portal_ledger::app::users::{AssignCustomers, CreateUser, DeleteUser};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
@@ -819,7 +821,15 @@ impl Env {
     ) -> AccountId {
         let id = AccountId(Uuid::now_v7());
         self.ledger()
-            .create_account(&system(), id, kind, name, parent)
+            .run(
+                &system(),
+                CreateAccount {
+                    account_id: id,
+                    kind,
+                    name: String::from(name),
+                    parent,
+                },
+            )
             .await
             .unwrap();
         id
@@ -836,7 +846,14 @@ impl Env {
             invitation: None,
         };
         self.ledger()
-            .create_user(&system(), account, &new)
+            .run(
+                &system(),
+                CreateUser {
+                    account_id: account,
+                    user: new.clone(),
+                    username: None,
+                },
+            )
             .await
             .unwrap();
         new.user_id
@@ -877,7 +894,13 @@ impl Env {
         let user_id = self.user_with_password(tenant, role, &email).await;
         if let Some(customer) = assigned_to {
             self.ledger()
-                .assign_customers(&system(), user_id, &[self.account(customer)])
+                .run(
+                    &system(),
+                    AssignCustomers {
+                        user_id,
+                        customers: vec![self.account(customer)],
+                    },
+                )
                 .await
                 .unwrap();
         }
@@ -931,7 +954,10 @@ impl Env {
             }
             Need::DeletedUser => {
                 let user = self.create_user(account, Role::Support).await;
-                ledger.delete_user(&system(), user).await.unwrap();
+                ledger
+                    .run(&system(), DeleteUser { user_id: user })
+                    .await
+                    .unwrap();
                 target.user = Some(user);
             }
             Need::Invitation => {

@@ -4,6 +4,8 @@
 
 mod support;
 
+use portal_ledger::app::accounts::CreateAccount;
+use portal_ledger::app::users::{CreateUser, DeleteUser, PurgeUser, RestoreUser, UpdateProfile};
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
@@ -127,7 +129,15 @@ on_both_backends!(
             ..CommandContext::as_user(ann)
         };
         ledger
-            .update_profile(&as_ann, ann, Some("Ann Secretive"), None)
+            .run(
+                &as_ann,
+                UpdateProfile {
+                    user_id: ann,
+                    name: Some("Ann Secretive".into()),
+                    email: None,
+                    username: None,
+                },
+            )
             .await
             .unwrap();
         auth.sign_in(
@@ -149,7 +159,17 @@ on_both_backends!(
             origin: Origin::Direct,
             invitation: None,
         };
-        ledger.create_user(&root, platform, &bob).await.unwrap();
+        ledger
+            .run(
+                &root,
+                CreateUser {
+                    account_id: platform,
+                    user: bob.clone(),
+                    username: None,
+                },
+            )
+            .await
+            .unwrap();
 
         // At rest, nobody's personal data is in clear in the log.
         let raw = raw_log(&t.store).await;
@@ -174,12 +194,21 @@ on_both_backends!(
         assert_eq!(ledger.user(ann).await.unwrap().name, "Ann Secretive");
 
         // Delete, then purge after the retention period.
-        ledger.delete_user(&root, ann).await.unwrap();
+        ledger
+            .run(&root, DeleteUser { user_id: ann })
+            .await
+            .unwrap();
         let Status::Deleted { at } = ledger.user(ann).await.unwrap().status else {
             panic!("deleted")
         };
         let last = ledger
-            .purge_user(&CommandContext::system(), ann, at + Duration::days(31))
+            .run(
+                &CommandContext::system(),
+                PurgeUser {
+                    user_id: ann,
+                    now: at + Duration::days(31),
+                },
+            )
             .await
             .unwrap();
         assert!(
@@ -258,7 +287,13 @@ on_both_backends!(
 
         // A purged person's key never comes back.
         let err = ledger
-            .restore_user(&root, ann, at + Duration::days(1))
+            .run(
+                &root,
+                RestoreUser {
+                    user_id: ann,
+                    now: at + Duration::days(1),
+                },
+            )
             .await
             .unwrap_err();
         assert!(err.to_string().contains("purged"), "{err}");
@@ -272,12 +307,14 @@ on_both_backends!(
         let system = CommandContext::system();
         let org = portal_ledger::domain::ids::AccountId(Uuid::now_v7());
         ledger
-            .create_account(
+            .run(
                 &system,
-                org,
-                portal_ledger::domain::role::AccountKind::Organization,
-                "Acme",
-                None,
+                CreateAccount {
+                    account_id: org,
+                    kind: portal_ledger::domain::role::AccountKind::Organization,
+                    name: String::from("Acme"),
+                    parent: None,
+                },
             )
             .await
             .unwrap();
@@ -291,18 +328,37 @@ on_both_backends!(
                 origin: Origin::Direct,
                 invitation: None,
             };
-            ledger.create_user(&system, org, &new).await.unwrap();
+            ledger
+                .run(
+                    &system,
+                    CreateUser {
+                        account_id: org,
+                        user: new.clone(),
+                        username: None,
+                    },
+                )
+                .await
+                .unwrap();
             people.push(new.user_id);
         }
         ledger
-            .delete_user(&CommandContext::as_user(people[0]), people[1])
+            .run(
+                &CommandContext::as_user(people[0]),
+                DeleteUser { user_id: people[1] },
+            )
             .await
             .unwrap();
         let Status::Deleted { at } = ledger.user(people[1]).await.unwrap().status else {
             panic!("deleted")
         };
         ledger
-            .purge_user(&system, people[1], at + Duration::days(31))
+            .run(
+                &system,
+                PurgeUser {
+                    user_id: people[1],
+                    now: at + Duration::days(31),
+                },
+            )
             .await
             .unwrap();
 

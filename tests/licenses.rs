@@ -5,7 +5,9 @@
 mod support;
 
 use chrono::{Duration, Utc};
+use portal_ledger::app::accounts::CreateAccount;
 use portal_ledger::app::licenses;
+use portal_ledger::app::users::{CreateUser, DeleteUser, RestoreUser};
 use portal_ledger::app::{CommandContext, Ledger, LedgerError};
 use portal_ledger::domain::email::Email;
 use portal_ledger::domain::ids::{AccountId, LicenseId, UserId};
@@ -27,7 +29,15 @@ async fn org_with_users(t: &support::TestStore, n: usize) -> Org {
     let system = CommandContext::system();
     let org = AccountId(Uuid::now_v7());
     ledger
-        .create_account(&system, org, AccountKind::Organization, "Acme", None)
+        .run(
+            &system,
+            CreateAccount {
+                account_id: org,
+                kind: AccountKind::Organization,
+                name: String::from("Acme"),
+                parent: None,
+            },
+        )
         .await
         .unwrap();
     let mut users = Vec::new();
@@ -40,7 +50,17 @@ async fn org_with_users(t: &support::TestStore, n: usize) -> Org {
             origin: Origin::Direct,
             invitation: None,
         };
-        ledger.create_user(&system, org, &new).await.unwrap();
+        ledger
+            .run(
+                &system,
+                CreateUser {
+                    account_id: org,
+                    user: new.clone(),
+                    username: None,
+                },
+            )
+            .await
+            .unwrap();
         users.push(new.user_id);
     }
     let admin = CommandContext::as_user(users.remove(0));
@@ -282,7 +302,10 @@ on_both_backends!(
             .await
             .unwrap();
 
-        o.ledger.delete_user(&o.admin, user).await.unwrap();
+        o.ledger
+            .run(&o.admin, DeleteUser { user_id: user })
+            .await
+            .unwrap();
         assert!(o.ledger.user(user).await.unwrap().licenses.is_empty());
         // The only Pro seat goes to someone else meanwhile.
         o.ledger
@@ -296,11 +319,19 @@ on_both_backends!(
             .await
             .unwrap();
 
-        let (_, not_restored) = o
+        let not_restored = o
             .ledger
-            .restore_user(&o.admin, user, Utc::now() + Duration::days(1))
+            .run(
+                &o.admin,
+                RestoreUser {
+                    user_id: user,
+                    now: Utc::now() + Duration::days(1),
+                },
+            )
             .await
-            .unwrap();
+            .unwrap()
+            .output
+            .licenses_not_restored;
         assert_eq!(not_restored, vec![pro]);
         let restored = o.ledger.user(user).await.unwrap();
         assert!(restored.licenses.contains(&basic));
@@ -339,7 +370,14 @@ on_both_backends!(
             invitation: None,
         };
         o.ledger
-            .create_user(&o.admin, o.org, &support)
+            .run(
+                &o.admin,
+                CreateUser {
+                    account_id: o.org,
+                    user: support.clone(),
+                    username: None,
+                },
+            )
             .await
             .unwrap();
         let err = o

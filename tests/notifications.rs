@@ -4,6 +4,8 @@
 
 mod support;
 
+use portal_ledger::app::accounts::CreateAccount;
+use portal_ledger::app::users::{CreateUser, DeleteUser};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -82,9 +84,27 @@ on_both_backends!(
             origin: Origin::Direct,
             invitation: None,
         };
-        ledger.create_user(&root, platform, &bob).await.unwrap();
+        ledger
+            .run(
+                &root,
+                CreateUser {
+                    account_id: platform,
+                    user: bob.clone(),
+                    username: None,
+                },
+            )
+            .await
+            .unwrap();
         auth.reset_password(&root, bob.user_id, now).await.unwrap();
-        let last = ledger.delete_user(&root, bob.user_id).await.unwrap();
+        let last = ledger
+            .run(
+                &root,
+                DeleteUser {
+                    user_id: bob.user_id,
+                },
+            )
+            .await
+            .unwrap();
         let subjects: Vec<String> = mail.sent().iter().map(|m| m.subject.clone()).collect();
         assert_eq!(
             subjects,
@@ -137,7 +157,17 @@ on_both_backends!(
             origin: Origin::Direct,
             invitation: None,
         };
-        ledger.create_user(&root, platform, &nora).await.unwrap();
+        ledger
+            .run(
+                &root,
+                CreateUser {
+                    account_id: platform,
+                    user: nora.clone(),
+                    username: None,
+                },
+            )
+            .await
+            .unwrap();
         let quiet = NewUser {
             user_id: UserId(Uuid::now_v7()),
             email: Email::parse("quiet@platform.example").unwrap(),
@@ -146,7 +176,17 @@ on_both_backends!(
             origin: Origin::Direct,
             invitation: None,
         };
-        ledger.create_user(&root, platform, &quiet).await.unwrap();
+        ledger
+            .run(
+                &root,
+                CreateUser {
+                    account_id: platform,
+                    user: quiet.clone(),
+                    username: None,
+                },
+            )
+            .await
+            .unwrap();
         let prefs = |frequency, categories: &[Category]| Preferences {
             frequency,
             categories: categories.iter().copied().collect::<BTreeSet<_>>(),
@@ -284,16 +324,26 @@ on_both_backends!(
         let partner = AccountId(Uuid::now_v7());
         let customer = AccountId(Uuid::now_v7());
         ledger
-            .create_account(&system, partner, AccountKind::Partner, "Reseller", None)
+            .run(
+                &system,
+                CreateAccount {
+                    account_id: partner,
+                    kind: AccountKind::Partner,
+                    name: String::from("Reseller"),
+                    parent: None,
+                },
+            )
             .await
             .unwrap();
         ledger
-            .create_account(
+            .run(
                 &system,
-                customer,
-                AccountKind::Organization,
-                "Customer",
-                Some(partner),
+                CreateAccount {
+                    account_id: customer,
+                    kind: AccountKind::Organization,
+                    name: String::from("Customer"),
+                    parent: Some(partner),
+                },
             )
             .await
             .unwrap();
@@ -309,7 +359,14 @@ on_both_backends!(
             let ledger = ledger.clone();
             async move {
                 ledger
-                    .create_user(&CommandContext::system(), account, &new)
+                    .run(
+                        &CommandContext::system(),
+                        CreateUser {
+                            account_id: account,
+                            user: new.clone(),
+                            username: None,
+                        },
+                    )
                     .await
                     .unwrap();
                 new.user_id

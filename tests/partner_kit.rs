@@ -5,6 +5,7 @@
 
 mod support;
 
+use portal_ledger::app::accounts::CreateAccount;
 use portal_ledger::app::partner_kit;
 use portal_ledger::app::partner_kit::NewKitItem;
 use portal_ledger::app::{CommandContext, LedgerError};
@@ -23,7 +24,15 @@ impl TestApi {
         let id = AccountId(Uuid::now_v7());
         self.auth
             .ledger()
-            .create_account(&CommandContext::system(), id, kind, name, Some(parent))
+            .run(
+                &CommandContext::system(),
+                CreateAccount {
+                    account_id: id,
+                    kind,
+                    name: String::from(name),
+                    parent: Some(parent),
+                },
+            )
             .await
             .unwrap();
         id

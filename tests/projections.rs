@@ -5,6 +5,10 @@
 
 mod support;
 
+use portal_ledger::app::accounts::CreateAccount;
+use portal_ledger::app::users::{
+    AssignCustomers, ChangeRole, CreateUser, DeleteUser, UpdateProfile,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -59,7 +63,15 @@ on_both_backends!(
         let system = CommandContext::system();
         let org = AccountId(Uuid::now_v7());
         ledger
-            .create_account(&system, org, AccountKind::Organization, "Acme", None)
+            .run(
+                &system,
+                CreateAccount {
+                    account_id: org,
+                    kind: AccountKind::Organization,
+                    name: String::from("Acme"),
+                    parent: None,
+                },
+            )
             .await
             .unwrap();
         let mut users = Vec::new();
@@ -75,20 +87,39 @@ on_both_backends!(
                 origin: Origin::Direct,
                 invitation: None,
             };
-            ledger.create_user(&system, org, &new).await.unwrap();
+            ledger
+                .run(
+                    &system,
+                    CreateUser {
+                        account_id: org,
+                        user: new.clone(),
+                        username: None,
+                    },
+                )
+                .await
+                .unwrap();
             users.push(new.user_id);
         }
         let admin = CommandContext::as_user(users[0]);
         ledger
-            .change_role(&admin, users[2], Role::Support)
+            .run(
+                &admin,
+                ChangeRole {
+                    user_id: users[2],
+                    role: Role::Support,
+                },
+            )
             .await
             .unwrap();
         ledger
-            .update_profile(
+            .run(
                 &admin,
-                users[3],
-                Some("Renamed Person"),
-                Some(&Email::parse("renamed@acme.example").unwrap()),
+                UpdateProfile {
+                    user_id: users[3],
+                    name: Some("Renamed Person".into()),
+                    email: Some(Email::parse("renamed@acme.example").unwrap().clone()),
+                    username: None,
+                },
             )
             .await
             .unwrap();
@@ -128,18 +159,28 @@ on_both_backends!(
         // Partner staff assigned to customers, then to one of them.
         let partner = AccountId(Uuid::now_v7());
         ledger
-            .create_account(&system, partner, AccountKind::Partner, "Reseller", None)
+            .run(
+                &system,
+                CreateAccount {
+                    account_id: partner,
+                    kind: AccountKind::Partner,
+                    name: String::from("Reseller"),
+                    parent: None,
+                },
+            )
             .await
             .unwrap();
         let customers = [AccountId(Uuid::now_v7()), AccountId(Uuid::now_v7())];
         for (i, customer) in customers.iter().enumerate() {
             ledger
-                .create_account(
+                .run(
                     &system,
-                    *customer,
-                    AccountKind::Organization,
-                    &format!("Customer {i}"),
-                    Some(partner),
+                    CreateAccount {
+                        account_id: *customer,
+                        kind: AccountKind::Organization,
+                        name: String::from(&format!("Customer {i}")),
+                        parent: Some(partner),
+                    },
                 )
                 .await
                 .unwrap();
@@ -154,15 +195,34 @@ on_both_backends!(
         };
         let handle = portal_ledger::domain::username::Username::parse("Staff.One").unwrap();
         ledger
-            .create_user_with_username(&system, partner, &staff, Some(&handle))
+            .run(
+                &system,
+                CreateUser {
+                    account_id: partner,
+                    user: staff.clone(),
+                    username: Some(handle.clone()),
+                },
+            )
             .await
             .unwrap();
         ledger
-            .assign_customers(&system, staff.user_id, &[customers[1], customers[0]])
+            .run(
+                &system,
+                AssignCustomers {
+                    user_id: staff.user_id,
+                    customers: vec![customers[1], customers[0]],
+                },
+            )
             .await
             .unwrap();
         ledger
-            .assign_customers(&system, staff.user_id, &[customers[1]])
+            .run(
+                &system,
+                AssignCustomers {
+                    user_id: staff.user_id,
+                    customers: vec![customers[1]],
+                },
+            )
             .await
             .unwrap();
         // A second license for users[2]: the set grows one by one.
@@ -189,7 +249,10 @@ on_both_backends!(
             )
             .await
             .unwrap();
-        let last = ledger.delete_user(&admin, users[1]).await.unwrap();
+        let last = ledger
+            .run(&admin, DeleteUser { user_id: users[1] })
+            .await
+            .unwrap();
 
         // Read your own writes: wait for the position the last command returned.
         assert!(
@@ -467,12 +530,14 @@ on_both_backends!(
         // The partner's customer, its users, a license, a server, a ticket.
         let org = AccountId(Uuid::now_v7());
         ledger
-            .create_account(
+            .run(
                 &as_boss,
-                org,
-                AccountKind::Organization,
-                "Acme",
-                Some(boss.account_id),
+                CreateAccount {
+                    account_id: org,
+                    kind: AccountKind::Organization,
+                    name: String::from("Acme"),
+                    parent: Some(boss.account_id),
+                },
             )
             .await
             .unwrap();
@@ -489,7 +554,17 @@ on_both_backends!(
                 origin: Origin::Direct,
                 invitation: None,
             };
-            ledger.create_user(&as_boss, org, &new).await.unwrap();
+            ledger
+                .run(
+                    &as_boss,
+                    CreateUser {
+                        account_id: org,
+                        user: new.clone(),
+                        username: None,
+                    },
+                )
+                .await
+                .unwrap();
             users.push(new.user_id);
         }
         let admin = CommandContext::as_user(users[0]);
@@ -654,7 +729,10 @@ on_both_backends!(
             )
             .await
             .unwrap();
-        ledger.delete_user(&admin, users[2]).await.unwrap();
+        ledger
+            .run(&admin, DeleteUser { user_id: users[2] })
+            .await
+            .unwrap();
         auth.reset_password(&admin, users[1], now).await.unwrap();
         let position = t.store.head().await.unwrap().position;
         assert!(
@@ -717,26 +795,38 @@ on_both_backends!(
             AccountId(Uuid::now_v7()),
         );
         ledger
-            .create_account(&system, platform, AccountKind::Platform, "Platform", None)
-            .await
-            .unwrap();
-        ledger
-            .create_account(
+            .run(
                 &system,
-                partner,
-                AccountKind::Partner,
-                "Reseller",
-                Some(platform),
+                CreateAccount {
+                    account_id: platform,
+                    kind: AccountKind::Platform,
+                    name: String::from("Platform"),
+                    parent: None,
+                },
             )
             .await
             .unwrap();
         ledger
-            .create_account(
+            .run(
                 &system,
-                org,
-                AccountKind::Organization,
-                "Acme",
-                Some(partner),
+                CreateAccount {
+                    account_id: partner,
+                    kind: AccountKind::Partner,
+                    name: String::from("Reseller"),
+                    parent: Some(platform),
+                },
+            )
+            .await
+            .unwrap();
+        ledger
+            .run(
+                &system,
+                CreateAccount {
+                    account_id: org,
+                    kind: AccountKind::Organization,
+                    name: String::from("Acme"),
+                    parent: Some(partner),
+                },
             )
             .await
             .unwrap();

@@ -6,6 +6,8 @@
 
 mod support;
 
+use portal_ledger::app::accounts::CreateAccount;
+use portal_ledger::app::users::AssignCustomers;
 use std::sync::Arc;
 
 use chrono::{Days, NaiveDate, Utc};
@@ -84,13 +86,27 @@ async fn world(ledger: &Ledger) -> World {
         ),
     ] {
         ledger
-            .create_account(&system, id, kind, name, parent)
+            .run(
+                &system,
+                CreateAccount {
+                    account_id: id,
+                    kind,
+                    name: String::from(name),
+                    parent,
+                },
+            )
             .await
             .unwrap();
     }
     let staff_for_c2 = user_in(ledger, partner, "staff@reseller.example", Role::User).await;
     ledger
-        .assign_customers(&system, staff_for_c2, &[customer2])
+        .run(
+            &system,
+            AssignCustomers {
+                user_id: staff_for_c2,
+                customers: vec![customer2],
+            },
+        )
         .await
         .unwrap();
     World {

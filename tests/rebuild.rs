@@ -6,6 +6,7 @@
 
 mod support;
 
+use portal_ledger::app::accounts::CreateAccount;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -70,12 +71,14 @@ on_both_backends!(
         let ledger = Ledger::new(t.store.clone(), t.personal.clone());
         let org = AccountId(uuid::Uuid::now_v7());
         ledger
-            .create_account(
+            .run(
                 &CommandContext::system(),
-                org,
-                AccountKind::Organization,
-                "Busy",
-                None,
+                CreateAccount {
+                    account_id: org,
+                    kind: AccountKind::Organization,
+                    name: String::from("Busy"),
+                    parent: None,
+                },
             )
             .await
             .unwrap();
@@ -166,38 +169,7 @@ on_both_backends!(
             .unwrap();
         let rows_before = target.dump("proj_activity").await.unwrap();
 
-        // A rebuild process killed half-way through the copy.
-        let mut rebuild = support::process::KillOnDrop(
-            Command::new(env!("CARGO_BIN_EXE_portal-ledger"))
-                .args(t.cli_args())
-                .args(["rebuild", "activity"])
-                .env_remove("DATABASE_URL")
-                .env("RUST_LOG", "warn")
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-        let started = Instant::now();
-        loop {
-            let rows = target.projector_rows().await.unwrap();
-            if rows
-                .iter()
-                .any(|r| r.projector == "activity#next" && r.position > 300)
-            {
-                break;
-            }
-            assert!(
-                rebuild.0.try_wait().unwrap().is_none(),
-                "the rebuild ended before it could be interrupted"
-            );
-            assert!(
-                started.elapsed() < Duration::from_secs(120),
-                "the rebuild never got going"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        rebuild.0.kill().unwrap();
-        rebuild.0.wait().unwrap();
+        interrupt_a_rebuild_of_activity(&t, target.as_ref()).await;
 
         // The live tables serve as before.
         assert_eq!(target.dump("proj_activity").await.unwrap(), rows_before);
@@ -259,12 +231,14 @@ on_both_backends!(
         let ledger = Ledger::new(t.store.clone(), t.personal.clone());
         let org = AccountId(uuid::Uuid::now_v7());
         ledger
-            .create_account(
+            .run(
                 &CommandContext::system(),
-                org,
-                AccountKind::Organization,
-                "Later",
-                None,
+                CreateAccount {
+                    account_id: org,
+                    kind: AccountKind::Organization,
+                    name: String::from("Later"),
+                    parent: None,
+                },
             )
             .await
             .unwrap();
@@ -352,6 +326,42 @@ on_both_backends!(
         assert!(!tickets.iter().any(|r| r.contains("\"comment_count\":99")));
     }
 );
+
+/// Starts `rebuild activity` in a process of its own and kills it once its
+/// copy has passed position 300.
+async fn interrupt_a_rebuild_of_activity(t: &TestStore, target: &dyn ProjectionStore) {
+    let mut rebuild = support::process::KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_portal-ledger"))
+            .args(t.cli_args())
+            .args(["rebuild", "activity"])
+            .env_remove("DATABASE_URL")
+            .env("RUST_LOG", "warn")
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let started = Instant::now();
+    loop {
+        let rows = target.projector_rows().await.unwrap();
+        if rows
+            .iter()
+            .any(|r| r.projector == "activity#next" && r.position > 300)
+        {
+            break;
+        }
+        assert!(
+            rebuild.0.try_wait().unwrap().is_none(),
+            "the rebuild ended before it could be interrupted"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the rebuild never got going"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    rebuild.0.kill().unwrap();
+    rebuild.0.wait().unwrap();
+}
 
 /// `rebuild --verify` of one projection.
 async fn verified_rebuild(

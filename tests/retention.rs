@@ -6,6 +6,8 @@
 
 mod support;
 
+use portal_ledger::app::accounts::CreateAccount;
+use portal_ledger::app::users::{CreateUser, DeleteUser, RestoreUser};
 use std::process::Command;
 
 use chrono::Duration;
@@ -28,7 +30,17 @@ async fn add_user(ledger: &Ledger, by: &CommandContext, account: AccountId, emai
         origin: Origin::Direct,
         invitation: None,
     };
-    ledger.create_user(by, account, &new).await.unwrap();
+    ledger
+        .run(
+            by,
+            CreateUser {
+                account_id: account,
+                user: new.clone(),
+                username: None,
+            },
+        )
+        .await
+        .unwrap();
     new.user_id
 }
 
@@ -37,7 +49,15 @@ async fn organization(ledger: &Ledger) -> (AccountId, CommandContext) {
     let system = CommandContext::system();
     let org = AccountId(Uuid::now_v7());
     ledger
-        .create_account(&system, org, AccountKind::Organization, "Acme", None)
+        .run(
+            &system,
+            CreateAccount {
+                account_id: org,
+                kind: AccountKind::Organization,
+                name: String::from("Acme"),
+                parent: None,
+            },
+        )
         .await
         .unwrap();
     let new = NewUser {
@@ -48,7 +68,17 @@ async fn organization(ledger: &Ledger) -> (AccountId, CommandContext) {
         origin: Origin::Direct,
         invitation: None,
     };
-    ledger.create_user(&system, org, &new).await.unwrap();
+    ledger
+        .run(
+            &system,
+            CreateUser {
+                account_id: org,
+                user: new.clone(),
+                username: None,
+            },
+        )
+        .await
+        .unwrap();
     (org, CommandContext::as_user(new.user_id))
 }
 
@@ -81,13 +111,25 @@ on_both_backends!(
             correlation_id: Some(Uuid::now_v7()),
             ..admin
         };
-        ledger.delete_user(&admin, gone).await.unwrap();
-        ledger.delete_user(&admin, back).await.unwrap();
+        ledger
+            .run(&admin, DeleteUser { user_id: gone })
+            .await
+            .unwrap();
+        ledger
+            .run(&admin, DeleteUser { user_id: back })
+            .await
+            .unwrap();
         let Status::Deleted { at } = ledger.user(back).await.unwrap().status else {
             panic!("deleted")
         };
         ledger
-            .restore_user(&admin, back, at + Duration::days(1))
+            .run(
+                &admin,
+                RestoreUser {
+                    user_id: back,
+                    now: at + Duration::days(1),
+                },
+            )
             .await
             .unwrap();
         let Status::Deleted { at } = ledger.user(gone).await.unwrap().status else {
@@ -172,7 +214,10 @@ on_both_backends!(
             Ledger::new(t.store.clone(), t.personal.clone()).with_retention(Duration::days(7));
         let (org, admin) = organization(&ledger).await;
         let user = add_user(&ledger, &admin, org, "short.stay@acme.example").await;
-        ledger.delete_user(&admin, user).await.unwrap();
+        ledger
+            .run(&admin, DeleteUser { user_id: user })
+            .await
+            .unwrap();
         let Status::Deleted { at } = ledger.user(user).await.unwrap().status else {
             panic!("deleted")
         };
@@ -199,7 +244,10 @@ on_both_backends!(
         let ledger = Ledger::new(t.store.clone(), t.personal.clone());
         let (org, admin) = organization(&ledger).await;
         let user = add_user(&ledger, &admin, org, "leaving@acme.example").await;
-        ledger.delete_user(&admin, user).await.unwrap();
+        ledger
+            .run(&admin, DeleteUser { user_id: user })
+            .await
+            .unwrap();
 
         // The default retention (30 days) has not passed.
         let kept = portal_ledger(&t, &["purge"]);

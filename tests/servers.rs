@@ -5,6 +5,7 @@
 
 mod support;
 
+use portal_ledger::app::accounts::CreateAccount;
 use portal_ledger::app::history::{AsOf, Entity};
 use portal_ledger::app::licenses;
 use portal_ledger::app::servers;
@@ -35,16 +36,26 @@ on_both_backends!(
         let system = CommandContext::system();
         let (partner, org) = (AccountId(Uuid::now_v7()), AccountId(Uuid::now_v7()));
         ledger
-            .create_account(&system, partner, AccountKind::Partner, "Reseller", None)
+            .run(
+                &system,
+                CreateAccount {
+                    account_id: partner,
+                    kind: AccountKind::Partner,
+                    name: String::from("Reseller"),
+                    parent: None,
+                },
+            )
             .await
             .unwrap();
         ledger
-            .create_account(
+            .run(
                 &system,
-                org,
-                AccountKind::Organization,
-                "Customer",
-                Some(partner),
+                CreateAccount {
+                    account_id: org,
+                    kind: AccountKind::Organization,
+                    name: String::from("Customer"),
+                    parent: Some(partner),
+                },
             )
             .await
             .unwrap();
@@ -201,12 +212,14 @@ on_both_backends!(
         let ledger = Ledger::new(t.store.clone(), t.personal.clone());
         let org = AccountId(Uuid::now_v7());
         ledger
-            .create_account(
+            .run(
                 &CommandContext::system(),
-                org,
-                AccountKind::Organization,
-                "Acme",
-                None,
+                CreateAccount {
+                    account_id: org,
+                    kind: AccountKind::Organization,
+                    name: String::from("Acme"),
+                    parent: None,
+                },
             )
             .await
             .unwrap();
@@ -313,12 +326,28 @@ on_both_backends!(
             AccountId(Uuid::now_v7()),
         );
         ledger
-            .create_account(&system, partner, AccountKind::Partner, "Reseller", None)
+            .run(
+                &system,
+                CreateAccount {
+                    account_id: partner,
+                    kind: AccountKind::Partner,
+                    name: String::from("Reseller"),
+                    parent: None,
+                },
+            )
             .await
             .unwrap();
         for (id, name) in [(org, "Customer"), (other, "Elsewhere")] {
             ledger
-                .create_account(&system, id, AccountKind::Organization, name, Some(partner))
+                .run(
+                    &system,
+                    CreateAccount {
+                        account_id: id,
+                        kind: AccountKind::Organization,
+                        name: String::from(name),
+                        parent: Some(partner),
+                    },
+                )
                 .await
                 .unwrap();
         }
@@ -604,7 +633,15 @@ on_both_backends!(
         let system = CommandContext::system();
         let org = AccountId(Uuid::now_v7());
         ledger
-            .create_account(&system, org, AccountKind::Organization, "Acme", None)
+            .run(
+                &system,
+                CreateAccount {
+                    account_id: org,
+                    kind: AccountKind::Organization,
+                    name: String::from("Acme"),
+                    parent: None,
+                },
+            )
             .await
             .unwrap();
         let admin = user_in(ledger, org, "admin@acme.example", Role::Admin).await;
@@ -751,12 +788,14 @@ on_both_backends!(
         let there = Ledger::new(t.store.clone(), t.personal.clone());
         let system = CommandContext::system();
         let account = AccountId(Uuid::now_v7());
-        here.create_account(
+        here.run(
             &system,
-            account,
-            AccountKind::Organization,
-            "Customer",
-            None,
+            CreateAccount {
+                account_id: account,
+                kind: AccountKind::Organization,
+                name: String::from("Customer"),
+                parent: None,
+            },
         )
         .await
         .unwrap();

@@ -7,6 +7,7 @@ mod support;
 
 use chrono::{Duration, Utc};
 use portal_ledger::app::sessions::{Auth, AuthError};
+use portal_ledger::app::users::{CreateUser, DeleteUser, UpdateProfile};
 use portal_ledger::app::{CommandContext, Ledger};
 use portal_ledger::auth::password::Password;
 use portal_ledger::domain::email::Email;
@@ -41,7 +42,14 @@ async fn with_user(auth: &Auth, role: Role, email: &str) -> (CommandContext, Use
         invitation: None,
     };
     auth.ledger()
-        .create_user(&admin, platform, &new)
+        .run(
+            &admin,
+            CreateUser {
+                account_id: platform,
+                user: new.clone(),
+                username: None,
+            },
+        )
         .await
         .unwrap();
     auth.set_initial_password(
@@ -197,7 +205,15 @@ on_both_backends!(
         // Changing one's own e-mail: old sessions end, the new address signs in.
         let new_email = Email::parse("samantha@platform.example").unwrap();
         auth.ledger()
-            .update_profile(&me, user, None, Some(&new_email))
+            .run(
+                &me,
+                UpdateProfile {
+                    user_id: user,
+                    name: None,
+                    email: Some(new_email.clone()),
+                    username: None,
+                },
+            )
             .await
             .unwrap();
         assert!(auth.authenticate(&d.token, Utc::now()).await.is_err());
@@ -242,7 +258,10 @@ on_both_backends!(
             )
             .await
             .unwrap();
-        auth.ledger().delete_user(&admin, user).await.unwrap();
+        auth.ledger()
+            .run(&admin, DeleteUser { user_id: user })
+            .await
+            .unwrap();
         assert!(auth.authenticate(&f.token, Utc::now()).await.is_err());
         assert!(matches!(
             auth.sign_in(

@@ -8,6 +8,10 @@
 
 mod support;
 
+use portal_ledger::app::accounts::{CreateAccount, RenameAccount};
+use portal_ledger::app::users::{
+    AssignCustomers, ChangeRole, CreateUser, DeleteUser, RestoreUser, UpdateProfile,
+};
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -55,7 +59,15 @@ async fn random_history(ledger: &Ledger, rng: &mut Rng, steps: usize) -> Entitie
     let system = CommandContext::system();
     let org = AccountId(Uuid::now_v7());
     ledger
-        .create_account(&system, org, AccountKind::Organization, "Acme", None)
+        .run(
+            &system,
+            CreateAccount {
+                account_id: org,
+                kind: AccountKind::Organization,
+                name: String::from("Acme"),
+                parent: None,
+            },
+        )
         .await
         .unwrap();
     let mut e = Entities {
@@ -80,19 +92,43 @@ async fn random_history(ledger: &Ledger, rng: &mut Rng, steps: usize) -> Entitie
                     invitation: None,
                 };
                 e.users.push(new.user_id);
-                ledger.create_user(&system, org, &new).await.map(|_| ())
+                ledger
+                    .run(
+                        &system,
+                        CreateUser {
+                            account_id: org,
+                            user: new.clone(),
+                            username: None,
+                        },
+                    )
+                    .await
+                    .map(|_| ())
             }
             1 => {
                 let user = pick(rng, &e.users).unwrap();
                 ledger
-                    .change_role(&system, user, roles[rng.below(roles.len())])
+                    .run(
+                        &system,
+                        ChangeRole {
+                            user_id: user,
+                            role: roles[rng.below(roles.len())],
+                        },
+                    )
                     .await
                     .map(|_| ())
             }
             2 => {
                 let user = pick(rng, &e.users).unwrap();
                 ledger
-                    .update_profile(&system, user, Some(&format!("Renamed {step}")), None)
+                    .run(
+                        &system,
+                        UpdateProfile {
+                            user_id: user,
+                            name: Some(format!("Renamed {step}")),
+                            email: None,
+                            username: None,
+                        },
+                    )
                     .await
                     .map(|_| ())
             }
@@ -141,12 +177,21 @@ async fn random_history(ledger: &Ledger, rng: &mut Rng, steps: usize) -> Entitie
             }
             6 => {
                 let user = pick(rng, &e.users).unwrap();
-                ledger.delete_user(&system, user).await.map(|_| ())
+                ledger
+                    .run(&system, DeleteUser { user_id: user })
+                    .await
+                    .map(|_| ())
             }
             7 => {
                 let user = pick(rng, &e.users).unwrap();
                 ledger
-                    .restore_user(&system, user, Utc::now())
+                    .run(
+                        &system,
+                        RestoreUser {
+                            user_id: user,
+                            now: Utc::now(),
+                        },
+                    )
                     .await
                     .map(|_| ())
             }
@@ -181,7 +226,13 @@ async fn random_history(ledger: &Ledger, rng: &mut Rng, steps: usize) -> Entitie
                     .map(|_| ())
             }
             _ => ledger
-                .rename_account(&system, org, &format!("Acme {step}"))
+                .run(
+                    &system,
+                    RenameAccount {
+                        account_id: org,
+                        name: String::from(&format!("Acme {step}")),
+                    },
+                )
                 .await
                 .map(|_| ()),
         };
@@ -532,7 +583,15 @@ on_both_backends!(
         let system = CommandContext::system();
         let org = AccountId(Uuid::now_v7());
         ledger
-            .create_account(&system, org, AccountKind::Organization, "Acme", None)
+            .run(
+                &system,
+                CreateAccount {
+                    account_id: org,
+                    kind: AccountKind::Organization,
+                    name: String::from("Acme"),
+                    parent: None,
+                },
+            )
             .await
             .unwrap();
         let new = NewUser {
@@ -543,7 +602,17 @@ on_both_backends!(
             origin: Origin::Direct,
             invitation: None,
         };
-        ledger.create_user(&system, org, &new).await.unwrap();
+        ledger
+            .run(
+                &system,
+                CreateUser {
+                    account_id: org,
+                    user: new.clone(),
+                    username: None,
+                },
+            )
+            .await
+            .unwrap();
         let second = NewUser {
             user_id: UserId(Uuid::now_v7()),
             email: Email::parse("bob@acme.example").unwrap(),
@@ -552,19 +621,39 @@ on_both_backends!(
             origin: Origin::Direct,
             invitation: None,
         };
-        ledger.create_user(&system, org, &second).await.unwrap();
+        ledger
+            .run(
+                &system,
+                CreateUser {
+                    account_id: org,
+                    user: second.clone(),
+                    username: None,
+                },
+            )
+            .await
+            .unwrap();
         let before_change = t.store.head().await.unwrap().position;
         // Ann (the owner) makes Bob a support user, then renames him.
         ledger
-            .change_role(
+            .run(
                 &CommandContext::as_user(new.user_id),
-                second.user_id,
-                Role::Support,
+                ChangeRole {
+                    user_id: second.user_id,
+                    role: Role::Support,
+                },
             )
             .await
             .unwrap();
         ledger
-            .update_profile(&system, second.user_id, Some("Bob B."), None)
+            .run(
+                &system,
+                UpdateProfile {
+                    user_id: second.user_id,
+                    name: Some("Bob B.".into()),
+                    email: None,
+                    username: None,
+                },
+            )
             .await
             .unwrap();
         let history = ledger.history(Entity::User(second.user_id)).await.unwrap();
@@ -611,22 +700,40 @@ on_both_backends!(
             AccountId(Uuid::now_v7()),
         );
         ledger
-            .create_account(&system, platform, AccountKind::Platform, "Platform", None)
+            .run(
+                &system,
+                CreateAccount {
+                    account_id: platform,
+                    kind: AccountKind::Platform,
+                    name: String::from("Platform"),
+                    parent: None,
+                },
+            )
             .await
             .unwrap();
         ledger
-            .create_account(
+            .run(
                 &system,
-                partner,
-                AccountKind::Partner,
-                "Reseller",
-                Some(platform),
+                CreateAccount {
+                    account_id: partner,
+                    kind: AccountKind::Partner,
+                    name: String::from("Reseller"),
+                    parent: Some(platform),
+                },
             )
             .await
             .unwrap();
         for (id, name) in [(customer, "Customer"), (elsewhere, "Elsewhere")] {
             ledger
-                .create_account(&system, id, AccountKind::Organization, name, Some(partner))
+                .run(
+                    &system,
+                    CreateAccount {
+                        account_id: id,
+                        kind: AccountKind::Organization,
+                        name: String::from(name),
+                        parent: Some(partner),
+                    },
+                )
                 .await
                 .unwrap();
         }
@@ -642,7 +749,14 @@ on_both_backends!(
             let ledger = ledger.clone();
             async move {
                 ledger
-                    .create_user(&CommandContext::system(), account, &new)
+                    .run(
+                        &CommandContext::system(),
+                        CreateUser {
+                            account_id: account,
+                            user: new.clone(),
+                            username: None,
+                        },
+                    )
                     .await
                     .unwrap();
                 new.user_id
@@ -669,7 +783,13 @@ on_both_backends!(
             .unwrap();
         let before = AsOf::Position(t.store.head().await.unwrap().position);
         ledger
-            .assign_customers(&CommandContext::as_user(boss), staff, &[elsewhere])
+            .run(
+                &CommandContext::as_user(boss),
+                AssignCustomers {
+                    user_id: staff,
+                    customers: vec![elsewhere],
+                },
+            )
             .await
             .unwrap();
         ledger

@@ -6,8 +6,10 @@
 
 mod support;
 
+use portal_ledger::app::accounts::CreateAccount;
 use portal_ledger::app::licenses;
 use portal_ledger::app::user_import::{ImportError, ImportMode, ImportReport};
+use portal_ledger::app::users::{CreateUser, DeleteUser};
 use portal_ledger::app::{CommandContext, Ledger, LedgerError};
 use portal_ledger::domain::email::Email;
 use portal_ledger::domain::ids::{AccountId, LicenseId, UserId};
@@ -34,7 +36,15 @@ async fn org(t: &support::TestStore) -> Org {
     let system = CommandContext::system();
     let org = AccountId(Uuid::now_v7());
     ledger
-        .create_account(&system, org, AccountKind::Organization, "Acme", None)
+        .run(
+            &system,
+            CreateAccount {
+                account_id: org,
+                kind: AccountKind::Organization,
+                name: String::from("Acme"),
+                parent: None,
+            },
+        )
         .await
         .unwrap();
     let domain = format!("acme-{}.example", org.0.simple());
@@ -48,7 +58,17 @@ async fn org(t: &support::TestStore) -> Org {
             origin: Origin::Direct,
             invitation: None,
         };
-        ledger.create_user(&system, org, &new).await.unwrap();
+        ledger
+            .run(
+                &system,
+                CreateUser {
+                    account_id: org,
+                    user: new.clone(),
+                    username: None,
+                },
+            )
+            .await
+            .unwrap();
         ids.push(new.user_id);
     }
     Org {
@@ -371,8 +391,26 @@ on_both_backends!(
             origin: Origin::Direct,
             invitation: None,
         };
-        o.ledger.create_user(&o.admin, o.org, &gone).await.unwrap();
-        o.ledger.delete_user(&o.admin, gone.user_id).await.unwrap();
+        o.ledger
+            .run(
+                &o.admin,
+                CreateUser {
+                    account_id: o.org,
+                    user: gone.clone(),
+                    username: None,
+                },
+            )
+            .await
+            .unwrap();
+        o.ledger
+            .run(
+                &o.admin,
+                DeleteUser {
+                    user_id: gone.user_id,
+                },
+            )
+            .await
+            .unwrap();
         let head = t.store.head().await.unwrap();
         let csv = format!(
             "email,name,role\n\

@@ -6,8 +6,12 @@
 mod support;
 
 use chrono::Duration;
+use portal_ledger::app::accounts::{CreateAccount, TransferOwnership};
 use portal_ledger::app::licenses;
 use portal_ledger::app::servers;
+use portal_ledger::app::users::{
+    AssignCustomers, ChangeRole, CreateUser, DeleteUser, PurgeUser, RestoreUser, UpdateProfile,
+};
 use portal_ledger::app::{CommandContext, Ledger, LedgerError};
 use portal_ledger::domain::email::Email;
 use portal_ledger::domain::ids::{AccountId, UserId};
@@ -47,7 +51,17 @@ async fn add_user(
     role: Role,
 ) -> UserId {
     let new = new_user(email, role);
-    ledger.create_user(by, account, &new).await.unwrap();
+    ledger
+        .run(
+            by,
+            CreateUser {
+                account_id: account,
+                user: new.clone(),
+                username: None,
+            },
+        )
+        .await
+        .unwrap();
     new.user_id
 }
 
@@ -57,7 +71,15 @@ async fn world(t: &support::TestStore) -> World {
     let system = CommandContext::system();
     let platform = AccountId(Uuid::now_v7());
     ledger
-        .create_account(&system, platform, AccountKind::Platform, "Platform", None)
+        .run(
+            &system,
+            CreateAccount {
+                account_id: platform,
+                kind: AccountKind::Platform,
+                name: String::from("Platform"),
+                parent: None,
+            },
+        )
         .await
         .unwrap();
     let platform_admin = add_user(
@@ -71,12 +93,14 @@ async fn world(t: &support::TestStore) -> World {
 
     let partner = AccountId(Uuid::now_v7());
     ledger
-        .create_account(
+        .run(
             &CommandContext::as_user(platform_admin),
-            partner,
-            AccountKind::Partner,
-            "Reseller Ltd",
-            Some(platform),
+            CreateAccount {
+                account_id: partner,
+                kind: AccountKind::Partner,
+                name: String::from("Reseller Ltd"),
+                parent: Some(platform),
+            },
         )
         .await
         .unwrap();
@@ -91,12 +115,14 @@ async fn world(t: &support::TestStore) -> World {
 
     let org = AccountId(Uuid::now_v7());
     ledger
-        .create_account(
+        .run(
             &CommandContext::as_user(partner_admin),
-            org,
-            AccountKind::Organization,
-            "Customer GmbH",
-            Some(partner),
+            CreateAccount {
+                account_id: org,
+                kind: AccountKind::Organization,
+                name: String::from("Customer GmbH"),
+                parent: Some(partner),
+            },
         )
         .await
         .unwrap();
@@ -129,10 +155,13 @@ on_both_backends!(
         // A customer admin cannot reach the partner or the platform: hidden.
         let err = w
             .ledger
-            .create_user(
+            .run(
                 &as_org_admin,
-                w.partner,
-                &new_user("x@reseller.example", Role::Admin),
+                CreateUser {
+                    account_id: w.partner,
+                    user: new_user("x@reseller.example", Role::Admin),
+                    username: None,
+                },
             )
             .await
             .unwrap_err();
@@ -140,12 +169,14 @@ on_both_backends!(
         // Another partner's customer is hidden from this partner.
         let other_partner = AccountId(Uuid::now_v7());
         w.ledger
-            .create_account(
+            .run(
                 &CommandContext::as_user(w.platform_admin),
-                other_partner,
-                AccountKind::Partner,
-                "Other",
-                Some(w.platform),
+                CreateAccount {
+                    account_id: other_partner,
+                    kind: AccountKind::Partner,
+                    name: String::from("Other"),
+                    parent: Some(w.platform),
+                },
             )
             .await
             .unwrap();
@@ -159,10 +190,12 @@ on_both_backends!(
         .await;
         let err = w
             .ledger
-            .change_role(
+            .run(
                 &CommandContext::as_user(other_admin),
-                w.org_admin,
-                Role::ReadOnly,
+                ChangeRole {
+                    user_id: w.org_admin,
+                    role: Role::ReadOnly,
+                },
             )
             .await
             .unwrap_err();
@@ -179,10 +212,13 @@ on_both_backends!(
         .await;
         let err = w
             .ledger
-            .create_user(
+            .run(
                 &CommandContext::as_user(reader),
-                w.org,
-                &new_user("y@customer.example", Role::Regular),
+                CreateUser {
+                    account_id: w.org,
+                    user: new_user("y@customer.example", Role::Regular),
+                    username: None,
+                },
             )
             .await
             .unwrap_err();
@@ -198,11 +234,14 @@ on_both_backends!(
         );
         // But everyone edits their own profile.
         w.ledger
-            .update_profile(
+            .run(
                 &CommandContext::as_user(reader),
-                reader,
-                Some("Rita Reader"),
-                None,
+                UpdateProfile {
+                    user_id: reader,
+                    name: Some("Rita Reader".into()),
+                    email: None,
+                    username: None,
+                },
             )
             .await
             .unwrap();
@@ -210,10 +249,13 @@ on_both_backends!(
         // Partner-only roles are refused in organizations.
         let err = w
             .ledger
-            .create_user(
+            .run(
                 &as_partner,
-                w.org,
-                &new_user("s@customer.example", Role::Sales),
+                CreateUser {
+                    account_id: w.org,
+                    user: new_user("s@customer.example", Role::Sales),
+                    username: None,
+                },
             )
             .await
             .unwrap_err();
@@ -232,7 +274,10 @@ on_both_backends!(
         .await;
         let err = w
             .ledger
-            .delete_user(&CommandContext::as_user(notified), reader)
+            .run(
+                &CommandContext::as_user(notified),
+                DeleteUser { user_id: reader },
+            )
             .await
             .unwrap_err();
         assert!(matches!(err, LedgerError::Denied(_)), "{err}");
@@ -241,7 +286,13 @@ on_both_backends!(
         let head = t.store.head().await.unwrap();
         let _ = w
             .ledger
-            .change_role(&CommandContext::as_user(reader), w.org_admin, Role::Regular)
+            .run(
+                &CommandContext::as_user(reader),
+                ChangeRole {
+                    user_id: w.org_admin,
+                    role: Role::Regular,
+                },
+            )
             .await
             .unwrap_err();
         assert_eq!(t.store.head().await.unwrap(), head);
@@ -312,7 +363,15 @@ on_both_backends!(
         .await;
         assert_eq!(ledger.account(w.org).await.unwrap().admins.len(), 2);
 
-        ledger.delete_user(&admin, second_admin).await.unwrap();
+        ledger
+            .run(
+                &admin,
+                DeleteUser {
+                    user_id: second_admin,
+                },
+            )
+            .await
+            .unwrap();
         let deleted = ledger.user(second_admin).await.unwrap();
         let Status::Deleted { at } = deleted.status else {
             panic!("not deleted")
@@ -320,19 +379,49 @@ on_both_backends!(
         assert_eq!(ledger.account(w.org).await.unwrap().admins.len(), 1);
         // The address is free while the user is deleted …
         let taker = new_user("SECOND@customer.example", Role::Regular);
-        ledger.create_user(&admin, w.org, &taker).await.unwrap();
+        ledger
+            .run(
+                &admin,
+                CreateUser {
+                    account_id: w.org,
+                    user: taker.clone(),
+                    username: None,
+                },
+            )
+            .await
+            .unwrap();
         // … so restoring must wait until it is free again.
         let err = ledger
-            .restore_user(&admin, second_admin, at + Duration::days(1))
+            .run(
+                &admin,
+                RestoreUser {
+                    user_id: second_admin,
+                    now: at + Duration::days(1),
+                },
+            )
             .await
             .unwrap_err();
         assert!(
             matches!(err, LedgerError::Domain(DomainError::EmailTaken)),
             "{err}"
         );
-        ledger.delete_user(&admin, taker.user_id).await.unwrap();
         ledger
-            .restore_user(&admin, second_admin, at + Duration::days(29))
+            .run(
+                &admin,
+                DeleteUser {
+                    user_id: taker.user_id,
+                },
+            )
+            .await
+            .unwrap();
+        ledger
+            .run(
+                &admin,
+                RestoreUser {
+                    user_id: second_admin,
+                    now: at + Duration::days(29),
+                },
+            )
             .await
             .unwrap();
         let restored = ledger.user(second_admin).await.unwrap();
@@ -341,13 +430,27 @@ on_both_backends!(
         assert_eq!(ledger.account(w.org).await.unwrap().admins.len(), 2);
 
         // The second deletion is restorable for 30 days only, then purged.
-        ledger.delete_user(&admin, second_admin).await.unwrap();
+        ledger
+            .run(
+                &admin,
+                DeleteUser {
+                    user_id: second_admin,
+                },
+            )
+            .await
+            .unwrap();
         let Status::Deleted { at } = ledger.user(second_admin).await.unwrap().status else {
             panic!()
         };
         let system = CommandContext::system();
         let err = ledger
-            .purge_user(&system, second_admin, at + Duration::days(29))
+            .run(
+                &system,
+                PurgeUser {
+                    user_id: second_admin,
+                    now: at + Duration::days(29),
+                },
+            )
             .await
             .unwrap_err();
         assert!(matches!(
@@ -355,7 +458,13 @@ on_both_backends!(
             LedgerError::Domain(DomainError::RetentionNotExpired)
         ));
         let err = ledger
-            .restore_user(&admin, second_admin, at + Duration::days(31))
+            .run(
+                &admin,
+                RestoreUser {
+                    user_id: second_admin,
+                    now: at + Duration::days(31),
+                },
+            )
             .await
             .unwrap_err();
         assert!(matches!(
@@ -363,7 +472,13 @@ on_both_backends!(
             LedgerError::Domain(DomainError::RetentionExpired)
         ));
         ledger
-            .purge_user(&system, second_admin, at + Duration::days(31))
+            .run(
+                &system,
+                PurgeUser {
+                    user_id: second_admin,
+                    now: at + Duration::days(31),
+                },
+            )
             .await
             .unwrap();
         let purged = ledger.user(second_admin).await.unwrap();
@@ -372,7 +487,12 @@ on_both_backends!(
 
         // The owner is protected; the last admin stays.
         let err = ledger
-            .delete_user(&CommandContext::as_user(w.partner_admin), w.org_admin)
+            .run(
+                &CommandContext::as_user(w.partner_admin),
+                DeleteUser {
+                    user_id: w.org_admin,
+                },
+            )
             .await
             .unwrap_err();
         assert!(
@@ -380,7 +500,13 @@ on_both_backends!(
             "{err}"
         );
         let err = ledger
-            .change_role(&admin, w.org_admin, Role::Regular)
+            .run(
+                &admin,
+                ChangeRole {
+                    user_id: w.org_admin,
+                    role: Role::Regular,
+                },
+            )
             .await
             .unwrap_err();
         assert!(
@@ -413,7 +539,14 @@ on_both_backends!(
                     "SAME@Customer.example"
                 };
                 ledger
-                    .create_user(&admin, org, &new_user(email, Role::Regular))
+                    .run(
+                        &admin,
+                        CreateUser {
+                            account_id: org,
+                            user: new_user(email, Role::Regular),
+                            username: None,
+                        },
+                    )
                     .await
             }));
         }
@@ -479,12 +612,24 @@ on_both_backends!(
             let org = w.org;
             let transfer = tokio::spawn(async move {
                 ledger1
-                    .transfer_ownership(&CommandContext::as_user(current_owner), org, b)
+                    .run(
+                        &CommandContext::as_user(current_owner),
+                        TransferOwnership {
+                            account_id: org,
+                            to: b,
+                        },
+                    )
                     .await
             });
             let demote = tokio::spawn(async move {
                 ledger2
-                    .change_role(&CommandContext::as_user(c), b, Role::Regular)
+                    .run(
+                        &CommandContext::as_user(c),
+                        ChangeRole {
+                            user_id: b,
+                            role: Role::Regular,
+                        },
+                    )
                     .await
             });
             let (transfer, demote) = (transfer.await.unwrap(), demote.await.unwrap());
@@ -509,12 +654,14 @@ on_both_backends!(
         let as_partner = CommandContext::as_user(w.partner_admin);
         let second_org = AccountId(Uuid::now_v7());
         w.ledger
-            .create_account(
+            .run(
                 &as_partner,
-                second_org,
-                AccountKind::Organization,
-                "Second Customer",
-                Some(w.partner),
+                CreateAccount {
+                    account_id: second_org,
+                    kind: AccountKind::Organization,
+                    name: String::from("Second Customer"),
+                    parent: Some(w.partner),
+                },
             )
             .await
             .unwrap();
@@ -559,7 +706,13 @@ on_both_backends!(
 
         // Assigned to the first customer only: the second disappears (404).
         w.ledger
-            .assign_customers(&as_partner, staff, &[w.org])
+            .run(
+                &as_partner,
+                AssignCustomers {
+                    user_id: staff,
+                    customers: vec![w.org],
+                },
+            )
             .await
             .unwrap();
         w.ledger
@@ -587,10 +740,13 @@ on_both_backends!(
         // Staff never manage users, even in assigned customers.
         let err = w
             .ledger
-            .create_user(
+            .run(
                 &as_staff,
-                w.org,
-                &new_user("x@customer.example", Role::Regular),
+                CreateUser {
+                    account_id: w.org,
+                    user: new_user("x@customer.example", Role::Regular),
+                    username: None,
+                },
             )
             .await
             .unwrap_err();
@@ -601,18 +757,26 @@ on_both_backends!(
         // Only the partner's own customers can be assigned.
         let other_partner = AccountId(Uuid::now_v7());
         w.ledger
-            .create_account(
+            .run(
                 &CommandContext::as_user(w.platform_admin),
-                other_partner,
-                AccountKind::Partner,
-                "Other",
-                Some(w.platform),
+                CreateAccount {
+                    account_id: other_partner,
+                    kind: AccountKind::Partner,
+                    name: String::from("Other"),
+                    parent: Some(w.platform),
+                },
             )
             .await
             .unwrap();
         let err = w
             .ledger
-            .assign_customers(&as_partner, staff, &[other_partner])
+            .run(
+                &as_partner,
+                AssignCustomers {
+                    user_id: staff,
+                    customers: vec![other_partner],
+                },
+            )
             .await
             .unwrap_err();
         assert!(
@@ -621,7 +785,13 @@ on_both_backends!(
         );
         // Back to none assigned: all customers again.
         w.ledger
-            .assign_customers(&as_partner, staff, &[])
+            .run(
+                &as_partner,
+                AssignCustomers {
+                    user_id: staff,
+                    customers: vec![],
+                },
+            )
             .await
             .unwrap();
         w.ledger
@@ -669,7 +839,13 @@ on_both_backends!(
         .await;
         for role in [Role::Support, Role::Admin] {
             w.ledger
-                .change_role(&as_org_admin, user, role)
+                .run(
+                    &as_org_admin,
+                    ChangeRole {
+                        user_id: user,
+                        role,
+                    },
+                )
                 .await
                 .unwrap();
             assert_eq!(
@@ -693,7 +869,13 @@ on_both_backends!(
         )
         .await;
         w.ledger
-            .assign_customers(&as_partner, staff, &[w.org])
+            .run(
+                &as_partner,
+                AssignCustomers {
+                    user_id: staff,
+                    customers: vec![w.org],
+                },
+            )
             .await
             .unwrap();
         assert_eq!(
@@ -701,7 +883,13 @@ on_both_backends!(
             "Update User Permissions"
         );
         w.ledger
-            .transfer_ownership(&as_org_admin, w.org, user)
+            .run(
+                &as_org_admin,
+                TransferOwnership {
+                    account_id: w.org,
+                    to: user,
+                },
+            )
             .await
             .unwrap();
         assert_eq!(
@@ -738,11 +926,27 @@ on_both_backends!(
         for other in &others {
             let refusals = [
                 w.ledger
-                    .update_profile(other, w.org_admin, Some("Someone Else"), None)
+                    .run(
+                        other,
+                        UpdateProfile {
+                            user_id: w.org_admin,
+                            name: Some("Someone Else".into()),
+                            email: None,
+                            username: None,
+                        },
+                    )
                     .await
                     .map(|_| ()),
                 w.ledger
-                    .update_profile(other, w.org_admin, None, Some(&new_email))
+                    .run(
+                        other,
+                        UpdateProfile {
+                            user_id: w.org_admin,
+                            name: None,
+                            email: Some(new_email.clone()),
+                            username: None,
+                        },
+                    )
                     .await
                     .map(|_| ()),
                 auth.reset_password(other, w.org_admin, now)
@@ -781,10 +985,12 @@ on_both_backends!(
         let head = t.store.head().await.unwrap().position;
         let err = w
             .ledger
-            .assign_customers(
+            .run(
                 &CommandContext::as_user(partner_second),
-                w.partner_admin,
-                &[w.org],
+                AssignCustomers {
+                    user_id: w.partner_admin,
+                    customers: vec![w.org],
+                },
             )
             .await
             .unwrap_err();
@@ -801,12 +1007,28 @@ on_both_backends!(
 
         // The owner edits themself; others are edited by other admins as before.
         w.ledger
-            .update_profile(&as_owner, w.org_admin, Some("The Owner"), None)
+            .run(
+                &as_owner,
+                UpdateProfile {
+                    user_id: w.org_admin,
+                    name: Some("The Owner".into()),
+                    email: None,
+                    username: None,
+                },
+            )
             .await
             .unwrap();
         auth.force_logout(&as_owner, w.org_admin).await.unwrap();
         w.ledger
-            .update_profile(&others[0], second, Some("Second Admin"), None)
+            .run(
+                &others[0],
+                UpdateProfile {
+                    user_id: second,
+                    name: Some("Second Admin".into()),
+                    email: None,
+                    username: None,
+                },
+            )
             .await
             .unwrap();
         auth.reset_password(&others[1], second, now).await.unwrap();
@@ -814,16 +1036,38 @@ on_both_backends!(
 
         // Once ownership moved, the former owner is an ordinary admin.
         w.ledger
-            .transfer_ownership(&as_owner, w.org, second)
+            .run(
+                &as_owner,
+                TransferOwnership {
+                    account_id: w.org,
+                    to: second,
+                },
+            )
             .await
             .unwrap();
         w.ledger
-            .update_profile(&others[0], w.org_admin, Some("Former Owner"), None)
+            .run(
+                &others[0],
+                UpdateProfile {
+                    user_id: w.org_admin,
+                    name: Some("Former Owner".into()),
+                    email: None,
+                    username: None,
+                },
+            )
             .await
             .unwrap();
         let err = w
             .ledger
-            .update_profile(&as_owner, second, Some("Not Allowed"), None)
+            .run(
+                &as_owner,
+                UpdateProfile {
+                    user_id: second,
+                    name: Some("Not Allowed".into()),
+                    email: None,
+                    username: None,
+                },
+            )
             .await
             .unwrap_err();
         assert!(
@@ -883,12 +1127,14 @@ on_both_backends!(
             // both directions of the race are run.
             let org = AccountId(Uuid::now_v7());
             w.ledger
-                .create_account(
+                .run(
                     &as_partner,
-                    org,
-                    AccountKind::Organization,
-                    &format!("Org {round}"),
-                    Some(w.partner),
+                    CreateAccount {
+                        account_id: org,
+                        kind: AccountKind::Organization,
+                        name: String::from(&format!("Org {round}")),
+                        parent: Some(w.partner),
+                    },
                 )
                 .await
                 .unwrap();
@@ -910,7 +1156,13 @@ on_both_backends!(
             .await;
             if round % 2 == 1 {
                 w.ledger
-                    .transfer_ownership(&CommandContext::as_user(a), org, b)
+                    .run(
+                        &CommandContext::as_user(a),
+                        TransferOwnership {
+                            account_id: org,
+                            to: b,
+                        },
+                    )
                     .await
                     .unwrap();
             }
@@ -919,12 +1171,24 @@ on_both_backends!(
             let (l1, l2) = (w.ledger.clone(), w.ledger.clone());
             let (a_demotes_b, b_demotes_a) = race(
                 move || async move {
-                    l1.change_role(&CommandContext::as_user(a), b, Role::Regular)
-                        .await
+                    l1.run(
+                        &CommandContext::as_user(a),
+                        ChangeRole {
+                            user_id: b,
+                            role: Role::Regular,
+                        },
+                    )
+                    .await
                 },
                 move || async move {
-                    l2.change_role(&CommandContext::as_user(b), a, Role::Regular)
-                        .await
+                    l2.run(
+                        &CommandContext::as_user(b),
+                        ChangeRole {
+                            user_id: a,
+                            role: Role::Regular,
+                        },
+                    )
+                    .await
                 },
             )
             .await;
@@ -981,8 +1245,29 @@ on_both_backends!(
                 admin.clone(),
             );
             let (moved, created) = race(
-                move || async move { l1.update_profile(&c1, mover, None, Some(&wanted)).await },
-                move || async move { l2.create_user(&c2, w.org, &newcomer).await },
+                move || async move {
+                    l1.run(
+                        &c1,
+                        UpdateProfile {
+                            user_id: mover,
+                            name: None,
+                            email: Some(wanted.clone()),
+                            username: None,
+                        },
+                    )
+                    .await
+                },
+                move || async move {
+                    l2.run(
+                        &c2,
+                        CreateUser {
+                            account_id: w.org,
+                            user: newcomer.clone(),
+                            username: None,
+                        },
+                    )
+                    .await
+                },
             )
             .await;
             assert!(
@@ -1029,7 +1314,10 @@ on_both_backends!(
         for round in 0..ROUNDS {
             let address = format!("returning{round}@customer.example");
             let returning = add_user(&w.ledger, &admin, w.org, &address, Role::Regular).await;
-            w.ledger.delete_user(&admin, returning).await.unwrap();
+            w.ledger
+                .run(&admin, DeleteUser { user_id: returning })
+                .await
+                .unwrap();
             let Status::Deleted { at } = w.ledger.user(returning).await.unwrap().status else {
                 panic!("not deleted")
             };
@@ -1043,10 +1331,26 @@ on_both_backends!(
             );
             let (restored, created) = race(
                 move || async move {
-                    l1.restore_user(&c1, returning, at + Duration::days(1))
-                        .await
+                    l1.run(
+                        &c1,
+                        RestoreUser {
+                            user_id: returning,
+                            now: at + Duration::days(1),
+                        },
+                    )
+                    .await
                 },
-                move || async move { l2.create_user(&c2, w.org, &newcomer).await },
+                move || async move {
+                    l2.run(
+                        &c2,
+                        CreateUser {
+                            account_id: w.org,
+                            user: newcomer.clone(),
+                            username: None,
+                        },
+                    )
+                    .await
+                },
             )
             .await;
             assert!(
@@ -1097,18 +1401,35 @@ on_both_backends!(
         )
         .await;
         w.ledger
-            .assign_customers(&as_partner, staff, &[w.org])
+            .run(
+                &as_partner,
+                AssignCustomers {
+                    user_id: staff,
+                    customers: vec![w.org],
+                },
+            )
             .await
             .unwrap();
-        w.ledger.delete_user(&as_partner, staff).await.unwrap();
+        w.ledger
+            .run(&as_partner, DeleteUser { user_id: staff })
+            .await
+            .unwrap();
         let Status::Deleted { at } = w.ledger.user(staff).await.unwrap().status else {
             panic!("not deleted")
         };
-        let (_, not_restored) = w
+        let not_restored = w
             .ledger
-            .restore_user(&as_partner, staff, at + Duration::days(1))
+            .run(
+                &as_partner,
+                RestoreUser {
+                    user_id: staff,
+                    now: at + Duration::days(1),
+                },
+            )
             .await
-            .unwrap();
+            .unwrap()
+            .output
+            .licenses_not_restored;
         assert!(not_restored.is_empty());
         let back = w.ledger.user(staff).await.unwrap();
         assert_eq!(back.status, Status::Active);
@@ -1163,7 +1484,10 @@ on_both_backends!(
                 .await
                 .unwrap();
         }
-        w.ledger.delete_user(&admin, holder).await.unwrap();
+        w.ledger
+            .run(&admin, DeleteUser { user_id: holder })
+            .await
+            .unwrap();
         let deleted = w.ledger.user(holder).await.unwrap();
         assert!(deleted.licenses.is_empty(), "deletion releases the seats");
         let Status::Deleted { at } = deleted.status else {
@@ -1187,11 +1511,19 @@ on_both_backends!(
             )
             .await
             .unwrap();
-        let (_, not_restored) = w
+        let not_restored = w
             .ledger
-            .restore_user(&admin, holder, at + Duration::days(2))
+            .run(
+                &admin,
+                RestoreUser {
+                    user_id: holder,
+                    now: at + Duration::days(2),
+                },
+            )
             .await
-            .unwrap();
+            .unwrap()
+            .output
+            .licenses_not_restored;
         assert_eq!(not_restored, vec![scarce]);
         let back = w.ledger.user(holder).await.unwrap();
         assert_eq!(back.status, Status::Active);
@@ -1217,7 +1549,14 @@ on_both_backends!(
 
         let ada = new_user("ada@customer.example", Role::Regular);
         ledger
-            .create_user_with_username(&admin, w.org, &ada, Some(&name("Ada.L")))
+            .run(
+                &admin,
+                CreateUser {
+                    account_id: w.org,
+                    user: ada.clone(),
+                    username: Some(name("Ada.L").clone()),
+                },
+            )
             .await
             .unwrap();
         assert_eq!(
@@ -1237,7 +1576,14 @@ on_both_backends!(
         let head = t.store.head().await.unwrap().position;
         let bob = new_user("bob@customer.example", Role::Regular);
         let err = ledger
-            .create_user_with_username(&admin, w.org, &bob, Some(&name("ADA.L")))
+            .run(
+                &admin,
+                CreateUser {
+                    account_id: w.org,
+                    user: bob.clone(),
+                    username: Some(name("ADA.L").clone()),
+                },
+            )
             .await
             .unwrap_err();
         assert!(
@@ -1245,13 +1591,28 @@ on_both_backends!(
             "{err}"
         );
         ledger
-            .create_user_with_username(&admin, w.org, &bob, Some(&name("bob")))
+            .run(
+                &admin,
+                CreateUser {
+                    account_id: w.org,
+                    user: bob.clone(),
+                    username: Some(name("bob").clone()),
+                },
+            )
             .await
             .unwrap();
         let before_patch = t.store.head().await.unwrap().position;
         assert!(before_patch > head);
         let err = ledger
-            .update_profile_with_username(&admin, bob.user_id, None, None, Some(&name("ada.l")))
+            .run(
+                &admin,
+                UpdateProfile {
+                    user_id: bob.user_id,
+                    name: None,
+                    email: None,
+                    username: Some(name("ada.l").clone()),
+                },
+            )
             .await
             .unwrap_err();
         assert!(
@@ -1262,46 +1623,107 @@ on_both_backends!(
 
         // Renaming frees the old one.
         ledger
-            .update_profile_with_username(&admin, ada.user_id, None, None, Some(&name("lovelace")))
+            .run(
+                &admin,
+                UpdateProfile {
+                    user_id: ada.user_id,
+                    name: None,
+                    email: None,
+                    username: Some(name("lovelace").clone()),
+                },
+            )
             .await
             .unwrap();
         ledger
-            .update_profile_with_username(&admin, bob.user_id, None, None, Some(&name("ada.l")))
+            .run(
+                &admin,
+                UpdateProfile {
+                    user_id: bob.user_id,
+                    name: None,
+                    email: None,
+                    username: Some(name("ada.l").clone()),
+                },
+            )
             .await
             .unwrap();
 
         // Deletion frees "lovelace"; taken meanwhile, the restore comes back
         // without it and says so.
-        ledger.delete_user(&admin, ada.user_id).await.unwrap();
+        ledger
+            .run(
+                &admin,
+                DeleteUser {
+                    user_id: ada.user_id,
+                },
+            )
+            .await
+            .unwrap();
         let Status::Deleted { at } = ledger.user(ada.user_id).await.unwrap().status else {
             panic!("not deleted")
         };
         let carol = new_user("carol@customer.example", Role::Regular);
         ledger
-            .create_user_with_username(&admin, w.org, &carol, Some(&name("lovelace")))
+            .run(
+                &admin,
+                CreateUser {
+                    account_id: w.org,
+                    user: carol.clone(),
+                    username: Some(name("lovelace").clone()),
+                },
+            )
             .await
             .unwrap();
-        let (_, report) = ledger
-            .restore_user_reporting(&admin, ada.user_id, at + Duration::days(1))
+        let report = ledger
+            .run(
+                &admin,
+                RestoreUser {
+                    user_id: ada.user_id,
+                    now: at + Duration::days(1),
+                },
+            )
             .await
-            .unwrap();
+            .unwrap()
+            .output;
         assert_eq!(report.username_not_restored, Some(name("lovelace")));
         let back = ledger.user(ada.user_id).await.unwrap();
         assert_eq!(back.status, Status::Active);
         assert_eq!(back.username, None);
         // Free again after the holder is deleted: a restore reclaims it.
         ledger
-            .update_profile_with_username(&admin, ada.user_id, None, None, Some(&name("ada")))
+            .run(
+                &admin,
+                UpdateProfile {
+                    user_id: ada.user_id,
+                    name: None,
+                    email: None,
+                    username: Some(name("ada").clone()),
+                },
+            )
             .await
             .unwrap();
-        ledger.delete_user(&admin, ada.user_id).await.unwrap();
+        ledger
+            .run(
+                &admin,
+                DeleteUser {
+                    user_id: ada.user_id,
+                },
+            )
+            .await
+            .unwrap();
         let Status::Deleted { at } = ledger.user(ada.user_id).await.unwrap().status else {
             panic!("not deleted")
         };
-        let (_, report) = ledger
-            .restore_user_reporting(&admin, ada.user_id, at + Duration::days(1))
+        let report = ledger
+            .run(
+                &admin,
+                RestoreUser {
+                    user_id: ada.user_id,
+                    now: at + Duration::days(1),
+                },
+            )
             .await
-            .unwrap();
+            .unwrap()
+            .output;
         assert_eq!(report.username_not_restored, None);
         assert_eq!(
             ledger.user(ada.user_id).await.unwrap().username,
@@ -1309,7 +1731,14 @@ on_both_backends!(
         );
         let dave = new_user("dave@customer.example", Role::Regular);
         let err = ledger
-            .create_user_with_username(&admin, w.org, &dave, Some(&name("ada")))
+            .run(
+                &admin,
+                CreateUser {
+                    account_id: w.org,
+                    user: dave.clone(),
+                    username: Some(name("ada").clone()),
+                },
+            )
             .await
             .unwrap_err();
         assert!(
@@ -1318,15 +1747,25 @@ on_both_backends!(
         );
 
         // A purge erases it: the log's events read as the placeholder.
-        ledger.delete_user(&admin, ada.user_id).await.unwrap();
+        ledger
+            .run(
+                &admin,
+                DeleteUser {
+                    user_id: ada.user_id,
+                },
+            )
+            .await
+            .unwrap();
         let Status::Deleted { at } = ledger.user(ada.user_id).await.unwrap().status else {
             panic!("not deleted")
         };
         ledger
-            .purge_user(
+            .run(
                 &CommandContext::system(),
-                ada.user_id,
-                at + Duration::days(31),
+                PurgeUser {
+                    user_id: ada.user_id,
+                    now: at + Duration::days(31),
+                },
             )
             .await
             .unwrap();
@@ -1381,12 +1820,27 @@ on_both_backends!(
             );
             let (created, moved) = race(
                 move || async move {
-                    l1.create_user_with_username(&c1, w.org, &newcomer, Some(&u1))
-                        .await
+                    l1.run(
+                        &c1,
+                        CreateUser {
+                            account_id: w.org,
+                            user: newcomer.clone(),
+                            username: Some(u1.clone()),
+                        },
+                    )
+                    .await
                 },
                 move || async move {
-                    l2.update_profile_with_username(&c2, renamed, None, None, Some(&u2))
-                        .await
+                    l2.run(
+                        &c2,
+                        UpdateProfile {
+                            user_id: renamed,
+                            name: None,
+                            email: None,
+                            username: Some(u2.clone()),
+                        },
+                    )
+                    .await
                 },
             )
             .await;

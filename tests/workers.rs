@@ -8,6 +8,7 @@
 
 mod support;
 
+use portal_ledger::app::accounts::CreateAccount;
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -211,7 +212,15 @@ async fn workers_share_projectors_fail_over_and_never_apply_a_batch_twice() {
     let system = CommandContext::system();
     let org = AccountId(uuid::Uuid::now_v7());
     ledger
-        .create_account(&system, org, AccountKind::Organization, "Customer", None)
+        .run(
+            &system,
+            CreateAccount {
+                account_id: org,
+                kind: AccountKind::Organization,
+                name: String::from("Customer"),
+                parent: None,
+            },
+        )
         .await
         .unwrap();
     support::user_in(&ledger, org, "owner@customer.example", Role::Admin).await;
@@ -617,7 +626,15 @@ async fn resume_with_a_batch_in_hand(stop_at: &str) {
     let system = CommandContext::system();
     let org = AccountId(uuid::Uuid::now_v7());
     ledger
-        .create_account(&system, org, AccountKind::Organization, "Customer", None)
+        .run(
+            &system,
+            CreateAccount {
+                account_id: org,
+                kind: AccountKind::Organization,
+                name: String::from("Customer"),
+                parent: None,
+            },
+        )
         .await
         .unwrap();
     let license = LicenseId(uuid::Uuid::now_v7());

@@ -23,10 +23,11 @@ use crate::app::ledger::{Authorized, Ledger, LedgerError};
 use crate::app::notifications::Notice;
 use crate::domain::account::AccountState;
 use crate::domain::codec::encode;
-use crate::domain::ids::NotificationId;
+use crate::domain::ids::{AccountId, NotificationId};
 use crate::domain::permissions::Action;
 use crate::domain::DomainError;
 use crate::event::{JsonObject, NewEvent, StreamId};
+use crate::privacy::subject::Subject;
 use crate::store::{AppendOutcome, ExpectedVersion, StreamAppend};
 
 /// One action of the product, as a value.
@@ -66,6 +67,9 @@ pub struct Permission<'f> {
     /// For a command on a server: a partner's staff act only while the
     /// customer's grant stands.
     pub(crate) partner_access: Option<PartnerAccess>,
+    /// The account the activity entry belongs to, when it is not the one
+    /// the matrix is asked in (a new account is asked in its parent).
+    pub(crate) recorded_in: Option<AccountId>,
 }
 
 impl<'f> Permission<'f> {
@@ -74,7 +78,15 @@ impl<'f> Permission<'f> {
             action,
             account,
             partner_access: None,
+            recorded_in: None,
         }
+    }
+
+    /// Records the activity in `account` rather than where the matrix is
+    /// asked.
+    pub(crate) fn recorded_in(mut self, account: AccountId) -> Self {
+        self.recorded_in = Some(account);
+        self
     }
 
     /// Also requires, of a partner's staff, the customer's grant of access
@@ -101,6 +113,7 @@ pub struct Decision<T = ()> {
     names_nobody: bool,
     changes: Vec<Change>,
     notices: Vec<Notice>,
+    erased: Vec<Subject>,
     output: T,
 }
 
@@ -113,6 +126,7 @@ impl Decision<()> {
             names_nobody: false,
             changes: Vec::new(),
             notices: Vec::new(),
+            erased: Vec::new(),
             output: (),
         }
     }
@@ -146,6 +160,29 @@ impl<T> Decision<T> {
         self.changes.push(change);
         self
     }
+
+    /// Personal data the command destroys (a purge): the subjects' keys
+    /// are erased before the append — if the append then fails, the data
+    /// is already unreadable and the command, decided again, finds no key.
+    /// The activity entry then names nobody.
+    pub(crate) fn erasing(mut self, subjects: Vec<Subject>) -> Self {
+        self.erased.extend(subjects);
+        self
+    }
+
+    /// What the command reports back besides the positions appended.
+    pub(crate) fn reporting<U>(self, output: U) -> Decision<U> {
+        Decision {
+            activity: self.activity,
+            description: self.description,
+            targets: self.targets,
+            names_nobody: self.names_nobody,
+            changes: self.changes,
+            notices: self.notices,
+            erased: self.erased,
+            output,
+        }
+    }
 }
 
 /// Events for one stream, expected at the version the decision read.
@@ -171,6 +208,18 @@ impl Change {
             expected: ExpectedVersion::Exact(version),
             events,
         })
+    }
+
+    /// `events` for a stream the decision did not read (an e-mail or
+    /// username claim released by the user that held it): appended
+    /// whatever its version.
+    pub(crate) fn unread<E: Serialize>(
+        stream: StreamId,
+        events: &[E],
+    ) -> Result<Self, LedgerError> {
+        let mut change = Self::at(stream, 0, events)?;
+        change.expected = ExpectedVersion::Any;
+        Ok(change)
     }
 }
 
@@ -203,7 +252,7 @@ impl Ledger {
             .retry_with(|| async move {
                 let facts = command.load(self, context).await?;
                 let permission = command.permission(&facts)?;
-                let account = permission.account.account_id.ok_or(DomainError::NotFound)?;
+                let account = permission.recorded_in.or(permission.account.account_id);
                 let mut authorized = self
                     .authorize(context, permission.action, permission.account)
                     .await?;
@@ -220,12 +269,18 @@ impl Ledger {
                     }
                 }
                 let decision = command.decide(&facts, &authorized)?;
+                // The domain names a missing entity precisely; this is the
+                // last word for one it did not check.
+                let account = account.ok_or(DomainError::NotFound)?;
                 let mut metadata =
                     authorized.metadata(context, account, decision.activity, decision.description);
                 for (kind, id) in decision.targets {
                     metadata = metadata.with_target(kind, id);
                 }
-                if decision.names_nobody {
+                if !decision.erased.is_empty() {
+                    self.personal_data().erase(&decision.erased).await?;
+                }
+                if decision.names_nobody || !decision.erased.is_empty() {
                     metadata = metadata.names_nobody();
                 }
                 let mut notice_appends = Vec::with_capacity(decision.notices.len());

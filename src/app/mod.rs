@@ -10,10 +10,14 @@
 //!
 //! That pipeline is written once, in [`command`]: an action is a value
 //! implementing [`Command`] and [`Ledger::run`] executes it. Areas whose
-//! actions are command types live in a folder per area (`servers/`, `tickets/`, `quotes/`, `partner_kit/`, `licenses/`);
-//! the others still have a method per action on `Ledger`, moving over.
+//! actions are command types live in a folder per area (`accounts/`,
+//! `users/`, `servers/`, `tickets/`, `quotes/`, `partner_kit/`,
+//! `licenses/`); sessions, invitations, imports and notification
+//! preferences still have a method per action on `Ledger`/`Auth`, moving
+//! over.
 
 pub mod access;
+pub mod accounts;
 pub mod audit;
 pub mod command;
 pub mod context;

@@ -15,6 +15,7 @@
 //! so an auditor can follow "deleted by an admin, purged by the service
 //! because of that deletion".
 
+use crate::app::users::PurgeUser;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -111,7 +112,7 @@ impl Ledger {
                 causation_id: Some(deletion.event_id),
                 ..CommandContext::system()
             };
-            match self.purge_user(&context, user_id, now).await {
+            match self.run(&context, PurgeUser { user_id, now }).await {
                 Ok(_) => purged += 1,
                 // Restored or purged (by another process) since the scan.
                 Err(LedgerError::Domain(

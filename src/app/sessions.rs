@@ -11,11 +11,13 @@ use chrono::{DateTime, Duration, Utc};
 use thiserror::Error;
 use uuid::Uuid;
 
+use crate::app::accounts::CreateAccount;
 use crate::app::context::{ActivityType, CommandContext, EventMetadata};
 use crate::app::ledger::{
     account_id_of, append, decision_appends, display_email, Ledger, LedgerError,
 };
 use crate::app::notifications::{Notice, Recipient};
+use crate::app::users::CreateUser;
 use crate::auth::credentials::SharedCredentials;
 use crate::auth::password::{self, Password, PasswordError};
 use crate::auth::throttle::SignInThrottle;
@@ -570,9 +572,13 @@ impl Auth {
         }
         let system = CommandContext::system();
         let platform = AccountId(Uuid::now_v7());
-        self.ledger
-            .create_account(&system, platform, AccountKind::Platform, "Platform", None)
-            .await?;
+        let platform_account = CreateAccount {
+            account_id: platform,
+            kind: AccountKind::Platform,
+            name: "Platform".to_owned(),
+            parent: None,
+        };
+        self.ledger.run(&system, platform_account).await?;
         let admin = NewUser {
             user_id: UserId(Uuid::now_v7()),
             email: email.clone(),
@@ -581,11 +587,17 @@ impl Auth {
             origin: Origin::Bootstrap,
             invitation: None,
         };
-        self.ledger.create_user(&system, platform, &admin).await?;
+        let admin_id = admin.user_id;
+        let create = CreateUser {
+            account_id: platform,
+            user: admin,
+            username: None,
+        };
+        self.ledger.run(&system, create).await?;
         let password = Password::generate()?;
         self.set_password(
             &system,
-            admin.user_id,
+            admin_id,
             &password,
             true,
             // Printed, not e-mailed: no reset notice.
@@ -593,7 +605,7 @@ impl Auth {
             now,
         )
         .await?;
-        Ok((platform, admin.user_id, password))
+        Ok((platform, admin_id, password))
     }
 }
 

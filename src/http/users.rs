@@ -16,6 +16,8 @@ use uuid::Uuid;
 
 use crate::app::history::Entity;
 use crate::app::members::MemberKind;
+use crate::app::Ran;
+use crate::app::{accounts, users};
 use crate::auth::password::Password;
 use crate::domain::email::Email;
 use crate::domain::ids::{AccountId, LicenseId, UserId};
@@ -151,17 +153,13 @@ pub async fn create_account(
     }
     let account_id = AccountId(Uuid::now_v7());
     let parent = body.parent_id.unwrap_or(caller.principal.account_id);
-    let outcome = state
-        .auth
-        .ledger()
-        .create_account(
-            &caller.context,
-            account_id,
-            body.kind,
-            &body.name,
-            Some(parent),
-        )
-        .await?;
+    let command = accounts::CreateAccount {
+        account_id,
+        kind: body.kind,
+        name: body.name,
+        parent: Some(parent),
+    };
+    let outcome = state.auth.ledger().run(&caller.context, command).await?;
     Ok((
         StatusCode::CREATED,
         Json(AccountCreated {
@@ -237,13 +235,12 @@ pub async fn rename_account(
     caller: Caller,
     ApiPath(account_id): ApiPath<AccountId>,
     ApiJson(body): ApiJson<RenameAccount>,
-) -> Result<Json<Appended>, ApiError> {
-    let outcome = state
-        .auth
-        .ledger()
-        .rename_account(&caller.context, account_id, &body.name)
-        .await?;
-    Ok(Json(Appended::from(&outcome)))
+) -> Result<Ran, ApiError> {
+    let command = accounts::RenameAccount {
+        account_id,
+        name: body.name,
+    };
+    Ok(state.auth.ledger().run(&caller.context, command).await?)
 }
 
 /// `DELETE /v1/accounts/{id}` — its users can no longer sign in; history stays.
@@ -259,13 +256,9 @@ pub async fn delete_account(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(account_id): ApiPath<AccountId>,
-) -> Result<Json<Appended>, ApiError> {
-    let outcome = state
-        .auth
-        .ledger()
-        .delete_account(&caller.context, account_id)
-        .await?;
-    Ok(Json(Appended::from(&outcome)))
+) -> Result<Ran, ApiError> {
+    let command = accounts::DeleteAccount { account_id };
+    Ok(state.auth.ledger().run(&caller.context, command).await?)
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -300,13 +293,12 @@ pub async fn transfer_ownership(
     caller: Caller,
     ApiPath(account_id): ApiPath<AccountId>,
     ApiJson(body): ApiJson<TransferOwnership>,
-) -> Result<Json<Appended>, ApiError> {
-    let outcome = state
-        .auth
-        .ledger()
-        .transfer_ownership(&caller.context, account_id, body.user_id)
-        .await?;
-    Ok(Json(Appended::from(&outcome)))
+) -> Result<Ran, ApiError> {
+    let command = accounts::TransferOwnership {
+        account_id,
+        to: body.user_id,
+    };
+    Ok(state.auth.ledger().run(&caller.context, command).await?)
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -437,19 +429,21 @@ pub async fn create_user(
     };
     let username = body.username.as_deref().map(parse_username).transpose()?;
     let password = Password::parse(&body.password)?;
-    state
-        .auth
-        .ledger()
-        .create_user_with_username(&caller.context, account_id, &new, username.as_ref())
-        .await?;
+    let user_id = new.user_id;
+    let command = users::CreateUser {
+        account_id,
+        user: new,
+        username,
+    };
+    state.auth.ledger().run(&caller.context, command).await?;
     let outcome = state
         .auth
-        .set_initial_password(&caller.context, new.user_id, &password, Utc::now())
+        .set_initial_password(&caller.context, user_id, &password, Utc::now())
         .await?;
     Ok((
         StatusCode::CREATED,
         Json(UserCreated {
-            user_id: new.user_id,
+            user_id,
             position: outcome.last_position(),
         }),
     ))
@@ -543,22 +537,17 @@ pub async fn update_user(
     caller: Caller,
     ApiPath(user_id): ApiPath<UserId>,
     ApiJson(body): ApiJson<UpdateUser>,
-) -> Result<Json<Appended>, ApiError> {
+) -> Result<Ran, ApiError> {
     let email = body.email.as_deref().map(parse_email).transpose()?;
     let username = body.username.as_deref().map(parse_username).transpose()?;
     visible_user(&state, &caller, user_id).await?;
-    let outcome = state
-        .auth
-        .ledger()
-        .update_profile_with_username(
-            &caller.context,
-            user_id,
-            body.name.as_deref(),
-            email.as_ref(),
-            username.as_ref(),
-        )
-        .await?;
-    Ok(Json(Appended::from(&outcome)))
+    let command = users::UpdateProfile {
+        user_id,
+        name: body.name,
+        email,
+        username,
+    };
+    Ok(state.auth.ledger().run(&caller.context, command).await?)
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -582,15 +571,11 @@ pub async fn change_role(
     caller: Caller,
     ApiPath(user_id): ApiPath<UserId>,
     ApiJson(body): ApiJson<ChangeRole>,
-) -> Result<Json<Appended>, ApiError> {
+) -> Result<Ran, ApiError> {
     let role = parse_role(&body.role)?;
     visible_user(&state, &caller, user_id).await?;
-    let outcome = state
-        .auth
-        .ledger()
-        .change_role(&caller.context, user_id, role)
-        .await?;
-    Ok(Json(Appended::from(&outcome)))
+    let command = users::ChangeRole { user_id, role };
+    Ok(state.auth.ledger().run(&caller.context, command).await?)
 }
 
 /// `DELETE /v1/users/{id}` — soft delete.
@@ -606,14 +591,10 @@ pub async fn delete_user(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(user_id): ApiPath<UserId>,
-) -> Result<Json<Appended>, ApiError> {
+) -> Result<Ran, ApiError> {
     visible_user(&state, &caller, user_id).await?;
-    let outcome = state
-        .auth
-        .ledger()
-        .delete_user(&caller.context, user_id)
-        .await?;
-    Ok(Json(Appended::from(&outcome)))
+    let command = users::DeleteUser { user_id };
+    Ok(state.auth.ledger().run(&caller.context, command).await?)
 }
 
 /// `POST /v1/users/{id}/restore`
@@ -631,13 +612,14 @@ pub async fn restore_user(
     ApiPath(user_id): ApiPath<UserId>,
 ) -> Result<Json<Restored>, ApiError> {
     visible_user(&state, &caller, user_id).await?;
-    let (outcome, not_restored) = state
-        .auth
-        .ledger()
-        .restore_user_reporting(&caller.context, user_id, Utc::now())
-        .await?;
+    let command = users::RestoreUser {
+        user_id,
+        now: Utc::now(),
+    };
+    let ran = state.auth.ledger().run(&caller.context, command).await?;
+    let (position, not_restored) = (ran.last_position(), ran.output);
     Ok(Json(Restored {
-        position: outcome.last_position(),
+        position,
         licenses_not_restored: not_restored.licenses_not_restored,
         username_not_restored: not_restored
             .username_not_restored
@@ -687,14 +669,13 @@ pub async fn assign_customers(
     caller: Caller,
     ApiPath(user_id): ApiPath<UserId>,
     ApiJson(body): ApiJson<AssignCustomers>,
-) -> Result<Json<Appended>, ApiError> {
+) -> Result<Ran, ApiError> {
     visible_user(&state, &caller, user_id).await?;
-    let outcome = state
-        .auth
-        .ledger()
-        .assign_customers(&caller.context, user_id, &body.account_ids)
-        .await?;
-    Ok(Json(Appended::from(&outcome)))
+    let command = users::AssignCustomers {
+        user_id,
+        customers: body.account_ids,
+    };
+    Ok(state.auth.ledger().run(&caller.context, command).await?)
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

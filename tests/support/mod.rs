@@ -11,6 +11,7 @@
 pub mod http;
 pub mod process;
 
+use portal_ledger::app::users::CreateUser;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -252,7 +253,14 @@ pub async fn user_in(ledger: &Ledger, account: AccountId, email: &str, role: Rol
         invitation: None,
     };
     ledger
-        .create_user(&CommandContext::system(), account, &new)
+        .run(
+            &CommandContext::system(),
+            CreateUser {
+                account_id: account,
+                user: new.clone(),
+                username: None,
+            },
+        )
         .await
         .unwrap();
     new.user_id

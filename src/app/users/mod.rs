@@ -159,7 +159,10 @@ impl UserFacts {
 
     /// The e-mail claim read (unclaimed if none was).
     fn email_claim(&self) -> EmailClaim {
-        self.email.as_ref().map(|(_, c)| c.state).unwrap_or_default()
+        self.email
+            .as_ref()
+            .map(|(_, c)| c.state)
+            .unwrap_or_default()
     }
 
     /// The username claim read (unclaimed if none was).

@@ -1,0 +1,46 @@
+//! `ChangeRole`: refused if the account would be left without an active
+//! admin, or if someone other than the owner would demote the owner.
+
+use super::{Reads, UserFacts};
+use crate::app::command::{Command, Decision, Permission};
+use crate::app::context::{ActivityType, CommandContext};
+use crate::app::ledger::{Authorized, Ledger, LedgerError};
+use crate::domain::ids::UserId;
+use crate::domain::permissions::Action;
+use crate::domain::role::Role;
+use crate::domain::user;
+
+/// Gives `user_id` the role `role`.
+#[derive(Debug, Clone)]
+pub struct ChangeRole {
+    pub user_id: UserId,
+    pub role: Role,
+}
+
+impl Command for ChangeRole {
+    type Facts = UserFacts;
+    type Output = ();
+
+    async fn load(&self, ledger: &Ledger, _: &CommandContext) -> Result<UserFacts, LedgerError> {
+        UserFacts::load(ledger, self.user_id, Reads::default()).await
+    }
+
+    fn permission<'f>(&self, facts: &'f UserFacts) -> Result<Permission<'f>, LedgerError> {
+        Ok(facts.permission(Action::ChangeUserRole))
+    }
+
+    fn decide(&self, facts: &UserFacts, actor: &Authorized) -> Result<Decision, LedgerError> {
+        let target = facts.state();
+        let decided = user::decide_change_role(target, facts.account(), self.role, actor.user)?;
+        let from = target.role.map_or("none", Role::as_str);
+        facts.decision(
+            ActivityType::UpdateUserGroups,
+            format!(
+                "Changed role of {} from {from} to {}",
+                facts.shown(),
+                self.role
+            ),
+            decided,
+        )
+    }
+}
