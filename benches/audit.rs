@@ -554,7 +554,7 @@ async fn run(url: &str, events: Option<u64>, iterations: usize) -> BenchResult<(
     }
     let read_rate = read as f64 / start.elapsed().as_secs_f64();
     let start = Instant::now();
-    let verified = portal_ledger::verify::verify_store(store.clone(), None, |_| {}).await?;
+    let verified = portal_ledger::integrity::verify_store(store.clone(), None, |_| {}).await?;
     let verify_rate = verified.events as f64 / start.elapsed().as_secs_f64();
     println!(
         "\nread_all {read_rate:.0} events/s, verify {verify_rate:.0} events/s = {:.2}× (target ≥ 0.5×)",

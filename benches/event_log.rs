@@ -55,11 +55,11 @@ use portal_ledger::chain::HashedFields;
 use portal_ledger::event::{
     to_log_time, EventType, Hash, JsonObject, NewEvent, RecordedEvent, StreamId,
 };
+use portal_ledger::integrity::verify_store;
 use portal_ledger::store::pages::{read_pages, PAGE_SIZE};
 use portal_ledger::store::postgres::{migrate, PgStore};
 use portal_ledger::store::{EventStore, ExpectedVersion, ReadFilter, SharedStore, StreamAppend};
 use portal_ledger::transfer::import::import_ndjson;
-use portal_ledger::verify::verify_store;
 use serde::Serialize;
 use tokio::task::JoinHandle;
 use tokio_postgres::{Client, NoTls};

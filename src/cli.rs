@@ -20,6 +20,8 @@ use crate::domain::email::Email;
 use crate::http::{router, AppState};
 use crate::integrity::checkpoint::{append_checkpoint, CheckpointSigner, PublicKey};
 use crate::integrity::offline::{verify_export, OfflineOptions};
+use crate::integrity::verify_store_with_checkpoints;
+use crate::integrity::{verify_store, ExpectedHead, VerifyError};
 use crate::projection::read_models::ReadModels;
 use crate::projection::runner::{Projections, RebuildOptions, RunnerOptions};
 use crate::projection::ProjectionError;
@@ -28,8 +30,6 @@ use crate::telemetry::logs::LogFormat;
 use crate::transfer::export::{export_ndjson, ExportError};
 use crate::transfer::import::{import_ndjson, ImportError};
 use crate::transfer::keys::{export_keys, import_keys};
-use crate::verify::verify_store_with_checkpoints;
-use crate::verify::{verify_store, ExpectedHead, VerifyError};
 use chrono::Utc;
 
 #[derive(Debug, Parser)]

@@ -6,8 +6,8 @@
 //! - [`event`] the envelope and its newtypes; [`chain`] the canonical bytes
 //!   and the hash chain; [`store`] the store contract and its embedded and
 //!   PostgreSQL backends; [`backend`] which one a process opens.
-//! - [`verify`] the chain checker; [`integrity`] signed checkpoints and the
-//!   offline check of an export; [`transfer`] NDJSON export and import.
+//! - [`integrity`] the chain rules, checked over a store or an export file,
+//!   and signed checkpoints; [`transfer`] NDJSON export and import.
 //! - [`domain`] the pure domain (events, `evolve`, `decide`, the permission
 //!   matrix); [`app`] commands as values and the one pipeline that runs
 //!   them, plus the reads that fold the log.
@@ -38,4 +38,3 @@ pub mod read_ports;
 pub mod store;
 pub mod telemetry;
 pub mod transfer;
-pub mod verify;

@@ -11,8 +11,8 @@ mod support;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
+use portal_ledger::integrity::verify_store;
 use portal_ledger::store::{ExpectedVersion, ReadFilter, StoreError};
-use portal_ledger::verify::verify_store;
 use serde_json::json;
 use support::{append_one, event, stream};
 use uuid::Uuid;

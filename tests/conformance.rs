@@ -8,9 +8,9 @@ mod support;
 use std::time::Duration;
 
 use portal_ledger::event::{EventType, Hash, JsonObject, NewEvent};
+use portal_ledger::integrity::verify_store;
 use portal_ledger::store::append::{AppendLimitError, MAX_EVENTS_PER_APPEND, MAX_EVENT_BYTES};
 use portal_ledger::store::{ExpectedVersion, ReadFilter, StoreError, StreamAppend};
-use portal_ledger::verify::verify_store;
 use serde_json::json;
 use support::{append_one, event, stream};
 

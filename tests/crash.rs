@@ -14,8 +14,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use portal_ledger::backend::{Backend, Migrations, StoreLocation};
+use portal_ledger::integrity::verify_store;
 use portal_ledger::store::ExpectedVersion;
-use portal_ledger::verify::verify_store;
 use serde_json::json;
 use support::{append_one, event, Kind, TestStore};
 use uuid::Uuid;

@@ -5,7 +5,9 @@
 mod support;
 
 use portal_ledger::app::accounts::CreateAccount;
-use portal_ledger::app::users::{CreateUser, DeleteUser, PurgeUser, RestoreUser, UpdateProfile};
+use portal_ledger::app::users::{
+    CreateUser, DeleteUser, PurgeUser, RestoreUser, SetLocationTrust, UpdateProfile,
+};
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
@@ -148,7 +150,15 @@ on_both_backends!(
         )
         .await
         .unwrap();
-        auth.trust_location(&as_ann, ann, "203.0.113.55")
+        auth.ledger()
+            .run(
+                &as_ann,
+                SetLocationTrust {
+                    user_id: ann,
+                    ip: String::from("203.0.113.55"),
+                    trusted: true,
+                },
+            )
             .await
             .unwrap();
         let bob = NewUser {
@@ -220,7 +230,7 @@ on_both_backends!(
         // The log is unchanged and verifies; Ann's data no longer opens, not
         // even in a fresh process (no cached keys), while Bob's and the
         // admin's still do.
-        portal_ledger::verify::verify_store(t.store.clone(), None, |_| {})
+        portal_ledger::integrity::verify_store(t.store.clone(), None, |_| {})
             .await
             .unwrap();
         let fresh = Ledger::new(t.store.clone(), t.reopen().await.personal_data());

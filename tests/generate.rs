@@ -28,7 +28,7 @@ on_both_backends!(
         .await
         .unwrap();
         assert_eq!(imported.events, generated.events);
-        portal_ledger::verify::verify_store(t.store.clone(), None, |_| {})
+        portal_ledger::integrity::verify_store(t.store.clone(), None, |_| {})
             .await
             .unwrap();
         let projections = Projections::new(

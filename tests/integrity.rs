@@ -11,8 +11,8 @@ use portal_ledger::integrity::checkpoint::{
     self, append_checkpoint, CheckpointProblem, CheckpointSigner,
 };
 use portal_ledger::integrity::offline::{verify_export, OfflineError, OfflineOptions};
+use portal_ledger::integrity::{verify_store_with_checkpoints, ExpectedHead, Problem, VerifyError};
 use portal_ledger::store::{ExpectedVersion, ReadFilter, StreamAppend};
-use portal_ledger::verify::{verify_store_with_checkpoints, ExpectedHead, Problem, VerifyError};
 
 fn check(text: &str, signer: &CheckpointSigner) -> Result<u64, OfflineError> {
     verify_export(

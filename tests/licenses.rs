@@ -336,7 +336,7 @@ on_both_backends!(
         let restored = o.ledger.user(user).await.unwrap();
         assert!(restored.licenses.contains(&basic));
         assert!(!restored.licenses.contains(&pro));
-        portal_ledger::verify::verify_store(t.store.clone(), None, |_| {})
+        portal_ledger::integrity::verify_store(t.store.clone(), None, |_| {})
             .await
             .unwrap();
     }

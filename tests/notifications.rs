@@ -5,7 +5,7 @@
 mod support;
 
 use portal_ledger::app::accounts::CreateAccount;
-use portal_ledger::app::users::{CreateUser, DeleteUser};
+use portal_ledger::app::users::{CreateUser, DeleteUser, SetNotificationPreferences};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -192,28 +192,34 @@ on_both_backends!(
             categories: categories.iter().copied().collect::<BTreeSet<_>>(),
         };
         ledger
-            .set_notification_preferences(
+            .run(
                 &root,
-                root_id,
-                prefs(Frequency::Daily, &[Category::Users]),
+                SetNotificationPreferences {
+                    user_id: root_id,
+                    preferences: prefs(Frequency::Daily, &[Category::Users]),
+                },
             )
             .await
             .unwrap();
         ledger
-            .set_notification_preferences(
+            .run(
                 &root,
-                nora.user_id,
-                prefs(Frequency::Weekly, &[Category::Servers, Category::Users]),
+                SetNotificationPreferences {
+                    user_id: nora.user_id,
+                    preferences: prefs(Frequency::Weekly, &[Category::Servers, Category::Users]),
+                },
             )
             .await
             .unwrap();
         // Users may set their own; a Notifications-only user cannot sign
         // in, so an admin sets theirs (above).
         let last = ledger
-            .set_notification_preferences(
+            .run(
                 &CommandContext::as_user(quiet.user_id),
-                quiet.user_id,
-                prefs(Frequency::Daily, &[]),
+                SetNotificationPreferences {
+                    user_id: quiet.user_id,
+                    preferences: prefs(Frequency::Daily, &[]),
+                },
             )
             .await
             .unwrap();
@@ -382,11 +388,23 @@ on_both_backends!(
             categories: [Category::Users].into(),
         };
         ledger
-            .set_notification_preferences(&system, marketing, daily_users.clone())
+            .run(
+                &system,
+                SetNotificationPreferences {
+                    user_id: marketing,
+                    preferences: daily_users.clone(),
+                },
+            )
             .await
             .unwrap();
         let last = ledger
-            .set_notification_preferences(&system, staff, daily_users)
+            .run(
+                &system,
+                SetNotificationPreferences {
+                    user_id: staff,
+                    preferences: daily_users,
+                },
+            )
             .await
             .unwrap();
         assert!(

@@ -7,7 +7,8 @@ mod support;
 
 use portal_ledger::app::accounts::CreateAccount;
 use portal_ledger::app::users::{
-    AssignCustomers, ChangeRole, CreateUser, DeleteUser, UpdateProfile,
+    AssignCustomers, ChangeRole, CreateUser, DeleteUser, SetLocationTrust,
+    SetNotificationPreferences, UpdateProfile,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -715,16 +716,26 @@ on_both_backends!(
 
         // Trusted locations, preferences, an e-mail for a deletion, a
         // password reset, a digest, a signed checkpoint.
-        auth.trust_location(&admin, users[0], "192.0.2.10")
+        auth.ledger()
+            .run(
+                &admin,
+                SetLocationTrust {
+                    user_id: users[0],
+                    ip: String::from("192.0.2.10"),
+                    trusted: true,
+                },
+            )
             .await
             .unwrap();
         ledger
-            .set_notification_preferences(
+            .run(
                 &root,
-                root_id,
-                Preferences {
-                    frequency: Frequency::Daily,
-                    categories: [Category::Users, Category::Servers].into_iter().collect(),
+                SetNotificationPreferences {
+                    user_id: root_id,
+                    preferences: Preferences {
+                        frequency: Frequency::Daily,
+                        categories: [Category::Users, Category::Servers].into_iter().collect(),
+                    },
                 },
             )
             .await

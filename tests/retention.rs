@@ -181,7 +181,7 @@ on_both_backends!(
         );
 
         // The chain still verifies; the read model shows the user erased.
-        portal_ledger::verify::verify_store(t.store.clone(), None, |_| {})
+        portal_ledger::integrity::verify_store(t.store.clone(), None, |_| {})
             .await
             .unwrap();
         assert!(

@@ -7,7 +7,9 @@ mod support;
 
 use chrono::{Duration, Utc};
 use portal_ledger::app::sessions::{Auth, AuthError};
-use portal_ledger::app::users::{CreateUser, DeleteUser, UpdateProfile};
+use portal_ledger::app::users::{
+    CreateUser, DeleteUser, ForceLogout, SetLocationTrust, UpdateProfile,
+};
 use portal_ledger::app::{CommandContext, Ledger};
 use portal_ledger::auth::password::Password;
 use portal_ledger::domain::email::Email;
@@ -165,7 +167,10 @@ on_both_backends!(
         assert!(auth.authenticate(&b.token, Utc::now()).await.is_ok());
 
         // Force logout by an admin ends every session at once; new ones work.
-        auth.force_logout(&admin, user).await.unwrap();
+        auth.ledger()
+            .run(&admin, ForceLogout { user_id: user })
+            .await
+            .unwrap();
         assert!(matches!(
             auth.authenticate(&b.token, Utc::now()).await,
             Err(AuthError::Unauthenticated)
@@ -311,14 +316,38 @@ on_both_backends!(
             .await
             .unwrap();
         // The user trusts their office; an admin may add one too.
-        auth.trust_location(&CommandContext::as_user(user), user, "198.51.100.1")
+        auth.ledger()
+            .run(
+                &CommandContext::as_user(user),
+                SetLocationTrust {
+                    user_id: user,
+                    ip: String::from("198.51.100.1"),
+                    trusted: true,
+                },
+            )
             .await
             .unwrap();
-        auth.trust_location(&admin, user, "2001:db8::7")
+        auth.ledger()
+            .run(
+                &admin,
+                SetLocationTrust {
+                    user_id: user,
+                    ip: String::from("2001:db8::7"),
+                    trusted: true,
+                },
+            )
             .await
             .unwrap();
         let err = auth
-            .trust_location(&admin, user, "not-an-ip")
+            .ledger()
+            .run(
+                &admin,
+                SetLocationTrust {
+                    user_id: user,
+                    ip: String::from("not-an-ip"),
+                    trusted: true,
+                },
+            )
             .await
             .unwrap_err();
         assert!(err.to_string().contains("IP"), "{err}");
@@ -373,7 +402,15 @@ on_both_backends!(
         let state = auth.ledger().user(user).await.unwrap();
         assert_eq!(state.trusted_locations.len(), 3);
         // The code is used up; an expired one does not work either.
-        auth.untrust_location(&admin, user, "203.0.113.9")
+        auth.ledger()
+            .run(
+                &admin,
+                SetLocationTrust {
+                    user_id: user,
+                    ip: String::from("203.0.113.9"),
+                    trusted: false,
+                },
+            )
             .await
             .unwrap();
         assert!(auth

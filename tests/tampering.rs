@@ -12,8 +12,8 @@ mod support;
 use portal_ledger::backend::StoreLocation;
 use portal_ledger::chain::HashedFields;
 use portal_ledger::event::{EventType, Hash, JsonObject, RecordedEvent, StreamId};
+use portal_ledger::integrity::{verify_store, Broken, ExpectedHead, Problem, VerifyError};
 use portal_ledger::store::ReadFilter;
-use portal_ledger::verify::{verify_store, Broken, ExpectedHead, Problem, VerifyError};
 use support::{Kind, TestStore};
 
 const EVENTS: usize = 12;
@@ -300,7 +300,7 @@ on_both_backends!(
         use portal_ledger::integrity::checkpoint::{
             append_checkpoint, CheckpointProblem, CheckpointSigner,
         };
-        use portal_ledger::verify::verify_store_with_checkpoints;
+        use portal_ledger::integrity::verify_store_with_checkpoints;
 
         let signer = CheckpointSigner::generate().unwrap();
         let original = filled(&t).await;

@@ -5,10 +5,10 @@
 mod support;
 
 use portal_ledger::event::RecordedEvent;
+use portal_ledger::integrity::verify_store;
 use portal_ledger::store::{ExpectedVersion, ReadFilter, SharedStore, StreamAppend};
 use portal_ledger::transfer::export::export_ndjson;
 use portal_ledger::transfer::import::{import_ndjson, ImportError};
-use portal_ledger::verify::verify_store;
 use serde_json::json;
 use support::{event, stream, Kind, TestStore};
 

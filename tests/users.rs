@@ -10,7 +10,8 @@ use portal_ledger::app::accounts::{CreateAccount, TransferOwnership};
 use portal_ledger::app::licenses;
 use portal_ledger::app::servers;
 use portal_ledger::app::users::{
-    AssignCustomers, ChangeRole, CreateUser, DeleteUser, PurgeUser, RestoreUser, UpdateProfile,
+    AssignCustomers, ChangeRole, CreateUser, DeleteUser, ForceLogout, PurgeUser, RestoreUser,
+    UpdateProfile,
 };
 use portal_ledger::app::{CommandContext, Ledger, LedgerError};
 use portal_ledger::domain::email::Email;
@@ -516,7 +517,7 @@ on_both_backends!(
             ),
             "{err}"
         );
-        portal_ledger::verify::verify_store(t.store.clone(), None, |_| {})
+        portal_ledger::integrity::verify_store(t.store.clone(), None, |_| {})
             .await
             .unwrap();
     }
@@ -956,13 +957,15 @@ on_both_backends!(
                         portal_ledger::app::sessions::AuthError::Ledger(e) => e,
                         other => panic!("unexpected: {other}"),
                     }),
-                auth.force_logout(other, w.org_admin)
+                auth.ledger()
+                    .run(
+                        other,
+                        ForceLogout {
+                            user_id: w.org_admin,
+                        },
+                    )
                     .await
-                    .map(|_| ())
-                    .map_err(|e| match e {
-                        portal_ledger::app::sessions::AuthError::Ledger(e) => e,
-                        other => panic!("unexpected: {other}"),
-                    }),
+                    .map(|_| ()),
             ];
             for refusal in refusals {
                 let err = refusal.unwrap_err();
@@ -1018,7 +1021,15 @@ on_both_backends!(
             )
             .await
             .unwrap();
-        auth.force_logout(&as_owner, w.org_admin).await.unwrap();
+        auth.ledger()
+            .run(
+                &as_owner,
+                ForceLogout {
+                    user_id: w.org_admin,
+                },
+            )
+            .await
+            .unwrap();
         w.ledger
             .run(
                 &others[0],
@@ -1032,7 +1043,10 @@ on_both_backends!(
             .await
             .unwrap();
         auth.reset_password(&others[1], second, now).await.unwrap();
-        auth.force_logout(&others[1], second).await.unwrap();
+        auth.ledger()
+            .run(&others[1], ForceLogout { user_id: second })
+            .await
+            .unwrap();
 
         // Once ownership moved, the former owner is an ordinary admin.
         w.ledger
@@ -1783,7 +1797,7 @@ on_both_backends!(
                 assert!(Username::parse(username).is_ok());
             }
         }
-        portal_ledger::verify::verify_store(t.store.clone(), None, |_| {})
+        portal_ledger::integrity::verify_store(t.store.clone(), None, |_| {})
             .await
             .unwrap();
     }

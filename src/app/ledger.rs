@@ -564,10 +564,6 @@ impl Authorized {
     }
 }
 
-pub(crate) fn account_id_of(state: &AccountState) -> Result<AccountId, DomainError> {
-    state.account_id.ok_or(DomainError::AccountNotFound)
-}
-
 pub(crate) fn display_email(state: &UserState) -> String {
     state
         .email

@@ -12,9 +12,8 @@
 //! implementing [`Command`] and [`Ledger::run`] executes it. Areas whose
 //! actions are command types live in a folder per area (`accounts/`,
 //! `users/`, `servers/`, `tickets/`, `quotes/`, `partner_kit/`,
-//! `licenses/`); sessions, invitations, imports and notification
-//! preferences still have a method per action on `Ledger`/`Auth`, moving
-//! over.
+//! `licenses/`); signing in and out, invitations and CSV imports still
+//! have a method per action on `Ledger`/`Auth`, moving over.
 
 pub mod access;
 pub mod accounts;

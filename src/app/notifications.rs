@@ -11,18 +11,17 @@
 use chrono::{DateTime, Utc};
 
 use crate::app::context::{ActivityType, CommandContext, EventMetadata};
-use crate::app::ledger::{account_id_of, Ledger, LedgerError};
+use crate::app::ledger::{Ledger, LedgerError};
 use crate::domain::codec::encode;
 use crate::domain::email::Email;
 use crate::domain::ids::{InvitationId, NotificationId, UserId};
-use crate::domain::notification::{self, Message, NotificationEvent, Preferences};
-use crate::domain::permissions::Action;
+use crate::domain::notification::{self, Message, NotificationEvent};
 use crate::domain::role::Role;
 use crate::domain::user;
 use crate::notify::OutgoingEmail;
 use crate::privacy::subject::Subject;
 pub use crate::read_ports::ActivitySource;
-use crate::store::{AppendOutcome, ExpectedVersion, StoreError, StreamAppend};
+use crate::store::{ExpectedVersion, StoreError, StreamAppend};
 
 /// Who an e-mail goes to.
 #[derive(Debug, Clone)]
@@ -112,49 +111,6 @@ impl Ledger {
             subject: notice.sent.subject.clone(),
             body: notice.sent.body.clone(),
         });
-    }
-
-    /// Sets a user's digest settings (their own, or as an admin).
-    pub async fn set_notification_preferences(
-        &self,
-        context: &CommandContext,
-        user_id: UserId,
-        preferences: Preferences,
-    ) -> Result<AppendOutcome, LedgerError> {
-        let action = if context.actor == Some(user_id) {
-            Action::UpdateOwnProfile
-        } else {
-            Action::UpdateUserProfile
-        };
-        let preferences = &preferences;
-        self.retry(|| async move {
-            let (target, account) = self.load_user_and_account(user_id).await?;
-            let authorized = self.authorize(context, action, &account.state).await?;
-            let decision =
-                user::decide_notification_preferences(&target.state, preferences.clone())?;
-            let account_id = account_id_of(&account.state)?;
-            let metadata = authorized
-                .metadata(
-                    context,
-                    account_id,
-                    ActivityType::UpdateUserProfile,
-                    format!(
-                        "Set the notification preferences of {}",
-                        crate::app::ledger::display_email(&target.state)
-                    ),
-                )
-                .with_target("user", user_id);
-            crate::app::ledger::decision_appends(
-                decision,
-                user_id,
-                target.version,
-                account_id,
-                account.version,
-                &[],
-                &metadata,
-            )
-        })
-        .await
     }
 
     /// Sends the digests due at `now` to every user who chose categories,

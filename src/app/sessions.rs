@@ -13,19 +13,14 @@ use uuid::Uuid;
 
 use crate::app::accounts::CreateAccount;
 use crate::app::context::{ActivityType, CommandContext, EventMetadata};
-use crate::app::ledger::{
-    account_id_of, append, decision_appends, display_email, Ledger, LedgerError,
-};
-use crate::app::notifications::{Notice, Recipient};
-use crate::app::users::CreateUser;
+use crate::app::ledger::{append, display_email, Ledger, LedgerError};
+use crate::app::users::{self, CreateUser};
 use crate::auth::credentials::SharedCredentials;
 use crate::auth::password::{self, Password, PasswordError};
 use crate::auth::throttle::SignInThrottle;
 use crate::auth::token::SecretToken;
-use crate::domain::account::AccountState;
 use crate::domain::email::Email;
-use crate::domain::ids::{AccountId, NotificationId, SessionId, UserId};
-use crate::domain::notification;
+use crate::domain::ids::{AccountId, SessionId, UserId};
 use crate::domain::permissions::Action;
 use crate::domain::role::{AccountKind, Role};
 use crate::domain::user::{self, NewUser, Origin};
@@ -216,21 +211,13 @@ impl Auth {
                     return Err(AuthError::SecondFactorRequired);
                 }
                 Some(code) => {
-                    let hash = code_hash(code);
-                    self.ledger
-                        .user_event(
-                            &acting,
-                            user_id,
-                            Action::UpdateOwnProfile,
-                            ActivityType::UpdateTrustedConnection,
-                            |target, _, _| {
-                                Ok((
-                                    user::decide_pass_challenge(target, &ip, &hash, now)?,
-                                    format!("Trusted a new login location {ip} (code from e-mail)"),
-                                ))
-                            },
-                        )
-                        .await?;
+                    let pass = users::PassChallenge {
+                        user_id,
+                        ip: ip.clone(),
+                        code_hash: code_hash(code),
+                        now,
+                    };
+                    self.ledger.run(&acting, pass).await?;
                 }
             }
         }
@@ -297,74 +284,15 @@ impl Auth {
         getrandom::fill(&mut bytes).map_err(|e| PasswordError::Hashing(e.to_string()))?;
         let code = hex::encode_upper(bytes);
         let expires_at = now + Duration::minutes(SIGN_IN_CODE_MINUTES);
-        let hash = code_hash(&code);
-        self.ledger
-            .user_event_with_notice(
-                context,
-                user_id,
-                Action::UpdateOwnProfile,
-                ActivityType::UpdateTrustedConnection,
-                |target, _, _| {
-                    Ok((
-                        user::decide_challenge(target, ip, hash.clone(), expires_at)?,
-                        format!("Sign-in from a new location {ip}: a code was e-mailed"),
-                    ))
-                },
-                Some((
-                    notification::sign_in_code(notification::CODE_PLACEHOLDER, ip, expires_at),
-                    notification::sign_in_code(&code, ip, expires_at),
-                )),
-            )
-            .await?;
+        let challenge = users::ChallengeLocation {
+            user_id,
+            ip: ip.to_owned(),
+            code_hash: code_hash(&code),
+            code,
+            expires_at,
+        };
+        self.ledger.run(context, challenge).await?;
         Ok(())
-    }
-
-    /// Trusts a login location for a user (their own, or as an admin).
-    pub async fn trust_location(
-        &self,
-        context: &CommandContext,
-        user_id: UserId,
-        ip: &str,
-    ) -> Result<AppendOutcome, LedgerError> {
-        let action = own_or(context, user_id, Action::UpdateUserProfile);
-        self.ledger
-            .user_event(
-                context,
-                user_id,
-                action,
-                ActivityType::UpdateTrustedConnection,
-                |target, account, actor| {
-                    Ok((
-                        user::decide_trust_location(target, account, ip, actor)?,
-                        format!("Added the trusted login location {}", ip.trim()),
-                    ))
-                },
-            )
-            .await
-    }
-
-    /// Removes a trusted login location.
-    pub async fn untrust_location(
-        &self,
-        context: &CommandContext,
-        user_id: UserId,
-        ip: &str,
-    ) -> Result<AppendOutcome, LedgerError> {
-        let action = own_or(context, user_id, Action::UpdateUserProfile);
-        self.ledger
-            .user_event(
-                context,
-                user_id,
-                action,
-                ActivityType::UpdateTrustedConnection,
-                |target, account, actor| {
-                    Ok((
-                        user::decide_untrust_location(target, account, ip, actor)?,
-                        format!("Removed the trusted login location {}", ip.trim()),
-                    ))
-                },
-            )
-            .await
     }
 
     /// The signed-in user behind a bearer token, checked against the log.
@@ -426,34 +354,6 @@ impl Auth {
             })
             .await?;
         Ok(outcome)
-    }
-
-    /// Ends every session of a user now (admins; or the user themself).
-    pub async fn force_logout(
-        &self,
-        context: &CommandContext,
-        user_id: UserId,
-    ) -> Result<AppendOutcome, AuthError> {
-        let action = if context.actor == Some(user_id) {
-            Action::UpdateOwnProfile
-        } else {
-            Action::ForceLogout
-        };
-        Ok(self
-            .ledger
-            .user_event(
-                context,
-                user_id,
-                action,
-                ActivityType::ForceLogout,
-                |target, account, actor| {
-                    Ok((
-                        user::decide_revoke_sessions(target, account, actor)?,
-                        format!("Signed {} out everywhere", display_email(target)),
-                    ))
-                },
-            )
-            .await?)
     }
 
     /// Changes one's own password: the current one must match; every
@@ -530,32 +430,12 @@ impl Auth {
                 .await
                 .map_err(|e| PasswordError::Hashing(e.to_string()))??
         };
-        let outcome = self
-            .ledger
-            .user_event_with_notice(
-                context,
-                user_id,
-                action,
-                ActivityType::UpdatePassword,
-                |target, account, actor| {
-                    let description = if temporary {
-                        format!("Reset the password of {}", display_email(target))
-                    } else {
-                        format!("Changed the password of {}", display_email(target))
-                    };
-                    let decision = if action == Action::ResetPassword {
-                        user::decide_password_reset(target, account, actor)?
-                    } else {
-                        user::decide_password_changed(target, temporary)?
-                    };
-                    Ok((decision, description))
-                },
-                (action == Action::ResetPassword).then(|| {
-                    let message = notification::password_reset();
-                    (message.clone(), message)
-                }),
-            )
-            .await?;
+        let record = users::RecordPassword {
+            user_id,
+            temporary,
+            action,
+        };
+        let outcome = self.ledger.run(context, record).await?.outcome;
         self.credentials.set(user_id, &hash, now).await?;
         Ok(outcome)
     }
@@ -609,105 +489,10 @@ impl Auth {
     }
 }
 
-impl Ledger {
-    /// A command that appends user events only (no account or claim change):
-    /// authorize `action` on the user's account, decide, append, retry.
-    /// `decide` gets the user, its account (for the owner's protection) and
-    /// the acting user.
-    pub(crate) async fn user_event<D>(
-        &self,
-        context: &CommandContext,
-        user_id: UserId,
-        action: Action,
-        activity: ActivityType,
-        decide: D,
-    ) -> Result<AppendOutcome, LedgerError>
-    where
-        D: Fn(
-            &user::UserState,
-            &AccountState,
-            Option<UserId>,
-        ) -> Result<(user::Decision, String), LedgerError>,
-    {
-        self.user_event_with_notice(context, user_id, action, activity, decide, None)
-            .await
-    }
-
-    /// [`user_event`](Self::user_event) that also e-mails the user
-    /// `message` (recorded with the command, sent after it is appended).
-    pub(crate) async fn user_event_with_notice<D>(
-        &self,
-        context: &CommandContext,
-        user_id: UserId,
-        action: Action,
-        activity: ActivityType,
-        decide: D,
-        message: Option<(
-            crate::domain::notification::Message,
-            crate::domain::notification::Message,
-        )>,
-    ) -> Result<AppendOutcome, LedgerError>
-    where
-        D: Fn(
-            &user::UserState,
-            &AccountState,
-            Option<UserId>,
-        ) -> Result<(user::Decision, String), LedgerError>,
-    {
-        let (decide, message) = (&decide, &message);
-        let (outcome, notice) = self
-            .retry_with(|| async move {
-                let (target, account) = self.load_user_and_account(user_id).await?;
-                let authorized = self.authorize(context, action, &account.state).await?;
-                let (decision, description) =
-                    decide(&target.state, &account.state, authorized.user)?;
-                let account_id = account_id_of(&account.state)?;
-                let metadata = authorized
-                    .metadata(context, account_id, activity, description)
-                    .with_target("user", user_id);
-                let notice = match (message, &target.state.email) {
-                    (Some((logged, sent)), Some(email)) => Some(Notice {
-                        recipient: Recipient::user(user_id, email.clone()),
-                        logged: logged.clone(),
-                        sent: sent.clone(),
-                    }),
-                    _ => None,
-                };
-                let mut appends = decision_appends(
-                    decision,
-                    user_id,
-                    target.version,
-                    account_id,
-                    account.version,
-                    &[],
-                    &metadata,
-                )?;
-                if let Some(notice) = &notice {
-                    appends.push(notice.append(NotificationId(Uuid::now_v7()), &metadata)?);
-                }
-                Ok((appends, notice))
-            })
-            .await?;
-        if let Some(notice) = &notice {
-            self.deliver(notice);
-        }
-        Ok(outcome)
-    }
-}
-
 /// How long an e-mailed sign-in code works.
 const SIGN_IN_CODE_MINUTES: i64 = 15;
 
 fn code_hash(code: &str) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(code.trim().to_uppercase().as_bytes()))
-}
-
-/// `own` when the actor acts on themselves, `other` otherwise.
-fn own_or(context: &CommandContext, user_id: UserId, other: Action) -> Action {
-    if context.actor == Some(user_id) {
-        Action::UpdateOwnProfile
-    } else {
-        other
-    }
 }

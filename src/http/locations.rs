@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 
+use crate::app::{users, Ran};
 use crate::domain::ids::UserId;
 use crate::http::context::Caller;
 use crate::http::error::{ApiError, ApiJson, ApiPath};
@@ -40,11 +41,13 @@ pub async fn add(
     if caller.principal.user_id != user_id {
         visible_user(&state, &caller, user_id).await?;
     }
-    let outcome = state
-        .auth
-        .trust_location(&caller.context, user_id, &body.ip)
-        .await?;
-    Ok((StatusCode::CREATED, Json(Appended::from(&outcome))))
+    let command = users::SetLocationTrust {
+        user_id,
+        ip: body.ip,
+        trusted: true,
+    };
+    let ran = state.auth.ledger().run(&caller.context, command).await?;
+    Ok((StatusCode::CREATED, Json(Appended::from(&ran.outcome))))
 }
 
 /// `DELETE /v1/users/{id}/trusted-locations/{ip}` — stop trusting an address.
@@ -63,13 +66,14 @@ pub async fn remove(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath((user_id, ip)): ApiPath<(UserId, String)>,
-) -> Result<Json<Appended>, ApiError> {
+) -> Result<Ran, ApiError> {
     if caller.principal.user_id != user_id {
         visible_user(&state, &caller, user_id).await?;
     }
-    let outcome = state
-        .auth
-        .untrust_location(&caller.context, user_id, &ip)
-        .await?;
-    Ok(Json(Appended::from(&outcome)))
+    let command = users::SetLocationTrust {
+        user_id,
+        ip,
+        trusted: false,
+    };
+    Ok(state.auth.ledger().run(&caller.context, command).await?)
 }

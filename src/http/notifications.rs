@@ -6,6 +6,8 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::app::users::SetNotificationPreferences;
+use crate::app::Ran;
 use crate::domain::ids::{AccountId, UserId};
 use crate::domain::notification::{Category, Frequency, Preferences};
 use crate::domain::permissions::Action;
@@ -40,7 +42,7 @@ pub async fn set_preferences(
     caller: Caller,
     ApiPath(user_id): ApiPath<UserId>,
     ApiJson(body): ApiJson<NotificationPreferences>,
-) -> Result<Json<Appended>, ApiError> {
+) -> Result<Ran, ApiError> {
     if caller.principal.user_id != user_id {
         visible_user(&state, &caller, user_id).await?;
     }
@@ -48,12 +50,11 @@ pub async fn set_preferences(
         frequency: body.frequency,
         categories: body.categories.into_iter().collect(),
     };
-    let outcome = state
-        .auth
-        .ledger()
-        .set_notification_preferences(&caller.context, user_id, preferences)
-        .await?;
-    Ok(Json(Appended::from(&outcome)))
+    let command = SetNotificationPreferences {
+        user_id,
+        preferences,
+    };
+    Ok(state.auth.ledger().run(&caller.context, command).await?)
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

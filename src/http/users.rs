@@ -640,10 +640,10 @@ pub async fn force_logout(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(user_id): ApiPath<UserId>,
-) -> Result<Json<Appended>, ApiError> {
+) -> Result<Ran, ApiError> {
     visible_user(&state, &caller, user_id).await?;
-    let outcome = state.auth.force_logout(&caller.context, user_id).await?;
-    Ok(Json(Appended::from(&outcome)))
+    let command = users::ForceLogout { user_id };
+    Ok(state.auth.ledger().run(&caller.context, command).await?)
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -1,5 +1,6 @@
-//! Integrity for auditors: signed checkpoints in the log, and checking an
-//! export with nothing but the file and a public key.
+//! Integrity: the rules a log must satisfy (`chain_rules`), checked over a
+//! store (`verify_store`) or an export file (`offline`), and the signed
+//! checkpoints that pin heads for auditors (`checkpoint`).
 //!
 //! The hash chain shows that nothing *inside* a log was changed; it cannot
 //! show that the log an auditor holds is the one the operator had, nor that
@@ -10,5 +11,12 @@
 //! in a store (`verify --checkpoints`) or in an export file
 //! (`verify-export`, no database needed).
 
+pub mod chain_rules;
 pub mod checkpoint;
 pub mod offline;
+pub mod verify_store;
+
+pub use chain_rules::{Broken, ChainChecker, ExpectedHead, Problem};
+pub use verify_store::{
+    verify_store, verify_store_with_checkpoints, CheckpointsVerified, Verified, VerifyError,
+};

@@ -19,7 +19,7 @@ use thiserror::Error;
 
 use crate::event::{Hash, RecordedEvent};
 use crate::integrity::checkpoint::{CheckpointChecker, CheckpointProblem, PublicKey};
-use crate::verify::{Broken, ChainChecker, ExpectedHead};
+use crate::integrity::{Broken, ChainChecker, ExpectedHead};
 
 #[derive(Debug, Error)]
 pub enum OfflineError {

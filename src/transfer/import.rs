@@ -23,10 +23,10 @@ use uuid::Uuid;
 
 use crate::chain::HashedFields;
 use crate::event::{to_log_time, EventType, Hash, JsonObject, RecordedEvent, StreamId};
+use crate::integrity::ChainChecker;
 use crate::store::append::MAX_EVENT_BYTES;
 use crate::store::import::{BulkImport, ImportSession};
 use crate::store::StoreError;
-use crate::verify::ChainChecker;
 
 /// Rows handed to the backend at a time.
 const CHUNK: usize = 10_000;

@@ -32,9 +32,9 @@ impl Command for AssignCustomers {
     async fn load(
         &self,
         ledger: &Ledger,
-        _: &CommandContext,
+        context: &CommandContext,
     ) -> Result<AssignmentFacts, LedgerError> {
-        let user = UserFacts::load(ledger, self.user_id, Reads::default()).await?;
+        let user = UserFacts::load(ledger, context, self.user_id, Reads::default()).await?;
         let mut customers = Vec::with_capacity(self.customers.len());
         for customer in &self.customers {
             customers.push(ledger.load_account(*customer).await?.state);

@@ -1,10 +1,10 @@
 //! `ChangeRole`: refused if the account would be left without an active
 //! admin, or if someone other than the owner would demote the owner.
 
-use super::{Reads, UserFacts};
-use crate::app::command::{Command, Decision, Permission};
-use crate::app::context::{ActivityType, CommandContext};
-use crate::app::ledger::{Authorized, Ledger, LedgerError};
+use super::{UserCommand, UserFacts};
+use crate::app::command::Decision;
+use crate::app::context::ActivityType;
+use crate::app::ledger::{Authorized, LedgerError};
 use crate::domain::ids::UserId;
 use crate::domain::permissions::Action;
 use crate::domain::role::Role;
@@ -17,16 +17,15 @@ pub struct ChangeRole {
     pub role: Role,
 }
 
-impl Command for ChangeRole {
-    type Facts = UserFacts;
+impl UserCommand for ChangeRole {
     type Output = ();
 
-    async fn load(&self, ledger: &Ledger, _: &CommandContext) -> Result<UserFacts, LedgerError> {
-        UserFacts::load(ledger, self.user_id, Reads::default()).await
+    fn user(&self) -> UserId {
+        self.user_id
     }
 
-    fn permission<'f>(&self, facts: &'f UserFacts) -> Result<Permission<'f>, LedgerError> {
-        Ok(facts.permission(Action::ChangeUserRole))
+    fn action(&self, _: &UserFacts) -> Action {
+        Action::ChangeUserRole
     }
 
     fn decide(&self, facts: &UserFacts, actor: &Authorized) -> Result<Decision, LedgerError> {

@@ -3,10 +3,10 @@
 //! appended with the user's), and the user is told by e-mail that their
 //! access was revoked. Restorable within the retention period.
 
-use super::{LicensesOf, Reads, UserFacts};
-use crate::app::command::{Command, Decision, Permission};
-use crate::app::context::{ActivityType, CommandContext};
-use crate::app::ledger::{Authorized, Ledger, LedgerError};
+use super::{LicensesOf, Reads, UserCommand, UserFacts};
+use crate::app::command::Decision;
+use crate::app::context::ActivityType;
+use crate::app::ledger::{Authorized, LedgerError};
 use crate::app::notifications::{Notice, Recipient};
 use crate::domain::ids::UserId;
 use crate::domain::notification;
@@ -19,20 +19,22 @@ pub struct DeleteUser {
     pub user_id: UserId,
 }
 
-impl Command for DeleteUser {
-    type Facts = UserFacts;
+impl UserCommand for DeleteUser {
     type Output = ();
 
-    async fn load(&self, ledger: &Ledger, _: &CommandContext) -> Result<UserFacts, LedgerError> {
-        let reads = Reads {
-            licenses: LicensesOf::Held,
-            ..Reads::default()
-        };
-        UserFacts::load(ledger, self.user_id, reads).await
+    fn user(&self) -> UserId {
+        self.user_id
     }
 
-    fn permission<'f>(&self, facts: &'f UserFacts) -> Result<Permission<'f>, LedgerError> {
-        Ok(facts.permission(Action::DeleteUser))
+    fn reads(&self) -> Reads {
+        Reads {
+            licenses: LicensesOf::Held,
+            ..Reads::default()
+        }
+    }
+
+    fn action(&self, _: &UserFacts) -> Action {
+        Action::DeleteUser
     }
 
     fn decide(&self, facts: &UserFacts, actor: &Authorized) -> Result<Decision, LedgerError> {

@@ -1,5 +1,7 @@
 //! User commands: create a user, change a role, edit a profile, assign a
-//! partner's staff member to customers, delete, restore, purge.
+//! partner's staff member to customers, delete, restore, purge; and what
+//! only touches the user's own stream: passwords recorded, sessions ended,
+//! trusted login locations and their e-mailed challenges, digest settings.
 //!
 //! A user is an aggregate of its own, but most of its invariants reach
 //! further: an address or username is unique among live users (a claim
@@ -15,6 +17,10 @@ mod assign_customers;
 mod change_role;
 mod create;
 mod delete;
+mod force_logout;
+mod locations;
+mod notification_preferences;
+mod password;
 mod purge;
 mod restore;
 mod update_profile;
@@ -23,6 +29,10 @@ pub use assign_customers::AssignCustomers;
 pub use change_role::ChangeRole;
 pub use create::CreateUser;
 pub use delete::DeleteUser;
+pub use force_logout::ForceLogout;
+pub use locations::{ChallengeLocation, PassChallenge, SetLocationTrust};
+pub use notification_preferences::SetNotificationPreferences;
+pub use password::RecordPassword;
 pub use purge::PurgeUser;
 pub use restore::{NotRestored, RestoreUser};
 pub use update_profile::UpdateProfile;
@@ -31,9 +41,9 @@ use std::collections::BTreeMap;
 
 use chrono::Duration;
 
-use crate::app::command::{Change, Decision, Permission};
-use crate::app::context::ActivityType;
-use crate::app::ledger::{display_email, Ledger, LedgerError, Loaded};
+use crate::app::command::{Change, Command, Decision, Permission};
+use crate::app::context::{ActivityType, CommandContext};
+use crate::app::ledger::{display_email, Authorized, Ledger, LedgerError, Loaded};
 use crate::domain::account::AccountState;
 use crate::domain::email::Email;
 use crate::domain::ids::{AccountId, LicenseId, UserId};
@@ -42,9 +52,61 @@ use crate::domain::user::{self, EmailClaim, Licenses, UserState, UsernameClaim};
 use crate::domain::username::Username;
 use crate::domain::DomainError;
 
+/// A command on an existing user, as this area writes it: the user, the
+/// streams read beside it, the action asked and the decision. Every one is
+/// a [`Command`] through the one impl below, so loading [`UserFacts`] and
+/// asking the matrix in the user's account are written once.
+pub trait UserCommand: Send + Sync {
+    /// What the caller gets back besides the positions appended.
+    type Output: Send;
+
+    /// The user acted on.
+    fn user(&self) -> UserId;
+
+    /// The streams read beside the user and its account.
+    fn reads(&self) -> Reads {
+        Reads::default()
+    }
+
+    /// The action asked of the matrix in the user's account.
+    fn action(&self, facts: &UserFacts) -> Action;
+
+    /// The decision (pure): the facts and who acts.
+    fn decide(
+        &self,
+        facts: &UserFacts,
+        actor: &Authorized,
+    ) -> Result<Decision<Self::Output>, LedgerError>;
+}
+
+impl<C: UserCommand> Command for C {
+    type Facts = UserFacts;
+    type Output = C::Output;
+
+    async fn load(
+        &self,
+        ledger: &Ledger,
+        context: &CommandContext,
+    ) -> Result<UserFacts, LedgerError> {
+        UserFacts::load(ledger, context, self.user(), self.reads()).await
+    }
+
+    fn permission<'f>(&self, facts: &'f UserFacts) -> Result<Permission<'f>, LedgerError> {
+        Ok(facts.permission(self.action(facts)))
+    }
+
+    fn decide(
+        &self,
+        facts: &UserFacts,
+        actor: &Authorized,
+    ) -> Result<Decision<C::Output>, LedgerError> {
+        UserCommand::decide(self, facts, actor)
+    }
+}
+
 /// Which streams beside the user and its account a command reads.
 #[derive(Debug, Clone, Default)]
-struct Reads {
+pub struct Reads {
     email: ClaimOf,
     username: UsernameOf,
     licenses: LicensesOf,
@@ -95,10 +157,17 @@ pub struct UserFacts {
     license_versions: BTreeMap<LicenseId, u64>,
     /// How long a deleted user can be restored (the ledger's setting).
     retention: Duration,
+    /// The actor is this user (editing oneself is a permission of its own).
+    own: bool,
 }
 
 impl UserFacts {
-    async fn load(ledger: &Ledger, user_id: UserId, reads: Reads) -> Result<Self, LedgerError> {
+    async fn load(
+        ledger: &Ledger,
+        context: &CommandContext,
+        user_id: UserId,
+        reads: Reads,
+    ) -> Result<Self, LedgerError> {
         let (user, account) = ledger.load_user_and_account(user_id).await?;
         let address = match reads.email {
             ClaimOf::None => None,
@@ -144,6 +213,7 @@ impl UserFacts {
             licenses,
             license_versions,
             retention: ledger.retention,
+            own: context.actor == Some(user_id),
         })
     }
 
@@ -176,6 +246,16 @@ impl UserFacts {
     /// `action` in the user's account.
     fn permission(&self, action: Action) -> Permission<'_> {
         Permission::to(action, &self.account.state)
+    }
+
+    /// `action` — or, when the actor is the user, editing their own
+    /// profile.
+    fn unless_own(&self, action: Action) -> Action {
+        if self.own {
+            Action::UpdateOwnProfile
+        } else {
+            action
+        }
     }
 
     /// The user as the activity log names them.

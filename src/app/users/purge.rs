@@ -3,10 +3,10 @@
 //! their key and their invitation's — and only the fact of the purge
 //! stays in the log.
 
-use super::{Reads, UserFacts};
-use crate::app::command::{Command, Decision, Permission};
-use crate::app::context::{ActivityType, CommandContext};
-use crate::app::ledger::{Authorized, Ledger, LedgerError};
+use super::{UserCommand, UserFacts};
+use crate::app::command::Decision;
+use crate::app::context::ActivityType;
+use crate::app::ledger::{Authorized, LedgerError};
 use crate::domain::ids::UserId;
 use crate::domain::permissions::Action;
 use crate::domain::user::{self, UserEvent};
@@ -20,16 +20,15 @@ pub struct PurgeUser {
     pub now: DateTime<Utc>,
 }
 
-impl Command for PurgeUser {
-    type Facts = UserFacts;
+impl UserCommand for PurgeUser {
     type Output = ();
 
-    async fn load(&self, ledger: &Ledger, _: &CommandContext) -> Result<UserFacts, LedgerError> {
-        UserFacts::load(ledger, self.user_id, Reads::default()).await
+    fn user(&self) -> UserId {
+        self.user_id
     }
 
-    fn permission<'f>(&self, facts: &'f UserFacts) -> Result<Permission<'f>, LedgerError> {
-        Ok(facts.permission(Action::DeleteUser))
+    fn action(&self, _: &UserFacts) -> Action {
+        Action::DeleteUser
     }
 
     fn decide(&self, facts: &UserFacts, _: &Authorized) -> Result<Decision, LedgerError> {

@@ -5,10 +5,10 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{ClaimOf, LicensesOf, Reads, UserFacts, UsernameOf};
-use crate::app::command::{Command, Decision, Permission};
-use crate::app::context::{ActivityType, CommandContext};
-use crate::app::ledger::{Authorized, Ledger, LedgerError};
+use super::{ClaimOf, LicensesOf, Reads, UserCommand, UserFacts, UsernameOf};
+use crate::app::command::Decision;
+use crate::app::context::ActivityType;
+use crate::app::ledger::{Authorized, LedgerError};
 use crate::domain::ids::{LicenseId, UserId};
 use crate::domain::permissions::Action;
 use crate::domain::user;
@@ -30,21 +30,23 @@ pub struct NotRestored {
     pub username_not_restored: Option<Username>,
 }
 
-impl Command for RestoreUser {
-    type Facts = UserFacts;
+impl UserCommand for RestoreUser {
     type Output = NotRestored;
 
-    async fn load(&self, ledger: &Ledger, _: &CommandContext) -> Result<UserFacts, LedgerError> {
-        let reads = Reads {
+    fn user(&self) -> UserId {
+        self.user_id
+    }
+
+    fn reads(&self) -> Reads {
+        Reads {
             email: ClaimOf::Current,
             username: UsernameOf::Current,
             licenses: LicensesOf::HeldAtDeletion,
-        };
-        UserFacts::load(ledger, self.user_id, reads).await
+        }
     }
 
-    fn permission<'f>(&self, facts: &'f UserFacts) -> Result<Permission<'f>, LedgerError> {
-        Ok(facts.permission(Action::RestoreUser))
+    fn action(&self, _: &UserFacts) -> Action {
+        Action::RestoreUser
     }
 
     fn decide(

@@ -3,10 +3,10 @@
 //! released, in the same append. Editing one's own profile is a permission
 //! of its own (every role has it).
 
-use super::{ClaimOf, Reads, UserFacts, UsernameOf};
-use crate::app::command::{Command, Decision, Permission};
-use crate::app::context::{ActivityType, CommandContext};
-use crate::app::ledger::{Authorized, Ledger, LedgerError};
+use super::{ClaimOf, Reads, UserCommand, UserFacts, UsernameOf};
+use crate::app::command::Decision;
+use crate::app::context::ActivityType;
+use crate::app::ledger::{Authorized, LedgerError};
 use crate::domain::email::Email;
 use crate::domain::ids::UserId;
 use crate::domain::permissions::Action;
@@ -22,45 +22,29 @@ pub struct UpdateProfile {
     pub username: Option<Username>,
 }
 
-/// The user's facts, and whether the actor edits their own profile.
-pub struct ProfileFacts {
-    user: UserFacts,
-    own: bool,
-}
-
-impl Command for UpdateProfile {
-    type Facts = ProfileFacts;
+impl UserCommand for UpdateProfile {
     type Output = ();
 
-    async fn load(
-        &self,
-        ledger: &Ledger,
-        context: &CommandContext,
-    ) -> Result<ProfileFacts, LedgerError> {
-        let reads = Reads {
+    fn user(&self) -> UserId {
+        self.user_id
+    }
+
+    fn reads(&self) -> Reads {
+        Reads {
             email: self.email.clone().map_or(ClaimOf::None, ClaimOf::Address),
             username: self
                 .username
                 .clone()
                 .map_or(UsernameOf::None, UsernameOf::Name),
             ..Reads::default()
-        };
-        Ok(ProfileFacts {
-            user: UserFacts::load(ledger, self.user_id, reads).await?,
-            own: context.actor == Some(self.user_id),
-        })
+        }
     }
 
-    fn permission<'f>(&self, facts: &'f ProfileFacts) -> Result<Permission<'f>, LedgerError> {
-        Ok(facts.user.permission(if facts.own {
-            Action::UpdateOwnProfile
-        } else {
-            Action::UpdateUserProfile
-        }))
+    fn action(&self, facts: &UserFacts) -> Action {
+        facts.unless_own(Action::UpdateUserProfile)
     }
 
-    fn decide(&self, facts: &ProfileFacts, actor: &Authorized) -> Result<Decision, LedgerError> {
-        let facts = &facts.user;
+    fn decide(&self, facts: &UserFacts, actor: &Authorized) -> Result<Decision, LedgerError> {
         let username_claim = facts.username_claim();
         let decided = user::decide_update_profile(
             facts.state(),
