@@ -4,6 +4,7 @@
 
 mod support;
 
+use portal_ledger::app::invitations::RevokeInvitation;
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
@@ -206,7 +207,13 @@ on_both_backends!(
         assert_eq!(domain_error(err), DomainError::InvalidInvitation);
 
         s.auth
-            .revoke_invitation(&s.root, invited.invitation_id)
+            .ledger()
+            .run(
+                &s.root,
+                RevokeInvitation {
+                    invitation_id: invited.invitation_id,
+                },
+            )
             .await
             .unwrap();
         let err = s
@@ -223,10 +230,19 @@ on_both_backends!(
         assert_eq!(domain_error(err), DomainError::InvalidInvitation);
         let err = s
             .auth
-            .revoke_invitation(&s.root, invited.invitation_id)
+            .ledger()
+            .run(
+                &s.root,
+                RevokeInvitation {
+                    invitation_id: invited.invitation_id,
+                },
+            )
             .await
             .unwrap_err();
-        assert_eq!(domain_error(err), DomainError::InvitationNotPending);
+        assert_eq!(
+            domain_error(AuthError::Ledger(err)),
+            DomainError::InvitationNotPending
+        );
     }
 );
 

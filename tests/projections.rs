@@ -6,6 +6,7 @@
 mod support;
 
 use portal_ledger::app::accounts::CreateAccount;
+use portal_ledger::app::invitations::RevokeInvitation;
 use portal_ledger::app::users::{
     AssignCustomers, ChangeRole, CreateUser, DeleteUser, SetLocationTrust,
     SetNotificationPreferences, UpdateProfile,
@@ -524,7 +525,13 @@ on_both_backends!(
             )
             .await
             .unwrap();
-        auth.revoke_invitation(&root, revoked.invitation_id)
+        auth.ledger()
+            .run(
+                &root,
+                RevokeInvitation {
+                    invitation_id: revoked.invitation_id,
+                },
+            )
             .await
             .unwrap();
 

@@ -11,9 +11,10 @@
 //! That pipeline is written once, in [`command`]: an action is a value
 //! implementing [`Command`] and [`Ledger::run`] executes it. Areas whose
 //! actions are command types live in a folder per area (`accounts/`,
-//! `users/`, `servers/`, `tickets/`, `quotes/`, `partner_kit/`,
-//! `licenses/`); signing in and out, invitations and CSV imports still
-//! have a method per action on `Ledger`/`Auth`, moving over.
+//! `users/`, `invitations/`, `servers/`, `tickets/`, `quotes/`,
+//! `partner_kit/`, `licenses/`); signing in and out, accepting an
+//! invitation and CSV imports still have a method per action on
+//! `Ledger`/`Auth`, moving over.
 
 pub mod access;
 pub mod accounts;

@@ -8,6 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::app::invitations::RevokeInvitation;
+use crate::app::Ran;
 use crate::auth::password::Password;
 use crate::domain::email::Email;
 use crate::domain::ids::{AccountId, InvitationId};
@@ -193,12 +195,9 @@ pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(invitation_id): ApiPath<InvitationId>,
-) -> Result<Json<Appended>, ApiError> {
-    let outcome = state
-        .auth
-        .revoke_invitation(&caller.context, invitation_id)
-        .await?;
-    Ok(Json(Appended::from(&outcome)))
+) -> Result<Ran, ApiError> {
+    let command = RevokeInvitation { invitation_id };
+    Ok(state.auth.ledger().run(&caller.context, command).await?)
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

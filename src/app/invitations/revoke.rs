@@ -1,0 +1,47 @@
+//! `RevokeInvitation`: a pending invitation is withdrawn; its link stops
+//! working. Asked of the matrix as inviting was.
+
+use super::InvitationFacts;
+use crate::app::command::{Command, Decision, Permission};
+use crate::app::context::{ActivityType, CommandContext};
+use crate::app::ledger::{Authorized, Ledger, LedgerError};
+use crate::domain::ids::InvitationId;
+use crate::domain::invitation;
+
+/// Withdraws `invitation_id`.
+#[derive(Debug, Clone)]
+pub struct RevokeInvitation {
+    pub invitation_id: InvitationId,
+}
+
+impl Command for RevokeInvitation {
+    type Facts = InvitationFacts;
+    type Output = ();
+
+    async fn load(
+        &self,
+        ledger: &Ledger,
+        _: &CommandContext,
+    ) -> Result<InvitationFacts, LedgerError> {
+        InvitationFacts::load(ledger, self.invitation_id).await
+    }
+
+    fn permission<'f>(&self, facts: &'f InvitationFacts) -> Result<Permission<'f>, LedgerError> {
+        Ok(facts.permission())
+    }
+
+    fn decide(&self, facts: &InvitationFacts, _: &Authorized) -> Result<Decision, LedgerError> {
+        let state = facts.state();
+        let events = invitation::decide_revoke(state)?;
+        let address = state
+            .email
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        facts.decision(
+            ActivityType::RevokeInvitation,
+            format!("Revoked the invitation of {address}"),
+            &events,
+        )
+    }
+}
