@@ -1568,7 +1568,7 @@ on_both_backends!(
                 CreateUser {
                     account_id: w.org,
                     user: ada.clone(),
-                    username: Some(name("Ada.L").clone()),
+                    username: Some(name("Ada.L")),
                 },
             )
             .await
@@ -1595,7 +1595,7 @@ on_both_backends!(
                 CreateUser {
                     account_id: w.org,
                     user: bob.clone(),
-                    username: Some(name("ADA.L").clone()),
+                    username: Some(name("ADA.L")),
                 },
             )
             .await
@@ -1610,7 +1610,7 @@ on_both_backends!(
                 CreateUser {
                     account_id: w.org,
                     user: bob.clone(),
-                    username: Some(name("bob").clone()),
+                    username: Some(name("bob")),
                 },
             )
             .await
@@ -1624,7 +1624,7 @@ on_both_backends!(
                     user_id: bob.user_id,
                     name: None,
                     email: None,
-                    username: Some(name("ada.l").clone()),
+                    username: Some(name("ada.l")),
                 },
             )
             .await
@@ -1643,7 +1643,7 @@ on_both_backends!(
                     user_id: ada.user_id,
                     name: None,
                     email: None,
-                    username: Some(name("lovelace").clone()),
+                    username: Some(name("lovelace")),
                 },
             )
             .await
@@ -1655,7 +1655,7 @@ on_both_backends!(
                     user_id: bob.user_id,
                     name: None,
                     email: None,
-                    username: Some(name("ada.l").clone()),
+                    username: Some(name("ada.l")),
                 },
             )
             .await
@@ -1682,7 +1682,7 @@ on_both_backends!(
                 CreateUser {
                     account_id: w.org,
                     user: carol.clone(),
-                    username: Some(name("lovelace").clone()),
+                    username: Some(name("lovelace")),
                 },
             )
             .await
@@ -1710,7 +1710,7 @@ on_both_backends!(
                     user_id: ada.user_id,
                     name: None,
                     email: None,
-                    username: Some(name("ada").clone()),
+                    username: Some(name("ada")),
                 },
             )
             .await
@@ -1750,7 +1750,7 @@ on_both_backends!(
                 CreateUser {
                     account_id: w.org,
                     user: dave.clone(),
-                    username: Some(name("ada").clone()),
+                    username: Some(name("ada")),
                 },
             )
             .await

@@ -166,6 +166,9 @@ impl<T> Decision<T> {
     /// is already unreadable and the command, decided again, finds no key.
     /// The activity entry then names nobody.
     pub(crate) fn erasing(mut self, subjects: Vec<Subject>) -> Self {
+        if !subjects.is_empty() {
+            self.names_nobody = true;
+        }
         self.erased.extend(subjects);
         self
     }
@@ -280,7 +283,7 @@ impl Ledger {
                 if !decision.erased.is_empty() {
                     self.personal_data().erase(&decision.erased).await?;
                 }
-                if decision.names_nobody || !decision.erased.is_empty() {
+                if decision.names_nobody {
                     metadata = metadata.names_nobody();
                 }
                 let mut notice_appends = Vec::with_capacity(decision.notices.len());

@@ -589,10 +589,32 @@ pub(crate) fn append<E: serde::Serialize>(
     ))
 }
 
-/// The appends of a user decision: the user's stream, the account's (if
-/// admin rights changed) and the e-mail claims. Claims are expected at the
-/// versions they were read at; releasing an address the user holds needs no
-/// expectation (nobody else can claim it until it is released).
+/// Claim events (an address's or a username's) grouped by claim stream,
+/// each with the version its claim was read at — `None` for a claim the
+/// command did not read: one the user held and releases, which nobody else
+/// can take until it is released, so it is appended whatever its version.
+pub(crate) fn by_claim_stream<K: PartialEq, E>(
+    events: Vec<(K, E)>,
+    read: &[(&K, u64)],
+    stream_of: impl Fn(&K) -> StreamId,
+) -> BTreeMap<StreamId, (Option<u64>, Vec<E>)> {
+    let mut by_stream: BTreeMap<StreamId, (Option<u64>, Vec<E>)> = BTreeMap::new();
+    for (claim, event) in events {
+        let version = read.iter().find(|(k, _)| **k == claim).map(|(_, v)| *v);
+        by_stream
+            .entry(stream_of(&claim))
+            .or_insert((version, Vec::new()))
+            .1
+            .push(event);
+    }
+    by_stream
+}
+
+/// The appends of a user decision taken outside [`Ledger::run`] (accepting
+/// an invitation): the user's stream, the account's (if admin rights
+/// changed), the license streams and the e-mail and username claims (see
+/// [`by_claim_stream`]; claims are expected at the versions in
+/// `claims_read`).
 pub(crate) fn decision_appends(
     decision: Decision,
     user_id: UserId,
@@ -600,31 +622,6 @@ pub(crate) fn decision_appends(
     account_id: AccountId,
     account_version: u64,
     claims_read: &[(&Email, u64)],
-    metadata: &EventMetadata,
-) -> Result<Vec<StreamAppend>, LedgerError> {
-    decision_appends_with_licenses(
-        decision,
-        user_id,
-        user_version,
-        account_id,
-        account_version,
-        claims_read,
-        &BTreeMap::new(),
-        metadata,
-    )
-}
-
-/// [`decision_appends`] for a decision that also changes licenses, whose
-/// streams are expected at the versions in `license_versions`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn decision_appends_with_licenses(
-    decision: Decision,
-    user_id: UserId,
-    user_version: u64,
-    account_id: AccountId,
-    account_version: u64,
-    claims_read: &[(&Email, u64)],
-    license_versions: &BTreeMap<crate::domain::ids::LicenseId, u64>,
     metadata: &EventMetadata,
 ) -> Result<Vec<StreamAppend>, LedgerError> {
     let mut appends = vec![append(
@@ -641,61 +638,33 @@ pub(crate) fn decision_appends_with_licenses(
             metadata,
         )?);
     }
-    let mut by_stream: BTreeMap<StreamId, (Option<u64>, Vec<EmailEvent>)> = BTreeMap::new();
-    for (email, event) in decision.email {
-        let read = claims_read
-            .iter()
-            .find(|(e, _)| **e == email)
-            .map(|(_, v)| *v);
-        by_stream
-            .entry(email.claim_stream())
-            .or_insert((read, Vec::new()))
-            .1
-            .push(event);
-    }
-    for (stream, (version, events)) in by_stream {
-        let mut claim = append(stream, version.unwrap_or(0), &events, metadata)?;
-        if version.is_none() {
-            claim.expected = ExpectedVersion::Any;
-        }
-        appends.push(claim);
+    for (stream, (version, events)) in
+        by_claim_stream(decision.email, claims_read, Email::claim_stream)
+    {
+        appends.push(claim_append(stream, version, &events, metadata)?);
     }
     for (license_id, events) in decision.licenses {
-        let version = license_versions.get(&license_id).copied().unwrap_or(0);
-        appends.push(append(license_id.stream(), version, &events, metadata)?);
+        appends.push(append(license_id.stream(), 0, &events, metadata)?);
     }
-    appends.extend(username_appends(decision.username, &[], metadata)?);
+    for (stream, (version, events)) in
+        by_claim_stream(decision.username, &[], Username::claim_stream)
+    {
+        appends.push(claim_append(stream, version, &events, metadata)?);
+    }
     Ok(appends)
 }
 
-/// The appends of a decision's username claims: expected at the versions
-/// read (`claims_read`); a username only released (not read) needs no
-/// expectation, as for addresses. A command that claims a username reads
-/// its claim first and passes it here.
-pub(crate) fn username_appends(
-    events: Vec<(Username, UsernameEvent)>,
-    claims_read: &[(&Username, u64)],
+/// A claim stream's events, expected at the version read, or — not read —
+/// whatever its version (see [`by_claim_stream`]).
+fn claim_append<E: serde::Serialize>(
+    stream: StreamId,
+    version: Option<u64>,
+    events: &[E],
     metadata: &EventMetadata,
-) -> Result<Vec<StreamAppend>, LedgerError> {
-    let mut by_stream: BTreeMap<StreamId, (Option<u64>, Vec<UsernameEvent>)> = BTreeMap::new();
-    for (username, event) in events {
-        let read = claims_read
-            .iter()
-            .find(|(u, _)| **u == username)
-            .map(|(_, v)| *v);
-        by_stream
-            .entry(username.claim_stream())
-            .or_insert((read, Vec::new()))
-            .1
-            .push(event);
+) -> Result<StreamAppend, LedgerError> {
+    let mut claim = append(stream, version.unwrap_or(0), events, metadata)?;
+    if version.is_none() {
+        claim.expected = ExpectedVersion::Any;
     }
-    let mut appends = Vec::new();
-    for (stream, (version, events)) in by_stream {
-        let mut claim = append(stream, version.unwrap_or(0), &events, metadata)?;
-        if version.is_none() {
-            claim.expected = ExpectedVersion::Any;
-        }
-        appends.push(claim);
-    }
-    Ok(appends)
+    Ok(claim)
 }

@@ -15,7 +15,6 @@
 //! so an auditor can follow "deleted by an admin, purged by the service
 //! because of that deletion".
 
-use crate::app::users::PurgeUser;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -23,6 +22,7 @@ use uuid::Uuid;
 
 use crate::app::context::CommandContext;
 use crate::app::ledger::{Ledger, LedgerError};
+use crate::app::users::PurgeUser;
 use crate::domain::ids::UserId;
 use crate::domain::DomainError;
 use crate::event::{EventType, RecordedEvent};

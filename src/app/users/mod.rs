@@ -40,10 +40,11 @@ pub use update_profile::UpdateProfile;
 use std::collections::BTreeMap;
 
 use chrono::Duration;
+use serde::Serialize;
 
 use crate::app::command::{Change, Command, Decision, Permission};
 use crate::app::context::{ActivityType, CommandContext};
-use crate::app::ledger::{display_email, Authorized, Ledger, LedgerError, Loaded};
+use crate::app::ledger::{by_claim_stream, display_email, Authorized, Ledger, LedgerError, Loaded};
 use crate::domain::account::AccountState;
 use crate::domain::email::Email;
 use crate::domain::ids::{AccountId, LicenseId, UserId};
@@ -51,6 +52,7 @@ use crate::domain::permissions::Action;
 use crate::domain::user::{self, EmailClaim, Licenses, UserState, UsernameClaim};
 use crate::domain::username::Username;
 use crate::domain::DomainError;
+use crate::event::StreamId;
 
 /// A command on an existing user, as this area writes it: the user, the
 /// streams read beside it, the action asked and the decision. Every one is
@@ -309,43 +311,32 @@ fn user_decision(
         let account_id = account_id.ok_or(DomainError::AccountNotFound)?;
         decision = decision.change(Change::at(account_id.stream(), version, &decided.account)?);
     }
-    let mut emails: BTreeMap<_, (Option<u64>, Vec<_>)> = BTreeMap::new();
-    for (email, event) in decided.email {
-        let version = read.emails.iter().find(|(e, _)| **e == email).map(|r| r.1);
-        emails
-            .entry(email.claim_stream())
-            .or_insert((version, Vec::new()))
-            .1
-            .push(event);
-    }
-    for (stream, (version, events)) in emails {
-        decision = decision.change(match version {
-            Some(version) => Change::at(stream, version, &events)?,
-            None => Change::unread(stream, &events)?,
-        });
+    for (stream, (version, events)) in
+        by_claim_stream(decided.email, &read.emails, Email::claim_stream)
+    {
+        decision = decision.change(claim_change(stream, version, &events)?);
     }
     for (license_id, events) in decided.licenses {
         let version = read.licenses.get(&license_id).copied().unwrap_or(0);
         decision = decision.change(Change::at(license_id.stream(), version, &events)?);
     }
-    let mut usernames: BTreeMap<_, (Option<u64>, Vec<_>)> = BTreeMap::new();
-    for (username, event) in decided.username {
-        let version = read
-            .usernames
-            .iter()
-            .find(|(u, _)| **u == username)
-            .map(|r| r.1);
-        usernames
-            .entry(username.claim_stream())
-            .or_insert((version, Vec::new()))
-            .1
-            .push(event);
-    }
-    for (stream, (version, events)) in usernames {
-        decision = decision.change(match version {
-            Some(version) => Change::at(stream, version, &events)?,
-            None => Change::unread(stream, &events)?,
-        });
+    for (stream, (version, events)) in
+        by_claim_stream(decided.username, &read.usernames, Username::claim_stream)
+    {
+        decision = decision.change(claim_change(stream, version, &events)?);
     }
     Ok(decision)
+}
+
+/// A claim stream's events, expected at the version read, or — not read —
+/// whatever its version (see [`by_claim_stream`]).
+fn claim_change<E: Serialize>(
+    stream: StreamId,
+    version: Option<u64>,
+    events: &[E],
+) -> Result<Change, LedgerError> {
+    match version {
+        Some(version) => Change::at(stream, version, events),
+        None => Change::unread(stream, events),
+    }
 }

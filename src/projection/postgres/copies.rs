@@ -7,11 +7,9 @@
 //! A query that was waiting for the table's lock looks the name up again
 //! once it gets it, and prepared statements are re-analysed by name, so no
 //! reader fails on the dropped table. The copy gets the live table's
-//! columns, defaults, checks, primary key and grants at once (an upsert
-//! needs its key) and its unique constraints and secondary indexes only
-//! after it is filled (building an index once is cheaper than maintaining
-//! it row by row: the activity log's unique positions cost 10 M index
-//! insertions during a fill); they take the live names at the swap.
+//! columns, defaults, checks, keys and grants at once and its secondary
+//! indexes only after it is filled (building an index once is cheaper than
+//! maintaining it row by row); the indexes take the live names at the swap.
 //! A copy is filled with autovacuum off: its rows are only inserted, there
 //! is nothing to clean, and its statistics are taken once, after the
 //! indexes — autovacuum would vacuum and analyze it again and again as it
@@ -30,26 +28,16 @@ use crate::projection::digest::{ProjectionDigest, TableDigest};
 use crate::projection::lease::Lease;
 use crate::projection::{CopyKind, ProjectionError};
 
-/// The table's primary-key and unique constraints: (name, definition).
+/// The live table's primary-key and unique constraints: (name, definition).
 async fn key_constraints(
     client: &impl deadpool_postgres::GenericClient,
     table: &str,
 ) -> Result<Vec<(String, String)>, ProjectionError> {
-    constraints(client, table, &["p", "u"]).await
-}
-
-/// The table's constraints of the given kinds (`contype`): (name,
-/// definition).
-async fn constraints(
-    client: &impl deadpool_postgres::GenericClient,
-    table: &str,
-    kinds: &[&str],
-) -> Result<Vec<(String, String)>, ProjectionError> {
     let rows = client
         .query(
             "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint \
-             WHERE conrelid = $1::text::regclass AND contype::text = ANY($2) ORDER BY conname",
-            &[&table, &kinds],
+             WHERE conrelid = $1::text::regclass AND contype IN ('p', 'u') ORDER BY conname",
+            &[&table],
         )
         .await?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
@@ -106,7 +94,6 @@ pub(super) async fn open(
         for table in tables {
             complete &= table_exists(&*client, &format!("{table}{suffix}")).await?;
         }
-
         if let (true, Some(row)) = (complete, row) {
             return Ok(row.get::<_, i64>(0).max(0) as u64);
         }
@@ -121,9 +108,7 @@ pub(super) async fn open(
              ALTER TABLE {copy_name} SET (autovacuum_enabled = false)"
         ))
         .await?;
-        // The primary key at once (an upsert needs it); unique constraints
-        // are built with the secondary indexes, after the fill.
-        for (name, definition) in constraints(&tx, table, &["p"]).await? {
+        for (name, definition) in key_constraints(&tx, table).await? {
             tx.batch_execute(&format!(
                 "ALTER TABLE {copy_name} ADD CONSTRAINT {name}{suffix} {definition}"
             ))
@@ -156,8 +141,8 @@ pub(super) async fn open(
     Ok(0)
 }
 
-/// The statements that give the copies of `tables` their unique
-/// constraints and secondary indexes, the slowest kind (GIN) first.
+/// The statements that give the copies of `tables` their secondary indexes,
+/// the slowest kind (GIN) first.
 pub(super) async fn index_statements(
     client: &Object,
     tables: &[&str],
@@ -166,16 +151,6 @@ pub(super) async fn index_statements(
     let suffix = copy.suffix();
     let mut statements = Vec::new();
     for table in tables {
-        let copy_name = format!("{table}{suffix}");
-        let present = constraints(client, &copy_name, &["u"]).await?;
-        for (name, definition) in constraints(client, table, &["u"]).await? {
-            let name = format!("{name}{suffix}");
-            if !present.iter().any(|(n, _)| *n == name) {
-                statements.push(format!(
-                    "ALTER TABLE {copy_name} ADD CONSTRAINT {name} {definition}"
-                ));
-            }
-        }
         for (name, definition) in secondary_indexes(client, table).await? {
             let Some(sql) = copy_index_sql(&name, &definition, table, suffix) else {
                 return Err(ProjectionError::Backend(format!(
