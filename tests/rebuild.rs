@@ -17,7 +17,7 @@ use portal_ledger::app::{CommandContext, Ledger};
 use portal_ledger::domain::ids::{AccountId, TicketId};
 use portal_ledger::domain::role::AccountKind;
 use portal_ledger::projection::runner::{Projections, RebuildOptions};
-use portal_ledger::projection::{ProjectionError, ProjectionStore};
+use portal_ledger::projection::{ProjectionError, ProjectionStore, SqlValue};
 use support::TestStore;
 
 /// Imports a generated portal of about `events` events.
@@ -324,6 +324,107 @@ on_both_backends!(
             .unwrap();
         let tickets = projections.target().dump("proj_tickets").await.unwrap();
         assert!(!tickets.iter().any(|r| r.contains("\"comment_count\":99")));
+    }
+);
+
+on_both_backends!(
+    a_command_id_repeated_far_apart_keeps_its_first_activity_row_in_a_rebuild,
+    |t: TestStore| async move {
+        // An imported history whose event 12,000 repeats the command id of
+        // event 20: further apart than a rebuild's fill remembers, so on
+        // PostgreSQL the keyless copy holds both rows until its keys are
+        // built, and the build drops the later one.
+        let mut generated = Vec::new();
+        portal_ledger::generate::generate(
+            5,
+            portal_ledger::generate::Scale::for_events(14_000),
+            &mut generated,
+        )
+        .unwrap();
+        let mut lines: Vec<serde_json::Value> = String::from_utf8(generated)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert!(lines.len() > 12_000, "{}", lines.len());
+        let shared = lines[20]["metadata"]["command_id"].clone();
+        lines[12_000]["metadata"]["command_id"] = shared.clone();
+        let ndjson: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        portal_ledger::transfer::import::import_ndjson(
+            t.backend.bulk(),
+            std::io::Cursor::new(ndjson.into_bytes()),
+            |_| {},
+        )
+        .await
+        .unwrap();
+        let projections = Projections::new(t.store.clone(), t.personal.clone(), target(&t).await);
+        projections.catch_up_all().await.unwrap();
+        let live = projections.checksums(&[], None).await.unwrap();
+        let shared = shared.as_str().unwrap();
+        let row = |rows: Vec<serde_json::Value>| -> Vec<i64> {
+            rows.iter()
+                .map(|r| r["position"].as_i64().unwrap())
+                .collect()
+        };
+        let first = projections
+            .target()
+            .fetch(
+                "proj_activity",
+                &[("activity_id", SqlValue::text(shared))],
+                "position",
+                10,
+            )
+            .await
+            .unwrap();
+        let first = row(first);
+        assert!(first.len() == 1 && first[0] < 100, "{first:?}");
+
+        projections.rebuild(&[], &mut |_, _| {}).await.unwrap();
+        assert_eq!(projections.checksums(&[], None).await.unwrap(), live);
+        let rebuilt = projections
+            .target()
+            .fetch(
+                "proj_activity",
+                &[("activity_id", SqlValue::text(shared))],
+                "position",
+                10,
+            )
+            .await
+            .unwrap();
+        assert_eq!(row(rebuilt), first);
+        // The rebuilt table has its keys again, under their live names.
+        if let Some(database) = &t.database {
+            let keys: Vec<String> = database
+                .owner_client()
+                .await
+                .query(
+                    "SELECT conname FROM pg_constraint \
+                     WHERE conrelid = 'proj_activity'::regclass AND contype IN ('p', 'u') \
+                     ORDER BY conname",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            assert_eq!(keys, ["proj_activity_pkey", "proj_activity_position_key"]);
+        }
+        // And the live projector goes on inserting-if-absent into it.
+        let ledger = Ledger::new(t.store.clone(), t.personal.clone());
+        ledger
+            .run(
+                &CommandContext::system(),
+                CreateAccount {
+                    account_id: AccountId(uuid::Uuid::now_v7()),
+                    kind: AccountKind::Organization,
+                    name: String::from("After"),
+                    parent: None,
+                },
+            )
+            .await
+            .unwrap();
+        projections.catch_up_all().await.unwrap();
     }
 );
 

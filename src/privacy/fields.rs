@@ -194,7 +194,12 @@ pub fn owners(field: &Field, stream: &str, payload: &Value, metadata: &Value) ->
 
 /// The people a command is about, from its targets, in order.
 pub fn described(metadata: &Value) -> Vec<Subject> {
-    let mut subjects: Vec<Subject> = metadata["targets"]
+    described_by_targets(&metadata["targets"])
+}
+
+/// [`described`], given the metadata's `targets` alone.
+pub fn described_by_targets(targets: &Value) -> Vec<Subject> {
+    let mut subjects: Vec<Subject> = targets
         .as_array()
         .into_iter()
         .flatten()

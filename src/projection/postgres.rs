@@ -13,7 +13,9 @@ use tokio_postgres::{Config, NoTls};
 use crate::projection::digest::ProjectionDigest;
 use crate::projection::lease::{Lease, ProjectorRow, Takeover};
 use crate::projection::query::{merges, select, Condition};
-use crate::projection::{CopyKind, Dialect, ProjectionError, ProjectionStore, RowChange, SqlValue};
+use crate::projection::{
+    BulkTable, CopyKind, Dialect, ProjectionError, ProjectionStore, RowChange, SqlValue,
+};
 
 mod batch_commit;
 mod copies;
@@ -245,29 +247,45 @@ impl ProjectionStore for PgProjections {
         &self,
         projector: &str,
         tables: &[&str],
+        bulk: &[BulkTable],
         copy: CopyKind,
         resume: bool,
     ) -> Result<u64, ProjectionError> {
         let mut client = self.client().await?;
-        copies::open(&mut client, projector, tables, copy, resume).await
+        copies::open(&mut client, projector, tables, bulk, copy, resume).await
     }
 
-    async fn index_copy(&self, tables: &[&str], copy: CopyKind) -> Result<(), ProjectionError> {
+    async fn index_copy(
+        &self,
+        tables: &[&str],
+        bulk: &[BulkTable],
+        copy: CopyKind,
+    ) -> Result<(), ProjectionError> {
         let client = self.client().await?;
+        let keys = copies::missing_keys(&client, bulk, copy).await?;
         let statements = copies::index_statements(&client, tables, copy).await?;
-        // PostgreSQL builds an index in one backend (a GIN index in one
-        // process whatever the settings): two connections build two at once.
-        let builds = statements.into_iter().map(|sql| {
-            let this = self.clone();
-            async move {
-                let mut client = this.client().await?;
-                copies::build_index(&mut client, &sql).await
-            }
-        });
+        // The keys' unique indexes first (a duplicate found there is
+        // dropped before the other indexes hold it), then the rest, the
+        // slowest first. PostgreSQL builds an index in one backend (a GIN
+        // index in one process whatever the settings): two connections
+        // build two at once.
+        let builds = keys
+            .iter()
+            .cloned()
+            .map(copies::IndexBuild::Key)
+            .chain(statements.into_iter().map(copies::IndexBuild::Secondary))
+            .map(|build| {
+                let this = self.clone();
+                async move {
+                    let mut client = this.client().await?;
+                    copies::build_index(&mut client, build).await
+                }
+            });
         futures_util::stream::iter(builds)
             .buffer_unordered(INDEX_BUILDS)
             .try_collect::<Vec<()>>()
             .await?;
+        copies::add_keys(&client, &keys).await?;
         for table in tables {
             client
                 .batch_execute(&format!("ANALYZE {table}{}", copy.suffix()))

@@ -30,8 +30,8 @@ use crate::projection::digest::ProjectionDigest;
 use crate::projection::lease::{process_holder, Lease, ProjectorRow, Takeover, DEFAULT_LEASE};
 use crate::projection::stop_point::{self, StopPoint};
 use crate::projection::{
-    all_projectors, compact, make_storable, CopyKind, ProjectionError, ProjectionStore, Projector,
-    RowChange,
+    all_projectors, compact, make_storable, BulkTable, CopyKind, ProjectionError, ProjectionStore,
+    Projector, RowChange,
 };
 use crate::store::{ReadFilter, SharedStore};
 
@@ -515,7 +515,13 @@ impl Projections {
             for projector in &selected {
                 starts.push(
                     self.target
-                        .open_copy(projector.name(), projector.tables(), CopyKind::Next, true)
+                        .open_copy(
+                            projector.name(),
+                            projector.tables(),
+                            projector.bulk_tables(),
+                            CopyKind::Next,
+                            true,
+                        )
                         .await?,
                 );
             }
@@ -543,7 +549,13 @@ impl Projections {
                 .flat_map(|p| p.tables().iter().copied())
                 .collect();
             let fill_seconds = started.elapsed().as_secs_f64();
-            self.target.index_copy(&tables, CopyKind::Next).await?;
+            let bulk: Vec<BulkTable> = selected
+                .iter()
+                .flat_map(|p| p.bulk_tables().iter().copied())
+                .collect();
+            self.target
+                .index_copy(&tables, &bulk, CopyKind::Next)
+                .await?;
             let index_seconds = started.elapsed().as_secs_f64() - fill_seconds;
             tracing::info!(
                 fill_seconds,
@@ -724,7 +736,7 @@ impl Projections {
                 })?;
             let build = async {
                 self.target
-                    .open_copy(name, tables, CopyKind::At, false)
+                    .open_copy(name, tables, &[], CopyKind::At, false)
                     .await?;
                 self.fill_copy(
                     projector.as_ref(),

@@ -13,7 +13,7 @@ use crate::projection::digest::ProjectionDigest;
 use crate::projection::lease::{Lease, ProjectorRow, Takeover};
 use crate::projection::query::{select, Condition};
 use crate::projection::{
-    to_sql_in, CopyKind, Dialect, ProjectionError, ProjectionStore, RowChange, SqlValue,
+    to_sql_in, BulkTable, CopyKind, Dialect, ProjectionError, ProjectionStore, RowChange, SqlValue,
 };
 
 mod copies;
@@ -322,15 +322,23 @@ impl ProjectionStore for SqliteProjections {
         &self,
         projector: &str,
         tables: &[&str],
+        _bulk: &[BulkTable],
         copy: CopyKind,
         resume: bool,
     ) -> Result<u64, ProjectionError> {
+        // SQLite keeps a table's keys in the table itself (and its inserts
+        // are not what a rebuild waits for): every copy is made with them.
         let (projector, tables) = owned(projector, tables);
         self.run(move |conn| copies::open(conn, &projector, &tables, copy, resume))
             .await
     }
 
-    async fn index_copy(&self, _tables: &[&str], _copy: CopyKind) -> Result<(), ProjectionError> {
+    async fn index_copy(
+        &self,
+        _tables: &[&str],
+        _bulk: &[BulkTable],
+        _copy: CopyKind,
+    ) -> Result<(), ProjectionError> {
         // SQLite cannot rename an index: the swap creates them under their
         // live names, after dropping the old table.
         Ok(())

@@ -17,8 +17,10 @@
 
 use std::sync::Mutex;
 
+use deadpool_postgres::Transaction;
 use tokio::sync::oneshot;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
 
 use super::{row_runs, PgProjections};
 use crate::projection::lease::Lease;
@@ -102,6 +104,138 @@ impl CommitQueue {
     }
 }
 
+/// The inserted tables of a rebuild's batches whose copy has no keys yet
+/// (a bulk fill; see [`crate::projection::BulkTable`]), by live name.
+async fn keyless_copies(
+    tx: &Transaction<'_>,
+    batches: &[Batch],
+) -> Result<Vec<String>, ProjectionError> {
+    let mut inserted: Vec<(&str, String)> = Vec::new();
+    for batch in batches.iter().filter(|b| b.copy != CopyKind::Live) {
+        for change in &batch.changes {
+            if let RowChange::Insert { table, .. } = change {
+                if !inserted.iter().any(|(t, _)| t == table) {
+                    inserted.push((table, format!("{table}{}", batch.copy.suffix())));
+                }
+            }
+        }
+    }
+    if inserted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let copies: Vec<&str> = inserted.iter().map(|(_, c)| c.as_str()).collect();
+    let rows = tx
+        .query(
+            "SELECT c FROM unnest($1::text[]) AS c WHERE NOT EXISTS \
+             (SELECT 1 FROM pg_constraint k WHERE k.conrelid = to_regclass(c) AND k.contype IN ('p', 'u'))",
+            &[&copies],
+        )
+        .await?;
+    let keyless: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    Ok(inserted
+        .into_iter()
+        .filter(|(_, copy)| keyless.contains(copy))
+        .map(|(table, _)| table.to_owned())
+        .collect())
+}
+
+/// [`commit_together`] for batches with `COPY`s: the fences, every
+/// statement and `COPY` in order, the checkpoint moves, one after another.
+async fn commit_in_turn(
+    tx: Transaction<'_>,
+    batches: &[Batch],
+    planned: &[Vec<row_runs::Statement<'_>>],
+    holds: &tokio_postgres::Statement,
+    moves: &tokio_postgres::Statement,
+) -> Result<(), ProjectionError> {
+    tx.batch_execute(&format!(
+        "SET LOCAL synchronous_commit = off; \
+         SET LOCAL idle_in_transaction_session_timeout = '{IDLE_TRANSACTION_TIMEOUT}'"
+    ))
+    .await?;
+    for batch in batches {
+        let fence = tx
+            .query(
+                holds,
+                &[
+                    &batch.lease.projector,
+                    &batch.lease.holder,
+                    &batch.lease.token,
+                ],
+            )
+            .await?;
+        if fence.is_empty() {
+            return refused(tx, batch).await;
+        }
+    }
+    for statement in planned.iter().flatten() {
+        match statement {
+            row_runs::Statement::Execute { sql, params } => {
+                let prepared = tx.prepare_cached(sql).await?;
+                let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_sql()).collect();
+                tx.execute(&prepared, &params).await?;
+            }
+            row_runs::Statement::Copy {
+                table,
+                columns,
+                rows,
+            } => copy_rows(&tx, table, columns, rows).await?,
+        }
+    }
+    for batch in batches {
+        let (from, to) = (batch.from as i64, batch.to as i64);
+        if tx
+            .execute(moves, &[&batch.lease.projector, &from, &to])
+            .await?
+            != 1
+        {
+            return refused(tx, batch).await;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Writes inserts of one shape into `table` with binary `COPY`.
+async fn copy_rows(
+    tx: &Transaction<'_>,
+    table: &str,
+    columns: &[&str],
+    rows: &[RowChange],
+) -> Result<(), ProjectionError> {
+    let list = columns.join(", ");
+    // The columns' types, as binary COPY must name them.
+    let shape = tx
+        .prepare_cached(&format!("SELECT {list} FROM {table} LIMIT 0"))
+        .await?;
+    let types: Vec<Type> = shape.columns().iter().map(|c| c.type_().clone()).collect();
+    let sink = tx
+        .copy_in(&format!("COPY {table} ({list}) FROM STDIN (FORMAT binary)"))
+        .await?;
+    let writer = BinaryCopyInWriter::new(sink, &types);
+    futures_util::pin_mut!(writer);
+    let mut values: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(columns.len());
+    for row in rows {
+        let RowChange::Insert { columns, .. } = row else {
+            continue;
+        };
+        values.clear();
+        values.extend(columns.iter().map(|(_, v)| super::bind(v)));
+        writer.as_mut().write(&values).await?;
+    }
+    writer.finish().await?;
+    Ok(())
+}
+
+/// Rolls back a batch group one of whose fences or moves did not hold.
+async fn refused(tx: Transaction<'_>, batch: &Batch) -> Result<(), ProjectionError> {
+    tx.rollback().await?;
+    Err(ProjectionError::Fenced {
+        projector: batch.lease.projector.clone(),
+        expected: batch.from,
+    })
+}
+
 /// A batch whose answer never came: its commit may or may not have
 /// happened, so the caller re-reads its checkpoint (the compare-and-set
 /// makes applying again from there safe).
@@ -140,16 +274,29 @@ pub(super) async fn commit_together(
     let tx = client.transaction().await?;
     let holds = tx.prepare_cached(LEASE_IS_LIVE).await?;
     let moves = tx.prepare_cached(CHECKPOINT_MOVES).await?;
+    let keyless = keyless_copies(&tx, batches).await?;
     let planned: Vec<Vec<row_runs::Statement>> = batches
         .iter()
-        .map(|b| row_runs::statements(&b.changes, b.copy))
+        .map(|b| row_runs::statements(&b.changes, b.copy, &keyless))
         .collect();
     let mut statements = Vec::new();
+    let mut copies = Vec::new();
     for planned in planned.iter().flatten() {
-        // A handful of distinct statements, prepared once per connection.
-        let statement = tx.prepare_cached(&planned.sql).await?;
-        let params: Vec<&(dyn ToSql + Sync)> = planned.params.iter().map(|p| p.as_sql()).collect();
-        statements.push((statement, params));
+        match planned {
+            row_runs::Statement::Execute { sql, params } => {
+                // A handful of distinct statements, prepared once per
+                // connection.
+                let statement = tx.prepare_cached(sql).await?;
+                let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_sql()).collect();
+                statements.push((statement, params));
+            }
+            row_runs::Statement::Copy { .. } => copies.push(planned),
+        }
+    }
+    if !copies.is_empty() {
+        // A bulk fill's batch: its inserts are COPYed, which does not
+        // pipeline with other statements; so each statement in its turn.
+        return commit_in_turn(tx, batches, &planned, &holds, &moves).await;
     }
     let positions: Vec<(i64, i64)> = batches
         .iter()

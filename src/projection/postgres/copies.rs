@@ -26,7 +26,7 @@ use tokio_postgres::types::ToSql;
 
 use crate::projection::digest::{ProjectionDigest, TableDigest};
 use crate::projection::lease::Lease;
-use crate::projection::{CopyKind, ProjectionError};
+use crate::projection::{BulkTable, CopyKind, ProjectionError};
 
 /// The live table's primary-key and unique constraints: (name, definition).
 async fn key_constraints(
@@ -78,6 +78,7 @@ pub(super) async fn open(
     client: &mut Object,
     projector: &str,
     tables: &[&str],
+    bulk: &[BulkTable],
     copy: CopyKind,
     resume: bool,
 ) -> Result<u64, ProjectionError> {
@@ -108,7 +109,12 @@ pub(super) async fn open(
              ALTER TABLE {copy_name} SET (autovacuum_enabled = false)"
         ))
         .await?;
+        // A bulk table gets its keys after the fill (see `missing_keys`).
+        let keyed_later = bulk.iter().any(|b| b.table == *table);
         for (name, definition) in key_constraints(&tx, table).await? {
+            if keyed_later {
+                continue;
+            }
             tx.batch_execute(&format!(
                 "ALTER TABLE {copy_name} ADD CONSTRAINT {name}{suffix} {definition}"
             ))
@@ -164,15 +170,151 @@ pub(super) async fn index_statements(
     Ok(statements)
 }
 
+/// A key a bulk-filled copy lacks: built as a unique index with the
+/// secondary indexes, then made the constraint ([`add_keys`]).
+#[derive(Clone)]
+pub(super) struct MissingKey {
+    bulk: BulkTable,
+    /// The copy's table.
+    table: String,
+    /// The constraint's (and its index's) name in the copy.
+    name: String,
+    /// `PRIMARY KEY` or `UNIQUE`.
+    kind: &'static str,
+    /// What follows the kind in the live definition: `(columns)`.
+    columns: String,
+}
+
+/// The keys of the bulk tables' copies that are not there yet.
+pub(super) async fn missing_keys(
+    client: &Object,
+    bulk: &[BulkTable],
+    copy: CopyKind,
+) -> Result<Vec<MissingKey>, ProjectionError> {
+    let suffix = copy.suffix();
+    let mut missing = Vec::new();
+    for table in bulk {
+        let copy_name = format!("{}{suffix}", table.table);
+        let present = key_constraints(client, &copy_name).await?;
+        for (name, definition) in key_constraints(client, table.table).await? {
+            let name = format!("{name}{suffix}");
+            if present.iter().any(|(n, _)| *n == name) {
+                continue;
+            }
+            let (kind, columns) = ["PRIMARY KEY", "UNIQUE"]
+                .into_iter()
+                .find_map(|kind| {
+                    let columns = definition.strip_prefix(kind)?.trim_start();
+                    columns.starts_with('(').then(|| (kind, columns.to_owned()))
+                })
+                .ok_or_else(|| {
+                    ProjectionError::Backend(format!(
+                        "cannot build the key {name} of {copy_name} after its fill: {definition}"
+                    ))
+                })?;
+            missing.push(MissingKey {
+                bulk: *table,
+                table: copy_name.clone(),
+                name,
+                kind,
+                columns,
+            });
+        }
+    }
+    Ok(missing)
+}
+
+/// One index a filled copy is given.
+pub(super) enum IndexBuild {
+    /// A key's unique index.
+    Key(MissingKey),
+    /// `CREATE INDEX …` of a secondary index.
+    Secondary(String),
+}
+
 /// Builds one index with room to sort in memory (a GIN index built in
-/// 64 MB writes and merges many runs).
-pub(super) async fn build_index(client: &mut Object, sql: &str) -> Result<(), ProjectionError> {
+/// 64 MB writes and merges many runs). A key's index that finds a key
+/// twice drops the rows the key would have refused (see [`BulkTable`]) and
+/// is built again.
+pub(super) async fn build_index(
+    client: &mut Object,
+    build: IndexBuild,
+) -> Result<(), ProjectionError> {
+    let started = std::time::Instant::now();
+    let (sql, name) = match &build {
+        IndexBuild::Key(key) => (
+            format!(
+                "CREATE UNIQUE INDEX IF NOT EXISTS {} ON {} {}",
+                key.name, key.table, key.columns
+            ),
+            key.name.as_str(),
+        ),
+        IndexBuild::Secondary(sql) => (sql.clone(), sql.as_str()),
+    };
+    let mut built = with_sort_memory(client, &sql).await;
+    if let (IndexBuild::Key(key), Err(e)) = (&build, &built) {
+        if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {
+            let dropped = drop_refused_rows(client, key).await?;
+            tracing::info!(
+                table = key.table,
+                dropped,
+                "rebuild: rows a key would have refused dropped"
+            );
+            built = with_sort_memory(client, &sql).await;
+        }
+    }
+    built?;
+    tracing::info!(
+        index = name,
+        seconds = started.elapsed().as_secs_f64(),
+        "rebuild: index built"
+    );
+    Ok(())
+}
+
+async fn with_sort_memory(client: &mut Object, sql: &str) -> Result<(), tokio_postgres::Error> {
     let tx = client.transaction().await?;
     tx.batch_execute(&format!(
         "SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'; {sql}"
     ))
     .await?;
-    tx.commit().await?;
+    tx.commit().await
+}
+
+/// Deletes every row of a bulk-filled copy but the first (smallest
+/// `first_by`) of each key; returns how many.
+async fn drop_refused_rows(client: &Object, key: &MissingKey) -> Result<u64, ProjectionError> {
+    let BulkTable {
+        key: column,
+        first_by,
+        ..
+    } = key.bulk;
+    let table = &key.table;
+    Ok(client
+        .execute(
+            &format!(
+                "DELETE FROM {table} WHERE ctid = ANY (ARRAY (SELECT ctid FROM \
+                 (SELECT ctid, row_number() OVER (PARTITION BY {column} ORDER BY {first_by}) AS n \
+                  FROM {table}) AS ranked WHERE n > 1))"
+            ),
+            &[],
+        )
+        .await?)
+}
+
+/// Makes the keys' unique indexes the copies' constraints (which the swap
+/// renames to the live names).
+pub(super) async fn add_keys(client: &Object, keys: &[MissingKey]) -> Result<(), ProjectionError> {
+    for key in keys {
+        client
+            .batch_execute(&format!(
+                "ALTER TABLE {table} ADD CONSTRAINT {name} {kind} USING INDEX {name}",
+                table = key.table,
+                name = key.name,
+                kind = key.kind,
+            ))
+            .await?;
+    }
     Ok(())
 }
 

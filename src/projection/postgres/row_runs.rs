@@ -11,6 +11,11 @@
 //! statement does not depend on the number of rows, so it is prepared once
 //! per connection like the others.
 //!
+//! In a copy whose table has no keys yet (a rebuild's bulk fill, see
+//! [`crate::projection::BulkTable`]), a run of inserts-if-absent is written
+//! with binary `COPY` instead: with no key there is nothing to conflict
+//! with, and `COPY` is the fastest way PostgreSQL takes rows.
+//!
 //! Meaning is kept: rows go in in their order (`WITH ORDINALITY … ORDER
 //! BY`), so with `ON CONFLICT DO NOTHING` the first of two rows with one
 //! key wins, as it would one statement at a time; a run that would replace
@@ -26,10 +31,17 @@ use crate::projection::{
     conflict_action, to_sql_in, CopyKind, Dialect, OnConflict, RowChange, SqlValue,
 };
 
-/// One statement of a batch: its SQL and the values it binds.
-pub(super) struct Statement<'a> {
-    pub sql: String,
-    pub params: Vec<Param<'a>>,
+/// One statement of a batch.
+pub(super) enum Statement<'a> {
+    /// SQL and the values it binds.
+    Execute { sql: String, params: Vec<Param<'a>> },
+    /// Rows (inserts of one shape) written with `COPY` into `table` (the
+    /// copy's name).
+    Copy {
+        table: String,
+        columns: Vec<&'static str>,
+        rows: &'a [RowChange],
+    },
 }
 
 /// A value bound to a statement: one value, or one column of a run.
@@ -112,13 +124,29 @@ fn key_of(change: &RowChange) -> Option<Key<'_>> {
     })
 }
 
-/// The statements that apply `changes`, in order, to `copy`.
-pub(super) fn statements(changes: &[RowChange], copy: CopyKind) -> Vec<Statement<'_>> {
+/// The statements that apply `changes`, in order, to `copy`, whose tables
+/// named in `keyless` have no keys yet.
+pub(super) fn statements<'a>(
+    changes: &'a [RowChange],
+    copy: CopyKind,
+    keyless: &[String],
+) -> Vec<Statement<'a>> {
     let mut out = Vec::new();
     let mut at = 0;
     while at < changes.len() {
         let len = run_length(&changes[at..]);
         match &changes[at] {
+            RowChange::Insert {
+                table,
+                columns,
+                on_conflict: OnConflict::Ignore,
+            } if len >= 1 && copy != CopyKind::Live && keyless.iter().any(|t| t == table) => {
+                out.push(Statement::Copy {
+                    table: format!("{table}{}", copy.suffix()),
+                    columns: columns.iter().map(|(n, _)| *n).collect(),
+                    rows: &changes[at..at + len],
+                });
+            }
             RowChange::Insert {
                 table,
                 columns,
@@ -129,7 +157,7 @@ pub(super) fn statements(changes: &[RowChange], copy: CopyKind) -> Vec<Statement
             }
             change => {
                 let (sql, params) = to_sql_in(change, Dialect::Postgres, copy);
-                out.push(Statement {
+                out.push(Statement::Execute {
                     sql,
                     params: params.into_iter().map(Param::One).collect(),
                 });
@@ -224,5 +252,5 @@ fn merged_insert<'a>(
         suffix = copy.suffix(),
         arrays = arrays.join(", "),
     );
-    Statement { sql, params }
+    Statement::Execute { sql, params }
 }

@@ -11,10 +11,17 @@
 //! which bounds memory to a few pages and keeps the reader from running far
 //! ahead of the slowest writer.
 //!
+//! A table filled before it has its keys ([`BulkTable`]) is told no insert
+//! whose key the fill inserted a moment ago ([`RecentKeys`]): the events
+//! of one command come one after another and share its activity row, and
+//! the keyless copy would otherwise hold that row once per event until its
+//! keys are built.
+//!
 //! A projector whose pages change nothing does not commit each page: its
 //! checkpoint moves at most every [`IDLE_COMMIT_EVENTS`] events and at the
 //! end (a resumed rebuild re-reads at most that much for it).
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,7 +32,9 @@ use super::{storable_changes, BATCH};
 use crate::event::RecordedEvent;
 use crate::privacy::SharedPersonalData;
 use crate::projection::lease::Lease;
-use crate::projection::{CopyKind, ProjectionError, ProjectionStore, Projector};
+use crate::projection::{
+    BulkTable, CopyKind, ProjectionError, ProjectionStore, Projector, RowChange, SqlValue,
+};
 use crate::store::{ReadFilter, SharedStore};
 
 /// Pages waiting for one projector's task.
@@ -129,6 +138,7 @@ async fn fill_one(
     // Where the task's time goes, logged at the end: deciding row changes
     // (CPU) against committing them (the database).
     let (mut deciding, mut committing) = (Duration::ZERO, Duration::ZERO);
+    let mut recent = RecentKeys::new(projector.bulk_tables());
     while let Some(page) = pages.recv().await {
         let mut batch = vec![page];
         while batch.len() < PAGES_PER_COMMIT {
@@ -150,13 +160,14 @@ async fn fill_one(
             continue;
         }
         let decided = Instant::now();
-        let changes = storable_changes(
+        let mut changes = storable_changes(
             projector,
             batch
                 .iter()
                 .flat_map(|p| p.iter())
                 .filter(|e| e.position > from),
         )?;
+        recent.keep_first(&mut changes);
         deciding += decided.elapsed();
         seen = last;
         if !changes.is_empty() || seen - committed >= IDLE_COMMIT_EVENTS {
@@ -187,4 +198,96 @@ async fn fill_one(
         "rebuild: copy filled"
     );
     Ok(committed)
+}
+
+/// The keys a projector's last two batches inserted into its bulk tables.
+///
+/// Two batches, not the whole fill: a command's events are consecutive, so
+/// its repeats fall in the same batch or the next; a repeat further away
+/// (an imported history can hold one) is left to the keys, whose build
+/// drops it. Memory stays two batches' keys, whatever the log's size.
+struct RecentKeys {
+    tables: &'static [BulkTable],
+    current: HashSet<(&'static str, String)>,
+    previous: HashSet<(&'static str, String)>,
+}
+
+impl RecentKeys {
+    fn new(tables: &'static [BulkTable]) -> Self {
+        Self {
+            tables,
+            current: HashSet::new(),
+            previous: HashSet::new(),
+        }
+    }
+
+    /// Drops from a batch's changes every insert into a bulk table whose
+    /// key this or the previous batch inserted (insert-if-absent would
+    /// keep the first), and remembers the batch's keys.
+    fn keep_first(&mut self, changes: &mut Vec<RowChange>) {
+        if self.tables.is_empty() {
+            return;
+        }
+        self.previous = std::mem::take(&mut self.current);
+        let (tables, current, previous) = (self.tables, &mut self.current, &self.previous);
+        changes.retain(|change| {
+            let RowChange::Insert { table, columns, .. } = change else {
+                return true;
+            };
+            let Some(bulk) = tables.iter().find(|b| b.table == *table) else {
+                return true;
+            };
+            let Some((_, SqlValue::Text(Some(key)))) = columns.iter().find(|(n, _)| *n == bulk.key)
+            else {
+                return true;
+            };
+            let key = (bulk.table, key.clone());
+            !previous.contains(&key) && current.insert(key)
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::projection::OnConflict;
+
+    fn insert(table: &'static str, key: &str) -> RowChange {
+        RowChange::Insert {
+            table,
+            columns: vec![("id", SqlValue::text(key)), ("n", SqlValue::Int(Some(1)))],
+            on_conflict: OnConflict::Ignore,
+        }
+    }
+
+    #[test]
+    fn repeats_within_two_batches_are_dropped_and_other_tables_kept() {
+        const BULK: &[BulkTable] = &[BulkTable {
+            table: "bulk",
+            key: "id",
+            first_by: "n",
+        }];
+        let mut recent = RecentKeys::new(BULK);
+        let mut first = vec![
+            insert("bulk", "a"),
+            insert("bulk", "a"),
+            insert("other", "a"),
+        ];
+        recent.keep_first(&mut first);
+        assert_eq!(first, vec![insert("bulk", "a"), insert("other", "a")]);
+        let mut second = vec![
+            insert("bulk", "a"),
+            insert("bulk", "b"),
+            insert("other", "a"),
+        ];
+        recent.keep_first(&mut second);
+        assert_eq!(second, vec![insert("bulk", "b"), insert("other", "a")]);
+        // "a" was two batches ago: left to the keys.
+        let mut third = vec![insert("bulk", "b"), insert("bulk", "c")];
+        recent.keep_first(&mut third);
+        assert_eq!(third, vec![insert("bulk", "c")]);
+        let mut fourth = vec![insert("bulk", "a")];
+        recent.keep_first(&mut fourth);
+        assert_eq!(fourth, vec![insert("bulk", "a")]);
+    }
 }
