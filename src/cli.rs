@@ -382,8 +382,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             leases,
         } => {
             let signer = signing.load()?.map(Arc::new);
-            // Before the store opens, so its writer's first batches count.
-            let metrics = crate::telemetry::prometheus::handle();
+            // Installed before the store opens, so its writer's first
+            // batches count.
+            crate::telemetry::prometheus::handle();
             let migrations = if no_migrate {
                 Migrations::Skip
             } else {
@@ -401,22 +402,22 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             if !no_projectors {
                 projections.start();
             }
-            let ledger = Ledger::new(backend.shared(), personal)
-                .with_retention(retention.duration())
-                .with_members(Arc::new(ReadModels(projections.target().clone())));
-            spawn_digests(ledger.clone(), projections.target().clone());
-            spawn_purges(ledger.clone());
+            let state = crate::service::app_state(
+                &backend,
+                personal,
+                projections,
+                crate::service::Settings {
+                    retention: Some(retention.duration()),
+                    notifier: None,
+                    checkpoint_key: signer.as_ref().map(|s| s.public()),
+                },
+            );
+            let ledger = state.auth.ledger().clone();
+            spawn_digests(ledger.clone(), state.projections.target().clone());
+            spawn_purges(ledger);
             if let Some(signer) = &signer {
                 spawn_checkpoints(backend.shared(), signer.clone(), checkpoint_every);
             }
-            let state = AppState {
-                store: backend.shared(),
-                auth: Auth::new(ledger, backend.credentials()),
-                projections,
-                idempotency: backend.idempotency(),
-                checkpoint_key: signer.as_ref().map(|s| s.public()),
-                metrics,
-            };
             let projections = state.projections.clone();
             let served = serve(state, listen, &location).await;
             projections.shutdown().await;

@@ -16,7 +16,8 @@
 //!   e-mail; [`idempotency`] remembered answers to retried requests.
 //! - [`projection`] projectors, their stores, leases, rebuilds and checksums;
 //!   [`read_ports`] what the application asks of the read models.
-//! - [`http`] the HTTP edge; [`telemetry`] metrics and log output;
+//! - [`http`] the HTTP edge; [`service`] a backend wired into the HTTP
+//!   state, as `serve` and the tests build it; [`telemetry`] metrics and log output;
 //!   [`cli`] the command line that wires a process; [`generate`]
 //!   deterministic portals for tests and benches.
 
@@ -35,6 +36,7 @@ pub mod notify;
 pub mod privacy;
 pub mod projection;
 pub mod read_ports;
+pub mod service;
 pub mod store;
 pub mod telemetry;
 pub mod transfer;

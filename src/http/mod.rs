@@ -32,9 +32,11 @@ pub mod users;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post, put};
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::sessions::Auth;
 use crate::idempotency::SharedIdempotency;
@@ -61,172 +63,100 @@ pub struct AppState {
 }
 
 /// The service's routes.
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/openapi.json", get(openapi::openapi_json))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::scrape))
-        .route("/v1/log/head", get(health::log_head))
-        .route("/v1/checkpoints", get(checkpoints::list))
-        .route("/v1/activity", get(activity::search))
-        .route("/v1/activity/export", get(activity::export))
-        .route(
-            "/v1/history/{entity_type}/{entity_id}",
-            get(history::history),
-        )
-        .route("/v1/accounts/{account_id}/access", get(history::who_could))
-        .route("/v1/checkpoints/public-key", get(checkpoints::public_key))
-        .route("/v1/sessions", post(sessions::sign_in))
-        .route(
-            "/v1/sessions/current",
-            axum::routing::delete(sessions::sign_out),
-        )
-        .route("/v1/me", get(sessions::me))
-        .route("/v1/me/password", put(sessions::change_password))
-        .route("/v1/accounts", post(users::create_account))
-        .route(
-            "/v1/accounts/{account_id}",
-            get(users::get_account)
-                .patch(users::rename_account)
-                .delete(users::delete_account),
-        )
-        .route(
-            "/v1/accounts/{account_id}/owner",
-            put(users::transfer_ownership),
-        )
-        .route(
-            "/v1/accounts/{account_id}/users",
-            get(users::list_users).post(users::create_user),
-        )
-        .route(
-            "/v1/accounts/{account_id}/users/import",
-            post(user_import::import_users)
+/// Every route of the API, each written once: a handler's
+/// `#[utoipa::path]` gives its method and path to the router and its
+/// documentation to `/openapi.json`, so the two cannot disagree. Handlers
+/// of one path share a `routes!`.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        // Service
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(metrics::scrape))
+        .routes(routes!(health::log_head))
+        .routes(routes!(checkpoints::list))
+        .routes(routes!(checkpoints::public_key))
+        // Sessions and the caller
+        .routes(routes!(sessions::sign_in))
+        .routes(routes!(sessions::sign_out))
+        .routes(routes!(sessions::me))
+        .routes(routes!(sessions::change_password))
+        .routes(routes!(sessions::list_sessions))
+        // Accounts
+        .routes(routes!(users::create_account))
+        .routes(routes!(
+            users::get_account,
+            users::rename_account,
+            users::delete_account
+        ))
+        .routes(routes!(users::transfer_ownership))
+        .routes(routes!(history::who_could))
+        // Users
+        .routes(routes!(users::list_users, users::create_user))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(user_import::import_users))
                 .layer(DefaultBodyLimit::max(user_import::MAX_IMPORT_BODY_BYTES)),
         )
-        .route(
-            "/v1/accounts/{account_id}/activity",
-            get(activity::list_account),
-        )
-        .route(
-            "/v1/users/{user_id}",
-            get(users::get_user)
-                .patch(users::update_user)
-                .delete(users::delete_user),
-        )
-        .route(
-            "/v1/accounts/{account_id}/invitations",
-            get(invitations::list).post(invitations::invite),
-        )
-        .route(
-            "/v1/accounts/{account_id}/licenses",
-            get(licenses::list).post(licenses::create),
-        )
-        .route(
-            "/v1/licenses/{license_id}/seats",
-            put(licenses::change_seats),
-        )
-        .route(
-            "/v1/licenses/{license_id}/assignments",
-            post(licenses::assign),
-        )
-        .route(
-            "/v1/licenses/{license_id}/releases",
-            post(licenses::release),
-        )
-        .route("/v1/licenses/{license_id}/cancel", post(licenses::cancel))
-        .route(
-            "/v1/accounts/{account_id}/servers",
-            get(servers::list).post(servers::register),
-        )
-        .route(
-            "/v1/servers/{server_id}",
-            axum::routing::patch(servers::update),
-        )
-        .route(
-            "/v1/servers/{server_id}/partner-access",
-            put(servers::partner_access),
-        )
-        .route("/v1/servers/{server_id}/actions", post(servers::action))
-        .route(
-            "/v1/servers/{server_id}/configuration",
-            put(servers::configuration),
-        )
-        .route("/v1/servers/{server_id}/backups", post(servers::backup))
-        .route(
-            "/v1/servers/{server_id}/backups/{backup_id}/restore",
-            post(servers::restore),
-        )
-        .route(
-            "/v1/accounts/{account_id}/tickets",
-            get(tickets::list).post(tickets::open),
-        )
-        .route(
-            "/v1/tickets/{ticket_id}",
-            axum::routing::patch(tickets::update),
-        )
-        .route("/v1/tickets/{ticket_id}/close", post(tickets::close))
-        .route("/v1/servers/{server_id}/license", put(servers::license))
-        .route(
-            "/v1/accounts/{account_id}/quotes",
-            get(quotes::list).post(quotes::create),
-        )
-        .route(
-            "/v1/quotes/{quote_id}",
-            get(quotes::get).patch(quotes::update),
-        )
-        .route("/v1/quotes/{quote_id}/send", post(quotes::send))
-        .route("/v1/quotes/{quote_id}/withdraw", post(quotes::withdraw))
-        .route("/v1/quotes/{quote_id}/accept", post(quotes::accept))
-        .route("/v1/quotes/{quote_id}/decline", post(quotes::decline))
-        .route(
-            "/v1/partner-kit",
-            get(partner_kit::list).post(partner_kit::publish),
-        )
-        .route(
-            "/v1/partner-kit/{item_id}",
-            axum::routing::patch(partner_kit::update).delete(partner_kit::withdraw),
-        )
-        .route("/v1/invitations/accept", post(invitations::accept))
-        .route(
-            "/v1/invitations/{invitation_id}/resend",
-            post(invitations::resend),
-        )
-        .route(
-            "/v1/invitations/{invitation_id}/revoke",
-            post(invitations::revoke),
-        )
-        .route("/v1/users/{user_id}/role", put(users::change_role))
-        .route(
-            "/v1/users/{user_id}/customers",
-            put(users::assign_customers),
-        )
-        .route(
-            "/v1/users/{user_id}/notification-preferences",
-            put(notifications::set_preferences),
-        )
-        .route(
-            "/v1/users/{user_id}/trusted-locations",
-            post(locations::add),
-        )
-        .route(
-            "/v1/users/{user_id}/trusted-locations/{ip}",
-            delete(locations::remove),
-        )
-        .route(
-            "/v1/accounts/{account_id}/sessions",
-            get(sessions::list_sessions),
-        )
-        .route(
-            "/v1/accounts/{account_id}/outbox",
-            get(notifications::list_outbox),
-        )
-        .route("/v1/users/{user_id}/restore", post(users::restore_user))
-        .route("/v1/users/{user_id}/logout", post(users::force_logout))
-        .route(
-            "/v1/users/{user_id}/password-reset",
-            post(users::reset_password),
-        )
+        .routes(routes!(
+            users::get_user,
+            users::update_user,
+            users::delete_user
+        ))
+        .routes(routes!(users::change_role))
+        .routes(routes!(users::assign_customers))
+        .routes(routes!(users::restore_user))
+        .routes(routes!(users::force_logout))
+        .routes(routes!(users::reset_password))
+        .routes(routes!(notifications::set_preferences))
+        .routes(routes!(notifications::list_outbox))
+        .routes(routes!(locations::add))
+        .routes(routes!(locations::remove))
+        // Invitations
+        .routes(routes!(invitations::list, invitations::invite))
+        .routes(routes!(invitations::accept))
+        .routes(routes!(invitations::resend))
+        .routes(routes!(invitations::revoke))
+        // Activity and history
+        .routes(routes!(activity::search))
+        .routes(routes!(activity::export))
+        .routes(routes!(activity::list_account))
+        .routes(routes!(history::history))
+        // Licenses
+        .routes(routes!(licenses::list, licenses::create))
+        .routes(routes!(licenses::change_seats))
+        .routes(routes!(licenses::assign))
+        .routes(routes!(licenses::release))
+        .routes(routes!(licenses::cancel))
+        // Servers
+        .routes(routes!(servers::list, servers::register))
+        .routes(routes!(servers::update))
+        .routes(routes!(servers::partner_access))
+        .routes(routes!(servers::action))
+        .routes(routes!(servers::configuration))
+        .routes(routes!(servers::backup))
+        .routes(routes!(servers::restore))
+        .routes(routes!(servers::license))
+        // Tickets
+        .routes(routes!(tickets::list, tickets::open))
+        .routes(routes!(tickets::update))
+        .routes(routes!(tickets::close))
+        // Quotes
+        .routes(routes!(quotes::list, quotes::create))
+        .routes(routes!(quotes::get, quotes::update))
+        .routes(routes!(quotes::send))
+        .routes(routes!(quotes::withdraw))
+        .routes(routes!(quotes::accept))
+        .routes(routes!(quotes::decline))
+        // Partner kit
+        .routes(routes!(partner_kit::list, partner_kit::publish))
+        .routes(routes!(partner_kit::update, partner_kit::withdraw))
+}
+
+pub fn router(state: AppState) -> Router {
+    let (routes, document) = api_routes().split_for_parts();
+    routes
+        .route("/openapi.json", openapi::serve(document))
         .fallback(health::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

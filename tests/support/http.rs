@@ -21,9 +21,8 @@ use portal_ledger::auth::password::Password;
 use portal_ledger::backend::{open_projections, Migrations};
 use portal_ledger::domain::email::Email;
 use portal_ledger::domain::ids::{AccountId, UserId};
-use portal_ledger::http::{router, AppState};
+use portal_ledger::http::router;
 use portal_ledger::notify::MemoryNotifier;
-use portal_ledger::projection::read_models::ReadModels;
 use portal_ledger::projection::runner::Projections;
 use serde_json::{json, Value};
 
@@ -154,26 +153,23 @@ impl TestApiBuilder {
         );
         projections.start();
         let mail = MemoryNotifier::default();
-        let mut auth = Auth::new(
-            Ledger::new(t.store.clone(), t.personal.clone())
-                .with_members(Arc::new(ReadModels(projections.target().clone()))),
-            t.backend.credentials(),
+        // The app `serve` runs, with e-mails kept for the test to read.
+        let state = portal_ledger::service::app_state(
+            &t.backend,
+            t.personal.clone(),
+            projections.clone(),
+            portal_ledger::service::Settings {
+                notifier: self
+                    .notifier
+                    .then(|| Arc::new(mail.clone()) as portal_ledger::notify::SharedNotifier),
+                ..Default::default()
+            },
         );
-        if self.notifier {
-            auth = auth.with_notifier(Arc::new(mail.clone()));
-        }
+        let auth = state.auth.clone();
         let (platform, _, password) = auth
             .bootstrap(&Email::parse(ROOT_EMAIL).unwrap(), Utc::now())
             .await
             .unwrap();
-        let state = AppState {
-            store: t.store.clone(),
-            auth: auth.clone(),
-            projections: projections.clone(),
-            idempotency: t.backend.idempotency(),
-            checkpoint_key: None,
-            metrics: portal_ledger::telemetry::prometheus::handle(),
-        };
         let builder = TestServer::builder().http_transport();
         let server = if self.connect_info {
             builder.build(router(state).into_make_service_with_connect_info::<SocketAddr>())
