@@ -5,7 +5,7 @@
 //! `u64` and every call async, so that a KurrentDB backend can implement it
 //! later. Two backends implement it today: [`sqlite::SqliteStore`] (the
 //! embedded default, a file under `./data/`) and [`postgres::PgStore`]; one
-//! conformance suite (`tests/conformance.rs`) runs unchanged against both.
+//! conformance suite (`tests/log/conformance.rs`) runs unchanged against both.
 //!
 //! Both backends share the rules that make the log what it is:
 //! * appends are validated by [`append::validate`] before anything is sent;

@@ -1,0 +1,1719 @@
+//! The HTTP API end to end, against a server listening on a real loopback
+//! port (with the client's address, as `serve` runs it), on both backends:
+//! a new API user's walk from sign-in through tenants and users, the error
+//! shape for bad input, tenant isolation, the request's context and the
+//! grants in force in the stored metadata, sign-in limits, sign-out, own
+//! e-mail changes, a partner's customer signing up, digests in the outbox.
+
+use crate::support;
+
+use chrono::Utc;
+use serde_json::{json, Value};
+use support::http::{error_code, TestApi};
+
+on_both_backends!(
+    a_portal_back_end_walks_through_tenants_and_users,
+    |t: support::TestStore| async move {
+        let api = TestApi::builder().with_connect_info().spawn(&t).await;
+        let (root, me) = api
+            .session("root@platform.example", &api.root_password)
+            .await;
+        let platform = me["account_id"].as_str().unwrap().to_owned();
+
+        // The platform creates a partner and its first admin.
+        let partner: Value = api
+            .server
+            .post("/v1/accounts")
+            .authorization_bearer(&root)
+            .json(&json!({ "kind": "partner", "name": "Reseller Ltd" }))
+            .await
+            .json();
+        let partner_id = partner["account_id"].as_str().unwrap().to_owned();
+        let created = api
+        .server
+        .post(&format!("/v1/accounts/{partner_id}/users"))
+        .authorization_bearer(&root)
+        .json(&json!({ "email": "boss@reseller.example", "name": "Bo Boss", "role": "admin", "password": "reseller password" }))
+        .await;
+        assert_eq!(created.status_code(), 201, "{}", created.text());
+
+        // The partner admin signs in, creates a customer organization and a user there.
+        let (boss, _) = api
+            .session("boss@reseller.example", "reseller password")
+            .await;
+        let me: Value = api
+            .server
+            .get("/v1/me")
+            .authorization_bearer(&boss)
+            .await
+            .json();
+        assert_eq!(me["role"], "admin");
+        let org: Value = api
+            .server
+            .post("/v1/accounts")
+            .authorization_bearer(&boss)
+            .json(&json!({ "kind": "organization", "name": "Customer GmbH" }))
+            .await
+            .json();
+        let org_id = org["account_id"].as_str().unwrap().to_owned();
+        let user: Value = api
+        .server
+        .post(&format!("/v1/accounts/{org_id}/users"))
+        .authorization_bearer(&boss)
+        .json(&json!({ "email": "ops@customer.example", "name": "Olga Ops", "role": "regular", "password": "customer password" }))
+        .await
+        .json();
+        let user_id = user["user_id"].as_str().unwrap().to_owned();
+
+        // Read your own write: the list waits for the returned position.
+        let position = user["position"].as_u64().unwrap();
+        let listed: Value = api
+            .server
+            .get(&format!("/v1/accounts/{org_id}/users?position={position}"))
+            .authorization_bearer(&boss)
+            .await
+            .json();
+        let users = listed["users"].as_array().unwrap();
+        assert_eq!(users.len(), 1);
+        assert_eq!(users[0]["email"], "ops@customer.example");
+        assert_eq!(users[0]["role"], "regular");
+
+        // Change the role, rename, then read the user back.
+        let changed: Value = api
+            .server
+            .put(&format!("/v1/users/{user_id}/role"))
+            .authorization_bearer(&boss)
+            .json(&json!({ "role": "Read-Only" }))
+            .await
+            .json();
+        api.server
+            .patch(&format!("/v1/users/{user_id}"))
+            .authorization_bearer(&boss)
+            .json(&json!({ "name": "Olga O." }))
+            .await
+            .assert_status_ok();
+        let shown: Value = api
+            .server
+            .get(&format!(
+                "/v1/users/{user_id}?position={}",
+                changed["position"]
+            ))
+            .authorization_bearer(&boss)
+            .await
+            .json();
+        assert_eq!(shown["role"], "read-only");
+
+        // The customer's user signs in; a force logout ends that session at once.
+        let (ops, _) = api
+            .session("ops@customer.example", "customer password")
+            .await;
+        api.server
+            .get("/v1/me")
+            .authorization_bearer(&ops)
+            .await
+            .assert_status_ok();
+        api.server
+            .post(&format!("/v1/users/{user_id}/logout"))
+            .authorization_bearer(&boss)
+            .await
+            .assert_status_ok();
+        let after = api
+            .server
+            .get("/v1/me")
+            .authorization_bearer(&ops)
+            .expect_failure()
+            .await;
+        assert_eq!(after.status_code(), 401);
+        assert_eq!(error_code(&after), "unauthenticated");
+
+        // Delete and restore.
+        api.server
+            .delete(&format!("/v1/users/{user_id}"))
+            .authorization_bearer(&boss)
+            .await
+            .assert_status_ok();
+        let restored: Value = api
+            .server
+            .post(&format!("/v1/users/{user_id}/restore"))
+            .authorization_bearer(&boss)
+            .await
+            .json();
+
+        // The activity log of the organization shows each command once, newest first.
+        let activity: Value = api
+            .server
+            .get(&format!(
+                "/v1/accounts/{org_id}/activity?position={}",
+                restored["position"]
+            ))
+            .authorization_bearer(&boss)
+            .await
+            .json();
+        let entries = activity["entries"].as_array().unwrap();
+        let types: Vec<&str> = entries
+            .iter()
+            .map(|e| e["action_type"].as_str().unwrap_or(""))
+            .collect();
+        assert_eq!(types[0], "Restore User");
+        assert!(types.contains(&"Delete User"));
+        assert!(types.contains(&"Force Logout"));
+        assert!(types.contains(&"Update User Groups"));
+        assert!(entries.iter().all(|e| e["account_id"] == org_id));
+        assert_eq!(entries[0]["actor_email"], "boss@reseller.example");
+        assert_eq!(entries[0]["on_behalf_of"], org_id);
+
+        // Tenant isolation: the customer's admin-less user cannot see the partner;
+        // another partner cannot see this customer (404, not 403).
+        let (ops, _) = api
+            .session("ops@customer.example", "customer password")
+            .await;
+        let hidden = api
+            .server
+            .get(&format!("/v1/accounts/{partner_id}/users"))
+            .authorization_bearer(&ops)
+            .expect_failure()
+            .await;
+        assert_eq!(hidden.status_code(), 404);
+        let forbidden = api
+        .server
+        .post(&format!("/v1/accounts/{org_id}/users"))
+        .authorization_bearer(&ops)
+        .json(&json!({ "email": "x@customer.example", "name": "X", "role": "admin", "password": "some password" }))
+        .expect_failure()
+        .await;
+        assert_eq!(forbidden.status_code(), 403);
+        assert_eq!(error_code(&forbidden), "forbidden");
+        let _ = platform;
+    }
+);
+
+on_both_backends!(
+    bad_input_gets_precise_errors_and_appends_nothing,
+    |t: support::TestStore| async move {
+        let api = TestApi::builder().with_connect_info().spawn(&t).await;
+        let (root, me) = api
+            .session("root@platform.example", &api.root_password)
+            .await;
+        let platform = me["account_id"].as_str().unwrap().to_owned();
+        let head = t.store.head().await.unwrap();
+        let users = format!("/v1/accounts/{platform}/users");
+
+        let cases: Vec<(axum_test::TestRequest, u16, &str)> = vec![
+        (api.server.post(&users).authorization_bearer(&root).content_type("application/json").bytes("{not json".into()), 400, "invalid_json"),
+        (api.server.post(&users).authorization_bearer(&root).json(&json!({ "email": "a@platform.example", "name": "A", "role": "admin", "password": "long enough pw", "extra": 1 })), 400, "invalid_body"),
+        (api.server.post(&users).authorization_bearer(&root).json(&json!({ "email": "a@platform.example" })), 400, "invalid_body"),
+        (api.server.post(&users).authorization_bearer(&root).json(&json!({ "email": "not-an-email", "name": "A", "role": "admin", "password": "long enough pw" })), 422, "invalid_email"),
+        (api.server.post(&users).authorization_bearer(&root).json(&json!({ "email": "a@platform.example", "name": "A", "role": "owner", "password": "long enough pw" })), 422, "unknown_role"),
+        (api.server.post(&users).authorization_bearer(&root).json(&json!({ "email": "a@platform.example", "name": "A", "role": "sales", "password": "long enough pw" })), 422, "role_not_in_account_kind"),
+        (api.server.post(&users).authorization_bearer(&root).json(&json!({ "email": "a@platform.example", "name": "A", "role": "admin", "password": "short" })), 422, "invalid_password"),
+        (api.server.post(&users).authorization_bearer(&root).json(&json!({ "email": "root@platform.example", "name": "A", "role": "admin", "password": "long enough pw" })), 409, "email_taken"),
+        (api.server.post(&users).authorization_bearer(&root).json(&json!({ "email": "a@platform.example", "name": "x".repeat(70_000), "role": "admin", "password": "long enough pw" })), 413, "body_too_large"),
+        (api.server.post(&users).authorization_bearer(&root).text("email=a"), 415, "not_json"),
+        (api.server.post(&users).json(&json!({ "email": "a@platform.example", "name": "A", "role": "admin", "password": "long enough pw" })), 401, "unauthenticated"),
+        (api.server.post(&users).authorization_bearer("bogus.token").json(&json!({})), 401, "unauthenticated"),
+        (api.server.post("/v1/sessions").json(&json!({ "email": "root@platform.example", "password": "wrong password" })), 401, "invalid_credentials"),
+        (api.server.get("/v1/accounts/00000000-0000-7000-8000-000000000000/users").authorization_bearer(&root), 404, "not_found"),
+        (api.server.get("/v1/users/not-a-uuid").authorization_bearer(&root), 400, "invalid_path"),
+        (api.server.get(&format!("/v1/accounts/{platform}/users?position=soon")).authorization_bearer(&root), 400, "invalid_query"),
+        (api.server.get("/v1/nowhere"), 404, "not_found"),
+        (api.server.post(&users).authorization_bearer(&root).add_header("X-Causation-Id", "because").json(&json!({ "email": "a@platform.example", "name": "A", "role": "admin", "password": "long enough pw" })), 400, "invalid_causation_id"),
+        (api.server.post(&users).authorization_bearer(&root).add_header("X-Correlation-Id", "c-1").json(&json!({ "email": "a@platform.example", "name": "A", "role": "admin", "password": "long enough pw" })), 400, "invalid_correlation_id"),
+        (api.server.post("/v1/sessions").add_header("X-Causation-Id", "123").json(&json!({ "email": "root@platform.example", "password": "wrong password" })), 400, "invalid_causation_id"),
+    ];
+        for (index, (request, status, code)) in cases.into_iter().enumerate() {
+            let response = request.expect_failure().await;
+            assert_eq!(
+                response.status_code(),
+                status,
+                "case {index}: {}",
+                response.text()
+            );
+            assert_eq!(
+                error_code(&response),
+                code,
+                "case {index}: {}",
+                response.text()
+            );
+        }
+        assert_eq!(
+            t.store.head().await.unwrap(),
+            head,
+            "a refused request appended something"
+        );
+    }
+);
+
+on_both_backends!(
+    idempotency_keys_make_retries_safe,
+    |t: support::TestStore| async move {
+        let api = TestApi::builder().with_connect_info().spawn(&t).await;
+        let (root, me) = api
+            .session("root@platform.example", &api.root_password)
+            .await;
+        let platform = me["account_id"].as_str().unwrap().to_owned();
+        let users = format!("/v1/accounts/{platform}/users");
+        let body = json!({ "email": "once@platform.example", "name": "Once", "role": "support", "password": "long enough pw" });
+
+        let first = api
+            .server
+            .post(&users)
+            .authorization_bearer(&root)
+            .add_header("Idempotency-Key", "create-once-1")
+            .json(&body)
+            .await;
+        assert_eq!(first.status_code(), 201);
+        let head = t.store.head().await.unwrap();
+        let retry = api
+            .server
+            .post(&users)
+            .authorization_bearer(&root)
+            .add_header("Idempotency-Key", "create-once-1")
+            .json(&body)
+            .await;
+        assert_eq!(retry.status_code(), 201);
+        assert_eq!(retry.text(), first.text());
+        assert_eq!(retry.header("idempotent-replayed"), "true");
+        assert_eq!(
+            t.store.head().await.unwrap(),
+            head,
+            "a retried request appended"
+        );
+
+        // The same key for another request is refused; without a key, the
+        // duplicate is a conflict of the domain.
+        let other = json!({ "email": "twice@platform.example", "name": "Twice", "role": "support", "password": "long enough pw" });
+        let reused = api
+            .server
+            .post(&users)
+            .authorization_bearer(&root)
+            .add_header("Idempotency-Key", "create-once-1")
+            .json(&other)
+            .expect_failure()
+            .await;
+        assert_eq!(reused.status_code(), 422);
+        assert_eq!(error_code(&reused), "idempotency_key_reused");
+        let duplicate = api
+            .server
+            .post(&users)
+            .authorization_bearer(&root)
+            .json(&body)
+            .expect_failure()
+            .await;
+        assert_eq!(error_code(&duplicate), "email_taken");
+
+        // A refused answer is remembered too (the retry gets the same 4xx).
+        let bad = json!({ "email": "bad", "name": "Bad", "role": "support", "password": "long enough pw" });
+        let refused = api
+            .server
+            .post(&users)
+            .authorization_bearer(&root)
+            .add_header("Idempotency-Key", "bad-1")
+            .json(&bad)
+            .expect_failure()
+            .await;
+        let again = api
+            .server
+            .post(&users)
+            .authorization_bearer(&root)
+            .add_header("Idempotency-Key", "bad-1")
+            .json(&bad)
+            .expect_failure()
+            .await;
+        assert_eq!(refused.status_code(), 422);
+        assert_eq!(again.text(), refused.text());
+
+        // Keys are per caller: another caller's same key is a new request.
+        let (support_token, _) = api.session("once@platform.example", "long enough pw").await;
+        let elsewhere = api
+        .server
+        .put("/v1/me/password")
+        .authorization_bearer(&support_token)
+        .add_header("Idempotency-Key", "create-once-1")
+        .json(&json!({ "current_password": "long enough pw", "new_password": "an even longer pw" }))
+        .await;
+        assert_eq!(elsewhere.status_code(), 204);
+        let invalid = api
+            .server
+            .post(&users)
+            .authorization_bearer(&root)
+            .add_header("Idempotency-Key", "has space")
+            .json(&body)
+            .expect_failure()
+            .await;
+        assert_eq!(error_code(&invalid), "invalid_idempotency_key");
+    }
+);
+
+on_both_backends!(invitations_over_http, |t: support::TestStore| async move {
+    let api = TestApi::builder().with_connect_info().spawn(&t).await;
+    let (root, me) = api
+        .session("root@platform.example", &api.root_password)
+        .await;
+    let platform = me["account_id"].as_str().unwrap().to_owned();
+    let invitations = format!("/v1/accounts/{platform}/invitations");
+    let code_for = |to: &str| {
+        let mail = api
+            .mail
+            .sent()
+            .into_iter()
+            .rev()
+            .find(|e| e.to == to)
+            .unwrap();
+        mail.body
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+
+    let first: Value = api
+        .server
+        .post(&invitations)
+        .authorization_bearer(&root)
+        .json(&json!({ "email": "Invitee@platform.example", "role": "support" }))
+        .await
+        .json();
+    let second: Value = api
+        .server
+        .post(&invitations)
+        .authorization_bearer(&root)
+        .json(&json!({ "email": "invitee@platform.example", "role": "read-only" }))
+        .await
+        .json();
+    let listed: Value = api
+        .server
+        .get(&format!("{invitations}?position={}", second["position"]))
+        .authorization_bearer(&root)
+        .await
+        .json();
+    let rows = listed["invitations"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r["status"] == "pending"
+        && r["signup_completed"] == false
+        && r["user_created"] == false));
+
+    // Signing up with the first invitation's code (sent last to that address
+    // is the second; take the first e-mail for the first invitation).
+    let codes: Vec<String> = api
+        .mail
+        .sent()
+        .iter()
+        .filter(|e| e.to.eq_ignore_ascii_case("invitee@platform.example"))
+        .map(|e| {
+            e.body
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap()
+                .trim()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(codes.len(), 2);
+    let accepted = api
+        .server
+        .post("/v1/invitations/accept")
+        .json(&json!({ "code": codes[0], "name": "In Vitee", "password": "invitee password" }))
+        .await;
+    assert_eq!(accepted.status_code(), 201, "{}", accepted.text());
+    let accepted: Value = accepted.json();
+    let listed: Value = api
+        .server
+        .get(&format!("{invitations}?position={}", accepted["position"]))
+        .authorization_bearer(&root)
+        .await
+        .json();
+    let rows = listed["invitations"].as_array().unwrap();
+    let by_id = |id: &Value| {
+        rows.iter()
+            .find(|r| r["invitation_id"] == *id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_id(&first["invitation_id"])["signup_completed"], true);
+    assert_eq!(by_id(&second["invitation_id"])["signup_completed"], false);
+    assert!(rows.iter().all(|r| r["user_created"] == true));
+    api.session("invitee@platform.example", "invitee password")
+        .await;
+
+    // The second invitation can no longer be used (the address is taken);
+    // revoke it; codes are single-use.
+    let taken = api
+        .server
+        .post("/v1/invitations/accept")
+        .json(&json!({ "code": codes[1], "name": "Again", "password": "invitee password" }))
+        .expect_failure()
+        .await;
+    assert_eq!(taken.status_code(), 409);
+    assert_eq!(error_code(&taken), "email_taken");
+    let revoked = api
+        .server
+        .post(&format!(
+            "/v1/invitations/{}/revoke",
+            second["invitation_id"].as_str().unwrap()
+        ))
+        .authorization_bearer(&root)
+        .await;
+    assert_eq!(revoked.status_code(), 200, "{}", revoked.text());
+    let reused = api
+        .server
+        .post("/v1/invitations/accept")
+        .json(&json!({ "code": codes[0], "name": "Again", "password": "invitee password" }))
+        .expect_failure()
+        .await;
+    assert_eq!(reused.status_code(), 404);
+    assert_eq!(error_code(&reused), "invalid_invitation");
+
+    // A partner invitation, then the resend of a fresh one.
+    let partner: Value = api
+        .server
+        .post(&invitations)
+        .authorization_bearer(&root)
+        .json(&json!({ "email": "boss@reseller.example", "tenant": { "kind": "partner", "name": "Reseller Ltd" } }))
+        .await
+        .json();
+    let old_code = code_for("boss@reseller.example");
+    api.server
+        .post(&format!(
+            "/v1/invitations/{}/resend",
+            partner["invitation_id"].as_str().unwrap()
+        ))
+        .authorization_bearer(&root)
+        .await
+        .assert_status_ok();
+    let new_code = code_for("boss@reseller.example");
+    assert_ne!(old_code, new_code);
+    let signed_up: Value = api
+        .server
+        .post("/v1/invitations/accept")
+        .json(&json!({ "code": new_code, "name": "Bo", "password": "reseller password" }))
+        .await
+        .json();
+    assert_ne!(signed_up["account_id"], platform);
+
+    let both = api
+        .server
+        .post(&invitations)
+        .authorization_bearer(&root)
+        .json(&json!({ "email": "x@platform.example", "role": "support", "tenant": { "kind": "partner", "name": "X" } }))
+        .expect_failure()
+        .await;
+    assert_eq!(both.status_code(), 422);
+    assert_eq!(error_code(&both), "role_or_tenant");
+});
+
+on_both_backends!(licenses_over_http, |t: support::TestStore| async move {
+    let api = TestApi::builder().with_connect_info().spawn(&t).await;
+    let (root, _) = api
+        .session("root@platform.example", &api.root_password)
+        .await;
+    let org: Value = api
+        .server
+        .post("/v1/accounts")
+        .authorization_bearer(&root)
+        .json(&json!({ "kind": "organization", "name": "Direct Customer" }))
+        .await
+        .json();
+    let org_id = org["account_id"].as_str().unwrap().to_owned();
+    let users_path = format!("/v1/accounts/{org_id}/users");
+    let mut ids = Vec::new();
+    for (email, role) in [
+        ("admin@direct.example", "admin"),
+        ("a@direct.example", "regular"),
+        ("b@direct.example", "regular"),
+        ("c@direct.example", "support"),
+    ] {
+        let created: Value = api
+            .server
+            .post(&users_path)
+            .authorization_bearer(&root)
+            .json(&json!({ "email": email, "name": email, "role": role, "password": "direct password" }))
+            .await
+            .json();
+        ids.push(created["user_id"].as_str().unwrap().to_owned());
+    }
+    let (admin, _) = api.session("admin@direct.example", "direct password").await;
+    let license: Value = api
+        .server
+        .post(&format!("/v1/accounts/{org_id}/licenses"))
+        .authorization_bearer(&admin)
+        .json(&json!({ "product": "Pro", "seats": 2 }))
+        .await
+        .json();
+    let license_id = license["license_id"].as_str().unwrap().to_owned();
+    let assigned: Value = api
+        .server
+        .post(&format!("/v1/licenses/{license_id}/assignments"))
+        .authorization_bearer(&admin)
+        .json(&json!({ "user_ids": [ids[1], ids[2]] }))
+        .await
+        .json();
+    let full = api
+        .server
+        .post(&format!("/v1/licenses/{license_id}/assignments"))
+        .authorization_bearer(&admin)
+        .json(&json!({ "user_ids": [ids[3]] }))
+        .expect_failure()
+        .await;
+    assert_eq!(full.status_code(), 409);
+    assert_eq!(error_code(&full), "not_enough_seats");
+
+    let holders: Value = api
+        .server
+        .get(&format!(
+            "{users_path}?license={license_id}&position={}",
+            assigned["position"]
+        ))
+        .authorization_bearer(&admin)
+        .await
+        .json();
+    let emails: Vec<&str> = holders["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails, vec!["a@direct.example", "b@direct.example"]);
+    let listed: Value = api
+        .server
+        .get(&format!(
+            "/v1/accounts/{org_id}/licenses?position={}",
+            assigned["position"]
+        ))
+        .authorization_bearer(&admin)
+        .await
+        .json();
+    assert_eq!(listed["licenses"][0]["assigned_count"], 2);
+
+    // Support sees no billing data.
+    let (support, _) = api.session("c@direct.example", "direct password").await;
+    let denied = api
+        .server
+        .get(&format!("/v1/accounts/{org_id}/licenses"))
+        .authorization_bearer(&support)
+        .expect_failure()
+        .await;
+    assert_eq!(denied.status_code(), 403);
+    let below = api
+        .server
+        .put(&format!("/v1/licenses/{license_id}/seats"))
+        .authorization_bearer(&admin)
+        .json(&json!({ "seats": 1 }))
+        .expect_failure()
+        .await;
+    assert_eq!(error_code(&below), "seats_in_use");
+});
+
+/// Every route the router serves, with its method (kept beside the router's
+/// list: a route added there and not documented fails here).
+const ROUTES: &[(&str, &str)] = &[
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
+    ("get", "/v1/log/head"),
+    ("post", "/v1/sessions"),
+    ("delete", "/v1/sessions/current"),
+    ("get", "/v1/me"),
+    ("put", "/v1/me/password"),
+    ("post", "/v1/accounts"),
+    ("get", "/v1/accounts/{account_id}"),
+    ("patch", "/v1/accounts/{account_id}"),
+    ("delete", "/v1/accounts/{account_id}"),
+    ("put", "/v1/accounts/{account_id}/owner"),
+    ("get", "/v1/accounts/{account_id}/users"),
+    ("post", "/v1/accounts/{account_id}/users"),
+    ("post", "/v1/accounts/{account_id}/users/import"),
+    ("get", "/v1/accounts/{account_id}/activity"),
+    ("get", "/v1/accounts/{account_id}/invitations"),
+    ("post", "/v1/accounts/{account_id}/invitations"),
+    ("get", "/v1/accounts/{account_id}/licenses"),
+    ("post", "/v1/accounts/{account_id}/licenses"),
+    ("put", "/v1/licenses/{license_id}/seats"),
+    ("post", "/v1/licenses/{license_id}/assignments"),
+    ("post", "/v1/licenses/{license_id}/releases"),
+    ("post", "/v1/licenses/{license_id}/cancel"),
+    ("get", "/v1/accounts/{account_id}/servers"),
+    ("post", "/v1/accounts/{account_id}/servers"),
+    ("patch", "/v1/servers/{server_id}"),
+    ("put", "/v1/servers/{server_id}/partner-access"),
+    ("post", "/v1/servers/{server_id}/actions"),
+    ("put", "/v1/servers/{server_id}/configuration"),
+    ("post", "/v1/servers/{server_id}/backups"),
+    (
+        "post",
+        "/v1/servers/{server_id}/backups/{backup_id}/restore",
+    ),
+    ("get", "/v1/accounts/{account_id}/tickets"),
+    ("post", "/v1/accounts/{account_id}/tickets"),
+    ("patch", "/v1/tickets/{ticket_id}"),
+    ("post", "/v1/tickets/{ticket_id}/close"),
+    ("put", "/v1/servers/{server_id}/license"),
+    ("get", "/v1/accounts/{account_id}/quotes"),
+    ("post", "/v1/accounts/{account_id}/quotes"),
+    ("get", "/v1/quotes/{quote_id}"),
+    ("patch", "/v1/quotes/{quote_id}"),
+    ("post", "/v1/quotes/{quote_id}/send"),
+    ("post", "/v1/quotes/{quote_id}/withdraw"),
+    ("post", "/v1/quotes/{quote_id}/accept"),
+    ("post", "/v1/quotes/{quote_id}/decline"),
+    ("get", "/v1/partner-kit"),
+    ("post", "/v1/partner-kit"),
+    ("patch", "/v1/partner-kit/{item_id}"),
+    ("delete", "/v1/partner-kit/{item_id}"),
+    ("post", "/v1/invitations/accept"),
+    ("post", "/v1/invitations/{invitation_id}/resend"),
+    ("post", "/v1/invitations/{invitation_id}/revoke"),
+    ("get", "/v1/users/{user_id}"),
+    ("patch", "/v1/users/{user_id}"),
+    ("delete", "/v1/users/{user_id}"),
+    ("put", "/v1/users/{user_id}/role"),
+    ("put", "/v1/users/{user_id}/customers"),
+    ("put", "/v1/users/{user_id}/notification-preferences"),
+    ("post", "/v1/users/{user_id}/trusted-locations"),
+    ("delete", "/v1/users/{user_id}/trusted-locations/{ip}"),
+    ("get", "/v1/accounts/{account_id}/outbox"),
+    ("get", "/v1/accounts/{account_id}/sessions"),
+    ("get", "/v1/checkpoints"),
+    ("get", "/v1/activity"),
+    ("get", "/v1/activity/export"),
+    ("get", "/v1/history/{entity_type}/{entity_id}"),
+    ("get", "/v1/accounts/{account_id}/access"),
+    ("get", "/v1/checkpoints/public-key"),
+    ("post", "/v1/users/{user_id}/restore"),
+    ("post", "/v1/users/{user_id}/logout"),
+    ("post", "/v1/users/{user_id}/password-reset"),
+];
+
+on_both_backends!(
+    the_openapi_document_describes_every_route,
+    |t: support::TestStore| async move {
+        let api = TestApi::builder().with_connect_info().spawn(&t).await;
+        let doc: Value = api.server.get("/openapi.json").await.json();
+        assert!(
+            doc["openapi"].as_str().unwrap().starts_with("3.1"),
+            "{}",
+            doc["openapi"]
+        );
+        let paths = doc["paths"].as_object().unwrap();
+        let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
+        assert_eq!(documented, ROUTES.len(), "documented operations vs routes");
+        for (method, path) in ROUTES {
+            let operation = &paths[*path][*method];
+            assert!(operation.is_object(), "{method} {path} is not documented");
+            assert!(
+                operation["responses"]
+                    .as_object()
+                    .is_some_and(|r| !r.is_empty()),
+                "{method} {path} has no responses"
+            );
+            // Every command documents the headers the service reads for it.
+            if *method != "get" {
+                let headers: Vec<&str> = operation["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|p| p["in"] == "header")
+                    .filter_map(|p| p["name"].as_str())
+                    .collect();
+                for name in ["Idempotency-Key", "X-Correlation-Id", "X-Causation-Id"] {
+                    assert!(
+                        headers.contains(&name),
+                        "{method} {path} lacks {name}: {headers:?}"
+                    );
+                }
+            }
+            // And the route really exists (a typo would reach the 404 fallback);
+            // unauthenticated, every /v1 command or read is refused before work.
+            // Public reads (the head, the checkpoints an auditor pins) answer
+            // without a session.
+            if !path.starts_with("/v1/")
+                || [
+                    "/v1/log/head",
+                    "/v1/checkpoints",
+                    "/v1/checkpoints/public-key",
+                ]
+                .contains(path)
+            {
+                continue;
+            }
+            for status in ["400", "401", "404"] {
+                assert!(
+                    operation["responses"][status].is_object(),
+                    "{method} {path} documents no {status}"
+                );
+            }
+            let concrete = path
+                .replace("{account_id}", "00000000-0000-7000-8000-000000000000")
+                .replace("{user_id}", "00000000-0000-7000-8000-000000000000")
+                .replace("{license_id}", "00000000-0000-7000-8000-000000000000")
+                .replace("{invitation_id}", "00000000-0000-7000-8000-000000000000")
+                .replace("{server_id}", "00000000-0000-7000-8000-000000000000")
+                .replace("{ticket_id}", "00000000-0000-7000-8000-000000000000")
+                .replace("{quote_id}", "00000000-0000-7000-8000-000000000000")
+                .replace("{item_id}", "00000000-0000-7000-8000-000000000000")
+                .replace("{backup_id}", "b1")
+                .replace("{entity_type}", "user")
+                .replace("{entity_id}", "00000000-0000-7000-8000-000000000000");
+            let request = match *method {
+                "get" => api.server.get(&concrete),
+                "post" => api.server.post(&concrete),
+                "put" => api.server.put(&concrete),
+                "patch" => api.server.patch(&concrete),
+                _ => api.server.delete(&concrete),
+            };
+            let response = request.expect_failure().await;
+            assert_ne!(response.status_code(), 404, "{method} {path} is not routed");
+            assert_ne!(
+                response.status_code(),
+                405,
+                "{method} {path}: method not allowed"
+            );
+        }
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        for schema in [
+            "ErrorBody",
+            "SignInRequest",
+            "CreateUser",
+            "UserCreated",
+            "Appended",
+            "CreateInvitation",
+            "AccountKind",
+        ] {
+            assert!(schemas.contains_key(schema), "schema {schema} missing");
+        }
+        assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    }
+);
+
+on_both_backends!(servers_over_http, |t: support::TestStore| async move {
+    let api = TestApi::builder().with_connect_info().spawn(&t).await;
+    let (root, _) = api
+        .session("root@platform.example", &api.root_password)
+        .await;
+    let partner: Value = api
+        .server
+        .post("/v1/accounts")
+        .authorization_bearer(&root)
+        .json(&json!({ "kind": "partner", "name": "Reseller" }))
+        .await
+        .json();
+    let partner_id = partner["account_id"].as_str().unwrap().to_owned();
+    api.server
+        .post(&format!("/v1/accounts/{partner_id}/users"))
+        .authorization_bearer(&root)
+        .json(&json!({ "email": "boss@reseller.example", "name": "Boss", "role": "admin", "password": "reseller password" }))
+        .await
+        .assert_status(axum::http::StatusCode::CREATED);
+    let (boss, _) = api
+        .session("boss@reseller.example", "reseller password")
+        .await;
+    let org: Value = api
+        .server
+        .post("/v1/accounts")
+        .authorization_bearer(&boss)
+        .json(&json!({ "kind": "organization", "name": "Customer" }))
+        .await
+        .json();
+    let org_id = org["account_id"].as_str().unwrap().to_owned();
+    api.server
+        .post(&format!("/v1/accounts/{org_id}/users"))
+        .authorization_bearer(&boss)
+        .json(&json!({ "email": "it@customer.example", "name": "IT", "role": "admin", "password": "customer password" }))
+        .await
+        .assert_status(axum::http::StatusCode::CREATED);
+    let (it, _) = api
+        .session("it@customer.example", "customer password")
+        .await;
+
+    let server: Value = api
+        .server
+        .post(&format!("/v1/accounts/{org_id}/servers"))
+        .authorization_bearer(&boss)
+        .json(&json!({ "name": "wall-1", "location": "Lobby" }))
+        .await
+        .json();
+    let server_id = server["server_id"].as_str().unwrap().to_owned();
+    api.server
+        .post(&format!("/v1/servers/{server_id}/actions"))
+        .authorization_bearer(&boss)
+        .json(&json!({ "action": "control center opened" }))
+        .await
+        .assert_status_ok();
+    let revoked: Value = api
+        .server
+        .put(&format!("/v1/servers/{server_id}/partner-access"))
+        .authorization_bearer(&it)
+        .json(&json!({ "granted": false }))
+        .await
+        .json();
+    let refused = api
+        .server
+        .post(&format!("/v1/servers/{server_id}/backups"))
+        .authorization_bearer(&boss)
+        .expect_failure()
+        .await;
+    assert_eq!(refused.status_code(), 403);
+    assert_eq!(error_code(&refused), "partner_access_not_granted");
+    let listed: Value = api
+        .server
+        .get(&format!(
+            "/v1/accounts/{org_id}/servers?position={}",
+            revoked["position"]
+        ))
+        .authorization_bearer(&boss)
+        .await
+        .json();
+    assert_eq!(listed["servers"][0]["partner_access"], 0);
+    assert_eq!(listed["servers"][0]["location"], "Lobby");
+
+    let backup: Value = api
+        .server
+        .post(&format!("/v1/servers/{server_id}/backups"))
+        .authorization_bearer(&it)
+        .await
+        .json();
+    api.server
+        .post(&format!(
+            "/v1/servers/{server_id}/backups/{}/restore",
+            backup["backup_id"].as_str().unwrap()
+        ))
+        .authorization_bearer(&it)
+        .await
+        .assert_status_ok();
+    let activity: Value = api
+        .server
+        .get(&format!(
+            "/v1/accounts/{org_id}/activity?position={}",
+            backup["position"]
+        ))
+        .authorization_bearer(&it)
+        .await
+        .json();
+    let types: Vec<&str> = activity["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action_type"].as_str())
+        .collect();
+    assert!(types.contains(&"Server Action"));
+    assert!(types.contains(&"Backup Machine Data"));
+    assert!(types.contains(&"Update Server"));
+});
+
+on_both_backends!(tickets_over_http, |t: support::TestStore| async move {
+    let api = TestApi::builder().with_connect_info().spawn(&t).await;
+    let (root, me) = api
+        .session("root@platform.example", &api.root_password)
+        .await;
+    let platform = me["account_id"].as_str().unwrap().to_owned();
+    let opened: Value = api
+        .server
+        .post(&format!("/v1/accounts/{platform}/tickets"))
+        .authorization_bearer(&root)
+        .json(&json!({ "subject": "Wall 1 is dark", "description": "Since 9am" }))
+        .await
+        .json();
+    let ticket = opened["ticket_id"].as_str().unwrap().to_owned();
+    api.server
+        .patch(&format!("/v1/tickets/{ticket}"))
+        .authorization_bearer(&root)
+        .json(&json!({ "comment": "rebooted, still dark" }))
+        .await
+        .assert_status_ok();
+    let closed: Value = api
+        .server
+        .post(&format!("/v1/tickets/{ticket}/close"))
+        .authorization_bearer(&root)
+        .json(&json!({ "resolution": "cable replaced" }))
+        .await
+        .json();
+    let again = api
+        .server
+        .post(&format!("/v1/tickets/{ticket}/close"))
+        .authorization_bearer(&root)
+        .json(&json!({ "resolution": "twice" }))
+        .expect_failure()
+        .await;
+    assert_eq!(error_code(&again), "ticket_closed");
+    let listed: Value = api
+        .server
+        .get(&format!(
+            "/v1/accounts/{platform}/tickets?position={}",
+            closed["position"]
+        ))
+        .authorization_bearer(&root)
+        .await
+        .json();
+    let row = &listed["tickets"][0];
+    assert_eq!(row["status"], "closed");
+    assert_eq!(row["comment_count"], 1);
+    assert_eq!(row["resolution"], "cable replaced");
+});
+
+on_both_backends!(
+    notifications_sessions_and_trusted_locations_over_http,
+    |t: support::TestStore| async move {
+        let api = TestApi::builder().with_connect_info().spawn(&t).await;
+        let (root, me) = api
+            .session("root@platform.example", &api.root_password)
+            .await;
+        let platform = me["account_id"].as_str().unwrap().to_owned();
+        let root_id = me["user_id"].as_str().unwrap().to_owned();
+        let created: Value = api
+            .server
+            .post(&format!("/v1/accounts/{platform}/users"))
+            .authorization_bearer(&root)
+            .json(&json!({ "email": "ops@platform.example", "name": "Ops", "role": "support", "password": "ops long password" }))
+            .await
+            .json();
+        let ops_id = created["user_id"].as_str().unwrap().to_owned();
+
+        // Digest settings: own, validated, unknown fields refused.
+        let set = api
+            .server
+            .put(&format!("/v1/users/{root_id}/notification-preferences"))
+            .authorization_bearer(&root)
+            .json(&json!({ "frequency": "weekly", "categories": ["servers", "security"] }))
+            .await;
+        assert_eq!(set.status_code(), 200, "{}", set.text());
+        for bad in [
+            json!({ "frequency": "hourly", "categories": [] }),
+            json!({ "frequency": "daily", "categories": ["gossip"] }),
+            json!({ "frequency": "daily", "categories": [], "extra": 1 }),
+        ] {
+            let refused = api
+                .server
+                .put(&format!("/v1/users/{root_id}/notification-preferences"))
+                .authorization_bearer(&root)
+                .json(&bad)
+                .await;
+            assert!(refused.status_code().is_client_error(), "{bad}");
+        }
+        let position = set.json::<Value>()["position"].as_u64().unwrap();
+        let user: Value = api
+            .server
+            .get(&format!("/v1/users/{root_id}?position={position}"))
+            .authorization_bearer(&root)
+            .await
+            .json();
+        assert_eq!(user["notify_frequency"], "weekly");
+        assert_eq!(user["notify_categories"], json!(["security", "servers"]));
+
+        // A support user may not set an admin's preferences.
+        let (ops, _) = api
+            .session("ops@platform.example", "ops long password")
+            .await;
+        let forbidden = api
+            .server
+            .put(&format!("/v1/users/{root_id}/notification-preferences"))
+            .authorization_bearer(&ops)
+            .json(&json!({ "frequency": "daily", "categories": [] }))
+            .await;
+        assert_eq!(forbidden.status_code(), 403);
+
+        // The admin resets ops' password: an e-mail, recorded in the outbox.
+        let reset = api
+            .server
+            .post(&format!("/v1/users/{ops_id}/password-reset"))
+            .authorization_bearer(&root)
+            .await;
+        assert_eq!(reset.status_code(), 200, "{}", reset.text());
+        let position = reset.json::<Value>()["position"].as_u64().unwrap();
+        assert_eq!(api.mail.sent().last().unwrap().to, "ops@platform.example");
+        let outbox: Value = api
+            .server
+            .get(&format!(
+                "/v1/accounts/{platform}/outbox?position={position}"
+            ))
+            .authorization_bearer(&root)
+            .await
+            .json();
+        assert_eq!(outbox["emails"][0]["kind"], "password_reset");
+        assert_eq!(outbox["emails"][0]["recipient"], "ops@platform.example");
+
+        // Sessions: the reset revoked ops' session.
+        let sessions: Value = api
+            .server
+            .get(&format!(
+                "/v1/accounts/{platform}/sessions?position={position}"
+            ))
+            .authorization_bearer(&root)
+            .await
+            .json();
+        let ops_sessions: Vec<&Value> = sessions["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["user_id"] == ops_id.as_str())
+            .collect();
+        assert_eq!(ops_sessions.len(), 1);
+        assert!(!ops_sessions[0]["revoked_at"].is_null());
+        assert_eq!(
+            api.server
+                .get("/v1/me")
+                .authorization_bearer(&ops)
+                .await
+                .status_code(),
+            401
+        );
+
+        // Trusted locations: with one, a sign-in from an unknown address
+        // needs the e-mailed code.
+        let trusted = api
+            .server
+            .post(&format!("/v1/users/{root_id}/trusted-locations"))
+            .authorization_bearer(&root)
+            .json(&json!({ "ip": "198.51.100.1" }))
+            .await;
+        assert_eq!(trusted.status_code(), 201, "{}", trusted.text());
+        let bad_ip = api
+            .server
+            .post(&format!("/v1/users/{root_id}/trusted-locations"))
+            .authorization_bearer(&root)
+            .json(&json!({ "ip": "nowhere" }))
+            .await;
+        assert_eq!(bad_ip.status_code(), 422);
+        assert_eq!(error_code(&bad_ip), "invalid_ip");
+        let challenged = api
+            .server
+            .post("/v1/sessions")
+            .json(&json!({ "email": "root@platform.example", "password": api.root_password }))
+            .await;
+        assert_eq!(challenged.status_code(), 401);
+        assert_eq!(error_code(&challenged), "second_factor_required");
+        let removed = api
+            .server
+            .delete(&format!(
+                "/v1/users/{root_id}/trusted-locations/198.51.100.1"
+            ))
+            .authorization_bearer(&root)
+            .await;
+        assert_eq!(removed.status_code(), 200, "{}", removed.text());
+        api.session("root@platform.example", &api.root_password)
+            .await;
+    }
+);
+
+on_both_backends!(
+    checkpoints_and_their_key_are_public,
+    |t: support::TestStore| async move {
+        let api = TestApi::builder().with_connect_info().spawn(&t).await;
+        // Without a signing key the service says so.
+        let none = api
+            .server
+            .get("/v1/checkpoints/public-key")
+            .expect_failure()
+            .await;
+        assert_eq!(none.status_code(), 404);
+        assert_eq!(error_code(&none), "no_signing_key");
+        let signer = portal_ledger::integrity::checkpoint::CheckpointSigner::generate().unwrap();
+        let appended =
+            portal_ledger::integrity::checkpoint::append_checkpoint(t.store.as_ref(), &signer)
+                .await
+                .unwrap();
+        let page: Value = api
+            .server
+            .get(&format!("/v1/checkpoints?position={}", appended.position))
+            .await
+            .json();
+        assert_eq!(
+            page["checkpoints"][0]["head_position"],
+            appended.payload.head_position
+        );
+        assert_eq!(
+            page["checkpoints"][0]["signature"],
+            appended.payload.signature
+        );
+    }
+);
+
+on_both_backends!(
+    a_requests_context_reaches_the_log_and_the_activity_log,
+    |t: support::TestStore| async move {
+        let api = TestApi::builder().with_connect_info().spawn(&t).await;
+        let (root, me) = api
+            .session("root@platform.example", &api.root_password)
+            .await;
+        let platform = me["account_id"].as_str().unwrap().to_owned();
+        let correlation = uuid::Uuid::now_v7();
+        let cause = uuid::Uuid::now_v7();
+        let created = api
+            .server
+            .post(&format!("/v1/accounts/{platform}/users"))
+            .authorization_bearer(&root)
+            .add_header("User-Agent", "PortalBackEnd/2.1 (ops)")
+            .add_header("X-Request-Id", "req-42")
+            .add_header("X-Correlation-Id", correlation.to_string())
+            .add_header("X-Causation-Id", cause.to_string())
+            .json(&json!({ "email": "meta@platform.example", "name": "Meta", "role": "support", "password": "long enough pw" }))
+            .await;
+        assert_eq!(created.status_code(), 201, "{}", created.text());
+        let created: Value = created.json();
+        let user_id = created["user_id"].as_str().unwrap().to_owned();
+        let position = created["position"].as_u64().unwrap();
+
+        // The stored event: from where, with which ids (sealed at rest,
+        // readable through the keys).
+        let mut events = t
+            .store
+            .read_all(1, 100_000, &portal_ledger::store::ReadFilter::all())
+            .await
+            .unwrap();
+        let raw = events
+            .iter()
+            .find(|e| {
+                e.event_type.as_str() == "user.created" && e.stream_id.as_str().ends_with(&user_id)
+            })
+            .unwrap()
+            .metadata
+            .as_str()
+            .to_owned();
+        assert!(!raw.contains("PortalBackEnd"), "user agent in clear: {raw}");
+        t.personal.open(&mut events).await.unwrap();
+        let event = events
+            .iter()
+            .find(|e| {
+                e.event_type.as_str() == "user.created" && e.stream_id.as_str().ends_with(&user_id)
+            })
+            .unwrap();
+        let meta = event.metadata.to_value();
+        assert_eq!(meta["ip"], "127.0.0.1");
+        assert_eq!(meta["user_agent"], "PortalBackEnd/2.1 (ops)");
+        assert_eq!(meta["request_id"], "req-42");
+        assert_eq!(meta["correlation_id"], correlation.to_string());
+        assert_eq!(meta["causation_id"], cause.to_string());
+        assert_eq!(meta["actor"]["email"], "root@platform.example");
+        assert_eq!(meta["authorization"]["role"], "admin");
+        assert_eq!(meta["authorization"]["action"], "create_user");
+
+        // Without the headers: a generated request id, a fresh correlation
+        // id, no causation id.
+        let sign_in = events
+            .iter()
+            .find(|e| e.event_type.as_str() == "session.opened")
+            .unwrap()
+            .metadata
+            .to_value();
+        assert_eq!(sign_in["ip"], "127.0.0.1");
+        assert!(sign_in["request_id"]
+            .as_str()
+            .is_some_and(|r| !r.is_empty()));
+        assert!(sign_in["correlation_id"].as_str().is_some());
+        assert!(sign_in["causation_id"].is_null());
+
+        // The activity log shows the same.
+        let page: Value = api
+            .server
+            .get(&format!(
+                "/v1/accounts/{platform}/activity?position={position}&target_type=user&target_id={user_id}"
+            ))
+            .authorization_bearer(&root)
+            .await
+            .json();
+        // Creating with a password is two commands of one request: both
+        // carry its context.
+        let entries = page["entries"].as_array().unwrap();
+        assert_eq!(entries.len(), 2, "{page}");
+        for entry in entries {
+            assert_eq!(entry["ip"], "127.0.0.1");
+            assert_eq!(entry["user_agent"], "PortalBackEnd/2.1 (ops)");
+            assert_eq!(entry["correlation_id"], correlation.to_string());
+        }
+        let entry = entries
+            .iter()
+            .find(|e| e["event_type"] == "user.created")
+            .unwrap();
+        assert_eq!(entry["action_type"], "Update User Profile", "{page}");
+        assert_eq!(entry["ip"], "127.0.0.1");
+        assert_eq!(entry["user_agent"], "PortalBackEnd/2.1 (ops)");
+        assert_eq!(entry["correlation_id"], correlation.to_string());
+        assert_eq!(entry["actor_email"], "root@platform.example");
+    }
+);
+
+/// Every stored event, opened (personal fields readable).
+async fn opened_log(t: &support::TestStore) -> Vec<portal_ledger::event::RecordedEvent> {
+    let mut events = t
+        .store
+        .read_all(1, 100_000, &portal_ledger::store::ReadFilter::all())
+        .await
+        .unwrap();
+    t.personal.open(&mut events).await.unwrap();
+    events
+}
+
+fn last_of<'a>(
+    events: &'a [portal_ledger::event::RecordedEvent],
+    event_type: &str,
+    stream_ends_with: &str,
+) -> &'a portal_ledger::event::RecordedEvent {
+    events
+        .iter()
+        .rev()
+        .find(|e| {
+            e.event_type.as_str() == event_type && e.stream_id.as_str().ends_with(stream_ends_with)
+        })
+        .unwrap_or_else(|| panic!("no {event_type} on …{stream_ends_with}"))
+}
+
+fn grant_event(basis: &str, event: &portal_ledger::event::RecordedEvent) -> Value {
+    json!({ "basis": basis, "position": event.position, "event_id": event.event_id.to_string() })
+}
+
+on_both_backends!(
+    the_metadata_names_the_grants_in_force,
+    |t: support::TestStore| async move {
+        let api = TestApi::builder().with_connect_info().spawn(&t).await;
+        let (root, _) = api
+            .session("root@platform.example", &api.root_password)
+            .await;
+        let partner: Value = api
+            .server
+            .post("/v1/accounts")
+            .authorization_bearer(&root)
+            .json(&json!({ "kind": "partner", "name": "Reseller" }))
+            .await
+            .json();
+        let partner_id = partner["account_id"].as_str().unwrap().to_owned();
+        api.server
+            .post(&format!("/v1/accounts/{partner_id}/users"))
+            .authorization_bearer(&root)
+            .json(&json!({ "email": "boss@reseller.example", "name": "Boss", "role": "admin", "password": "reseller password" }))
+            .await
+            .assert_status(axum::http::StatusCode::CREATED);
+        let (boss, _) = api
+            .session("boss@reseller.example", "reseller password")
+            .await;
+        let org: Value = api
+            .server
+            .post("/v1/accounts")
+            .authorization_bearer(&boss)
+            .json(&json!({ "kind": "organization", "name": "Customer" }))
+            .await
+            .json();
+        let org_id = org["account_id"].as_str().unwrap().to_owned();
+        api.server
+            .post(&format!("/v1/accounts/{org_id}/users"))
+            .authorization_bearer(&boss)
+            .json(&json!({ "email": "it@customer.example", "name": "IT", "role": "admin", "password": "customer password" }))
+            .await
+            .assert_status(axum::http::StatusCode::CREATED);
+        let (it, _) = api
+            .session("it@customer.example", "customer password")
+            .await;
+        // Partner staff assigned to this customer.
+        let staff: Value = api
+            .server
+            .post(&format!("/v1/accounts/{partner_id}/users"))
+            .authorization_bearer(&boss)
+            .json(&json!({ "email": "staff@reseller.example", "name": "Staff", "role": "user", "password": "staff long password" }))
+            .await
+            .json();
+        let staff_id = staff["user_id"].as_str().unwrap().to_owned();
+        api.server
+            .put(&format!("/v1/users/{staff_id}/customers"))
+            .authorization_bearer(&boss)
+            .json(&json!({ "account_ids": [org_id] }))
+            .await
+            .assert_status_ok();
+        let (staff, _) = api
+            .session("staff@reseller.example", "staff long password")
+            .await;
+
+        // The customer registers a server without partner access, then
+        // grants it.
+        let server: Value = api
+            .server
+            .post(&format!("/v1/accounts/{org_id}/servers"))
+            .authorization_bearer(&it)
+            .json(&json!({ "name": "wall-1", "partner_access": false }))
+            .await
+            .json();
+        let server_id = server["server_id"].as_str().unwrap().to_owned();
+        let refused = api
+            .server
+            .post(&format!("/v1/servers/{server_id}/actions"))
+            .authorization_bearer(&staff)
+            .json(&json!({ "action": "files uploaded" }))
+            .expect_failure()
+            .await;
+        assert_eq!(error_code(&refused), "partner_access_not_granted");
+        api.server
+            .put(&format!("/v1/servers/{server_id}/partner-access"))
+            .authorization_bearer(&it)
+            .json(&json!({ "granted": true }))
+            .await
+            .assert_status_ok();
+        api.server
+            .post(&format!("/v1/servers/{server_id}/actions"))
+            .authorization_bearer(&staff)
+            .json(&json!({ "action": "files uploaded" }))
+            .await
+            .assert_status_ok();
+
+        let log = opened_log(&t).await;
+        let action = last_of(&log, "server.action_performed", &server_id);
+        let grant = &action.metadata.to_value()["authorization"];
+        assert_eq!(grant["role"], "user");
+        assert_eq!(grant["action"], "server_action");
+        assert_eq!(
+            grant["relation"],
+            json!({ "kind": "customer", "assigned": true })
+        );
+        assert_eq!(
+            grant["because"],
+            json!([
+                grant_event("role", last_of(&log, "user.created", &staff_id)),
+                grant_event(
+                    "customer_assignment",
+                    last_of(&log, "user.customers_assigned", &staff_id)
+                ),
+                grant_event(
+                    "partner_access",
+                    last_of(&log, "server.partner_access_granted", &server_id)
+                ),
+            ])
+        );
+
+        // The customer's own admin acts on their role alone.
+        let it_id = api
+            .server
+            .get("/v1/me")
+            .authorization_bearer(&it)
+            .await
+            .json::<Value>()["user_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let granted = last_of(&log, "server.partner_access_granted", &server_id);
+        let own = &granted.metadata.to_value()["authorization"];
+        assert_eq!(own["relation"], json!({ "kind": "own" }));
+        assert_eq!(
+            own["because"],
+            json!([grant_event("role", last_of(&log, "user.created", &it_id))])
+        );
+        // The platform's bootstrap (by the system) rests on no grant.
+        let first = &log[0].metadata.to_value();
+        assert_eq!(first["actor"]["kind"], "system");
+        assert!(first["authorization"].is_null());
+    }
+);
+
+on_both_backends!(
+    sign_in_limits_sign_out_and_own_email_changes_over_http,
+    |t: support::TestStore| async move {
+        let api = TestApi::builder().with_connect_info().spawn(&t).await;
+        let (root, me) = api
+            .session("root@platform.example", &api.root_password)
+            .await;
+        let platform = me["account_id"].as_str().unwrap().to_owned();
+        let created: Value = api
+            .server
+            .post(&format!("/v1/accounts/{platform}/users"))
+            .authorization_bearer(&root)
+            .json(&json!({ "email": "ada@platform.example", "name": "Ada", "role": "support", "password": "ada long password" }))
+            .await
+            .json();
+        let ada_id = created["user_id"].as_str().unwrap().to_owned();
+
+        // Five wrong passwords, then 429 — even with the right one — and
+        // none of it is in the log.
+        let head = t.store.head().await.unwrap();
+        for attempt in 0..5 {
+            let wrong = api
+                .server
+                .post("/v1/sessions")
+                .json(&json!({ "email": "ada@platform.example", "password": format!("wrong {attempt}") }))
+                .expect_failure()
+                .await;
+            assert_eq!(wrong.status_code(), 401, "attempt {attempt}");
+            assert_eq!(error_code(&wrong), "invalid_credentials");
+        }
+        for password in ["wrong again", "ada long password"] {
+            let limited = api
+                .server
+                .post("/v1/sessions")
+                .json(&json!({ "email": "ADA@platform.example", "password": password }))
+                .expect_failure()
+                .await;
+            assert_eq!(limited.status_code(), 429, "{}", limited.text());
+            assert_eq!(error_code(&limited), "too_many_attempts");
+        }
+        assert_eq!(
+            t.store.head().await.unwrap(),
+            head,
+            "a refused sign-in appended"
+        );
+        // Other addresses are not affected.
+        let (second, _) = api
+            .session("root@platform.example", &api.root_password)
+            .await;
+
+        // Signing out ends that session only, at once.
+        let out = api
+            .server
+            .delete("/v1/sessions/current")
+            .authorization_bearer(&second)
+            .await;
+        assert_eq!(out.status_code(), 204, "{}", out.text());
+        let gone = api
+            .server
+            .get("/v1/me")
+            .authorization_bearer(&second)
+            .expect_failure()
+            .await;
+        assert_eq!(gone.status_code(), 401);
+        assert_eq!(error_code(&gone), "unauthenticated");
+        let again = api
+            .server
+            .delete("/v1/sessions/current")
+            .authorization_bearer(&second)
+            .expect_failure()
+            .await;
+        assert_eq!(again.status_code(), 401);
+        api.server
+            .get("/v1/me")
+            .authorization_bearer(&root)
+            .await
+            .assert_status_ok();
+
+        // Changing your own e-mail ends every session of yours at once …
+        let other_root = api
+            .session("root@platform.example", &api.root_password)
+            .await
+            .0;
+        let me_id = me["user_id"].as_str().unwrap().to_owned();
+        let changed = api
+            .server
+            .patch(&format!("/v1/users/{me_id}"))
+            .authorization_bearer(&root)
+            .json(&json!({ "email": "root@new.platform.example" }))
+            .await;
+        assert_eq!(changed.status_code(), 200, "{}", changed.text());
+        for token in [&root, &other_root] {
+            let gone = api
+                .server
+                .get("/v1/me")
+                .authorization_bearer(token)
+                .expect_failure()
+                .await;
+            assert_eq!(gone.status_code(), 401);
+        }
+        // … the old address no longer signs in, the new one does …
+        let old = api
+            .server
+            .post("/v1/sessions")
+            .json(&json!({ "email": "root@platform.example", "password": api.root_password }))
+            .expect_failure()
+            .await;
+        assert_eq!(error_code(&old), "invalid_credentials");
+        let (root, _) = api
+            .session("root@new.platform.example", &api.root_password)
+            .await;
+        let me: Value = api
+            .server
+            .get("/v1/me")
+            .authorization_bearer(&root)
+            .await
+            .json();
+        assert_eq!(me["email"], "root@new.platform.example");
+        // … while an admin changing someone else's e-mail stays signed in.
+        api.server
+            .patch(&format!("/v1/users/{ada_id}"))
+            .authorization_bearer(&root)
+            .json(&json!({ "email": "ada@new.platform.example" }))
+            .await
+            .assert_status_ok();
+        api.server
+            .get("/v1/me")
+            .authorization_bearer(&root)
+            .await
+            .assert_status_ok();
+    }
+);
+
+on_both_backends!(
+    a_partner_invites_a_customer_organization_over_http,
+    |t: support::TestStore| async move {
+        let api = TestApi::builder().with_connect_info().spawn(&t).await;
+        let (root, _) = api
+            .session("root@platform.example", &api.root_password)
+            .await;
+        let partner: Value = api
+            .server
+            .post("/v1/accounts")
+            .authorization_bearer(&root)
+            .json(&json!({ "kind": "partner", "name": "Reseller" }))
+            .await
+            .json();
+        let partner_id = partner["account_id"].as_str().unwrap().to_owned();
+        api.server
+            .post(&format!("/v1/accounts/{partner_id}/users"))
+            .authorization_bearer(&root)
+            .json(&json!({ "email": "boss@reseller.example", "name": "Boss", "role": "admin", "password": "reseller password" }))
+            .await
+            .assert_status(axum::http::StatusCode::CREATED);
+        let (boss, _) = api
+            .session("boss@reseller.example", "reseller password")
+            .await;
+
+        // A partner may invite organizations, not partners.
+        let invitations = format!("/v1/accounts/{partner_id}/invitations");
+        let refused = api
+            .server
+            .post(&invitations)
+            .authorization_bearer(&boss)
+            .json(&json!({ "email": "cto@acme.example", "tenant": { "kind": "partner", "name": "Acme" } }))
+            .expect_failure()
+            .await;
+        assert!(refused.status_code().is_client_error());
+        let invited = api
+            .server
+            .post(&invitations)
+            .authorization_bearer(&boss)
+            .json(&json!({ "email": "cto@acme.example", "tenant": { "kind": "organization", "name": "Acme Corp" } }))
+            .await;
+        assert_eq!(invited.status_code(), 201, "{}", invited.text());
+        let mail = api
+            .mail
+            .sent()
+            .into_iter()
+            .rev()
+            .find(|m| m.to == "cto@acme.example")
+            .unwrap();
+        let code = mail
+            .body
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap()
+            .trim()
+            .to_owned();
+
+        // Accepting creates the organization (the partner's customer) and
+        // its first admin.
+        let signed_up = api
+            .server
+            .post("/v1/invitations/accept")
+            .json(&json!({ "code": code, "name": "Cleo CTO", "password": "acme long password" }))
+            .await;
+        assert_eq!(signed_up.status_code(), 201, "{}", signed_up.text());
+        let signed_up: Value = signed_up.json();
+        let org_id = signed_up["account_id"].as_str().unwrap().to_owned();
+        assert_ne!(org_id, partner_id);
+        let (cto, _) = api.session("cto@acme.example", "acme long password").await;
+        let me: Value = api
+            .server
+            .get("/v1/me")
+            .authorization_bearer(&cto)
+            .await
+            .json();
+        assert_eq!(me["account_id"], org_id.as_str());
+        assert_eq!(me["role"], "admin");
+        assert_eq!(me["user_id"], signed_up["user_id"]);
+        let position = signed_up["position"].as_u64().unwrap();
+        let org: Value = api
+            .server
+            .get(&format!("/v1/accounts/{org_id}?position={position}"))
+            .authorization_bearer(&cto)
+            .await
+            .json();
+        assert_eq!(org["kind"], "organization");
+        assert_eq!(org["name"], "Acme Corp");
+        assert_eq!(org["parent_id"], partner_id.as_str());
+        // The new admin manages their organization; the partner sees its
+        // new customer.
+        api.server
+            .post(&format!("/v1/accounts/{org_id}/users"))
+            .authorization_bearer(&cto)
+            .json(&json!({ "email": "dev@acme.example", "name": "Dev", "role": "regular", "password": "dev long password" }))
+            .await
+            .assert_status(axum::http::StatusCode::CREATED);
+        api.server
+            .get(&format!("/v1/accounts/{org_id}"))
+            .authorization_bearer(&boss)
+            .await
+            .assert_status_ok();
+        // The code worked once.
+        let reused = api
+            .server
+            .post("/v1/invitations/accept")
+            .json(&json!({ "code": code, "name": "Again", "password": "acme long password" }))
+            .expect_failure()
+            .await;
+        assert_eq!(error_code(&reused), "invalid_invitation");
+    }
+);
+
+on_both_backends!(
+    digests_appear_in_the_outbox,
+    |t: support::TestStore| async move {
+        // Every event below falls on the day the digest counts.
+        support::clear_of_utc_midnight().await;
+        use chrono::{Datelike, Duration, TimeZone};
+        let api = TestApi::builder().with_connect_info().spawn(&t).await;
+        let (root, me) = api
+            .session("root@platform.example", &api.root_password)
+            .await;
+        let platform = me["account_id"].as_str().unwrap().to_owned();
+        let root_id = me["user_id"].as_str().unwrap().to_owned();
+        api.server
+            .post(&format!("/v1/accounts/{platform}/users"))
+            .authorization_bearer(&root)
+            .json(&json!({ "email": "new@platform.example", "name": "New", "role": "support", "password": "long enough pw" }))
+            .await
+            .assert_status(axum::http::StatusCode::CREATED);
+        let set = api
+            .server
+            .put(&format!("/v1/users/{root_id}/notification-preferences"))
+            .authorization_bearer(&root)
+            .json(&json!({ "frequency": "daily", "categories": ["users"] }))
+            .await;
+        assert_eq!(set.status_code(), 200, "{}", set.text());
+        let position = set.json::<Value>()["position"].as_u64().unwrap();
+        assert!(
+            api.projections
+                .wait_for(position, support::PROJECTION_WAIT)
+                .await
+        );
+
+        // Tomorrow morning the digest sender runs (the clock is the test's).
+        let tomorrow = Utc::now() + Duration::days(1);
+        let tomorrow = Utc
+            .with_ymd_and_hms(tomorrow.year(), tomorrow.month(), tomorrow.day(), 3, 0, 0)
+            .unwrap();
+        let source =
+            portal_ledger::projection::read_models::ReadModels(api.projections.target().clone());
+        assert_eq!(
+            api.ledger().send_digests(tomorrow, &source).await.unwrap(),
+            1
+        );
+        assert_eq!(
+            api.ledger().send_digests(tomorrow, &source).await.unwrap(),
+            0
+        );
+        let head = t.store.head().await.unwrap().position;
+        let outbox: Value = api
+            .server
+            .get(&format!("/v1/accounts/{platform}/outbox?position={head}"))
+            .authorization_bearer(&root)
+            .await
+            .json();
+        let digests: Vec<&Value> = outbox["emails"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "digest")
+            .collect();
+        assert_eq!(digests.len(), 1, "{outbox}");
+        assert_eq!(digests[0]["recipient"], "root@platform.example");
+        assert!(
+            digests[0]["subject"].as_str().unwrap().contains("Daily"),
+            "{outbox}"
+        );
+        // Newest first: the digest heads the outbox.
+        assert_eq!(outbox["emails"][0]["kind"], "digest");
+    }
+);

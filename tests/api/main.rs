@@ -1,0 +1,18 @@
+//! The HTTP API, one binary: a file per resource, each test with its own
+//! app spawned by the library function `serve` uses (`support::http`), on
+//! both backends.
+
+#[macro_use]
+#[path = "../support/mod.rs"]
+mod support;
+
+mod activity;
+mod authorization;
+mod http_api;
+mod http_users;
+mod partner_kit;
+mod quotes;
+mod read_side;
+mod servers;
+mod telemetry;
+mod user_import;
