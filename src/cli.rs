@@ -412,7 +412,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                     checkpoint_key: signer.as_ref().map(|s| s.public()),
                 },
             );
-            let ledger = state.auth.ledger().clone();
+            let ledger = state.ledger.clone();
             spawn_digests(ledger.clone(), state.projections.target().clone());
             spawn_purges(ledger);
             if let Some(signer) = &signer {

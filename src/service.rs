@@ -53,6 +53,7 @@ pub fn app_state(
         auth = auth.with_notifier(notifier);
     }
     AppState {
+        ledger: auth.ledger().clone(),
         store: backend.shared(),
         auth,
         projections,

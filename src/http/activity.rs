@@ -93,8 +93,7 @@ async fn visibility(state: &AppState, caller: &Caller) -> Result<Visibility, Api
         .map(AccountId)
         .collect();
     Ok(state
-        .auth
-        .ledger()
+        .ledger
         .visibility(&caller.context, Action::ViewActivityLog, &customers)
         .await?)
 }
@@ -170,8 +169,7 @@ pub async fn list_account(
     ApiQuery(mut filter): ApiQuery<ActivityFilter>,
 ) -> Result<Json<ActivitySearchPage>, ApiError> {
     state
-        .auth
-        .ledger()
+        .ledger
         .authorize_in(&caller.context, Action::ViewActivityLog, account_id)
         .await?;
     filter.account_id = Some(account_id);

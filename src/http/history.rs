@@ -41,8 +41,7 @@ pub(crate) async fn entity_as_of(
     as_of: AsOf,
 ) -> Result<Value, ApiError> {
     state
-        .auth
-        .ledger()
+        .ledger
         .view_as_of(entity, as_of)
         .await?
         .filter(|v| v["status"] != "absent")
@@ -56,7 +55,7 @@ pub(crate) async fn list_as_of(
     kind: MemberKind,
     as_of: AsOf,
 ) -> Result<Vec<Value>, ApiError> {
-    let ledger = state.auth.ledger();
+    let ledger = &state.ledger;
     let ids = ledger.created_in_account(kind, account, as_of).await?;
     let mut views = Vec::with_capacity(ids.len());
     for id in ids {
@@ -97,7 +96,7 @@ pub async fn history(
     ApiPath((entity_type, entity_id)): ApiPath<(String, String)>,
 ) -> Result<Json<History>, ApiError> {
     let entity = Entity::parse(&entity_type, &entity_id).ok_or_else(ApiError::not_found)?;
-    let ledger = state.auth.ledger();
+    let ledger = state.ledger;
     let account = ledger
         .account_of(entity)
         .await?
@@ -156,7 +155,7 @@ pub async fn who_could(
     ApiPath(account_id): ApiPath<AccountId>,
     crate::http::error::ApiQuery(query): crate::http::error::ApiQuery<AccessQuery>,
 ) -> Result<Json<AccessAnswer>, ApiError> {
-    let ledger = state.auth.ledger();
+    let ledger = state.ledger;
     ledger
         .authorize_in(&caller.context, Action::ViewActivityLog, account_id)
         .await?;

@@ -197,7 +197,7 @@ pub async fn revoke(
     ApiPath(invitation_id): ApiPath<InvitationId>,
 ) -> Result<Ran, ApiError> {
     let command = RevokeInvitation { invitation_id };
-    Ok(state.auth.ledger().run(&caller.context, command).await?)
+    Ok(state.ledger.run(&caller.context, command).await?)
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -44,8 +44,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<LicenseCreated>), ApiError> {
     let license_id = LicenseId(Uuid::now_v7());
     let outcome = state
-        .auth
-        .ledger()
+        .ledger
         .run(
             &caller.context,
             command::CreateLicense {
@@ -83,8 +82,7 @@ pub async fn list(
     if let Some(as_of) = &at.as_of {
         let as_of = parse_as_of(as_of)?;
         state
-            .auth
-            .ledger()
+            .ledger
             .authorize_in(&caller.context, Action::ViewLicenses, account_id)
             .await?;
         let licenses = list_as_of(&state, account_id, MemberKind::License, as_of).await?;
@@ -132,8 +130,7 @@ pub async fn change_seats(
     ApiJson(body): ApiJson<Seats>,
 ) -> Result<Ran, ApiError> {
     let outcome = state
-        .auth
-        .ledger()
+        .ledger
         .run(
             &caller.context,
             command::ChangeSeats {
@@ -168,8 +165,7 @@ pub async fn assign(
     ApiJson(body): ApiJson<Users>,
 ) -> Result<Ran, ApiError> {
     let outcome = state
-        .auth
-        .ledger()
+        .ledger
         .run(
             &caller.context,
             command::AssignLicense {
@@ -198,8 +194,7 @@ pub async fn release(
     ApiJson(body): ApiJson<Users>,
 ) -> Result<Ran, ApiError> {
     let outcome = state
-        .auth
-        .ledger()
+        .ledger
         .run(
             &caller.context,
             command::ReleaseLicense {
@@ -226,8 +221,7 @@ pub async fn cancel(
     ApiPath(license_id): ApiPath<LicenseId>,
 ) -> Result<Ran, ApiError> {
     let outcome = state
-        .auth
-        .ledger()
+        .ledger
         .run(&caller.context, command::CancelLicense { license_id })
         .await?;
     Ok(outcome)

@@ -46,7 +46,7 @@ pub async fn add(
         ip: body.ip,
         trusted: true,
     };
-    let ran = state.auth.ledger().run(&caller.context, command).await?;
+    let ran = state.ledger.run(&caller.context, command).await?;
     Ok((StatusCode::CREATED, Json(Appended::from(&ran.outcome))))
 }
 
@@ -75,5 +75,5 @@ pub async fn remove(
         ip,
         trusted: false,
     };
-    Ok(state.auth.ledger().run(&caller.context, command).await?)
+    Ok(state.ledger.run(&caller.context, command).await?)
 }

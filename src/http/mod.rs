@@ -39,6 +39,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::sessions::Auth;
+use crate::app::Ledger;
 use crate::idempotency::SharedIdempotency;
 use crate::projection::runner::Projections;
 use crate::store::SharedStore;
@@ -49,8 +50,14 @@ pub use error::ApiError;
 /// `user_import.rs`).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// What the handlers reach: the ledger that runs commands and folds the
+/// log, authentication (sign-in, sessions, invitations' secrets), the
+/// projections (read models and their positions), the log itself (head,
+/// checkpoints), remembered answers of retried requests, the public key of
+/// signed checkpoints and the metrics. Built by `service::app_state`.
 #[derive(Clone)]
 pub struct AppState {
+    pub ledger: Ledger,
     pub store: SharedStore,
     pub auth: Auth,
     pub projections: Arc<Projections>,

@@ -54,7 +54,7 @@ pub async fn set_preferences(
         user_id,
         preferences,
     };
-    Ok(state.auth.ledger().run(&caller.context, command).await?)
+    Ok(state.ledger.run(&caller.context, command).await?)
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -99,11 +99,7 @@ pub async fn list(
     caller: Caller,
     ApiQuery(after): ApiQuery<ReadAfter>,
 ) -> Result<Json<PartnerKitPage>, ApiError> {
-    state
-        .auth
-        .ledger()
-        .may_view_partner_kit(&caller.context)
-        .await?;
+    state.ledger.may_view_partner_kit(&caller.context).await?;
     caught_up(&state, &after, &[crate::projection::partner_kit::TABLE]).await?;
     let items = state
         .projections
@@ -131,8 +127,7 @@ pub async fn publish(
     let item = body.item()?;
     let item_id = KitItemId(Uuid::now_v7());
     let outcome = state
-        .auth
-        .ledger()
+        .ledger
         .run(
             &caller.context,
             command::PublishKitItem {
@@ -164,8 +159,7 @@ pub async fn update(
 ) -> Result<Ran, ApiError> {
     let change = body.change()?;
     let outcome = state
-        .auth
-        .ledger()
+        .ledger
         .run(&caller.context, command::UpdateKitItem { item_id, change })
         .await?;
     Ok(outcome)
@@ -182,8 +176,7 @@ pub async fn withdraw(
     ApiPath(item_id): ApiPath<KitItemId>,
 ) -> Result<Ran, ApiError> {
     let outcome = state
-        .auth
-        .ledger()
+        .ledger
         .run(&caller.context, command::WithdrawKitItem { item_id })
         .await?;
     Ok(outcome)

@@ -120,8 +120,7 @@ pub async fn create(
     let terms = body.terms()?;
     let quote_id = QuoteId(Uuid::now_v7());
     let outcome = state
-        .auth
-        .ledger()
+        .ledger
         .run(
             &caller.context,
             command::CreateQuote {
@@ -179,11 +178,10 @@ pub async fn get(
     ApiPath(quote_id): ApiPath<QuoteId>,
     ApiQuery(after): ApiQuery<ReadAfter>,
 ) -> Result<Json<Value>, ApiError> {
-    let quote = state.auth.ledger().quote(quote_id).await?;
+    let quote = state.ledger.quote(quote_id).await?;
     let account = quote.account_id.ok_or_else(ApiError::not_found)?;
     state
-        .auth
-        .ledger()
+        .ledger
         .authorize_in(&caller.context, Action::ViewQuotes, account)
         .await?;
     caught_up(&state, &after, &[crate::projection::quotes::TABLE]).await?;
@@ -216,8 +214,7 @@ pub async fn update(
 ) -> Result<Ran, ApiError> {
     let change = body.change()?;
     let outcome = state
-        .auth
-        .ledger()
+        .ledger
         .run(
             &caller.context,
             command::UpdateQuote {
@@ -241,8 +238,7 @@ pub async fn send(
     ApiPath(quote_id): ApiPath<QuoteId>,
 ) -> Result<Ran, ApiError> {
     let outcome = state
-        .auth
-        .ledger()
+        .ledger
         .run(
             &caller.context,
             command::SendQuote {
@@ -265,8 +261,7 @@ pub async fn withdraw(
     ApiPath(quote_id): ApiPath<QuoteId>,
 ) -> Result<Ran, ApiError> {
     let outcome = state
-        .auth
-        .ledger()
+        .ledger
         .run(&caller.context, command::WithdrawQuote { quote_id })
         .await?;
     Ok(outcome)
@@ -284,8 +279,7 @@ pub async fn accept(
     ApiPath(quote_id): ApiPath<QuoteId>,
 ) -> Result<Ran, ApiError> {
     let outcome = state
-        .auth
-        .ledger()
+        .ledger
         .run(
             &caller.context,
             command::AcceptQuote {
@@ -310,8 +304,7 @@ pub async fn decline(
 ) -> Result<Ran, ApiError> {
     let reason = body.reason.as_deref().map(Note::parse).transpose()?;
     let outcome = state
-        .auth
-        .ledger()
+        .ledger
         .run(&caller.context, command::DeclineQuote { quote_id, reason })
         .await?;
     Ok(outcome)

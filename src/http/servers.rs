@@ -112,7 +112,7 @@ pub async fn register(
         location: body.location,
         partner_access: body.partner_access,
     };
-    let ran = state.auth.ledger().run(&caller.context, command).await?;
+    let ran = state.ledger.run(&caller.context, command).await?;
     Ok((
         StatusCode::CREATED,
         Json(ServerRegistered {
@@ -135,8 +135,7 @@ pub async fn list(
     if let Some(as_of) = &at.as_of {
         let as_of = parse_as_of(as_of)?;
         state
-            .auth
-            .ledger()
+            .ledger
             .authorize_in(&caller.context, Action::ViewServers, account_id)
             .await?;
         let servers = list_as_of(&state, account_id, MemberKind::Server, as_of).await?;
@@ -177,7 +176,7 @@ pub async fn update(
         location: body.location,
         notifications: body.notifications,
     };
-    Ok(state.auth.ledger().run(&caller.context, command).await?)
+    Ok(state.ledger.run(&caller.context, command).await?)
 }
 
 #[utoipa::path(put, path = "/v1/servers/{server_id}/partner-access", tag = "servers",
@@ -194,7 +193,7 @@ pub async fn partner_access(
         server_id,
         granted: body.granted,
     };
-    Ok(state.auth.ledger().run(&caller.context, command).await?)
+    Ok(state.ledger.run(&caller.context, command).await?)
 }
 
 #[utoipa::path(post, path = "/v1/servers/{server_id}/actions", tag = "servers",
@@ -211,7 +210,7 @@ pub async fn action(
         server_id,
         action: body.action,
     };
-    Ok(state.auth.ledger().run(&caller.context, command).await?)
+    Ok(state.ledger.run(&caller.context, command).await?)
 }
 
 #[utoipa::path(put, path = "/v1/servers/{server_id}/configuration", tag = "servers",
@@ -228,7 +227,7 @@ pub async fn configuration(
         server_id,
         summary: body.summary,
     };
-    Ok(state.auth.ledger().run(&caller.context, command).await?)
+    Ok(state.ledger.run(&caller.context, command).await?)
 }
 
 #[utoipa::path(post, path = "/v1/servers/{server_id}/backups", tag = "servers",
@@ -245,7 +244,7 @@ pub async fn backup(
         server_id,
         backup_id: backup_id.clone(),
     };
-    let ran = state.auth.ledger().run(&caller.context, command).await?;
+    let ran = state.ledger.run(&caller.context, command).await?;
     Ok((
         StatusCode::CREATED,
         Json(BackupMade {
@@ -268,7 +267,7 @@ pub async fn restore(
         server_id,
         backup_id,
     };
-    Ok(state.auth.ledger().run(&caller.context, command).await?)
+    Ok(state.ledger.run(&caller.context, command).await?)
 }
 
 /// `PUT /v1/servers/{id}/license` — financial: authorized like licenses.
@@ -286,5 +285,5 @@ pub async fn license(
         server_id,
         license_id: body.license_id,
     };
-    Ok(state.auth.ledger().run(&caller.context, command).await?)
+    Ok(state.ledger.run(&caller.context, command).await?)
 }

@@ -111,7 +111,7 @@ pub struct Me {
     security(("bearer" = [])),
 )]
 pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Me>, ApiError> {
-    let user = state.auth.ledger().user(caller.principal.user_id).await?;
+    let user = state.ledger.user(caller.principal.user_id).await?;
     Ok(Json(Me {
         user_id: caller.principal.user_id,
         account_id: caller.principal.account_id,

@@ -60,8 +60,7 @@ pub async fn open(
 ) -> Result<(StatusCode, Json<TicketOpened>), ApiError> {
     let ticket_id = TicketId(Uuid::now_v7());
     let outcome = state
-        .auth
-        .ledger()
+        .ledger
         .run(
             &caller.context,
             command::OpenTicket {
@@ -118,8 +117,7 @@ pub async fn update(
     ApiJson(body): ApiJson<UpdateTicket>,
 ) -> Result<Ran, ApiError> {
     let outcome = state
-        .auth
-        .ledger()
+        .ledger
         .run(
             &caller.context,
             command::UpdateTicket {
@@ -143,8 +141,7 @@ pub async fn close(
     ApiJson(body): ApiJson<CloseTicket>,
 ) -> Result<Ran, ApiError> {
     let outcome = state
-        .auth
-        .ledger()
+        .ledger
         .run(
             &caller.context,
             command::CloseTicket {

@@ -130,8 +130,7 @@ pub async fn import_users(
         ImportMode::Apply
     };
     let report = state
-        .auth
-        .ledger()
+        .ledger
         .import_users(&caller.context, account_id, &body, mode)
         .await
         .map_err(|e| match e {

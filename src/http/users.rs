@@ -92,8 +92,7 @@ pub(crate) async fn rows_in_account(
     rows: AccountRows,
 ) -> Result<Vec<Value>, ApiError> {
     state
-        .auth
-        .ledger()
+        .ledger
         .authorize_in(&caller.context, rows.action, account_id)
         .await?;
     caught_up(state, &ReadAfter { position }, &[rows.table]).await?;
@@ -159,7 +158,7 @@ pub async fn create_account(
         name: body.name,
         parent: Some(parent),
     };
-    let outcome = state.auth.ledger().run(&caller.context, command).await?;
+    let outcome = state.ledger.run(&caller.context, command).await?;
     Ok((
         StatusCode::CREATED,
         Json(AccountCreated {
@@ -187,8 +186,7 @@ pub async fn get_account(
     if let Some(as_of) = &after.as_of {
         let as_of = parse_as_of(as_of)?;
         state
-            .auth
-            .ledger()
+            .ledger
             .authorize_in(&caller.context, Action::ViewAccount, account_id)
             .await?;
         return Ok(Json(
@@ -240,7 +238,7 @@ pub async fn rename_account(
         account_id,
         name: body.name,
     };
-    Ok(state.auth.ledger().run(&caller.context, command).await?)
+    Ok(state.ledger.run(&caller.context, command).await?)
 }
 
 /// `DELETE /v1/accounts/{id}` — its users can no longer sign in; history stays.
@@ -258,7 +256,7 @@ pub async fn delete_account(
     ApiPath(account_id): ApiPath<AccountId>,
 ) -> Result<Ran, ApiError> {
     let command = accounts::DeleteAccount { account_id };
-    Ok(state.auth.ledger().run(&caller.context, command).await?)
+    Ok(state.ledger.run(&caller.context, command).await?)
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -298,7 +296,7 @@ pub async fn transfer_ownership(
         account_id,
         to: body.user_id,
     };
-    Ok(state.auth.ledger().run(&caller.context, command).await?)
+    Ok(state.ledger.run(&caller.context, command).await?)
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -330,8 +328,7 @@ pub async fn list_users(
     if let Some(as_of) = &query.as_of {
         let as_of = parse_as_of(as_of)?;
         state
-            .auth
-            .ledger()
+            .ledger
             .authorize_in(&caller.context, Action::ViewUsers, account_id)
             .await?;
         let mut users = list_as_of(&state, account_id, MemberKind::User, as_of).await?;
@@ -435,7 +432,7 @@ pub async fn create_user(
         user: new,
         username,
     };
-    state.auth.ledger().run(&caller.context, command).await?;
+    state.ledger.run(&caller.context, command).await?;
     let outcome = state
         .auth
         .set_initial_password(&caller.context, user_id, &password, Utc::now())
@@ -455,12 +452,11 @@ pub(crate) async fn visible_user(
     caller: &Caller,
     user_id: UserId,
 ) -> Result<AccountId, ApiError> {
-    let user = state.auth.ledger().user(user_id).await?;
+    let user = state.ledger.user(user_id).await?;
     let account = user.account_id.ok_or_else(ApiError::not_found)?;
     if caller.principal.user_id != user_id {
         state
-            .auth
-            .ledger()
+            .ledger
             .authorize_in(&caller.context, Action::ViewUsers, account)
             .await?;
     }
@@ -547,7 +543,7 @@ pub async fn update_user(
         email,
         username,
     };
-    Ok(state.auth.ledger().run(&caller.context, command).await?)
+    Ok(state.ledger.run(&caller.context, command).await?)
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -575,7 +571,7 @@ pub async fn change_role(
     let role = parse_role(&body.role)?;
     visible_user(&state, &caller, user_id).await?;
     let command = users::ChangeRole { user_id, role };
-    Ok(state.auth.ledger().run(&caller.context, command).await?)
+    Ok(state.ledger.run(&caller.context, command).await?)
 }
 
 /// `DELETE /v1/users/{id}` — soft delete.
@@ -594,7 +590,7 @@ pub async fn delete_user(
 ) -> Result<Ran, ApiError> {
     visible_user(&state, &caller, user_id).await?;
     let command = users::DeleteUser { user_id };
-    Ok(state.auth.ledger().run(&caller.context, command).await?)
+    Ok(state.ledger.run(&caller.context, command).await?)
 }
 
 /// `POST /v1/users/{id}/restore`
@@ -616,7 +612,7 @@ pub async fn restore_user(
         user_id,
         now: Utc::now(),
     };
-    let ran = state.auth.ledger().run(&caller.context, command).await?;
+    let ran = state.ledger.run(&caller.context, command).await?;
     let (position, not_restored) = (ran.last_position(), ran.output);
     Ok(Json(Restored {
         position,
@@ -643,7 +639,7 @@ pub async fn force_logout(
 ) -> Result<Ran, ApiError> {
     visible_user(&state, &caller, user_id).await?;
     let command = users::ForceLogout { user_id };
-    Ok(state.auth.ledger().run(&caller.context, command).await?)
+    Ok(state.ledger.run(&caller.context, command).await?)
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -675,7 +671,7 @@ pub async fn assign_customers(
         user_id,
         customers: body.account_ids,
     };
-    Ok(state.auth.ledger().run(&caller.context, command).await?)
+    Ok(state.ledger.run(&caller.context, command).await?)
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
