@@ -61,7 +61,9 @@ pub trait Command: Send + Sync {
 
 /// The question a command puts to the permission matrix.
 pub struct Permission<'f> {
-    pub(crate) action: Action,
+    /// The action asked of the matrix; none for a command the actor proved
+    /// themself entitled to by their credentials ([`Permission::own_session`]).
+    pub(crate) action: Option<Action>,
     /// The account the command acts in (the activity entry's account).
     pub(crate) account: &'f AccountState,
     /// For a command on a server: a partner's staff act only while the
@@ -75,7 +77,21 @@ pub struct Permission<'f> {
 impl<'f> Permission<'f> {
     pub(crate) fn to(action: Action, account: &'f AccountState) -> Self {
         Self {
-            action,
+            action: Some(action),
+            account,
+            partner_access: None,
+            recorded_in: None,
+        }
+    }
+
+    /// Opening or closing one's own session: the actor proved who they are
+    /// to `Auth` a moment before (a password, the session's token), so the
+    /// matrix is not asked; the entry names the actor, in their `account`.
+    /// Only `Auth` builds the commands that answer this (their fields are
+    /// not public).
+    pub(crate) fn own_session(account: &'f AccountState) -> Self {
+        Self {
+            action: None,
             account,
             partner_access: None,
             recorded_in: None,
@@ -256,9 +272,10 @@ impl Ledger {
                 let facts = command.load(self, context).await?;
                 let permission = command.permission(&facts)?;
                 let account = permission.recorded_in.or(permission.account.account_id);
-                let mut authorized = self
-                    .authorize(context, permission.action, permission.account)
-                    .await?;
+                let mut authorized = match permission.action {
+                    Some(action) => self.authorize(context, action, permission.account).await?,
+                    None => self.authorized_as_themself(context).await?,
+                };
                 if let Some(access) = permission.partner_access {
                     if authorized.via_partner() {
                         if !access.granted {

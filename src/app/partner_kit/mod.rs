@@ -84,7 +84,7 @@ impl Ledger {
     pub async fn may_view_partner_kit(&self, context: &CommandContext) -> Result<(), LedgerError> {
         let platform = platform_of(self, context, None).await?;
         let permission = kit_permission(Action::ViewPartnerKit, &platform.state)?;
-        self.authorize(context, permission.action, permission.account)
+        self.authorize(context, Action::ViewPartnerKit, permission.account)
             .await
             .map(|_| ())
     }

@@ -5,6 +5,9 @@
 //! projection, so a revocation (force logout, own password or e-mail change,
 //! deletion) takes effect on the very next request.
 
+mod close;
+mod open;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -12,8 +15,8 @@ use thiserror::Error;
 use uuid::Uuid;
 
 use crate::app::accounts::CreateAccount;
-use crate::app::context::{ActivityType, CommandContext, EventMetadata};
-use crate::app::ledger::{append, display_email, Ledger, LedgerError};
+use crate::app::context::CommandContext;
+use crate::app::ledger::{Ledger, LedgerError};
 use crate::app::users::{self, CreateUser};
 use crate::auth::credentials::SharedCredentials;
 use crate::auth::password::{self, Password, PasswordError};
@@ -21,13 +24,15 @@ use crate::auth::throttle::SignInThrottle;
 use crate::auth::token::SecretToken;
 use crate::domain::email::Email;
 use crate::domain::ids::{AccountId, SessionId, UserId};
+use crate::domain::invitation;
 use crate::domain::permissions::Action;
 use crate::domain::role::{AccountKind, Role};
 use crate::domain::user::{self, NewUser, Origin};
 use crate::domain::DomainError;
-use crate::domain::{invitation, session};
 use crate::notify::SharedNotifier;
 use crate::store::{AppendOutcome, StoreError};
+use close::CloseSession;
+use open::OpenSession;
 
 /// How long a session lasts unless configured otherwise.
 pub const DEFAULT_SESSION_TTL_HOURS: i64 = 12;
@@ -228,40 +233,14 @@ impl Auth {
             actor: Some(user_id),
             ..context.clone()
         };
-        let outcome = self
-            .ledger
-            .retry(|| {
-                let (context, token, user) = (&context, &token, &user);
-                async move {
-                    let loaded = self.ledger.load_session(session_id).await?;
-                    let events = session::decide_open(
-                        &loaded.state,
-                        session_id,
-                        user_id,
-                        account_id,
-                        token.hash(),
-                        expires_at,
-                    )?;
-                    let metadata = EventMetadata::new(
-                        context,
-                        user.email.as_ref(),
-                        Some(account_id),
-                        account_id,
-                        ActivityType::OpenSession,
-                        format!("{} signed in", display_email(user)),
-                        None,
-                    )
-                    .with_target("session", session_id)
-                    .with_target("user", user_id);
-                    Ok(vec![append(
-                        session_id.stream(),
-                        loaded.version,
-                        &events,
-                        &metadata,
-                    )?])
-                }
-            })
-            .await?;
+        let open = OpenSession {
+            session_id,
+            user_id,
+            account_id,
+            token_hash: token.hash(),
+            expires_at,
+        };
+        let outcome = self.ledger.run(&context, open).await?.outcome;
         Ok(SignedIn {
             token: token.reveal(),
             session_id,
@@ -329,31 +308,10 @@ impl Auth {
         context: &CommandContext,
         principal: &Principal,
     ) -> Result<AppendOutcome, AuthError> {
-        let outcome = self
-            .ledger
-            .retry(|| async move {
-                let loaded = self.ledger.load_session(principal.session_id).await?;
-                let events = session::decide_close(&loaded.state)?;
-                let user = self.ledger.load_user(principal.user_id).await?.state;
-                let metadata = EventMetadata::new(
-                    context,
-                    user.email.as_ref(),
-                    Some(principal.account_id),
-                    principal.account_id,
-                    ActivityType::CloseSession,
-                    format!("{} signed out", display_email(&user)),
-                    None,
-                )
-                .with_target("session", principal.session_id);
-                Ok(vec![append(
-                    principal.session_id.stream(),
-                    loaded.version,
-                    &events,
-                    &metadata,
-                )?])
-            })
-            .await?;
-        Ok(outcome)
+        let close = CloseSession {
+            principal: *principal,
+        };
+        Ok(self.ledger.run(context, close).await?.outcome)
     }
 
     /// Changes one's own password: the current one must match; every
