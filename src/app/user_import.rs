@@ -17,6 +17,10 @@
 //! assigned the seats one command at a time; all of them share the import's
 //! correlation id. One entry for the whole import would have to repeat up to
 //! a thousand targets in the metadata of each of its thousands of events.
+//!
+//! That is also why an import is not a [`crate::app::command::Command`]: a
+//! command makes one activity entry and asks the matrix one question, an
+//! import makes an entry per user and per license and asks two.
 
 use std::collections::BTreeMap;
 
