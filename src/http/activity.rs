@@ -20,8 +20,8 @@ use crate::domain::permissions::Action;
 use crate::domain::visibility::Visibility;
 use crate::http::context::Caller;
 use crate::http::error::{ApiError, ApiPath, ApiQuery};
+use crate::http::reads::{caught_up, ReadAfter};
 use crate::http::schemas::ReadErrors;
-use crate::http::users::{caught_up, ReadAfter};
 use crate::http::AppState;
 use crate::projection::activity_search::{
     conditions, encode_cursor, search_conditions, window_conditions, ActivityFilter, SearchError,

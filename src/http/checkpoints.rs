@@ -9,8 +9,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::http::error::{ApiError, ApiQuery};
+use crate::http::reads::{caught_up, ReadAfter};
 use crate::http::schemas::ReadErrors;
-use crate::http::users::{caught_up, ReadAfter};
 use crate::http::AppState;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -18,11 +18,11 @@ use crate::domain::permissions::Action;
 use crate::domain::role::{AccountKind, Role};
 use crate::http::context::{Caller, RequestContext};
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::http::reads::{rows_in_account, AccountRows, ReadAfter, PAGE_LIMIT};
 use crate::http::schemas::{
     Appended, CommandErrors, ErrorBody, InvitationCreated, InvitationResent, InvitationsPage,
     ReadErrors, SignedUp,
 };
-use crate::http::users::{rows_in_account, AccountRows, ReadAfter, PAGE_LIMIT};
 use crate::http::AppState;
 use crate::projection::SqlValue;
 

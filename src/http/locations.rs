@@ -10,8 +10,8 @@ use crate::app::{users, Ran};
 use crate::domain::ids::UserId;
 use crate::http::context::Caller;
 use crate::http::error::{ApiError, ApiJson, ApiPath};
+use crate::http::reads::visible_user;
 use crate::http::schemas::{Appended, CommandErrors};
-use crate::http::users::visible_user;
 use crate::http::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

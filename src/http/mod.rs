@@ -19,6 +19,7 @@ pub mod notifications;
 pub mod openapi;
 pub mod partner_kit;
 pub mod quotes;
+pub mod reads;
 pub mod request_id;
 pub mod request_metrics;
 pub mod schemas;

@@ -13,8 +13,8 @@ use crate::domain::notification::{Category, Frequency, Preferences};
 use crate::domain::permissions::Action;
 use crate::http::context::Caller;
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::http::reads::{rows_in_account, visible_user, AccountRows, ReadAfter, PAGE_LIMIT};
 use crate::http::schemas::{Appended, CommandErrors, ReadErrors};
-use crate::http::users::{rows_in_account, visible_user, AccountRows, ReadAfter, PAGE_LIMIT};
 use crate::http::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

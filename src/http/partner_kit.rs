@@ -18,8 +18,8 @@ use crate::domain::partner_kit::{Category, Description, ItemChange, Material, Ti
 use crate::domain::DomainError;
 use crate::http::context::Caller;
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::http::reads::{caught_up, ReadAfter, PAGE_LIMIT};
 use crate::http::schemas::{Appended, CommandErrors, ReadErrors};
-use crate::http::users::{caught_up, ReadAfter, PAGE_LIMIT};
 use crate::http::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

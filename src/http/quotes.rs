@@ -22,8 +22,8 @@ use crate::domain::quote::{Currency, Note, Product, Seats, Terms, TermsChange, U
 use crate::domain::DomainError;
 use crate::http::context::Caller;
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::http::reads::{caught_up, rows_in_account, AccountRows, ReadAfter, PAGE_LIMIT};
 use crate::http::schemas::{Appended, CommandErrors, ReadErrors};
-use crate::http::users::{caught_up, rows_in_account, AccountRows, ReadAfter, PAGE_LIMIT};
 use crate::http::AppState;
 use crate::projection::SqlValue;
 

@@ -12,8 +12,8 @@ use crate::domain::ids::{AccountId, SessionId, UserId};
 use crate::domain::permissions::Action;
 use crate::http::context::{Caller, RequestContext};
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::http::reads::{rows_in_account, AccountRows, ReadAfter, PAGE_LIMIT};
 use crate::http::schemas::{CommandErrors, ReadErrors};
-use crate::http::users::{rows_in_account, AccountRows, ReadAfter, PAGE_LIMIT};
 use crate::http::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -4,8 +4,6 @@
 //! optional `?position=` and wait (bounded) until the projections have
 //! reached it, so a client reads its own writes.
 
-use std::time::Duration;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -28,85 +26,14 @@ use crate::domain::username::Username;
 use crate::http::context::Caller;
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::http::history::{entity_as_of, list_as_of, parse_as_of, ReadAt};
+use crate::http::reads::{
+    caught_up, rows_in_account, visible_user, AccountRows, ReadAfter, PAGE_LIMIT,
+};
 use crate::http::schemas::{
     AccountCreated, Appended, CommandErrors, ReadErrors, Restored, UserCreated, UsersPage,
 };
 use crate::http::AppState;
 use crate::projection::SqlValue;
-
-/// Longest a read waits for the projections to reach `?position=`.
-const READ_WAIT: Duration = Duration::from_secs(5);
-/// Most rows a list returns.
-pub(crate) const PAGE_LIMIT: usize = 500;
-
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct ReadAfter {
-    /// A position a command returned: wait until it is projected.
-    pub position: Option<u64>,
-}
-
-/// Waits until the read models behind `tables` have applied `?position=`
-/// (only those: a projector stuck elsewhere does not hold up this read).
-pub(crate) async fn caught_up(
-    state: &AppState,
-    after: &ReadAfter,
-    tables: &[&str],
-) -> Result<(), ApiError> {
-    let projectors: Vec<&str> = tables
-        .iter()
-        .filter_map(|t| state.projections.owner_of(t))
-        .collect();
-    match after.position {
-        Some(position)
-            if !state
-                .projections
-                .wait_for_projectors(position, &projectors, READ_WAIT)
-                .await =>
-        {
-            Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "not_yet_projected",
-                format!("the read models have not reached position {position} yet; retry"),
-            ))
-        }
-        _ => Ok(()),
-    }
-}
-
-/// One page of a read model's rows in an account: the caller must be
-/// allowed `action` there; waits for `position` first.
-pub(crate) struct AccountRows {
-    pub action: Action,
-    pub table: &'static str,
-    pub order_by: &'static str,
-    pub limit: usize,
-}
-
-pub(crate) async fn rows_in_account(
-    state: &AppState,
-    caller: &Caller,
-    account_id: AccountId,
-    position: Option<u64>,
-    rows: AccountRows,
-) -> Result<Vec<Value>, ApiError> {
-    state
-        .ledger
-        .authorize_in(&caller.context, rows.action, account_id)
-        .await?;
-    caught_up(state, &ReadAfter { position }, &[rows.table]).await?;
-    Ok(state
-        .projections
-        .target()
-        .fetch(
-            rows.table,
-            &[("account_id", SqlValue::text(account_id.to_string()))],
-            rows.order_by,
-            rows.limit,
-        )
-        .await?)
-}
 
 fn parse_email(text: &str) -> Result<Email, ApiError> {
     Email::parse(text).map_err(|e| ApiError::invalid("invalid_email", e.to_string()))
@@ -444,23 +371,6 @@ pub async fn create_user(
             position: outcome.last_position(),
         }),
     ))
-}
-
-/// Authorizes viewing a user: the user's account must be visible.
-pub(crate) async fn visible_user(
-    state: &AppState,
-    caller: &Caller,
-    user_id: UserId,
-) -> Result<AccountId, ApiError> {
-    let user = state.ledger.user(user_id).await?;
-    let account = user.account_id.ok_or_else(ApiError::not_found)?;
-    if caller.principal.user_id != user_id {
-        state
-            .ledger
-            .authorize_in(&caller.context, Action::ViewUsers, account)
-            .await?;
-    }
-    Ok(account)
 }
 
 /// `GET /v1/users/{id}`
