@@ -264,11 +264,11 @@ impl ProjectionStore for PgProjections {
         let client = self.client().await?;
         let keys = copies::missing_keys(&client, bulk, copy).await?;
         let statements = copies::index_statements(&client, tables, copy).await?;
-        // The keys' unique indexes first (a duplicate found there is
-        // dropped before the other indexes hold it), then the rest, the
-        // slowest first. PostgreSQL builds an index in one backend (a GIN
-        // index in one process whatever the settings): two connections
-        // build two at once.
+        // The keys' unique indexes first (the sooner a repeated key is
+        // found and its rows dropped, the fewer builds beside it wait for
+        // that), then the rest, the slowest kind first. PostgreSQL builds
+        // an index in one backend (a GIN index in one process whatever the
+        // settings): two connections build two at once.
         let builds = keys
             .iter()
             .cloned()

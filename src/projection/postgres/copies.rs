@@ -249,7 +249,7 @@ pub(super) async fn build_index(
             ),
             key.name.as_str(),
         ),
-        IndexBuild::Secondary(sql) => (sql.clone(), sql.as_str()),
+        IndexBuild::Secondary(sql) => (sql.clone(), index_name(sql)),
     };
     let mut built = with_sort_memory(client, &sql).await;
     if let (IndexBuild::Key(key), Err(e)) = (&build, &built) {
@@ -270,6 +270,13 @@ pub(super) async fn build_index(
         "rebuild: index built"
     );
     Ok(())
+}
+
+/// The index a `CREATE INDEX IF NOT EXISTS name ON …` statement builds.
+fn index_name(sql: &str) -> &str {
+    sql.split_once(" EXISTS ")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .unwrap_or(sql)
 }
 
 async fn with_sort_memory(client: &mut Object, sql: &str) -> Result<(), tokio_postgres::Error> {
@@ -522,7 +529,15 @@ pub(super) async fn rows_only_in(
 
 #[cfg(test)]
 mod tests {
-    use super::copy_index_sql;
+    use super::{copy_index_sql, index_name};
+
+    #[test]
+    fn a_build_is_logged_by_its_index_name() {
+        assert_eq!(
+            index_name("CREATE INDEX IF NOT EXISTS proj_a__next ON public.proj_a__next (x)"),
+            "proj_a__next"
+        );
+    }
 
     #[test]
     fn an_index_definition_moves_to_the_copy() {
