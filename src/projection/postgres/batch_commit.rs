@@ -38,9 +38,11 @@ pub(super) const LEASE_IS_LIVE: &str = "SELECT 1 FROM projection_leases \
 const CHECKPOINT_MOVES: &str =
     "UPDATE projection_checkpoints SET position = $3 WHERE projector = $1 AND position = $2";
 
-/// How long the server waits for a committing client that went quiet
-/// before it ends the session (and releases the lease rows).
-const IDLE_TRANSACTION_TIMEOUT: &str = "3s";
+/// The settings of every projection commit: it need not wait for the WAL
+/// flush, and the server ends it when its client goes quiet for 3 s (and
+/// releases the lease rows); why, see `commit_together`.
+const COMMIT_SETTINGS: &str = "SET LOCAL synchronous_commit = off; \
+     SET LOCAL idle_in_transaction_session_timeout = '3s'";
 
 /// Tells readers in every process which checkpoints moved.
 const NOTIFY_CHECKPOINTS: &str =
@@ -148,11 +150,7 @@ async fn commit_in_turn(
     holds: &tokio_postgres::Statement,
     moves: &tokio_postgres::Statement,
 ) -> Result<(), ProjectionError> {
-    tx.batch_execute(&format!(
-        "SET LOCAL synchronous_commit = off; \
-         SET LOCAL idle_in_transaction_session_timeout = '{IDLE_TRANSACTION_TIMEOUT}'"
-    ))
-    .await?;
+    tx.batch_execute(COMMIT_SETTINGS).await?;
     for batch in batches {
         let fence = tx
             .query(
@@ -279,24 +277,24 @@ pub(super) async fn commit_together(
         .iter()
         .map(|b| row_runs::statements(&b.changes, b.copy, &keyless))
         .collect();
-    let mut statements = Vec::new();
-    let mut copies = Vec::new();
-    for planned in planned.iter().flatten() {
-        match planned {
-            row_runs::Statement::Execute { sql, params } => {
-                // A handful of distinct statements, prepared once per
-                // connection.
-                let statement = tx.prepare_cached(sql).await?;
-                let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_sql()).collect();
-                statements.push((statement, params));
-            }
-            row_runs::Statement::Copy { .. } => copies.push(planned),
-        }
-    }
-    if !copies.is_empty() {
+    if planned
+        .iter()
+        .flatten()
+        .any(|p| matches!(p, row_runs::Statement::Copy { .. }))
+    {
         // A bulk fill's batch: its inserts are COPYed, which does not
         // pipeline with other statements; so each statement in its turn.
         return commit_in_turn(tx, batches, &planned, &holds, &moves).await;
+    }
+    let mut statements = Vec::new();
+    for planned in planned.iter().flatten() {
+        if let row_runs::Statement::Execute { sql, params } = planned {
+            // A handful of distinct statements, prepared once per
+            // connection.
+            let statement = tx.prepare_cached(sql).await?;
+            let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_sql()).collect();
+            statements.push((statement, params));
+        }
     }
     let positions: Vec<(i64, i64)> = batches
         .iter()
@@ -331,14 +329,10 @@ pub(super) async fn commit_together(
     // partition) would hold the lease rows' locks for as long as it is
     // paused, and no other process could take its projectors over: the
     // server ends a transaction whose client goes quiet for
-    // [`IDLE_TRANSACTION_TIMEOUT`] (a commit never waits on its client
+    // 3 s ([`COMMIT_SETTINGS`]; a commit never waits on its client
     // longer than a round trip), and the paused process finds its batch
     // refused when it resumes.
-    let settings = format!(
-        "SET LOCAL synchronous_commit = off; \
-         SET LOCAL idle_in_transaction_session_timeout = '{IDLE_TRANSACTION_TIMEOUT}'"
-    );
-    let relaxed = tx.batch_execute(&settings);
+    let relaxed = tx.batch_execute(COMMIT_SETTINGS);
     let fences = futures_util::future::try_join_all(
         fence_params.iter().map(|params| tx.query(&holds, params)),
     );
@@ -352,16 +346,12 @@ pub(super) async fn commit_together(
     );
     let (_, fences, _, moved) =
         futures_util::future::try_join4(relaxed, fences, applied, moved).await?;
-    let refused = batches
+    let failed = batches
         .iter()
         .zip(fences.iter().zip(&moved))
         .find(|(_, (fence, moved))| fence.is_empty() || **moved != 1);
-    if let Some((batch, _)) = refused {
-        tx.rollback().await?;
-        return Err(ProjectionError::Fenced {
-            projector: batch.lease.projector.clone(),
-            expected: batch.from,
-        });
+    if let Some((batch, _)) = failed {
+        return refused(tx, batch).await;
     }
     for batch in batches
         .iter()
