@@ -25,6 +25,7 @@ use crate::domain::account::AccountState;
 use crate::domain::codec::encode;
 use crate::domain::ids::{AccountId, NotificationId};
 use crate::domain::permissions::Action;
+use crate::domain::user::UserState;
 use crate::domain::DomainError;
 use crate::event::{JsonObject, NewEvent, StreamId};
 use crate::privacy::subject::Subject;
@@ -61,9 +62,7 @@ pub trait Command: Send + Sync {
 
 /// The question a command puts to the permission matrix.
 pub struct Permission<'f> {
-    /// The action asked of the matrix; none for a command the actor proved
-    /// themself entitled to by their credentials ([`Permission::own_session`]).
-    pub(crate) action: Option<Action>,
+    pub(crate) asked: Asked<'f>,
     /// The account the command acts in (the activity entry's account).
     pub(crate) account: &'f AccountState,
     /// For a command on a server: a partner's staff act only while the
@@ -77,7 +76,7 @@ pub struct Permission<'f> {
 impl<'f> Permission<'f> {
     pub(crate) fn to(action: Action, account: &'f AccountState) -> Self {
         Self {
-            action: Some(action),
+            asked: Asked::Matrix(action),
             account,
             partner_access: None,
             recorded_in: None,
@@ -89,9 +88,9 @@ impl<'f> Permission<'f> {
     /// matrix is not asked; the entry names the actor, in their `account`.
     /// Only `Auth` builds the commands that answer this (their fields are
     /// not public).
-    pub(crate) fn own_session(account: &'f AccountState) -> Self {
+    pub(crate) fn own_session(account: &'f AccountState, actor: &'f UserState) -> Self {
         Self {
-            action: None,
+            asked: Asked::Themself(actor),
             account,
             partner_access: None,
             recorded_in: None,
@@ -111,6 +110,15 @@ impl<'f> Permission<'f> {
         self.partner_access = Some(access);
         self
     }
+}
+
+/// Who answers a command's permission.
+pub(crate) enum Asked<'f> {
+    /// The matrix, for this action.
+    Matrix(Action),
+    /// Nobody: the actor (as read with the command's facts) proved who they
+    /// are to `Auth` ([`Permission::own_session`]).
+    Themself(&'f UserState),
 }
 
 /// A server's partner access as it stands, and the event that decided it.
@@ -272,9 +280,11 @@ impl Ledger {
                 let facts = command.load(self, context).await?;
                 let permission = command.permission(&facts)?;
                 let account = permission.recorded_in.or(permission.account.account_id);
-                let mut authorized = match permission.action {
-                    Some(action) => self.authorize(context, action, permission.account).await?,
-                    None => self.authorized_as_themself(context).await?,
+                let mut authorized = match permission.asked {
+                    Asked::Matrix(action) => {
+                        self.authorize(context, action, permission.account).await?
+                    }
+                    Asked::Themself(actor) => Authorized::themself(context, actor)?,
                 };
                 if let Some(access) = permission.partner_access {
                     if authorized.via_partner() {

@@ -366,25 +366,6 @@ impl Ledger {
         Ok(self.load_account(id).await?.state)
     }
 
-    /// The actor as themself, for a command no matrix is asked about
-    /// (see `Permission::own_session`): their address and account, no
-    /// grant. The actor must be a user.
-    pub(crate) async fn authorized_as_themself(
-        &self,
-        context: &CommandContext,
-    ) -> Result<Authorized, LedgerError> {
-        let Actor::User(user_id) = context.actor() else {
-            return Err(LedgerError::Unauthenticated);
-        };
-        let user = self.load_user(user_id).await?.state;
-        Ok(Authorized {
-            email: user.email,
-            account: user.account_id,
-            user: Some(user_id),
-            ..Authorized::default()
-        })
-    }
-
     /// Checks the permission matrix for the actor against `target`; returns
     /// the grant (none for the system) and the actor's e-mail and account.
     pub(crate) async fn authorize(
@@ -550,6 +531,24 @@ pub struct Authorized {
 }
 
 impl Authorized {
+    /// The actor as themself, for a command no matrix is asked about
+    /// (see `Permission::own_session`): their address and account as the
+    /// command read them, no grant. The actor must be a user.
+    pub(crate) fn themself(
+        context: &CommandContext,
+        actor: &UserState,
+    ) -> Result<Self, LedgerError> {
+        let Actor::User(user_id) = context.actor() else {
+            return Err(LedgerError::Unauthenticated);
+        };
+        Ok(Self {
+            email: actor.email.clone(),
+            account: actor.account_id,
+            user: Some(user_id),
+            ..Self::default()
+        })
+    }
+
     pub(crate) fn metadata(
         &self,
         context: &CommandContext,

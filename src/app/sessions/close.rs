@@ -23,7 +23,7 @@ impl Command for CloseSession {
     }
 
     fn permission<'f>(&self, facts: &'f SessionFacts) -> Result<Permission<'f>, LedgerError> {
-        Ok(Permission::own_session(&facts.account))
+        Ok(Permission::own_session(&facts.account, &facts.user))
     }
 
     fn decide(&self, facts: &SessionFacts, _: &Authorized) -> Result<Decision, LedgerError> {
