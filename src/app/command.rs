@@ -31,25 +31,14 @@ use crate::event::{JsonObject, NewEvent, StreamId};
 use crate::privacy::subject::Subject;
 use crate::store::{AppendOutcome, ExpectedVersion, StreamAppend};
 
-/// One action of the product, as a value.
-pub trait Command: Send + Sync {
+/// One action of the product, as a value: what it rests on
+/// ([`Command::Facts`], which also says how those are read and where the
+/// matrix is asked) and how it decides. `Output` is what the caller gets
+/// besides the positions appended (most commands: nothing).
+pub trait Command<Output = ()>: Send + Sync + Sized {
     /// What the decision rests on: states read from the log, each with
     /// the version it was read at.
-    type Facts: Send + Sync;
-    /// What the caller gets besides the positions appended (most commands:
-    /// nothing).
-    type Output: Send;
-
-    /// Reads the streams the decision rests on (which may depend on who
-    /// acts: the partner kit is the actor's platform's).
-    fn load(
-        &self,
-        ledger: &Ledger,
-        context: &CommandContext,
-    ) -> impl Future<Output = Result<Self::Facts, LedgerError>> + Send;
-
-    /// Where the permission matrix is asked, and for what.
-    fn permission<'f>(&self, facts: &'f Self::Facts) -> Result<Permission<'f>, LedgerError>;
+    type Facts: Facts<Self>;
 
     /// The decision: the events to append and the activity entry that
     /// explains them. Pure: no I/O, only the facts and who is acting.
@@ -57,7 +46,35 @@ pub trait Command: Send + Sync {
         &self,
         facts: &Self::Facts,
         actor: &Authorized,
-    ) -> Result<Decision<Self::Output>, LedgerError>;
+    ) -> Result<Decision<Output>, LedgerError>;
+}
+
+/// How the facts of a command `C` are read, and where the matrix is asked
+/// for it. Facts shared by an area (a server, a quote, a user…) answer for
+/// every command of the area at once, from what the command names (see
+/// [`OnEntity`]); a command with facts of its own answers alone.
+pub trait Facts<C>: Sized + Send + Sync {
+    /// Reads the streams the decision rests on (which may depend on who
+    /// acts: the partner kit is the actor's platform's).
+    fn load(
+        ledger: &Ledger,
+        context: &CommandContext,
+        command: &C,
+    ) -> impl Future<Output = Result<Self, LedgerError>> + Send;
+
+    /// Where the permission matrix is asked, and for what.
+    fn permission(&self, command: &C) -> Result<Permission<'_>, LedgerError>;
+}
+
+/// A command on one existing entity of an area: which one (`Id`), and the
+/// action asked of the matrix. The area's facts read the entity and ask
+/// in its account.
+pub trait OnEntity<Id> {
+    /// The action asked of the matrix.
+    const ACTION: Action;
+
+    /// The entity acted on.
+    fn entity(&self) -> Id;
 }
 
 /// The question a command puts to the permission matrix.
@@ -269,16 +286,16 @@ impl Ledger {
     /// Runs `command` as `context`'s actor: load → authorize → decide →
     /// stamp → append, decided again (up to `MAX_ATTEMPTS` times) whenever
     /// a stream it read moved before its append.
-    pub async fn run<C: Command>(
+    pub async fn run<O: Send, C: Command<O>>(
         &self,
         context: &CommandContext,
         command: C,
-    ) -> Result<Ran<C::Output>, LedgerError> {
+    ) -> Result<Ran<O>, LedgerError> {
         let command = &command;
         let (outcome, (output, notices)) = self
             .retry_with(|| async move {
-                let facts = command.load(self, context).await?;
-                let permission = command.permission(&facts)?;
+                let facts = C::Facts::load(self, context, command).await?;
+                let permission = facts.permission(command)?;
                 let account = permission.recorded_in.or(permission.account.account_id);
                 let mut authorized = match permission.asked {
                     Asked::Matrix(action) => {

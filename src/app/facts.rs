@@ -7,20 +7,96 @@
 
 use serde::Serialize;
 
-use crate::app::command::{Change, Decision, Permission};
-use crate::app::context::ActivityType;
+use crate::app::command::{Change, Decision, Facts, OnEntity, Permission};
+use crate::app::context::{ActivityType, CommandContext};
 use crate::app::ledger::{Ledger, LedgerError, Loaded};
 use crate::domain::account::AccountState;
-use crate::domain::ids::AccountId;
+use crate::domain::ids::{AccountId, LicenseId, QuoteId, TicketId};
+use crate::domain::license::LicenseState;
 use crate::domain::permissions::Action;
+use crate::domain::quote::QuoteState;
+use crate::domain::ticket::TicketState;
 use crate::domain::DomainError;
 use crate::event::StreamId;
+
+/// An entity that lives in an account: how it is read by id, and which
+/// account it names.
+pub trait AccountEntity: Sized + Send + Sync {
+    /// Its id.
+    type Id: Copy + Send + Sync;
+
+    /// Reads it from its stream.
+    fn read(
+        ledger: &Ledger,
+        id: Self::Id,
+    ) -> impl std::future::Future<Output = Result<(StreamId, Loaded<Self>), LedgerError>> + Send;
+
+    /// The account it belongs to (none: it does not exist).
+    fn account(&self) -> Option<AccountId>;
+}
+
+impl AccountEntity for LicenseState {
+    type Id = LicenseId;
+
+    async fn read(ledger: &Ledger, id: LicenseId) -> Result<(StreamId, Loaded<Self>), LedgerError> {
+        Ok((id.stream(), ledger.load_license(id).await?))
+    }
+
+    fn account(&self) -> Option<AccountId> {
+        self.account_id
+    }
+}
+
+impl AccountEntity for QuoteState {
+    type Id = QuoteId;
+
+    async fn read(ledger: &Ledger, id: QuoteId) -> Result<(StreamId, Loaded<Self>), LedgerError> {
+        Ok((id.stream(), ledger.load_quote(id).await?))
+    }
+
+    fn account(&self) -> Option<AccountId> {
+        self.account_id
+    }
+}
+
+impl AccountEntity for TicketState {
+    type Id = TicketId;
+
+    async fn read(ledger: &Ledger, id: TicketId) -> Result<(StreamId, Loaded<Self>), LedgerError> {
+        Ok((id.stream(), ledger.load_ticket(id).await?))
+    }
+
+    fn account(&self) -> Option<AccountId> {
+        self.account_id
+    }
+}
+
+/// Every command on an existing license, quote or ticket: the entity and
+/// its account are read, and the command's action is asked in that
+/// account.
+impl<S: AccountEntity, C: OnEntity<S::Id> + Sync> Facts<C> for InAccount<S> {
+    async fn load(ledger: &Ledger, _: &CommandContext, command: &C) -> Result<Self, LedgerError> {
+        Self::read(ledger, command.entity()).await
+    }
+
+    fn permission(&self, _: &C) -> Result<Permission<'_>, LedgerError> {
+        Ok(self.asking(C::ACTION))
+    }
+}
 
 /// An entity (`S`) on its stream, and its account.
 pub struct InAccount<S> {
     stream: StreamId,
     pub(crate) entity: Loaded<S>,
     pub(crate) account: Loaded<AccountState>,
+}
+
+impl<S: AccountEntity> InAccount<S> {
+    /// Reads the entity `id` and its account.
+    pub(crate) async fn read(ledger: &Ledger, id: S::Id) -> Result<Self, LedgerError> {
+        let (stream, entity) = S::read(ledger, id).await?;
+        Self::load(ledger, stream, entity, S::account).await
+    }
 }
 
 impl<S: Sync> InAccount<S> {
@@ -47,7 +123,7 @@ impl<S: Sync> InAccount<S> {
     }
 
     /// `action` in the entity's account.
-    pub(crate) fn permission(&self, action: Action) -> Permission<'_> {
+    pub(crate) fn asking(&self, action: Action) -> Permission<'_> {
         Permission::to(action, &self.account.state)
     }
 

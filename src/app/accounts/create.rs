@@ -6,7 +6,7 @@
 //! their own, and the system (bootstrap, tests) any account. A person must
 //! name a parent — an account without one is the platform's alone to have.
 
-use crate::app::command::{Change, Command, Decision, Permission};
+use crate::app::command::{Change, Command, Decision, Facts, Permission};
 use crate::app::context::{ActivityType, Actor, CommandContext};
 use crate::app::ledger::{Authorized, Ledger, LedgerError, Loaded};
 use crate::domain::account::{self, AccountState};
@@ -29,36 +29,37 @@ pub struct NewAccountFacts {
     parent: Option<Loaded<AccountState>>,
 }
 
-impl Command for CreateAccount {
-    type Facts = NewAccountFacts;
-    type Output = ();
-
+impl Facts<CreateAccount> for NewAccountFacts {
     async fn load(
-        &self,
         ledger: &Ledger,
         context: &CommandContext,
-    ) -> Result<NewAccountFacts, LedgerError> {
-        if matches!(context.actor(), Actor::User(_)) && self.parent.is_none() {
+        command: &CreateAccount,
+    ) -> Result<Self, LedgerError> {
+        if matches!(context.actor(), Actor::User(_)) && command.parent.is_none() {
             return Err(Denied::Hidden.into());
         }
-        let account = ledger.load_account(self.account_id).await?;
-        let parent = match self.parent {
+        let account = ledger.load_account(command.account_id).await?;
+        let parent = match command.parent {
             Some(parent) => Some(ledger.load_account(parent).await?),
             None => None,
         };
         Ok(NewAccountFacts { account, parent })
     }
 
-    fn permission<'f>(&self, facts: &'f NewAccountFacts) -> Result<Permission<'f>, LedgerError> {
-        let action = match self.kind {
+    fn permission(&self, command: &CreateAccount) -> Result<Permission<'_>, LedgerError> {
+        let action = match command.kind {
             AccountKind::Partner => Action::InvitePartner,
             _ => Action::CreateOrganization,
         };
         // Without a parent only the system acts (see `load`), and the
         // matrix is not asked of it.
-        let asked_in = facts.parent.as_ref().unwrap_or(&facts.account);
-        Ok(Permission::to(action, &asked_in.state).recorded_in(self.account_id))
+        let asked_in = self.parent.as_ref().unwrap_or(&self.account);
+        Ok(Permission::to(action, &asked_in.state).recorded_in(command.account_id))
     }
+}
+
+impl Command for CreateAccount {
+    type Facts = NewAccountFacts;
 
     fn decide(&self, facts: &NewAccountFacts, _: &Authorized) -> Result<Decision, LedgerError> {
         if let Some(parent) = &facts.parent {

@@ -2,9 +2,9 @@
 //! longer sign in. The platform account is permanent.
 
 use super::account_decision;
-use crate::app::command::{Command, Decision, Permission};
-use crate::app::context::{ActivityType, CommandContext};
-use crate::app::ledger::{Authorized, Ledger, LedgerError, Loaded};
+use crate::app::command::{Command, Decision, OnEntity};
+use crate::app::context::ActivityType;
+use crate::app::ledger::{Authorized, LedgerError, Loaded};
 use crate::domain::account::{self, AccountState};
 use crate::domain::ids::AccountId;
 use crate::domain::permissions::Action;
@@ -15,17 +15,16 @@ pub struct DeleteAccount {
     pub account_id: AccountId,
 }
 
+impl OnEntity<AccountId> for DeleteAccount {
+    const ACTION: Action = Action::DeleteOrganization;
+
+    fn entity(&self) -> AccountId {
+        self.account_id
+    }
+}
+
 impl Command for DeleteAccount {
     type Facts = Loaded<AccountState>;
-    type Output = ();
-
-    async fn load(&self, ledger: &Ledger, _: &CommandContext) -> Result<Self::Facts, LedgerError> {
-        ledger.load_account(self.account_id).await
-    }
-
-    fn permission<'f>(&self, account: &'f Self::Facts) -> Result<Permission<'f>, LedgerError> {
-        Ok(Permission::to(Action::DeleteOrganization, &account.state))
-    }
 
     fn decide(&self, account: &Self::Facts, _: &Authorized) -> Result<Decision, LedgerError> {
         let events = account::decide_delete(&account.state)?;

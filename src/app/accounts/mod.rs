@@ -18,11 +18,23 @@ pub use transfer_ownership::TransferOwnership;
 
 use serde::Serialize;
 
-use crate::app::command::{Change, Decision};
-use crate::app::context::ActivityType;
-use crate::app::ledger::{LedgerError, Loaded};
+use crate::app::command::{Change, Decision, Facts, OnEntity, Permission};
+use crate::app::context::{ActivityType, CommandContext};
+use crate::app::ledger::{Ledger, LedgerError, Loaded};
 use crate::domain::account::AccountState;
 use crate::domain::ids::AccountId;
+
+/// Every command on an existing account reads its stream and asks the
+/// matrix in it.
+impl<C: OnEntity<AccountId> + Sync> Facts<C> for Loaded<AccountState> {
+    async fn load(ledger: &Ledger, _: &CommandContext, command: &C) -> Result<Self, LedgerError> {
+        ledger.load_account(command.entity()).await
+    }
+
+    fn permission(&self, _: &C) -> Result<Permission<'_>, LedgerError> {
+        Ok(Permission::to(C::ACTION, &self.state))
+    }
+}
 
 /// `events` on the account's stream, explained as `activity` and targeting
 /// the account.

@@ -1,9 +1,9 @@
 //! `RenameAccount`: its admins, its partner's admins, the platform.
 
 use super::account_decision;
-use crate::app::command::{Command, Decision, Permission};
-use crate::app::context::{ActivityType, CommandContext};
-use crate::app::ledger::{Authorized, Ledger, LedgerError, Loaded};
+use crate::app::command::{Command, Decision, OnEntity};
+use crate::app::context::ActivityType;
+use crate::app::ledger::{Authorized, LedgerError, Loaded};
 use crate::domain::account::{self, AccountState};
 use crate::domain::ids::AccountId;
 use crate::domain::permissions::Action;
@@ -15,17 +15,16 @@ pub struct RenameAccount {
     pub name: String,
 }
 
+impl OnEntity<AccountId> for RenameAccount {
+    const ACTION: Action = Action::UpdateAccount;
+
+    fn entity(&self) -> AccountId {
+        self.account_id
+    }
+}
+
 impl Command for RenameAccount {
     type Facts = Loaded<AccountState>;
-    type Output = ();
-
-    async fn load(&self, ledger: &Ledger, _: &CommandContext) -> Result<Self::Facts, LedgerError> {
-        ledger.load_account(self.account_id).await
-    }
-
-    fn permission<'f>(&self, account: &'f Self::Facts) -> Result<Permission<'f>, LedgerError> {
-        Ok(Permission::to(Action::UpdateAccount, &account.state))
-    }
 
     fn decide(&self, account: &Self::Facts, _: &Authorized) -> Result<Decision, LedgerError> {
         let events = account::decide_rename(&account.state, &self.name)?;

@@ -3,9 +3,9 @@
 //! a person.
 
 use super::account_decision;
-use crate::app::command::{Command, Decision, Permission};
-use crate::app::context::{ActivityType, CommandContext};
-use crate::app::ledger::{Authorized, Ledger, LedgerError, Loaded};
+use crate::app::command::{Command, Decision, OnEntity};
+use crate::app::context::ActivityType;
+use crate::app::ledger::{Authorized, LedgerError, Loaded};
 use crate::domain::account::{self, AccountState};
 use crate::domain::ids::{AccountId, UserId};
 use crate::domain::permissions::Action;
@@ -18,17 +18,16 @@ pub struct TransferOwnership {
     pub to: UserId,
 }
 
+impl OnEntity<AccountId> for TransferOwnership {
+    const ACTION: Action = Action::UpdateAccount;
+
+    fn entity(&self) -> AccountId {
+        self.account_id
+    }
+}
+
 impl Command for TransferOwnership {
     type Facts = Loaded<AccountState>;
-    type Output = ();
-
-    async fn load(&self, ledger: &Ledger, _: &CommandContext) -> Result<Self::Facts, LedgerError> {
-        ledger.load_account(self.account_id).await
-    }
-
-    fn permission<'f>(&self, account: &'f Self::Facts) -> Result<Permission<'f>, LedgerError> {
-        Ok(Permission::to(Action::UpdateAccount, &account.state))
-    }
 
     fn decide(&self, account: &Self::Facts, actor: &Authorized) -> Result<Decision, LedgerError> {
         let by = actor.user.ok_or(DomainError::OnlyOwnerTransfers)?;

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{action_for, check_target, describe, invitation_notice};
-use crate::app::command::{Change, Command, Decision, Permission};
+use crate::app::command::{Change, Command, Decision, Facts, Permission};
 use crate::app::context::{ActivityType, CommandContext};
 use crate::app::ledger::{Authorized, Ledger, LedgerError, Loaded};
 use crate::domain::account::AccountState;
@@ -35,27 +35,30 @@ pub struct NewInvitationFacts {
     managing: Loaded<AccountState>,
 }
 
-impl Command for Invite {
-    type Facts = NewInvitationFacts;
-    type Output = ();
-
+impl Facts<Invite> for NewInvitationFacts {
     async fn load(
-        &self,
         ledger: &Ledger,
         _: &CommandContext,
-    ) -> Result<NewInvitationFacts, LedgerError> {
+        command: &Invite,
+    ) -> Result<Self, LedgerError> {
         Ok(NewInvitationFacts {
-            managing: ledger.load_account(self.target.managing_account()).await?,
-            invitation: ledger.load_invitation(self.invitation_id).await?,
+            managing: ledger
+                .load_account(command.target.managing_account())
+                .await?,
+            invitation: ledger.load_invitation(command.invitation_id).await?,
         })
     }
 
-    fn permission<'f>(&self, facts: &'f NewInvitationFacts) -> Result<Permission<'f>, LedgerError> {
+    fn permission(&self, command: &Invite) -> Result<Permission<'_>, LedgerError> {
         Ok(Permission::to(
-            action_for(&self.target),
-            &facts.managing.state,
+            action_for(&command.target),
+            &self.managing.state,
         ))
     }
+}
+
+impl Command for Invite {
+    type Facts = NewInvitationFacts;
 
     fn decide(&self, facts: &NewInvitationFacts, _: &Authorized) -> Result<Decision, LedgerError> {
         check_target(&self.target, &facts.managing.state)?;

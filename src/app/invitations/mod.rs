@@ -18,7 +18,7 @@ pub use revoke::RevokeInvitation;
 
 use chrono::{DateTime, Utc};
 
-use crate::app::command::{Change, Decision, Permission};
+use crate::app::command::{Change, Decision, Facts, Permission};
 use crate::app::context::{ActivityType, CommandContext};
 use crate::app::ledger::{Ledger, LedgerError, Loaded};
 use crate::app::notifications::{Notice, Recipient};
@@ -77,10 +77,27 @@ pub struct InvitationFacts {
     managing: Loaded<AccountState>,
 }
 
+/// A command on an existing invitation: which one. It is asked of the
+/// matrix as sending that invitation was ([`InvitationFacts`]).
+pub trait OnInvitation {
+    /// The invitation acted on.
+    fn invitation(&self) -> InvitationId;
+}
+
+impl<C: OnInvitation + Sync> Facts<C> for InvitationFacts {
+    async fn load(ledger: &Ledger, _: &CommandContext, command: &C) -> Result<Self, LedgerError> {
+        Self::read(ledger, command.invitation()).await
+    }
+
+    fn permission(&self, _: &C) -> Result<Permission<'_>, LedgerError> {
+        Ok(self.asking())
+    }
+}
+
 impl InvitationFacts {
     /// Reads the invitation and its managing account; an unknown
     /// invitation is not found.
-    async fn load(ledger: &Ledger, invitation_id: InvitationId) -> Result<Self, LedgerError> {
+    async fn read(ledger: &Ledger, invitation_id: InvitationId) -> Result<Self, LedgerError> {
         let invitation = ledger.load_invitation(invitation_id).await?;
         let target = invitation
             .state
@@ -101,7 +118,7 @@ impl InvitationFacts {
     }
 
     /// Whoever may send this kind of invitation from the managing account.
-    fn permission(&self) -> Permission<'_> {
+    fn asking(&self) -> Permission<'_> {
         Permission::to(action_for(&self.target), &self.managing.state)
     }
 

@@ -4,9 +4,10 @@
 use chrono::{DateTime, Utc};
 
 use super::{invitation_notice, InvitationFacts};
-use crate::app::command::{Command, Decision, Permission};
-use crate::app::context::{ActivityType, CommandContext};
-use crate::app::ledger::{Authorized, Ledger, LedgerError};
+use crate::app::command::{Command, Decision};
+use crate::app::context::ActivityType;
+use crate::app::invitations::OnInvitation;
+use crate::app::ledger::{Authorized, LedgerError};
 use crate::domain::ids::InvitationId;
 use crate::domain::invitation;
 use crate::domain::DomainError;
@@ -21,21 +22,14 @@ pub struct ResendInvitation {
     pub expires_at: DateTime<Utc>,
 }
 
+impl OnInvitation for ResendInvitation {
+    fn invitation(&self) -> InvitationId {
+        self.invitation_id
+    }
+}
+
 impl Command for ResendInvitation {
     type Facts = InvitationFacts;
-    type Output = ();
-
-    async fn load(
-        &self,
-        ledger: &Ledger,
-        _: &CommandContext,
-    ) -> Result<InvitationFacts, LedgerError> {
-        InvitationFacts::load(ledger, self.invitation_id).await
-    }
-
-    fn permission<'f>(&self, facts: &'f InvitationFacts) -> Result<Permission<'f>, LedgerError> {
-        Ok(facts.permission())
-    }
 
     fn decide(&self, facts: &InvitationFacts, _: &Authorized) -> Result<Decision, LedgerError> {
         let state = facts.state();

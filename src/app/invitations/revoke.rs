@@ -2,9 +2,10 @@
 //! working. Asked of the matrix as inviting was.
 
 use super::InvitationFacts;
-use crate::app::command::{Command, Decision, Permission};
-use crate::app::context::{ActivityType, CommandContext};
-use crate::app::ledger::{Authorized, Ledger, LedgerError};
+use crate::app::command::{Command, Decision};
+use crate::app::context::ActivityType;
+use crate::app::invitations::OnInvitation;
+use crate::app::ledger::{Authorized, LedgerError};
 use crate::domain::ids::InvitationId;
 use crate::domain::invitation;
 
@@ -14,21 +15,14 @@ pub struct RevokeInvitation {
     pub invitation_id: InvitationId,
 }
 
+impl OnInvitation for RevokeInvitation {
+    fn invitation(&self) -> InvitationId {
+        self.invitation_id
+    }
+}
+
 impl Command for RevokeInvitation {
     type Facts = InvitationFacts;
-    type Output = ();
-
-    async fn load(
-        &self,
-        ledger: &Ledger,
-        _: &CommandContext,
-    ) -> Result<InvitationFacts, LedgerError> {
-        InvitationFacts::load(ledger, self.invitation_id).await
-    }
-
-    fn permission<'f>(&self, facts: &'f InvitationFacts) -> Result<Permission<'f>, LedgerError> {
-        Ok(facts.permission())
-    }
 
     fn decide(&self, facts: &InvitationFacts, _: &Authorized) -> Result<Decision, LedgerError> {
         let state = facts.state();

@@ -1,11 +1,12 @@
 //! `AssignLicense` and `ReleaseLicense`: seats for several users at once —
 //! all of them or none — and their release.
 
-use crate::app::command::{Command, Decision, Permission};
-use crate::app::context::CommandContext;
-use crate::app::ledger::{Authorized, Ledger, LedgerError};
+use crate::app::command::{Command, Decision};
+use crate::app::ledger::{Authorized, LedgerError};
+use crate::app::licenses::OnSeats;
 use crate::app::licenses::{self, SeatFacts, MAX_USERS_PER_ASSIGNMENT};
 use crate::domain::ids::{LicenseId, UserId};
+use crate::domain::license::LicenseState;
 use crate::domain::license::{self, LicenseEvent, ReleaseReason};
 use crate::domain::permissions::Action;
 use crate::domain::user::UserEvent;
@@ -19,20 +20,27 @@ pub struct AssignLicense {
     pub users: Vec<UserId>,
 }
 
-impl Command for AssignLicense {
-    type Facts = SeatFacts;
-    type Output = ();
+impl OnSeats for AssignLicense {
+    const ACTION: Action = Action::AssignLicenses;
 
-    async fn load(&self, ledger: &Ledger, _: &CommandContext) -> Result<SeatFacts, LedgerError> {
+    fn license(&self) -> LicenseId {
+        self.license_id
+    }
+
+    fn holders(&self, _: &LicenseState) -> Vec<UserId> {
+        self.users.clone()
+    }
+
+    fn refuse_early(&self) -> Result<(), LedgerError> {
         if self.users.is_empty() || self.users.len() > MAX_USERS_PER_ASSIGNMENT {
             return Err(DomainError::NoChange.into());
         }
-        SeatFacts::load(ledger, self.license_id, |_| self.users.clone()).await
+        Ok(())
     }
+}
 
-    fn permission<'f>(&self, facts: &'f SeatFacts) -> Result<Permission<'f>, LedgerError> {
-        Ok(facts.license.permission(Action::AssignLicenses))
-    }
+impl Command for AssignLicense {
+    type Facts = SeatFacts;
 
     fn decide(&self, facts: &SeatFacts, _: &Authorized) -> Result<Decision, LedgerError> {
         let state = facts.license.state();
@@ -56,17 +64,20 @@ pub struct ReleaseLicense {
     pub users: Vec<UserId>,
 }
 
+impl OnSeats for ReleaseLicense {
+    const ACTION: Action = Action::AssignLicenses;
+
+    fn license(&self) -> LicenseId {
+        self.license_id
+    }
+
+    fn holders(&self, _: &LicenseState) -> Vec<UserId> {
+        self.users.clone()
+    }
+}
+
 impl Command for ReleaseLicense {
     type Facts = SeatFacts;
-    type Output = ();
-
-    async fn load(&self, ledger: &Ledger, _: &CommandContext) -> Result<SeatFacts, LedgerError> {
-        SeatFacts::load(ledger, self.license_id, |_| self.users.clone()).await
-    }
-
-    fn permission<'f>(&self, facts: &'f SeatFacts) -> Result<Permission<'f>, LedgerError> {
-        Ok(facts.license.permission(Action::AssignLicenses))
-    }
 
     fn decide(&self, facts: &SeatFacts, _: &Authorized) -> Result<Decision, LedgerError> {
         let state = facts.license.state();

@@ -1,11 +1,12 @@
 //! `CancelLicense`: ends a subscription; every seat is released.
 
-use crate::app::command::{Command, Decision, Permission};
-use crate::app::context::CommandContext;
-use crate::app::ledger::{Authorized, Ledger, LedgerError};
+use crate::app::command::{Command, Decision};
+use crate::app::ledger::{Authorized, LedgerError};
+use crate::app::licenses::OnSeats;
 use crate::app::licenses::{self, SeatFacts};
 use crate::domain::ids::{LicenseId, UserId};
 use crate::domain::license;
+use crate::domain::license::LicenseState;
 use crate::domain::permissions::Action;
 use crate::domain::user::UserEvent;
 
@@ -14,20 +15,20 @@ pub struct CancelLicense {
     pub license_id: LicenseId,
 }
 
+impl OnSeats for CancelLicense {
+    const ACTION: Action = Action::ManageLicenses;
+
+    fn license(&self) -> LicenseId {
+        self.license_id
+    }
+
+    fn holders(&self, state: &LicenseState) -> Vec<UserId> {
+        state.assigned.iter().copied().collect()
+    }
+}
+
 impl Command for CancelLicense {
     type Facts = SeatFacts;
-    type Output = ();
-
-    async fn load(&self, ledger: &Ledger, _: &CommandContext) -> Result<SeatFacts, LedgerError> {
-        SeatFacts::load(ledger, self.license_id, |state| {
-            state.assigned.iter().copied().collect()
-        })
-        .await
-    }
-
-    fn permission<'f>(&self, facts: &'f SeatFacts) -> Result<Permission<'f>, LedgerError> {
-        Ok(facts.license.permission(Action::ManageLicenses))
-    }
 
     fn decide(&self, facts: &SeatFacts, _: &Authorized) -> Result<Decision, LedgerError> {
         let state = facts.license.state();

@@ -1,7 +1,7 @@
 //! `CreateLicense`: a subscription with a number of seats in an
 //! organization.
 
-use crate::app::command::{Change, Command, Decision, Permission};
+use crate::app::command::{Change, Command, Decision, Facts, Permission};
 use crate::app::context::{ActivityType, CommandContext};
 use crate::app::ledger::{Authorized, Ledger, LedgerError, Loaded};
 use crate::domain::account::AccountState;
@@ -26,20 +26,25 @@ pub struct Subscribing {
     license: Loaded<LicenseState>,
 }
 
-impl Command for CreateLicense {
-    type Facts = Subscribing;
-    type Output = ();
-
-    async fn load(&self, ledger: &Ledger, _: &CommandContext) -> Result<Subscribing, LedgerError> {
+impl Facts<CreateLicense> for Subscribing {
+    async fn load(
+        ledger: &Ledger,
+        _: &CommandContext,
+        command: &CreateLicense,
+    ) -> Result<Self, LedgerError> {
         Ok(Subscribing {
-            account: ledger.load_account(self.account_id).await?,
-            license: ledger.load_license(self.license_id).await?,
+            account: ledger.load_account(command.account_id).await?,
+            license: ledger.load_license(command.license_id).await?,
         })
     }
 
-    fn permission<'f>(&self, facts: &'f Subscribing) -> Result<Permission<'f>, LedgerError> {
-        Ok(Permission::to(Action::ManageLicenses, &facts.account.state))
+    fn permission(&self, _: &CreateLicense) -> Result<Permission<'_>, LedgerError> {
+        Ok(Permission::to(Action::ManageLicenses, &self.account.state))
     }
+}
+
+impl Command for CreateLicense {
+    type Facts = Subscribing;
 
     fn decide(&self, facts: &Subscribing, _: &Authorized) -> Result<Decision, LedgerError> {
         // Asked after the permission: who may not manage licenses here

@@ -17,12 +17,13 @@ pub use seats::ChangeSeats;
 
 use std::collections::BTreeMap;
 
-use crate::app::command::{Change, Decision};
-use crate::app::context::ActivityType;
+use crate::app::command::{Change, Decision, Facts, Permission};
+use crate::app::context::{ActivityType, CommandContext};
 use crate::app::facts::InAccount;
 use crate::app::ledger::{Ledger, LedgerError, Loaded};
 use crate::domain::ids::{LicenseId, UserId};
 use crate::domain::license::{LicenseEvent, LicenseState};
+use crate::domain::permissions::Action;
 use crate::domain::user::{self, UserEvent, UserState};
 use crate::domain::DomainError;
 
@@ -31,11 +32,6 @@ pub const MAX_USERS_PER_ASSIGNMENT: usize = 1000;
 
 /// An existing license and its organization.
 pub type LicenseFacts = InAccount<LicenseState>;
-
-async fn load(ledger: &Ledger, license_id: LicenseId) -> Result<LicenseFacts, LedgerError> {
-    let license = ledger.load_license(license_id).await?;
-    InAccount::load(ledger, license_id.stream(), license, |l| l.account_id).await
-}
 
 fn decision(
     facts: &LicenseFacts,
@@ -58,13 +54,43 @@ pub struct SeatFacts {
     users: BTreeMap<UserId, Loaded<UserState>>,
 }
 
+/// A command on a license's seats: the license, the users whose seats it
+/// changes (their streams are read and appended with the license's), and
+/// the action asked in the license's organization.
+pub trait OnSeats {
+    /// The action asked of the matrix.
+    const ACTION: Action;
+
+    /// The license acted on.
+    fn license(&self) -> LicenseId;
+
+    /// The users whose seats change, given the license as it stands.
+    fn holders(&self, license: &LicenseState) -> Vec<UserId>;
+
+    /// A refusal that needs nothing read (too few or too many users).
+    fn refuse_early(&self) -> Result<(), LedgerError> {
+        Ok(())
+    }
+}
+
+impl<C: OnSeats + Sync> Facts<C> for SeatFacts {
+    async fn load(ledger: &Ledger, _: &CommandContext, command: &C) -> Result<Self, LedgerError> {
+        command.refuse_early()?;
+        Self::read(ledger, command.license(), |state| command.holders(state)).await
+    }
+
+    fn permission(&self, _: &C) -> Result<Permission<'_>, LedgerError> {
+        Ok(self.license.asking(C::ACTION))
+    }
+}
+
 impl SeatFacts {
-    async fn load(
+    async fn read(
         ledger: &Ledger,
         license_id: LicenseId,
         users: impl Fn(&LicenseState) -> Vec<UserId>,
     ) -> Result<Self, LedgerError> {
-        let license = load(ledger, license_id).await?;
+        let license = LicenseFacts::read(ledger, license_id).await?;
         let mut loaded = BTreeMap::new();
         for user_id in users(license.state()) {
             if let std::collections::btree_map::Entry::Vacant(slot) = loaded.entry(user_id) {

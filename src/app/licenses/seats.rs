@@ -1,8 +1,7 @@
 //! `ChangeSeats`: a license's seat count (never below the seats in use).
 
-use crate::app::command::{Command, Decision, Permission};
-use crate::app::context::CommandContext;
-use crate::app::ledger::{Authorized, Ledger, LedgerError};
+use crate::app::command::{Command, Decision, OnEntity};
+use crate::app::ledger::{Authorized, LedgerError};
 use crate::app::licenses::{self, LicenseFacts};
 use crate::domain::ids::LicenseId;
 use crate::domain::license;
@@ -14,17 +13,16 @@ pub struct ChangeSeats {
     pub seats: u32,
 }
 
+impl OnEntity<LicenseId> for ChangeSeats {
+    const ACTION: Action = Action::ManageLicenses;
+
+    fn entity(&self) -> LicenseId {
+        self.license_id
+    }
+}
+
 impl Command for ChangeSeats {
     type Facts = LicenseFacts;
-    type Output = ();
-
-    async fn load(&self, ledger: &Ledger, _: &CommandContext) -> Result<LicenseFacts, LedgerError> {
-        licenses::load(ledger, self.license_id).await
-    }
-
-    fn permission<'f>(&self, facts: &'f LicenseFacts) -> Result<Permission<'f>, LedgerError> {
-        Ok(facts.permission(Action::ManageLicenses))
-    }
 
     fn decide(&self, facts: &LicenseFacts, _: &Authorized) -> Result<Decision, LedgerError> {
         let state = facts.state();

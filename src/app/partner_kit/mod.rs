@@ -18,7 +18,7 @@ pub use publish::{NewKitItem, PublishKitItem};
 pub use update::UpdateKitItem;
 pub use withdraw::WithdrawKitItem;
 
-use crate::app::command::{Change, Decision, Permission};
+use crate::app::command::{Change, Decision, Facts, OnEntity, Permission};
 use crate::app::context::{ActivityType, Actor, CommandContext};
 use crate::app::ledger::{Ledger, LedgerError, Loaded};
 use crate::domain::account::AccountState;
@@ -35,10 +35,28 @@ pub struct KitFacts {
     item: Loaded<KitItemState>,
 }
 
+/// Every command on a published item: the system acts for the platform
+/// that published it, a user in their own platform.
+impl<C: OnEntity<KitItemId> + Sync> Facts<C> for KitFacts {
+    async fn load(
+        ledger: &Ledger,
+        context: &CommandContext,
+        command: &C,
+    ) -> Result<Self, LedgerError> {
+        let item_id = command.entity();
+        let published_in = kit_item_platform(ledger, item_id).await?;
+        Self::read(ledger, context, published_in, item_id).await
+    }
+
+    fn permission(&self, _: &C) -> Result<Permission<'_>, LedgerError> {
+        kit_permission(C::ACTION, &self.platform.state)
+    }
+}
+
 impl KitFacts {
     /// Reads the actor's platform (the system's: `platform_for_system`)
     /// and the item.
-    async fn load(
+    async fn read(
         ledger: &Ledger,
         context: &CommandContext,
         platform_for_system: Option<AccountId>,
@@ -49,17 +67,6 @@ impl KitFacts {
             platform: platform_of(ledger, context, platform_for_system).await?,
             item: ledger.load_kit_item(item_id).await?,
         })
-    }
-
-    /// An item already published: the system acts for the platform that
-    /// published it.
-    async fn load_published(
-        ledger: &Ledger,
-        context: &CommandContext,
-        item_id: KitItemId,
-    ) -> Result<Self, LedgerError> {
-        let published_in = kit_item_platform(ledger, item_id).await?;
-        Self::load(ledger, context, published_in, item_id).await
     }
 
     fn permission(&self) -> Result<Permission<'_>, LedgerError> {

@@ -1,6 +1,6 @@
 //! `PublishKitItem`: a new item in the platform's partner kit.
 
-use crate::app::command::{Command, Decision, Permission};
+use crate::app::command::{Command, Decision, Facts, Permission};
 use crate::app::context::CommandContext;
 use crate::app::ledger::{Authorized, Ledger, LedgerError};
 use crate::app::partner_kit::KitFacts;
@@ -26,21 +26,22 @@ pub struct PublishKitItem {
     pub item: NewKitItem,
 }
 
-impl Command for PublishKitItem {
-    type Facts = KitFacts;
-    type Output = ();
-
+impl Facts<PublishKitItem> for KitFacts {
     async fn load(
-        &self,
         ledger: &Ledger,
         context: &CommandContext,
-    ) -> Result<KitFacts, LedgerError> {
-        KitFacts::load(ledger, context, self.platform, self.item_id).await
+        command: &PublishKitItem,
+    ) -> Result<Self, LedgerError> {
+        KitFacts::read(ledger, context, command.platform, command.item_id).await
     }
 
-    fn permission<'f>(&self, facts: &'f KitFacts) -> Result<Permission<'f>, LedgerError> {
-        facts.permission()
+    fn permission(&self, _: &PublishKitItem) -> Result<Permission<'_>, LedgerError> {
+        self.permission()
     }
+}
+
+impl Command for PublishKitItem {
+    type Facts = KitFacts;
 
     fn decide(&self, facts: &KitFacts, _: &Authorized) -> Result<Decision, LedgerError> {
         let item = &self.item;

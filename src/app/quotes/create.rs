@@ -2,7 +2,7 @@
 
 use chrono::NaiveDate;
 
-use crate::app::command::{Change, Command, Decision, Permission};
+use crate::app::command::{Change, Command, Decision, Facts, Permission};
 use crate::app::context::{ActivityType, CommandContext};
 use crate::app::ledger::{Authorized, Ledger, LedgerError, Loaded};
 use crate::domain::account::AccountState;
@@ -28,20 +28,25 @@ pub struct Drafting {
     quote: Loaded<QuoteState>,
 }
 
-impl Command for CreateQuote {
-    type Facts = Drafting;
-    type Output = ();
-
-    async fn load(&self, ledger: &Ledger, _: &CommandContext) -> Result<Drafting, LedgerError> {
+impl Facts<CreateQuote> for Drafting {
+    async fn load(
+        ledger: &Ledger,
+        _: &CommandContext,
+        command: &CreateQuote,
+    ) -> Result<Self, LedgerError> {
         Ok(Drafting {
-            account: ledger.load_account(self.account_id).await?,
-            quote: ledger.load_quote(self.quote_id).await?,
+            account: ledger.load_account(command.account_id).await?,
+            quote: ledger.load_quote(command.quote_id).await?,
         })
     }
 
-    fn permission<'f>(&self, facts: &'f Drafting) -> Result<Permission<'f>, LedgerError> {
-        Ok(Permission::to(Action::ManageQuotes, &facts.account.state))
+    fn permission(&self, _: &CreateQuote) -> Result<Permission<'_>, LedgerError> {
+        Ok(Permission::to(Action::ManageQuotes, &self.account.state))
     }
+}
+
+impl Command for CreateQuote {
+    type Facts = Drafting;
 
     fn decide(&self, facts: &Drafting, _: &Authorized) -> Result<Decision, LedgerError> {
         // Asked after the permission: who may not quote here learns

@@ -3,9 +3,8 @@
 
 use chrono::NaiveDate;
 
-use crate::app::command::{Command, Decision, Permission};
-use crate::app::context::CommandContext;
-use crate::app::ledger::{Authorized, Ledger, LedgerError};
+use crate::app::command::{Command, Decision, OnEntity};
+use crate::app::ledger::{Authorized, LedgerError};
 use crate::app::quotes::{self, QuoteFacts};
 use crate::domain::ids::QuoteId;
 use crate::domain::permissions::Action;
@@ -18,17 +17,16 @@ pub struct AcceptQuote {
     pub today: NaiveDate,
 }
 
+impl OnEntity<QuoteId> for AcceptQuote {
+    const ACTION: Action = Action::DecideQuote;
+
+    fn entity(&self) -> QuoteId {
+        self.quote_id
+    }
+}
+
 impl Command for AcceptQuote {
     type Facts = QuoteFacts;
-    type Output = ();
-
-    async fn load(&self, ledger: &Ledger, _: &CommandContext) -> Result<QuoteFacts, LedgerError> {
-        quotes::load(ledger, self.quote_id).await
-    }
-
-    fn permission<'f>(&self, facts: &'f QuoteFacts) -> Result<Permission<'f>, LedgerError> {
-        Ok(facts.permission(Action::DecideQuote))
-    }
 
     fn decide(&self, facts: &QuoteFacts, _: &Authorized) -> Result<Decision, LedgerError> {
         let state = facts.state();
@@ -44,17 +42,16 @@ pub struct DeclineQuote {
     pub reason: Option<Note>,
 }
 
+impl OnEntity<QuoteId> for DeclineQuote {
+    const ACTION: Action = Action::DecideQuote;
+
+    fn entity(&self) -> QuoteId {
+        self.quote_id
+    }
+}
+
 impl Command for DeclineQuote {
     type Facts = QuoteFacts;
-    type Output = ();
-
-    async fn load(&self, ledger: &Ledger, _: &CommandContext) -> Result<QuoteFacts, LedgerError> {
-        quotes::load(ledger, self.quote_id).await
-    }
-
-    fn permission<'f>(&self, facts: &'f QuoteFacts) -> Result<Permission<'f>, LedgerError> {
-        Ok(facts.permission(Action::DecideQuote))
-    }
 
     fn decide(&self, facts: &QuoteFacts, _: &Authorized) -> Result<Decision, LedgerError> {
         let state = facts.state();

@@ -40,11 +40,6 @@ impl Ledger {
     }
 }
 
-async fn load(ledger: &Ledger, quote_id: QuoteId) -> Result<QuoteFacts, LedgerError> {
-    let quote = ledger.load_quote(quote_id).await?;
-    InAccount::load(ledger, quote_id.stream(), quote, |q| q.account_id).await
-}
-
 fn decision(
     facts: &QuoteFacts,
     quote_id: QuoteId,

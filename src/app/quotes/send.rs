@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 
-use crate::app::command::{Command, Decision, Permission};
+use crate::app::command::{Command, Decision, Facts, Permission};
 use crate::app::context::CommandContext;
 use crate::app::ledger::{Authorized, Ledger, LedgerError};
 use crate::app::notifications::{Notice, Recipient};
@@ -29,19 +29,24 @@ pub struct Sending {
     notices: Vec<Notice>,
 }
 
-impl Command for SendQuote {
-    type Facts = Sending;
-    type Output = ();
-
-    async fn load(&self, ledger: &Ledger, _: &CommandContext) -> Result<Sending, LedgerError> {
-        let quote = quotes::load(ledger, self.quote_id).await?;
+impl Facts<SendQuote> for Sending {
+    async fn load(
+        ledger: &Ledger,
+        _: &CommandContext,
+        command: &SendQuote,
+    ) -> Result<Self, LedgerError> {
+        let quote = QuoteFacts::read(ledger, command.quote_id).await?;
         let notices = notices(ledger, &quote.account.state, quote.state()).await?;
         Ok(Sending { quote, notices })
     }
 
-    fn permission<'f>(&self, facts: &'f Sending) -> Result<Permission<'f>, LedgerError> {
-        Ok(facts.quote.permission(Action::ManageQuotes))
+    fn permission(&self, _: &SendQuote) -> Result<Permission<'_>, LedgerError> {
+        Ok(self.quote.asking(Action::ManageQuotes))
     }
+}
+
+impl Command for SendQuote {
+    type Facts = Sending;
 
     fn decide(&self, facts: &Sending, _: &Authorized) -> Result<Decision, LedgerError> {
         let state = facts.quote.state();

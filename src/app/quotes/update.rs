@@ -2,9 +2,8 @@
 
 use chrono::NaiveDate;
 
-use crate::app::command::{Command, Decision, Permission};
-use crate::app::context::CommandContext;
-use crate::app::ledger::{Authorized, Ledger, LedgerError};
+use crate::app::command::{Command, Decision, OnEntity};
+use crate::app::ledger::{Authorized, LedgerError};
 use crate::app::quotes::{self, QuoteFacts};
 use crate::domain::ids::QuoteId;
 use crate::domain::permissions::Action;
@@ -17,17 +16,16 @@ pub struct UpdateQuote {
     pub today: NaiveDate,
 }
 
+impl OnEntity<QuoteId> for UpdateQuote {
+    const ACTION: Action = Action::ManageQuotes;
+
+    fn entity(&self) -> QuoteId {
+        self.quote_id
+    }
+}
+
 impl Command for UpdateQuote {
     type Facts = QuoteFacts;
-    type Output = ();
-
-    async fn load(&self, ledger: &Ledger, _: &CommandContext) -> Result<QuoteFacts, LedgerError> {
-        quotes::load(ledger, self.quote_id).await
-    }
-
-    fn permission<'f>(&self, facts: &'f QuoteFacts) -> Result<Permission<'f>, LedgerError> {
-        Ok(facts.permission(Action::ManageQuotes))
-    }
 
     fn decide(&self, facts: &QuoteFacts, _: &Authorized) -> Result<Decision, LedgerError> {
         let state = facts.state();

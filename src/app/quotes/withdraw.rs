@@ -1,8 +1,7 @@
 //! `WithdrawQuote`: the partner takes back a draft or sent quote.
 
-use crate::app::command::{Command, Decision, Permission};
-use crate::app::context::CommandContext;
-use crate::app::ledger::{Authorized, Ledger, LedgerError};
+use crate::app::command::{Command, Decision, OnEntity};
+use crate::app::ledger::{Authorized, LedgerError};
 use crate::app::quotes::{self, QuoteFacts};
 use crate::domain::ids::QuoteId;
 use crate::domain::permissions::Action;
@@ -13,17 +12,16 @@ pub struct WithdrawQuote {
     pub quote_id: QuoteId,
 }
 
+impl OnEntity<QuoteId> for WithdrawQuote {
+    const ACTION: Action = Action::ManageQuotes;
+
+    fn entity(&self) -> QuoteId {
+        self.quote_id
+    }
+}
+
 impl Command for WithdrawQuote {
     type Facts = QuoteFacts;
-    type Output = ();
-
-    async fn load(&self, ledger: &Ledger, _: &CommandContext) -> Result<QuoteFacts, LedgerError> {
-        quotes::load(ledger, self.quote_id).await
-    }
-
-    fn permission<'f>(&self, facts: &'f QuoteFacts) -> Result<Permission<'f>, LedgerError> {
-        Ok(facts.permission(Action::ManageQuotes))
-    }
 
     fn decide(&self, facts: &QuoteFacts, _: &Authorized) -> Result<Decision, LedgerError> {
         let state = facts.state();

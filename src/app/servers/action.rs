@@ -1,9 +1,9 @@
 //! `RecordServerAction`: something done on a server (control center
 //! opened, files uploaded, …), kept in its activity.
 
-use crate::app::command::{Command, Decision, Permission};
-use crate::app::context::{ActivityType, CommandContext};
-use crate::app::ledger::{Authorized, Ledger, LedgerError};
+use crate::app::command::{Command, Decision, OnEntity};
+use crate::app::context::ActivityType;
+use crate::app::ledger::{Authorized, LedgerError};
 use crate::app::servers::ServerFacts;
 use crate::domain::ids::ServerId;
 use crate::domain::permissions::Action;
@@ -16,17 +16,16 @@ pub struct RecordServerAction {
     pub action: String,
 }
 
+impl OnEntity<ServerId> for RecordServerAction {
+    const ACTION: Action = Action::ServerAction;
+
+    fn entity(&self) -> ServerId {
+        self.server_id
+    }
+}
+
 impl Command for RecordServerAction {
     type Facts = ServerFacts;
-    type Output = ();
-
-    async fn load(&self, ledger: &Ledger, _: &CommandContext) -> Result<ServerFacts, LedgerError> {
-        ServerFacts::load(ledger, self.server_id).await
-    }
-
-    fn permission<'f>(&self, facts: &'f ServerFacts) -> Result<Permission<'f>, LedgerError> {
-        Ok(facts.permission(Action::ServerAction))
-    }
 
     fn decide(&self, facts: &ServerFacts, _: &Authorized) -> Result<Decision, LedgerError> {
         let state = facts.state();

@@ -1,9 +1,9 @@
 //! `BackUpServer` and `RestoreServerBackup`: a server's machine data saved
 //! under an id the caller chose, and restored from one of them.
 
-use crate::app::command::{Command, Decision, Permission};
-use crate::app::context::{ActivityType, CommandContext};
-use crate::app::ledger::{Authorized, Ledger, LedgerError};
+use crate::app::command::{Command, Decision, OnEntity};
+use crate::app::context::ActivityType;
+use crate::app::ledger::{Authorized, LedgerError};
 use crate::app::servers::ServerFacts;
 use crate::domain::ids::ServerId;
 use crate::domain::permissions::Action;
@@ -16,17 +16,16 @@ pub struct BackUpServer {
     pub backup_id: String,
 }
 
+impl OnEntity<ServerId> for BackUpServer {
+    const ACTION: Action = Action::BackupServer;
+
+    fn entity(&self) -> ServerId {
+        self.server_id
+    }
+}
+
 impl Command for BackUpServer {
     type Facts = ServerFacts;
-    type Output = ();
-
-    async fn load(&self, ledger: &Ledger, _: &CommandContext) -> Result<ServerFacts, LedgerError> {
-        ServerFacts::load(ledger, self.server_id).await
-    }
-
-    fn permission<'f>(&self, facts: &'f ServerFacts) -> Result<Permission<'f>, LedgerError> {
-        Ok(facts.permission(Action::BackupServer))
-    }
 
     fn decide(&self, facts: &ServerFacts, _: &Authorized) -> Result<Decision, LedgerError> {
         let state = facts.state();
@@ -45,17 +44,16 @@ pub struct RestoreServerBackup {
     pub backup_id: String,
 }
 
+impl OnEntity<ServerId> for RestoreServerBackup {
+    const ACTION: Action = Action::BackupServer;
+
+    fn entity(&self) -> ServerId {
+        self.server_id
+    }
+}
+
 impl Command for RestoreServerBackup {
     type Facts = ServerFacts;
-    type Output = ();
-
-    async fn load(&self, ledger: &Ledger, _: &CommandContext) -> Result<ServerFacts, LedgerError> {
-        ServerFacts::load(ledger, self.server_id).await
-    }
-
-    fn permission<'f>(&self, facts: &'f ServerFacts) -> Result<Permission<'f>, LedgerError> {
-        Ok(facts.permission(Action::BackupServer))
-    }
 
     fn decide(&self, facts: &ServerFacts, _: &Authorized) -> Result<Decision, LedgerError> {
         let state = facts.state();

@@ -2,7 +2,7 @@
 //! licenses, or under none. Financial, so authorized like license
 //! management.
 
-use crate::app::command::{Change, Command, Decision, Permission};
+use crate::app::command::{Change, Command, Decision, Facts, Permission};
 use crate::app::context::{ActivityType, CommandContext};
 use crate::app::ledger::{Authorized, Ledger, LedgerError, Loaded};
 use crate::app::servers::ServerFacts;
@@ -28,26 +28,33 @@ pub struct LicenseFacts {
     old: Option<(LicenseId, Loaded<LicenseState>)>,
 }
 
-impl Command for ChangeServerLicense {
-    type Facts = LicenseFacts;
-    type Output = ();
-
-    async fn load(&self, ledger: &Ledger, _: &CommandContext) -> Result<LicenseFacts, LedgerError> {
-        let server = ServerFacts::load(ledger, self.server_id).await?;
-        let new = match self.license_id {
+impl Facts<ChangeServerLicense> for LicenseFacts {
+    async fn load(
+        ledger: &Ledger,
+        _: &CommandContext,
+        command: &ChangeServerLicense,
+    ) -> Result<Self, LedgerError> {
+        let server = ServerFacts::read(ledger, command.server_id).await?;
+        let new = match command.license_id {
             Some(id) => Some((id, ledger.load_license(id).await?)),
             None => None,
         };
         let old = match server.state().license {
-            Some(id) if Some(id) != self.license_id => Some((id, ledger.load_license(id).await?)),
+            Some(id) if Some(id) != command.license_id => {
+                Some((id, ledger.load_license(id).await?))
+            }
             _ => None,
         };
         Ok(LicenseFacts { server, new, old })
     }
 
-    fn permission<'f>(&self, facts: &'f LicenseFacts) -> Result<Permission<'f>, LedgerError> {
-        Ok(facts.server.permission(Action::ManageLicenses))
+    fn permission(&self, _: &ChangeServerLicense) -> Result<Permission<'_>, LedgerError> {
+        Ok(self.server.asking(Action::ManageLicenses))
     }
+}
+
+impl Command for ChangeServerLicense {
+    type Facts = LicenseFacts;
 
     fn decide(&self, facts: &LicenseFacts, _: &Authorized) -> Result<Decision, LedgerError> {
         let state = facts.server.state();

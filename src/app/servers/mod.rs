@@ -23,8 +23,8 @@ pub use partner_access::SetPartnerAccess;
 pub use register::RegisterServer;
 pub use update::UpdateServer;
 
-use crate::app::command::{Decision, PartnerAccess, Permission};
-use crate::app::context::ActivityType;
+use crate::app::command::{Decision, Facts, OnEntity, PartnerAccess, Permission};
+use crate::app::context::{ActivityType, CommandContext};
 use crate::app::facts::InAccount;
 use crate::app::ledger::{Ledger, LedgerError};
 use crate::domain::ids::ServerId;
@@ -40,9 +40,21 @@ pub struct ServerFacts {
     access: PartnerAccess,
 }
 
+/// Every command on an existing server: the server is read with its
+/// account and grant, and the command's action is asked under that grant.
+impl<C: OnEntity<ServerId> + Sync> Facts<C> for ServerFacts {
+    async fn load(ledger: &Ledger, _: &CommandContext, command: &C) -> Result<Self, LedgerError> {
+        Self::read(ledger, command.entity()).await
+    }
+
+    fn permission(&self, _: &C) -> Result<Permission<'_>, LedgerError> {
+        Ok(self.asking(C::ACTION))
+    }
+}
+
 impl ServerFacts {
     /// Reads the server and its account; an unknown server is not found.
-    async fn load(ledger: &Ledger, server_id: ServerId) -> Result<Self, LedgerError> {
+    async fn read(ledger: &Ledger, server_id: ServerId) -> Result<Self, LedgerError> {
         let (server, decided_by) = ledger.load_server_noting_access(server_id).await?;
         let access = PartnerAccess {
             granted: server.state.partner_access,
@@ -58,8 +70,8 @@ impl ServerFacts {
     }
 
     /// `action` in the server's account, under the customer's grant.
-    fn permission(&self, action: Action) -> Permission<'_> {
-        self.server.permission(action).on_server(self.access)
+    fn asking(&self, action: Action) -> Permission<'_> {
+        self.server.asking(action).on_server(self.access)
     }
 
     /// `events` on the server's stream, explained as `activity`.

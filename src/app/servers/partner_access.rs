@@ -1,9 +1,9 @@
 //! `SetPartnerAccess`: the customer grants or revokes its partner's access
 //! to a server.
 
-use crate::app::command::{Command, Decision, Permission};
-use crate::app::context::{ActivityType, CommandContext};
-use crate::app::ledger::{Authorized, Ledger, LedgerError};
+use crate::app::command::{Command, Decision, OnEntity};
+use crate::app::context::ActivityType;
+use crate::app::ledger::{Authorized, LedgerError};
 use crate::app::servers::ServerFacts;
 use crate::domain::ids::ServerId;
 use crate::domain::permissions::Action;
@@ -15,17 +15,16 @@ pub struct SetPartnerAccess {
     pub granted: bool,
 }
 
+impl OnEntity<ServerId> for SetPartnerAccess {
+    const ACTION: Action = Action::GrantPartnerAccess;
+
+    fn entity(&self) -> ServerId {
+        self.server_id
+    }
+}
+
 impl Command for SetPartnerAccess {
     type Facts = ServerFacts;
-    type Output = ();
-
-    async fn load(&self, ledger: &Ledger, _: &CommandContext) -> Result<ServerFacts, LedgerError> {
-        ServerFacts::load(ledger, self.server_id).await
-    }
-
-    fn permission<'f>(&self, facts: &'f ServerFacts) -> Result<Permission<'f>, LedgerError> {
-        Ok(facts.permission(Action::GrantPartnerAccess))
-    }
 
     fn decide(&self, facts: &ServerFacts, _: &Authorized) -> Result<Decision, LedgerError> {
         let state = facts.state();

@@ -4,7 +4,7 @@
 //! sets up for the customer starts with access granted (the customer can
 //! revoke it).
 
-use crate::app::command::{Change, Command, Decision, Permission};
+use crate::app::command::{Change, Command, Decision, Facts, Permission};
 use crate::app::context::{ActivityType, CommandContext};
 use crate::app::ledger::{Authorized, Ledger, LedgerError, Loaded};
 use crate::domain::account::AccountState;
@@ -29,21 +29,26 @@ pub struct Registration {
     server: Loaded<ServerState>,
 }
 
-impl Command for RegisterServer {
-    type Facts = Registration;
-    type Output = ();
-
-    async fn load(&self, ledger: &Ledger, _: &CommandContext) -> Result<Registration, LedgerError> {
+impl Facts<RegisterServer> for Registration {
+    async fn load(
+        ledger: &Ledger,
+        _: &CommandContext,
+        command: &RegisterServer,
+    ) -> Result<Self, LedgerError> {
         Ok(Registration {
-            account: ledger.load_account(self.account_id).await?,
-            server: ledger.load_server(self.server_id).await?,
+            account: ledger.load_account(command.account_id).await?,
+            server: ledger.load_server(command.server_id).await?,
         })
     }
 
-    fn permission<'f>(&self, facts: &'f Registration) -> Result<Permission<'f>, LedgerError> {
-        facts.account.state.live_kind()?;
-        Ok(Permission::to(Action::RegisterServer, &facts.account.state))
+    fn permission(&self, _: &RegisterServer) -> Result<Permission<'_>, LedgerError> {
+        self.account.state.live_kind()?;
+        Ok(Permission::to(Action::RegisterServer, &self.account.state))
     }
+}
+
+impl Command for RegisterServer {
+    type Facts = Registration;
 
     fn decide(&self, facts: &Registration, actor: &Authorized) -> Result<Decision, LedgerError> {
         let events = server::decide_register(

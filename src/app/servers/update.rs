@@ -1,8 +1,8 @@
 //! `UpdateServer`: name, location and notification settings.
 
-use crate::app::command::{Command, Decision, Permission};
-use crate::app::context::{ActivityType, CommandContext};
-use crate::app::ledger::{Authorized, Ledger, LedgerError};
+use crate::app::command::{Command, Decision, OnEntity};
+use crate::app::context::ActivityType;
+use crate::app::ledger::{Authorized, LedgerError};
 use crate::app::servers::ServerFacts;
 use crate::domain::ids::ServerId;
 use crate::domain::permissions::Action;
@@ -17,17 +17,16 @@ pub struct UpdateServer {
     pub notifications: Option<bool>,
 }
 
+impl OnEntity<ServerId> for UpdateServer {
+    const ACTION: Action = Action::UpdateServer;
+
+    fn entity(&self) -> ServerId {
+        self.server_id
+    }
+}
+
 impl Command for UpdateServer {
     type Facts = ServerFacts;
-    type Output = ();
-
-    async fn load(&self, ledger: &Ledger, _: &CommandContext) -> Result<ServerFacts, LedgerError> {
-        ServerFacts::load(ledger, self.server_id).await
-    }
-
-    fn permission<'f>(&self, facts: &'f ServerFacts) -> Result<Permission<'f>, LedgerError> {
-        Ok(facts.permission(Action::UpdateServer))
-    }
 
     fn decide(&self, facts: &ServerFacts, _: &Authorized) -> Result<Decision, LedgerError> {
         let state = facts.state();

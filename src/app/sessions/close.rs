@@ -1,6 +1,6 @@
 //! `CloseSession`: a user signs out of the session their request carries.
 
-use crate::app::command::{Change, Command, Decision, Permission};
+use crate::app::command::{Change, Command, Decision, Facts, Permission};
 use crate::app::context::{ActivityType, CommandContext};
 use crate::app::ledger::{display_email, Authorized, Ledger, LedgerError};
 use crate::app::sessions::open::SessionFacts;
@@ -13,18 +13,23 @@ pub(super) struct CloseSession {
     pub(super) principal: Principal,
 }
 
-impl Command for CloseSession {
-    type Facts = SessionFacts;
-    type Output = ();
-
-    async fn load(&self, ledger: &Ledger, _: &CommandContext) -> Result<SessionFacts, LedgerError> {
-        let p = self.principal;
+impl Facts<CloseSession> for SessionFacts {
+    async fn load(
+        ledger: &Ledger,
+        _: &CommandContext,
+        command: &CloseSession,
+    ) -> Result<Self, LedgerError> {
+        let p = command.principal;
         SessionFacts::load(ledger, p.session_id, p.user_id, p.account_id).await
     }
 
-    fn permission<'f>(&self, facts: &'f SessionFacts) -> Result<Permission<'f>, LedgerError> {
-        Ok(Permission::own_session(&facts.account, &facts.user))
+    fn permission(&self, _: &CloseSession) -> Result<Permission<'_>, LedgerError> {
+        Ok(Permission::own_session(&self.account, &self.user))
     }
+}
+
+impl Command for CloseSession {
+    type Facts = SessionFacts;
 
     fn decide(&self, facts: &SessionFacts, _: &Authorized) -> Result<Decision, LedgerError> {
         let events = session::decide_close(&facts.session.state)?;

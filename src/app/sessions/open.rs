@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::app::command::{Change, Command, Decision, Permission};
+use crate::app::command::{Change, Command, Decision, Facts, Permission};
 use crate::app::context::{ActivityType, CommandContext};
 use crate::app::ledger::{display_email, Authorized, Ledger, LedgerError, Loaded};
 use crate::domain::account::AccountState;
@@ -43,17 +43,28 @@ impl SessionFacts {
     }
 }
 
+impl Facts<OpenSession> for SessionFacts {
+    async fn load(
+        ledger: &Ledger,
+        _: &CommandContext,
+        command: &OpenSession,
+    ) -> Result<Self, LedgerError> {
+        SessionFacts::load(
+            ledger,
+            command.session_id,
+            command.user_id,
+            command.account_id,
+        )
+        .await
+    }
+
+    fn permission(&self, _: &OpenSession) -> Result<Permission<'_>, LedgerError> {
+        Ok(Permission::own_session(&self.account, &self.user))
+    }
+}
+
 impl Command for OpenSession {
     type Facts = SessionFacts;
-    type Output = ();
-
-    async fn load(&self, ledger: &Ledger, _: &CommandContext) -> Result<SessionFacts, LedgerError> {
-        SessionFacts::load(ledger, self.session_id, self.user_id, self.account_id).await
-    }
-
-    fn permission<'f>(&self, facts: &'f SessionFacts) -> Result<Permission<'f>, LedgerError> {
-        Ok(Permission::own_session(&facts.account, &facts.user))
-    }
 
     fn decide(&self, facts: &SessionFacts, _: &Authorized) -> Result<Decision, LedgerError> {
         let events = session::decide_open(

@@ -12,17 +12,12 @@ pub use update::UpdateTicket;
 use crate::app::command::Decision;
 use crate::app::context::ActivityType;
 use crate::app::facts::InAccount;
-use crate::app::ledger::{Ledger, LedgerError};
+use crate::app::ledger::LedgerError;
 use crate::domain::ids::TicketId;
 use crate::domain::ticket::{TicketEvent, TicketState};
 
 /// An existing ticket and its account.
 pub type TicketFacts = InAccount<TicketState>;
-
-async fn load(ledger: &Ledger, ticket_id: TicketId) -> Result<TicketFacts, LedgerError> {
-    let ticket = ledger.load_ticket(ticket_id).await?;
-    InAccount::load(ledger, ticket_id.stream(), ticket, |t| t.account_id).await
-}
 
 fn decision(
     facts: &TicketFacts,

@@ -1,6 +1,6 @@
 //! `OpenTicket`: a support ticket in an account.
 
-use crate::app::command::{Change, Command, Decision, Permission};
+use crate::app::command::{Change, Command, Decision, Facts, Permission};
 use crate::app::context::{ActivityType, CommandContext};
 use crate::app::ledger::{Authorized, Ledger, LedgerError, Loaded};
 use crate::domain::account::AccountState;
@@ -23,21 +23,26 @@ pub struct Opening {
     ticket: Loaded<TicketState>,
 }
 
-impl Command for OpenTicket {
-    type Facts = Opening;
-    type Output = ();
-
-    async fn load(&self, ledger: &Ledger, _: &CommandContext) -> Result<Opening, LedgerError> {
+impl Facts<OpenTicket> for Opening {
+    async fn load(
+        ledger: &Ledger,
+        _: &CommandContext,
+        command: &OpenTicket,
+    ) -> Result<Self, LedgerError> {
         Ok(Opening {
-            account: ledger.load_account(self.account_id).await?,
-            ticket: ledger.load_ticket(self.ticket_id).await?,
+            account: ledger.load_account(command.account_id).await?,
+            ticket: ledger.load_ticket(command.ticket_id).await?,
         })
     }
 
-    fn permission<'f>(&self, facts: &'f Opening) -> Result<Permission<'f>, LedgerError> {
-        facts.account.state.live_kind()?;
-        Ok(Permission::to(Action::ManageTickets, &facts.account.state))
+    fn permission(&self, _: &OpenTicket) -> Result<Permission<'_>, LedgerError> {
+        self.account.state.live_kind()?;
+        Ok(Permission::to(Action::ManageTickets, &self.account.state))
     }
+}
+
+impl Command for OpenTicket {
+    type Facts = Opening;
 
     fn decide(&self, facts: &Opening, _: &Authorized) -> Result<Decision, LedgerError> {
         let events = ticket::decide_open(

@@ -1,8 +1,7 @@
 //! `UpdateTicket`: a comment, a new subject, or both.
 
-use crate::app::command::{Command, Decision, Permission};
-use crate::app::context::CommandContext;
-use crate::app::ledger::{Authorized, Ledger, LedgerError};
+use crate::app::command::{Command, Decision, OnEntity};
+use crate::app::ledger::{Authorized, LedgerError};
 use crate::app::tickets::{self, TicketFacts};
 use crate::domain::ids::TicketId;
 use crate::domain::permissions::Action;
@@ -15,17 +14,16 @@ pub struct UpdateTicket {
     pub comment: Option<String>,
 }
 
+impl OnEntity<TicketId> for UpdateTicket {
+    const ACTION: Action = Action::ManageTickets;
+
+    fn entity(&self) -> TicketId {
+        self.ticket_id
+    }
+}
+
 impl Command for UpdateTicket {
     type Facts = TicketFacts;
-    type Output = ();
-
-    async fn load(&self, ledger: &Ledger, _: &CommandContext) -> Result<TicketFacts, LedgerError> {
-        tickets::load(ledger, self.ticket_id).await
-    }
-
-    fn permission<'f>(&self, facts: &'f TicketFacts) -> Result<Permission<'f>, LedgerError> {
-        Ok(facts.permission(Action::ManageTickets))
-    }
 
     fn decide(&self, facts: &TicketFacts, _: &Authorized) -> Result<Decision, LedgerError> {
         let state = facts.state();

@@ -3,7 +3,7 @@
 //! staff member's partner.
 
 use super::{Reads, UserFacts};
-use crate::app::command::{Command, Decision, Permission};
+use crate::app::command::{Command, Decision, Facts, Permission};
 use crate::app::context::{ActivityType, CommandContext};
 use crate::app::ledger::{Authorized, Ledger, LedgerError};
 use crate::domain::account::AccountState;
@@ -25,26 +25,27 @@ pub struct AssignmentFacts {
     customers: Vec<AccountState>,
 }
 
-impl Command for AssignCustomers {
-    type Facts = AssignmentFacts;
-    type Output = ();
-
+impl Facts<AssignCustomers> for AssignmentFacts {
     async fn load(
-        &self,
         ledger: &Ledger,
         context: &CommandContext,
-    ) -> Result<AssignmentFacts, LedgerError> {
-        let user = UserFacts::load(ledger, context, self.user_id, Reads::default()).await?;
-        let mut customers = Vec::with_capacity(self.customers.len());
-        for customer in &self.customers {
+        command: &AssignCustomers,
+    ) -> Result<Self, LedgerError> {
+        let user = UserFacts::read(ledger, context, command.user_id, Reads::default()).await?;
+        let mut customers = Vec::with_capacity(command.customers.len());
+        for customer in &command.customers {
             customers.push(ledger.load_account(*customer).await?.state);
         }
         Ok(AssignmentFacts { user, customers })
     }
 
-    fn permission<'f>(&self, facts: &'f AssignmentFacts) -> Result<Permission<'f>, LedgerError> {
-        Ok(facts.user.permission(Action::AssignCustomers))
+    fn permission(&self, _: &AssignCustomers) -> Result<Permission<'_>, LedgerError> {
+        Ok(self.user.asking(Action::AssignCustomers))
     }
+}
+
+impl Command for AssignCustomers {
+    type Facts = AssignmentFacts;
 
     fn decide(&self, facts: &AssignmentFacts, actor: &Authorized) -> Result<Decision, LedgerError> {
         let user = &facts.user;

@@ -2,7 +2,7 @@
 //! admin, or if someone other than the owner would demote the owner.
 
 use super::{UserCommand, UserFacts};
-use crate::app::command::Decision;
+use crate::app::command::{Command, Decision};
 use crate::app::context::ActivityType;
 use crate::app::ledger::{Authorized, LedgerError};
 use crate::domain::ids::UserId;
@@ -18,8 +18,6 @@ pub struct ChangeRole {
 }
 
 impl UserCommand for ChangeRole {
-    type Output = ();
-
     fn user(&self) -> UserId {
         self.user_id
     }
@@ -27,6 +25,10 @@ impl UserCommand for ChangeRole {
     fn action(&self, _: &UserFacts) -> Action {
         Action::ChangeUserRole
     }
+}
+
+impl Command for ChangeRole {
+    type Facts = UserFacts;
 
     fn decide(&self, facts: &UserFacts, actor: &Authorized) -> Result<Decision, LedgerError> {
         let target = facts.state();

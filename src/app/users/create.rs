@@ -3,7 +3,7 @@
 //! if one is given — must be free among live users: both are claimed in
 //! the same append as the user.
 
-use crate::app::command::{Command, Decision, Permission};
+use crate::app::command::{Command, Decision, Facts, Permission};
 use crate::app::context::{ActivityType, CommandContext};
 use crate::app::ledger::{Authorized, Ledger, LedgerError, Loaded};
 use crate::domain::account::AccountState;
@@ -31,15 +31,16 @@ pub struct NewUserFacts {
     username: Option<Loaded<UsernameClaim>>,
 }
 
-impl Command for CreateUser {
-    type Facts = NewUserFacts;
-    type Output = ();
-
-    async fn load(&self, ledger: &Ledger, _: &CommandContext) -> Result<NewUserFacts, LedgerError> {
-        let account = ledger.load_account(self.account_id).await?;
-        let existing = ledger.load_user(self.user.user_id).await?;
-        let email = ledger.load_claim(&self.user.email).await?;
-        let username = match &self.username {
+impl Facts<CreateUser> for NewUserFacts {
+    async fn load(
+        ledger: &Ledger,
+        _: &CommandContext,
+        command: &CreateUser,
+    ) -> Result<Self, LedgerError> {
+        let account = ledger.load_account(command.account_id).await?;
+        let existing = ledger.load_user(command.user.user_id).await?;
+        let email = ledger.load_claim(&command.user.email).await?;
+        let username = match &command.username {
             Some(username) => Some(ledger.load_username_claim(username).await?),
             None => None,
         };
@@ -51,9 +52,13 @@ impl Command for CreateUser {
         })
     }
 
-    fn permission<'f>(&self, facts: &'f NewUserFacts) -> Result<Permission<'f>, LedgerError> {
-        Ok(Permission::to(Action::CreateUser, &facts.account.state))
+    fn permission(&self, _: &CreateUser) -> Result<Permission<'_>, LedgerError> {
+        Ok(Permission::to(Action::CreateUser, &self.account.state))
     }
+}
+
+impl Command for CreateUser {
+    type Facts = NewUserFacts;
 
     fn decide(&self, facts: &NewUserFacts, _: &Authorized) -> Result<Decision, LedgerError> {
         let new = &self.user;

@@ -4,7 +4,7 @@
 //! access was revoked. Restorable within the retention period.
 
 use super::{LicensesOf, Reads, UserCommand, UserFacts};
-use crate::app::command::Decision;
+use crate::app::command::{Command, Decision};
 use crate::app::context::ActivityType;
 use crate::app::ledger::{Authorized, LedgerError};
 use crate::app::notifications::{Notice, Recipient};
@@ -20,8 +20,6 @@ pub struct DeleteUser {
 }
 
 impl UserCommand for DeleteUser {
-    type Output = ();
-
     fn user(&self) -> UserId {
         self.user_id
     }
@@ -36,6 +34,10 @@ impl UserCommand for DeleteUser {
     fn action(&self, _: &UserFacts) -> Action {
         Action::DeleteUser
     }
+}
+
+impl Command for DeleteUser {
+    type Facts = UserFacts;
 
     fn decide(&self, facts: &UserFacts, actor: &Authorized) -> Result<Decision, LedgerError> {
         let target = facts.state();

@@ -3,7 +3,7 @@
 //! request, so the next request of any of them is refused.
 
 use super::{UserCommand, UserFacts};
-use crate::app::command::Decision;
+use crate::app::command::{Command, Decision};
 use crate::app::context::ActivityType;
 use crate::app::ledger::{Authorized, LedgerError};
 use crate::domain::ids::UserId;
@@ -17,8 +17,6 @@ pub struct ForceLogout {
 }
 
 impl UserCommand for ForceLogout {
-    type Output = ();
-
     fn user(&self) -> UserId {
         self.user_id
     }
@@ -26,6 +24,10 @@ impl UserCommand for ForceLogout {
     fn action(&self, facts: &UserFacts) -> Action {
         facts.unless_own(Action::ForceLogout)
     }
+}
+
+impl Command for ForceLogout {
+    type Facts = UserFacts;
 
     fn decide(&self, facts: &UserFacts, actor: &Authorized) -> Result<Decision, LedgerError> {
         let decided = user::decide_revoke_sessions(facts.state(), facts.account(), actor.user)?;

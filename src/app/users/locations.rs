@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{UserCommand, UserFacts};
-use crate::app::command::Decision;
+use crate::app::command::{Command, Decision};
 use crate::app::context::ActivityType;
 use crate::app::ledger::{Authorized, LedgerError};
 use crate::app::notifications::{Notice, Recipient};
@@ -47,8 +47,6 @@ pub struct PassChallenge {
 }
 
 impl UserCommand for SetLocationTrust {
-    type Output = ();
-
     fn user(&self) -> UserId {
         self.user_id
     }
@@ -56,6 +54,10 @@ impl UserCommand for SetLocationTrust {
     fn action(&self, facts: &UserFacts) -> Action {
         facts.unless_own(Action::UpdateUserProfile)
     }
+}
+
+impl Command for SetLocationTrust {
+    type Facts = UserFacts;
 
     fn decide(&self, facts: &UserFacts, actor: &Authorized) -> Result<Decision, LedgerError> {
         let (target, account, ip) = (facts.state(), facts.account(), &self.ip);
@@ -75,8 +77,6 @@ impl UserCommand for SetLocationTrust {
 }
 
 impl UserCommand for ChallengeLocation {
-    type Output = ();
-
     fn user(&self) -> UserId {
         self.user_id
     }
@@ -84,6 +84,10 @@ impl UserCommand for ChallengeLocation {
     fn action(&self, _: &UserFacts) -> Action {
         Action::UpdateOwnProfile
     }
+}
+
+impl Command for ChallengeLocation {
+    type Facts = UserFacts;
 
     fn decide(&self, facts: &UserFacts, _: &Authorized) -> Result<Decision, LedgerError> {
         let target = facts.state();
@@ -113,8 +117,6 @@ impl UserCommand for ChallengeLocation {
 }
 
 impl UserCommand for PassChallenge {
-    type Output = ();
-
     fn user(&self) -> UserId {
         self.user_id
     }
@@ -122,6 +124,10 @@ impl UserCommand for PassChallenge {
     fn action(&self, _: &UserFacts) -> Action {
         Action::UpdateOwnProfile
     }
+}
+
+impl Command for PassChallenge {
+    type Facts = UserFacts;
 
     fn decide(&self, facts: &UserFacts, _: &Authorized) -> Result<Decision, LedgerError> {
         let decided =

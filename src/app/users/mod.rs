@@ -42,9 +42,9 @@ use std::collections::BTreeMap;
 use chrono::Duration;
 use serde::Serialize;
 
-use crate::app::command::{Change, Command, Decision, Permission};
+use crate::app::command::{Change, Decision, Facts, Permission};
 use crate::app::context::{ActivityType, CommandContext};
-use crate::app::ledger::{by_claim_stream, display_email, Authorized, Ledger, LedgerError, Loaded};
+use crate::app::ledger::{by_claim_stream, display_email, Ledger, LedgerError, Loaded};
 use crate::domain::account::AccountState;
 use crate::domain::email::Email;
 use crate::domain::ids::{AccountId, LicenseId, UserId};
@@ -54,14 +54,12 @@ use crate::domain::username::Username;
 use crate::domain::DomainError;
 use crate::event::StreamId;
 
-/// A command on an existing user, as this area writes it: the user, the
-/// streams read beside it, the action asked and the decision. Every one is
-/// a [`Command`] through the one impl below, so loading [`UserFacts`] and
-/// asking the matrix in the user's account are written once.
+/// A command on an existing user, as this area names it: the user, the
+/// streams read beside it and the action asked. [`UserFacts`] answers for
+/// every one of them (the one impl below), so loading the user's streams
+/// and asking the matrix in the user's account are written once; each
+/// command's [`Command`] impl only decides.
 pub trait UserCommand: Send + Sync {
-    /// What the caller gets back besides the positions appended.
-    type Output: Send;
-
     /// The user acted on.
     fn user(&self) -> UserId;
 
@@ -72,37 +70,19 @@ pub trait UserCommand: Send + Sync {
 
     /// The action asked of the matrix in the user's account.
     fn action(&self, facts: &UserFacts) -> Action;
-
-    /// The decision (pure): the facts and who acts.
-    fn decide(
-        &self,
-        facts: &UserFacts,
-        actor: &Authorized,
-    ) -> Result<Decision<Self::Output>, LedgerError>;
 }
 
-impl<C: UserCommand> Command for C {
-    type Facts = UserFacts;
-    type Output = C::Output;
-
+impl<C: UserCommand> Facts<C> for UserFacts {
     async fn load(
-        &self,
         ledger: &Ledger,
         context: &CommandContext,
-    ) -> Result<UserFacts, LedgerError> {
-        UserFacts::load(ledger, context, self.user(), self.reads()).await
+        command: &C,
+    ) -> Result<Self, LedgerError> {
+        Self::read(ledger, context, command.user(), command.reads()).await
     }
 
-    fn permission<'f>(&self, facts: &'f UserFacts) -> Result<Permission<'f>, LedgerError> {
-        Ok(facts.permission(self.action(facts)))
-    }
-
-    fn decide(
-        &self,
-        facts: &UserFacts,
-        actor: &Authorized,
-    ) -> Result<Decision<C::Output>, LedgerError> {
-        UserCommand::decide(self, facts, actor)
+    fn permission(&self, command: &C) -> Result<Permission<'_>, LedgerError> {
+        Ok(self.asking(command.action(self)))
     }
 }
 
@@ -164,7 +144,7 @@ pub struct UserFacts {
 }
 
 impl UserFacts {
-    async fn load(
+    async fn read(
         ledger: &Ledger,
         context: &CommandContext,
         user_id: UserId,
@@ -246,7 +226,7 @@ impl UserFacts {
     }
 
     /// `action` in the user's account.
-    fn permission(&self, action: Action) -> Permission<'_> {
+    fn asking(&self, action: Action) -> Permission<'_> {
         Permission::to(action, &self.account.state)
     }
 

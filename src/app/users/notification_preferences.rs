@@ -3,7 +3,7 @@
 //! are sent by `app::notifications`.
 
 use super::{UserCommand, UserFacts};
-use crate::app::command::Decision;
+use crate::app::command::{Command, Decision};
 use crate::app::context::ActivityType;
 use crate::app::ledger::{Authorized, LedgerError};
 use crate::domain::ids::UserId;
@@ -19,8 +19,6 @@ pub struct SetNotificationPreferences {
 }
 
 impl UserCommand for SetNotificationPreferences {
-    type Output = ();
-
     fn user(&self) -> UserId {
         self.user_id
     }
@@ -28,6 +26,10 @@ impl UserCommand for SetNotificationPreferences {
     fn action(&self, facts: &UserFacts) -> Action {
         facts.unless_own(Action::UpdateUserProfile)
     }
+}
+
+impl Command for SetNotificationPreferences {
+    type Facts = UserFacts;
 
     fn decide(&self, facts: &UserFacts, _: &Authorized) -> Result<Decision, LedgerError> {
         let decided =

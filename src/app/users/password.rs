@@ -5,7 +5,7 @@
 //! the log never misses a change.
 
 use super::{UserCommand, UserFacts};
-use crate::app::command::Decision;
+use crate::app::command::{Command, Decision};
 use crate::app::context::ActivityType;
 use crate::app::ledger::{Authorized, LedgerError};
 use crate::app::notifications::{Notice, Recipient};
@@ -25,8 +25,6 @@ pub struct RecordPassword {
 }
 
 impl UserCommand for RecordPassword {
-    type Output = ();
-
     fn user(&self) -> UserId {
         self.user_id
     }
@@ -34,6 +32,10 @@ impl UserCommand for RecordPassword {
     fn action(&self, _: &UserFacts) -> Action {
         self.action
     }
+}
+
+impl Command for RecordPassword {
+    type Facts = UserFacts;
 
     fn decide(&self, facts: &UserFacts, actor: &Authorized) -> Result<Decision, LedgerError> {
         let target = facts.state();

@@ -4,7 +4,7 @@
 //! stays in the log.
 
 use super::{UserCommand, UserFacts};
-use crate::app::command::Decision;
+use crate::app::command::{Command, Decision};
 use crate::app::context::ActivityType;
 use crate::app::ledger::{Authorized, LedgerError};
 use crate::domain::ids::UserId;
@@ -21,8 +21,6 @@ pub struct PurgeUser {
 }
 
 impl UserCommand for PurgeUser {
-    type Output = ();
-
     fn user(&self) -> UserId {
         self.user_id
     }
@@ -30,6 +28,10 @@ impl UserCommand for PurgeUser {
     fn action(&self, _: &UserFacts) -> Action {
         Action::DeleteUser
     }
+}
+
+impl Command for PurgeUser {
+    type Facts = UserFacts;
 
     fn decide(&self, facts: &UserFacts, _: &Authorized) -> Result<Decision, LedgerError> {
         let decided = user::decide_purge(facts.state(), self.now, facts.retention)?;

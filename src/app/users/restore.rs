@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{ClaimOf, LicensesOf, Reads, UserCommand, UserFacts, UsernameOf};
-use crate::app::command::Decision;
+use crate::app::command::{Command, Decision};
 use crate::app::context::ActivityType;
 use crate::app::ledger::{Authorized, LedgerError};
 use crate::domain::ids::{LicenseId, UserId};
@@ -31,8 +31,6 @@ pub struct NotRestored {
 }
 
 impl UserCommand for RestoreUser {
-    type Output = NotRestored;
-
     fn user(&self) -> UserId {
         self.user_id
     }
@@ -48,6 +46,10 @@ impl UserCommand for RestoreUser {
     fn action(&self, _: &UserFacts) -> Action {
         Action::RestoreUser
     }
+}
+
+impl Command<NotRestored> for RestoreUser {
+    type Facts = UserFacts;
 
     fn decide(
         &self,

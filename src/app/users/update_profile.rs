@@ -4,7 +4,7 @@
 //! of its own (every role has it).
 
 use super::{ClaimOf, Reads, UserCommand, UserFacts, UsernameOf};
-use crate::app::command::Decision;
+use crate::app::command::{Command, Decision};
 use crate::app::context::ActivityType;
 use crate::app::ledger::{Authorized, LedgerError};
 use crate::domain::email::Email;
@@ -23,8 +23,6 @@ pub struct UpdateProfile {
 }
 
 impl UserCommand for UpdateProfile {
-    type Output = ();
-
     fn user(&self) -> UserId {
         self.user_id
     }
@@ -43,6 +41,10 @@ impl UserCommand for UpdateProfile {
     fn action(&self, facts: &UserFacts) -> Action {
         facts.unless_own(Action::UpdateUserProfile)
     }
+}
+
+impl Command for UpdateProfile {
+    type Facts = UserFacts;
 
     fn decide(&self, facts: &UserFacts, actor: &Authorized) -> Result<Decision, LedgerError> {
         let username_claim = facts.username_claim();
