@@ -23,6 +23,7 @@ use crate::app::ledger::{Authorized, Ledger, LedgerError};
 use crate::app::notifications::Notice;
 use crate::domain::account::AccountState;
 use crate::domain::codec::encode;
+use crate::domain::email::Email;
 use crate::domain::ids::{AccountId, NotificationId};
 use crate::domain::permissions::Action;
 use crate::domain::user::UserState;
@@ -114,6 +115,19 @@ impl<'f> Permission<'f> {
         }
     }
 
+    /// Accepting an invitation: the link's secret, checked by the
+    /// decision, is the authorization; the entry names the invitee (the
+    /// context's actor, a user about to exist) with `email`, in `account`.
+    /// Only `Auth` builds that command.
+    pub(crate) fn invitee(account: &'f AccountState, email: &'f Email) -> Self {
+        Self {
+            asked: Asked::Invitee(email),
+            account,
+            partner_access: None,
+            recorded_in: None,
+        }
+    }
+
     /// Records the activity in `account` rather than where the matrix is
     /// asked.
     pub(crate) fn recorded_in(mut self, account: AccountId) -> Self {
@@ -136,6 +150,9 @@ pub(crate) enum Asked<'f> {
     /// Nobody: the actor (as read with the command's facts) proved who they
     /// are to `Auth` ([`Permission::own_session`]).
     Themself(&'f UserState),
+    /// Nobody: the invitee, with this address, holds the invitation's
+    /// secret ([`Permission::invitee`]).
+    Invitee(&'f Email),
 }
 
 /// A server's partner access as it stands, and the event that decided it.
@@ -302,6 +319,7 @@ impl Ledger {
                         self.authorize(context, action, permission.account).await?
                     }
                     Asked::Themself(actor) => Authorized::themself(context, actor)?,
+                    Asked::Invitee(email) => Authorized::invitee(context, email, account)?,
                 };
                 if let Some(access) = permission.partner_access {
                     if authorized.via_partner() {

@@ -28,7 +28,7 @@ use crate::domain::server::{self, ServerEvent, ServerState};
 use crate::domain::session::{self, SessionEvent, SessionState};
 use crate::domain::ticket::{self, TicketEvent, TicketState};
 use crate::domain::user::{
-    self, Decision, EmailClaim, EmailEvent, UserEvent, UserState, UsernameClaim, UsernameEvent,
+    self, EmailClaim, EmailEvent, UserEvent, UserState, UsernameClaim, UsernameEvent,
 };
 use crate::domain::username::Username;
 use crate::domain::DomainError;
@@ -461,25 +461,8 @@ impl Ledger {
     }
 
     /// Decides and appends, deciding again whenever a stream moved between
-    /// reading and appending.
-    pub(crate) async fn retry<'a, F, Fut>(
-        &'a self,
-        mut attempt: F,
-    ) -> Result<AppendOutcome, LedgerError>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<Vec<StreamAppend>, LedgerError>> + 'a,
-    {
-        self.retry_with(|| {
-            let appends = attempt();
-            async move { appends.await.map(|a| (a, ())) }
-        })
-        .await
-        .map(|(outcome, ())| outcome)
-    }
-
-    /// Like [`retry`](Self::retry) for a decision that also reports
-    /// something (the report of the attempt that was appended).
+    /// reading and appending; returns the report of the attempt that was
+    /// appended.
     pub(crate) async fn retry_with<'a, T, F, Fut>(
         &'a self,
         mut attempt: F,
@@ -544,6 +527,25 @@ impl Authorized {
         Ok(Self {
             email: actor.email.clone(),
             account: actor.account_id,
+            user: Some(user_id),
+            ..Self::default()
+        })
+    }
+
+    /// The invitee accepting an invitation (see `Permission::invitee`):
+    /// the context's actor, with the invited address, in `account`; no
+    /// grant.
+    pub(crate) fn invitee(
+        context: &CommandContext,
+        email: &Email,
+        account: Option<AccountId>,
+    ) -> Result<Self, LedgerError> {
+        let Actor::User(user_id) = context.actor() else {
+            return Err(LedgerError::Unauthenticated);
+        };
+        Ok(Self {
+            email: Some(email.clone()),
+            account,
             user: Some(user_id),
             ..Self::default()
         })
@@ -626,63 +628,4 @@ pub(crate) fn by_claim_stream<K: PartialEq, E>(
             .push(event);
     }
     by_stream
-}
-
-/// The appends of a user decision taken outside [`Ledger::run`] (accepting
-/// an invitation): the user's stream, the account's (if admin rights
-/// changed), the license streams and the e-mail and username claims (see
-/// [`by_claim_stream`]; claims are expected at the versions in
-/// `claims_read`).
-pub(crate) fn decision_appends(
-    decision: Decision,
-    user_id: UserId,
-    user_version: u64,
-    account_id: AccountId,
-    account_version: u64,
-    claims_read: &[(&Email, u64)],
-    metadata: &EventMetadata,
-) -> Result<Vec<StreamAppend>, LedgerError> {
-    let mut appends = vec![append(
-        user_id.stream(),
-        user_version,
-        &decision.user,
-        metadata,
-    )?];
-    if !decision.account.is_empty() {
-        appends.push(append(
-            account_id.stream(),
-            account_version,
-            &decision.account,
-            metadata,
-        )?);
-    }
-    for (stream, (version, events)) in
-        by_claim_stream(decision.email, claims_read, Email::claim_stream)
-    {
-        appends.push(claim_append(stream, version, &events, metadata)?);
-    }
-    for (license_id, events) in decision.licenses {
-        appends.push(append(license_id.stream(), 0, &events, metadata)?);
-    }
-    for (stream, (version, events)) in
-        by_claim_stream(decision.username, &[], Username::claim_stream)
-    {
-        appends.push(claim_append(stream, version, &events, metadata)?);
-    }
-    Ok(appends)
-}
-
-/// A claim stream's events, expected at the version read, or — not read —
-/// whatever its version (see [`by_claim_stream`]).
-fn claim_append<E: serde::Serialize>(
-    stream: StreamId,
-    version: Option<u64>,
-    events: &[E],
-    metadata: &EventMetadata,
-) -> Result<StreamAppend, LedgerError> {
-    let mut claim = append(stream, version.unwrap_or(0), events, metadata)?;
-    if version.is_none() {
-        claim.expected = ExpectedVersion::Any;
-    }
-    Ok(claim)
 }

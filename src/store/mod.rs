@@ -23,6 +23,7 @@ pub mod pages;
 pub mod postgres;
 pub mod sqlite;
 pub mod subscription;
+mod writer;
 
 use std::sync::Arc;
 

@@ -23,7 +23,7 @@ use bytes::BytesMut;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use futures_util::{pin_mut, StreamExt};
-use tokio::sync::{mpsc, oneshot, watch, OnceCell};
+use tokio::sync::{mpsc, watch, OnceCell};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use tokio_postgres::{AsyncMessage, Client, Config, NoTls, Row, Statement};
@@ -35,6 +35,7 @@ use crate::store::batch::{self, BatchContext};
 use crate::store::commit_metrics;
 use crate::store::import::{BulkImport, ImportSession};
 use crate::store::subscription::Subscription;
+use crate::store::writer::{self, WriteRequest};
 use crate::store::{EventStore, Head, ReadFilter, StoreError};
 
 mod migrations {
@@ -56,11 +57,6 @@ const SELECT_COLUMNS: &str = "position, event_id, stream_id, stream_version, eve
      schema_version, payload::text, metadata::text, recorded_at, prev_hash, hash";
 const INSERT_COLUMNS: &str = "position, event_id, stream_id, stream_version, event_type, \
      schema_version, payload, metadata, recorded_at, prev_hash, hash";
-
-struct WriteRequest {
-    streams: Vec<StreamAppend>,
-    reply: oneshot::Sender<Result<AppendOutcome, StoreError>>,
-}
 
 struct Inner {
     config: Config,
@@ -495,15 +491,7 @@ fn row_to_event(row: &Row) -> Result<RecordedEvent, StoreError> {
 impl EventStore for PgStore {
     async fn append(&self, streams: Vec<StreamAppend>) -> Result<AppendOutcome, StoreError> {
         append::validate(&streams)?;
-        let (reply, outcome) = oneshot::channel();
-        self.inner
-            .writer
-            .send(WriteRequest { streams, reply })
-            .await
-            .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?;
-        outcome
-            .await
-            .map_err(|_| StoreError::Unavailable("the writer dropped the append".into()))?
+        writer::submit(&self.inner.writer, streams).await
     }
 
     async fn read_stream(

@@ -20,7 +20,7 @@ use async_trait::async_trait;
 use chrono::{TimeZone, Utc};
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
 use crate::event::{EventType, Hash, JsonObject, RecordedEvent, StreamId};
@@ -29,6 +29,7 @@ use crate::store::batch::{self, BatchContext};
 use crate::store::commit_metrics;
 use crate::store::import::{BulkImport, ImportSession};
 use crate::store::subscription::Subscription;
+use crate::store::writer::{self, WriteRequest};
 use crate::store::{EventStore, Head, ReadFilter, StoreError};
 
 mod migrations {
@@ -45,11 +46,6 @@ const RECHECK: Duration = Duration::from_millis(500);
 
 const COLUMNS: &str = "position, event_id, stream_id, stream_version, event_type, \
                        schema_version, payload, metadata, recorded_at, prev_hash, hash";
-
-struct WriteRequest {
-    streams: Vec<StreamAppend>,
-    reply: oneshot::Sender<Result<AppendOutcome, StoreError>>,
-}
 
 struct Inner {
     path: PathBuf,
@@ -307,15 +303,7 @@ fn commit_batch(
 impl EventStore for SqliteStore {
     async fn append(&self, streams: Vec<StreamAppend>) -> Result<AppendOutcome, StoreError> {
         append::validate(&streams)?;
-        let (reply, outcome) = oneshot::channel();
-        self.inner
-            .writer
-            .send(WriteRequest { streams, reply })
-            .await
-            .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?;
-        outcome
-            .await
-            .map_err(|_| StoreError::Unavailable("the writer dropped the append".into()))?
+        writer::submit(&self.inner.writer, streams).await
     }
 
     async fn read_stream(

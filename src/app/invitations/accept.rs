@@ -1,26 +1,182 @@
-//! Accepting an invitation: the one command whose authorization is the
-//! link's secret rather than a signed-in actor (the secret proves the
-//! invitee got the e-mail). It appends, atomically, the invitation's
-//! acceptance, the new user — and for a tenant invitation the new account
-//! with its first admin — and the claim of the address; then the password
-//! is stored (outside the log).
+//! `AcceptInvitation`: the one command whose authorization is the link's
+//! secret rather than a signed-in actor (the secret proves the invitee got
+//! the e-mail). It appends, atomically, the invitation's acceptance, the
+//! new user — and for a tenant invitation the new account with its first
+//! admin — and the claim of the address; then `Auth` stores the password.
+//!
+//! Only `Auth` builds it (its fields are not public): the token is parsed
+//! there, and the context it runs in names the invitee as the actor.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use super::Accepted;
-use crate::app::context::{ActivityType, CommandContext, EventMetadata};
-use crate::app::ledger::{append, decision_appends, LedgerError};
+use crate::app::command::Change;
+use crate::app::command::{Command, Decision, Facts, Permission};
+use crate::app::context::{ActivityType, CommandContext};
+use crate::app::ledger::{Authorized, Ledger, LedgerError, Loaded};
 use crate::app::sessions::{Auth, AuthError};
+use crate::app::users::{with_user_changes, Read};
 use crate::auth::password::Password;
 use crate::auth::token::SecretToken;
-use crate::domain::account;
+use crate::domain::account::{self, AccountState};
+use crate::domain::email::Email;
 use crate::domain::ids::{AccountId, InvitationId, UserId};
-use crate::domain::invitation::{self, InvitationTarget};
+use crate::domain::invitation::{self, InvitationState, InvitationTarget};
 use crate::domain::permissions::Action;
 use crate::domain::role::Role;
-use crate::domain::user::{self, NewUser, Origin};
+use crate::domain::user::{self, EmailClaim, NewUser, Origin};
 use crate::domain::DomainError;
+use uuid::Uuid;
+
+/// Completes the signup of the invitation the token names.
+pub struct AcceptInvitation {
+    token: SecretToken,
+    /// The new user's id (and the actor of the command's context).
+    user_id: UserId,
+    /// The new account's id, for a tenant invitation.
+    new_account: AccountId,
+    name: String,
+    now: DateTime<Utc>,
+}
+
+impl AcceptInvitation {
+    fn invitation_id(&self) -> InvitationId {
+        InvitationId(self.token.id)
+    }
+}
+
+/// The invitation, the address it was sent to, the account the invitee
+/// joins (for a tenant, the new account, not yet on the log) and the
+/// address's claim.
+pub struct AcceptFacts {
+    invitation: Loaded<InvitationState>,
+    target: InvitationTarget,
+    email: Email,
+    account: Loaded<AccountState>,
+    claim: Loaded<EmailClaim>,
+}
+
+impl AcceptFacts {
+    /// The account the invitee joins.
+    fn account_id(&self, command: &AcceptInvitation) -> AccountId {
+        match &self.target {
+            InvitationTarget::User { account_id, .. } => *account_id,
+            InvitationTarget::Tenant { .. } => command.new_account,
+        }
+    }
+}
+
+impl Facts<AcceptInvitation> for AcceptFacts {
+    async fn load(
+        ledger: &Ledger,
+        _: &CommandContext,
+        command: &AcceptInvitation,
+    ) -> Result<Self, LedgerError> {
+        let invitation = ledger.load_invitation(command.invitation_id()).await?;
+        let target = invitation
+            .state
+            .target
+            .clone()
+            .ok_or(DomainError::InvalidInvitation)?;
+        let email = invitation
+            .state
+            .email
+            .clone()
+            .ok_or(DomainError::InvalidInvitation)?;
+        let account = match &target {
+            InvitationTarget::User { account_id, .. } => ledger.load_account(*account_id).await?,
+            InvitationTarget::Tenant { .. } => ledger.load_account(command.new_account).await?,
+        };
+        let claim = ledger.load_claim(&email).await?;
+        Ok(Self {
+            invitation,
+            target,
+            email,
+            account,
+            claim,
+        })
+    }
+
+    fn permission(&self, command: &AcceptInvitation) -> Result<Permission<'_>, LedgerError> {
+        Ok(Permission::invitee(&self.account.state, &self.email)
+            .recorded_in(self.account_id(command)))
+    }
+}
+
+impl Command for AcceptInvitation {
+    type Facts = AcceptFacts;
+
+    fn decide(&self, facts: &AcceptFacts, _: &Authorized) -> Result<Decision, LedgerError> {
+        let account_id = facts.account_id(self);
+        // A tenant invitation creates the account the invitee joins as
+        // its first admin.
+        let (role, created, account) = match &facts.target {
+            InvitationTarget::User { role, .. } => (*role, Vec::new(), facts.account.state.clone()),
+            InvitationTarget::Tenant {
+                parent_id,
+                tenant_kind,
+                name,
+            } => {
+                let created = account::decide_create(
+                    &facts.account.state,
+                    account_id,
+                    *tenant_kind,
+                    name,
+                    Some(*parent_id),
+                )?;
+                let state = created
+                    .iter()
+                    .fold(facts.account.state.clone(), account::evolve);
+                (Role::Admin, created, state)
+            }
+        };
+        let accepted = invitation::decide_accept(
+            &facts.invitation.state,
+            self.token.matches(&facts.invitation.state.token_hash),
+            self.now,
+            self.user_id,
+            account_id,
+        )?;
+        let new = NewUser {
+            user_id: self.user_id,
+            email: facts.email.clone(),
+            name: self.name.clone(),
+            role,
+            origin: Origin::Invitation,
+            invitation: Some(self.invitation_id()),
+        };
+        let mut decided = user::decide_create(
+            &user::UserState::default(),
+            &account,
+            &facts.claim.state,
+            &new,
+        )?;
+        let mut account_events = created;
+        account_events.append(&mut decided.account);
+        decided.account = account_events;
+        let decision = Decision::new(
+            ActivityType::AcceptInvitation,
+            format!("{} accepted the invitation and signed up", facts.email),
+        )
+        .target("invitation", self.invitation_id())
+        .target("user", self.user_id)
+        .change(Change::at(
+            self.invitation_id().stream(),
+            facts.invitation.version,
+            &accepted,
+        )?);
+        let read = Read {
+            user: (self.user_id, 0),
+            account: (Some(account_id), facts.account.version),
+            emails: vec![(&facts.email, facts.claim.version)],
+            usernames: Vec::new(),
+            licenses: &BTreeMap::new(),
+        };
+        with_user_changes(decision, decided, &read)
+    }
+}
 
 impl Auth {
     /// Completes a signup with the link's token: creates the user (and the
@@ -35,116 +191,24 @@ impl Auth {
     ) -> Result<Accepted, AuthError> {
         let token = SecretToken::parse(token)
             .map_err(|_| LedgerError::Domain(DomainError::InvalidInvitation))?;
-        let invitation_id = InvitationId(token.id);
         let user_id = UserId(Uuid::now_v7());
-        let new_account = AccountId(Uuid::now_v7());
-        let token_ref = &token;
-        let outcome = self
-            .ledger
-            .retry(|| async move {
-                let loaded = self.ledger.load_invitation(invitation_id).await?;
-                let target = loaded
-                    .state
-                    .target
-                    .clone()
-                    .ok_or(DomainError::InvalidInvitation)?;
-                let email = loaded
-                    .state
-                    .email
-                    .clone()
-                    .ok_or(DomainError::InvalidInvitation)?;
-                let (account_id, role, mut account_events, account) = match &target {
-                    InvitationTarget::User { account_id, role } => {
-                        let account = self.ledger.load_account(*account_id).await?;
-                        (*account_id, *role, Vec::new(), account)
-                    }
-                    InvitationTarget::Tenant {
-                        parent_id,
-                        tenant_kind,
-                        name,
-                    } => {
-                        let fresh = self.ledger.load_account(new_account).await?;
-                        let created = account::decide_create(
-                            &fresh.state,
-                            new_account,
-                            *tenant_kind,
-                            name,
-                            Some(*parent_id),
-                        )?;
-                        let state = created.iter().fold(fresh.state.clone(), account::evolve);
-                        let fresh = crate::app::ledger::Loaded {
-                            state,
-                            version: fresh.version,
-                        };
-                        (new_account, Role::Admin, created, fresh)
-                    }
-                };
-                let accepted = invitation::decide_accept(
-                    &loaded.state,
-                    token_ref.matches(&loaded.state.token_hash),
-                    now,
-                    user_id,
-                    account_id,
-                )?;
-                let claim = self.ledger.load_claim(&email).await?;
-                let new = NewUser {
-                    user_id,
-                    email: email.clone(),
-                    name: name.to_owned(),
-                    role,
-                    origin: Origin::Invitation,
-                    invitation: Some(invitation_id),
-                };
-                let mut decision = user::decide_create(
-                    &user::UserState::default(),
-                    &account.state,
-                    &claim.state,
-                    &new,
-                )?;
-                account_events.append(&mut decision.account);
-                decision.account = account_events;
-                // The invitee acts: the signup is theirs (and so are the
-                // request's address and user agent, erased with them).
-                let acting = CommandContext {
-                    actor: Some(user_id),
-                    ..context.clone()
-                };
-                let metadata = EventMetadata::new(
-                    &acting,
-                    Some(&email),
-                    Some(account_id),
-                    account_id,
-                    ActivityType::AcceptInvitation,
-                    format!("{email} accepted the invitation and signed up"),
-                    None,
-                )
-                .with_target("invitation", invitation_id)
-                .with_target("user", user_id);
-                let mut appends = vec![append(
-                    invitation_id.stream(),
-                    loaded.version,
-                    &accepted,
-                    &metadata,
-                )?];
-                appends.extend(decision_appends(
-                    decision,
-                    user_id,
-                    0,
-                    account_id,
-                    account.version,
-                    &[(&email, claim.version)],
-                    &metadata,
-                )?);
-                Ok(appends)
-            })
-            .await?;
-        // The invitee is the actor of their own password.
-        let as_new_user = CommandContext {
+        // The invitee acts: the signup is theirs (and so are the request's
+        // address and user agent, erased with them), and so is their
+        // password.
+        let as_invitee = CommandContext {
             actor: Some(user_id),
             ..context.clone()
         };
+        let accept = AcceptInvitation {
+            token,
+            user_id,
+            new_account: AccountId(Uuid::now_v7()),
+            name: name.to_owned(),
+            now,
+        };
+        let ran = self.ledger.run(&as_invitee, accept).await?;
         self.set_password(
-            &as_new_user,
+            &as_invitee,
             user_id,
             password,
             false,
@@ -159,7 +223,7 @@ impl Auth {
         Ok(Accepted {
             user_id,
             account_id,
-            position: outcome.last_position(),
+            position: ran.last_position(),
         })
     }
 }

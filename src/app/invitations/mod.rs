@@ -12,6 +12,7 @@ mod invite;
 mod resend;
 mod revoke;
 
+pub use accept::{AcceptFacts, AcceptInvitation};
 pub use invite::Invite;
 pub use resend::ResendInvitation;
 pub use revoke::RevokeInvitation;

@@ -264,12 +264,12 @@ impl UserFacts {
 }
 
 /// The streams a user decision was read from, at their versions.
-struct Read<'a> {
-    user: (UserId, u64),
-    account: (Option<AccountId>, u64),
-    emails: Vec<(&'a Email, u64)>,
-    usernames: Vec<(&'a Username, u64)>,
-    licenses: &'a BTreeMap<LicenseId, u64>,
+pub(crate) struct Read<'a> {
+    pub(crate) user: (UserId, u64),
+    pub(crate) account: (Option<AccountId>, u64),
+    pub(crate) emails: Vec<(&'a Email, u64)>,
+    pub(crate) usernames: Vec<(&'a Username, u64)>,
+    pub(crate) licenses: &'a BTreeMap<LicenseId, u64>,
 }
 
 /// One change per stream the domain decided on, in a fixed order (the
@@ -282,10 +282,20 @@ fn user_decision(
     decided: user::Decision,
     read: &Read<'_>,
 ) -> Result<Decision, LedgerError> {
+    let decision = Decision::new(activity, description).target("user", read.user.0);
+    with_user_changes(decision, decided, read)
+}
+
+/// Adds to `decision` the changes of a user decision, in the order
+/// [`user_decision`] gives them (accepting an invitation appends them
+/// after the invitation's).
+pub(crate) fn with_user_changes(
+    decision: Decision,
+    decided: user::Decision,
+    read: &Read<'_>,
+) -> Result<Decision, LedgerError> {
     let (user_id, user_version) = read.user;
-    let mut decision = Decision::new(activity, description)
-        .target("user", user_id)
-        .change(Change::at(user_id.stream(), user_version, &decided.user)?);
+    let mut decision = decision.change(Change::at(user_id.stream(), user_version, &decided.user)?);
     if !decided.account.is_empty() {
         let (account_id, version) = read.account;
         let account_id = account_id.ok_or(DomainError::AccountNotFound)?;
