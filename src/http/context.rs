@@ -15,8 +15,9 @@ use axum::http::{header, HeaderMap, StatusCode};
 use chrono::Utc;
 use uuid::Uuid;
 
+use crate::app::command::Command;
 use crate::app::sessions::Principal;
-use crate::app::CommandContext;
+use crate::app::{CommandContext, Ledger, Ran};
 use crate::http::error::ApiError;
 use crate::http::request_id;
 use crate::http::AppState;
@@ -83,10 +84,20 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
 }
 
 /// A signed-in caller: the session's principal and a command context with
-/// the caller as actor.
+/// the caller as actor — what a handler needs to run a command as them
+/// ([`Caller::run`]).
 pub struct Caller {
     pub principal: Principal,
     pub context: CommandContext,
+    ledger: Ledger,
+}
+
+impl Caller {
+    /// Runs `command` as this caller ([`Ledger::run`]: load, authorize,
+    /// decide, append).
+    pub async fn run<O: Send, C: Command<O>>(&self, command: C) -> Result<Ran<O>, ApiError> {
+        Ok(self.ledger.run(&self.context, command).await?)
+    }
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -105,6 +116,10 @@ impl FromRequestParts<AppState> for Caller {
         let principal = state.auth.authenticate(token.trim(), Utc::now()).await?;
         let mut context = context_of(parts)?;
         context.actor = Some(principal.user_id);
-        Ok(Caller { principal, context })
+        Ok(Caller {
+            principal,
+            context,
+            ledger: state.ledger.clone(),
+        })
     }
 }

@@ -48,14 +48,21 @@ pub(crate) async fn entity_as_of(
         .ok_or_else(ApiError::not_found)
 }
 
-/// The entities of one kind in an account at a moment.
+/// The entities of one kind in an account as they stood at `as_of` (the
+/// `?as_of=` text), for whoever may `action` there now.
 pub(crate) async fn list_as_of(
     state: &AppState,
+    caller: &Caller,
+    action: Action,
     account: AccountId,
     kind: MemberKind,
-    as_of: AsOf,
+    as_of: &str,
 ) -> Result<Vec<Value>, ApiError> {
+    let as_of = parse_as_of(as_of)?;
     let ledger = &state.ledger;
+    ledger
+        .authorize_in(&caller.context, action, account)
+        .await?;
     let ids = ledger.created_in_account(kind, account, as_of).await?;
     let mut views = Vec::with_capacity(ids.len());
     for id in ids {

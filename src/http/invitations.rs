@@ -18,10 +18,10 @@ use crate::domain::permissions::Action;
 use crate::domain::role::{AccountKind, Role};
 use crate::http::context::{Caller, RequestContext};
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
-use crate::http::reads::{rows_in_account, AccountRows, ReadAfter, PAGE_LIMIT};
+use crate::http::reads::{AccountRows, ReadAfter};
 use crate::http::schemas::{
-    Appended, CommandErrors, ErrorBody, InvitationCreated, InvitationResent, InvitationsPage,
-    ReadErrors, SignedUp,
+    created, Appended, CommandErrors, ErrorBody, InvitationCreated, InvitationResent,
+    InvitationsPage, ReadErrors, SignedUp,
 };
 use crate::http::AppState;
 use crate::projection::SqlValue;
@@ -84,14 +84,11 @@ pub async fn invite(
         .auth
         .invite(&caller.context, &email, target, Utc::now())
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(InvitationCreated {
-            invitation_id: invited.invitation_id,
-            expires_at: invited.expires_at,
-            position: invited.position,
-        }),
-    ))
+    Ok(created(InvitationCreated {
+        invitation_id: invited.invitation_id,
+        expires_at: invited.expires_at,
+        position: invited.position,
+    }))
 }
 
 /// `GET /v1/accounts/{id}/invitations` — per invitation whether its signup
@@ -110,18 +107,12 @@ pub async fn list(
     ApiPath(account_id): ApiPath<AccountId>,
     ApiQuery(after): ApiQuery<ReadAfter>,
 ) -> Result<Json<InvitationsPage>, ApiError> {
-    let rows = rows_in_account(
-        &state,
-        &caller,
-        account_id,
-        after.position,
-        AccountRows {
-            action: Action::ViewUsers,
-            table: crate::projection::invitations::TABLE,
-            order_by: "created_at DESC, invitation_id",
-            limit: PAGE_LIMIT,
-        },
+    let rows = AccountRows::page(
+        Action::ViewUsers,
+        crate::projection::invitations::TABLE,
+        "created_at DESC, invitation_id",
     )
+    .read(&state, &caller, account_id, after.position)
     .await?;
     let target = state.projections.target();
     let now = Utc::now();
@@ -192,12 +183,11 @@ pub async fn resend(
     security(("bearer" = [])),
 )]
 pub async fn revoke(
-    State(state): State<AppState>,
     caller: Caller,
     ApiPath(invitation_id): ApiPath<InvitationId>,
 ) -> Result<Ran, ApiError> {
     let command = RevokeInvitation { invitation_id };
-    Ok(state.ledger.run(&caller.context, command).await?)
+    caller.run(command).await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -228,12 +218,9 @@ pub async fn accept(
         .auth
         .accept_invitation(&context, &body.code, &body.name, &password, Utc::now())
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(SignedUp {
-            user_id: accepted.user_id,
-            account_id: accepted.account_id,
-            position: accepted.position,
-        }),
-    ))
+    Ok(created(SignedUp {
+        user_id: accepted.user_id,
+        account_id: accepted.account_id,
+        position: accepted.position,
+    }))
 }

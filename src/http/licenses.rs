@@ -14,9 +14,11 @@ use crate::domain::ids::{AccountId, LicenseId, UserId};
 use crate::domain::permissions::Action;
 use crate::http::context::Caller;
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
-use crate::http::history::{list_as_of, parse_as_of, ReadAt};
-use crate::http::reads::{rows_in_account, AccountRows, ReadAfter, PAGE_LIMIT};
-use crate::http::schemas::{Appended, CommandErrors, LicenseCreated, LicensesPage, ReadErrors};
+use crate::http::history::{list_as_of, ReadAt};
+use crate::http::reads::{AccountRows, ReadAfter};
+use crate::http::schemas::{
+    created, Appended, CommandErrors, LicenseCreated, LicensesPage, ReadErrors,
+};
 use crate::http::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -37,31 +39,23 @@ pub struct CreateLicense {
     security(("bearer" = [])),
 )]
 pub async fn create(
-    State(state): State<AppState>,
     caller: Caller,
     ApiPath(account_id): ApiPath<AccountId>,
     ApiJson(body): ApiJson<CreateLicense>,
 ) -> Result<(StatusCode, Json<LicenseCreated>), ApiError> {
     let license_id = LicenseId(Uuid::now_v7());
-    let outcome = state
-        .ledger
-        .run(
-            &caller.context,
-            command::CreateLicense {
-                account_id,
-                license_id,
-                product: body.product,
-                seats: body.seats,
-            },
-        )
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(LicenseCreated {
+    let outcome = caller
+        .run(command::CreateLicense {
+            account_id,
             license_id,
-            position: outcome.last_position(),
-        }),
-    ))
+            product: body.product,
+            seats: body.seats,
+        })
+        .await?;
+    Ok(created(LicenseCreated {
+        license_id,
+        position: outcome.last_position(),
+    }))
 }
 
 /// `GET /v1/accounts/{id}/licenses` — billing data: not for Support.
@@ -80,29 +74,26 @@ pub async fn list(
     ApiQuery(at): ApiQuery<ReadAt>,
 ) -> Result<Json<LicensesPage>, ApiError> {
     if let Some(as_of) = &at.as_of {
-        let as_of = parse_as_of(as_of)?;
-        state
-            .ledger
-            .authorize_in(&caller.context, Action::ViewLicenses, account_id)
-            .await?;
-        let licenses = list_as_of(&state, account_id, MemberKind::License, as_of).await?;
+        let licenses = list_as_of(
+            &state,
+            &caller,
+            Action::ViewLicenses,
+            account_id,
+            MemberKind::License,
+            as_of,
+        )
+        .await?;
         return Ok(Json(LicensesPage { licenses }));
     }
     let after = ReadAfter {
         position: at.position,
     };
-    let licenses = rows_in_account(
-        &state,
-        &caller,
-        account_id,
-        after.position,
-        AccountRows {
-            action: Action::ViewLicenses,
-            table: crate::projection::licenses::LICENSES,
-            order_by: "product, license_id",
-            limit: PAGE_LIMIT,
-        },
+    let licenses = AccountRows::page(
+        Action::ViewLicenses,
+        crate::projection::licenses::LICENSES,
+        "product, license_id",
     )
+    .read(&state, &caller, account_id, after.position)
     .await?;
     Ok(Json(LicensesPage { licenses }))
 }
@@ -124,22 +115,16 @@ pub struct Seats {
     security(("bearer" = [])),
 )]
 pub async fn change_seats(
-    State(state): State<AppState>,
     caller: Caller,
     ApiPath(license_id): ApiPath<LicenseId>,
     ApiJson(body): ApiJson<Seats>,
 ) -> Result<Ran, ApiError> {
-    let outcome = state
-        .ledger
-        .run(
-            &caller.context,
-            command::ChangeSeats {
-                license_id,
-                seats: body.seats,
-            },
-        )
-        .await?;
-    Ok(outcome)
+    caller
+        .run(command::ChangeSeats {
+            license_id,
+            seats: body.seats,
+        })
+        .await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -159,22 +144,16 @@ pub struct Users {
     security(("bearer" = [])),
 )]
 pub async fn assign(
-    State(state): State<AppState>,
     caller: Caller,
     ApiPath(license_id): ApiPath<LicenseId>,
     ApiJson(body): ApiJson<Users>,
 ) -> Result<Ran, ApiError> {
-    let outcome = state
-        .ledger
-        .run(
-            &caller.context,
-            command::AssignLicense {
-                license_id,
-                users: body.user_ids,
-            },
-        )
-        .await?;
-    Ok(outcome)
+    caller
+        .run(command::AssignLicense {
+            license_id,
+            users: body.user_ids,
+        })
+        .await
 }
 
 /// `POST /v1/licenses/{id}/releases` — revoke the seats of many users.
@@ -188,22 +167,16 @@ pub async fn assign(
     security(("bearer" = [])),
 )]
 pub async fn release(
-    State(state): State<AppState>,
     caller: Caller,
     ApiPath(license_id): ApiPath<LicenseId>,
     ApiJson(body): ApiJson<Users>,
 ) -> Result<Ran, ApiError> {
-    let outcome = state
-        .ledger
-        .run(
-            &caller.context,
-            command::ReleaseLicense {
-                license_id,
-                users: body.user_ids,
-            },
-        )
-        .await?;
-    Ok(outcome)
+    caller
+        .run(command::ReleaseLicense {
+            license_id,
+            users: body.user_ids,
+        })
+        .await
 }
 
 /// `POST /v1/licenses/{id}/cancel`
@@ -216,13 +189,8 @@ pub async fn release(
     security(("bearer" = [])),
 )]
 pub async fn cancel(
-    State(state): State<AppState>,
     caller: Caller,
     ApiPath(license_id): ApiPath<LicenseId>,
 ) -> Result<Ran, ApiError> {
-    let outcome = state
-        .ledger
-        .run(&caller.context, command::CancelLicense { license_id })
-        .await?;
-    Ok(outcome)
+    caller.run(command::CancelLicense { license_id }).await
 }

@@ -11,7 +11,7 @@ use crate::domain::ids::UserId;
 use crate::http::context::Caller;
 use crate::http::error::{ApiError, ApiJson, ApiPath};
 use crate::http::reads::visible_user;
-use crate::http::schemas::{Appended, CommandErrors};
+use crate::http::schemas::{created, Appended, CommandErrors};
 use crate::http::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -46,8 +46,8 @@ pub async fn add(
         ip: body.ip,
         trusted: true,
     };
-    let ran = state.ledger.run(&caller.context, command).await?;
-    Ok((StatusCode::CREATED, Json(Appended::from(&ran.outcome))))
+    let ran = caller.run(command).await?;
+    Ok(created(Appended::from(&ran.outcome)))
 }
 
 /// `DELETE /v1/users/{id}/trusted-locations/{ip}` — stop trusting an address.
@@ -75,5 +75,5 @@ pub async fn remove(
         ip,
         trusted: false,
     };
-    Ok(state.ledger.run(&caller.context, command).await?)
+    caller.run(command).await
 }

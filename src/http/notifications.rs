@@ -13,7 +13,7 @@ use crate::domain::notification::{Category, Frequency, Preferences};
 use crate::domain::permissions::Action;
 use crate::http::context::Caller;
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
-use crate::http::reads::{rows_in_account, visible_user, AccountRows, ReadAfter, PAGE_LIMIT};
+use crate::http::reads::{visible_user, AccountRows, ReadAfter};
 use crate::http::schemas::{Appended, CommandErrors, ReadErrors};
 use crate::http::AppState;
 
@@ -54,7 +54,7 @@ pub async fn set_preferences(
         user_id,
         preferences,
     };
-    Ok(state.ledger.run(&caller.context, command).await?)
+    caller.run(command).await
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -83,18 +83,12 @@ pub async fn list_outbox(
     ApiPath(account_id): ApiPath<AccountId>,
     ApiQuery(after): ApiQuery<ReadAfter>,
 ) -> Result<Json<OutboxPage>, ApiError> {
-    let emails = rows_in_account(
-        &state,
-        &caller,
-        account_id,
-        after.position,
-        AccountRows {
-            action: Action::ViewUsers,
-            table: crate::projection::outbox::TABLE,
-            order_by: "position DESC",
-            limit: PAGE_LIMIT,
-        },
+    let emails = AccountRows::page(
+        Action::ViewUsers,
+        crate::projection::outbox::TABLE,
+        "position DESC",
     )
+    .read(&state, &caller, account_id, after.position)
     .await?;
     Ok(Json(OutboxPage { emails }))
 }

@@ -19,7 +19,7 @@ use crate::domain::DomainError;
 use crate::http::context::Caller;
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::http::reads::{caught_up, ReadAfter, PAGE_LIMIT};
-use crate::http::schemas::{Appended, CommandErrors, ReadErrors};
+use crate::http::schemas::{created, Appended, CommandErrors, ReadErrors};
 use crate::http::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -120,30 +120,22 @@ pub async fn list(
     responses((status = 201, body = KitItemPublished), CommandErrors),
     security(("bearer" = [])))]
 pub async fn publish(
-    State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<PublishKitItem>,
 ) -> Result<(StatusCode, Json<KitItemPublished>), ApiError> {
     let item = body.item()?;
     let item_id = KitItemId(Uuid::now_v7());
-    let outcome = state
-        .ledger
-        .run(
-            &caller.context,
-            command::PublishKitItem {
-                platform: None,
-                item_id,
-                item,
-            },
-        )
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(KitItemPublished {
+    let outcome = caller
+        .run(command::PublishKitItem {
+            platform: None,
             item_id,
-            position: outcome.last_position(),
-        }),
-    ))
+            item,
+        })
+        .await?;
+    Ok(created(KitItemPublished {
+        item_id,
+        position: outcome.last_position(),
+    }))
 }
 
 /// `PATCH /v1/partner-kit/{id}`
@@ -152,17 +144,12 @@ pub async fn publish(
     responses((status = 200, body = Appended), CommandErrors),
     security(("bearer" = [])))]
 pub async fn update(
-    State(state): State<AppState>,
     caller: Caller,
     ApiPath(item_id): ApiPath<KitItemId>,
     ApiJson(body): ApiJson<UpdateKitItem>,
 ) -> Result<Ran, ApiError> {
     let change = body.change()?;
-    let outcome = state
-        .ledger
-        .run(&caller.context, command::UpdateKitItem { item_id, change })
-        .await?;
-    Ok(outcome)
+    caller.run(command::UpdateKitItem { item_id, change }).await
 }
 
 /// `DELETE /v1/partner-kit/{id}` — withdraws the item (its history stays).
@@ -171,13 +158,8 @@ pub async fn update(
     responses((status = 200, body = Appended), CommandErrors),
     security(("bearer" = [])))]
 pub async fn withdraw(
-    State(state): State<AppState>,
     caller: Caller,
     ApiPath(item_id): ApiPath<KitItemId>,
 ) -> Result<Ran, ApiError> {
-    let outcome = state
-        .ledger
-        .run(&caller.context, command::WithdrawKitItem { item_id })
-        .await?;
-    Ok(outcome)
+    caller.run(command::WithdrawKitItem { item_id }).await
 }

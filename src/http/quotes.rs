@@ -22,8 +22,8 @@ use crate::domain::quote::{Currency, Note, Product, Seats, Terms, TermsChange, U
 use crate::domain::DomainError;
 use crate::http::context::Caller;
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
-use crate::http::reads::{caught_up, rows_in_account, AccountRows, ReadAfter, PAGE_LIMIT};
-use crate::http::schemas::{Appended, CommandErrors, ReadErrors};
+use crate::http::reads::{caught_up, AccountRows, ReadAfter};
+use crate::http::schemas::{created, Appended, CommandErrors, ReadErrors};
 use crate::http::AppState;
 use crate::projection::SqlValue;
 
@@ -112,32 +112,24 @@ impl UpdateQuote {
     responses((status = 201, body = QuoteCreated), CommandErrors),
     security(("bearer" = [])))]
 pub async fn create(
-    State(state): State<AppState>,
     caller: Caller,
     ApiPath(account_id): ApiPath<AccountId>,
     ApiJson(body): ApiJson<CreateQuote>,
 ) -> Result<(StatusCode, Json<QuoteCreated>), ApiError> {
     let terms = body.terms()?;
     let quote_id = QuoteId(Uuid::now_v7());
-    let outcome = state
-        .ledger
-        .run(
-            &caller.context,
-            command::CreateQuote {
-                account_id,
-                quote_id,
-                terms,
-                today: today(),
-            },
-        )
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(QuoteCreated {
+    let outcome = caller
+        .run(command::CreateQuote {
+            account_id,
             quote_id,
-            position: outcome.last_position(),
-        }),
-    ))
+            terms,
+            today: today(),
+        })
+        .await?;
+    Ok(created(QuoteCreated {
+        quote_id,
+        position: outcome.last_position(),
+    }))
 }
 
 /// `GET /v1/accounts/{id}/quotes` — billing data: not for Support.
@@ -151,18 +143,12 @@ pub async fn list(
     ApiPath(account_id): ApiPath<AccountId>,
     ApiQuery(after): ApiQuery<ReadAfter>,
 ) -> Result<Json<QuotesPage>, ApiError> {
-    let quotes = rows_in_account(
-        &state,
-        &caller,
-        account_id,
-        after.position,
-        AccountRows {
-            action: Action::ViewQuotes,
-            table: crate::projection::quotes::TABLE,
-            order_by: "created_at DESC, quote_id",
-            limit: PAGE_LIMIT,
-        },
+    let quotes = AccountRows::page(
+        Action::ViewQuotes,
+        crate::projection::quotes::TABLE,
+        "created_at DESC, quote_id",
     )
+    .read(&state, &caller, account_id, after.position)
     .await?;
     Ok(Json(QuotesPage { quotes }))
 }
@@ -207,24 +193,18 @@ pub async fn get(
     responses((status = 200, body = Appended), CommandErrors),
     security(("bearer" = [])))]
 pub async fn update(
-    State(state): State<AppState>,
     caller: Caller,
     ApiPath(quote_id): ApiPath<QuoteId>,
     ApiJson(body): ApiJson<UpdateQuote>,
 ) -> Result<Ran, ApiError> {
     let change = body.change()?;
-    let outcome = state
-        .ledger
-        .run(
-            &caller.context,
-            command::UpdateQuote {
-                quote_id,
-                change,
-                today: today(),
-            },
-        )
-        .await?;
-    Ok(outcome)
+    caller
+        .run(command::UpdateQuote {
+            quote_id,
+            change,
+            today: today(),
+        })
+        .await
 }
 
 /// `POST /v1/quotes/{id}/send` — the customer's admins are e-mailed.
@@ -232,22 +212,13 @@ pub async fn update(
     params(("quote_id" = QuoteId, Path, description = "quote id")),
     responses((status = 200, body = Appended), CommandErrors),
     security(("bearer" = [])))]
-pub async fn send(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiPath(quote_id): ApiPath<QuoteId>,
-) -> Result<Ran, ApiError> {
-    let outcome = state
-        .ledger
-        .run(
-            &caller.context,
-            command::SendQuote {
-                quote_id,
-                today: today(),
-            },
-        )
-        .await?;
-    Ok(outcome)
+pub async fn send(caller: Caller, ApiPath(quote_id): ApiPath<QuoteId>) -> Result<Ran, ApiError> {
+    caller
+        .run(command::SendQuote {
+            quote_id,
+            today: today(),
+        })
+        .await
 }
 
 /// `POST /v1/quotes/{id}/withdraw`
@@ -256,15 +227,10 @@ pub async fn send(
     responses((status = 200, body = Appended), CommandErrors),
     security(("bearer" = [])))]
 pub async fn withdraw(
-    State(state): State<AppState>,
     caller: Caller,
     ApiPath(quote_id): ApiPath<QuoteId>,
 ) -> Result<Ran, ApiError> {
-    let outcome = state
-        .ledger
-        .run(&caller.context, command::WithdrawQuote { quote_id })
-        .await?;
-    Ok(outcome)
+    caller.run(command::WithdrawQuote { quote_id }).await
 }
 
 /// `POST /v1/quotes/{id}/accept` — the customer's admins; records the
@@ -273,22 +239,13 @@ pub async fn withdraw(
     params(("quote_id" = QuoteId, Path, description = "quote id")),
     responses((status = 200, body = Appended), CommandErrors),
     security(("bearer" = [])))]
-pub async fn accept(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiPath(quote_id): ApiPath<QuoteId>,
-) -> Result<Ran, ApiError> {
-    let outcome = state
-        .ledger
-        .run(
-            &caller.context,
-            command::AcceptQuote {
-                quote_id,
-                today: today(),
-            },
-        )
-        .await?;
-    Ok(outcome)
+pub async fn accept(caller: Caller, ApiPath(quote_id): ApiPath<QuoteId>) -> Result<Ran, ApiError> {
+    caller
+        .run(command::AcceptQuote {
+            quote_id,
+            today: today(),
+        })
+        .await
 }
 
 /// `POST /v1/quotes/{id}/decline` `{reason?}` — the customer's admins.
@@ -297,15 +254,10 @@ pub async fn accept(
     responses((status = 200, body = Appended), CommandErrors),
     security(("bearer" = [])))]
 pub async fn decline(
-    State(state): State<AppState>,
     caller: Caller,
     ApiPath(quote_id): ApiPath<QuoteId>,
     ApiJson(body): ApiJson<DeclineQuote>,
 ) -> Result<Ran, ApiError> {
     let reason = body.reason.as_deref().map(Note::parse).transpose()?;
-    let outcome = state
-        .ledger
-        .run(&caller.context, command::DeclineQuote { quote_id, reason })
-        .await?;
-    Ok(outcome)
+    caller.run(command::DeclineQuote { quote_id, reason }).await
 }

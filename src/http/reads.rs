@@ -60,37 +60,60 @@ pub(crate) async fn caught_up(
     }
 }
 
-/// One page of a read model's rows in an account: the caller must be
-/// allowed `action` there; waits for `position` first.
+/// Rows of a read model in an account, behind the matrix: the caller must
+/// be allowed `action` there, and the read waits for `?position=` first.
 pub(crate) struct AccountRows {
-    pub action: Action,
-    pub table: &'static str,
-    pub order_by: &'static str,
-    pub limit: usize,
+    action: Action,
+    table: &'static str,
+    order_by: &'static str,
+    limit: usize,
 }
 
-pub(crate) async fn rows_in_account(
-    state: &AppState,
-    caller: &Caller,
-    account_id: AccountId,
-    position: Option<u64>,
-    rows: AccountRows,
-) -> Result<Vec<Value>, ApiError> {
-    state
-        .ledger
-        .authorize_in(&caller.context, rows.action, account_id)
-        .await?;
-    caught_up(state, &ReadAfter { position }, &[rows.table]).await?;
-    Ok(state
-        .projections
-        .target()
-        .fetch(
-            rows.table,
-            &[("account_id", SqlValue::text(account_id.to_string()))],
-            rows.order_by,
-            rows.limit,
-        )
-        .await?)
+impl AccountRows {
+    /// One page (at most [`PAGE_LIMIT`] rows) of `table`, in `order_by`.
+    pub(crate) const fn page(action: Action, table: &'static str, order_by: &'static str) -> Self {
+        Self {
+            action,
+            table,
+            order_by,
+            limit: PAGE_LIMIT,
+        }
+    }
+
+    /// The account's one row of `table` (the account itself).
+    pub(crate) const fn one(action: Action, table: &'static str, order_by: &'static str) -> Self {
+        Self {
+            action,
+            table,
+            order_by,
+            limit: 1,
+        }
+    }
+
+    /// Asks the matrix, waits for `position`, fetches.
+    pub(crate) async fn read(
+        self,
+        state: &AppState,
+        caller: &Caller,
+        account_id: AccountId,
+        position: Option<u64>,
+    ) -> Result<Vec<Value>, ApiError> {
+        state
+            .ledger
+            .authorize_in(&caller.context, self.action, account_id)
+            .await?;
+        caught_up(state, &ReadAfter { position }, &[self.table]).await?;
+        Ok(state
+            .projections
+            .target()
+            .fetch(
+                self.table,
+                &[("account_id", SqlValue::text(account_id.to_string()))],
+                self.order_by,
+                self.limit,
+            )
+            .await?)
+    }
 }
 
 /// Authorizes viewing a user: the user's account must be visible.

@@ -29,6 +29,12 @@ pub struct Appended {
     pub position: u64,
 }
 
+/// A command's answer when it made something: 201 with what it made
+/// (its id and the position appended).
+pub(crate) fn created<T>(body: T) -> (axum::http::StatusCode, axum::Json<T>) {
+    (axum::http::StatusCode::CREATED, axum::Json(body))
+}
+
 /// A command that reports nothing answers with where its events landed.
 impl axum::response::IntoResponse for crate::app::Ran<()> {
     fn into_response(self) -> axum::response::Response {

@@ -13,9 +13,9 @@ use crate::domain::ids::{AccountId, LicenseId, ServerId};
 use crate::domain::permissions::Action;
 use crate::http::context::Caller;
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
-use crate::http::history::{list_as_of, parse_as_of, ReadAt};
-use crate::http::reads::{rows_in_account, AccountRows, ReadAfter, PAGE_LIMIT};
-use crate::http::schemas::{Appended, CommandErrors, ReadErrors};
+use crate::http::history::{list_as_of, ReadAt};
+use crate::http::reads::{AccountRows, ReadAfter};
+use crate::http::schemas::{created, Appended, CommandErrors, ReadErrors};
 use crate::http::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -99,7 +99,6 @@ pub struct BackupMade {
     responses((status = 201, body = ServerRegistered), CommandErrors),
     security(("bearer" = [])))]
 pub async fn register(
-    State(state): State<AppState>,
     caller: Caller,
     ApiPath(account_id): ApiPath<AccountId>,
     ApiJson(body): ApiJson<RegisterServer>,
@@ -112,14 +111,11 @@ pub async fn register(
         location: body.location,
         partner_access: body.partner_access,
     };
-    let ran = state.ledger.run(&caller.context, command).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(ServerRegistered {
-            server_id,
-            position: ran.last_position(),
-        }),
-    ))
+    let ran = caller.run(command).await?;
+    Ok(created(ServerRegistered {
+        server_id,
+        position: ran.last_position(),
+    }))
 }
 
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/servers", tag = "servers",
@@ -133,29 +129,26 @@ pub async fn list(
     ApiQuery(at): ApiQuery<ReadAt>,
 ) -> Result<Json<ServersPage>, ApiError> {
     if let Some(as_of) = &at.as_of {
-        let as_of = parse_as_of(as_of)?;
-        state
-            .ledger
-            .authorize_in(&caller.context, Action::ViewServers, account_id)
-            .await?;
-        let servers = list_as_of(&state, account_id, MemberKind::Server, as_of).await?;
+        let servers = list_as_of(
+            &state,
+            &caller,
+            Action::ViewServers,
+            account_id,
+            MemberKind::Server,
+            as_of,
+        )
+        .await?;
         return Ok(Json(ServersPage { servers }));
     }
     let after = ReadAfter {
         position: at.position,
     };
-    let servers = rows_in_account(
-        &state,
-        &caller,
-        account_id,
-        after.position,
-        AccountRows {
-            action: Action::ViewServers,
-            table: crate::projection::servers::TABLE,
-            order_by: "name, server_id",
-            limit: PAGE_LIMIT,
-        },
+    let servers = AccountRows::page(
+        Action::ViewServers,
+        crate::projection::servers::TABLE,
+        "name, server_id",
     )
+    .read(&state, &caller, account_id, after.position)
     .await?;
     Ok(Json(ServersPage { servers }))
 }
@@ -165,7 +158,6 @@ pub async fn list(
     responses((status = 200, body = Appended), CommandErrors),
     security(("bearer" = [])))]
 pub async fn update(
-    State(state): State<AppState>,
     caller: Caller,
     ApiPath(server_id): ApiPath<ServerId>,
     ApiJson(body): ApiJson<UpdateServer>,
@@ -176,7 +168,7 @@ pub async fn update(
         location: body.location,
         notifications: body.notifications,
     };
-    Ok(state.ledger.run(&caller.context, command).await?)
+    caller.run(command).await
 }
 
 #[utoipa::path(put, path = "/v1/servers/{server_id}/partner-access", tag = "servers",
@@ -184,7 +176,6 @@ pub async fn update(
     responses((status = 200, body = Appended), CommandErrors),
     security(("bearer" = [])))]
 pub async fn partner_access(
-    State(state): State<AppState>,
     caller: Caller,
     ApiPath(server_id): ApiPath<ServerId>,
     ApiJson(body): ApiJson<PartnerAccess>,
@@ -193,7 +184,7 @@ pub async fn partner_access(
         server_id,
         granted: body.granted,
     };
-    Ok(state.ledger.run(&caller.context, command).await?)
+    caller.run(command).await
 }
 
 #[utoipa::path(post, path = "/v1/servers/{server_id}/actions", tag = "servers",
@@ -201,7 +192,6 @@ pub async fn partner_access(
     responses((status = 200, body = Appended), CommandErrors),
     security(("bearer" = [])))]
 pub async fn action(
-    State(state): State<AppState>,
     caller: Caller,
     ApiPath(server_id): ApiPath<ServerId>,
     ApiJson(body): ApiJson<ServerActionBody>,
@@ -210,7 +200,7 @@ pub async fn action(
         server_id,
         action: body.action,
     };
-    Ok(state.ledger.run(&caller.context, command).await?)
+    caller.run(command).await
 }
 
 #[utoipa::path(put, path = "/v1/servers/{server_id}/configuration", tag = "servers",
@@ -218,7 +208,6 @@ pub async fn action(
     responses((status = 200, body = Appended), CommandErrors),
     security(("bearer" = [])))]
 pub async fn configuration(
-    State(state): State<AppState>,
     caller: Caller,
     ApiPath(server_id): ApiPath<ServerId>,
     ApiJson(body): ApiJson<Configuration>,
@@ -227,7 +216,7 @@ pub async fn configuration(
         server_id,
         summary: body.summary,
     };
-    Ok(state.ledger.run(&caller.context, command).await?)
+    caller.run(command).await
 }
 
 #[utoipa::path(post, path = "/v1/servers/{server_id}/backups", tag = "servers",
@@ -235,7 +224,6 @@ pub async fn configuration(
     responses((status = 201, body = BackupMade), CommandErrors),
     security(("bearer" = [])))]
 pub async fn backup(
-    State(state): State<AppState>,
     caller: Caller,
     ApiPath(server_id): ApiPath<ServerId>,
 ) -> Result<(StatusCode, Json<BackupMade>), ApiError> {
@@ -244,14 +232,11 @@ pub async fn backup(
         server_id,
         backup_id: backup_id.clone(),
     };
-    let ran = state.ledger.run(&caller.context, command).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(BackupMade {
-            backup_id,
-            position: ran.last_position(),
-        }),
-    ))
+    let ran = caller.run(command).await?;
+    Ok(created(BackupMade {
+        backup_id,
+        position: ran.last_position(),
+    }))
 }
 
 #[utoipa::path(post, path = "/v1/servers/{server_id}/backups/{backup_id}/restore", tag = "servers",
@@ -259,7 +244,6 @@ pub async fn backup(
     responses((status = 200, body = Appended), CommandErrors),
     security(("bearer" = [])))]
 pub async fn restore(
-    State(state): State<AppState>,
     caller: Caller,
     ApiPath((server_id, backup_id)): ApiPath<(ServerId, String)>,
 ) -> Result<Ran, ApiError> {
@@ -267,7 +251,7 @@ pub async fn restore(
         server_id,
         backup_id,
     };
-    Ok(state.ledger.run(&caller.context, command).await?)
+    caller.run(command).await
 }
 
 /// `PUT /v1/servers/{id}/license` — financial: authorized like licenses.
@@ -276,7 +260,6 @@ pub async fn restore(
     responses((status = 200, body = Appended), CommandErrors),
     security(("bearer" = [])))]
 pub async fn license(
-    State(state): State<AppState>,
     caller: Caller,
     ApiPath(server_id): ApiPath<ServerId>,
     ApiJson(body): ApiJson<ServerLicense>,
@@ -285,5 +268,5 @@ pub async fn license(
         server_id,
         license_id: body.license_id,
     };
-    Ok(state.ledger.run(&caller.context, command).await?)
+    caller.run(command).await
 }

@@ -12,8 +12,8 @@ use crate::domain::ids::{AccountId, SessionId, UserId};
 use crate::domain::permissions::Action;
 use crate::http::context::{Caller, RequestContext};
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
-use crate::http::reads::{rows_in_account, AccountRows, ReadAfter, PAGE_LIMIT};
-use crate::http::schemas::{CommandErrors, ReadErrors};
+use crate::http::reads::{AccountRows, ReadAfter};
+use crate::http::schemas::{created, CommandErrors, ReadErrors};
 use crate::http::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -60,17 +60,14 @@ pub async fn sign_in(
             Utc::now(),
         )
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(SignInResponse {
-            token: signed_in.token,
-            session_id: signed_in.session_id,
-            user_id: signed_in.user_id,
-            account_id: signed_in.account_id,
-            expires_at: signed_in.expires_at,
-            position: signed_in.position,
-        }),
-    ))
+    Ok(created(SignInResponse {
+        token: signed_in.token,
+        session_id: signed_in.session_id,
+        user_id: signed_in.user_id,
+        account_id: signed_in.account_id,
+        expires_at: signed_in.expires_at,
+        position: signed_in.position,
+    }))
 }
 
 /// `DELETE /v1/sessions/current`
@@ -170,18 +167,12 @@ pub async fn list_sessions(
     ApiPath(account_id): ApiPath<AccountId>,
     ApiQuery(after): ApiQuery<ReadAfter>,
 ) -> Result<Json<SessionsPage>, ApiError> {
-    let sessions = rows_in_account(
-        &state,
-        &caller,
-        account_id,
-        after.position,
-        AccountRows {
-            action: Action::ViewUsers,
-            table: crate::projection::sessions::TABLE,
-            order_by: "opened_at DESC",
-            limit: PAGE_LIMIT,
-        },
+    let sessions = AccountRows::page(
+        Action::ViewUsers,
+        crate::projection::sessions::TABLE,
+        "opened_at DESC",
     )
+    .read(&state, &caller, account_id, after.position)
     .await?;
     Ok(Json(SessionsPage { sessions }))
 }

@@ -12,8 +12,8 @@ use crate::domain::ids::{AccountId, TicketId};
 use crate::domain::permissions::Action;
 use crate::http::context::Caller;
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
-use crate::http::reads::{rows_in_account, AccountRows, ReadAfter, PAGE_LIMIT};
-use crate::http::schemas::{Appended, CommandErrors, ReadErrors};
+use crate::http::reads::{AccountRows, ReadAfter};
+use crate::http::schemas::{created, Appended, CommandErrors, ReadErrors};
 use crate::http::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -53,31 +53,23 @@ pub struct CloseTicket {
     responses((status = 201, body = TicketOpened), CommandErrors),
     security(("bearer" = [])))]
 pub async fn open(
-    State(state): State<AppState>,
     caller: Caller,
     ApiPath(account_id): ApiPath<AccountId>,
     ApiJson(body): ApiJson<OpenTicket>,
 ) -> Result<(StatusCode, Json<TicketOpened>), ApiError> {
     let ticket_id = TicketId(Uuid::now_v7());
-    let outcome = state
-        .ledger
-        .run(
-            &caller.context,
-            command::OpenTicket {
-                account_id,
-                ticket_id,
-                subject: body.subject,
-                description: body.description,
-            },
-        )
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(TicketOpened {
+    let outcome = caller
+        .run(command::OpenTicket {
+            account_id,
             ticket_id,
-            position: outcome.last_position(),
-        }),
-    ))
+            subject: body.subject,
+            description: body.description,
+        })
+        .await?;
+    Ok(created(TicketOpened {
+        ticket_id,
+        position: outcome.last_position(),
+    }))
 }
 
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/tickets", tag = "tickets",
@@ -90,18 +82,12 @@ pub async fn list(
     ApiPath(account_id): ApiPath<AccountId>,
     ApiQuery(after): ApiQuery<ReadAfter>,
 ) -> Result<Json<TicketsPage>, ApiError> {
-    let tickets = rows_in_account(
-        &state,
-        &caller,
-        account_id,
-        after.position,
-        AccountRows {
-            action: Action::ViewTickets,
-            table: crate::projection::tickets::TABLE,
-            order_by: "created_at DESC, ticket_id",
-            limit: PAGE_LIMIT,
-        },
+    let tickets = AccountRows::page(
+        Action::ViewTickets,
+        crate::projection::tickets::TABLE,
+        "created_at DESC, ticket_id",
     )
+    .read(&state, &caller, account_id, after.position)
     .await?;
     Ok(Json(TicketsPage { tickets }))
 }
@@ -111,23 +97,17 @@ pub async fn list(
     responses((status = 200, body = Appended), CommandErrors),
     security(("bearer" = [])))]
 pub async fn update(
-    State(state): State<AppState>,
     caller: Caller,
     ApiPath(ticket_id): ApiPath<TicketId>,
     ApiJson(body): ApiJson<UpdateTicket>,
 ) -> Result<Ran, ApiError> {
-    let outcome = state
-        .ledger
-        .run(
-            &caller.context,
-            command::UpdateTicket {
-                ticket_id,
-                subject: body.subject,
-                comment: body.comment,
-            },
-        )
-        .await?;
-    Ok(outcome)
+    caller
+        .run(command::UpdateTicket {
+            ticket_id,
+            subject: body.subject,
+            comment: body.comment,
+        })
+        .await
 }
 
 #[utoipa::path(post, path = "/v1/tickets/{ticket_id}/close", tag = "tickets",
@@ -135,20 +115,14 @@ pub async fn update(
     responses((status = 200, body = Appended), CommandErrors),
     security(("bearer" = [])))]
 pub async fn close(
-    State(state): State<AppState>,
     caller: Caller,
     ApiPath(ticket_id): ApiPath<TicketId>,
     ApiJson(body): ApiJson<CloseTicket>,
 ) -> Result<Ran, ApiError> {
-    let outcome = state
-        .ledger
-        .run(
-            &caller.context,
-            command::CloseTicket {
-                ticket_id,
-                resolution: body.resolution,
-            },
-        )
-        .await?;
-    Ok(outcome)
+    caller
+        .run(command::CloseTicket {
+            ticket_id,
+            resolution: body.resolution,
+        })
+        .await
 }

@@ -26,11 +26,9 @@ use crate::domain::username::Username;
 use crate::http::context::Caller;
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::http::history::{entity_as_of, list_as_of, parse_as_of, ReadAt};
-use crate::http::reads::{
-    caught_up, rows_in_account, visible_user, AccountRows, ReadAfter, PAGE_LIMIT,
-};
+use crate::http::reads::{caught_up, visible_user, AccountRows, ReadAfter};
 use crate::http::schemas::{
-    AccountCreated, Appended, CommandErrors, ReadErrors, Restored, UserCreated, UsersPage,
+    created, AccountCreated, Appended, CommandErrors, ReadErrors, Restored, UserCreated, UsersPage,
 };
 use crate::http::AppState;
 use crate::projection::SqlValue;
@@ -67,7 +65,6 @@ pub struct CreateAccount {
     security(("bearer" = [])),
 )]
 pub async fn create_account(
-    State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<CreateAccount>,
 ) -> Result<(StatusCode, Json<AccountCreated>), ApiError> {
@@ -85,14 +82,11 @@ pub async fn create_account(
         name: body.name,
         parent: Some(parent),
     };
-    let outcome = state.ledger.run(&caller.context, command).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(AccountCreated {
-            account_id,
-            position: outcome.last_position(),
-        }),
-    ))
+    let outcome = caller.run(command).await?;
+    Ok(created(AccountCreated {
+        account_id,
+        position: outcome.last_position(),
+    }))
 }
 
 /// `GET /v1/accounts/{id}`
@@ -120,18 +114,12 @@ pub async fn get_account(
             entity_as_of(&state, Entity::Account(account_id), as_of).await?,
         ));
     }
-    let rows = rows_in_account(
-        &state,
-        &caller,
-        account_id,
-        after.position,
-        AccountRows {
-            action: Action::ViewAccount,
-            table: crate::projection::accounts::TABLE,
-            order_by: "account_id",
-            limit: 1,
-        },
+    let rows = AccountRows::one(
+        Action::ViewAccount,
+        crate::projection::accounts::TABLE,
+        "account_id",
     )
+    .read(&state, &caller, account_id, after.position)
     .await?;
     rows.into_iter()
         .next()
@@ -156,7 +144,6 @@ pub struct RenameAccount {
     security(("bearer" = [])),
 )]
 pub async fn rename_account(
-    State(state): State<AppState>,
     caller: Caller,
     ApiPath(account_id): ApiPath<AccountId>,
     ApiJson(body): ApiJson<RenameAccount>,
@@ -165,7 +152,7 @@ pub async fn rename_account(
         account_id,
         name: body.name,
     };
-    Ok(state.ledger.run(&caller.context, command).await?)
+    caller.run(command).await
 }
 
 /// `DELETE /v1/accounts/{id}` — its users can no longer sign in; history stays.
@@ -178,12 +165,11 @@ pub async fn rename_account(
     security(("bearer" = [])),
 )]
 pub async fn delete_account(
-    State(state): State<AppState>,
     caller: Caller,
     ApiPath(account_id): ApiPath<AccountId>,
 ) -> Result<Ran, ApiError> {
     let command = accounts::DeleteAccount { account_id };
-    Ok(state.ledger.run(&caller.context, command).await?)
+    caller.run(command).await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -214,7 +200,6 @@ pub struct TransferOwnership {
     security(("bearer" = [])),
 )]
 pub async fn transfer_ownership(
-    State(state): State<AppState>,
     caller: Caller,
     ApiPath(account_id): ApiPath<AccountId>,
     ApiJson(body): ApiJson<TransferOwnership>,
@@ -223,7 +208,7 @@ pub async fn transfer_ownership(
         account_id,
         to: body.user_id,
     };
-    Ok(state.ledger.run(&caller.context, command).await?)
+    caller.run(command).await
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -253,12 +238,15 @@ pub async fn list_users(
     ApiQuery(query): ApiQuery<UsersQuery>,
 ) -> Result<Json<UsersPage>, ApiError> {
     if let Some(as_of) = &query.as_of {
-        let as_of = parse_as_of(as_of)?;
-        state
-            .ledger
-            .authorize_in(&caller.context, Action::ViewUsers, account_id)
-            .await?;
-        let mut users = list_as_of(&state, account_id, MemberKind::User, as_of).await?;
+        let mut users = list_as_of(
+            &state,
+            &caller,
+            Action::ViewUsers,
+            account_id,
+            MemberKind::User,
+            as_of,
+        )
+        .await?;
         if let Some(license) = query.license {
             let license = Value::String(license.to_string());
             users.retain(|u| {
@@ -269,18 +257,12 @@ pub async fn list_users(
         }
         return Ok(Json(UsersPage { users }));
     }
-    let mut users = rows_in_account(
-        &state,
-        &caller,
-        account_id,
-        query.position,
-        AccountRows {
-            action: Action::ViewUsers,
-            table: crate::projection::users::TABLE,
-            order_by: "email, user_id",
-            limit: PAGE_LIMIT,
-        },
+    let mut users = AccountRows::page(
+        Action::ViewUsers,
+        crate::projection::users::TABLE,
+        "email, user_id",
     )
+    .read(&state, &caller, account_id, query.position)
     .await?;
     let target = state.projections.target();
     if let Some(license) = query.license {
@@ -359,18 +341,15 @@ pub async fn create_user(
         user: new,
         username,
     };
-    state.ledger.run(&caller.context, command).await?;
+    caller.run(command).await?;
     let outcome = state
         .auth
         .set_initial_password(&caller.context, user_id, &password, Utc::now())
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(UserCreated {
-            user_id,
-            position: outcome.last_position(),
-        }),
-    ))
+    Ok(created(UserCreated {
+        user_id,
+        position: outcome.last_position(),
+    }))
 }
 
 /// `GET /v1/users/{id}`
@@ -453,7 +432,7 @@ pub async fn update_user(
         email,
         username,
     };
-    Ok(state.ledger.run(&caller.context, command).await?)
+    caller.run(command).await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -481,7 +460,7 @@ pub async fn change_role(
     let role = parse_role(&body.role)?;
     visible_user(&state, &caller, user_id).await?;
     let command = users::ChangeRole { user_id, role };
-    Ok(state.ledger.run(&caller.context, command).await?)
+    caller.run(command).await
 }
 
 /// `DELETE /v1/users/{id}` — soft delete.
@@ -500,7 +479,7 @@ pub async fn delete_user(
 ) -> Result<Ran, ApiError> {
     visible_user(&state, &caller, user_id).await?;
     let command = users::DeleteUser { user_id };
-    Ok(state.ledger.run(&caller.context, command).await?)
+    caller.run(command).await
 }
 
 /// `POST /v1/users/{id}/restore`
@@ -522,7 +501,7 @@ pub async fn restore_user(
         user_id,
         now: Utc::now(),
     };
-    let ran = state.ledger.run(&caller.context, command).await?;
+    let ran = caller.run(command).await?;
     let (position, not_restored) = (ran.last_position(), ran.output);
     Ok(Json(Restored {
         position,
@@ -549,7 +528,7 @@ pub async fn force_logout(
 ) -> Result<Ran, ApiError> {
     visible_user(&state, &caller, user_id).await?;
     let command = users::ForceLogout { user_id };
-    Ok(state.ledger.run(&caller.context, command).await?)
+    caller.run(command).await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -581,7 +560,7 @@ pub async fn assign_customers(
         user_id,
         customers: body.account_ids,
     };
-    Ok(state.ledger.run(&caller.context, command).await?)
+    caller.run(command).await
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
