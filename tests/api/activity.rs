@@ -11,7 +11,7 @@ use chrono::Utc;
 use portal_ledger::backend::{open_projections, Migrations};
 use portal_ledger::projection::runner::Projections;
 use serde_json::{json, Value};
-use support::http::{sign_in, TestApi, ROOT_EMAIL};
+use support::http::{sign_in, AsCaller, TestApi, ROOT_EMAIL};
 
 struct World {
     server: TestServer,
@@ -30,11 +30,7 @@ struct World {
 }
 
 async fn post(server: &TestServer, token: &str, path: &str, body: Value) -> Value {
-    let response = server
-        .post(path)
-        .authorization_bearer(token)
-        .json(&body)
-        .await;
+    let response = server.post_as(token, path).json(&body).await;
     assert!(
         response.status_code().is_success(),
         "{path}: {}",
@@ -135,11 +131,10 @@ impl World {
     async fn search(&self, token: &str, query: &str) -> Value {
         let response = self
             .server
-            .get(&format!(
-                "/v1/activity?position={}&{query}",
-                self.last_position
-            ))
-            .authorization_bearer(token)
+            .get_as(
+                token,
+                &format!("/v1/activity?position={}&{query}", self.last_position),
+            )
             .await;
         assert_eq!(response.status_code(), 200, "{query}: {}", response.text());
         response.json()
@@ -181,8 +176,10 @@ on_both_backends!(
         // Another tenant's account, named explicitly: not found.
         let hidden = w
             .server
-            .get(&format!("/v1/activity?account_id={}", w.other_org))
-            .authorization_bearer(&w.partner_auditor)
+            .get_as(
+                &w.partner_auditor,
+                &format!("/v1/activity?account_id={}", w.other_org),
+            )
             .await;
         assert_eq!(hidden.status_code(), 404);
 
@@ -313,17 +310,12 @@ on_both_backends!(
         ] {
             let response = w
                 .server
-                .get(&format!("/v1/activity?{query}"))
-                .authorization_bearer(&w.root)
+                .get_as(&w.root, &format!("/v1/activity?{query}"))
                 .await;
             assert_eq!(response.status_code(), 400, "{query}");
             assert_eq!(response.json::<Value>()["error"]["code"], code, "{query}");
         }
-        let unknown = w
-            .server
-            .get("/v1/activity?colour=red")
-            .authorization_bearer(&w.root)
-            .await;
+        let unknown = w.server.get_as(&w.root, "/v1/activity?colour=red").await;
         assert_eq!(unknown.status_code(), 400);
         let anonymous = w.server.get("/v1/activity").await;
         assert_eq!(anonymous.status_code(), 401);
@@ -331,11 +323,10 @@ on_both_backends!(
         // Export: the same filters, streamed, as CSV and as NDJSON.
         let csv = w
             .server
-            .get(&format!(
-                "/v1/activity/export?format=csv&account_id={}",
-                w.customer
-            ))
-            .authorization_bearer(&w.partner_admin)
+            .get_as(
+                &w.partner_admin,
+                &format!("/v1/activity/export?format=csv&account_id={}", w.customer),
+            )
             .await;
         assert_eq!(csv.status_code(), 200);
         assert!(csv
@@ -350,8 +341,7 @@ on_both_backends!(
         assert_eq!(rows, by_account.len());
         let ndjson = w
             .server
-            .get("/v1/activity/export?format=ndjson")
-            .authorization_bearer(&w.root)
+            .get_as(&w.root, "/v1/activity/export?format=ndjson")
             .await
             .text();
         let lines: Vec<Value> = ndjson
@@ -362,8 +352,7 @@ on_both_backends!(
         assert_eq!(lines[0]["position"], everything[0]["position"]);
         let bad_format = w
             .server
-            .get("/v1/activity/export?format=xml")
-            .authorization_bearer(&w.root)
+            .get_as(&w.root, "/v1/activity/export?format=xml")
             .await;
         assert_eq!(bad_format.status_code(), 400);
     }
@@ -375,11 +364,13 @@ on_both_backends!(
         let w = world(&t).await;
         let users: Value = w
             .server
-            .get(&format!(
-                "/v1/accounts/{}/users?position={}",
-                w.customer, w.last_position
-            ))
-            .authorization_bearer(&w.customer_admin)
+            .get_as(
+                &w.customer_admin,
+                &format!(
+                    "/v1/accounts/{}/users?position={}",
+                    w.customer, w.last_position
+                ),
+            )
             .await
             .json();
         let staff = users["users"]
@@ -394,16 +385,14 @@ on_both_backends!(
         let before = w.last_position;
         let changed = w
             .server
-            .put(&format!("/v1/users/{staff}/role"))
-            .authorization_bearer(&w.customer_admin)
+            .put_as(&w.customer_admin, &format!("/v1/users/{staff}/role"))
             .json(&json!({ "role": "read-only" }))
             .await;
         assert_eq!(changed.status_code(), 200, "{}", changed.text());
 
         let history: Value = w
             .server
-            .get(&format!("/v1/history/user/{staff}"))
-            .authorization_bearer(&w.partner_auditor)
+            .get_as(&w.partner_auditor, &format!("/v1/history/user/{staff}"))
             .await
             .json();
         let last = history["entries"]
@@ -418,46 +407,52 @@ on_both_backends!(
         // Another tenant's auditor does not learn the user exists.
         let hidden = w
             .server
-            .get(&format!("/v1/history/user/{staff}"))
-            .authorization_bearer(&w.root)
+            .get_as(&w.root, &format!("/v1/history/user/{staff}"))
             .await;
         assert_eq!(hidden.status_code(), 200, "the platform sees everything");
         let far: Value = w
             .server
-            .get(&format!(
-                "/v1/accounts/{}/users?position={}",
-                w.other_org, w.last_position
-            ))
-            .authorization_bearer(&w.root)
+            .get_as(
+                &w.root,
+                &format!(
+                    "/v1/accounts/{}/users?position={}",
+                    w.other_org, w.last_position
+                ),
+            )
             .await
             .json();
         let far_user = far["users"][0]["user_id"].as_str().unwrap().to_owned();
         let refused = w
             .server
-            .get(&format!("/v1/history/user/{far_user}"))
-            .authorization_bearer(&w.partner_auditor)
+            .get_as(&w.partner_auditor, &format!("/v1/history/user/{far_user}"))
             .await;
         assert_eq!(refused.status_code(), 404);
 
         // As of before the change: support; now: read-only.
         let then: Value = w
             .server
-            .get(&format!("/v1/users/{staff}?as_of={before}"))
-            .authorization_bearer(&w.customer_admin)
+            .get_as(
+                &w.customer_admin,
+                &format!("/v1/users/{staff}?as_of={before}"),
+            )
             .await
             .json();
         assert_eq!(then["role"], "support");
         let listed: Value = w
             .server
-            .get(&format!("/v1/accounts/{}/users?as_of={before}", w.customer))
-            .authorization_bearer(&w.customer_admin)
+            .get_as(
+                &w.customer_admin,
+                &format!("/v1/accounts/{}/users?as_of={before}", w.customer),
+            )
             .await
             .json();
         assert_eq!(listed["users"].as_array().unwrap().len(), 5);
         let at_start: Value = w
             .server
-            .get(&format!("/v1/accounts/{}/users?as_of=1", w.customer))
-            .authorization_bearer(&w.customer_admin)
+            .get_as(
+                &w.customer_admin,
+                &format!("/v1/accounts/{}/users?as_of=1", w.customer),
+            )
             .await
             .json();
         assert!(at_start["users"].as_array().unwrap().is_empty());
@@ -465,25 +460,28 @@ on_both_backends!(
         let tomorrow = enc(&(Utc::now() + chrono::Duration::days(1)).to_rfc3339());
         let account: Value = w
             .server
-            .get(&format!("/v1/accounts/{}?as_of={tomorrow}", w.customer))
-            .authorization_bearer(&w.customer_admin)
+            .get_as(
+                &w.customer_admin,
+                &format!("/v1/accounts/{}?as_of={tomorrow}", w.customer),
+            )
             .await
             .json();
         assert_eq!(account["name"], "Customer Co");
         let servers: Value = w
             .server
-            .get(&format!(
-                "/v1/accounts/{}/servers?as_of={before}",
-                w.customer
-            ))
-            .authorization_bearer(&w.customer_admin)
+            .get_as(
+                &w.customer_admin,
+                &format!("/v1/accounts/{}/servers?as_of={before}", w.customer),
+            )
             .await
             .json();
         assert_eq!(servers["servers"][0]["name"], "Lobby Wall");
         let bad = w
             .server
-            .get(&format!("/v1/users/{staff}?as_of=yesterday"))
-            .authorization_bearer(&w.customer_admin)
+            .get_as(
+                &w.customer_admin,
+                &format!("/v1/users/{staff}?as_of=yesterday"),
+            )
             .await;
         assert_eq!(bad.status_code(), 400);
         assert_eq!(bad.json::<Value>()["error"]["code"], "invalid_as_of");
@@ -503,7 +501,7 @@ fn enc(text: &str) -> String {
 }
 
 async fn get(server: &TestServer, token: &str, path: &str) -> Value {
-    let response = server.get(path).authorization_bearer(token).await;
+    let response = server.get_as(token, path).await;
     assert_eq!(response.status_code(), 200, "{path}: {}", response.text());
     response.json()
 }
@@ -530,8 +528,10 @@ fn positions(entries: &[Value]) -> Vec<u64> {
 /// An export's whole body, once the read model has applied `position`.
 async fn export_text(server: &TestServer, token: &str, position: u64, query: &str) -> String {
     let response = server
-        .get(&format!("/v1/activity/export?position={position}&{query}"))
-        .authorization_bearer(token)
+        .get_as(
+            token,
+            &format!("/v1/activity/export?position={position}&{query}"),
+        )
         .await;
     assert_eq!(response.status_code(), 200, "{query}: {}", response.text());
     response.text()
@@ -600,8 +600,7 @@ on_both_backends!(
         sign_in(&w.server, "staff1@customer.example", "staff password!").await;
         let changed = w
             .server
-            .patch(&format!("/v1/users/{staff1}"))
-            .authorization_bearer(&w.customer_admin)
+            .patch_as(&w.customer_admin, &format!("/v1/users/{staff1}"))
             .json(&json!({ "email": "Renamed.Staff@customer.example" }))
             .await;
         assert!(changed.status_code().is_success(), "{}", changed.text());
@@ -629,8 +628,7 @@ on_both_backends!(
         // A command from a known user agent, renaming the server.
         let renamed = w
             .server
-            .patch(&format!("/v1/servers/{server_id}"))
-            .authorization_bearer(&w.customer_admin)
+            .patch_as(&w.customer_admin, &format!("/v1/servers/{server_id}"))
             .add_header("user-agent", "AuditTest/1.0")
             .json(&json!({ "name": "Überwachung Écran" }))
             .await;
@@ -638,8 +636,7 @@ on_both_backends!(
         // Its entry names the server as it was; the next one the new name.
         let again = w
             .server
-            .patch(&format!("/v1/servers/{server_id}"))
-            .authorization_bearer(&w.customer_admin)
+            .patch_as(&w.customer_admin, &format!("/v1/servers/{server_id}"))
             .add_header("user-agent", "AuditTest/1.0")
             .json(&json!({ "name": "Überwachung Écran 2" }))
             .await;
@@ -870,8 +867,10 @@ on_both_backends!(
         let assigned_id = assigned["user_id"].as_str().unwrap().to_owned();
         let put = w
             .server
-            .put(&format!("/v1/users/{assigned_id}/customers"))
-            .authorization_bearer(&w.partner_admin)
+            .put_as(
+                &w.partner_admin,
+                &format!("/v1/users/{assigned_id}/customers"),
+            )
             .json(&json!({ "account_ids": [second] }))
             .await;
         assert!(put.status_code().is_success(), "{}", put.text());
@@ -893,14 +892,18 @@ on_both_backends!(
         );
         let refused = w
             .server
-            .get(&format!("/v1/activity?account_id={}", w.customer))
-            .authorization_bearer(&assigned_token)
+            .get_as(
+                &assigned_token,
+                &format!("/v1/activity?account_id={}", w.customer),
+            )
             .await;
         assert_eq!(refused.status_code(), 404);
         let refused = w
             .server
-            .get(&format!("/v1/activity/export?account_id={}", w.customer))
-            .authorization_bearer(&assigned_token)
+            .get_as(
+                &assigned_token,
+                &format!("/v1/activity/export?account_id={}", w.customer),
+            )
             .await;
         assert_eq!(refused.status_code(), 404);
         let ndjson = |text: String| -> Vec<Value> {
@@ -1116,8 +1119,10 @@ on_both_backends!(
         assert!(!expected.contains("staff0@customer.example"));
         let unknown = w
             .server
-            .get(&format!("{path}?action=fly_to_the_moon"))
-            .authorization_bearer(&w.partner_auditor)
+            .get_as(
+                &w.partner_auditor,
+                &format!("{path}?action=fly_to_the_moon"),
+            )
             .await;
         assert_eq!(unknown.status_code(), 400);
         assert_eq!(unknown.json::<Value>()["error"]["code"], "unknown_action");
@@ -1154,8 +1159,10 @@ on_both_backends!(
             .any(|b| b["event_type"] == "server.registered"));
         let granted = w
             .server
-            .put(&format!("/v1/servers/{server_id}/partner-access"))
-            .authorization_bearer(&w.customer_admin)
+            .put_as(
+                &w.customer_admin,
+                &format!("/v1/servers/{server_id}/partner-access"),
+            )
             .json(&json!({ "granted": true }))
             .await;
         assert!(granted.status_code().is_success(), "{}", granted.text());
@@ -1213,8 +1220,7 @@ on_both_backends!(
         let staff0 = user_id(&users, "staff0@customer.example");
         let changed = w
             .server
-            .put(&format!("/v1/users/{staff0}/role"))
-            .authorization_bearer(&w.customer_admin)
+            .put_as(&w.customer_admin, &format!("/v1/users/{staff0}/role"))
             .json(&json!({ "role": "read-only" }))
             .await;
         assert_eq!(changed.status_code(), 200, "{}", changed.text());
@@ -1257,8 +1263,7 @@ on_both_backends!(
         assert!(access_user(&exactly, "staff3@customer.example").is_some());
         let bad = w
             .server
-            .get(&format!("{path}?as_of=last%20week"))
-            .authorization_bearer(&w.customer_admin)
+            .get_as(&w.customer_admin, &format!("{path}?as_of=last%20week"))
             .await;
         assert_eq!(bad.status_code(), 400);
         assert_eq!(bad.json::<Value>()["error"]["code"], "invalid_as_of");
@@ -1306,18 +1311,16 @@ on_both_backends!(
         for (token, customer) in [(&w.partner_auditor, &w.other_org), (&w.root, &w.other_org)] {
             let response = w
                 .server
-                .get(&format!("{partner_path}?customer_id={customer}"))
-                .authorization_bearer(token)
+                .get_as(token, &format!("{partner_path}?customer_id={customer}"))
                 .await;
             assert_eq!(response.status_code(), 404, "{}", response.text());
         }
         let response = w
             .server
-            .get(&format!(
-                "{partner_path}?customer_id={}&as_of=1",
-                w.customer
-            ))
-            .authorization_bearer(&w.root)
+            .get_as(
+                &w.root,
+                &format!("{partner_path}?customer_id={}&as_of=1", w.customer),
+            )
             .await;
         assert_eq!(response.status_code(), 404);
 
@@ -1331,19 +1334,23 @@ on_both_backends!(
             (&w.root, 200),
             (&far, 404),
         ] {
-            let response = w.server.get(&path).authorization_bearer(token).await;
+            let response = w.server.get_as(token, &path).await;
             assert_eq!(response.status_code(), status, "{}", response.text());
         }
         let response = w
             .server
-            .get(&format!("/v1/accounts/{}/access", w.other_org))
-            .authorization_bearer(&w.partner_auditor)
+            .get_as(
+                &w.partner_auditor,
+                &format!("/v1/accounts/{}/access", w.other_org),
+            )
             .await;
         assert_eq!(response.status_code(), 404);
         let response = w
             .server
-            .get(&format!("{partner_path}?customer_id={}", w.customer))
-            .authorization_bearer(&w.customer_admin)
+            .get_as(
+                &w.customer_admin,
+                &format!("{partner_path}?customer_id={}", w.customer),
+            )
             .await;
         assert_eq!(
             response.status_code(),
@@ -1353,8 +1360,7 @@ on_both_backends!(
         assert_eq!(w.server.get(&path).await.status_code(), 401);
         let unknown_param = w
             .server
-            .get(&format!("{path}?colour=red"))
-            .authorization_bearer(&w.root)
+            .get_as(&w.root, &format!("{path}?colour=red"))
             .await;
         assert_eq!(unknown_param.status_code(), 400);
     }
@@ -1381,8 +1387,7 @@ async fn history(w: &World, kind: &str, id: &str) -> Vec<Value> {
     let far = sign_in(&w.server, "far@elsewhere.example", "far away password").await;
     let hidden = w
         .server
-        .get(&format!("/v1/history/{kind}/{id}"))
-        .authorization_bearer(&far)
+        .get_as(&far, &format!("/v1/history/{kind}/{id}"))
         .await;
     assert_eq!(hidden.status_code(), 404, "{kind} {id}: another tenant");
     let body = get(
@@ -1493,8 +1498,7 @@ on_both_backends!(
         assert_eq!(current["name"], "Customer Renamed");
         let not_yet = w
             .server
-            .get(&format!("/v1/accounts/{customer}?as_of=2"))
-            .authorization_bearer(admin)
+            .get_as(admin, &format!("/v1/accounts/{customer}?as_of=2"))
             .await;
         assert_eq!(not_yet.status_code(), 404, "the account did not exist yet");
 
@@ -1679,8 +1683,10 @@ on_both_backends!(
         assert_ne!(now["seats"], at_creation["seats"]);
         let bad = w
             .server
-            .get(&format!("/v1/accounts/{customer}/licenses?as_of=soon"))
-            .authorization_bearer(admin)
+            .get_as(
+                admin,
+                &format!("/v1/accounts/{customer}/licenses?as_of=soon"),
+            )
             .await;
         assert_eq!(bad.status_code(), 400);
         assert_eq!(bad.json::<Value>()["error"]["code"], "invalid_as_of");
@@ -1734,7 +1740,7 @@ on_both_backends!(
             "/v1/history/ticket/not-a-uuid".to_owned(),
             format!("/v1/history/license/{}", uuid::Uuid::now_v7()),
         ] {
-            let response = w.server.get(&path).authorization_bearer(&w.root).await;
+            let response = w.server.get_as(&w.root, &path).await;
             assert_eq!(response.status_code(), 404, "{path}");
         }
     }

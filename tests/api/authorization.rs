@@ -57,7 +57,7 @@ use portal_ledger::domain::quote::{Currency, Product, Seats, Terms, UnitPrice};
 use portal_ledger::domain::role::{AccountKind, Role};
 use portal_ledger::domain::user::{NewUser, Origin};
 use serde_json::{json, Value};
-use support::http::{error_code, TestApi};
+use support::http::{error_code, AsCaller, TestApi};
 use uuid::Uuid;
 
 const PASSWORD: &str = "actor password 1";
@@ -1367,8 +1367,7 @@ async fn build_world(env: &mut Env, root_password: &str) -> Vec<Actor> {
     let root_id = env
         .api
         .server
-        .get("/v1/me")
-        .authorization_bearer(&root_token)
+        .get_as(&root_token, "/v1/me")
         .await
         .json::<Value>()["user_id"]
         .as_str()

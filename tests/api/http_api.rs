@@ -9,7 +9,7 @@ use crate::support;
 
 use chrono::Utc;
 use serde_json::{json, Value};
-use support::http::{error_code, TestApi};
+use support::http::{error_code, AsCaller, TestApi};
 
 on_both_backends!(
     a_portal_back_end_walks_through_tenants_and_users,
@@ -23,16 +23,13 @@ on_both_backends!(
         // The platform creates a partner and its first admin.
         let partner: Value = api
             .server
-            .post("/v1/accounts")
-            .authorization_bearer(&root)
+            .post_as(&root, "/v1/accounts")
             .json(&json!({ "kind": "partner", "name": "Reseller Ltd" }))
             .await
             .json();
         let partner_id = partner["account_id"].as_str().unwrap().to_owned();
         let created = api
-        .server
-        .post(&format!("/v1/accounts/{partner_id}/users"))
-        .authorization_bearer(&root)
+        .server.post_as(&root, &format!("/v1/accounts/{partner_id}/users"))
         .json(&json!({ "email": "boss@reseller.example", "name": "Bo Boss", "role": "admin", "password": "reseller password" }))
         .await;
         assert_eq!(created.status_code(), 201, "{}", created.text());
@@ -41,25 +38,17 @@ on_both_backends!(
         let (boss, _) = api
             .session("boss@reseller.example", "reseller password")
             .await;
-        let me: Value = api
-            .server
-            .get("/v1/me")
-            .authorization_bearer(&boss)
-            .await
-            .json();
+        let me: Value = api.server.get_as(&boss, "/v1/me").await.json();
         assert_eq!(me["role"], "admin");
         let org: Value = api
             .server
-            .post("/v1/accounts")
-            .authorization_bearer(&boss)
+            .post_as(&boss, "/v1/accounts")
             .json(&json!({ "kind": "organization", "name": "Customer GmbH" }))
             .await
             .json();
         let org_id = org["account_id"].as_str().unwrap().to_owned();
         let user: Value = api
-        .server
-        .post(&format!("/v1/accounts/{org_id}/users"))
-        .authorization_bearer(&boss)
+        .server.post_as(&boss, &format!("/v1/accounts/{org_id}/users"))
         .json(&json!({ "email": "ops@customer.example", "name": "Olga Ops", "role": "regular", "password": "customer password" }))
         .await
         .json();
@@ -69,8 +58,10 @@ on_both_backends!(
         let position = user["position"].as_u64().unwrap();
         let listed: Value = api
             .server
-            .get(&format!("/v1/accounts/{org_id}/users?position={position}"))
-            .authorization_bearer(&boss)
+            .get_as(
+                &boss,
+                &format!("/v1/accounts/{org_id}/users?position={position}"),
+            )
             .await
             .json();
         let users = listed["users"].as_array().unwrap();
@@ -81,24 +72,21 @@ on_both_backends!(
         // Change the role, rename, then read the user back.
         let changed: Value = api
             .server
-            .put(&format!("/v1/users/{user_id}/role"))
-            .authorization_bearer(&boss)
+            .put_as(&boss, &format!("/v1/users/{user_id}/role"))
             .json(&json!({ "role": "Read-Only" }))
             .await
             .json();
         api.server
-            .patch(&format!("/v1/users/{user_id}"))
-            .authorization_bearer(&boss)
+            .patch_as(&boss, &format!("/v1/users/{user_id}"))
             .json(&json!({ "name": "Olga O." }))
             .await
             .assert_status_ok();
         let shown: Value = api
             .server
-            .get(&format!(
-                "/v1/users/{user_id}?position={}",
-                changed["position"]
-            ))
-            .authorization_bearer(&boss)
+            .get_as(
+                &boss,
+                &format!("/v1/users/{user_id}?position={}", changed["position"]),
+            )
             .await
             .json();
         assert_eq!(shown["role"], "read-only");
@@ -107,46 +95,36 @@ on_both_backends!(
         let (ops, _) = api
             .session("ops@customer.example", "customer password")
             .await;
+        api.server.get_as(&ops, "/v1/me").await.assert_status_ok();
         api.server
-            .get("/v1/me")
-            .authorization_bearer(&ops)
+            .post_as(&boss, &format!("/v1/users/{user_id}/logout"))
             .await
             .assert_status_ok();
-        api.server
-            .post(&format!("/v1/users/{user_id}/logout"))
-            .authorization_bearer(&boss)
-            .await
-            .assert_status_ok();
-        let after = api
-            .server
-            .get("/v1/me")
-            .authorization_bearer(&ops)
-            .expect_failure()
-            .await;
+        let after = api.server.get_as(&ops, "/v1/me").expect_failure().await;
         assert_eq!(after.status_code(), 401);
         assert_eq!(error_code(&after), "unauthenticated");
 
         // Delete and restore.
         api.server
-            .delete(&format!("/v1/users/{user_id}"))
-            .authorization_bearer(&boss)
+            .delete_as(&boss, &format!("/v1/users/{user_id}"))
             .await
             .assert_status_ok();
         let restored: Value = api
             .server
-            .post(&format!("/v1/users/{user_id}/restore"))
-            .authorization_bearer(&boss)
+            .post_as(&boss, &format!("/v1/users/{user_id}/restore"))
             .await
             .json();
 
         // The activity log of the organization shows each command once, newest first.
         let activity: Value = api
             .server
-            .get(&format!(
-                "/v1/accounts/{org_id}/activity?position={}",
-                restored["position"]
-            ))
-            .authorization_bearer(&boss)
+            .get_as(
+                &boss,
+                &format!(
+                    "/v1/accounts/{org_id}/activity?position={}",
+                    restored["position"]
+                ),
+            )
             .await
             .json();
         let entries = activity["entries"].as_array().unwrap();
@@ -169,15 +147,12 @@ on_both_backends!(
             .await;
         let hidden = api
             .server
-            .get(&format!("/v1/accounts/{partner_id}/users"))
-            .authorization_bearer(&ops)
+            .get_as(&ops, &format!("/v1/accounts/{partner_id}/users"))
             .expect_failure()
             .await;
         assert_eq!(hidden.status_code(), 404);
         let forbidden = api
-        .server
-        .post(&format!("/v1/accounts/{org_id}/users"))
-        .authorization_bearer(&ops)
+        .server.post_as(&ops, &format!("/v1/accounts/{org_id}/users"))
         .json(&json!({ "email": "x@customer.example", "name": "X", "role": "admin", "password": "some password" }))
         .expect_failure()
         .await;
@@ -199,25 +174,25 @@ on_both_backends!(
         let users = format!("/v1/accounts/{platform}/users");
 
         let cases: Vec<(axum_test::TestRequest, u16, &str)> = vec![
-        (api.server.post(&users).authorization_bearer(&root).content_type("application/json").bytes("{not json".into()), 400, "invalid_json"),
-        (api.server.post(&users).authorization_bearer(&root).json(&json!({ "email": "a@platform.example", "name": "A", "role": "admin", "password": "long enough pw", "extra": 1 })), 400, "invalid_body"),
-        (api.server.post(&users).authorization_bearer(&root).json(&json!({ "email": "a@platform.example" })), 400, "invalid_body"),
-        (api.server.post(&users).authorization_bearer(&root).json(&json!({ "email": "not-an-email", "name": "A", "role": "admin", "password": "long enough pw" })), 422, "invalid_email"),
-        (api.server.post(&users).authorization_bearer(&root).json(&json!({ "email": "a@platform.example", "name": "A", "role": "owner", "password": "long enough pw" })), 422, "unknown_role"),
-        (api.server.post(&users).authorization_bearer(&root).json(&json!({ "email": "a@platform.example", "name": "A", "role": "sales", "password": "long enough pw" })), 422, "role_not_in_account_kind"),
-        (api.server.post(&users).authorization_bearer(&root).json(&json!({ "email": "a@platform.example", "name": "A", "role": "admin", "password": "short" })), 422, "invalid_password"),
-        (api.server.post(&users).authorization_bearer(&root).json(&json!({ "email": "root@platform.example", "name": "A", "role": "admin", "password": "long enough pw" })), 409, "email_taken"),
-        (api.server.post(&users).authorization_bearer(&root).json(&json!({ "email": "a@platform.example", "name": "x".repeat(70_000), "role": "admin", "password": "long enough pw" })), 413, "body_too_large"),
-        (api.server.post(&users).authorization_bearer(&root).text("email=a"), 415, "not_json"),
+        (api.server.post_as(&root, &users).content_type("application/json").bytes("{not json".into()), 400, "invalid_json"),
+        (api.server.post_as(&root, &users).json(&json!({ "email": "a@platform.example", "name": "A", "role": "admin", "password": "long enough pw", "extra": 1 })), 400, "invalid_body"),
+        (api.server.post_as(&root, &users).json(&json!({ "email": "a@platform.example" })), 400, "invalid_body"),
+        (api.server.post_as(&root, &users).json(&json!({ "email": "not-an-email", "name": "A", "role": "admin", "password": "long enough pw" })), 422, "invalid_email"),
+        (api.server.post_as(&root, &users).json(&json!({ "email": "a@platform.example", "name": "A", "role": "owner", "password": "long enough pw" })), 422, "unknown_role"),
+        (api.server.post_as(&root, &users).json(&json!({ "email": "a@platform.example", "name": "A", "role": "sales", "password": "long enough pw" })), 422, "role_not_in_account_kind"),
+        (api.server.post_as(&root, &users).json(&json!({ "email": "a@platform.example", "name": "A", "role": "admin", "password": "short" })), 422, "invalid_password"),
+        (api.server.post_as(&root, &users).json(&json!({ "email": "root@platform.example", "name": "A", "role": "admin", "password": "long enough pw" })), 409, "email_taken"),
+        (api.server.post_as(&root, &users).json(&json!({ "email": "a@platform.example", "name": "x".repeat(70_000), "role": "admin", "password": "long enough pw" })), 413, "body_too_large"),
+        (api.server.post_as(&root, &users).text("email=a"), 415, "not_json"),
         (api.server.post(&users).json(&json!({ "email": "a@platform.example", "name": "A", "role": "admin", "password": "long enough pw" })), 401, "unauthenticated"),
-        (api.server.post(&users).authorization_bearer("bogus.token").json(&json!({})), 401, "unauthenticated"),
+        (api.server.post_as("bogus.token", &users).json(&json!({})), 401, "unauthenticated"),
         (api.server.post("/v1/sessions").json(&json!({ "email": "root@platform.example", "password": "wrong password" })), 401, "invalid_credentials"),
-        (api.server.get("/v1/accounts/00000000-0000-7000-8000-000000000000/users").authorization_bearer(&root), 404, "not_found"),
-        (api.server.get("/v1/users/not-a-uuid").authorization_bearer(&root), 400, "invalid_path"),
-        (api.server.get(&format!("/v1/accounts/{platform}/users?position=soon")).authorization_bearer(&root), 400, "invalid_query"),
+        (api.server.get_as(&root, "/v1/accounts/00000000-0000-7000-8000-000000000000/users"), 404, "not_found"),
+        (api.server.get_as(&root, "/v1/users/not-a-uuid"), 400, "invalid_path"),
+        (api.server.get_as(&root, &format!("/v1/accounts/{platform}/users?position=soon")), 400, "invalid_query"),
         (api.server.get("/v1/nowhere"), 404, "not_found"),
-        (api.server.post(&users).authorization_bearer(&root).add_header("X-Causation-Id", "because").json(&json!({ "email": "a@platform.example", "name": "A", "role": "admin", "password": "long enough pw" })), 400, "invalid_causation_id"),
-        (api.server.post(&users).authorization_bearer(&root).add_header("X-Correlation-Id", "c-1").json(&json!({ "email": "a@platform.example", "name": "A", "role": "admin", "password": "long enough pw" })), 400, "invalid_correlation_id"),
+        (api.server.post_as(&root, &users).add_header("X-Causation-Id", "because").json(&json!({ "email": "a@platform.example", "name": "A", "role": "admin", "password": "long enough pw" })), 400, "invalid_causation_id"),
+        (api.server.post_as(&root, &users).add_header("X-Correlation-Id", "c-1").json(&json!({ "email": "a@platform.example", "name": "A", "role": "admin", "password": "long enough pw" })), 400, "invalid_correlation_id"),
         (api.server.post("/v1/sessions").add_header("X-Causation-Id", "123").json(&json!({ "email": "root@platform.example", "password": "wrong password" })), 400, "invalid_causation_id"),
     ];
         for (index, (request, status, code)) in cases.into_iter().enumerate() {
@@ -256,8 +231,7 @@ on_both_backends!(
 
         let first = api
             .server
-            .post(&users)
-            .authorization_bearer(&root)
+            .post_as(&root, &users)
             .add_header("Idempotency-Key", "create-once-1")
             .json(&body)
             .await;
@@ -265,8 +239,7 @@ on_both_backends!(
         let head = t.store.head().await.unwrap();
         let retry = api
             .server
-            .post(&users)
-            .authorization_bearer(&root)
+            .post_as(&root, &users)
             .add_header("Idempotency-Key", "create-once-1")
             .json(&body)
             .await;
@@ -284,8 +257,7 @@ on_both_backends!(
         let other = json!({ "email": "twice@platform.example", "name": "Twice", "role": "support", "password": "long enough pw" });
         let reused = api
             .server
-            .post(&users)
-            .authorization_bearer(&root)
+            .post_as(&root, &users)
             .add_header("Idempotency-Key", "create-once-1")
             .json(&other)
             .expect_failure()
@@ -294,8 +266,7 @@ on_both_backends!(
         assert_eq!(error_code(&reused), "idempotency_key_reused");
         let duplicate = api
             .server
-            .post(&users)
-            .authorization_bearer(&root)
+            .post_as(&root, &users)
             .json(&body)
             .expect_failure()
             .await;
@@ -305,16 +276,14 @@ on_both_backends!(
         let bad = json!({ "email": "bad", "name": "Bad", "role": "support", "password": "long enough pw" });
         let refused = api
             .server
-            .post(&users)
-            .authorization_bearer(&root)
+            .post_as(&root, &users)
             .add_header("Idempotency-Key", "bad-1")
             .json(&bad)
             .expect_failure()
             .await;
         let again = api
             .server
-            .post(&users)
-            .authorization_bearer(&root)
+            .post_as(&root, &users)
             .add_header("Idempotency-Key", "bad-1")
             .json(&bad)
             .expect_failure()
@@ -325,17 +294,14 @@ on_both_backends!(
         // Keys are per caller: another caller's same key is a new request.
         let (support_token, _) = api.session("once@platform.example", "long enough pw").await;
         let elsewhere = api
-        .server
-        .put("/v1/me/password")
-        .authorization_bearer(&support_token)
+        .server.put_as(&support_token, "/v1/me/password")
         .add_header("Idempotency-Key", "create-once-1")
         .json(&json!({ "current_password": "long enough pw", "new_password": "an even longer pw" }))
         .await;
         assert_eq!(elsewhere.status_code(), 204);
         let invalid = api
             .server
-            .post(&users)
-            .authorization_bearer(&root)
+            .post_as(&root, &users)
             .add_header("Idempotency-Key", "has space")
             .json(&body)
             .expect_failure()
@@ -370,22 +336,22 @@ on_both_backends!(invitations_over_http, |t: support::TestStore| async move {
 
     let first: Value = api
         .server
-        .post(&invitations)
-        .authorization_bearer(&root)
+        .post_as(&root, &invitations)
         .json(&json!({ "email": "Invitee@platform.example", "role": "support" }))
         .await
         .json();
     let second: Value = api
         .server
-        .post(&invitations)
-        .authorization_bearer(&root)
+        .post_as(&root, &invitations)
         .json(&json!({ "email": "invitee@platform.example", "role": "read-only" }))
         .await
         .json();
     let listed: Value = api
         .server
-        .get(&format!("{invitations}?position={}", second["position"]))
-        .authorization_bearer(&root)
+        .get_as(
+            &root,
+            &format!("{invitations}?position={}", second["position"]),
+        )
         .await
         .json();
     let rows = listed["invitations"].as_array().unwrap();
@@ -421,8 +387,10 @@ on_both_backends!(invitations_over_http, |t: support::TestStore| async move {
     let accepted: Value = accepted.json();
     let listed: Value = api
         .server
-        .get(&format!("{invitations}?position={}", accepted["position"]))
-        .authorization_bearer(&root)
+        .get_as(
+            &root,
+            &format!("{invitations}?position={}", accepted["position"]),
+        )
         .await
         .json();
     let rows = listed["invitations"].as_array().unwrap();
@@ -450,11 +418,13 @@ on_both_backends!(invitations_over_http, |t: support::TestStore| async move {
     assert_eq!(error_code(&taken), "email_taken");
     let revoked = api
         .server
-        .post(&format!(
-            "/v1/invitations/{}/revoke",
-            second["invitation_id"].as_str().unwrap()
-        ))
-        .authorization_bearer(&root)
+        .post_as(
+            &root,
+            &format!(
+                "/v1/invitations/{}/revoke",
+                second["invitation_id"].as_str().unwrap()
+            ),
+        )
         .await;
     assert_eq!(revoked.status_code(), 200, "{}", revoked.text());
     let reused = api
@@ -468,19 +438,19 @@ on_both_backends!(invitations_over_http, |t: support::TestStore| async move {
 
     // A partner invitation, then the resend of a fresh one.
     let partner: Value = api
-        .server
-        .post(&invitations)
-        .authorization_bearer(&root)
+        .server.post_as(&root, &invitations)
         .json(&json!({ "email": "boss@reseller.example", "tenant": { "kind": "partner", "name": "Reseller Ltd" } }))
         .await
         .json();
     let old_code = code_for("boss@reseller.example");
     api.server
-        .post(&format!(
-            "/v1/invitations/{}/resend",
-            partner["invitation_id"].as_str().unwrap()
-        ))
-        .authorization_bearer(&root)
+        .post_as(
+            &root,
+            &format!(
+                "/v1/invitations/{}/resend",
+                partner["invitation_id"].as_str().unwrap()
+            ),
+        )
         .await
         .assert_status_ok();
     let new_code = code_for("boss@reseller.example");
@@ -494,9 +464,7 @@ on_both_backends!(invitations_over_http, |t: support::TestStore| async move {
     assert_ne!(signed_up["account_id"], platform);
 
     let both = api
-        .server
-        .post(&invitations)
-        .authorization_bearer(&root)
+        .server.post_as(&root, &invitations)
         .json(&json!({ "email": "x@platform.example", "role": "support", "tenant": { "kind": "partner", "name": "X" } }))
         .expect_failure()
         .await;
@@ -511,8 +479,7 @@ on_both_backends!(licenses_over_http, |t: support::TestStore| async move {
         .await;
     let org: Value = api
         .server
-        .post("/v1/accounts")
-        .authorization_bearer(&root)
+        .post_as(&root, "/v1/accounts")
         .json(&json!({ "kind": "organization", "name": "Direct Customer" }))
         .await
         .json();
@@ -526,9 +493,7 @@ on_both_backends!(licenses_over_http, |t: support::TestStore| async move {
         ("c@direct.example", "support"),
     ] {
         let created: Value = api
-            .server
-            .post(&users_path)
-            .authorization_bearer(&root)
+            .server.post_as(&root, &users_path)
             .json(&json!({ "email": email, "name": email, "role": role, "password": "direct password" }))
             .await
             .json();
@@ -537,23 +502,20 @@ on_both_backends!(licenses_over_http, |t: support::TestStore| async move {
     let (admin, _) = api.session("admin@direct.example", "direct password").await;
     let license: Value = api
         .server
-        .post(&format!("/v1/accounts/{org_id}/licenses"))
-        .authorization_bearer(&admin)
+        .post_as(&admin, &format!("/v1/accounts/{org_id}/licenses"))
         .json(&json!({ "product": "Pro", "seats": 2 }))
         .await
         .json();
     let license_id = license["license_id"].as_str().unwrap().to_owned();
     let assigned: Value = api
         .server
-        .post(&format!("/v1/licenses/{license_id}/assignments"))
-        .authorization_bearer(&admin)
+        .post_as(&admin, &format!("/v1/licenses/{license_id}/assignments"))
         .json(&json!({ "user_ids": [ids[1], ids[2]] }))
         .await
         .json();
     let full = api
         .server
-        .post(&format!("/v1/licenses/{license_id}/assignments"))
-        .authorization_bearer(&admin)
+        .post_as(&admin, &format!("/v1/licenses/{license_id}/assignments"))
         .json(&json!({ "user_ids": [ids[3]] }))
         .expect_failure()
         .await;
@@ -562,11 +524,13 @@ on_both_backends!(licenses_over_http, |t: support::TestStore| async move {
 
     let holders: Value = api
         .server
-        .get(&format!(
-            "{users_path}?license={license_id}&position={}",
-            assigned["position"]
-        ))
-        .authorization_bearer(&admin)
+        .get_as(
+            &admin,
+            &format!(
+                "{users_path}?license={license_id}&position={}",
+                assigned["position"]
+            ),
+        )
         .await
         .json();
     let emails: Vec<&str> = holders["users"]
@@ -578,11 +542,13 @@ on_both_backends!(licenses_over_http, |t: support::TestStore| async move {
     assert_eq!(emails, vec!["a@direct.example", "b@direct.example"]);
     let listed: Value = api
         .server
-        .get(&format!(
-            "/v1/accounts/{org_id}/licenses?position={}",
-            assigned["position"]
-        ))
-        .authorization_bearer(&admin)
+        .get_as(
+            &admin,
+            &format!(
+                "/v1/accounts/{org_id}/licenses?position={}",
+                assigned["position"]
+            ),
+        )
         .await
         .json();
     assert_eq!(listed["licenses"][0]["assigned_count"], 2);
@@ -591,15 +557,13 @@ on_both_backends!(licenses_over_http, |t: support::TestStore| async move {
     let (support, _) = api.session("c@direct.example", "direct password").await;
     let denied = api
         .server
-        .get(&format!("/v1/accounts/{org_id}/licenses"))
-        .authorization_bearer(&support)
+        .get_as(&support, &format!("/v1/accounts/{org_id}/licenses"))
         .expect_failure()
         .await;
     assert_eq!(denied.status_code(), 403);
     let below = api
         .server
-        .put(&format!("/v1/licenses/{license_id}/seats"))
-        .authorization_bearer(&admin)
+        .put_as(&admin, &format!("/v1/licenses/{license_id}/seats"))
         .json(&json!({ "seats": 1 }))
         .expect_failure()
         .await;
@@ -794,15 +758,12 @@ on_both_backends!(servers_over_http, |t: support::TestStore| async move {
         .await;
     let partner: Value = api
         .server
-        .post("/v1/accounts")
-        .authorization_bearer(&root)
+        .post_as(&root, "/v1/accounts")
         .json(&json!({ "kind": "partner", "name": "Reseller" }))
         .await
         .json();
     let partner_id = partner["account_id"].as_str().unwrap().to_owned();
-    api.server
-        .post(&format!("/v1/accounts/{partner_id}/users"))
-        .authorization_bearer(&root)
+    api.server.post_as(&root, &format!("/v1/accounts/{partner_id}/users"))
         .json(&json!({ "email": "boss@reseller.example", "name": "Boss", "role": "admin", "password": "reseller password" }))
         .await
         .assert_status(axum::http::StatusCode::CREATED);
@@ -811,15 +772,12 @@ on_both_backends!(servers_over_http, |t: support::TestStore| async move {
         .await;
     let org: Value = api
         .server
-        .post("/v1/accounts")
-        .authorization_bearer(&boss)
+        .post_as(&boss, "/v1/accounts")
         .json(&json!({ "kind": "organization", "name": "Customer" }))
         .await
         .json();
     let org_id = org["account_id"].as_str().unwrap().to_owned();
-    api.server
-        .post(&format!("/v1/accounts/{org_id}/users"))
-        .authorization_bearer(&boss)
+    api.server.post_as(&boss, &format!("/v1/accounts/{org_id}/users"))
         .json(&json!({ "email": "it@customer.example", "name": "IT", "role": "admin", "password": "customer password" }))
         .await
         .assert_status(axum::http::StatusCode::CREATED);
@@ -829,40 +787,38 @@ on_both_backends!(servers_over_http, |t: support::TestStore| async move {
 
     let server: Value = api
         .server
-        .post(&format!("/v1/accounts/{org_id}/servers"))
-        .authorization_bearer(&boss)
+        .post_as(&boss, &format!("/v1/accounts/{org_id}/servers"))
         .json(&json!({ "name": "wall-1", "location": "Lobby" }))
         .await
         .json();
     let server_id = server["server_id"].as_str().unwrap().to_owned();
     api.server
-        .post(&format!("/v1/servers/{server_id}/actions"))
-        .authorization_bearer(&boss)
+        .post_as(&boss, &format!("/v1/servers/{server_id}/actions"))
         .json(&json!({ "action": "control center opened" }))
         .await
         .assert_status_ok();
     let revoked: Value = api
         .server
-        .put(&format!("/v1/servers/{server_id}/partner-access"))
-        .authorization_bearer(&it)
+        .put_as(&it, &format!("/v1/servers/{server_id}/partner-access"))
         .json(&json!({ "granted": false }))
         .await
         .json();
     let refused = api
         .server
-        .post(&format!("/v1/servers/{server_id}/backups"))
-        .authorization_bearer(&boss)
+        .post_as(&boss, &format!("/v1/servers/{server_id}/backups"))
         .expect_failure()
         .await;
     assert_eq!(refused.status_code(), 403);
     assert_eq!(error_code(&refused), "partner_access_not_granted");
     let listed: Value = api
         .server
-        .get(&format!(
-            "/v1/accounts/{org_id}/servers?position={}",
-            revoked["position"]
-        ))
-        .authorization_bearer(&boss)
+        .get_as(
+            &boss,
+            &format!(
+                "/v1/accounts/{org_id}/servers?position={}",
+                revoked["position"]
+            ),
+        )
         .await
         .json();
     assert_eq!(listed["servers"][0]["partner_access"], 0);
@@ -870,25 +826,28 @@ on_both_backends!(servers_over_http, |t: support::TestStore| async move {
 
     let backup: Value = api
         .server
-        .post(&format!("/v1/servers/{server_id}/backups"))
-        .authorization_bearer(&it)
+        .post_as(&it, &format!("/v1/servers/{server_id}/backups"))
         .await
         .json();
     api.server
-        .post(&format!(
-            "/v1/servers/{server_id}/backups/{}/restore",
-            backup["backup_id"].as_str().unwrap()
-        ))
-        .authorization_bearer(&it)
+        .post_as(
+            &it,
+            &format!(
+                "/v1/servers/{server_id}/backups/{}/restore",
+                backup["backup_id"].as_str().unwrap()
+            ),
+        )
         .await
         .assert_status_ok();
     let activity: Value = api
         .server
-        .get(&format!(
-            "/v1/accounts/{org_id}/activity?position={}",
-            backup["position"]
-        ))
-        .authorization_bearer(&it)
+        .get_as(
+            &it,
+            &format!(
+                "/v1/accounts/{org_id}/activity?position={}",
+                backup["position"]
+            ),
+        )
         .await
         .json();
     let types: Vec<&str> = activity["entries"]
@@ -910,40 +869,38 @@ on_both_backends!(tickets_over_http, |t: support::TestStore| async move {
     let platform = me["account_id"].as_str().unwrap().to_owned();
     let opened: Value = api
         .server
-        .post(&format!("/v1/accounts/{platform}/tickets"))
-        .authorization_bearer(&root)
+        .post_as(&root, &format!("/v1/accounts/{platform}/tickets"))
         .json(&json!({ "subject": "Wall 1 is dark", "description": "Since 9am" }))
         .await
         .json();
     let ticket = opened["ticket_id"].as_str().unwrap().to_owned();
     api.server
-        .patch(&format!("/v1/tickets/{ticket}"))
-        .authorization_bearer(&root)
+        .patch_as(&root, &format!("/v1/tickets/{ticket}"))
         .json(&json!({ "comment": "rebooted, still dark" }))
         .await
         .assert_status_ok();
     let closed: Value = api
         .server
-        .post(&format!("/v1/tickets/{ticket}/close"))
-        .authorization_bearer(&root)
+        .post_as(&root, &format!("/v1/tickets/{ticket}/close"))
         .json(&json!({ "resolution": "cable replaced" }))
         .await
         .json();
     let again = api
         .server
-        .post(&format!("/v1/tickets/{ticket}/close"))
-        .authorization_bearer(&root)
+        .post_as(&root, &format!("/v1/tickets/{ticket}/close"))
         .json(&json!({ "resolution": "twice" }))
         .expect_failure()
         .await;
     assert_eq!(error_code(&again), "ticket_closed");
     let listed: Value = api
         .server
-        .get(&format!(
-            "/v1/accounts/{platform}/tickets?position={}",
-            closed["position"]
-        ))
-        .authorization_bearer(&root)
+        .get_as(
+            &root,
+            &format!(
+                "/v1/accounts/{platform}/tickets?position={}",
+                closed["position"]
+            ),
+        )
         .await
         .json();
     let row = &listed["tickets"][0];
@@ -962,9 +919,7 @@ on_both_backends!(
         let platform = me["account_id"].as_str().unwrap().to_owned();
         let root_id = me["user_id"].as_str().unwrap().to_owned();
         let created: Value = api
-            .server
-            .post(&format!("/v1/accounts/{platform}/users"))
-            .authorization_bearer(&root)
+            .server.post_as(&root, &format!("/v1/accounts/{platform}/users"))
             .json(&json!({ "email": "ops@platform.example", "name": "Ops", "role": "support", "password": "ops long password" }))
             .await
             .json();
@@ -973,8 +928,10 @@ on_both_backends!(
         // Digest settings: own, validated, unknown fields refused.
         let set = api
             .server
-            .put(&format!("/v1/users/{root_id}/notification-preferences"))
-            .authorization_bearer(&root)
+            .put_as(
+                &root,
+                &format!("/v1/users/{root_id}/notification-preferences"),
+            )
             .json(&json!({ "frequency": "weekly", "categories": ["servers", "security"] }))
             .await;
         assert_eq!(set.status_code(), 200, "{}", set.text());
@@ -985,8 +942,10 @@ on_both_backends!(
         ] {
             let refused = api
                 .server
-                .put(&format!("/v1/users/{root_id}/notification-preferences"))
-                .authorization_bearer(&root)
+                .put_as(
+                    &root,
+                    &format!("/v1/users/{root_id}/notification-preferences"),
+                )
                 .json(&bad)
                 .await;
             assert!(refused.status_code().is_client_error(), "{bad}");
@@ -994,8 +953,7 @@ on_both_backends!(
         let position = set.json::<Value>()["position"].as_u64().unwrap();
         let user: Value = api
             .server
-            .get(&format!("/v1/users/{root_id}?position={position}"))
-            .authorization_bearer(&root)
+            .get_as(&root, &format!("/v1/users/{root_id}?position={position}"))
             .await
             .json();
         assert_eq!(user["notify_frequency"], "weekly");
@@ -1007,8 +965,10 @@ on_both_backends!(
             .await;
         let forbidden = api
             .server
-            .put(&format!("/v1/users/{root_id}/notification-preferences"))
-            .authorization_bearer(&ops)
+            .put_as(
+                &ops,
+                &format!("/v1/users/{root_id}/notification-preferences"),
+            )
             .json(&json!({ "frequency": "daily", "categories": [] }))
             .await;
         assert_eq!(forbidden.status_code(), 403);
@@ -1016,18 +976,17 @@ on_both_backends!(
         // The admin resets ops' password: an e-mail, recorded in the outbox.
         let reset = api
             .server
-            .post(&format!("/v1/users/{ops_id}/password-reset"))
-            .authorization_bearer(&root)
+            .post_as(&root, &format!("/v1/users/{ops_id}/password-reset"))
             .await;
         assert_eq!(reset.status_code(), 200, "{}", reset.text());
         let position = reset.json::<Value>()["position"].as_u64().unwrap();
         assert_eq!(api.mail.sent().last().unwrap().to, "ops@platform.example");
         let outbox: Value = api
             .server
-            .get(&format!(
-                "/v1/accounts/{platform}/outbox?position={position}"
-            ))
-            .authorization_bearer(&root)
+            .get_as(
+                &root,
+                &format!("/v1/accounts/{platform}/outbox?position={position}"),
+            )
             .await
             .json();
         assert_eq!(outbox["emails"][0]["kind"], "password_reset");
@@ -1036,10 +995,10 @@ on_both_backends!(
         // Sessions: the reset revoked ops' session.
         let sessions: Value = api
             .server
-            .get(&format!(
-                "/v1/accounts/{platform}/sessions?position={position}"
-            ))
-            .authorization_bearer(&root)
+            .get_as(
+                &root,
+                &format!("/v1/accounts/{platform}/sessions?position={position}"),
+            )
             .await
             .json();
         let ops_sessions: Vec<&Value> = sessions["sessions"]
@@ -1050,28 +1009,19 @@ on_both_backends!(
             .collect();
         assert_eq!(ops_sessions.len(), 1);
         assert!(!ops_sessions[0]["revoked_at"].is_null());
-        assert_eq!(
-            api.server
-                .get("/v1/me")
-                .authorization_bearer(&ops)
-                .await
-                .status_code(),
-            401
-        );
+        assert_eq!(api.server.get_as(&ops, "/v1/me").await.status_code(), 401);
 
         // Trusted locations: with one, a sign-in from an unknown address
         // needs the e-mailed code.
         let trusted = api
             .server
-            .post(&format!("/v1/users/{root_id}/trusted-locations"))
-            .authorization_bearer(&root)
+            .post_as(&root, &format!("/v1/users/{root_id}/trusted-locations"))
             .json(&json!({ "ip": "198.51.100.1" }))
             .await;
         assert_eq!(trusted.status_code(), 201, "{}", trusted.text());
         let bad_ip = api
             .server
-            .post(&format!("/v1/users/{root_id}/trusted-locations"))
-            .authorization_bearer(&root)
+            .post_as(&root, &format!("/v1/users/{root_id}/trusted-locations"))
             .json(&json!({ "ip": "nowhere" }))
             .await;
         assert_eq!(bad_ip.status_code(), 422);
@@ -1085,10 +1035,10 @@ on_both_backends!(
         assert_eq!(error_code(&challenged), "second_factor_required");
         let removed = api
             .server
-            .delete(&format!(
-                "/v1/users/{root_id}/trusted-locations/198.51.100.1"
-            ))
-            .authorization_bearer(&root)
+            .delete_as(
+                &root,
+                &format!("/v1/users/{root_id}/trusted-locations/198.51.100.1"),
+            )
             .await;
         assert_eq!(removed.status_code(), 200, "{}", removed.text());
         api.session("root@platform.example", &api.root_password)
@@ -1140,9 +1090,7 @@ on_both_backends!(
         let correlation = uuid::Uuid::now_v7();
         let cause = uuid::Uuid::now_v7();
         let created = api
-            .server
-            .post(&format!("/v1/accounts/{platform}/users"))
-            .authorization_bearer(&root)
+            .server.post_as(&root, &format!("/v1/accounts/{platform}/users"))
             .add_header("User-Agent", "PortalBackEnd/2.1 (ops)")
             .add_header("X-Request-Id", "req-42")
             .add_header("X-Correlation-Id", correlation.to_string())
@@ -1205,11 +1153,9 @@ on_both_backends!(
 
         // The activity log shows the same.
         let page: Value = api
-            .server
-            .get(&format!(
+            .server.get_as(&root, &format!(
                 "/v1/accounts/{platform}/activity?position={position}&target_type=user&target_id={user_id}"
             ))
-            .authorization_bearer(&root)
             .await
             .json();
         // Creating with a password is two commands of one request: both
@@ -1271,15 +1217,12 @@ on_both_backends!(
             .await;
         let partner: Value = api
             .server
-            .post("/v1/accounts")
-            .authorization_bearer(&root)
+            .post_as(&root, "/v1/accounts")
             .json(&json!({ "kind": "partner", "name": "Reseller" }))
             .await
             .json();
         let partner_id = partner["account_id"].as_str().unwrap().to_owned();
-        api.server
-            .post(&format!("/v1/accounts/{partner_id}/users"))
-            .authorization_bearer(&root)
+        api.server.post_as(&root, &format!("/v1/accounts/{partner_id}/users"))
             .json(&json!({ "email": "boss@reseller.example", "name": "Boss", "role": "admin", "password": "reseller password" }))
             .await
             .assert_status(axum::http::StatusCode::CREATED);
@@ -1288,15 +1231,12 @@ on_both_backends!(
             .await;
         let org: Value = api
             .server
-            .post("/v1/accounts")
-            .authorization_bearer(&boss)
+            .post_as(&boss, "/v1/accounts")
             .json(&json!({ "kind": "organization", "name": "Customer" }))
             .await
             .json();
         let org_id = org["account_id"].as_str().unwrap().to_owned();
-        api.server
-            .post(&format!("/v1/accounts/{org_id}/users"))
-            .authorization_bearer(&boss)
+        api.server.post_as(&boss, &format!("/v1/accounts/{org_id}/users"))
             .json(&json!({ "email": "it@customer.example", "name": "IT", "role": "admin", "password": "customer password" }))
             .await
             .assert_status(axum::http::StatusCode::CREATED);
@@ -1305,16 +1245,13 @@ on_both_backends!(
             .await;
         // Partner staff assigned to this customer.
         let staff: Value = api
-            .server
-            .post(&format!("/v1/accounts/{partner_id}/users"))
-            .authorization_bearer(&boss)
+            .server.post_as(&boss, &format!("/v1/accounts/{partner_id}/users"))
             .json(&json!({ "email": "staff@reseller.example", "name": "Staff", "role": "user", "password": "staff long password" }))
             .await
             .json();
         let staff_id = staff["user_id"].as_str().unwrap().to_owned();
         api.server
-            .put(&format!("/v1/users/{staff_id}/customers"))
-            .authorization_bearer(&boss)
+            .put_as(&boss, &format!("/v1/users/{staff_id}/customers"))
             .json(&json!({ "account_ids": [org_id] }))
             .await
             .assert_status_ok();
@@ -1326,29 +1263,25 @@ on_both_backends!(
         // grants it.
         let server: Value = api
             .server
-            .post(&format!("/v1/accounts/{org_id}/servers"))
-            .authorization_bearer(&it)
+            .post_as(&it, &format!("/v1/accounts/{org_id}/servers"))
             .json(&json!({ "name": "wall-1", "partner_access": false }))
             .await
             .json();
         let server_id = server["server_id"].as_str().unwrap().to_owned();
         let refused = api
             .server
-            .post(&format!("/v1/servers/{server_id}/actions"))
-            .authorization_bearer(&staff)
+            .post_as(&staff, &format!("/v1/servers/{server_id}/actions"))
             .json(&json!({ "action": "files uploaded" }))
             .expect_failure()
             .await;
         assert_eq!(error_code(&refused), "partner_access_not_granted");
         api.server
-            .put(&format!("/v1/servers/{server_id}/partner-access"))
-            .authorization_bearer(&it)
+            .put_as(&it, &format!("/v1/servers/{server_id}/partner-access"))
             .json(&json!({ "granted": true }))
             .await
             .assert_status_ok();
         api.server
-            .post(&format!("/v1/servers/{server_id}/actions"))
-            .authorization_bearer(&staff)
+            .post_as(&staff, &format!("/v1/servers/{server_id}/actions"))
             .json(&json!({ "action": "files uploaded" }))
             .await
             .assert_status_ok();
@@ -1378,12 +1311,7 @@ on_both_backends!(
         );
 
         // The customer's own admin acts on their role alone.
-        let it_id = api
-            .server
-            .get("/v1/me")
-            .authorization_bearer(&it)
-            .await
-            .json::<Value>()["user_id"]
+        let it_id = api.server.get_as(&it, "/v1/me").await.json::<Value>()["user_id"]
             .as_str()
             .unwrap()
             .to_owned();
@@ -1410,9 +1338,7 @@ on_both_backends!(
             .await;
         let platform = me["account_id"].as_str().unwrap().to_owned();
         let created: Value = api
-            .server
-            .post(&format!("/v1/accounts/{platform}/users"))
-            .authorization_bearer(&root)
+            .server.post_as(&root, &format!("/v1/accounts/{platform}/users"))
             .json(&json!({ "email": "ada@platform.example", "name": "Ada", "role": "support", "password": "ada long password" }))
             .await
             .json();
@@ -1452,32 +1378,18 @@ on_both_backends!(
             .await;
 
         // Signing out ends that session only, at once.
-        let out = api
-            .server
-            .delete("/v1/sessions/current")
-            .authorization_bearer(&second)
-            .await;
+        let out = api.server.delete_as(&second, "/v1/sessions/current").await;
         assert_eq!(out.status_code(), 204, "{}", out.text());
-        let gone = api
-            .server
-            .get("/v1/me")
-            .authorization_bearer(&second)
-            .expect_failure()
-            .await;
+        let gone = api.server.get_as(&second, "/v1/me").expect_failure().await;
         assert_eq!(gone.status_code(), 401);
         assert_eq!(error_code(&gone), "unauthenticated");
         let again = api
             .server
-            .delete("/v1/sessions/current")
-            .authorization_bearer(&second)
+            .delete_as(&second, "/v1/sessions/current")
             .expect_failure()
             .await;
         assert_eq!(again.status_code(), 401);
-        api.server
-            .get("/v1/me")
-            .authorization_bearer(&root)
-            .await
-            .assert_status_ok();
+        api.server.get_as(&root, "/v1/me").await.assert_status_ok();
 
         // Changing your own e-mail ends every session of yours at once …
         let other_root = api
@@ -1487,18 +1399,12 @@ on_both_backends!(
         let me_id = me["user_id"].as_str().unwrap().to_owned();
         let changed = api
             .server
-            .patch(&format!("/v1/users/{me_id}"))
-            .authorization_bearer(&root)
+            .patch_as(&root, &format!("/v1/users/{me_id}"))
             .json(&json!({ "email": "root@new.platform.example" }))
             .await;
         assert_eq!(changed.status_code(), 200, "{}", changed.text());
         for token in [&root, &other_root] {
-            let gone = api
-                .server
-                .get("/v1/me")
-                .authorization_bearer(token)
-                .expect_failure()
-                .await;
+            let gone = api.server.get_as(token, "/v1/me").expect_failure().await;
             assert_eq!(gone.status_code(), 401);
         }
         // … the old address no longer signs in, the new one does …
@@ -1512,25 +1418,15 @@ on_both_backends!(
         let (root, _) = api
             .session("root@new.platform.example", &api.root_password)
             .await;
-        let me: Value = api
-            .server
-            .get("/v1/me")
-            .authorization_bearer(&root)
-            .await
-            .json();
+        let me: Value = api.server.get_as(&root, "/v1/me").await.json();
         assert_eq!(me["email"], "root@new.platform.example");
         // … while an admin changing someone else's e-mail stays signed in.
         api.server
-            .patch(&format!("/v1/users/{ada_id}"))
-            .authorization_bearer(&root)
+            .patch_as(&root, &format!("/v1/users/{ada_id}"))
             .json(&json!({ "email": "ada@new.platform.example" }))
             .await
             .assert_status_ok();
-        api.server
-            .get("/v1/me")
-            .authorization_bearer(&root)
-            .await
-            .assert_status_ok();
+        api.server.get_as(&root, "/v1/me").await.assert_status_ok();
     }
 );
 
@@ -1543,15 +1439,12 @@ on_both_backends!(
             .await;
         let partner: Value = api
             .server
-            .post("/v1/accounts")
-            .authorization_bearer(&root)
+            .post_as(&root, "/v1/accounts")
             .json(&json!({ "kind": "partner", "name": "Reseller" }))
             .await
             .json();
         let partner_id = partner["account_id"].as_str().unwrap().to_owned();
-        api.server
-            .post(&format!("/v1/accounts/{partner_id}/users"))
-            .authorization_bearer(&root)
+        api.server.post_as(&root, &format!("/v1/accounts/{partner_id}/users"))
             .json(&json!({ "email": "boss@reseller.example", "name": "Boss", "role": "admin", "password": "reseller password" }))
             .await
             .assert_status(axum::http::StatusCode::CREATED);
@@ -1562,17 +1455,13 @@ on_both_backends!(
         // A partner may invite organizations, not partners.
         let invitations = format!("/v1/accounts/{partner_id}/invitations");
         let refused = api
-            .server
-            .post(&invitations)
-            .authorization_bearer(&boss)
+            .server.post_as(&boss, &invitations)
             .json(&json!({ "email": "cto@acme.example", "tenant": { "kind": "partner", "name": "Acme" } }))
             .expect_failure()
             .await;
         assert!(refused.status_code().is_client_error());
         let invited = api
-            .server
-            .post(&invitations)
-            .authorization_bearer(&boss)
+            .server.post_as(&boss, &invitations)
             .json(&json!({ "email": "cto@acme.example", "tenant": { "kind": "organization", "name": "Acme Corp" } }))
             .await;
         assert_eq!(invited.status_code(), 201, "{}", invited.text());
@@ -1604,20 +1493,14 @@ on_both_backends!(
         let org_id = signed_up["account_id"].as_str().unwrap().to_owned();
         assert_ne!(org_id, partner_id);
         let (cto, _) = api.session("cto@acme.example", "acme long password").await;
-        let me: Value = api
-            .server
-            .get("/v1/me")
-            .authorization_bearer(&cto)
-            .await
-            .json();
+        let me: Value = api.server.get_as(&cto, "/v1/me").await.json();
         assert_eq!(me["account_id"], org_id.as_str());
         assert_eq!(me["role"], "admin");
         assert_eq!(me["user_id"], signed_up["user_id"]);
         let position = signed_up["position"].as_u64().unwrap();
         let org: Value = api
             .server
-            .get(&format!("/v1/accounts/{org_id}?position={position}"))
-            .authorization_bearer(&cto)
+            .get_as(&cto, &format!("/v1/accounts/{org_id}?position={position}"))
             .await
             .json();
         assert_eq!(org["kind"], "organization");
@@ -1625,15 +1508,12 @@ on_both_backends!(
         assert_eq!(org["parent_id"], partner_id.as_str());
         // The new admin manages their organization; the partner sees its
         // new customer.
-        api.server
-            .post(&format!("/v1/accounts/{org_id}/users"))
-            .authorization_bearer(&cto)
+        api.server.post_as(&cto, &format!("/v1/accounts/{org_id}/users"))
             .json(&json!({ "email": "dev@acme.example", "name": "Dev", "role": "regular", "password": "dev long password" }))
             .await
             .assert_status(axum::http::StatusCode::CREATED);
         api.server
-            .get(&format!("/v1/accounts/{org_id}"))
-            .authorization_bearer(&boss)
+            .get_as(&boss, &format!("/v1/accounts/{org_id}"))
             .await
             .assert_status_ok();
         // The code worked once.
@@ -1659,16 +1539,16 @@ on_both_backends!(
             .await;
         let platform = me["account_id"].as_str().unwrap().to_owned();
         let root_id = me["user_id"].as_str().unwrap().to_owned();
-        api.server
-            .post(&format!("/v1/accounts/{platform}/users"))
-            .authorization_bearer(&root)
+        api.server.post_as(&root, &format!("/v1/accounts/{platform}/users"))
             .json(&json!({ "email": "new@platform.example", "name": "New", "role": "support", "password": "long enough pw" }))
             .await
             .assert_status(axum::http::StatusCode::CREATED);
         let set = api
             .server
-            .put(&format!("/v1/users/{root_id}/notification-preferences"))
-            .authorization_bearer(&root)
+            .put_as(
+                &root,
+                &format!("/v1/users/{root_id}/notification-preferences"),
+            )
             .json(&json!({ "frequency": "daily", "categories": ["users"] }))
             .await;
         assert_eq!(set.status_code(), 200, "{}", set.text());
@@ -1697,8 +1577,10 @@ on_both_backends!(
         let head = t.store.head().await.unwrap().position;
         let outbox: Value = api
             .server
-            .get(&format!("/v1/accounts/{platform}/outbox?position={head}"))
-            .authorization_bearer(&root)
+            .get_as(
+                &root,
+                &format!("/v1/accounts/{platform}/outbox?position={head}"),
+            )
             .await
             .json();
         let digests: Vec<&Value> = outbox["emails"]

@@ -5,9 +5,10 @@
 use crate::support;
 
 use serde_json::{json, Value};
-use support::http::{error_code, TestApi};
+use support::http::{error_code, AsCaller, TestApi};
+use support::world::World;
 
-const PASSWORD: &str = "a long enough password";
+use support::world::PASSWORD;
 
 impl TestApi {
     /// Creates a user with [`PASSWORD`]; returns the user id.
@@ -27,58 +28,15 @@ impl TestApi {
     }
 }
 
-/// Platform → partner (owner `boss`, second admin `deputy`) → organization
-/// (owner `owner`, second admin `second`).
-struct World {
-    partner: String,
-    org: String,
-    boss: (String, String),
-    deputy: (String, String),
-    owner: (String, String),
-    second: (String, String),
-}
-
-async fn world(api: &TestApi) -> World {
-    let root = api.root().await;
-    let partner = api.create_account(&root, "partner", "Reseller Ltd").await;
-    let boss_id = api
-        .create_user(&root, &partner, "boss@reseller.example", "admin")
-        .await;
-    let boss = api.sign_in("boss@reseller.example", PASSWORD).await;
-    let deputy_id = api
-        .create_user(&boss, &partner, "deputy@reseller.example", "admin")
-        .await;
-    let deputy = api.sign_in("deputy@reseller.example", PASSWORD).await;
-    let org = api
-        .create_account(&boss, "organization", "Customer GmbH")
-        .await;
-    let owner_id = api
-        .create_user(&boss, &org, "owner@customer.example", "admin")
-        .await;
-    let second_id = api
-        .create_user(&boss, &org, "second@customer.example", "admin")
-        .await;
-    let owner = api.sign_in("owner@customer.example", PASSWORD).await;
-    let second = api.sign_in("second@customer.example", PASSWORD).await;
-    World {
-        partner,
-        org,
-        boss: (boss_id, boss),
-        deputy: (deputy_id, deputy),
-        owner: (owner_id, owner),
-        second: (second_id, second),
-    }
-}
-
 on_both_backends!(
     other_admins_cannot_edit_reset_log_out_or_assign_the_owner,
     |t: support::TestStore| async move {
         let api = TestApi::spawn(&t).await;
-        let w = world(&api).await;
-        let (owner_id, owner) = &w.owner;
+        let w = World::build(&api).await;
+        let (owner_id, owner) = (&w.customer_owner.id, &w.customer_owner.token);
         let head = t.store.head().await.unwrap().position;
         // The customer's other admin, and the partner's admin acting for it.
-        for token in [&w.second.1, &w.boss.1] {
+        for token in [&w.customer_admin.token, &w.partner_admin.token] {
             let attempts = [
                 api.server
                     .patch(&format!("/v1/users/{owner_id}"))
@@ -104,9 +62,11 @@ on_both_backends!(
         // The partner's owner: the partner's other admin cannot assign them customers.
         let response = api
             .server
-            .put(&format!("/v1/users/{}/customers", w.boss.0))
-            .authorization_bearer(&w.deputy.1)
-            .json(&json!({ "account_ids": [w.org] }))
+            .put_as(
+                &w.partner_deputy.token,
+                &format!("/v1/users/{}/customers", w.partner_admin.id),
+            )
+            .json(&json!({ "account_ids": [w.customer] }))
             .expect_failure()
             .await;
         assert_eq!(response.status_code(), 409, "{}", response.text());
@@ -120,21 +80,24 @@ on_both_backends!(
         // The owner still signs in with the old password, edits themself.
         api.sign_in("owner@customer.example", PASSWORD).await;
         api.server
-            .patch(&format!("/v1/users/{owner_id}"))
-            .authorization_bearer(owner)
+            .patch_as(owner, &format!("/v1/users/{owner_id}"))
             .json(&json!({ "name": "The Owner" }))
             .await
             .assert_status_ok();
         // Other admins edit each other as before.
         api.server
-            .patch(&format!("/v1/users/{}", w.second.0))
-            .authorization_bearer(&w.boss.1)
+            .patch_as(
+                &w.partner_admin.token,
+                &format!("/v1/users/{}", w.customer_admin.id),
+            )
             .json(&json!({ "name": "Second Admin" }))
             .await
             .assert_status_ok();
         api.server
-            .post(&format!("/v1/users/{}/logout", w.deputy.0))
-            .authorization_bearer(&w.boss.1)
+            .post_as(
+                &w.partner_admin.token,
+                &format!("/v1/users/{}/logout", w.partner_deputy.id),
+            )
             .await
             .assert_status_ok();
         let _ = &w.partner;
@@ -145,15 +108,20 @@ on_both_backends!(
     only_the_owner_transfers_ownership_over_http,
     |t: support::TestStore| async move {
         let api = TestApi::spawn(&t).await;
-        let w = world(&api).await;
+        let w = World::build(&api).await;
         let root = api.root().await;
-        let (owner_id, owner) = &w.owner;
-        let (second_id, second) = &w.second;
+        let (owner_id, owner) = (&w.customer_owner.id, &w.customer_owner.token);
+        let (second_id, second) = (&w.customer_admin.id, &w.customer_admin.token);
         let regular_id = api
-            .create_user(&w.boss.1, &w.org, "regular@customer.example", "regular")
+            .create_user(
+                &w.partner_admin.token,
+                &w.customer,
+                "regular@customer.example",
+                "regular",
+            )
             .await;
         let regular = api.sign_in("regular@customer.example", PASSWORD).await;
-        let path = format!("/v1/accounts/{}/owner", w.org);
+        let path = format!("/v1/accounts/{}/owner", w.customer);
         let head = t.store.head().await.unwrap().position;
 
         // Refusals, each appending nothing: other admins (the customer's,
@@ -168,7 +136,7 @@ on_both_backends!(
                 "only_owner_transfers",
             ),
             (
-                &w.boss.1,
+                &w.partner_admin.token,
                 json!({ "user_id": second_id }),
                 409,
                 "only_owner_transfers",
@@ -194,7 +162,7 @@ on_both_backends!(
             ),
             (
                 owner,
-                json!({ "user_id": w.boss.0 }),
+                json!({ "user_id": w.partner_admin.id }),
                 409,
                 "transfer_target_not_admin",
             ),
@@ -215,8 +183,7 @@ on_both_backends!(
         for (token, body, status, code) in refusals {
             let response = api
                 .server
-                .put(&path)
-                .authorization_bearer(token)
+                .put_as(token, &path)
                 .json(&body)
                 .expect_failure()
                 .await;
@@ -238,8 +205,7 @@ on_both_backends!(
         // from memory and appends nothing.
         let transfer = || {
             api.server
-                .put(&path)
-                .authorization_bearer(owner)
+                .put_as(owner, &path)
                 .add_header("Idempotency-Key", "transfer-1")
                 .json(&json!({ "user_id": second_id }))
         };
@@ -255,8 +221,10 @@ on_both_backends!(
         let position = first.json::<Value>()["position"].as_u64().unwrap();
         let account: Value = api
             .server
-            .get(&format!("/v1/accounts/{}?position={position}", w.org))
-            .authorization_bearer(second)
+            .get_as(
+                second,
+                &format!("/v1/accounts/{}?position={position}", w.customer),
+            )
             .await
             .json();
         assert_eq!(account["primary_admin_id"], json!(second_id));
@@ -265,8 +233,7 @@ on_both_backends!(
         // The protection moved with ownership.
         let response = api
             .server
-            .patch(&format!("/v1/users/{second_id}"))
-            .authorization_bearer(owner)
+            .patch_as(owner, &format!("/v1/users/{second_id}"))
             .json(&json!({ "name": "Not Mine To Edit" }))
             .expect_failure()
             .await;
@@ -275,16 +242,14 @@ on_both_backends!(
         // may demote them.
         let response = api
             .server
-            .put(&path)
-            .authorization_bearer(owner)
+            .put_as(owner, &path)
             .json(&json!({ "user_id": owner_id }))
             .expect_failure()
             .await;
         assert_eq!(response.status_code(), 409);
         assert_eq!(error_code(&response), "only_owner_transfers");
         api.server
-            .put(&format!("/v1/users/{owner_id}/role"))
-            .authorization_bearer(second)
+            .put_as(second, &format!("/v1/users/{owner_id}/role"))
             .json(&json!({ "role": "regular" }))
             .await
             .assert_status_ok();
@@ -301,8 +266,7 @@ impl TestApi {
     ) -> String {
         let response = self
             .server
-            .post(&format!("/v1/accounts/{account}/licenses"))
-            .authorization_bearer(token)
+            .post_as(token, &format!("/v1/accounts/{account}/licenses"))
             .json(&json!({ "product": product, "seats": seats }))
             .await;
         assert_eq!(response.status_code(), 201, "{}", response.text());
@@ -315,8 +279,7 @@ impl TestApi {
     async fn assign_license(&self, token: &str, license: &str, user: &str) {
         let response = self
             .server
-            .post(&format!("/v1/licenses/{license}/assignments"))
-            .authorization_bearer(token)
+            .post_as(token, &format!("/v1/licenses/{license}/assignments"))
             .json(&json!({ "user_ids": [user] }))
             .await;
         assert_eq!(response.status_code(), 200, "{}", response.text());
@@ -330,15 +293,13 @@ impl TestApi {
         meanwhile: impl std::future::Future<Output = ()>,
     ) -> Value {
         self.server
-            .delete(&format!("/v1/users/{user}"))
-            .authorization_bearer(token)
+            .delete_as(token, &format!("/v1/users/{user}"))
             .await
             .assert_status_ok();
         meanwhile.await;
         let response = self
             .server
-            .post(&format!("/v1/users/{user}/restore"))
-            .authorization_bearer(token)
+            .post_as(token, &format!("/v1/users/{user}/restore"))
             .await;
         assert_eq!(response.status_code(), 200, "{}", response.text());
         response.json()
@@ -347,8 +308,7 @@ impl TestApi {
     /// The user as the log has it at `position` (the entity view).
     async fn user_as_of(&self, token: &str, user: &str, position: &Value) -> Value {
         self.server
-            .get(&format!("/v1/users/{user}?as_of={position}"))
-            .authorization_bearer(token)
+            .get_as(token, &format!("/v1/users/{user}?as_of={position}"))
             .await
             .json()
     }
@@ -358,17 +318,16 @@ on_both_backends!(
     restore_answers_what_it_could_not_bring_back,
     |t: support::TestStore| async move {
         let api = TestApi::spawn(&t).await;
-        let w = world(&api).await;
-        let boss = &w.boss.1;
+        let w = World::build(&api).await;
+        let boss = &w.partner_admin.token;
 
         // Partner staff assigned to one customer.
         let staff = api
             .create_user(boss, &w.partner, "staff@reseller.example", "user")
             .await;
         api.server
-            .put(&format!("/v1/users/{staff}/customers"))
-            .authorization_bearer(boss)
-            .json(&json!({ "account_ids": [w.org] }))
+            .put_as(boss, &format!("/v1/users/{staff}/customers"))
+            .json(&json!({ "account_ids": [w.customer] }))
             .await
             .assert_status_ok();
         let restored = api.delete_then_restore(boss, &staff, async {}).await;
@@ -376,17 +335,17 @@ on_both_backends!(
         let view = api.user_as_of(boss, &staff, &restored["position"]).await;
         assert_eq!(view["status"], "active");
         assert_eq!(view["role"], "user");
-        assert_eq!(view["assigned_customers"], json!([w.org]));
+        assert_eq!(view["assigned_customers"], json!([w.customer]));
 
         // An organization user holding a one-seat and a five-seat license;
         // the one seat is taken while the user is deleted.
-        let scarce = api.create_license(boss, &w.org, "Scarce", 1).await;
-        let roomy = api.create_license(boss, &w.org, "Roomy", 5).await;
+        let scarce = api.create_license(boss, &w.customer, "Scarce", 1).await;
+        let roomy = api.create_license(boss, &w.customer, "Roomy", 5).await;
         let holder = api
-            .create_user(boss, &w.org, "holder@customer.example", "support")
+            .create_user(boss, &w.customer, "holder@customer.example", "support")
             .await;
         let other = api
-            .create_user(boss, &w.org, "other@customer.example", "regular")
+            .create_user(boss, &w.customer, "other@customer.example", "regular")
             .await;
         for license in [&scarce, &roomy] {
             api.assign_license(boss, license, &holder).await;
@@ -405,11 +364,13 @@ on_both_backends!(
         ] {
             let listed: Value = api
                 .server
-                .get(&format!(
-                    "/v1/accounts/{}/users?license={license}&position={}",
-                    w.org, restored["position"]
-                ))
-                .authorization_bearer(boss)
+                .get_as(
+                    boss,
+                    &format!(
+                        "/v1/accounts/{}/users?license={license}&position={}",
+                        w.customer, restored["position"]
+                    ),
+                )
                 .await
                 .json();
             let ids: Vec<&str> = listed["users"]
@@ -427,8 +388,8 @@ on_both_backends!(
     the_users_read_model_shows_assignments_and_licenses,
     |t: support::TestStore| async move {
         let api = TestApi::spawn(&t).await;
-        let w = world(&api).await;
-        let boss = &w.boss.1;
+        let w = World::build(&api).await;
+        let boss = &w.partner_admin.token;
         let second_org = api
             .create_account(boss, "organization", "Second Customer")
             .await;
@@ -437,20 +398,18 @@ on_both_backends!(
             .await;
         let assigned = api
             .server
-            .put(&format!("/v1/users/{staff}/customers"))
-            .authorization_bearer(boss)
-            .json(&json!({ "account_ids": [second_org, w.org] }))
+            .put_as(boss, &format!("/v1/users/{staff}/customers"))
+            .json(&json!({ "account_ids": [second_org, w.customer] }))
             .await
             .json::<Value>();
-        let mut both = vec![w.org.clone(), second_org.clone()];
+        let mut both = vec![w.customer.clone(), second_org.clone()];
         both.sort();
         let shown: Value = api
             .server
-            .get(&format!(
-                "/v1/users/{staff}?position={}",
-                assigned["position"]
-            ))
-            .authorization_bearer(boss)
+            .get_as(
+                boss,
+                &format!("/v1/users/{staff}?position={}", assigned["position"]),
+            )
             .await
             .json();
         assert_eq!(shown["role"], "user");
@@ -459,18 +418,17 @@ on_both_backends!(
         assert_eq!(shown["licenses"], json!([]));
 
         let holder = api
-            .create_user(boss, &w.org, "holder@customer.example", "support")
+            .create_user(boss, &w.customer, "holder@customer.example", "support")
             .await;
         let mut licenses = Vec::new();
         for product in ["A", "B", "C"] {
-            let license = api.create_license(boss, &w.org, product, 2).await;
+            let license = api.create_license(boss, &w.customer, product, 2).await;
             api.assign_license(boss, &license, &holder).await;
             licenses.push(license);
         }
         let released = api
             .server
-            .post(&format!("/v1/licenses/{}/releases", licenses[1]))
-            .authorization_bearer(boss)
+            .post_as(boss, &format!("/v1/licenses/{}/releases", licenses[1]))
             .json(&json!({ "user_ids": [holder] }))
             .await
             .json::<Value>();
@@ -478,11 +436,13 @@ on_both_backends!(
         held.sort();
         let listed: Value = api
             .server
-            .get(&format!(
-                "/v1/accounts/{}/users?position={}",
-                w.org, released["position"]
-            ))
-            .authorization_bearer(boss)
+            .get_as(
+                boss,
+                &format!(
+                    "/v1/accounts/{}/users?position={}",
+                    w.customer, released["position"]
+                ),
+            )
             .await
             .json();
         let row = listed["users"]
@@ -501,34 +461,30 @@ on_both_backends!(
         // A deletion empties the licenses; the assignment of staff stays.
         let deleted = api
             .server
-            .delete(&format!("/v1/users/{holder}"))
-            .authorization_bearer(boss)
+            .delete_as(boss, &format!("/v1/users/{holder}"))
             .await
             .json::<Value>();
         let shown: Value = api
             .server
-            .get(&format!(
-                "/v1/users/{holder}?position={}",
-                deleted["position"]
-            ))
-            .authorization_bearer(boss)
+            .get_as(
+                boss,
+                &format!("/v1/users/{holder}?position={}", deleted["position"]),
+            )
             .await
             .json();
         assert_eq!(shown["status"], "deleted");
         assert_eq!(shown["licenses"], json!([]));
         let deleted = api
             .server
-            .delete(&format!("/v1/users/{staff}"))
-            .authorization_bearer(boss)
+            .delete_as(boss, &format!("/v1/users/{staff}"))
             .await
             .json::<Value>();
         let shown: Value = api
             .server
-            .get(&format!(
-                "/v1/users/{staff}?position={}",
-                deleted["position"]
-            ))
-            .authorization_bearer(boss)
+            .get_as(
+                boss,
+                &format!("/v1/users/{staff}?position={}", deleted["position"]),
+            )
             .await
             .json();
         assert_eq!(shown["assigned_customers"], json!(both));
@@ -537,27 +493,29 @@ on_both_backends!(
 
 on_both_backends!(usernames_over_http, |t: support::TestStore| async move {
     let api = TestApi::spawn(&t).await;
-    let w = world(&api).await;
-    let boss = &w.boss.1;
+    let w = World::build(&api).await;
+    let boss = &w.partner_admin.token;
     let created = api
         .create_user_with(
             boss,
-            &w.org,
+            &w.customer,
             json!({ "email": "ada@customer.example", "role": "regular", "username": " Ada.L " }),
         )
         .await;
     let ada = created["user_id"].as_str().unwrap().to_owned();
     let shown: Value = api
         .server
-        .get(&format!("/v1/users/{ada}?position={}", created["position"]))
-        .authorization_bearer(boss)
+        .get_as(
+            boss,
+            &format!("/v1/users/{ada}?position={}", created["position"]),
+        )
         .await
         .json();
     assert_eq!(shown["username"], "ada.l");
 
     // Bad and taken usernames are refused precisely and append nothing.
     let head = t.store.head().await.unwrap().position;
-    let users = format!("/v1/accounts/{}/users", w.org);
+    let users = format!("/v1/accounts/{}/users", w.customer);
     for (username, status, code) in [
         ("a", 422, "invalid_username"),
         ("-ada", 422, "invalid_username"),
@@ -566,8 +524,7 @@ on_both_backends!(usernames_over_http, |t: support::TestStore| async move {
     ] {
         let response = api
             .server
-            .post(&users)
-            .authorization_bearer(boss)
+            .post_as(boss, &users)
             .json(&json!({
                 "email": "bob@customer.example", "name": "Bob", "role": "regular",
                 "password": PASSWORD, "username": username
@@ -585,7 +542,7 @@ on_both_backends!(usernames_over_http, |t: support::TestStore| async move {
     let bob = api
         .create_user_with(
             boss,
-            &w.org,
+            &w.customer,
             json!({ "email": "bob@customer.example", "role": "regular" }),
         )
         .await["user_id"]
@@ -600,8 +557,7 @@ on_both_backends!(usernames_over_http, |t: support::TestStore| async move {
     ] {
         let response = api
             .server
-            .patch(&format!("/v1/users/{bob}"))
-            .authorization_bearer(boss)
+            .patch_as(boss, &format!("/v1/users/{bob}"))
             .json(&json!({ "username": username }))
             .expect_failure()
             .await;
@@ -618,25 +574,22 @@ on_both_backends!(usernames_over_http, |t: support::TestStore| async move {
     // Ada renames herself; Bob takes her old username.
     let ada_token = api.sign_in("ada@customer.example", PASSWORD).await;
     api.server
-        .patch(&format!("/v1/users/{ada}"))
-        .authorization_bearer(&ada_token)
+        .patch_as(&ada_token, &format!("/v1/users/{ada}"))
         .json(&json!({ "username": "lovelace" }))
         .await
         .assert_status_ok();
     let patched = api
         .server
-        .patch(&format!("/v1/users/{bob}"))
-        .authorization_bearer(boss)
+        .patch_as(boss, &format!("/v1/users/{bob}"))
         .json(&json!({ "username": "ada.l" }))
         .await;
     assert_eq!(patched.status_code(), 200, "{}", patched.text());
     let listed: Value = api
         .server
-        .get(&format!(
-            "{users}?position={}",
-            patched.json::<Value>()["position"]
-        ))
-        .authorization_bearer(boss)
+        .get_as(
+            boss,
+            &format!("{users}?position={}", patched.json::<Value>()["position"]),
+        )
         .await
         .json();
     let by_id = |id: &str| {
@@ -655,7 +608,7 @@ on_both_backends!(usernames_over_http, |t: support::TestStore| async move {
     let taker = || async {
         api.create_user_with(
             boss,
-            &w.org,
+            &w.customer,
             json!({ "email": "carol@customer.example", "role": "regular", "username": "lovelace" }),
         )
         .await;
@@ -667,11 +620,10 @@ on_both_backends!(usernames_over_http, |t: support::TestStore| async move {
     assert_eq!(view["username"], Value::Null);
     let shown: Value = api
         .server
-        .get(&format!(
-            "/v1/users/{ada}?position={}",
-            restored["position"]
-        ))
-        .authorization_bearer(boss)
+        .get_as(
+            boss,
+            &format!("/v1/users/{ada}?position={}", restored["position"]),
+        )
         .await
         .json();
     assert_eq!(shown["username"], Value::Null);

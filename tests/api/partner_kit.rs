@@ -14,7 +14,7 @@ use portal_ledger::domain::partner_kit::{Category, Description, Material, Title}
 use portal_ledger::domain::permissions::Denied;
 use portal_ledger::domain::role::{AccountKind, Role};
 use serde_json::{json, Value};
-use support::http::{answer, TestApi};
+use support::http::{answer, AsCaller, TestApi};
 use uuid::Uuid;
 
 const PASSWORD: &str = "kit password 1";
@@ -97,11 +97,7 @@ on_both_backends!(
             for (k, v) in change.as_object().unwrap() {
                 body[k] = v.clone();
             }
-            let response = s
-                .post("/v1/partner-kit")
-                .authorization_bearer(&root)
-                .json(&body)
-                .await;
+            let response = s.post_as(&root, "/v1/partner-kit").json(&body).await;
             if answer(&response) != (422, code.to_owned()) {
                 bad.push(format!("{change}: {}", response.text()));
             }
@@ -109,11 +105,7 @@ on_both_backends!(
         assert!(bad.is_empty(), "{bad:#?}");
         // Only the platform's admins publish.
         for token in [&partner_admin, &marketing, &platform_support] {
-            let response = s
-                .post("/v1/partner-kit")
-                .authorization_bearer(token)
-                .json(&brochure)
-                .await;
+            let response = s.post_as(token, "/v1/partner-kit").json(&brochure).await;
             assert_eq!(
                 answer(&response),
                 (403, "forbidden".to_owned()),
@@ -122,11 +114,7 @@ on_both_backends!(
             );
         }
         for token in [&customer_admin, &direct_admin] {
-            let response = s
-                .post("/v1/partner-kit")
-                .authorization_bearer(token)
-                .json(&brochure)
-                .await;
+            let response = s.post_as(token, "/v1/partner-kit").json(&brochure).await;
             assert_eq!(
                 answer(&response),
                 (404, "not_found".to_owned()),
@@ -140,19 +128,14 @@ on_both_backends!(
             "a refused request appended"
         );
 
-        let response = s
-            .post("/v1/partner-kit")
-            .authorization_bearer(&root)
-            .json(&brochure)
-            .await;
+        let response = s.post_as(&root, "/v1/partner-kit").json(&brochure).await;
         assert_eq!(response.status_code(), 201, "{}", response.text());
         let brochure_id = response.json::<Value>()["item_id"]
             .as_str()
             .unwrap()
             .to_owned();
         let response = s
-            .post("/v1/partner-kit")
-            .authorization_bearer(&root)
+            .post_as(&root, "/v1/partner-kit")
             .json(&json!({
                 "title": "Launch e-mail", "description": "Announce the new walls",
                 "content": "Dear customer, …", "category": "e-mail templates"
@@ -164,21 +147,18 @@ on_both_backends!(
             .unwrap()
             .to_owned();
         let response = s
-            .patch(&format!("/v1/partner-kit/{brochure_id}"))
-            .authorization_bearer(&root)
+            .patch_as(&root, &format!("/v1/partner-kit/{brochure_id}"))
             .json(&json!({ "title": "Brochure 2027 (EN)", "content": "Inline now" }))
             .await;
         assert_eq!(response.status_code(), 200, "{}", response.text());
         let position = response.json::<Value>()["position"].as_u64().unwrap();
         let response = s
-            .patch(&format!("/v1/partner-kit/{brochure_id}"))
-            .authorization_bearer(&root)
+            .patch_as(&root, &format!("/v1/partner-kit/{brochure_id}"))
             .json(&json!({ "title": "Brochure 2027 (EN)" }))
             .await;
         assert_eq!(answer(&response), (409, "no_change".to_owned()));
         let response = s
-            .patch(&format!("/v1/partner-kit/{brochure_id}"))
-            .authorization_bearer(&marketing)
+            .patch_as(&marketing, &format!("/v1/partner-kit/{brochure_id}"))
             .json(&json!({ "title": "Mine" }))
             .await;
         assert_eq!(answer(&response), (403, "forbidden".to_owned()));
@@ -186,8 +166,7 @@ on_both_backends!(
         // Partner admins and marketing read it; the rest of the partner does not.
         for token in [&partner_admin, &marketing, &root] {
             let response = s
-                .get(&format!("/v1/partner-kit?position={position}"))
-                .authorization_bearer(token)
+                .get_as(token, &format!("/v1/partner-kit?position={position}"))
                 .await;
             assert_eq!(response.status_code(), 200, "{}", response.text());
             let items = response.json::<Value>()["items"].clone();
@@ -200,11 +179,11 @@ on_both_backends!(
             assert_eq!(items[1]["category"], "e-mail templates");
         }
         for token in [&sales, &regular, &platform_support] {
-            let response = s.get("/v1/partner-kit").authorization_bearer(token).await;
+            let response = s.get_as(token, "/v1/partner-kit").await;
             assert_eq!(answer(&response), (403, "forbidden".to_owned()));
         }
         for token in [&customer_admin, &direct_admin] {
-            let response = s.get("/v1/partner-kit").authorization_bearer(token).await;
+            let response = s.get_as(token, "/v1/partner-kit").await;
             assert_eq!(answer(&response), (404, "not_found".to_owned()));
         }
         assert_eq!(
@@ -214,43 +193,39 @@ on_both_backends!(
 
         // Marketing still sees no customer data, nor its own account's users.
         let response = s
-            .get(&format!("/v1/accounts/{customer}/users"))
-            .authorization_bearer(&marketing)
+            .get_as(&marketing, &format!("/v1/accounts/{customer}/users"))
             .await;
         assert_eq!(answer(&response), (404, "not_found".to_owned()));
         let response = s
-            .get(&format!("/v1/accounts/{partner}/users"))
-            .authorization_bearer(&marketing)
+            .get_as(&marketing, &format!("/v1/accounts/{partner}/users"))
             .await;
         assert_eq!(answer(&response), (403, "forbidden".to_owned()));
 
         // Withdrawn: gone from the kit, twice is not found.
         let response = s
-            .delete(&format!("/v1/partner-kit/{email_id}"))
-            .authorization_bearer(&root)
+            .delete_as(&root, &format!("/v1/partner-kit/{email_id}"))
             .await;
         assert_eq!(response.status_code(), 200, "{}", response.text());
         let withdrawn_at = response.json::<Value>()["position"].as_u64().unwrap();
         let response = s
-            .delete(&format!("/v1/partner-kit/{email_id}"))
-            .authorization_bearer(&root)
+            .delete_as(&root, &format!("/v1/partner-kit/{email_id}"))
             .await;
         assert_eq!(answer(&response), (404, "not_found".to_owned()));
         let items = s
-            .get(&format!("/v1/partner-kit?position={withdrawn_at}"))
-            .authorization_bearer(&marketing)
+            .get_as(
+                &marketing,
+                &format!("/v1/partner-kit?position={withdrawn_at}"),
+            )
             .await
             .json::<Value>()["items"]
             .clone();
         assert_eq!(items.as_array().unwrap().len(), 1);
 
         // The platform's activity log has every change, as "Update Partner Kit".
-        let activity = s
-            .get(&format!(
+        let activity = s.get_as(&root, &format!(
                 "/v1/accounts/{}/activity?position={withdrawn_at}&action_types=Update%20Partner%20Kit",
                 api.platform
             ))
-            .authorization_bearer(&root)
             .await
             .json::<Value>();
         let text = activity.to_string();

@@ -20,7 +20,7 @@ use portal_ledger::domain::role::{AccountKind, Role};
 use portal_ledger::domain::DomainError;
 use portal_ledger::notify::MemoryNotifier;
 use serde_json::{json, Value};
-use support::http::{answer, TestApi};
+use support::http::{answer, AsCaller, TestApi};
 use support::user_in;
 use uuid::Uuid;
 
@@ -480,36 +480,23 @@ on_both_backends!(quotes_over_http, |t: support::TestStore| async move {
     ] {
         let mut body = valid.clone();
         body[field] = value.clone();
-        let response = s
-            .post(&quotes)
-            .authorization_bearer(&sales)
-            .json(&body)
-            .await;
+        let response = s.post_as(&sales, &quotes).json(&body).await;
         if answer(&response) != (422, code.to_owned()) {
             bad.push(format!("{field}={value}: {}", response.text()));
         }
     }
     let mut unknown = valid.clone();
     unknown["discount"] = json!(5);
-    let response = s
-        .post(&quotes)
-        .authorization_bearer(&sales)
-        .json(&unknown)
-        .await;
+    let response = s.post_as(&sales, &quotes).json(&unknown).await;
     assert_eq!(answer(&response), (400, "invalid_body".to_owned()));
     assert!(bad.is_empty(), "{bad:#?}");
     // A partner account gets no quotes; the customer does not quote itself.
     let response = s
-        .post(&format!("/v1/accounts/{}/quotes", w.partner))
-        .authorization_bearer(&sales)
+        .post_as(&sales, &format!("/v1/accounts/{}/quotes", w.partner))
         .json(&valid)
         .await;
     assert_eq!(answer(&response), (403, "forbidden".to_owned()));
-    let response = s
-        .post(&quotes)
-        .authorization_bearer(&customer_admin)
-        .json(&valid)
-        .await;
+    let response = s.post_as(&customer_admin, &quotes).json(&valid).await;
     assert_eq!(answer(&response), (403, "forbidden".to_owned()));
     assert_eq!(
         t.store.head().await.unwrap(),
@@ -517,32 +504,23 @@ on_both_backends!(quotes_over_http, |t: support::TestStore| async move {
         "a refused request appended"
     );
 
-    let response = s
-        .post(&quotes)
-        .authorization_bearer(&sales)
-        .json(&valid)
-        .await;
+    let response = s.post_as(&sales, &quotes).json(&valid).await;
     assert_eq!(response.status_code(), 201, "{}", response.text());
     let created: Value = response.json();
     let id = created["quote_id"].as_str().unwrap().to_owned();
     let quote = format!("/v1/quotes/{id}");
     let response = s
-        .patch(&quote)
-        .authorization_bearer(&sales)
+        .patch_as(&sales, &quote)
         .json(&json!({ "seats": 20, "unit_price_cents": 1000 }))
         .await;
     assert_eq!(response.status_code(), 200, "{}", response.text());
-    let response = s
-        .post(&format!("{quote}/send"))
-        .authorization_bearer(&sales)
-        .await;
+    let response = s.post_as(&sales, &format!("{quote}/send")).await;
     assert_eq!(response.status_code(), 200, "{}", response.text());
     let sent_at = response.json::<Value>()["position"].as_u64().unwrap();
 
     // Reads: billing viewers of the customer and the partner's staff.
     let row = s
-        .get(&format!("{quote}?position={sent_at}"))
-        .authorization_bearer(&reader)
+        .get_as(&reader, &format!("{quote}?position={sent_at}"))
         .await;
     assert_eq!(row.status_code(), 200, "{}", row.text());
     let row: Value = row.json();
@@ -552,7 +530,7 @@ on_both_backends!(quotes_over_http, |t: support::TestStore| async move {
     assert_eq!(row["total_cents"], 20_000);
     assert_eq!(row["valid_until"], "2999-12-31");
     assert!(!row["sent_at"].is_null());
-    let list = s.get(&quotes).authorization_bearer(&sales).await;
+    let list = s.get_as(&sales, &quotes).await;
     assert_eq!(list.status_code(), 200);
     assert_eq!(list.json::<Value>()["quotes"].as_array().unwrap().len(), 1);
     for (token, expected) in [
@@ -560,17 +538,16 @@ on_both_backends!(quotes_over_http, |t: support::TestStore| async move {
         (&marketing, (404, "not_found")),
     ] {
         assert_eq!(
-            answer(&s.get(&quotes).authorization_bearer(token).await),
+            answer(&s.get_as(token, &quotes).await),
             (expected.0, expected.1.to_owned())
         );
         assert_eq!(
-            answer(&s.get(&quote).authorization_bearer(token).await),
+            answer(&s.get_as(token, &quote).await),
             (expected.0, expected.1.to_owned())
         );
     }
     let missing = s
-        .get(&format!("/v1/quotes/{}", Uuid::now_v7()))
-        .authorization_bearer(&sales)
+        .get_as(&sales, &format!("/v1/quotes/{}", Uuid::now_v7()))
         .await;
     assert_eq!(answer(&missing), (404, "not_found".to_owned()));
 
@@ -579,41 +556,29 @@ on_both_backends!(quotes_over_http, |t: support::TestStore| async move {
     assert!(sent.contains(&"it@acme.example".to_owned()), "{sent:?}");
     assert!(sent.contains(&"cfo@acme.example".to_owned()), "{sent:?}");
     let outbox = s
-        .get(&format!(
-            "/v1/accounts/{}/outbox?position={sent_at}",
-            w.customer
-        ))
-        .authorization_bearer(&customer_admin)
+        .get_as(
+            &customer_admin,
+            &format!("/v1/accounts/{}/outbox?position={sent_at}", w.customer),
+        )
         .await
         .json::<Value>();
     assert!(outbox.to_string().contains("quote_sent"), "{outbox}");
 
     // The customer decides; the partner cannot decide for it.
-    let response = s
-        .post(&format!("{quote}/accept"))
-        .authorization_bearer(&sales)
-        .await;
+    let response = s.post_as(&sales, &format!("{quote}/accept")).await;
     assert_eq!(answer(&response), (403, "forbidden".to_owned()));
     let response = s
-        .post(&format!("{quote}/decline"))
-        .authorization_bearer(&customer_admin)
+        .post_as(&customer_admin, &format!("{quote}/decline"))
         .json(&json!({ "reason": "over budget" }))
         .await;
     assert_eq!(response.status_code(), 200, "{}", response.text());
     let declined_at = response.json::<Value>()["position"].as_u64().unwrap();
-    let response = s
-        .post(&format!("{quote}/accept"))
-        .authorization_bearer(&customer_admin)
-        .await;
+    let response = s.post_as(&customer_admin, &format!("{quote}/accept")).await;
     assert_eq!(answer(&response), (409, "quote_closed".to_owned()));
-    let response = s
-        .post(&format!("{quote}/withdraw"))
-        .authorization_bearer(&sales)
-        .await;
+    let response = s.post_as(&sales, &format!("{quote}/withdraw")).await;
     assert_eq!(answer(&response), (409, "quote_closed".to_owned()));
     let row = s
-        .get(&format!("{quote}?position={declined_at}"))
-        .authorization_bearer(&customer_admin)
+        .get_as(&customer_admin, &format!("{quote}?position={declined_at}"))
         .await
         .json::<Value>();
     assert_eq!(row["status"], "declined");
@@ -622,8 +587,7 @@ on_both_backends!(quotes_over_http, |t: support::TestStore| async move {
 
     // The quote's history shows every change with before and after.
     let history = s
-        .get(&format!("/v1/history/quote/{id}"))
-        .authorization_bearer(&customer_admin)
+        .get_as(&customer_admin, &format!("/v1/history/quote/{id}"))
         .await
         .json::<Value>();
     let entries = history["entries"].as_array().unwrap();
@@ -652,11 +616,13 @@ on_both_backends!(quotes_over_http, |t: support::TestStore| async move {
 
     // The activity log records "Update Quotes", on behalf of the customer.
     let activity = s
-        .get(&format!(
-            "/v1/accounts/{}/activity?position={declined_at}&action_types=Update%20Quotes",
-            w.customer
-        ))
-        .authorization_bearer(&customer_admin)
+        .get_as(
+            &customer_admin,
+            &format!(
+                "/v1/accounts/{}/activity?position={declined_at}&action_types=Update%20Quotes",
+                w.customer
+            ),
+        )
         .await
         .json::<Value>();
     let text = activity.to_string();

@@ -16,7 +16,7 @@ use portal_ledger::projection::{
 };
 use portal_ledger::store::ExpectedVersion;
 use serde_json::{json, Value};
-use support::http::{error_code, TestApi};
+use support::http::{error_code, AsCaller, TestApi};
 
 /// A partner-kit row: the projection table these store-level tests write.
 fn kit_item(
@@ -57,12 +57,7 @@ async fn send(api: &TestApi, token: &str, method: &str, path: &str, body: &Value
 
 /// Creates something over HTTP (expecting 201) and returns the answer.
 async fn created(api: &TestApi, token: &str, path: &str, body: Value) -> Value {
-    let response = api
-        .server
-        .post(path)
-        .authorization_bearer(token)
-        .json(&body)
-        .await;
+    let response = api.server.post_as(token, path).json(&body).await;
     assert_eq!(response.status_code(), 201, "{path}: {}", response.text());
     response.json()
 }
@@ -397,8 +392,7 @@ on_both_backends!(
         // A CSV import names the row and column.
         let response = api
             .server
-            .post(&format!("/v1/accounts/{org}/users/import"))
-            .authorization_bearer(&root)
+            .post_as(&root, &format!("/v1/accounts/{org}/users/import"))
             .content_type("text/csv")
             .bytes("email,name,role\ndee@customer.example,\"Dee\u{1b}[0m\",regular\n".into())
             .await;
@@ -557,8 +551,10 @@ on_both_backends!(
         // Unrelated reads answer; the tickets read waits and says why.
         let servers = api
             .server
-            .get(&format!("/v1/accounts/{org}/servers?position={position}"))
-            .authorization_bearer(&root)
+            .get_as(
+                &root,
+                &format!("/v1/accounts/{org}/servers?position={position}"),
+            )
             .await;
         assert_eq!(servers.status_code(), 200, "{}", servers.text());
         assert_eq!(
@@ -567,8 +563,10 @@ on_both_backends!(
         );
         let tickets = api
             .server
-            .get(&format!("/v1/accounts/{org}/tickets?position={position}"))
-            .authorization_bearer(&root)
+            .get_as(
+                &root,
+                &format!("/v1/accounts/{org}/tickets?position={position}"),
+            )
             .await;
         assert_eq!(
             (tickets.status_code().as_u16(), error_code(&tickets)),

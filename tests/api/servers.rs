@@ -15,7 +15,7 @@ use portal_ledger::domain::permissions::Denied;
 use portal_ledger::domain::role::{AccountKind, Role};
 use portal_ledger::domain::DomainError;
 use serde_json::{json, Value};
-use support::http::TestApi;
+use support::http::{AsCaller, TestApi};
 use uuid::Uuid;
 
 async fn user_in(ledger: &Ledger, account: AccountId, email: &str, role: Role) -> CommandContext {
@@ -693,11 +693,7 @@ on_both_backends!(
             ),
             (json!({ "license_id": null }), 409, "no_change"),
         ] {
-            let response = server
-                .put(&path)
-                .authorization_bearer(&token)
-                .json(&body)
-                .await;
+            let response = server.put_as(&token, &path).json(&body).await;
             assert_eq!(
                 response.status_code().as_u16(),
                 status,
@@ -713,15 +709,16 @@ on_both_backends!(
         );
 
         let response = server
-            .put(&path)
-            .authorization_bearer(&token)
+            .put_as(&token, &path)
             .json(&json!({ "license_id": license }))
             .await;
         assert_eq!(response.status_code(), 200, "{}", response.text());
         let position = response.json::<Value>()["position"].as_u64().unwrap();
         let servers = server
-            .get(&format!("/v1/accounts/{org}/servers?position={position}"))
-            .authorization_bearer(&token)
+            .get_as(
+                &token,
+                &format!("/v1/accounts/{org}/servers?position={position}"),
+            )
             .await
             .json::<Value>();
         assert_eq!(
@@ -729,29 +726,29 @@ on_both_backends!(
             json!(license.to_string())
         );
         let response = server
-            .put(&path)
-            .authorization_bearer(&token)
+            .put_as(&token, &path)
             .json(&json!({ "license_id": null }))
             .await;
         assert_eq!(response.status_code(), 200, "{}", response.text());
         let position_after = response.json::<Value>()["position"].as_u64().unwrap();
         let servers = server
-            .get(&format!(
-                "/v1/accounts/{org}/servers?position={position_after}"
-            ))
-            .authorization_bearer(&token)
+            .get_as(
+                &token,
+                &format!("/v1/accounts/{org}/servers?position={position_after}"),
+            )
             .await
             .json::<Value>();
         assert_eq!(servers["servers"][0]["license_id"], Value::Null);
         let then = server
-            .get(&format!("/v1/accounts/{org}/servers?as_of={position}"))
-            .authorization_bearer(&token)
+            .get_as(
+                &token,
+                &format!("/v1/accounts/{org}/servers?as_of={position}"),
+            )
             .await
             .json::<Value>();
         assert_eq!(then["servers"][0]["license_id"], json!(license.to_string()));
         let history = server
-            .get(&format!("/v1/history/server/{wall}"))
-            .authorization_bearer(&token)
+            .get_as(&token, &format!("/v1/history/server/{wall}"))
             .await
             .json::<Value>();
         let types: Vec<&str> = history["entries"]
@@ -764,9 +761,7 @@ on_both_backends!(
             .collect();
         assert_eq!(types.len(), 2, "{history}");
         // The activity log names the action.
-        let activity = server
-            .get(&format!("/v1/accounts/{org}/activity?position={position_after}&action_types=Update%20License"))
-            .authorization_bearer(&token)
+        let activity = server.get_as(&token, &format!("/v1/accounts/{org}/activity?position={position_after}&action_types=Update%20License"))
             .await
             .json::<Value>();
         assert!(

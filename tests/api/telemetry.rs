@@ -18,7 +18,7 @@ use portal_ledger::store::{ExpectedVersion, ReadFilter};
 use portal_ledger::telemetry::logs::{self, LogFormat};
 use prom_text_format_parser::{Metric, Sample, Scrape, Type, ValueType};
 use serde_json::{json, Value};
-use support::http::TestApi;
+use support::http::{AsCaller, TestApi};
 use support::process::{http_request, serve};
 
 /// The answer of `GET /metrics`, parsed (the parser refuses anything that
@@ -114,8 +114,7 @@ on_both_backends!(
         for _ in 0..3 {
             let read = api
                 .server
-                .get(&format!("/v1/users/{user_id}?position={position}"))
-                .authorization_bearer(&root)
+                .get_as(&root, &format!("/v1/users/{user_id}?position={position}"))
                 .await;
             assert_eq!(read.status_code(), 200, "{}", read.text());
         }
@@ -354,8 +353,7 @@ on_both_backends!(
         let sent_to = format!("given-{tag}@platform.example");
         let given = api
             .server
-            .post(&invitations)
-            .authorization_bearer(&root)
+            .post_as(&root, &invitations)
             .add_header("X-Request-Id", sent_id.clone())
             .json(&json!({ "email": sent_to, "role": "support" }))
             .await;
@@ -368,8 +366,7 @@ on_both_backends!(
         let new_to = format!("generated-{tag}@platform.example");
         let generated = api
             .server
-            .post(&invitations)
-            .authorization_bearer(&root)
+            .post_as(&root, &invitations)
             .json(&json!({ "email": new_to, "role": "support" }))
             .await;
         assert_eq!(generated.status_code(), 201, "{}", generated.text());

@@ -17,7 +17,7 @@ use portal_ledger::domain::permissions::Denied;
 use portal_ledger::domain::role::{AccountKind, Role};
 use portal_ledger::domain::user::{NewUser, Origin, Status};
 use serde_json::{json, Value};
-use support::http::TestApi;
+use support::http::{AsCaller, TestApi};
 use uuid::Uuid;
 
 struct Org {
@@ -552,8 +552,7 @@ on_both_backends!(
 impl TestApi {
     async fn import(&self, token: &str, path: &str, csv: String) -> axum_test::TestResponse {
         self.server
-            .post(path)
-            .authorization_bearer(token)
+            .post_as(token, path)
             .bytes(csv.into())
             .content_type("text/csv")
             .await
@@ -575,8 +574,7 @@ on_both_backends!(importing_over_http, |t: support::TestStore| async move {
         .await;
     let license: Value = api
         .server
-        .post(&format!("/v1/accounts/{org_id}/licenses"))
-        .authorization_bearer(&boss)
+        .post_as(&boss, &format!("/v1/accounts/{org_id}/licenses"))
         .json(&json!({ "product": "Pro", "seats": 2 }))
         .await
         .json();
@@ -587,8 +585,7 @@ on_both_backends!(importing_over_http, |t: support::TestStore| async move {
     // Not CSV: 415 in the API's error shape.
     let response = api
         .server
-        .post(&path)
-        .authorization_bearer(&boss)
+        .post_as(&boss, &path)
         .json(&json!({ "email": "x@customer.example" }))
         .expect_failure()
         .await;
@@ -672,8 +669,7 @@ on_both_backends!(importing_over_http, |t: support::TestStore| async move {
     assert!(big.len() > 64 * 1024);
     let response = api
         .server
-        .post(&path)
-        .authorization_bearer(&boss)
+        .post_as(&boss, &path)
         .bytes(big.clone().into())
         .content_type("text/csv; charset=utf-8")
         .add_header("idempotency-key", "import-1")
@@ -688,8 +684,7 @@ on_both_backends!(importing_over_http, |t: support::TestStore| async move {
     let after = head(t.clone()).await;
     let replay = api
         .server
-        .post(&path)
-        .authorization_bearer(&boss)
+        .post_as(&boss, &path)
         .bytes(big.into())
         .content_type("text/csv; charset=utf-8")
         .add_header("idempotency-key", "import-1")
@@ -711,10 +706,10 @@ on_both_backends!(importing_over_http, |t: support::TestStore| async move {
     // The read models show the imported users, their origin and seats.
     let listed: Value = api
         .server
-        .get(&format!(
-            "/v1/accounts/{org_id}/users?position={position}&license={pro}"
-        ))
-        .authorization_bearer(&boss)
+        .get_as(
+            &boss,
+            &format!("/v1/accounts/{org_id}/users?position={position}&license={pro}"),
+        )
         .await
         .json();
     let users = listed["users"].as_array().unwrap();
@@ -722,11 +717,9 @@ on_both_backends!(importing_over_http, |t: support::TestStore| async move {
     assert_eq!(users[0]["email"], "ann@customer.example");
     assert_eq!(users[0]["origin"], "import");
     let activity: Value = api
-        .server
-        .get(&format!(
+        .server.get_as(&boss, &format!(
             "/v1/accounts/{org_id}/activity?position={position}&action_types=Import%20User&limit=500"
         ))
-        .authorization_bearer(&boss)
         .await
         .json();
     let imported = activity["entries"]
@@ -741,8 +734,7 @@ on_both_backends!(importing_over_http, |t: support::TestStore| async move {
     let ann = applied["created"][0].as_str().unwrap();
     let reset: Value = api
         .server
-        .post(&format!("/v1/users/{ann}/password-reset"))
-        .authorization_bearer(&boss)
+        .post_as(&boss, &format!("/v1/users/{ann}/password-reset"))
         .await
         .json();
     let temporary = reset["temporary_password"].as_str().unwrap();
@@ -756,8 +748,7 @@ on_both_backends!(importing_over_http, |t: support::TestStore| async move {
     // Other routes keep the 64 KiB limit.
     let response = api
         .server
-        .post(&format!("/v1/accounts/{org_id}/licenses"))
-        .authorization_bearer(&boss)
+        .post_as(&boss, &format!("/v1/accounts/{org_id}/licenses"))
         .json(&json!({ "product": "P".repeat(70 * 1024), "seats": 1 }))
         .expect_failure()
         .await;

@@ -13,7 +13,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum_test::{TestResponse, TestServer};
+use axum_test::{TestRequest, TestResponse, TestServer};
 use chrono::Utc;
 use portal_ledger::app::sessions::Auth;
 use portal_ledger::app::{CommandContext, Ledger};
@@ -213,4 +213,37 @@ pub fn error_code(response: &TestResponse) -> String {
 /// The status and `error.code` of an answer, for comparing refusals.
 pub fn answer(response: &TestResponse) -> (u16, String) {
     (response.status_code().as_u16(), error_code(response))
+}
+
+/// Requests as a signed-in caller: `server.get_as(token, path)` is
+/// `server.get(path)` with the bearer token, so a test says who asks and
+/// what in one line.
+pub trait AsCaller {
+    fn get_as(&self, token: &str, path: &str) -> TestRequest;
+    fn post_as(&self, token: &str, path: &str) -> TestRequest;
+    fn put_as(&self, token: &str, path: &str) -> TestRequest;
+    fn patch_as(&self, token: &str, path: &str) -> TestRequest;
+    fn delete_as(&self, token: &str, path: &str) -> TestRequest;
+}
+
+impl AsCaller for TestServer {
+    fn get_as(&self, token: &str, path: &str) -> TestRequest {
+        self.get(path).authorization_bearer(token)
+    }
+
+    fn post_as(&self, token: &str, path: &str) -> TestRequest {
+        self.post(path).authorization_bearer(token)
+    }
+
+    fn put_as(&self, token: &str, path: &str) -> TestRequest {
+        self.put(path).authorization_bearer(token)
+    }
+
+    fn patch_as(&self, token: &str, path: &str) -> TestRequest {
+        self.patch(path).authorization_bearer(token)
+    }
+
+    fn delete_as(&self, token: &str, path: &str) -> TestRequest {
+        self.delete(path).authorization_bearer(token)
+    }
 }

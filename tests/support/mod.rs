@@ -10,6 +10,7 @@
 
 pub mod http;
 pub mod process;
+pub mod world;
 
 use portal_ledger::app::users::CreateUser;
 use std::path::PathBuf;
