@@ -141,7 +141,6 @@ async fn page(
     tag = "activity",
     params(ActivityFilter),
     responses((status = 200, body = ActivitySearchPage), ReadErrors),
-    security(("bearer" = [])),
 )]
 pub async fn search(
     State(state): State<AppState>,
@@ -160,7 +159,6 @@ pub async fn search(
     tag = "activity",
     params(("account_id" = AccountId, Path, description = "account id"), ActivityFilter),
     responses((status = 200, body = ActivitySearchPage), ReadErrors),
-    security(("bearer" = [])),
 )]
 pub async fn list_account(
     State(state): State<AppState>,
@@ -241,7 +239,6 @@ fn render(rows: &[Value], ndjson: bool, header: bool) -> Result<Bytes, ApiError>
         (status = 200, description = "CSV or NDJSON, streamed", content_type = "text/csv"),
         ReadErrors
     ),
-    security(("bearer" = [])),
 )]
 pub async fn export(
     State(state): State<AppState>,

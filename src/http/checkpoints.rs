@@ -30,6 +30,7 @@ pub struct CheckpointKey {
     path = "/v1/checkpoints/public-key",
     tag = "integrity",
     responses((status = 200, body = CheckpointKey), ReadErrors),
+    security(()),
 )]
 pub async fn public_key(State(state): State<AppState>) -> Result<Json<CheckpointKey>, ApiError> {
     let key = state.checkpoint_key.ok_or_else(|| {
@@ -61,6 +62,7 @@ pub struct CheckpointsPage {
     tag = "integrity",
     params(("position" = Option<u64>, Query, description = "wait until the read model has applied this position")),
     responses((status = 200, body = CheckpointsPage), ReadErrors),
+    security(()),
 )]
 pub async fn list(
     State(state): State<AppState>,

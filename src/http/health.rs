@@ -18,6 +18,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(2);
     path = "/healthz",
     tag = "health",
     responses((status = 200, body = Health)),
+    security(()),
 )]
 pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
@@ -27,6 +28,7 @@ pub async fn healthz() -> Json<Health> {
     path = "/readyz",
     tag = "health",
     responses((status = 200, body = Ready), (status = 503, body = ErrorBody)),
+    security(()),
 )]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Ready>, ApiError> {
     match tokio::time::timeout(READY_TIMEOUT, state.store.head()).await {
@@ -65,6 +67,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Ready>, ApiErr
     path = "/v1/log/head",
     tag = "log",
     responses((status = 200, body = LogHead)),
+    security(()),
 )]
 pub async fn log_head(State(state): State<AppState>) -> Result<Json<LogHead>, ApiError> {
     let head = state.store.head().await?;

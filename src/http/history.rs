@@ -95,7 +95,6 @@ pub struct History {
         ("entity_id" = String, Path, description = "its id"),
     ),
     responses((status = 200, body = History), ReadErrors),
-    security(("bearer" = [])),
 )]
 pub async fn history(
     State(state): State<AppState>,
@@ -154,7 +153,6 @@ pub struct AccessAnswer {
     tag = "activity",
     params(("account_id" = AccountId, Path, description = "account id"), AccessQuery),
     responses((status = 200, body = AccessAnswer), ReadErrors),
-    security(("bearer" = [])),
 )]
 pub async fn who_could(
     State(state): State<AppState>,

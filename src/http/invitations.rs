@@ -52,7 +52,6 @@ pub struct CreateInvitation {
     params(("account_id" = AccountId, Path, description = "account id")),
     request_body = CreateInvitation,
     responses((status = 201, body = InvitationCreated), CommandErrors),
-    security(("bearer" = [])),
 )]
 pub async fn invite(
     State(state): State<AppState>,
@@ -99,7 +98,6 @@ pub async fn invite(
     tag = "invitations",
     params(("account_id" = AccountId, Path, description = "account id"), ReadAfter),
     responses((status = 200, body = InvitationsPage), ReadErrors),
-    security(("bearer" = [])),
 )]
 pub async fn list(
     State(state): State<AppState>,
@@ -156,7 +154,6 @@ pub async fn list(
     tag = "invitations",
     params(("invitation_id" = InvitationId, Path, description = "invitation id")),
     responses((status = 200, body = InvitationResent), CommandErrors),
-    security(("bearer" = [])),
 )]
 pub async fn resend(
     State(state): State<AppState>,
@@ -180,7 +177,6 @@ pub async fn resend(
     tag = "invitations",
     params(("invitation_id" = InvitationId, Path, description = "invitation id")),
     responses((status = 200, body = Appended), CommandErrors),
-    security(("bearer" = [])),
 )]
 pub async fn revoke(
     caller: Caller,
@@ -207,6 +203,7 @@ pub struct AcceptInvitation {
     tag = "invitations",
     request_body = AcceptInvitation,
     responses((status = 201, body = SignedUp), (status = 410, description = "expired", body = ErrorBody), CommandErrors),
+    security(()),
 )]
 pub async fn accept(
     State(state): State<AppState>,

@@ -36,7 +36,6 @@ pub struct CreateLicense {
     params(("account_id" = AccountId, Path, description = "account id")),
     request_body = CreateLicense,
     responses((status = 201, body = LicenseCreated), CommandErrors),
-    security(("bearer" = [])),
 )]
 pub async fn create(
     caller: Caller,
@@ -65,7 +64,6 @@ pub async fn create(
     tag = "licenses",
     params(("account_id" = AccountId, Path, description = "account id"), ReadAt),
     responses((status = 200, body = LicensesPage), ReadErrors),
-    security(("bearer" = [])),
 )]
 pub async fn list(
     State(state): State<AppState>,
@@ -112,7 +110,6 @@ pub struct Seats {
     params(("license_id" = LicenseId, Path, description = "license id")),
     request_body = Seats,
     responses((status = 200, body = Appended), CommandErrors),
-    security(("bearer" = [])),
 )]
 pub async fn change_seats(
     caller: Caller,
@@ -141,7 +138,6 @@ pub struct Users {
     params(("license_id" = LicenseId, Path, description = "license id")),
     request_body = Users,
     responses((status = 200, body = Appended), CommandErrors),
-    security(("bearer" = [])),
 )]
 pub async fn assign(
     caller: Caller,
@@ -164,7 +160,6 @@ pub async fn assign(
     params(("license_id" = LicenseId, Path, description = "license id")),
     request_body = Users,
     responses((status = 200, body = Appended), CommandErrors),
-    security(("bearer" = [])),
 )]
 pub async fn release(
     caller: Caller,
@@ -186,7 +181,6 @@ pub async fn release(
     tag = "licenses",
     params(("license_id" = LicenseId, Path, description = "license id")),
     responses((status = 200, body = Appended), CommandErrors),
-    security(("bearer" = [])),
 )]
 pub async fn cancel(
     caller: Caller,

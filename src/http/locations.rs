@@ -30,7 +30,6 @@ pub struct TrustedLocation {
     params(("user_id" = UserId, Path, description = "user id")),
     request_body = TrustedLocation,
     responses((status = 201, body = Appended), CommandErrors),
-    security(("bearer" = [])),
 )]
 pub async fn add(
     State(state): State<AppState>,
@@ -60,7 +59,6 @@ pub async fn add(
         ("ip" = String, Path, description = "the trusted address"),
     ),
     responses((status = 200, body = Appended), CommandErrors),
-    security(("bearer" = [])),
 )]
 pub async fn remove(
     State(state): State<AppState>,

@@ -33,6 +33,7 @@ const REFRESH_TIMEOUT: Duration = Duration::from_secs(5);
         content_type = "text/plain",
         body = String
     )),
+    security(()),
 )]
 pub async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
     refresh_projectors(&state).await;

@@ -35,7 +35,6 @@ pub struct NotificationPreferences {
     params(("user_id" = UserId, Path, description = "user id")),
     request_body = NotificationPreferences,
     responses((status = 200, body = Appended), CommandErrors),
-    security(("bearer" = [])),
 )]
 pub async fn set_preferences(
     State(state): State<AppState>,
@@ -75,7 +74,6 @@ pub struct OutboxPage {
         ("position" = Option<u64>, Query, description = "wait until the read model has applied this position"),
     ),
     responses((status = 200, body = OutboxPage), ReadErrors),
-    security(("bearer" = [])),
 )]
 pub async fn list_outbox(
     State(state): State<AppState>,

@@ -5,7 +5,7 @@
 
 use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::Required;
 use utoipa::{Modify, OpenApi};
 
@@ -100,10 +100,37 @@ impl Modify for CommandHeaders {
     }
 }
 
+/// Every operation needs a bearer token unless its annotation says it is
+/// public (`security(())`, which documents as `[{}]`): said once here
+/// rather than on each of the signed-in routes, so a new route is
+/// documented as secured unless it opts out.
+struct SignedInByDefault;
+
+impl Modify for SignedInByDefault {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations: [&mut Option<Operation>; 5] = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                operation.security.get_or_insert_with(|| {
+                    vec![SecurityRequirement::new("bearer", Vec::<String>::new())]
+                });
+            }
+        }
+    }
+}
+
 /// `GET /openapi.json`: the document of the routes the router was built
-/// from (`http::api_routes`), with the command headers added, made once.
+/// from (`http::api_routes`), with the command headers and the default
+/// security added, made once.
 pub fn serve(mut document: utoipa::openapi::OpenApi) -> MethodRouter<AppState> {
     CommandHeaders.modify(&mut document);
+    SignedInByDefault.modify(&mut document);
     // Made of our own types at start-up: a failure is a bug, found by the
     // first test that starts the service.
     #[allow(clippy::expect_used)]

@@ -92,8 +92,7 @@ impl UpdateKitItem {
 /// `GET /v1/partner-kit` — the published items, by category and title.
 #[utoipa::path(get, path = "/v1/partner-kit", tag = "partner kit",
     params(ReadAfter),
-    responses((status = 200, body = PartnerKitPage), ReadErrors),
-    security(("bearer" = [])))]
+    responses((status = 200, body = PartnerKitPage), ReadErrors))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -117,8 +116,7 @@ pub async fn list(
 /// `POST /v1/partner-kit` — the platform's admins publish an item.
 #[utoipa::path(post, path = "/v1/partner-kit", tag = "partner kit",
     request_body = PublishKitItem,
-    responses((status = 201, body = KitItemPublished), CommandErrors),
-    security(("bearer" = [])))]
+    responses((status = 201, body = KitItemPublished), CommandErrors))]
 pub async fn publish(
     caller: Caller,
     ApiJson(body): ApiJson<PublishKitItem>,
@@ -141,8 +139,7 @@ pub async fn publish(
 /// `PATCH /v1/partner-kit/{id}`
 #[utoipa::path(patch, path = "/v1/partner-kit/{item_id}", tag = "partner kit",
     params(("item_id" = KitItemId, Path, description = "item id")), request_body = UpdateKitItem,
-    responses((status = 200, body = Appended), CommandErrors),
-    security(("bearer" = [])))]
+    responses((status = 200, body = Appended), CommandErrors))]
 pub async fn update(
     caller: Caller,
     ApiPath(item_id): ApiPath<KitItemId>,
@@ -155,8 +152,7 @@ pub async fn update(
 /// `DELETE /v1/partner-kit/{id}` — withdraws the item (its history stays).
 #[utoipa::path(delete, path = "/v1/partner-kit/{item_id}", tag = "partner kit",
     params(("item_id" = KitItemId, Path, description = "item id")),
-    responses((status = 200, body = Appended), CommandErrors),
-    security(("bearer" = [])))]
+    responses((status = 200, body = Appended), CommandErrors))]
 pub async fn withdraw(
     caller: Caller,
     ApiPath(item_id): ApiPath<KitItemId>,

@@ -109,8 +109,7 @@ impl UpdateQuote {
 #[utoipa::path(post, path = "/v1/accounts/{account_id}/quotes", tag = "quotes",
     params(("account_id" = AccountId, Path, description = "the customer organization")),
     request_body = CreateQuote,
-    responses((status = 201, body = QuoteCreated), CommandErrors),
-    security(("bearer" = [])))]
+    responses((status = 201, body = QuoteCreated), CommandErrors))]
 pub async fn create(
     caller: Caller,
     ApiPath(account_id): ApiPath<AccountId>,
@@ -135,8 +134,7 @@ pub async fn create(
 /// `GET /v1/accounts/{id}/quotes` — billing data: not for Support.
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/quotes", tag = "quotes",
     params(("account_id" = AccountId, Path, description = "account id"), ReadAfter),
-    responses((status = 200, body = QuotesPage), ReadErrors),
-    security(("bearer" = [])))]
+    responses((status = 200, body = QuotesPage), ReadErrors))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -156,8 +154,7 @@ pub async fn list(
 /// `GET /v1/quotes/{id}`
 #[utoipa::path(get, path = "/v1/quotes/{quote_id}", tag = "quotes",
     params(("quote_id" = QuoteId, Path, description = "quote id"), ReadAfter),
-    responses((status = 200, body = Object), ReadErrors),
-    security(("bearer" = [])))]
+    responses((status = 200, body = Object), ReadErrors))]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -190,8 +187,7 @@ pub async fn get(
 /// `PATCH /v1/quotes/{id}` — a draft's terms.
 #[utoipa::path(patch, path = "/v1/quotes/{quote_id}", tag = "quotes",
     params(("quote_id" = QuoteId, Path, description = "quote id")), request_body = UpdateQuote,
-    responses((status = 200, body = Appended), CommandErrors),
-    security(("bearer" = [])))]
+    responses((status = 200, body = Appended), CommandErrors))]
 pub async fn update(
     caller: Caller,
     ApiPath(quote_id): ApiPath<QuoteId>,
@@ -210,8 +206,7 @@ pub async fn update(
 /// `POST /v1/quotes/{id}/send` — the customer's admins are e-mailed.
 #[utoipa::path(post, path = "/v1/quotes/{quote_id}/send", tag = "quotes",
     params(("quote_id" = QuoteId, Path, description = "quote id")),
-    responses((status = 200, body = Appended), CommandErrors),
-    security(("bearer" = [])))]
+    responses((status = 200, body = Appended), CommandErrors))]
 pub async fn send(caller: Caller, ApiPath(quote_id): ApiPath<QuoteId>) -> Result<Ran, ApiError> {
     caller
         .run(command::SendQuote {
@@ -224,8 +219,7 @@ pub async fn send(caller: Caller, ApiPath(quote_id): ApiPath<QuoteId>) -> Result
 /// `POST /v1/quotes/{id}/withdraw`
 #[utoipa::path(post, path = "/v1/quotes/{quote_id}/withdraw", tag = "quotes",
     params(("quote_id" = QuoteId, Path, description = "quote id")),
-    responses((status = 200, body = Appended), CommandErrors),
-    security(("bearer" = [])))]
+    responses((status = 200, body = Appended), CommandErrors))]
 pub async fn withdraw(
     caller: Caller,
     ApiPath(quote_id): ApiPath<QuoteId>,
@@ -237,8 +231,7 @@ pub async fn withdraw(
 /// decision only.
 #[utoipa::path(post, path = "/v1/quotes/{quote_id}/accept", tag = "quotes",
     params(("quote_id" = QuoteId, Path, description = "quote id")),
-    responses((status = 200, body = Appended), CommandErrors),
-    security(("bearer" = [])))]
+    responses((status = 200, body = Appended), CommandErrors))]
 pub async fn accept(caller: Caller, ApiPath(quote_id): ApiPath<QuoteId>) -> Result<Ran, ApiError> {
     caller
         .run(command::AcceptQuote {
@@ -251,8 +244,7 @@ pub async fn accept(caller: Caller, ApiPath(quote_id): ApiPath<QuoteId>) -> Resu
 /// `POST /v1/quotes/{id}/decline` `{reason?}` — the customer's admins.
 #[utoipa::path(post, path = "/v1/quotes/{quote_id}/decline", tag = "quotes",
     params(("quote_id" = QuoteId, Path, description = "quote id")), request_body = DeclineQuote,
-    responses((status = 200, body = Appended), CommandErrors),
-    security(("bearer" = [])))]
+    responses((status = 200, body = Appended), CommandErrors))]
 pub async fn decline(
     caller: Caller,
     ApiPath(quote_id): ApiPath<QuoteId>,

@@ -96,8 +96,7 @@ pub struct BackupMade {
 
 #[utoipa::path(post, path = "/v1/accounts/{account_id}/servers", tag = "servers",
     params(("account_id" = AccountId, Path, description = "account id")), request_body = RegisterServer,
-    responses((status = 201, body = ServerRegistered), CommandErrors),
-    security(("bearer" = [])))]
+    responses((status = 201, body = ServerRegistered), CommandErrors))]
 pub async fn register(
     caller: Caller,
     ApiPath(account_id): ApiPath<AccountId>,
@@ -120,8 +119,7 @@ pub async fn register(
 
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/servers", tag = "servers",
     params(("account_id" = AccountId, Path, description = "account id"), ReadAt),
-    responses((status = 200, body = ServersPage), ReadErrors),
-    security(("bearer" = [])))]
+    responses((status = 200, body = ServersPage), ReadErrors))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -155,8 +153,7 @@ pub async fn list(
 
 #[utoipa::path(patch, path = "/v1/servers/{server_id}", tag = "servers",
     params(("server_id" = ServerId, Path, description = "server id")), request_body = UpdateServer,
-    responses((status = 200, body = Appended), CommandErrors),
-    security(("bearer" = [])))]
+    responses((status = 200, body = Appended), CommandErrors))]
 pub async fn update(
     caller: Caller,
     ApiPath(server_id): ApiPath<ServerId>,
@@ -173,8 +170,7 @@ pub async fn update(
 
 #[utoipa::path(put, path = "/v1/servers/{server_id}/partner-access", tag = "servers",
     params(("server_id" = ServerId, Path, description = "server id")), request_body = PartnerAccess,
-    responses((status = 200, body = Appended), CommandErrors),
-    security(("bearer" = [])))]
+    responses((status = 200, body = Appended), CommandErrors))]
 pub async fn partner_access(
     caller: Caller,
     ApiPath(server_id): ApiPath<ServerId>,
@@ -189,8 +185,7 @@ pub async fn partner_access(
 
 #[utoipa::path(post, path = "/v1/servers/{server_id}/actions", tag = "servers",
     params(("server_id" = ServerId, Path, description = "server id")), request_body = ServerActionBody,
-    responses((status = 200, body = Appended), CommandErrors),
-    security(("bearer" = [])))]
+    responses((status = 200, body = Appended), CommandErrors))]
 pub async fn action(
     caller: Caller,
     ApiPath(server_id): ApiPath<ServerId>,
@@ -205,8 +200,7 @@ pub async fn action(
 
 #[utoipa::path(put, path = "/v1/servers/{server_id}/configuration", tag = "servers",
     params(("server_id" = ServerId, Path, description = "server id")), request_body = Configuration,
-    responses((status = 200, body = Appended), CommandErrors),
-    security(("bearer" = [])))]
+    responses((status = 200, body = Appended), CommandErrors))]
 pub async fn configuration(
     caller: Caller,
     ApiPath(server_id): ApiPath<ServerId>,
@@ -221,8 +215,7 @@ pub async fn configuration(
 
 #[utoipa::path(post, path = "/v1/servers/{server_id}/backups", tag = "servers",
     params(("server_id" = ServerId, Path, description = "server id")),
-    responses((status = 201, body = BackupMade), CommandErrors),
-    security(("bearer" = [])))]
+    responses((status = 201, body = BackupMade), CommandErrors))]
 pub async fn backup(
     caller: Caller,
     ApiPath(server_id): ApiPath<ServerId>,
@@ -241,8 +234,7 @@ pub async fn backup(
 
 #[utoipa::path(post, path = "/v1/servers/{server_id}/backups/{backup_id}/restore", tag = "servers",
     params(("server_id" = ServerId, Path, description = "server id"), ("backup_id" = String, Path, description = "backup id")),
-    responses((status = 200, body = Appended), CommandErrors),
-    security(("bearer" = [])))]
+    responses((status = 200, body = Appended), CommandErrors))]
 pub async fn restore(
     caller: Caller,
     ApiPath((server_id, backup_id)): ApiPath<(ServerId, String)>,
@@ -257,8 +249,7 @@ pub async fn restore(
 /// `PUT /v1/servers/{id}/license` — financial: authorized like licenses.
 #[utoipa::path(put, path = "/v1/servers/{server_id}/license", tag = "servers",
     params(("server_id" = ServerId, Path, description = "server id")), request_body = ServerLicense,
-    responses((status = 200, body = Appended), CommandErrors),
-    security(("bearer" = [])))]
+    responses((status = 200, body = Appended), CommandErrors))]
 pub async fn license(
     caller: Caller,
     ApiPath(server_id): ApiPath<ServerId>,

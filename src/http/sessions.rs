@@ -44,6 +44,7 @@ pub struct SignInResponse {
     tag = "sessions",
     request_body = SignInRequest,
     responses((status = 201, body = SignInResponse), CommandErrors),
+    security(()),
 )]
 pub async fn sign_in(
     State(state): State<AppState>,
@@ -76,7 +77,6 @@ pub async fn sign_in(
     path = "/v1/sessions/current",
     tag = "sessions",
     responses((status = 204, description = "signed out"), CommandErrors),
-    security(("bearer" = [])),
 )]
 pub async fn sign_out(
     State(state): State<AppState>,
@@ -105,7 +105,6 @@ pub struct Me {
     path = "/v1/me",
     tag = "sessions",
     responses((status = 200, body = Me), ReadErrors),
-    security(("bearer" = [])),
 )]
 pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Me>, ApiError> {
     let user = state.ledger.user(caller.principal.user_id).await?;
@@ -133,7 +132,6 @@ pub struct ChangePassword {
     tag = "sessions",
     request_body = ChangePassword,
     responses((status = 204, description = "changed; every session ended"), CommandErrors),
-    security(("bearer" = [])),
 )]
 pub async fn change_password(
     State(state): State<AppState>,
@@ -159,7 +157,6 @@ pub async fn change_password(
         ("position" = Option<u64>, Query, description = "wait until the read model has applied this position"),
     ),
     responses((status = 200, body = SessionsPage), ReadErrors),
-    security(("bearer" = [])),
 )]
 pub async fn list_sessions(
     State(state): State<AppState>,

@@ -50,8 +50,7 @@ pub struct CloseTicket {
 
 #[utoipa::path(post, path = "/v1/accounts/{account_id}/tickets", tag = "tickets",
     params(("account_id" = AccountId, Path, description = "account id")), request_body = OpenTicket,
-    responses((status = 201, body = TicketOpened), CommandErrors),
-    security(("bearer" = [])))]
+    responses((status = 201, body = TicketOpened), CommandErrors))]
 pub async fn open(
     caller: Caller,
     ApiPath(account_id): ApiPath<AccountId>,
@@ -74,8 +73,7 @@ pub async fn open(
 
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/tickets", tag = "tickets",
     params(("account_id" = AccountId, Path, description = "account id"), ReadAfter),
-    responses((status = 200, body = TicketsPage), ReadErrors),
-    security(("bearer" = [])))]
+    responses((status = 200, body = TicketsPage), ReadErrors))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -94,8 +92,7 @@ pub async fn list(
 
 #[utoipa::path(patch, path = "/v1/tickets/{ticket_id}", tag = "tickets",
     params(("ticket_id" = TicketId, Path, description = "ticket id")), request_body = UpdateTicket,
-    responses((status = 200, body = Appended), CommandErrors),
-    security(("bearer" = [])))]
+    responses((status = 200, body = Appended), CommandErrors))]
 pub async fn update(
     caller: Caller,
     ApiPath(ticket_id): ApiPath<TicketId>,
@@ -112,8 +109,7 @@ pub async fn update(
 
 #[utoipa::path(post, path = "/v1/tickets/{ticket_id}/close", tag = "tickets",
     params(("ticket_id" = TicketId, Path, description = "ticket id")), request_body = CloseTicket,
-    responses((status = 200, body = Appended), CommandErrors),
-    security(("bearer" = [])))]
+    responses((status = 200, body = Appended), CommandErrors))]
 pub async fn close(
     caller: Caller,
     ApiPath(ticket_id): ApiPath<TicketId>,

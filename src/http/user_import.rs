@@ -106,7 +106,6 @@ pub struct ImportQuery {
                         `csv_duplicate_column`, `csv_no_header`, `csv_no_rows`, `too_many_rows`, `not_utf8`, \
                         `csv_malformed`), then only `error` is present"),
     ),
-    security(("bearer" = [])),
 )]
 pub async fn import_users(
     State(state): State<AppState>,

@@ -62,7 +62,6 @@ pub struct CreateAccount {
     tag = "accounts",
     request_body = CreateAccount,
     responses((status = 201, body = AccountCreated), CommandErrors),
-    security(("bearer" = [])),
 )]
 pub async fn create_account(
     caller: Caller,
@@ -96,7 +95,6 @@ pub async fn create_account(
     tag = "accounts",
     params(("account_id" = AccountId, Path, description = "account id"), ReadAt),
     responses((status = 200, body = Object), ReadErrors),
-    security(("bearer" = [])),
 )]
 pub async fn get_account(
     State(state): State<AppState>,
@@ -141,7 +139,6 @@ pub struct RenameAccount {
     params(("account_id" = AccountId, Path, description = "account id")),
     request_body = RenameAccount,
     responses((status = 200, body = Appended), CommandErrors),
-    security(("bearer" = [])),
 )]
 pub async fn rename_account(
     caller: Caller,
@@ -162,7 +159,6 @@ pub async fn rename_account(
     tag = "accounts",
     params(("account_id" = AccountId, Path, description = "account id")),
     responses((status = 200, body = Appended), CommandErrors),
-    security(("bearer" = [])),
 )]
 pub async fn delete_account(
     caller: Caller,
@@ -197,7 +193,6 @@ pub struct TransferOwnership {
     params(("account_id" = AccountId, Path, description = "account id")),
     request_body = TransferOwnership,
     responses((status = 200, body = Appended), CommandErrors),
-    security(("bearer" = [])),
 )]
 pub async fn transfer_ownership(
     caller: Caller,
@@ -229,7 +224,6 @@ pub struct UsersQuery {
     tag = "users",
     params(("account_id" = AccountId, Path, description = "account id"), UsersQuery),
     responses((status = 200, body = UsersPage), ReadErrors),
-    security(("bearer" = [])),
 )]
 pub async fn list_users(
     State(state): State<AppState>,
@@ -317,7 +311,6 @@ pub struct CreateUser {
     params(("account_id" = AccountId, Path, description = "account id")),
     request_body = CreateUser,
     responses((status = 201, body = UserCreated), CommandErrors),
-    security(("bearer" = [])),
 )]
 pub async fn create_user(
     State(state): State<AppState>,
@@ -359,7 +352,6 @@ pub async fn create_user(
     tag = "users",
     params(("user_id" = UserId, Path, description = "user id"), ReadAt),
     responses((status = 200, body = Object), ReadErrors),
-    security(("bearer" = [])),
 )]
 pub async fn get_user(
     State(state): State<AppState>,
@@ -415,7 +407,6 @@ pub struct UpdateUser {
     params(("user_id" = UserId, Path, description = "user id")),
     request_body = UpdateUser,
     responses((status = 200, body = Appended), CommandErrors),
-    security(("bearer" = [])),
 )]
 pub async fn update_user(
     State(state): State<AppState>,
@@ -449,7 +440,6 @@ pub struct ChangeRole {
     params(("user_id" = UserId, Path, description = "user id")),
     request_body = ChangeRole,
     responses((status = 200, body = Appended), CommandErrors),
-    security(("bearer" = [])),
 )]
 pub async fn change_role(
     State(state): State<AppState>,
@@ -470,7 +460,6 @@ pub async fn change_role(
     tag = "users",
     params(("user_id" = UserId, Path, description = "user id")),
     responses((status = 200, body = Appended), CommandErrors),
-    security(("bearer" = [])),
 )]
 pub async fn delete_user(
     State(state): State<AppState>,
@@ -489,7 +478,6 @@ pub async fn delete_user(
     tag = "users",
     params(("user_id" = UserId, Path, description = "user id")),
     responses((status = 200, body = Restored), CommandErrors),
-    security(("bearer" = [])),
 )]
 pub async fn restore_user(
     State(state): State<AppState>,
@@ -519,7 +507,6 @@ pub async fn restore_user(
     tag = "users",
     params(("user_id" = UserId, Path, description = "user id")),
     responses((status = 200, body = Appended), CommandErrors),
-    security(("bearer" = [])),
 )]
 pub async fn force_logout(
     State(state): State<AppState>,
@@ -547,7 +534,6 @@ pub struct AssignCustomers {
     params(("user_id" = UserId, Path, description = "user id")),
     request_body = AssignCustomers,
     responses((status = 200, body = Appended), CommandErrors),
-    security(("bearer" = [])),
 )]
 pub async fn assign_customers(
     State(state): State<AppState>,
@@ -576,7 +562,6 @@ pub struct PasswordReset {
     tag = "users",
     params(("user_id" = UserId, Path, description = "user id")),
     responses((status = 200, body = PasswordReset), CommandErrors),
-    security(("bearer" = [])),
 )]
 pub async fn reset_password(
     State(state): State<AppState>,

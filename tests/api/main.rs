@@ -8,11 +8,17 @@ mod support;
 
 mod activity;
 mod authorization;
+mod checkpoints;
 mod http_api;
-mod http_users;
+mod invitations;
+mod licenses;
+mod notifications;
 mod partner_kit;
 mod quotes;
 mod read_side;
 mod servers;
+mod sessions;
 mod telemetry;
+mod tickets;
 mod user_import;
+mod users;

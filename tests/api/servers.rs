@@ -15,7 +15,7 @@ use portal_ledger::domain::permissions::Denied;
 use portal_ledger::domain::role::{AccountKind, Role};
 use portal_ledger::domain::DomainError;
 use serde_json::{json, Value};
-use support::http::{AsCaller, TestApi};
+use support::http::{error_code, AsCaller, TestApi};
 use uuid::Uuid;
 
 async fn user_in(ledger: &Ledger, account: AccountId, email: &str, role: Role) -> CommandContext {
@@ -851,3 +851,113 @@ on_both_backends!(
         assert_eq!(last.payload.to_value()["name"], "four");
     }
 );
+
+on_both_backends!(servers_over_http, |t: support::TestStore| async move {
+    let api = TestApi::builder().with_connect_info().spawn(&t).await;
+    let (root, _) = api
+        .session("root@platform.example", &api.root_password)
+        .await;
+    let partner: Value = api
+        .server
+        .post_as(&root, "/v1/accounts")
+        .json(&json!({ "kind": "partner", "name": "Reseller" }))
+        .await
+        .json();
+    let partner_id = partner["account_id"].as_str().unwrap().to_owned();
+    api.server.post_as(&root, &format!("/v1/accounts/{partner_id}/users"))
+        .json(&json!({ "email": "boss@reseller.example", "name": "Boss", "role": "admin", "password": "reseller password" }))
+        .await
+        .assert_status(axum::http::StatusCode::CREATED);
+    let (boss, _) = api
+        .session("boss@reseller.example", "reseller password")
+        .await;
+    let org: Value = api
+        .server
+        .post_as(&boss, "/v1/accounts")
+        .json(&json!({ "kind": "organization", "name": "Customer" }))
+        .await
+        .json();
+    let org_id = org["account_id"].as_str().unwrap().to_owned();
+    api.server.post_as(&boss, &format!("/v1/accounts/{org_id}/users"))
+        .json(&json!({ "email": "it@customer.example", "name": "IT", "role": "admin", "password": "customer password" }))
+        .await
+        .assert_status(axum::http::StatusCode::CREATED);
+    let (it, _) = api
+        .session("it@customer.example", "customer password")
+        .await;
+
+    let server: Value = api
+        .server
+        .post_as(&boss, &format!("/v1/accounts/{org_id}/servers"))
+        .json(&json!({ "name": "wall-1", "location": "Lobby" }))
+        .await
+        .json();
+    let server_id = server["server_id"].as_str().unwrap().to_owned();
+    api.server
+        .post_as(&boss, &format!("/v1/servers/{server_id}/actions"))
+        .json(&json!({ "action": "control center opened" }))
+        .await
+        .assert_status_ok();
+    let revoked: Value = api
+        .server
+        .put_as(&it, &format!("/v1/servers/{server_id}/partner-access"))
+        .json(&json!({ "granted": false }))
+        .await
+        .json();
+    let refused = api
+        .server
+        .post_as(&boss, &format!("/v1/servers/{server_id}/backups"))
+        .expect_failure()
+        .await;
+    assert_eq!(refused.status_code(), 403);
+    assert_eq!(error_code(&refused), "partner_access_not_granted");
+    let listed: Value = api
+        .server
+        .get_as(
+            &boss,
+            &format!(
+                "/v1/accounts/{org_id}/servers?position={}",
+                revoked["position"]
+            ),
+        )
+        .await
+        .json();
+    assert_eq!(listed["servers"][0]["partner_access"], 0);
+    assert_eq!(listed["servers"][0]["location"], "Lobby");
+
+    let backup: Value = api
+        .server
+        .post_as(&it, &format!("/v1/servers/{server_id}/backups"))
+        .await
+        .json();
+    api.server
+        .post_as(
+            &it,
+            &format!(
+                "/v1/servers/{server_id}/backups/{}/restore",
+                backup["backup_id"].as_str().unwrap()
+            ),
+        )
+        .await
+        .assert_status_ok();
+    let activity: Value = api
+        .server
+        .get_as(
+            &it,
+            &format!(
+                "/v1/accounts/{org_id}/activity?position={}",
+                backup["position"]
+            ),
+        )
+        .await
+        .json();
+    let types: Vec<&str> = activity["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action_type"].as_str())
+        .collect();
+    assert!(types.contains(&"Server Action"));
+    assert!(types.contains(&"Backup Machine Data"));
+    assert!(types.contains(&"Update Server"));
+});
