@@ -11,7 +11,8 @@ use chrono::Utc;
 use portal_ledger::backend::{open_projections, Migrations};
 use portal_ledger::projection::runner::Projections;
 use serde_json::{json, Value};
-use support::http::{sign_in, AsCaller, TestApi, ROOT_EMAIL};
+use support::http::{sign_in, AsCaller, TestApi};
+use support::world::PASSWORD;
 
 struct World {
     server: TestServer,
@@ -39,76 +40,35 @@ async fn post(server: &TestServer, token: &str, path: &str, body: Value) -> Valu
     response.json()
 }
 
+/// The shared portal ([`support::world::World`]), served with the peer
+/// address as `serve` runs it (entries record the ip); the customer's
+/// owner then adds four support staff and a server.
 async fn world(t: &support::TestStore) -> World {
-    // With the peer address, as `serve` runs it: entries record the ip.
-    let TestApi {
-        server,
-        projections,
-        root_password,
-        ..
-    } = TestApi::builder().with_connect_info().spawn(t).await;
-    let root = sign_in(&server, ROOT_EMAIL, &root_password).await;
-    let partner = post(
-        &server,
-        &root,
-        "/v1/accounts",
-        json!({"kind": "partner", "name": "Reseller"}),
-    )
-    .await;
-    let partner = partner["account_id"].as_str().unwrap().to_owned();
-    post(&server, &root, &format!("/v1/accounts/{partner}/users"), json!({"email": "boss@reseller.example", "name": "Boss", "role": "admin", "password": "partner password"})).await;
-    let partner_admin = sign_in(&server, "boss@reseller.example", "partner password").await;
-    post(&server, &partner_admin, &format!("/v1/accounts/{partner}/users"), json!({"email": "audit@reseller.example", "name": "Auditor", "role": "read-only", "password": "auditor password"})).await;
-    let partner_auditor = sign_in(&server, "audit@reseller.example", "auditor password").await;
-    let customer = post(
-        &server,
-        &partner_admin,
-        "/v1/accounts",
-        json!({"kind": "organization", "name": "Customer Co"}),
-    )
-    .await;
-    let customer = customer["account_id"].as_str().unwrap().to_owned();
-    post(&server, &partner_admin, &format!("/v1/accounts/{customer}/users"), json!({"email": "admin@customer.example", "name": "Cust Admin", "role": "admin", "password": "customer password"})).await;
-    let customer_admin = sign_in(&server, "admin@customer.example", "customer password").await;
+    let api = TestApi::builder().with_connect_info().spawn(t).await;
+    let portal = support::world::World::build(&api).await;
+    let owner = &portal.customer_owner.token;
+    let customer = portal.customer.clone();
     for i in 0..4 {
-        post(&server, &customer_admin, &format!("/v1/accounts/{customer}/users"), json!({"email": format!("staff{i}@customer.example"), "name": format!("Staff {i}"), "role": "support", "password": "staff password!"})).await;
+        post(&api.server, owner, &format!("/v1/accounts/{customer}/users"), json!({"email": format!("staff{i}@customer.example"), "name": format!("Staff {i}"), "role": "support", "password": "staff password!"})).await;
     }
-    let server_body = post(
-        &server,
-        &customer_admin,
+    let last = post(
+        &api.server,
+        owner,
         &format!("/v1/accounts/{customer}/servers"),
         json!({"name": "Lobby Wall"}),
     )
     .await;
-    let other = post(
-        &server,
-        &root,
-        "/v1/accounts",
-        json!({"kind": "partner", "name": "Other Partner"}),
-    )
-    .await;
-    let other = other["account_id"].as_str().unwrap().to_owned();
-    let other_org = post(
-        &server,
-        &root,
-        "/v1/accounts",
-        json!({"kind": "organization", "name": "Elsewhere", "parent_id": other}),
-    )
-    .await;
-    let other_org_id = other_org["account_id"].as_str().unwrap().to_owned();
-    let last = post(&server, &root, &format!("/v1/accounts/{other_org_id}/users"), json!({"email": "far@elsewhere.example", "name": "Far", "role": "admin", "password": "far away password"})).await;
-    let _ = server_body;
     World {
-        server,
-        projections,
+        server: api.server,
+        projections: api.projections,
         store: t.store.clone(),
-        root,
-        partner,
-        partner_admin,
-        partner_auditor,
-        customer_admin,
+        root: portal.root,
+        partner: portal.partner,
+        partner_admin: portal.partner_admin.token,
+        partner_auditor: portal.partner_auditor.token,
+        customer_admin: portal.customer_owner.token,
         customer,
-        other_org: other_org_id,
+        other_org: portal.other_org,
         last_position: last["position"].as_u64().unwrap(),
     }
 }
@@ -205,13 +165,13 @@ on_both_backends!(
 
         // Filters.
         let by_actor = w
-            .entries(&w.root, "actor_email=ADMIN@customer.example")
+            .entries(&w.root, "actor_email=OWNER@customer.example")
             .await;
         // Signed in once, created four users (each with a password) and a server.
         assert_eq!(by_actor.len(), 10);
         assert!(by_actor
             .iter()
-            .all(|e| e["actor_email"] == "admin@customer.example"));
+            .all(|e| e["actor_email"] == "owner@customer.example"));
         let by_prefix = w.entries(&w.root, "actor_email_prefix=boss@").await;
         assert!(by_prefix
             .iter()
@@ -257,7 +217,7 @@ on_both_backends!(
             .iter()
             .all(|e| e["targets"].as_array().unwrap().contains(&staff_target)));
         let combined = w
-        .entries(&w.root, &format!("actor_email=admin@customer.example&action_types=Update%20User%20Profile&account_id={}", w.customer))
+        .entries(&w.root, &format!("actor_email=owner@customer.example&action_types=Update%20User%20Profile&account_id={}", w.customer))
         .await;
         assert_eq!(combined.len(), 4);
         let future = (Utc::now() + chrono::Duration::hours(1))
@@ -403,7 +363,7 @@ on_both_backends!(
             .clone();
         assert_eq!(last["before"], json!({ "role": "support" }));
         assert_eq!(last["after"], json!({ "role": "read-only" }));
-        assert_eq!(last["actor_email"], "admin@customer.example");
+        assert_eq!(last["actor_email"], "owner@customer.example");
         // Another tenant's auditor does not learn the user exists.
         let hidden = w
             .server
@@ -446,7 +406,7 @@ on_both_backends!(
             )
             .await
             .json();
-        assert_eq!(listed["users"].as_array().unwrap().len(), 5);
+        assert_eq!(listed["users"].as_array().unwrap().len(), 6);
         let at_start: Value = w
             .server
             .get_as(
@@ -466,7 +426,7 @@ on_both_backends!(
             )
             .await
             .json();
-        assert_eq!(account["name"], "Customer Co");
+        assert_eq!(account["name"], "Customer GmbH");
         let servers: Value = w
             .server
             .get_as(
@@ -684,7 +644,7 @@ on_both_backends!(
         let update = &w.entries(&w.root, "action_types=Update%20Server").await[0];
         assert_eq!(update["ip"], "127.0.0.1");
         assert_eq!(update["user_agent"], "AuditTest/1.0");
-        assert_eq!(update["actor_email"], "admin@customer.example");
+        assert_eq!(update["actor_email"], "owner@customer.example");
         assert_eq!(update["account_id"], w.customer.as_str());
         assert!(update["on_behalf_of"].is_null(), "{update}");
         assert!(has_target(update, "server", &server_id), "{update}");
@@ -820,7 +780,7 @@ on_both_backends!(
         // Several filters at once: exactly the entries matching all of them.
         let admin_types: Vec<String> = all
             .iter()
-            .filter(|e| e["actor_email"] == "admin@customer.example" && time(e) >= older)
+            .filter(|e| e["actor_email"] == "owner@customer.example" && time(e) >= older)
             .map(|e| e["action_type"].as_str().unwrap().to_owned())
             .collect();
         let chosen = admin_types[0].clone();
@@ -828,7 +788,7 @@ on_both_backends!(
             .entries(
                 &w.root,
                 &format!(
-                    "limit=500&actor_email_prefix=ADMIN%40cust&action_types={},Delete%20User&account_id={}&from={}",
+                    "limit=500&actor_email_prefix=OWNER%40cust&action_types={},Delete%20User&account_id={}&from={}",
                     enc(&chosen),
                     w.customer,
                     enc(&older.to_rfc3339())
@@ -838,7 +798,7 @@ on_both_backends!(
         let expected = expect(&|e| {
             e["actor_email"]
                 .as_str()
-                .is_some_and(|a| a.starts_with("admin@cust"))
+                .is_some_and(|a| a.starts_with("owner@cust"))
                 && [chosen.as_str(), "Delete User"].contains(&e["action_type"].as_str().unwrap())
                 && e["account_id"] == w.customer.as_str()
                 && time(e) >= older
@@ -849,7 +809,7 @@ on_both_backends!(
             .entries(
                 &w.root,
                 &format!(
-                    "limit=500&actor_email=admin@customer.example&target_type=server&target_id={server_id}&q=%C3%BCberwachung&outcome=succeeded&to={}",
+                    "limit=500&actor_email=owner@customer.example&target_type=server&target_id={server_id}&q=%C3%BCberwachung&outcome=succeeded&to={}",
                     enc(&(time(update) + chrono::Duration::microseconds(1)).to_rfc3339())
                 ),
             )
@@ -1037,7 +997,7 @@ on_both_backends!(
         );
         assert_eq!(positions(&windowed), bulk);
         // Another tenant's auditor exports none of it.
-        let far_token = sign_in(&w.server, "far@elsewhere.example", "far away password").await;
+        let far_token = sign_in(&w.server, "far@elsewhere.example", PASSWORD).await;
         assert!(export_text(
             &w.server,
             &far_token,
@@ -1083,7 +1043,7 @@ on_both_backends!(
         let now = get(&w.server, &w.partner_auditor, &path).await;
         assert_eq!(now["account_id"], w.customer.as_str());
         // Its own users, its partner's staff, the platform's admin.
-        let admin = access_user(&now, "admin@customer.example").unwrap();
+        let admin = access_user(&now, "owner@customer.example").unwrap();
         assert_eq!(admin["relation"], "own");
         assert_eq!(admin["role"], "admin");
         assert!(actions(admin).contains(&"delete_user".to_owned()));
@@ -1115,7 +1075,7 @@ on_both_backends!(
             .map(|u| u["email"].as_str().unwrap().to_owned())
             .collect();
         assert_eq!(emails(&deleters), expected);
-        assert!(expected.contains("admin@customer.example"));
+        assert!(expected.contains("owner@customer.example"));
         assert!(!expected.contains("staff0@customer.example"));
         let unknown = w
             .server
@@ -1189,7 +1149,7 @@ on_both_backends!(
             access_user(&then, "boss@reseller.example").is_none(),
             "{then}"
         );
-        assert!(access_user(&then, "admin@customer.example").is_some());
+        assert!(access_user(&then, "owner@customer.example").is_some());
         // A server of another account: nobody (it is not this account's).
         let far_servers = post(
             &w.server,
@@ -1326,7 +1286,7 @@ on_both_backends!(
 
         // Who may ask: auditors of the account; another tenant gets 404;
         // nobody signed in 401.
-        let far = sign_in(&w.server, "far@elsewhere.example", "far away password").await;
+        let far = sign_in(&w.server, "far@elsewhere.example", PASSWORD).await;
         for (token, status) in [
             (&w.customer_admin, 200),
             (&w.partner_admin, 200),
@@ -1384,7 +1344,7 @@ async fn send(server: &TestServer, method: &str, token: &str, path: &str, body: 
 
 /// The entries of an entity's history, and asserts who may read it.
 async fn history(w: &World, kind: &str, id: &str) -> Vec<Value> {
-    let far = sign_in(&w.server, "far@elsewhere.example", "far away password").await;
+    let far = sign_in(&w.server, "far@elsewhere.example", PASSWORD).await;
     let hidden = w
         .server
         .get_as(&far, &format!("/v1/history/{kind}/{id}"))
@@ -1454,13 +1414,13 @@ on_both_backends!(
         let renamed_at = renamed["position"].as_u64().unwrap();
         let entries = history(&w, "account", customer).await;
         let created = &entries[0];
-        assert_eq!(created["after"]["name"], "Customer Co");
+        assert_eq!(created["after"]["name"], "Customer GmbH");
         assert_eq!(created["after"]["kind"], "organization");
         assert_eq!(created["after"]["parent_id"], w.partner.as_str());
         assert_eq!(created["actor_email"], "boss@reseller.example");
         let rename = entries.last().unwrap();
         assert_eq!(rename["position"], renamed_at);
-        assert_eq!(rename["before"], json!({ "name": "Customer Co" }));
+        assert_eq!(rename["before"], json!({ "name": "Customer GmbH" }));
         assert_eq!(rename["after"], json!({ "name": "Customer Renamed" }));
         assert_eq!(rename["actor_email"], "boss@reseller.example");
         let admin_added = entries
@@ -1480,7 +1440,7 @@ on_both_backends!(
                 &format!("/v1/accounts/{customer}?as_of={as_of}"),
             )
             .await;
-            assert_eq!(then["name"], "Customer Co", "{as_of}");
+            assert_eq!(then["name"], "Customer GmbH", "{as_of}");
         }
         let then = get(
             &w.server,
@@ -1536,7 +1496,7 @@ on_both_backends!(
         let update = entry_of(&entries, "server.renamed");
         assert_eq!(update["before"], json!({ "name": "Lobby Wall" }));
         assert_eq!(update["after"], json!({ "name": "Hall Wall" }));
-        assert_eq!(update["actor_email"], "admin@customer.example");
+        assert_eq!(update["actor_email"], "owner@customer.example");
         let grant = entry_of(&entries, "server.partner_access_granted");
         assert_eq!(grant["before"], json!({ "partner_access": false }));
         assert_eq!(grant["after"], json!({ "partner_access": true }));
@@ -1732,7 +1692,7 @@ on_both_backends!(
         assert_eq!(entries[2]["after"], json!({ "closed": true }));
         assert!(entries
             .iter()
-            .all(|e| e["actor_email"] == "admin@customer.example"));
+            .all(|e| e["actor_email"] == "owner@customer.example"));
 
         // Unknown kinds and ids are not found.
         for path in [
