@@ -530,7 +530,10 @@ on_both_backends!(
         let servers = get(
             &w.server,
             &w.customer_admin,
-            &format!("/v1/accounts/{}/servers", w.customer),
+            &format!(
+                "/v1/accounts/{}/servers?position={}",
+                w.customer, w.last_position
+            ),
         )
         .await;
         let server_id = servers["servers"][0]["server_id"]
