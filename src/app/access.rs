@@ -26,6 +26,16 @@ use crate::domain::server::{self, ServerEvent, ServerState};
 use crate::domain::user::{self, Status, UserEvent, UserState};
 use crate::event::RecordedEvent;
 
+/// What a partner's staff do to or read of a customer's server only while
+/// its grant stands.
+const SERVER_ACTIONS: [Action; 5] = [
+    Action::ViewServers,
+    Action::UpdateServer,
+    Action::ServerAction,
+    Action::BackupServer,
+    Action::ManageLicenses,
+];
+
 /// An event that is part of the reason.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Because {
@@ -210,9 +220,16 @@ impl Ledger {
                     },
                     _ => Relation::Platform,
                 };
+                // What the matrix allows and the account's kind has at all
+                // (what the commands would not refuse for the tenancy).
                 let mut actions: Vec<Action> = Action::ALL
                     .iter()
                     .copied()
+                    .filter(|a| {
+                        target
+                            .kind
+                            .is_some_and(|kind| permissions::exists_in(*a, kind))
+                    })
                     .filter(|a| permissions::authorize(role, *a, relation).is_ok())
                     .collect();
                 let mut reasons: Vec<Because> = at.role_event.clone().into_iter().collect();
@@ -223,12 +240,9 @@ impl Ledger {
                 }
                 if let (Some((granted, why)), "customer") = (&grant, relation_name) {
                     if !granted {
-                        actions.retain(|a| {
-                            !matches!(
-                                a,
-                                Action::UpdateServer | Action::ServerAction | Action::BackupServer
-                            )
-                        });
+                        // Everything done to or read of the server waits
+                        // for the grant (`ServerFacts`, `authorize_read`).
+                        actions.retain(|a| !SERVER_ACTIONS.contains(a));
                     }
                     reasons.push(why.clone());
                 }

@@ -30,6 +30,7 @@ pub mod members;
 pub mod notifications;
 pub mod partner_kit;
 pub mod quotes;
+pub mod reading;
 pub mod retention;
 pub mod servers;
 pub mod sessions;

@@ -14,7 +14,7 @@
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::domain::role::Role;
+use crate::domain::role::{AccountKind, Role};
 
 /// What kind of thing an action is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -271,6 +271,31 @@ fn from_provider(role: Role, capability: Capability) -> Result<bool, Denied> {
         Capability::PartnerKit => Ok(own(role, capability)),
         Capability::PublishPartnerKit => Ok(false),
         _ => Err(Denied::Hidden),
+    }
+}
+
+/// Whether `action` can happen in an account of `kind` at all, whoever
+/// asks: the tenancy's shape, which the matrix does not know. Only the
+/// platform brings in partners and keeps the partner kit (partners read it
+/// as the platform's); organizations have no customers to create, invite
+/// or be assigned to; licenses and quotes belong to organizations; the
+/// platform account is permanent. The commands refuse these cases in their
+/// decisions; the access view ("who could") lists only what this allows,
+/// and `tests/api/authorization.rs` checks the two agree for every role.
+pub fn exists_in(action: Action, kind: AccountKind) -> bool {
+    use AccountKind::{Organization, Partner, Platform};
+    match action {
+        Action::InvitePartner | Action::ManagePartnerKit | Action::ViewPartnerKit => {
+            kind == Platform
+        }
+        Action::InviteOrganization | Action::CreateOrganization => kind != Organization,
+        Action::AssignCustomers => kind == Partner,
+        Action::ManageLicenses
+        | Action::AssignLicenses
+        | Action::ManageQuotes
+        | Action::DecideQuote => kind == Organization,
+        Action::DeleteOrganization => kind != Platform,
+        _ => true,
     }
 }
 

@@ -49,7 +49,9 @@ pub(crate) async fn entity_as_of(
 }
 
 /// The entities of one kind in an account as they stood at `as_of` (the
-/// `?as_of=` text), for whoever may `action` there now.
+/// `?as_of=` text), for whoever may `action` there now — and of a
+/// customer's servers, a partner's staff see those they may read now
+/// (`Ledger::authorize_read`).
 pub(crate) async fn list_as_of(
     state: &AppState,
     caller: &Caller,
@@ -60,8 +62,8 @@ pub(crate) async fn list_as_of(
 ) -> Result<Vec<Value>, ApiError> {
     let as_of = parse_as_of(as_of)?;
     let ledger = &state.ledger;
-    ledger
-        .authorize_in(&caller.context, action, account)
+    let scope = ledger
+        .authorize_list(&caller.context, action, account)
         .await?;
     let ids = ledger.created_in_account(kind, account, as_of).await?;
     let mut views = Vec::with_capacity(ids.len());
@@ -69,6 +71,11 @@ pub(crate) async fn list_as_of(
         let Some(entity) = Entity::parse(kind.name(), &id) else {
             continue;
         };
+        if let (Entity::Server(server), true) = (entity, scope.via_partner) {
+            if !ledger.partner_may_read_server(server).await? {
+                continue;
+            }
+        }
         if let Some(view) = ledger.view_as_of(entity, as_of).await? {
             views.push(view);
         }
@@ -103,13 +110,9 @@ pub async fn history(
 ) -> Result<Json<History>, ApiError> {
     let entity = Entity::parse(&entity_type, &entity_id).ok_or_else(ApiError::not_found)?;
     let ledger = state.ledger;
-    let account = ledger
-        .account_of(entity)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    ledger
-        .authorize_in(&caller.context, Action::ViewActivityLog, account)
-        .await?;
+    // An entity's history is reading the entity: the same question as
+    // every other surface that shows it.
+    ledger.authorize_read(&caller.context, entity).await?;
     Ok(Json(History {
         entity_type,
         entity_id,

@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::app::history::Entity;
 use crate::domain::ids::{AccountId, UserId};
 use crate::domain::permissions::Action;
 use crate::http::context::Caller;
@@ -67,6 +68,9 @@ pub(crate) struct AccountRows {
     table: &'static str,
     order_by: &'static str,
     limit: usize,
+    /// A column saying whether a partner's staff may read the row (a
+    /// server's grant): such readers get only the rows where it is set.
+    partner_grant: Option<&'static str>,
 }
 
 impl AccountRows {
@@ -77,7 +81,15 @@ impl AccountRows {
             table,
             order_by,
             limit: PAGE_LIMIT,
+            partner_grant: None,
         }
+    }
+
+    /// Rows a partner's staff read only where `column` is set (a customer's
+    /// servers: only those it granted access to).
+    pub(crate) const fn granted_to_partners_by(mut self, column: &'static str) -> Self {
+        self.partner_grant = Some(column);
+        self
     }
 
     /// The account's one row of `table` (the account itself).
@@ -87,6 +99,7 @@ impl AccountRows {
             table,
             order_by,
             limit: 1,
+            partner_grant: None,
         }
     }
 
@@ -98,37 +111,32 @@ impl AccountRows {
         account_id: AccountId,
         position: Option<u64>,
     ) -> Result<Vec<Value>, ApiError> {
-        state
+        let scope = state
             .ledger
-            .authorize_in(&caller.context, self.action, account_id)
+            .authorize_list(&caller.context, self.action, account_id)
             .await?;
         caught_up(state, &ReadAfter { position }, &[self.table]).await?;
+        let mut filter = vec![("account_id", SqlValue::text(account_id.to_string()))];
+        if let (Some(column), true) = (self.partner_grant, scope.via_partner) {
+            filter.push((column, SqlValue::Int(Some(1))));
+        }
         Ok(state
             .projections
             .target()
-            .fetch(
-                self.table,
-                &[("account_id", SqlValue::text(account_id.to_string()))],
-                self.order_by,
-                self.limit,
-            )
+            .fetch(self.table, &filter, self.order_by, self.limit)
             .await?)
     }
 }
 
-/// Authorizes viewing a user: the user's account must be visible.
+/// Authorizes reading a user (the one question every surface showing a
+/// user asks: `Ledger::authorize_read`); returns the user's account.
 pub(crate) async fn visible_user(
     state: &AppState,
     caller: &Caller,
     user_id: UserId,
 ) -> Result<AccountId, ApiError> {
-    let user = state.ledger.user(user_id).await?;
-    let account = user.account_id.ok_or_else(ApiError::not_found)?;
-    if caller.principal.user_id != user_id {
-        state
-            .ledger
-            .authorize_in(&caller.context, Action::ViewUsers, account)
-            .await?;
-    }
-    Ok(account)
+    Ok(state
+        .ledger
+        .authorize_read(&caller.context, Entity::User(user_id))
+        .await?)
 }

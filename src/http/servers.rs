@@ -146,6 +146,7 @@ pub async fn list(
         crate::projection::servers::TABLE,
         "name, server_id",
     )
+    .granted_to_partners_by("partner_access")
     .read(&state, &caller, account_id, after.position)
     .await?;
     Ok(Json(ServersPage { servers }))

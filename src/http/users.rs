@@ -106,7 +106,7 @@ pub async fn get_account(
         let as_of = parse_as_of(as_of)?;
         state
             .ledger
-            .authorize_in(&caller.context, Action::ViewAccount, account_id)
+            .authorize_read(&caller.context, Entity::Account(account_id))
             .await?;
         return Ok(Json(
             entity_as_of(&state, Entity::Account(account_id), as_of).await?,

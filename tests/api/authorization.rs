@@ -62,6 +62,9 @@ use uuid::Uuid;
 
 const PASSWORD: &str = "actor password 1";
 
+/// The `?as_of=` of the as-of reads: a position past the head.
+const AS_OF: u64 = 1 << 40;
+
 // ---------------------------------------------------------------- the world
 
 /// The tenants of the world.
@@ -224,10 +227,24 @@ enum Op {
     PublishKitItem,
     UpdateKitItem,
     WithdrawKitItem,
+    // Every other surface that shows an entity asks what reading it asks.
+    AccountHistory,
+    UserHistory,
+    LicenseHistory,
+    ServerHistory,
+    UngrantedServerHistory,
+    RevokedServerHistory,
+    TicketHistory,
+    QuoteHistory,
+    AccountAsOf,
+    UserAsOf,
+    UsersAsOf,
+    LicensesAsOf,
+    ServersAsOf,
 }
 
 impl Op {
-    const ALL: [Op; 59] = [
+    const ALL: [Op; 72] = [
         Op::ViewAccount,
         Op::RenameAccount,
         Op::TransferOwnership,
@@ -287,6 +304,19 @@ impl Op {
         Op::PublishKitItem,
         Op::UpdateKitItem,
         Op::WithdrawKitItem,
+        Op::AccountHistory,
+        Op::UserHistory,
+        Op::LicenseHistory,
+        Op::ServerHistory,
+        Op::UngrantedServerHistory,
+        Op::RevokedServerHistory,
+        Op::TicketHistory,
+        Op::QuoteHistory,
+        Op::AccountAsOf,
+        Op::UserAsOf,
+        Op::UsersAsOf,
+        Op::LicensesAsOf,
+        Op::ServersAsOf,
     ];
 
     /// The matrix's action the server checks for this request.
@@ -328,7 +358,22 @@ impl Op {
             AcceptQuote | DeclineQuote => Action::DecideQuote,
             ListPartnerKit => Action::ViewPartnerKit,
             PublishKitItem | UpdateKitItem | WithdrawKitItem => Action::ManagePartnerKit,
+            AccountHistory | AccountAsOf => Action::ViewAccount,
+            UserHistory | UserAsOf | UsersAsOf => Action::ViewUsers,
+            // Seats and holders are billing data, whichever surface shows them.
+            LicenseHistory | LicensesAsOf => Action::ViewLicenses,
+            ServerHistory | UngrantedServerHistory | RevokedServerHistory | ServersAsOf => {
+                Action::ViewServers
+            }
+            TicketHistory => Action::ViewTickets,
+            QuoteHistory => Action::ViewQuotes,
         }
+    }
+
+    /// Reading a server its customer does not (or no longer) grant its
+    /// partner access to.
+    fn ungranted_server(self) -> bool {
+        matches!(self, Op::UngrantedServerHistory | Op::RevokedServerHistory)
     }
 
     /// The partner kit's requests: their target is the platform.
@@ -419,6 +464,19 @@ impl Op {
             PublishKitItem => "POST /v1/partner-kit",
             UpdateKitItem => "PATCH /v1/partner-kit/{id}",
             WithdrawKitItem => "DELETE /v1/partner-kit/{id}",
+            AccountHistory => "GET /v1/history/account/{id}",
+            UserHistory => "GET /v1/history/user/{id}",
+            LicenseHistory => "GET /v1/history/license/{id}",
+            ServerHistory => "GET /v1/history/server/{id} (partner access granted)",
+            UngrantedServerHistory => "GET /v1/history/server/{id} (never granted)",
+            RevokedServerHistory => "GET /v1/history/server/{id} (grant revoked)",
+            TicketHistory => "GET /v1/history/ticket/{id}",
+            QuoteHistory => "GET /v1/history/quote/{id}",
+            AccountAsOf => "GET /v1/accounts/{id}?as_of=",
+            UserAsOf => "GET /v1/users/{id}?as_of=",
+            UsersAsOf => "GET /v1/accounts/{id}/users?as_of=",
+            LicensesAsOf => "GET /v1/accounts/{id}/licenses?as_of=",
+            ServersAsOf => "GET /v1/accounts/{id}/servers?as_of=",
         }
     }
 
@@ -441,6 +499,19 @@ impl Op {
                 | ListQuotes
                 | GetQuote
                 | ListPartnerKit
+                | AccountHistory
+                | UserHistory
+                | LicenseHistory
+                | ServerHistory
+                | UngrantedServerHistory
+                | RevokedServerHistory
+                | TicketHistory
+                | QuoteHistory
+                | AccountAsOf
+                | UserAsOf
+                | UsersAsOf
+                | LicensesAsOf
+                | ServersAsOf
         )
     }
 
@@ -460,7 +531,13 @@ impl Op {
         use Op::*;
         match self {
             GetUser | EditUser | UserPreferences | ChangeRole | DeleteUser | ForceLogout
-            | ResetPassword | TransferOwnership => Need::User,
+            | ResetPassword | TransferOwnership | UserHistory | UserAsOf => Need::User,
+            LicenseHistory => Need::License,
+            ServerHistory => Need::Server,
+            UngrantedServerHistory => Need::UngrantedServer,
+            RevokedServerHistory => Need::RevokedServer,
+            TicketHistory => Need::Ticket,
+            QuoteHistory => Need::DraftQuote,
             RestoreUser => Need::DeletedUser,
             AssignCustomers => Need::StaffUser,
             ResendInvitation | RevokeInvitation => Need::Invitation,
@@ -571,6 +648,14 @@ fn expected(actor: &Actor, op: Op, target: Tenant) -> Expect {
                 && target == Tenant::Platform =>
         {
             Expect::Refused(409, "transfer_target_not_admin")
+        }
+        // A partner's staff read a customer's server only while its grant
+        // stands, as they act on it.
+        Ok(_)
+            if op.ungranted_server()
+                && matches!(actor.relation(target), Relation::Customer { .. }) =>
+        {
+            Expect::Refused(403, "partner_access_not_granted")
         }
         Ok(_) => match op.domain_refusal(target.kind()) {
             Some((status, code)) => Expect::Refused(status, code),
@@ -739,6 +824,10 @@ enum Need {
     Server,
     /// Such a server with a backup.
     ServerWithBackup,
+    /// A server whose customer never granted its partner access.
+    UngrantedServer,
+    /// A server whose customer granted, then revoked, its partner access.
+    RevokedServer,
     /// An open ticket.
     Ticket,
     /// A server (partner access granted) and a live license beside it.
@@ -1010,7 +1099,7 @@ impl Env {
                     target.user = Some(user);
                 }
             }
-            Need::Server | Need::ServerWithBackup => {
+            Need::Server | Need::ServerWithBackup | Need::UngrantedServer | Need::RevokedServer => {
                 let server = ServerId(Uuid::now_v7());
                 ledger
                     .run(
@@ -1020,11 +1109,18 @@ impl Env {
                             server_id: server,
                             name: String::from("wall"),
                             location: None,
-                            partner_access: true,
+                            partner_access: need != Need::UngrantedServer,
                         },
                     )
                     .await
                     .unwrap();
+                if need == Need::RevokedServer {
+                    let revoke = servers::SetPartnerAccess {
+                        server_id: server,
+                        granted: false,
+                    };
+                    ledger.run(&system(), revoke).await.unwrap();
+                }
                 if need == Need::ServerWithBackup {
                     let backup = uuid::Uuid::now_v7().to_string();
                     let command = servers::BackUpServer {
@@ -1216,6 +1312,20 @@ impl Env {
                 .json(&json!({ "user_ids": [target.user.unwrap()] })),
             CancelLicense => s.post(&format!("{}/cancel", license())),
             ListServers => s.get(&format!("{account}/servers")),
+            AccountHistory => s.get(&format!("/v1/history/account/{}", target.account)),
+            UserHistory => s.get(&format!("/v1/history/user/{}", target.user.unwrap())),
+            LicenseHistory => s.get(&format!("/v1/history/license/{}", target.license.unwrap())),
+            ServerHistory | UngrantedServerHistory | RevokedServerHistory => {
+                s.get(&format!("/v1/history/server/{}", target.server.unwrap()))
+            }
+            TicketHistory => s.get(&format!("/v1/history/ticket/{}", target.ticket.unwrap())),
+            QuoteHistory => s.get(&format!("/v1/history/quote/{}", target.quote.unwrap())),
+            // A position past the head: everything as it stands.
+            AccountAsOf => s.get(&format!("{account}?as_of={AS_OF}")),
+            UserAsOf => s.get(&format!("{}?as_of={AS_OF}", user())),
+            UsersAsOf => s.get(&format!("{account}/users?as_of={AS_OF}")),
+            LicensesAsOf => s.get(&format!("{account}/licenses?as_of={AS_OF}")),
+            ServersAsOf => s.get(&format!("{account}/servers?as_of={AS_OF}")),
             RegisterServer => s
                 .post(&format!("{account}/servers"))
                 .json(&json!({ "name": format!("server {n}") })),
@@ -1530,6 +1640,67 @@ async fn run_case(env: &Env, case: &Case<'_>, target: &Target, failures: &mut Ve
     }
 }
 
+/// The access view ("who could", `GET /v1/accounts/{id}/access`) lists
+/// exactly what the service allows: for every actor and every account it
+/// stands in (its own, a partner's customer, the platform's tenants), an
+/// action the requests tried is listed if and only if a request for it was
+/// allowed and done.
+async fn access_view_agrees<'a>(
+    env: &Env,
+    actors: &[Actor],
+    cases: impl Iterator<Item = &'a Case<'a>>,
+    failures: &mut Vec<String>,
+) {
+    let mut tried: HashMap<(&str, Tenant), HashSet<Action>> = HashMap::new();
+    let mut done: HashMap<(&str, Tenant), HashSet<Action>> = HashMap::new();
+    for case in cases {
+        let shown = matches!(
+            case.actor.relation(case.tenant),
+            Relation::Own | Relation::Customer { .. } | Relation::Platform
+        );
+        if !shown {
+            continue;
+        }
+        let key = (case.actor.label, case.tenant);
+        tried.entry(key).or_default().insert(case.op.action());
+        if matches!(case.expect, Expect::Done(_)) {
+            done.entry(key).or_default().insert(case.op.action());
+        }
+    }
+    let root = &actors[0].token;
+    let mut views: HashMap<Tenant, Value> = HashMap::new();
+    for (_, tenant) in tried.keys() {
+        if !views.contains_key(tenant) {
+            let path = format!("/v1/accounts/{}/access", env.account(*tenant));
+            let view: Value = env.api.server.get_as(root, &path).await.json();
+            views.insert(*tenant, view);
+        }
+    }
+    for ((label, tenant), actions) in &tried {
+        let actor = actors.iter().find(|a| a.label == *label).unwrap();
+        let listed: HashSet<Value> = views[tenant]["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["user_id"] == actor.user_id.to_string())
+            .map(|u| u["actions"].as_array().unwrap().iter().cloned().collect())
+            .unwrap_or_default();
+        for action in actions {
+            let allowed = done
+                .get(&(*label, *tenant))
+                .is_some_and(|d| d.contains(action));
+            let shown = listed.contains(&serde_json::to_value(action).unwrap());
+            if allowed != shown {
+                failures.push(format!(
+                    "access view of {tenant:?} for {label}: {action:?} {} but the requests {}",
+                    if shown { "listed" } else { "not listed" },
+                    if allowed { "were allowed" } else { "were not" },
+                ));
+            }
+        }
+    }
+}
+
 /// Whether (request, scope) is a case: one's own profile is only one's
 /// own, and the partner kit is asked about once per actor; licenses and
 /// quotes exist in organizations only.
@@ -1598,6 +1769,15 @@ async fn run_matrix(t: &support::TestStore) -> Outcome {
         };
         run_case(&env, case, &target, &mut failures).await;
     }
+
+    // The access view, asked before any account is deleted.
+    access_view_agrees(
+        &env,
+        &actors,
+        cases.iter().chain(&own_deletions),
+        &mut failures,
+    )
+    .await;
 
     // Deleting one's own account ends the actor's (and its colleagues')
     // sessions: last, the denied ones first, customers before partners.

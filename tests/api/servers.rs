@@ -911,17 +911,15 @@ on_both_backends!(servers_over_http, |t: support::TestStore| async move {
         .await;
     assert_eq!(refused.status_code(), 403);
     assert_eq!(error_code(&refused), "partner_access_not_granted");
-    let listed: Value = api
-        .server
-        .get_as(
-            &boss,
-            &format!(
-                "/v1/accounts/{org_id}/servers?position={}",
-                revoked["position"]
-            ),
-        )
-        .await
-        .json();
+    let servers = format!(
+        "/v1/accounts/{org_id}/servers?position={}",
+        revoked["position"]
+    );
+    // The partner no longer reads the server, in its list either; the
+    // customer sees the grant withdrawn.
+    let listed: Value = api.server.get_as(&boss, &servers).await.json();
+    assert_eq!(listed["servers"], json!([]));
+    let listed: Value = api.server.get_as(&it, &servers).await.json();
     assert_eq!(listed["servers"][0]["partner_access"], 0);
     assert_eq!(listed["servers"][0]["location"], "Lobby");
 
@@ -961,3 +959,62 @@ on_both_backends!(servers_over_http, |t: support::TestStore| async move {
     assert!(types.contains(&"Backup Machine Data"));
     assert!(types.contains(&"Update Server"));
 });
+
+on_both_backends!(
+    a_partner_lists_only_the_servers_its_customer_grants_it,
+    |t: support::TestStore| async move {
+        let api = TestApi::spawn(&t).await;
+        let w = support::world::World::build(&api).await;
+        let owner = &w.customer_owner.token;
+        let servers = format!("/v1/accounts/{}/servers", w.customer);
+        let mut ids = Vec::new();
+        for (name, granted) in [("Granted", true), ("Never", false), ("Revoked", true)] {
+            let body: Value = api
+                .server
+                .post_as(owner, &servers)
+                .json(&json!({ "name": name, "partner_access": granted }))
+                .await
+                .json();
+            ids.push(body["server_id"].as_str().unwrap().to_owned());
+        }
+        let revoked: Value = api
+            .server
+            .put_as(owner, &format!("/v1/servers/{}/partner-access", ids[2]))
+            .json(&json!({ "granted": false }))
+            .await
+            .json();
+        let at = revoked["position"].as_u64().unwrap();
+        let names = |page: &Value| -> Vec<String> {
+            let mut names: Vec<String> = page["servers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["name"].as_str().unwrap().to_owned())
+                .collect();
+            names.sort();
+            names
+        };
+        // The list and the list as of a moment ask what reading each
+        // server asks: the partner's staff see the granted one only, the
+        // customer all three.
+        for query in [format!("position={at}"), format!("as_of={at}")] {
+            let path = format!("{servers}?{query}");
+            let partner: Value = api
+                .server
+                .get_as(&w.partner_admin.token, &path)
+                .await
+                .json();
+            assert_eq!(names(&partner), ["Granted"], "{query}");
+            let customer: Value = api.server.get_as(owner, &path).await.json();
+            assert_eq!(names(&customer), ["Granted", "Never", "Revoked"], "{query}");
+        }
+        // And one server's history: refused where its grant does not stand.
+        for (id, status) in [(&ids[0], 200), (&ids[1], 403), (&ids[2], 403)] {
+            let response = api
+                .server
+                .get_as(&w.partner_admin.token, &format!("/v1/history/server/{id}"))
+                .await;
+            assert_eq!(response.status_code(), status, "{}", response.text());
+        }
+    }
+);
