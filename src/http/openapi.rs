@@ -83,14 +83,8 @@ impl Modify for CommandHeaders {
                 "the event this command reacts to, recorded in the metadata (400 invalid_causation_id when not a UUID)",
             ),
         ];
-        for item in openapi.paths.paths.values_mut() {
-            let commands: [&mut Option<Operation>; 4] = [
-                &mut item.post,
-                &mut item.put,
-                &mut item.patch,
-                &mut item.delete,
-            ];
-            for operation in commands.into_iter().flatten() {
+        for (method, operation) in operations(openapi) {
+            if method != "get" {
                 operation
                     .parameters
                     .get_or_insert_with(Vec::new)
@@ -98,6 +92,24 @@ impl Modify for CommandHeaders {
             }
         }
     }
+}
+
+/// Every operation of the document, with its method (the API's methods:
+/// GET for reads, POST, PUT, PATCH and DELETE for commands).
+fn operations(
+    openapi: &mut utoipa::openapi::OpenApi,
+) -> impl Iterator<Item = (&'static str, &mut Operation)> {
+    openapi.paths.paths.values_mut().flat_map(|item| {
+        [
+            ("get", &mut item.get),
+            ("post", &mut item.post),
+            ("put", &mut item.put),
+            ("patch", &mut item.patch),
+            ("delete", &mut item.delete),
+        ]
+        .into_iter()
+        .filter_map(|(method, operation)| operation.as_mut().map(|o| (method, o)))
+    })
 }
 
 /// Every operation needs a bearer token unless its annotation says it is
@@ -108,19 +120,10 @@ struct SignedInByDefault;
 
 impl Modify for SignedInByDefault {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        for item in openapi.paths.paths.values_mut() {
-            let operations: [&mut Option<Operation>; 5] = [
-                &mut item.get,
-                &mut item.post,
-                &mut item.put,
-                &mut item.patch,
-                &mut item.delete,
-            ];
-            for operation in operations.into_iter().flatten() {
-                operation.security.get_or_insert_with(|| {
-                    vec![SecurityRequirement::new("bearer", Vec::<String>::new())]
-                });
-            }
+        for (_, operation) in operations(openapi) {
+            operation.security.get_or_insert_with(|| {
+                vec![SecurityRequirement::new("bearer", Vec::<String>::new())]
+            });
         }
     }
 }
