@@ -5,7 +5,9 @@
 //!
 //! Who sees what is decided once per request (`Ledger::visibility`): a
 //! platform auditor everything, a partner's the partner and the customers
-//! they work for, an organization's their organization.
+//! they work for, an organization's their organization — and of those
+//! customers, a partner's staff do not see the entries naming a server
+//! whose grant does not stand, as they may not read the server itself.
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -74,16 +76,21 @@ fn entry(mut row: Value) -> Value {
     row
 }
 
-async fn visibility(state: &AppState, caller: &Caller) -> Result<Visibility, ApiError> {
+/// Who the caller is as an auditor: the accounts they may audit, and the
+/// entries left out of those (see [`hidden_servers`]).
+struct Audience {
+    visibility: Visibility,
+    hidden: Vec<Condition<'static>>,
+}
+
+async fn audience(state: &AppState, caller: &Caller) -> Result<Audience, ApiError> {
+    let own = caller.principal.account_id;
     let customers: Vec<AccountId> = state
         .projections
         .target()
         .fetch(
             crate::projection::accounts::TABLE,
-            &[(
-                "parent_id",
-                SqlValue::text(caller.principal.account_id.to_string()),
-            )],
+            &[("parent_id", SqlValue::text(own.to_string()))],
             "account_id",
             1_000_000,
         )
@@ -92,16 +99,63 @@ async fn visibility(state: &AppState, caller: &Caller) -> Result<Visibility, Api
         .filter_map(|r| r["account_id"].as_str()?.parse().ok())
         .map(AccountId)
         .collect();
-    Ok(state
+    let visibility = state
         .ledger
         .visibility(&caller.context, Action::ViewActivityLog, &customers)
-        .await?)
+        .await?;
+    // The accounts seen as a partner's customer (not the platform's
+    // everything, not one's own).
+    let via_partner: Vec<AccountId> = match &visibility {
+        Visibility::All => Vec::new(),
+        Visibility::Accounts(accounts) => accounts.iter().copied().filter(|a| *a != own).collect(),
+    };
+    let hidden = hidden_servers(state, &via_partner).await?;
+    Ok(Audience { visibility, hidden })
+}
+
+/// An entry about a server shows the server: a partner's staff, who read a
+/// customer's server only while its grant stands (`Ledger::authorize_read`),
+/// do not see the entries naming the servers of `customers` whose grant
+/// does not stand — one condition each.
+async fn hidden_servers(
+    state: &AppState,
+    customers: &[AccountId],
+) -> Result<Vec<Condition<'static>>, ApiError> {
+    if customers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let accounts = customers
+        .iter()
+        .map(|a| SqlValue::text(a.to_string()))
+        .collect();
+    let ungranted = state
+        .projections
+        .target()
+        .query(
+            crate::projection::servers::TABLE,
+            &[
+                Condition::In("account_id", accounts),
+                Condition::Eq("partner_access", SqlValue::Int(Some(0))),
+            ],
+            "server_id",
+            usize::MAX >> 1,
+        )
+        .await?;
+    Ok(ungranted
+        .iter()
+        .filter_map(|row| row["server_id"].as_str())
+        .map(|id| Condition::LacksTarget {
+            column: "targets",
+            kind: "server".to_owned(),
+            id: id.to_owned(),
+        })
+        .collect())
 }
 
 async fn page(
     state: &AppState,
     filter: &ActivityFilter,
-    visibility: &Visibility,
+    audience: &Audience,
 ) -> Result<ActivitySearchPage, ApiError> {
     let limit = filter.limit.unwrap_or(DEFAULT_LIMIT);
     if limit == 0 || limit > MAX_LIMIT {
@@ -116,14 +170,9 @@ async fn page(
     )
     .await?;
     let target = state.projections.target();
-    let rows = target
-        .query(
-            TABLE,
-            &search_conditions(target.as_ref(), filter, visibility).await?,
-            ORDER_BY,
-            limit,
-        )
-        .await?;
+    let mut conditions = search_conditions(target.as_ref(), filter, &audience.visibility).await?;
+    conditions.extend(audience.hidden.iter().cloned());
+    let rows = target.query(TABLE, &conditions, ORDER_BY, limit).await?;
     let next_cursor = (rows.len() == limit)
         .then(|| rows.last().and_then(|r| r["position"].as_u64()))
         .flatten()
@@ -147,8 +196,8 @@ pub async fn search(
     caller: Caller,
     ApiQuery(filter): ApiQuery<ActivityFilter>,
 ) -> Result<Json<ActivitySearchPage>, ApiError> {
-    let visibility = visibility(&state, &caller).await?;
-    Ok(Json(page(&state, &filter, &visibility).await?))
+    let audience = audience(&state, &caller).await?;
+    Ok(Json(page(&state, &filter, &audience).await?))
 }
 
 /// `GET /v1/accounts/{id}/activity` — one account's log, with the same
@@ -166,14 +215,19 @@ pub async fn list_account(
     ApiPath(account_id): ApiPath<AccountId>,
     ApiQuery(mut filter): ApiQuery<ActivityFilter>,
 ) -> Result<Json<ActivitySearchPage>, ApiError> {
-    state
+    let scope = state
         .ledger
-        .authorize_in(&caller.context, Action::ViewActivityLog, account_id)
+        .authorize_list(&caller.context, Action::ViewActivityLog, account_id)
         .await?;
     filter.account_id = Some(account_id);
-    Ok(Json(
-        page(&state, &filter, &Visibility::Accounts(vec![account_id])).await?,
-    ))
+    let audience = Audience {
+        visibility: Visibility::Accounts(vec![account_id]),
+        hidden: match scope.via_partner {
+            true => hidden_servers(&state, &[account_id]).await?,
+            false => Vec::new(),
+        },
+    };
+    Ok(Json(page(&state, &filter, &audience).await?))
 }
 
 const CSV_COLUMNS: [&str; 14] = [
@@ -250,7 +304,7 @@ pub async fn export(
         Some("ndjson") => true,
         Some(_) => return Err(bad("invalid_format", "format is csv or ndjson")),
     };
-    let visibility = visibility(&state, &caller).await?;
+    let Audience { visibility, hidden } = audience(&state, &caller).await?;
     caught_up(
         &state,
         &ReadAfter {
@@ -262,12 +316,14 @@ pub async fn export(
     // Refuse a bad filter now, before the 200 goes out; the time window
     // is read as positions once for the whole export.
     conditions(&filter, &visibility)?;
-    let window = window_conditions(state.projections.target().as_ref(), &filter).await?;
+    // Conditions fixed for the whole export: the window, what is hidden.
+    let mut fixed = window_conditions(state.projections.target().as_ref(), &filter).await?;
+    fixed.extend(hidden);
     struct Cursor {
         state: AppState,
         filter: ActivityFilter,
         visibility: Visibility,
-        window: Vec<Condition<'static>>,
+        fixed: Vec<Condition<'static>>,
         first: bool,
         done: bool,
     }
@@ -279,7 +335,7 @@ pub async fn export(
             ..filter
         },
         visibility,
-        window,
+        fixed,
         first: true,
         done: false,
     };
@@ -289,7 +345,7 @@ pub async fn export(
         }
         let result = async {
             let mut conditions = conditions(&cursor.filter, &cursor.visibility)?;
-            conditions.extend(cursor.window.iter().cloned());
+            conditions.extend(cursor.fixed.iter().cloned());
             let rows = cursor
                 .state
                 .projections

@@ -51,6 +51,14 @@ pub enum Condition<'a> {
         kind: String,
         id: String,
     },
+    /// The JSON array column of `{type, id}` objects does not hold this one
+    /// (what a reader may not see: a server its partner no longer has
+    /// access to).
+    LacksTarget {
+        column: &'a str,
+        kind: String,
+        id: String,
+    },
 }
 
 /// Most branches one query is split into for its [`Condition::AnyOf`]s
@@ -296,6 +304,15 @@ fn clause(condition: &Condition<'_>, dialect: Dialect, params: &mut Vec<SqlValue
         }
         Condition::Below(column, value) => {
             format!("{column} < {}", mark(value.clone(), dialect, params))
+        }
+        Condition::LacksTarget { column, kind, id } => {
+            let has = Condition::HasTarget {
+                column,
+                kind: kind.clone(),
+                id: id.clone(),
+            };
+            // A NULL column (an entry without targets) lacks it too.
+            format!("NOT COALESCE(({}), FALSE)", clause(&has, dialect, params))
         }
         Condition::HasTarget { column, kind, id } => match dialect {
             // The GIN index is asked for the id alone: `{type, id}` would

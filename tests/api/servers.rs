@@ -1018,3 +1018,56 @@ on_both_backends!(
         }
     }
 );
+
+on_both_backends!(
+    a_partner_does_not_find_an_ungranted_server_in_the_activity_log,
+    |t: support::TestStore| async move {
+        let api = TestApi::spawn(&t).await;
+        let w = support::world::World::build(&api).await;
+        let owner = &w.customer_owner.token;
+        let servers = format!("/v1/accounts/{}/servers", w.customer);
+        let mut ids = Vec::new();
+        for (name, granted) in [("Granted", true), ("Never", false)] {
+            let body: Value = api
+                .server
+                .post_as(owner, &servers)
+                .json(&json!({ "name": name, "partner_access": granted }))
+                .await
+                .json();
+            ids.push(body["server_id"].as_str().unwrap().to_owned());
+        }
+        let last: Value = api
+            .server
+            .post_as(owner, &format!("/v1/servers/{}/actions", ids[1]))
+            .json(&json!({ "action": "restarted" }))
+            .await
+            .json();
+        let at = last["position"].as_u64().unwrap();
+        let entries = |page: &Value| page["entries"].as_array().unwrap().len();
+        for (id, partner_sees) in [(&ids[0], 1), (&ids[1], 0)] {
+            let query = format!("position={at}&target_type=server&target_id={id}");
+            for path in [
+                format!("/v1/activity?{query}"),
+                format!("/v1/accounts/{}/activity?{query}", w.customer),
+            ] {
+                let partner: Value = api
+                    .server
+                    .get_as(&w.partner_admin.token, &path)
+                    .await
+                    .json();
+                assert_eq!(entries(&partner), partner_sees, "{path}: {partner}");
+                let customer: Value = api.server.get_as(owner, &path).await.json();
+                assert!(entries(&customer) >= 1, "{path}: {customer}");
+            }
+            let export = api
+                .server
+                .get_as(
+                    &w.partner_admin.token,
+                    &format!("/v1/activity/export?format=ndjson&{query}"),
+                )
+                .await
+                .text();
+            assert_eq!(export.lines().count(), partner_sees, "{export}");
+        }
+    }
+);
