@@ -25,7 +25,7 @@ use crate::domain::account::AccountState;
 use crate::domain::codec::encode;
 use crate::domain::email::Email;
 use crate::domain::ids::{AccountId, NotificationId};
-use crate::domain::permissions::Action;
+use crate::domain::permissions::{self, Action};
 use crate::domain::user::UserState;
 use crate::domain::DomainError;
 use crate::event::{JsonObject, NewEvent, StreamId};
@@ -316,7 +316,16 @@ impl Ledger {
                 let account = permission.recorded_in.or(permission.account.account_id);
                 let mut authorized = match permission.asked {
                     Asked::Matrix(action) => {
-                        self.authorize(context, action, permission.account).await?
+                        let authorized =
+                            self.authorize(context, action, permission.account).await?;
+                        // What the account's kind does not have at all is
+                        // refused the same way the access view leaves it out.
+                        if let Some(kind) = permission.account.kind {
+                            if let Some(refusal) = permissions::refused_in(action, kind) {
+                                return Err(refusal.into());
+                            }
+                        }
+                        authorized
                     }
                     Asked::Themself(actor) => Authorized::themself(context, actor)?,
                     Asked::Invitee(email) => Authorized::invitee(context, email, account)?,

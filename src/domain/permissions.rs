@@ -15,6 +15,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::domain::role::{AccountKind, Role};
+use crate::domain::DomainError;
 
 /// What kind of thing an action is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -274,29 +275,46 @@ fn from_provider(role: Role, capability: Capability) -> Result<bool, Denied> {
     }
 }
 
-/// Whether `action` can happen in an account of `kind` at all, whoever
-/// asks: the tenancy's shape, which the matrix does not know. Only the
-/// platform brings in partners and keeps the partner kit (partners read it
-/// as the platform's); organizations have no customers to create, invite
-/// or be assigned to; licenses and quotes belong to organizations; the
-/// platform account is permanent. The commands refuse these cases in their
-/// decisions; the access view ("who could") lists only what this allows,
-/// and `tests/api/authorization.rs` checks the two agree for every role.
-pub fn exists_in(action: Action, kind: AccountKind) -> bool {
+/// Why `action` cannot happen in an account of `kind` at all, whoever
+/// asks (`None`: it can) — the tenancy's shape, which the matrix does not
+/// know. Only the platform brings in partners and keeps the partner kit
+/// (partners read it as the platform's); organizations have no customers
+/// to create, invite or be assigned to; licenses and quotes belong to
+/// organizations; the platform account is permanent.
+///
+/// One code path for both sides: the command runner refuses with this
+/// right after the matrix allowed the action (`app::command`), and the
+/// access view ("who could") lists only what [`exists_in`] allows.
+pub fn refused_in(action: Action, kind: AccountKind) -> Option<DomainError> {
     use AccountKind::{Organization, Partner, Platform};
-    match action {
+    let refusal = match action {
+        Action::InvitePartner => DomainError::InvalidTenantInvitation,
+        Action::InviteOrganization | Action::CreateOrganization => {
+            DomainError::InvalidTenantInvitation
+        }
+        Action::ManagePartnerKit | Action::ViewPartnerKit => DomainError::NotFound,
+        Action::AssignCustomers => DomainError::NoChange,
+        Action::ManageLicenses | Action::AssignLicenses => DomainError::NotLicensable,
+        Action::ManageQuotes | Action::DecideQuote => DomainError::QuoteNeedsOrganization,
+        Action::DeleteOrganization => DomainError::PlatformIsPermanent,
+        _ => return None,
+    };
+    let exists = match action {
         Action::InvitePartner | Action::ManagePartnerKit | Action::ViewPartnerKit => {
             kind == Platform
         }
         Action::InviteOrganization | Action::CreateOrganization => kind != Organization,
         Action::AssignCustomers => kind == Partner,
-        Action::ManageLicenses
-        | Action::AssignLicenses
-        | Action::ManageQuotes
-        | Action::DecideQuote => kind == Organization,
         Action::DeleteOrganization => kind != Platform,
-        _ => true,
-    }
+        _ => kind == Organization,
+    };
+    (!exists).then_some(refusal)
+}
+
+/// Whether `action` can happen in an account of `kind` at all (see
+/// [`refused_in`]).
+pub fn exists_in(action: Action, kind: AccountKind) -> bool {
+    refused_in(action, kind).is_none()
 }
 
 /// The matrix: may `role`, related to the target by `relation`, do `action`?
