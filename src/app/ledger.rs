@@ -445,19 +445,19 @@ impl Ledger {
     }
 
     /// Checks that the actor may do `action` in `account` (a read's
-    /// question; an unknown account is hidden like a forbidden one).
+    /// question; an unknown account is hidden like a forbidden one), and
+    /// how (`Authorized::via_partner`).
     pub(crate) async fn authorize_in(
         &self,
         context: &CommandContext,
         action: Action,
         account: AccountId,
-    ) -> Result<(), LedgerError> {
+    ) -> Result<Authorized, LedgerError> {
         let state = self.load_account(account).await?.state;
         if !state.exists() {
             return Err(Denied::Hidden.into());
         }
-        self.authorize(context, action, &state).await?;
-        Ok(())
+        self.authorize(context, action, &state).await
     }
 
     /// Decides and appends, deciding again whenever a stream moved between

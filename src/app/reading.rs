@@ -51,11 +51,9 @@ impl Ledger {
                 return Ok(account);
             }
         }
-        let state = self.load_account(account).await?.state;
-        if !state.exists() {
-            return Err(Denied::Hidden.into());
-        }
-        let authorized = self.authorize(context, read_action(entity), &state).await?;
+        let authorized = self
+            .authorize_in(context, read_action(entity), account)
+            .await?;
         if let Entity::Server(server) = entity {
             if authorized.via_partner() && !self.partner_may_read_server(server).await? {
                 return Err(DomainError::PartnerAccessNotGranted.into());
@@ -84,11 +82,7 @@ impl Ledger {
         action: Action,
         account: AccountId,
     ) -> Result<ListScope, LedgerError> {
-        let state = self.load_account(account).await?.state;
-        if !state.exists() {
-            return Err(Denied::Hidden.into());
-        }
-        let authorized = self.authorize(context, action, &state).await?;
+        let authorized = self.authorize_in(context, action, account).await?;
         Ok(ListScope {
             via_partner: authorized.via_partner(),
         })

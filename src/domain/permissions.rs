@@ -287,26 +287,23 @@ fn from_provider(role: Role, capability: Capability) -> Result<bool, Denied> {
 /// access view ("who could") lists only what [`exists_in`] allows.
 pub fn refused_in(action: Action, kind: AccountKind) -> Option<DomainError> {
     use AccountKind::{Organization, Partner, Platform};
-    let refusal = match action {
-        Action::InvitePartner => DomainError::InvalidTenantInvitation,
+    let (exists, refusal) = match action {
+        Action::InvitePartner => (kind == Platform, DomainError::InvalidTenantInvitation),
         Action::InviteOrganization | Action::CreateOrganization => {
-            DomainError::InvalidTenantInvitation
+            (kind != Organization, DomainError::InvalidTenantInvitation)
         }
-        Action::ManagePartnerKit | Action::ViewPartnerKit => DomainError::NotFound,
-        Action::AssignCustomers => DomainError::NoChange,
-        Action::ManageLicenses | Action::AssignLicenses => DomainError::NotLicensable,
-        Action::ManageQuotes | Action::DecideQuote => DomainError::QuoteNeedsOrganization,
-        Action::DeleteOrganization => DomainError::PlatformIsPermanent,
+        Action::ManagePartnerKit | Action::ViewPartnerKit => {
+            (kind == Platform, DomainError::NotFound)
+        }
+        Action::AssignCustomers => (kind == Partner, DomainError::NoChange),
+        Action::ManageLicenses | Action::AssignLicenses => {
+            (kind == Organization, DomainError::NotLicensable)
+        }
+        Action::ManageQuotes | Action::DecideQuote => {
+            (kind == Organization, DomainError::QuoteNeedsOrganization)
+        }
+        Action::DeleteOrganization => (kind != Platform, DomainError::PlatformIsPermanent),
         _ => return None,
-    };
-    let exists = match action {
-        Action::InvitePartner | Action::ManagePartnerKit | Action::ViewPartnerKit => {
-            kind == Platform
-        }
-        Action::InviteOrganization | Action::CreateOrganization => kind != Organization,
-        Action::AssignCustomers => kind == Partner,
-        Action::DeleteOrganization => kind != Platform,
-        _ => kind == Organization,
     };
     (!exists).then_some(refusal)
 }

@@ -95,11 +95,8 @@ impl AccountRows {
     /// The account's one row of `table` (the account itself).
     pub(crate) const fn one(action: Action, table: &'static str, order_by: &'static str) -> Self {
         Self {
-            action,
-            table,
-            order_by,
             limit: 1,
-            partner_grant: None,
+            ..Self::page(action, table, order_by)
         }
     }
 

@@ -960,6 +960,27 @@ on_both_backends!(servers_over_http, |t: support::TestStore| async move {
     assert!(types.contains(&"Update Server"));
 });
 
+/// Servers the world's customer owner registers, each with its partner
+/// access as given; their ids.
+async fn register(
+    api: &TestApi,
+    w: &support::world::World,
+    servers: &[(&str, bool)],
+) -> Vec<String> {
+    let path = format!("/v1/accounts/{}/servers", w.customer);
+    let mut ids = Vec::new();
+    for (name, granted) in servers {
+        let body: Value = api
+            .server
+            .post_as(&w.customer_owner.token, &path)
+            .json(&json!({ "name": name, "partner_access": granted }))
+            .await
+            .json();
+        ids.push(body["server_id"].as_str().unwrap().to_owned());
+    }
+    ids
+}
+
 on_both_backends!(
     a_partner_lists_only_the_servers_its_customer_grants_it,
     |t: support::TestStore| async move {
@@ -967,16 +988,12 @@ on_both_backends!(
         let w = support::world::World::build(&api).await;
         let owner = &w.customer_owner.token;
         let servers = format!("/v1/accounts/{}/servers", w.customer);
-        let mut ids = Vec::new();
-        for (name, granted) in [("Granted", true), ("Never", false), ("Revoked", true)] {
-            let body: Value = api
-                .server
-                .post_as(owner, &servers)
-                .json(&json!({ "name": name, "partner_access": granted }))
-                .await
-                .json();
-            ids.push(body["server_id"].as_str().unwrap().to_owned());
-        }
+        let ids = register(
+            &api,
+            &w,
+            &[("Granted", true), ("Never", false), ("Revoked", true)],
+        )
+        .await;
         let revoked: Value = api
             .server
             .put_as(owner, &format!("/v1/servers/{}/partner-access", ids[2]))
@@ -1025,17 +1042,7 @@ on_both_backends!(
         let api = TestApi::spawn(&t).await;
         let w = support::world::World::build(&api).await;
         let owner = &w.customer_owner.token;
-        let servers = format!("/v1/accounts/{}/servers", w.customer);
-        let mut ids = Vec::new();
-        for (name, granted) in [("Granted", true), ("Never", false)] {
-            let body: Value = api
-                .server
-                .post_as(owner, &servers)
-                .json(&json!({ "name": name, "partner_access": granted }))
-                .await
-                .json();
-            ids.push(body["server_id"].as_str().unwrap().to_owned());
-        }
+        let ids = register(&api, &w, &[("Granted", true), ("Never", false)]).await;
         let last: Value = api
             .server
             .post_as(owner, &format!("/v1/servers/{}/actions", ids[1]))

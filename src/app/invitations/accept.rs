@@ -45,6 +45,15 @@ impl AcceptInvitation {
     fn invitation_id(&self) -> InvitationId {
         InvitationId(self.token.id)
     }
+
+    /// The account the invitee joins: the inviting account, or for a
+    /// tenant invitation the new one.
+    fn joins(&self, target: &InvitationTarget) -> AccountId {
+        match target {
+            InvitationTarget::User { account_id, .. } => *account_id,
+            InvitationTarget::Tenant { .. } => self.new_account,
+        }
+    }
 }
 
 /// The invitation, the address it was sent to, the account the invitee
@@ -61,10 +70,7 @@ pub struct AcceptFacts {
 impl AcceptFacts {
     /// The account the invitee joins.
     fn account_id(&self, command: &AcceptInvitation) -> AccountId {
-        match &self.target {
-            InvitationTarget::User { account_id, .. } => *account_id,
-            InvitationTarget::Tenant { .. } => command.new_account,
-        }
+        command.joins(&self.target)
     }
 }
 
@@ -85,10 +91,7 @@ impl Facts<AcceptInvitation> for AcceptFacts {
             .email
             .clone()
             .ok_or(DomainError::InvalidInvitation)?;
-        let account = match &target {
-            InvitationTarget::User { account_id, .. } => ledger.load_account(*account_id).await?,
-            InvitationTarget::Tenant { .. } => ledger.load_account(command.new_account).await?,
-        };
+        let account = ledger.load_account(command.joins(&target)).await?;
         let claim = ledger.load_claim(&email).await?;
         Ok(Self {
             invitation,
