@@ -40,7 +40,9 @@ use portal_ledger::app::Ledger;
 use portal_ledger::backend::{open_projections, Backend, Migrations, StoreLocation};
 use portal_ledger::domain::ids::{AccountId, UserId};
 use portal_ledger::generate::{generate, Scale};
-use portal_ledger::projection::activity_search::{search_conditions, ActivityFilter};
+use portal_ledger::projection::activity_search::{
+    encode_cursor, search_conditions, ActivityFilter,
+};
 use portal_ledger::projection::read_models::ReadModels;
 use portal_ledger::projection::runner::Projections;
 use portal_ledger::projection::SqlValue;
@@ -436,7 +438,7 @@ async fn run(url: &str, events: Option<u64>, iterations: usize) -> BenchResult<(
         exported += rows.len();
         match rows.last().and_then(|r| r["position"].as_u64()) {
             Some(last) if rows.len() == 1000 => {
-                filter.cursor = Some(cursor(last));
+                filter.cursor = Some(encode_cursor(&filter, last));
             }
             _ => break,
         }
@@ -561,9 +563,4 @@ async fn run(url: &str, events: Option<u64>, iterations: usize) -> BenchResult<(
         verify_rate / read_rate
     );
     Ok(())
-}
-
-fn cursor(position: u64) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("activity:{position}"))
 }

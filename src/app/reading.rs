@@ -16,6 +16,7 @@
 use crate::app::context::{Actor, CommandContext};
 use crate::app::history::Entity;
 use crate::app::ledger::{Ledger, LedgerError};
+use crate::app::members::MemberKind;
 use crate::domain::ids::AccountId;
 use crate::domain::permissions::{Action, Denied};
 use crate::domain::DomainError;
@@ -30,6 +31,16 @@ pub fn read_action(entity: Entity) -> Action {
         Entity::Server(_) => Action::ViewServers,
         Entity::Ticket(_) => Action::ViewTickets,
         Entity::Quote(_) => Action::ViewQuotes,
+    }
+}
+
+/// The action that lists the entities of a kind in an account: reading
+/// each of them.
+pub fn list_action(kind: MemberKind) -> Action {
+    match kind {
+        MemberKind::User => Action::ViewUsers,
+        MemberKind::License => Action::ViewLicenses,
+        MemberKind::Server => Action::ViewServers,
     }
 }
 

@@ -47,6 +47,7 @@ pub struct ActivitySearchPage {
     #[schema(value_type = Vec<Object>)]
     pub entries: Vec<Value>,
     /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
 
@@ -172,11 +173,16 @@ async fn page(
     let target = state.projections.target();
     let mut conditions = search_conditions(target.as_ref(), filter, &audience.visibility).await?;
     conditions.extend(audience.hidden.iter().cloned());
-    let rows = target.query(TABLE, &conditions, ORDER_BY, limit).await?;
-    let next_cursor = (rows.len() == limit)
+    // One more than the page: a next cursor only when another page follows.
+    let mut rows = target
+        .query(TABLE, &conditions, ORDER_BY, limit + 1)
+        .await?;
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next_cursor = more
         .then(|| rows.last().and_then(|r| r["position"].as_u64()))
         .flatten()
-        .map(encode_cursor);
+        .map(|last| encode_cursor(filter, last));
     Ok(ActivitySearchPage {
         entries: rows.into_iter().map(entry).collect(),
         next_cursor,
@@ -362,7 +368,7 @@ pub async fn export(
                 cursor.first = false;
                 match rows.last().and_then(|r| r["position"].as_u64()) {
                     Some(last) if rows.len() == EXPORT_PAGE => {
-                        cursor.filter.cursor = Some(encode_cursor(last));
+                        cursor.filter.cursor = Some(encode_cursor(&cursor.filter, last));
                     }
                     _ => cursor.done = true,
                 }

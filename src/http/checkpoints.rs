@@ -9,7 +9,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::http::error::{ApiError, ApiQuery};
+use crate::http::paging::{fingerprint, Key, Keyset, PageRequest};
 use crate::http::reads::{caught_up, ReadAfter};
+use crate::http::reads::{page_of, ListQuery};
 use crate::http::schemas::ReadErrors;
 use crate::http::AppState;
 
@@ -52,6 +54,9 @@ pub struct CheckpointsPage {
     /// Rows of `proj_checkpoints`, newest first.
     #[schema(value_type = Vec<Object>)]
     pub checkpoints: Vec<Value>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// `GET /v1/checkpoints` — signed checkpoints, newest first (the first is
@@ -60,24 +65,30 @@ pub struct CheckpointsPage {
     get,
     path = "/v1/checkpoints",
     tag = "integrity",
-    params(("position" = Option<u64>, Query, description = "wait until the read model has applied this position")),
+    params(ListQuery),
     responses((status = 200, body = CheckpointsPage), ReadErrors),
     security(()),
 )]
 pub async fn list(
     State(state): State<AppState>,
-    ApiQuery(after): ApiQuery<ReadAfter>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<CheckpointsPage>, ApiError> {
-    caught_up(&state, &after, &[crate::projection::checkpoints::TABLE]).await?;
-    let checkpoints = state
-        .projections
-        .target()
-        .fetch(
-            crate::projection::checkpoints::TABLE,
-            &[],
-            "position DESC",
-            100,
-        )
-        .await?;
-    Ok(Json(CheckpointsPage { checkpoints }))
+    let page = PageRequest::parse(
+        query.limit,
+        query.cursor.as_deref(),
+        fingerprint(CHECKPOINTS.list, &[]),
+    )?;
+    let table = crate::projection::checkpoints::TABLE;
+    caught_up(&state, &ReadAfter::at(query.position), &[table]).await?;
+    let page = page_of(&state, table, &CHECKPOINTS, Vec::new(), &page).await?;
+    Ok(Json(CheckpointsPage {
+        checkpoints: page.rows,
+        next_cursor: page.next_cursor,
+    }))
 }
+
+/// Checkpoints, newest first.
+const CHECKPOINTS: Keyset = Keyset {
+    list: "checkpoints",
+    keys: &[Key::int("position").desc()],
+};

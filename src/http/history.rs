@@ -10,10 +10,13 @@ use serde_json::Value;
 
 use crate::app::history::{AsOf, Entity, HistoryEntry};
 use crate::app::members::MemberKind;
+use crate::app::reading::list_action;
 use crate::domain::ids::AccountId;
 use crate::domain::permissions::Action;
 use crate::http::context::Caller;
 use crate::http::error::{ApiError, ApiPath};
+use crate::http::paging::{fingerprint, PageRequest};
+use crate::http::reads::{ListQuery, Page};
 use crate::http::schemas::ReadErrors;
 use crate::http::AppState;
 
@@ -28,6 +31,33 @@ pub struct ReadAt {
     /// The state at a past moment: a log position (`1234`) or a time
     /// (RFC 3339); computed from the log.
     pub as_of: Option<String>,
+}
+
+/// Lists that can look back: [`ReadAt`] and the page (see `paging.rs`).
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ListAt {
+    /// Wait until the read models have applied this position.
+    pub position: Option<u64>,
+    /// The list at a past moment: a log position (`1234`) or a time
+    /// (RFC 3339); computed from the log.
+    pub as_of: Option<String>,
+    /// Rows per page: 1 to 500, 100 by default.
+    pub limit: Option<usize>,
+    /// The `next_cursor` of the previous page (of this same query).
+    pub cursor: Option<String>,
+}
+
+impl ListAt {
+    /// The live list's query (without `as_of`).
+    pub(crate) fn live(&self) -> ListQuery {
+        ListQuery {
+            position: self.position,
+            limit: self.limit,
+            cursor: self.cursor.clone(),
+        }
+    }
 }
 
 pub(crate) fn parse_as_of(text: &str) -> Result<AsOf, ApiError> {
@@ -51,24 +81,40 @@ pub(crate) async fn entity_as_of(
 /// The entities of one kind in an account as they stood at `as_of` (the
 /// `?as_of=` text), for whoever may `action` there now — and of a
 /// customer's servers, a partner's staff see those they may read now
-/// (`Ledger::authorize_read`).
+/// (`Ledger::authorize_read`). Paged like every list, in the order the
+/// entities were created, keyed by id (the set at a past moment does not
+/// change); `keep` filters before the page is cut.
 pub(crate) async fn list_as_of(
     state: &AppState,
     caller: &Caller,
-    action: Action,
     account: AccountId,
     kind: MemberKind,
-    as_of: &str,
-) -> Result<Vec<Value>, ApiError> {
-    let as_of = parse_as_of(as_of)?;
+    query: &ListAt,
+    filter_label: &str,
+    keep: impl Fn(&Value) -> bool,
+) -> Result<Page, ApiError> {
+    let as_of_text = query.as_of.as_deref().unwrap_or_default();
+    let as_of = parse_as_of(as_of_text)?;
+    let account_text = account.to_string();
+    let page = PageRequest::parse(
+        query.limit,
+        query.cursor.as_deref(),
+        fingerprint(
+            &format!("{}s as of", kind.name()),
+            &[&account_text, as_of_text, filter_label],
+        ),
+    )?;
     let ledger = &state.ledger;
     let scope = ledger
-        .authorize_list(&caller.context, action, account)
+        .authorize_list(&caller.context, list_action(kind), account)
         .await?;
     let ids = ledger.created_in_account(kind, account, as_of).await?;
-    let mut views = Vec::with_capacity(ids.len());
-    for id in ids {
-        let Some(entity) = Entity::parse(kind.name(), &id) else {
+    let mut rows = Vec::new();
+    for id in &ids[page.start_in(&ids)?..] {
+        if rows.len() == page.fetch_limit() {
+            break;
+        }
+        let Some(entity) = Entity::parse(kind.name(), id) else {
             continue;
         };
         if let (Entity::Server(server), true) = (entity, scope.via_partner) {
@@ -77,10 +123,13 @@ pub(crate) async fn list_as_of(
             }
         }
         if let Some(view) = ledger.view_as_of(entity, as_of).await? {
-            views.push(view);
+            if keep(&view) {
+                rows.push((id.clone(), view));
+            }
         }
     }
-    Ok(views)
+    let (rows, next_cursor) = page.finish_keyed(rows);
+    Ok(Page { rows, next_cursor })
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -18,7 +18,9 @@ use crate::domain::permissions::Action;
 use crate::domain::role::{AccountKind, Role};
 use crate::http::context::{Caller, RequestContext};
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
-use crate::http::reads::{AccountRows, ReadAfter};
+use crate::http::paging::{Key, Keyset};
+use crate::http::reads::AccountRows;
+use crate::http::reads::ListQuery;
 use crate::http::schemas::{
     created, Appended, CommandErrors, ErrorBody, InvitationCreated, InvitationResent,
     InvitationsPage, ReadErrors, SignedUp,
@@ -96,26 +98,26 @@ pub async fn invite(
     get,
     path = "/v1/accounts/{account_id}/invitations",
     tag = "invitations",
-    params(("account_id" = AccountId, Path, description = "account id"), ReadAfter),
+    params(("account_id" = AccountId, Path, description = "account id"), ListQuery),
     responses((status = 200, body = InvitationsPage), ReadErrors),
 )]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(account_id): ApiPath<AccountId>,
-    ApiQuery(after): ApiQuery<ReadAfter>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<InvitationsPage>, ApiError> {
-    let rows = AccountRows::page(
+    let page = AccountRows::list(
         Action::ViewUsers,
         crate::projection::invitations::TABLE,
-        "created_at DESC, invitation_id",
+        &INVITATIONS,
     )
-    .read(&state, &caller, account_id, after.position)
+    .read(&state, &caller, account_id, &query)
     .await?;
     let target = state.projections.target();
     let now = Utc::now();
-    let mut invitations = Vec::with_capacity(rows.len());
-    for mut row in rows {
+    let mut invitations = Vec::with_capacity(page.rows.len());
+    for mut row in page.rows {
         let email_key = row["email_key"].as_str().unwrap_or_default().to_owned();
         let users = target
             .fetch(
@@ -144,7 +146,10 @@ pub async fn list(
         }
         invitations.push(row);
     }
-    Ok(Json(InvitationsPage { invitations }))
+    Ok(Json(InvitationsPage {
+        invitations,
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// `POST /v1/invitations/{id}/resend`
@@ -221,3 +226,9 @@ pub async fn accept(
         position: accepted.position,
     }))
 }
+
+/// Invitations, newest first, then by id.
+const INVITATIONS: Keyset = Keyset {
+    list: "invitations",
+    keys: &[Key::time("created_at").desc(), Key::text("invitation_id")],
+};

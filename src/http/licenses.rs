@@ -14,8 +14,9 @@ use crate::domain::ids::{AccountId, LicenseId, UserId};
 use crate::domain::permissions::Action;
 use crate::http::context::Caller;
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
-use crate::http::history::{list_as_of, ReadAt};
-use crate::http::reads::{AccountRows, ReadAfter};
+use crate::http::history::{list_as_of, ListAt};
+use crate::http::paging::{Key, Keyset};
+use crate::http::reads::AccountRows;
 use crate::http::schemas::{
     created, Appended, CommandErrors, LicenseCreated, LicensesPage, ReadErrors,
 };
@@ -62,39 +63,49 @@ pub async fn create(
     get,
     path = "/v1/accounts/{account_id}/licenses",
     tag = "licenses",
-    params(("account_id" = AccountId, Path, description = "account id"), ReadAt),
+    params(("account_id" = AccountId, Path, description = "account id"), ListAt),
     responses((status = 200, body = LicensesPage), ReadErrors),
 )]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(account_id): ApiPath<AccountId>,
-    ApiQuery(at): ApiQuery<ReadAt>,
+    ApiQuery(at): ApiQuery<ListAt>,
 ) -> Result<Json<LicensesPage>, ApiError> {
-    if let Some(as_of) = &at.as_of {
-        let licenses = list_as_of(
-            &state,
-            &caller,
-            Action::ViewLicenses,
-            account_id,
-            MemberKind::License,
-            as_of,
-        )
-        .await?;
-        return Ok(Json(LicensesPage { licenses }));
-    }
-    let after = ReadAfter {
-        position: at.position,
+    let page = match at.as_of {
+        Some(_) => {
+            list_as_of(
+                &state,
+                &caller,
+                account_id,
+                MemberKind::License,
+                &at,
+                "",
+                |_| true,
+            )
+            .await?
+        }
+        None => {
+            AccountRows::list(
+                Action::ViewLicenses,
+                crate::projection::licenses::LICENSES,
+                &LICENSES,
+            )
+            .read(&state, &caller, account_id, &at.live())
+            .await?
+        }
     };
-    let licenses = AccountRows::page(
-        Action::ViewLicenses,
-        crate::projection::licenses::LICENSES,
-        "product, license_id",
-    )
-    .read(&state, &caller, account_id, after.position)
-    .await?;
-    Ok(Json(LicensesPage { licenses }))
+    Ok(Json(LicensesPage {
+        licenses: page.rows,
+        next_cursor: page.next_cursor,
+    }))
 }
+
+/// Licenses by product, then id (neither changes once created).
+const LICENSES: Keyset = Keyset {
+    list: "licenses",
+    keys: &[Key::text("product"), Key::text("license_id")],
+};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -17,6 +17,7 @@ pub mod locations;
 pub mod metrics;
 pub mod notifications;
 pub mod openapi;
+pub mod paging;
 pub mod partner_kit;
 pub mod quotes;
 pub mod reads;

@@ -13,7 +13,9 @@ use crate::domain::notification::{Category, Frequency, Preferences};
 use crate::domain::permissions::Action;
 use crate::http::context::Caller;
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
-use crate::http::reads::{visible_user, AccountRows, ReadAfter};
+use crate::http::paging::{Key, Keyset};
+use crate::http::reads::ListQuery;
+use crate::http::reads::{visible_user, AccountRows};
 use crate::http::schemas::{Appended, CommandErrors, ReadErrors};
 use crate::http::AppState;
 
@@ -61,6 +63,9 @@ pub struct OutboxPage {
     /// Rows of `proj_outbox`, newest first (columns in projections/README.md).
     #[schema(value_type = Vec<Object>)]
     pub emails: Vec<Value>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// `GET /v1/accounts/{id}/outbox` — the e-mails sent for an account's
@@ -71,7 +76,7 @@ pub struct OutboxPage {
     tag = "notifications",
     params(
         ("account_id" = AccountId, Path, description = "account id"),
-        ("position" = Option<u64>, Query, description = "wait until the read model has applied this position"),
+        ListQuery,
     ),
     responses((status = 200, body = OutboxPage), ReadErrors),
 )]
@@ -79,14 +84,20 @@ pub async fn list_outbox(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(account_id): ApiPath<AccountId>,
-    ApiQuery(after): ApiQuery<ReadAfter>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<OutboxPage>, ApiError> {
-    let emails = AccountRows::page(
-        Action::ViewUsers,
-        crate::projection::outbox::TABLE,
-        "position DESC",
-    )
-    .read(&state, &caller, account_id, after.position)
-    .await?;
-    Ok(Json(OutboxPage { emails }))
+    let page = AccountRows::list(Action::ViewUsers, crate::projection::outbox::TABLE, &OUTBOX)
+        .read(&state, &caller, account_id, &query)
+        .await?;
+    Ok(Json(OutboxPage {
+        emails: page.rows,
+        next_cursor: page.next_cursor,
+    }))
 }
+
+/// E-mails, newest first (the position of the event that queued each),
+/// then by id.
+const OUTBOX: Keyset = Keyset {
+    list: "outbox",
+    keys: &[Key::int("position").desc(), Key::text("notification_id")],
+};

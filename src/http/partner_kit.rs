@@ -18,7 +18,9 @@ use crate::domain::partner_kit::{Category, Description, ItemChange, Material, Ti
 use crate::domain::DomainError;
 use crate::http::context::Caller;
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
-use crate::http::reads::{caught_up, ReadAfter, PAGE_LIMIT};
+use crate::http::paging::{fingerprint, Key, Keyset, PageRequest};
+use crate::http::reads::{caught_up, ReadAfter};
+use crate::http::reads::{page_of, ListQuery};
 use crate::http::schemas::{created, Appended, CommandErrors, ReadErrors};
 use crate::http::AppState;
 
@@ -57,6 +59,9 @@ pub struct KitItemPublished {
 pub struct PartnerKitPage {
     #[schema(value_type = Vec<Object>)]
     pub items: Vec<Value>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 impl PublishKitItem {
@@ -89,29 +94,35 @@ impl UpdateKitItem {
     }
 }
 
-/// `GET /v1/partner-kit` — the published items, by category and title.
+/// `GET /v1/partner-kit` — the published items, newest first.
 #[utoipa::path(get, path = "/v1/partner-kit", tag = "partner kit",
-    params(ReadAfter),
+    params(ListQuery),
     responses((status = 200, body = PartnerKitPage), ReadErrors))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    ApiQuery(after): ApiQuery<ReadAfter>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<PartnerKitPage>, ApiError> {
+    let page = PageRequest::parse(
+        query.limit,
+        query.cursor.as_deref(),
+        fingerprint(KIT.list, &[]),
+    )?;
     state.ledger.may_view_partner_kit(&caller.context).await?;
-    caught_up(&state, &after, &[crate::projection::partner_kit::TABLE]).await?;
-    let items = state
-        .projections
-        .target()
-        .fetch(
-            crate::projection::partner_kit::TABLE,
-            &[],
-            "category, title, item_id",
-            PAGE_LIMIT,
-        )
-        .await?;
-    Ok(Json(PartnerKitPage { items }))
+    let table = crate::projection::partner_kit::TABLE;
+    caught_up(&state, &ReadAfter::at(query.position), &[table]).await?;
+    let page = page_of(&state, table, &KIT, Vec::new(), &page).await?;
+    Ok(Json(PartnerKitPage {
+        items: page.rows,
+        next_cursor: page.next_cursor,
+    }))
 }
+
+/// Items, newest first, then by id (an edit does not move an item).
+const KIT: Keyset = Keyset {
+    list: "partner kit",
+    keys: &[Key::time("published_at").desc(), Key::text("item_id")],
+};
 
 /// `POST /v1/partner-kit` — the platform's admins publish an item.
 #[utoipa::path(post, path = "/v1/partner-kit", tag = "partner kit",

@@ -22,6 +22,8 @@ use crate::domain::quote::{Currency, Note, Product, Seats, Terms, TermsChange, U
 use crate::domain::DomainError;
 use crate::http::context::Caller;
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::http::paging::{Key, Keyset};
+use crate::http::reads::ListQuery;
 use crate::http::reads::{caught_up, AccountRows, ReadAfter};
 use crate::http::schemas::{created, Appended, CommandErrors, ReadErrors};
 use crate::http::AppState;
@@ -69,6 +71,9 @@ pub struct QuoteCreated {
 pub struct QuotesPage {
     #[schema(value_type = Vec<Object>)]
     pub quotes: Vec<Value>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 fn date(text: &str) -> Result<NaiveDate, DomainError> {
@@ -133,22 +138,25 @@ pub async fn create(
 
 /// `GET /v1/accounts/{id}/quotes` — billing data: not for Support.
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/quotes", tag = "quotes",
-    params(("account_id" = AccountId, Path, description = "account id"), ReadAfter),
+    params(("account_id" = AccountId, Path, description = "account id"), ListQuery),
     responses((status = 200, body = QuotesPage), ReadErrors))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(account_id): ApiPath<AccountId>,
-    ApiQuery(after): ApiQuery<ReadAfter>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<QuotesPage>, ApiError> {
-    let quotes = AccountRows::page(
+    let page = AccountRows::list(
         Action::ViewQuotes,
         crate::projection::quotes::TABLE,
-        "created_at DESC, quote_id",
+        &QUOTES,
     )
-    .read(&state, &caller, account_id, after.position)
+    .read(&state, &caller, account_id, &query)
     .await?;
-    Ok(Json(QuotesPage { quotes }))
+    Ok(Json(QuotesPage {
+        quotes: page.rows,
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// `GET /v1/quotes/{id}`
@@ -253,3 +261,9 @@ pub async fn decline(
     let reason = body.reason.as_deref().map(Note::parse).transpose()?;
     caller.run(command::DeclineQuote { quote_id, reason }).await
 }
+
+/// Quotes, newest first, then by id.
+const QUOTES: Keyset = Keyset {
+    list: "quotes",
+    keys: &[Key::time("created_at").desc(), Key::text("quote_id")],
+};

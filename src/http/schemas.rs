@@ -106,18 +106,27 @@ pub struct LicenseCreated {
 pub struct UsersPage {
     #[schema(value_type = Vec<Object>)]
     pub users: Vec<Value>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InvitationsPage {
     #[schema(value_type = Vec<Object>)]
     pub invitations: Vec<Value>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LicensesPage {
     #[schema(value_type = Vec<Object>)]
     pub licenses: Vec<Value>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

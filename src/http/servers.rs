@@ -13,8 +13,9 @@ use crate::domain::ids::{AccountId, LicenseId, ServerId};
 use crate::domain::permissions::Action;
 use crate::http::context::Caller;
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
-use crate::http::history::{list_as_of, ReadAt};
-use crate::http::reads::{AccountRows, ReadAfter};
+use crate::http::history::{list_as_of, ListAt};
+use crate::http::paging::{Key, Keyset};
+use crate::http::reads::AccountRows;
 use crate::http::schemas::{created, Appended, CommandErrors, ReadErrors};
 use crate::http::AppState;
 
@@ -39,6 +40,9 @@ pub struct ServerRegistered {
 pub struct ServersPage {
     #[schema(value_type = Vec<Object>)]
     pub servers: Vec<serde_json::Value>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -118,39 +122,50 @@ pub async fn register(
 }
 
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/servers", tag = "servers",
-    params(("account_id" = AccountId, Path, description = "account id"), ReadAt),
+    params(("account_id" = AccountId, Path, description = "account id"), ListAt),
     responses((status = 200, body = ServersPage), ReadErrors))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(account_id): ApiPath<AccountId>,
-    ApiQuery(at): ApiQuery<ReadAt>,
+    ApiQuery(at): ApiQuery<ListAt>,
 ) -> Result<Json<ServersPage>, ApiError> {
-    if let Some(as_of) = &at.as_of {
-        let servers = list_as_of(
-            &state,
-            &caller,
-            Action::ViewServers,
-            account_id,
-            MemberKind::Server,
-            as_of,
-        )
-        .await?;
-        return Ok(Json(ServersPage { servers }));
-    }
-    let after = ReadAfter {
-        position: at.position,
+    let page = match at.as_of {
+        Some(_) => {
+            list_as_of(
+                &state,
+                &caller,
+                account_id,
+                MemberKind::Server,
+                &at,
+                "",
+                |_| true,
+            )
+            .await?
+        }
+        None => {
+            AccountRows::list(
+                Action::ViewServers,
+                crate::projection::servers::TABLE,
+                &SERVERS,
+            )
+            .granted_to_partners_by("partner_access")
+            .read(&state, &caller, account_id, &at.live())
+            .await?
+        }
     };
-    let servers = AccountRows::page(
-        Action::ViewServers,
-        crate::projection::servers::TABLE,
-        "name, server_id",
-    )
-    .granted_to_partners_by("partner_access")
-    .read(&state, &caller, account_id, after.position)
-    .await?;
-    Ok(Json(ServersPage { servers }))
+    Ok(Json(ServersPage {
+        servers: page.rows,
+        next_cursor: page.next_cursor,
+    }))
 }
+
+/// Servers in the order they were registered, then by id (a rename does
+/// not move a server between pages).
+const SERVERS: Keyset = Keyset {
+    list: "servers",
+    keys: &[Key::time("created_at"), Key::text("server_id")],
+};
 
 #[utoipa::path(patch, path = "/v1/servers/{server_id}", tag = "servers",
     params(("server_id" = ServerId, Path, description = "server id")), request_body = UpdateServer,

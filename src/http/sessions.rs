@@ -12,7 +12,9 @@ use crate::domain::ids::{AccountId, SessionId, UserId};
 use crate::domain::permissions::Action;
 use crate::http::context::{Caller, RequestContext};
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
-use crate::http::reads::{AccountRows, ReadAfter};
+use crate::http::paging::{Key, Keyset};
+use crate::http::reads::AccountRows;
+use crate::http::reads::ListQuery;
 use crate::http::schemas::{created, CommandErrors, ReadErrors};
 use crate::http::AppState;
 
@@ -154,7 +156,7 @@ pub async fn change_password(
     tag = "sessions",
     params(
         ("account_id" = AccountId, Path, description = "account id"),
-        ("position" = Option<u64>, Query, description = "wait until the read model has applied this position"),
+        ListQuery,
     ),
     responses((status = 200, body = SessionsPage), ReadErrors),
 )]
@@ -162,16 +164,19 @@ pub async fn list_sessions(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(account_id): ApiPath<AccountId>,
-    ApiQuery(after): ApiQuery<ReadAfter>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<SessionsPage>, ApiError> {
-    let sessions = AccountRows::page(
+    let page = AccountRows::list(
         Action::ViewUsers,
         crate::projection::sessions::TABLE,
-        "opened_at DESC",
+        &SESSIONS,
     )
-    .read(&state, &caller, account_id, after.position)
+    .read(&state, &caller, account_id, &query)
     .await?;
-    Ok(Json(SessionsPage { sessions }))
+    Ok(Json(SessionsPage {
+        sessions: page.rows,
+        next_cursor: page.next_cursor,
+    }))
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -179,4 +184,13 @@ pub struct SessionsPage {
     /// Rows of `proj_sessions` (columns in projections/README.md).
     #[schema(value_type = Vec<Object>)]
     pub sessions: Vec<serde_json::Value>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
+
+/// Sessions, newest first, then by id.
+const SESSIONS: Keyset = Keyset {
+    list: "sessions",
+    keys: &[Key::time("opened_at").desc(), Key::text("session_id")],
+};

@@ -12,7 +12,9 @@ use crate::domain::ids::{AccountId, TicketId};
 use crate::domain::permissions::Action;
 use crate::http::context::Caller;
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
-use crate::http::reads::{AccountRows, ReadAfter};
+use crate::http::paging::{Key, Keyset};
+use crate::http::reads::AccountRows;
+use crate::http::reads::ListQuery;
 use crate::http::schemas::{created, Appended, CommandErrors, ReadErrors};
 use crate::http::AppState;
 
@@ -33,6 +35,9 @@ pub struct TicketOpened {
 pub struct TicketsPage {
     #[schema(value_type = Vec<Object>)]
     pub tickets: Vec<serde_json::Value>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -72,22 +77,25 @@ pub async fn open(
 }
 
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/tickets", tag = "tickets",
-    params(("account_id" = AccountId, Path, description = "account id"), ReadAfter),
+    params(("account_id" = AccountId, Path, description = "account id"), ListQuery),
     responses((status = 200, body = TicketsPage), ReadErrors))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(account_id): ApiPath<AccountId>,
-    ApiQuery(after): ApiQuery<ReadAfter>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<TicketsPage>, ApiError> {
-    let tickets = AccountRows::page(
+    let page = AccountRows::list(
         Action::ViewTickets,
         crate::projection::tickets::TABLE,
-        "created_at DESC, ticket_id",
+        &TICKETS,
     )
-    .read(&state, &caller, account_id, after.position)
+    .read(&state, &caller, account_id, &query)
     .await?;
-    Ok(Json(TicketsPage { tickets }))
+    Ok(Json(TicketsPage {
+        tickets: page.rows,
+        next_cursor: page.next_cursor,
+    }))
 }
 
 #[utoipa::path(patch, path = "/v1/tickets/{ticket_id}", tag = "tickets",
@@ -122,3 +130,9 @@ pub async fn close(
         })
         .await
 }
+
+/// Tickets, newest first, then by id.
+const TICKETS: Keyset = Keyset {
+    list: "tickets",
+    keys: &[Key::time("created_at").desc(), Key::text("ticket_id")],
+};

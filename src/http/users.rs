@@ -25,12 +25,14 @@ use crate::domain::user::{NewUser, Origin};
 use crate::domain::username::Username;
 use crate::http::context::Caller;
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
-use crate::http::history::{entity_as_of, list_as_of, parse_as_of, ReadAt};
-use crate::http::reads::{caught_up, visible_user, AccountRows, ReadAfter};
+use crate::http::history::{entity_as_of, list_as_of, parse_as_of, ListAt, ReadAt};
+use crate::http::paging::{Key, Keyset};
+use crate::http::reads::{account_row, caught_up, visible_user, AccountRows, ListQuery, ReadAfter};
 use crate::http::schemas::{
     created, AccountCreated, Appended, CommandErrors, ReadErrors, Restored, UserCreated, UsersPage,
 };
 use crate::http::AppState;
+use crate::projection::query::Condition;
 use crate::projection::SqlValue;
 
 fn parse_email(text: &str) -> Result<Email, ApiError> {
@@ -112,17 +114,17 @@ pub async fn get_account(
             entity_as_of(&state, Entity::Account(account_id), as_of).await?,
         ));
     }
-    let rows = AccountRows::one(
+    account_row(
+        &state,
+        &caller,
         Action::ViewAccount,
         crate::projection::accounts::TABLE,
-        "account_id",
+        account_id,
+        after.position,
     )
-    .read(&state, &caller, account_id, after.position)
-    .await?;
-    rows.into_iter()
-        .next()
-        .map(Json)
-        .ok_or_else(ApiError::not_found)
+    .await?
+    .map(Json)
+    .ok_or_else(ApiError::not_found)
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -210,12 +212,25 @@ pub async fn transfer_ownership(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct UsersQuery {
+    /// Wait until the read models have applied this position.
     pub position: Option<u64>,
-    /// Only the users holding a seat of this license.
+    /// Only the users holding a seat of this license (applied before the
+    /// page is cut).
     pub license: Option<LicenseId>,
     /// The users as they were at a log position or time (from the log).
     pub as_of: Option<String>,
+    /// Rows per page: 1 to 500, 100 by default.
+    pub limit: Option<usize>,
+    /// The `next_cursor` of the previous page (of this same query).
+    pub cursor: Option<String>,
 }
+
+/// Users in the order they were created, then by id: keys that never
+/// change, so pages hold still while users are renamed or deleted.
+const USERS: Keyset = Keyset {
+    list: "users",
+    keys: &[Key::time("created_at"), Key::text("user_id")],
+};
 
 /// `GET /v1/accounts/{id}/users[?license=…]`
 #[utoipa::path(
@@ -231,63 +246,48 @@ pub async fn list_users(
     ApiPath(account_id): ApiPath<AccountId>,
     ApiQuery(query): ApiQuery<UsersQuery>,
 ) -> Result<Json<UsersPage>, ApiError> {
-    if let Some(as_of) = &query.as_of {
-        let mut users = list_as_of(
+    let license = query.license.map(|l| l.to_string());
+    let label = format!("license={}", license.as_deref().unwrap_or_default());
+    let page = if query.as_of.is_some() {
+        let at = ListAt {
+            position: query.position,
+            as_of: query.as_of.clone(),
+            limit: query.limit,
+            cursor: query.cursor.clone(),
+        };
+        let held = license.clone().map(Value::String);
+        list_as_of(
             &state,
             &caller,
-            Action::ViewUsers,
             account_id,
             MemberKind::User,
-            as_of,
-        )
-        .await?;
-        if let Some(license) = query.license {
-            let license = Value::String(license.to_string());
-            users.retain(|u| {
-                u["licenses"]
+            &at,
+            &label,
+            |user| match &held {
+                Some(license) => user["licenses"]
                     .as_array()
-                    .is_some_and(|l| l.contains(&license))
-            });
-        }
-        return Ok(Json(UsersPage { users }));
-    }
-    let mut users = AccountRows::page(
-        Action::ViewUsers,
-        crate::projection::users::TABLE,
-        "email, user_id",
-    )
-    .read(&state, &caller, account_id, query.position)
-    .await?;
-    let target = state.projections.target();
-    if let Some(license) = query.license {
-        // The holders are another projector's table: it too must have
-        // applied `?position=` (else a seat just assigned is missing).
-        caught_up(
-            &state,
-            &ReadAfter {
-                position: query.position,
+                    .is_some_and(|held| held.contains(license)),
+                None => true,
             },
-            &[crate::projection::licenses::ASSIGNMENTS],
         )
-        .await?;
-        let holders: std::collections::HashSet<String> = target
-            .fetch(
-                crate::projection::licenses::ASSIGNMENTS,
-                &[("license_id", SqlValue::text(license.to_string()))],
-                "user_id",
-                usize::MAX >> 1,
-            )
-            .await?
-            .into_iter()
-            .filter_map(|row| row["user_id"].as_str().map(str::to_owned))
-            .collect();
-        users.retain(|user| {
-            user["user_id"]
-                .as_str()
-                .is_some_and(|id| holders.contains(id))
-        });
-    }
-    Ok(Json(UsersPage { users }))
+        .await?
+    } else {
+        let mut users =
+            AccountRows::list(Action::ViewUsers, crate::projection::users::TABLE, &USERS);
+        if let Some(license) = license {
+            users = users.filtered(label, Condition::HasElement("licenses", license));
+        }
+        let list = ListQuery {
+            position: query.position,
+            limit: query.limit,
+            cursor: query.cursor,
+        };
+        users.read(&state, &caller, account_id, &list).await?
+    };
+    Ok(Json(UsersPage {
+        users: page.rows,
+        next_cursor: page.next_cursor,
+    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -12,6 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 use crate::domain::ids::AccountId;
 use crate::domain::visibility::Visibility;
@@ -71,20 +72,49 @@ pub struct ActivityFilter {
     pub format: Option<String>,
 }
 
-pub fn encode_cursor(position: u64) -> String {
-    URL_SAFE_NO_PAD.encode(format!("activity:{position}"))
+/// What a cursor is bound to: every filter that decides which entries a
+/// search holds (not the page size, the cursor itself, the position to
+/// wait for or the export format), hashed.
+fn query_of(filter: &ActivityFilter) -> String {
+    let query = ActivityFilter {
+        limit: None,
+        cursor: None,
+        position: None,
+        format: None,
+        ..filter.clone()
+    };
+    let digest = Sha256::digest(format!("{query:?}").as_bytes());
+    hex::encode(&digest[..8])
 }
 
-fn decode_cursor(cursor: &str) -> Result<u64, SearchError> {
-    URL_SAFE_NO_PAD
+/// The cursor of the page after the entry at `position`, for this search
+/// only.
+pub fn encode_cursor(filter: &ActivityFilter, position: u64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("activity:{}:{position}", query_of(filter)))
+}
+
+fn decode_cursor(filter: &ActivityFilter, cursor: &str) -> Result<u64, SearchError> {
+    let text = URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|text| text.strip_prefix("activity:")?.parse().ok())
+        .and_then(|bytes| String::from_utf8(bytes).ok());
+    let (query, position) = text
+        .as_deref()
+        .and_then(|t| t.strip_prefix("activity:"))
+        .and_then(|t| t.split_once(':'))
+        .and_then(|(query, position)| Some((query, position.parse::<u64>().ok()?)))
         .ok_or(SearchError::Invalid {
             code: "invalid_cursor",
             message: "cursor is not one this service gave out",
-        })
+        })?;
+    if query != query_of(filter) {
+        return Err(SearchError::Invalid {
+            code: "invalid_cursor",
+            message: "this cursor belongs to another search: pass it only with the filters \
+                      that returned it",
+        });
+    }
+    Ok(position)
 }
 
 /// The filter as conditions on `proj_activity`, within what `visibility`
@@ -215,7 +245,7 @@ pub fn conditions(
         out.push(Condition::Eq("outcome", SqlValue::text(outcome.clone())));
     }
     if let Some(cursor) = &filter.cursor {
-        let before = decode_cursor(cursor)?;
+        let before = decode_cursor(filter, cursor)?;
         out.push(Condition::Below(
             "position",
             SqlValue::Int(Some(before as i64)),

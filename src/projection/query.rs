@@ -45,6 +45,14 @@ pub enum Condition<'a> {
     AtLeast(&'a str, SqlValue),
     /// `column < value`
     Below(&'a str, SqlValue),
+    /// The rows after one in a keyset order: each `(column, descending,
+    /// value)` is a sort column and the last row's value in it. Spelled
+    /// out as `c1 > v1 OR (c1 = v1 AND c2 > v2) …` (`<` for descending
+    /// columns), which both backends answer from an index on the columns
+    /// and which, unlike a row comparison, allows mixed directions.
+    After(Vec<(&'a str, bool, SqlValue)>),
+    /// A JSON array column holds this string (a user's licenses).
+    HasElement(&'a str, String),
     /// A JSON array column of `{type, id}` objects holds this one.
     HasTarget {
         column: &'a str,
@@ -304,6 +312,34 @@ fn clause(condition: &Condition<'_>, dialect: Dialect, params: &mut Vec<SqlValue
         }
         Condition::Below(column, value) => {
             format!("{column} < {}", mark(value.clone(), dialect, params))
+        }
+        Condition::After(keys) => {
+            let mut branches = Vec::with_capacity(keys.len());
+            for (i, (column, descending, value)) in keys.iter().enumerate() {
+                let mut parts: Vec<String> = keys[..i]
+                    .iter()
+                    .map(|(c, _, v)| format!("{c} = {}", mark(v.clone(), dialect, params)))
+                    .collect();
+                let beyond = if *descending { '<' } else { '>' };
+                parts.push(format!(
+                    "{column} {beyond} {}",
+                    mark(value.clone(), dialect, params)
+                ));
+                branches.push(format!("({})", parts.join(" AND ")));
+            }
+            match branches.is_empty() {
+                true => "TRUE".to_owned(),
+                false => format!("({})", branches.join(" OR ")),
+            }
+        }
+        Condition::HasElement(column, element) => {
+            let element = mark(SqlValue::text(element.clone()), dialect, params);
+            match dialect {
+                Dialect::Postgres => format!("{column} @> jsonb_build_array({element}::text)"),
+                Dialect::Sqlite => format!(
+                    "EXISTS (SELECT 1 FROM json_each(t.{column}) j WHERE j.value = {element})"
+                ),
+            }
         }
         Condition::LacksTarget { column, kind, id } => {
             let has = Condition::HasTarget {

@@ -13,6 +13,7 @@ mod http_api;
 mod invitations;
 mod licenses;
 mod notifications;
+mod paging;
 mod partner_kit;
 mod quotes;
 mod read_side;

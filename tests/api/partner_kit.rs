@@ -172,11 +172,12 @@ on_both_backends!(
             let items = response.json::<Value>()["items"].clone();
             let items = items.as_array().unwrap();
             assert_eq!(items.len(), 2, "{items:?}");
-            // By category: "brochures" before "e-mail templates".
-            assert_eq!(items[0]["title"], "Brochure 2027 (EN)");
-            assert_eq!(items[0]["url"], Value::Null);
-            assert_eq!(items[0]["content"], "Inline now");
-            assert_eq!(items[1]["category"], "e-mail templates");
+            // Newest first: the launch e-mail was published after the
+            // brochure (which its edit did not move).
+            assert_eq!(items[0]["category"], "e-mail templates");
+            assert_eq!(items[1]["title"], "Brochure 2027 (EN)");
+            assert_eq!(items[1]["url"], Value::Null);
+            assert_eq!(items[1]["content"], "Inline now");
         }
         for token in [&sales, &regular, &platform_support] {
             let response = s.get_as(token, "/v1/partner-kit").await;
