@@ -93,6 +93,8 @@ pub enum ActivityType {
     ServerAction,
     #[serde(rename = "Update Server")]
     UpdateServer,
+    #[serde(rename = "Decommission Server")]
+    DecommissionServer,
     #[serde(rename = "Update Configuration")]
     UpdateConfiguration,
     #[serde(rename = "Backup Machine Data")]

@@ -155,6 +155,7 @@ pub fn server_view(state: &ServerState) -> Value {
         "partner_access": state.partner_access,
         "backups": state.backups,
         "license_id": state.license.map(|i| i.to_string()),
+        "decommissioned": state.decommissioned,
     })
 }
 

@@ -92,6 +92,12 @@ pub enum DomainError {
     InvalidSecondFactor,
     #[error("partners are invited by the platform, organizations by partners or the platform")]
     InvalidTenantInvitation,
+    #[error("a partner account comes only from the platform's invitation (the platform invites its first admin with a partner tenant); organizations may also be created directly")]
+    PartnerNeedsInvitation,
+    #[error(
+        "this server was decommissioned: it keeps its history, and nothing more can be done to it"
+    )]
+    ServerDecommissioned,
     #[error("a license has 1 to 1,000,000 seats")]
     InvalidSeats,
     #[error("not enough free seats: {free} free, {requested} requested")]
@@ -181,6 +187,8 @@ impl DomainError {
             DomainError::InvalidIp => "invalid_ip",
             DomainError::InvalidSecondFactor => "invalid_second_factor",
             DomainError::InvalidTenantInvitation => "invalid_tenant_invitation",
+            DomainError::PartnerNeedsInvitation => "partner_needs_invitation",
+            DomainError::ServerDecommissioned => "server_decommissioned",
             DomainError::InvalidSeats => "invalid_seats",
             DomainError::NotEnoughSeats { .. } => "not_enough_seats",
             DomainError::SeatsInUse { .. } => "seats_in_use",

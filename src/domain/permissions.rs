@@ -79,6 +79,7 @@ pub enum Action {
     ViewServers,
     RegisterServer,
     UpdateServer,
+    DecommissionServer,
     ServerAction,
     BackupServer,
     GrantPartnerAccess,
@@ -93,7 +94,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 35] = [
+    pub const ALL: [Action; 36] = [
         Action::UpdateOwnProfile,
         Action::ViewAccount,
         Action::UpdateAccount,
@@ -118,6 +119,7 @@ impl Action {
         Action::ViewServers,
         Action::RegisterServer,
         Action::UpdateServer,
+        Action::DecommissionServer,
         Action::ServerAction,
         Action::BackupServer,
         Action::GrantPartnerAccess,
@@ -145,7 +147,8 @@ impl Action {
             | ImportUsers | DeleteOrganization => Capability::ManageUsers,
             InvitePartner | InviteOrganization | CreateOrganization => Capability::InviteTenants,
             ManageLicenses | AssignLicenses => Capability::Financial,
-            RegisterServer | UpdateServer => Capability::ManageServices,
+            // "Add, remove or change product services" (Admin, Regular).
+            RegisterServer | UpdateServer | DecommissionServer => Capability::ManageServices,
             ServerAction | BackupServer | ManageTickets => Capability::Troubleshoot,
             GrantPartnerAccess => Capability::GrantPartnerAccess,
             ManageQuotes => Capability::Quotes,

@@ -46,10 +46,14 @@ pub enum ServerEvent {
     /// The license the server runs under changed (`null`: none).
     #[serde(rename = "server.license_changed")]
     LicenseChanged { license_id: Option<LicenseId> },
+    /// The product service was removed: the server stays in the log and
+    /// its history, and every later command on it is refused.
+    #[serde(rename = "server.decommissioned")]
+    Decommissioned,
 }
 
 impl ServerEvent {
-    pub const TYPES: [&'static str; 11] = [
+    pub const TYPES: [&'static str; 12] = [
         "server.registered",
         "server.renamed",
         "server.location_updated",
@@ -61,6 +65,7 @@ impl ServerEvent {
         "server.backup_made",
         "server.backup_restored",
         "server.license_changed",
+        "server.decommissioned",
     ];
 }
 
@@ -76,6 +81,8 @@ pub struct ServerState {
     pub backups: Vec<String>,
     /// The license it runs under.
     pub license: Option<LicenseId>,
+    /// Removed (`server.decommissioned`): nothing more happens to it.
+    pub decommissioned: bool,
 }
 
 impl ServerState {
@@ -107,6 +114,7 @@ pub fn evolve(mut state: ServerState, event: &ServerEvent) -> ServerState {
         ServerEvent::PartnerAccessRevoked => state.partner_access = false,
         ServerEvent::BackupMade { backup_id } => state.backups.push(backup_id.clone()),
         ServerEvent::LicenseChanged { license_id } => state.license = *license_id,
+        ServerEvent::Decommissioned => state.decommissioned = true,
         ServerEvent::ActionPerformed { .. }
         | ServerEvent::ConfigurationUpdated { .. }
         | ServerEvent::BackupRestored { .. } => {}
@@ -119,11 +127,12 @@ fn text(value: &str) -> Result<String, DomainError> {
     text::parse(value, MAX_TEXT, Lines::One, DomainError::InvalidText)
 }
 
+/// A server commands may change: registered, and not decommissioned.
 fn existing(state: &ServerState) -> Result<(), DomainError> {
-    if state.exists() {
-        Ok(())
-    } else {
-        Err(DomainError::NotFound)
+    match (state.exists(), state.decommissioned) {
+        (false, _) => Err(DomainError::NotFound),
+        (true, true) => Err(DomainError::ServerDecommissioned),
+        (true, false) => Ok(()),
     }
 }
 
@@ -263,6 +272,21 @@ pub fn decide_license(
         server: vec![ServerEvent::LicenseChanged { license_id }],
         licenses: detach.into_iter().chain(attach).collect(),
     })
+}
+
+/// Removes the server: its license, if any, is detached first (the
+/// license's stream records it too), then the server is decommissioned.
+pub fn decide_decommission(state: &ServerState) -> Result<LicenseChange, DomainError> {
+    existing(state)?;
+    let mut change = match state.license {
+        Some(_) => decide_license(state, None)?,
+        None => LicenseChange {
+            server: Vec::new(),
+            licenses: Vec::new(),
+        },
+    };
+    change.server.push(ServerEvent::Decommissioned);
+    Ok(change)
 }
 
 /// A server's move to another license (or to none): its own event, and

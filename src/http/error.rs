@@ -101,6 +101,7 @@ impl From<DomainError> for ApiError {
             | InvalidIp
             | Role(_)
             | InvalidTenantInvitation
+            | PartnerNeedsInvitation
             | InvalidSeats
             | NotLicensable
             | InvalidText
@@ -140,7 +141,8 @@ impl From<DomainError> for ApiError {
             | QuoteNotDraft
             | QuoteNotSent
             | QuoteClosed
-            | QuoteExpired => StatusCode::CONFLICT,
+            | QuoteExpired
+            | ServerDecommissioned => StatusCode::CONFLICT,
         };
         ApiError::new(status, e.code(), e.to_string())
     }

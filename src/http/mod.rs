@@ -26,6 +26,7 @@ pub mod request_metrics;
 pub mod schemas;
 pub mod servers;
 pub mod sessions;
+pub mod tenancy;
 pub mod tickets;
 pub mod trace;
 pub mod user_import;
@@ -100,6 +101,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(users::transfer_ownership))
         .routes(routes!(history::who_could))
+        .routes(routes!(tenancy::customers))
+        .routes(routes!(tenancy::staff))
         // Users
         .routes(routes!(users::list_users, users::create_user))
         .merge(
@@ -139,7 +142,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(licenses::cancel))
         // Servers
         .routes(routes!(servers::list, servers::register))
-        .routes(routes!(servers::update))
+        .routes(routes!(servers::update, servers::decommission))
         .routes(routes!(servers::partner_access))
         .routes(routes!(servers::action))
         .routes(routes!(servers::configuration))

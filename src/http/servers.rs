@@ -17,6 +17,7 @@ use crate::http::history::{list_as_of, ListAt};
 use crate::http::paging::{Key, Keyset};
 use crate::http::reads::AccountRows;
 use crate::http::schemas::{created, Appended, CommandErrors, ReadErrors};
+use crate::http::tenancy::partner_servers;
 use crate::http::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -121,6 +122,11 @@ pub async fn register(
     }))
 }
 
+/// `GET /v1/accounts/{id}/servers` — an account's servers; on a partner,
+/// its own and its customers' in one list grouped by account (of a
+/// customer, for the partner's staff, only those whose grant stands: see
+/// `tenancy.rs`). `?as_of=` lists the servers registered in the account
+/// itself as they stood then.
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/servers", tag = "servers",
     params(("account_id" = AccountId, Path, description = "account id"), ListAt),
     responses((status = 200, body = ServersPage), ReadErrors))]
@@ -143,16 +149,19 @@ pub async fn list(
             )
             .await?
         }
-        None => {
-            AccountRows::list(
-                Action::ViewServers,
-                crate::projection::servers::TABLE,
-                &SERVERS,
-            )
-            .granted_to_partners_by("partner_access")
-            .read(&state, &caller, account_id, &at.live())
-            .await?
-        }
+        None => match partner_servers(&state, &caller, account_id, &at.live()).await? {
+            Some(page) => page,
+            None => {
+                AccountRows::list(
+                    Action::ViewServers,
+                    crate::projection::servers::TABLE,
+                    &SERVERS,
+                )
+                .granted_to_partners_by("partner_access")
+                .read(&state, &caller, account_id, &at.live())
+                .await?
+            }
+        },
     };
     Ok(Json(ServersPage {
         servers: page.rows,
@@ -182,6 +191,19 @@ pub async fn update(
         notifications: body.notifications,
     };
     caller.run(command).await
+}
+
+/// `DELETE /v1/servers/{id}` — decommission: the server stays listed
+/// (`status: decommissioned`) with its history, its license is detached,
+/// and every later command on it is a 409 `server_decommissioned`.
+#[utoipa::path(delete, path = "/v1/servers/{server_id}", tag = "servers",
+    params(("server_id" = ServerId, Path, description = "server id")),
+    responses((status = 200, body = Appended), CommandErrors))]
+pub async fn decommission(
+    caller: Caller,
+    ApiPath(server_id): ApiPath<ServerId>,
+) -> Result<Ran, ApiError> {
+    caller.run(command::DecommissionServer { server_id }).await
 }
 
 #[utoipa::path(put, path = "/v1/servers/{server_id}/partner-access", tag = "servers",

@@ -375,6 +375,13 @@ pub trait ProjectionStore: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<serde_json::Value>, ProjectionError>;
 
+    /// How many rows of a table meet every condition.
+    async fn count(
+        &self,
+        table: &str,
+        conditions: &[query::Condition<'_>],
+    ) -> Result<u64, ProjectionError>;
+
     /// Rows of a table whose columns equal the given values (see
     /// [`query`](Self::query)).
     async fn fetch(

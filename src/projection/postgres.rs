@@ -12,7 +12,7 @@ use tokio_postgres::{Config, NoTls};
 
 use crate::projection::digest::ProjectionDigest;
 use crate::projection::lease::{Lease, ProjectorRow, Takeover};
-use crate::projection::query::{merges, select, Condition};
+use crate::projection::query::{count, merges, select, Condition};
 use crate::projection::{
     BulkTable, CopyKind, Dialect, ProjectionError, ProjectionStore, RowChange, SqlValue,
 };
@@ -352,6 +352,18 @@ impl ProjectionStore for PgProjections {
             .iter()
             .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1).max(0) as u64))
             .collect())
+    }
+
+    async fn count(
+        &self,
+        table: &str,
+        conditions: &[Condition<'_>],
+    ) -> Result<u64, ProjectionError> {
+        let client = self.client().await?;
+        let (sql, values) = count(table, conditions, Dialect::Postgres);
+        let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(bind).collect();
+        let row = client.query_one(&sql, &params).await?;
+        Ok(row.get::<_, i64>(0).max(0) as u64)
     }
 
     async fn query(

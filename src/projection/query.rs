@@ -51,6 +51,8 @@ pub enum Condition<'a> {
     /// columns), which both backends answer from an index on the columns
     /// and which, unlike a row comparison, allows mixed directions.
     After(Vec<(&'a str, bool, SqlValue)>),
+    /// Any one of the groups holds (each group: all of its conditions).
+    Either(Vec<Vec<Condition<'a>>>),
     /// A JSON array column holds this string (a user's licenses).
     HasElement(&'a str, String),
     /// A JSON array column of `{type, id}` objects holds this one.
@@ -228,6 +230,24 @@ pub fn select(
     )
 }
 
+/// `SELECT count(*) FROM table t WHERE …` and its parameters (every
+/// condition a plain clause: a count walks all matches anyway).
+pub fn count(
+    table: &str,
+    conditions: &[Condition<'_>],
+    dialect: Dialect,
+) -> (String, Vec<SqlValue>) {
+    let mut params = Vec::new();
+    let clauses: Vec<String> = conditions
+        .iter()
+        .map(|c| clause(c, dialect, &mut params))
+        .collect();
+    (
+        format!("SELECT count(*) FROM {table} t{}", where_clause(&clauses)),
+        params,
+    )
+}
+
 fn where_clause(clauses: &[String]) -> String {
     if clauses.is_empty() {
         String::new()
@@ -330,6 +350,23 @@ fn clause(condition: &Condition<'_>, dialect: Dialect, params: &mut Vec<SqlValue
             match branches.is_empty() {
                 true => "TRUE".to_owned(),
                 false => format!("({})", branches.join(" OR ")),
+            }
+        }
+        Condition::Either(groups) => {
+            let groups: Vec<String> = groups
+                .iter()
+                .map(|group| match group.is_empty() {
+                    true => "TRUE".to_owned(),
+                    false => {
+                        let all: Vec<String> =
+                            group.iter().map(|c| clause(c, dialect, params)).collect();
+                        format!("({})", all.join(" AND "))
+                    }
+                })
+                .collect();
+            match groups.is_empty() {
+                true => "FALSE".to_owned(),
+                false => format!("({})", groups.join(" OR ")),
             }
         }
         Condition::HasElement(column, element) => {

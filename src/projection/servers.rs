@@ -1,5 +1,6 @@
-//! `proj_servers`: every server, its settings, the partner-access grant and
-//! the license it runs under.
+//! `proj_servers`: every server, its settings, the partner-access grant,
+//! the license it runs under, and whether it was decommissioned (it stays
+//! listed, with its status, as its history stays in the log).
 
 use crate::domain::ids::ServerId;
 use crate::domain::server::ServerEvent;
@@ -52,6 +53,8 @@ impl Projector for ServersProjector {
                         ("partner_access", flag(partner_access)),
                         ("last_backup_id", SqlValue::Text(None)),
                         ("license_id", SqlValue::Text(None)),
+                        ("status", SqlValue::text("active")),
+                        ("decommissioned_at", SqlValue::Time(None)),
                         ("created_at", at.clone()),
                         ("updated_at", at),
                         ("position", SqlValue::Int(Some(event.position as i64))),
@@ -82,6 +85,13 @@ impl Projector for ServersProjector {
                 "license_id",
                 SetExpr::Value(SqlValue::Text(license_id.map(|l| l.to_string()))),
             )]),
+            ServerEvent::Decommissioned => update(vec![
+                ("status", SetExpr::Value(SqlValue::text("decommissioned"))),
+                (
+                    "decommissioned_at",
+                    SetExpr::Value(SqlValue::Time(Some(event.recorded_at))),
+                ),
+            ]),
             ServerEvent::ActionPerformed { .. }
             | ServerEvent::ConfigurationUpdated { .. }
             | ServerEvent::BackupRestored { .. } => update(vec![]),

@@ -11,7 +11,7 @@ use rusqlite::{params_from_iter, Connection};
 
 use crate::projection::digest::ProjectionDigest;
 use crate::projection::lease::{Lease, ProjectorRow, Takeover};
-use crate::projection::query::{select, Condition};
+use crate::projection::query::{count, select, Condition};
 use crate::projection::{
     to_sql_in, BulkTable, CopyKind, Dialect, ProjectionError, ProjectionStore, RowChange, SqlValue,
 };
@@ -412,6 +412,22 @@ impl ProjectionStore for SqliteProjections {
                 Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as u64))
             })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn count(
+        &self,
+        table: &str,
+        conditions: &[Condition<'_>],
+    ) -> Result<u64, ProjectionError> {
+        let (sql, values) = count(table, conditions, Dialect::Sqlite);
+        let values: Vec<Value> = values.iter().map(bind).collect();
+        self.run(move |conn| {
+            let n: i64 = conn
+                .prepare_cached(&sql)?
+                .query_row(params_from_iter(values), |row| row.get(0))?;
+            Ok(n.max(0) as u64)
         })
         .await
     }

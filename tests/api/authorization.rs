@@ -182,6 +182,7 @@ enum Op {
     ListInvitations,
     InviteUser,
     InviteOrganization,
+    InvitePartner,
     ResendInvitation,
     RevokeInvitation,
     Outbox,
@@ -196,6 +197,7 @@ enum Op {
     UpdateServer,
     PartnerAccess,
     ServerAction,
+    DecommissionServer,
     ServerConfiguration,
     BackupServer,
     RestoreBackup,
@@ -244,7 +246,7 @@ enum Op {
 }
 
 impl Op {
-    const ALL: [Op; 72] = [
+    const ALL: [Op; 74] = [
         Op::ViewAccount,
         Op::RenameAccount,
         Op::TransferOwnership,
@@ -259,6 +261,7 @@ impl Op {
         Op::ListInvitations,
         Op::InviteUser,
         Op::InviteOrganization,
+        Op::InvitePartner,
         Op::ResendInvitation,
         Op::RevokeInvitation,
         Op::Outbox,
@@ -273,6 +276,7 @@ impl Op {
         Op::UpdateServer,
         Op::PartnerAccess,
         Op::ServerAction,
+        Op::DecommissionServer,
         Op::ServerConfiguration,
         Op::BackupServer,
         Op::RestoreBackup,
@@ -334,6 +338,7 @@ impl Op {
             Activity | Access => Action::ViewActivityLog,
             InviteUser | ResendInvitation | RevokeInvitation => Action::InviteUser,
             InviteOrganization => Action::InviteOrganization,
+            InvitePartner => Action::InvitePartner,
             ListLicenses => Action::ViewLicenses,
             CreateLicense | ChangeSeats | CancelLicense | ServerLicense => Action::ManageLicenses,
             AssignLicense | ReleaseLicense => Action::AssignLicenses,
@@ -342,6 +347,7 @@ impl Op {
             UpdateServer | ServerConfiguration => Action::UpdateServer,
             PartnerAccess => Action::GrantPartnerAccess,
             ServerAction => Action::ServerAction,
+            DecommissionServer => Action::DecommissionServer,
             BackupServer | RestoreBackup => Action::BackupServer,
             ListTickets => Action::ViewTickets,
             OpenTicket | UpdateTicket | CloseTicket => Action::ManageTickets,
@@ -419,6 +425,7 @@ impl Op {
             ListInvitations => "GET /v1/accounts/{id}/invitations",
             InviteUser => "POST /v1/accounts/{id}/invitations (user)",
             InviteOrganization => "POST /v1/accounts/{id}/invitations (organization)",
+            InvitePartner => "POST /v1/accounts/{id}/invitations (partner)",
             ResendInvitation => "POST /v1/invitations/{id}/resend",
             RevokeInvitation => "POST /v1/invitations/{id}/revoke",
             Outbox => "GET /v1/accounts/{id}/outbox",
@@ -433,6 +440,7 @@ impl Op {
             UpdateServer => "PATCH /v1/servers/{id}",
             PartnerAccess => "PUT /v1/servers/{id}/partner-access",
             ServerAction => "POST /v1/servers/{id}/actions",
+            DecommissionServer => "DELETE /v1/servers/{id}",
             ServerConfiguration => "PUT /v1/servers/{id}/configuration",
             BackupServer => "POST /v1/servers/{id}/backups",
             RestoreBackup => "POST /v1/servers/{id}/backups/{backup}/restore",
@@ -520,8 +528,8 @@ impl Op {
         use Op::*;
         match self {
             CreateOrganization | CreatePartner | CreateUser | InviteUser | InviteOrganization
-            | CreateLicense | RegisterServer | BackupServer | OpenTicket | CreateQuote
-            | PublishKitItem => 201,
+            | InvitePartner | CreateLicense | RegisterServer | BackupServer | OpenTicket
+            | CreateQuote | PublishKitItem => 201,
             _ => 200,
         }
     }
@@ -544,9 +552,8 @@ impl Op {
             ChangeSeats | CancelLicense => Need::License,
             AssignLicense => Need::LicenseAndMember,
             ReleaseLicense => Need::LicenseHeld,
-            UpdateServer | PartnerAccess | ServerAction | ServerConfiguration | BackupServer => {
-                Need::Server
-            }
+            UpdateServer | PartnerAccess | ServerAction | ServerConfiguration | BackupServer
+            | DecommissionServer => Need::Server,
             RestoreBackup => Need::ServerWithBackup,
             UpdateTicket | CloseTicket => Need::Ticket,
             DeleteAccount => Need::Disposable,
@@ -580,9 +587,11 @@ impl Op {
             (Op::CreateLicense, Platform | Partner) => Some((422, "not_licensable")),
             // Only the platform has partners; organizations have no customers.
             (Op::InviteOrganization | Op::CreateOrganization, Organization)
-            | (Op::CreatePartner, Partner | Organization) => {
+            | (Op::CreatePartner | Op::InvitePartner, Partner | Organization) => {
                 Some((422, "invalid_tenant_invitation"))
             }
+            // Partners come only from the platform's invitation.
+            (Op::CreatePartner, Platform) => Some((422, "partner_needs_invitation")),
             (Op::DeleteAccount, Platform) => Some((409, "platform_is_permanent")),
             // Only the owner transfers ownership, and no actor but root owns
             // an account (see `expected`).
@@ -740,7 +749,13 @@ const HAND_WRITTEN: &[(&str, Op, Scope, u16)] = {
         ("platform admin", InviteOrganization, Customer, 201),
         ("platform admin", CreateOrganization, Customer, 201),
         ("platform admin", ListUsers, Other, 200),
-        ("platform admin", CreatePartner, Own, 201),
+        ("platform admin", CreatePartner, Own, 422),
+        ("platform admin", InvitePartner, Own, 201),
+        // "Add, remove or change product services": Admin and Regular.
+        ("C admin", DecommissionServer, Own, 200),
+        ("C regular", DecommissionServer, Own, 200),
+        ("C support", DecommissionServer, Own, 403),
+        ("C read-only", DecommissionServer, Own, 403),
         ("platform support", ServerAction, Other, 200),
         ("platform support", CreateUser, Customer, 403),
         ("platform read-only", ListLicenses, Other, 200),
@@ -1294,6 +1309,10 @@ impl Env {
                 "email": format!("tenant{n}@world.example"),
                 "tenant": { "kind": "organization", "name": format!("Invited {n}") }
             })),
+            InvitePartner => s.post(&format!("{account}/invitations")).json(&json!({
+                "email": format!("partner{n}@world.example"),
+                "tenant": { "kind": "partner", "name": format!("Invited partner {n}") }
+            })),
             ResendInvitation => s.post(&format!("{}/resend", invitation())),
             RevokeInvitation => s.post(&format!("{}/revoke", invitation())),
             Outbox => s.get(&format!("{account}/outbox")),
@@ -1335,6 +1354,7 @@ impl Env {
             PartnerAccess => s
                 .put(&format!("{}/partner-access", server()))
                 .json(&json!({ "granted": false })),
+            DecommissionServer => s.delete(&server()),
             ServerAction => s
                 .post(&format!("{}/actions", server()))
                 .json(&json!({ "action": "control center opened" })),

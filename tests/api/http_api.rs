@@ -20,18 +20,14 @@ on_both_backends!(
         let platform = me["account_id"].as_str().unwrap().to_owned();
 
         // The platform creates a partner and its first admin.
-        let partner: Value = api
-            .server
-            .post_as(&root, "/v1/accounts")
-            .json(&json!({ "kind": "partner", "name": "Reseller Ltd" }))
-            .await
-            .json();
-        let partner_id = partner["account_id"].as_str().unwrap().to_owned();
-        let created = api
-        .server.post_as(&root, &format!("/v1/accounts/{partner_id}/users"))
-        .json(&json!({ "email": "boss@reseller.example", "name": "Bo Boss", "role": "admin", "password": "reseller password" }))
-        .await;
-        assert_eq!(created.status_code(), 201, "{}", created.text());
+        let (partner_id, _, _) = api
+            .invite_partner(
+                &root,
+                "Reseller Ltd",
+                "boss@reseller.example",
+                "reseller password",
+            )
+            .await;
 
         // The partner admin signs in, creates a customer organization and a user there.
         let (boss, _) = api
@@ -352,6 +348,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/accounts/{account_id}/servers"),
     ("post", "/v1/accounts/{account_id}/servers"),
     ("patch", "/v1/servers/{server_id}"),
+    ("delete", "/v1/servers/{server_id}"),
     ("put", "/v1/servers/{server_id}/partner-access"),
     ("post", "/v1/servers/{server_id}/actions"),
     ("put", "/v1/servers/{server_id}/configuration"),
@@ -395,6 +392,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/activity/export"),
     ("get", "/v1/history/{entity_type}/{entity_id}"),
     ("get", "/v1/accounts/{account_id}/access"),
+    ("get", "/v1/accounts/{account_id}/customers"),
+    ("get", "/v1/accounts/{account_id}/staff"),
     ("get", "/v1/checkpoints/public-key"),
     ("post", "/v1/users/{user_id}/restore"),
     ("post", "/v1/users/{user_id}/logout"),
@@ -654,17 +653,14 @@ on_both_backends!(
         let (root, _) = api
             .session("root@platform.example", &api.root_password)
             .await;
-        let partner: Value = api
-            .server
-            .post_as(&root, "/v1/accounts")
-            .json(&json!({ "kind": "partner", "name": "Reseller" }))
-            .await
-            .json();
-        let partner_id = partner["account_id"].as_str().unwrap().to_owned();
-        api.server.post_as(&root, &format!("/v1/accounts/{partner_id}/users"))
-            .json(&json!({ "email": "boss@reseller.example", "name": "Boss", "role": "admin", "password": "reseller password" }))
-            .await
-            .assert_status(axum::http::StatusCode::CREATED);
+        let (partner_id, _, _) = api
+            .invite_partner(
+                &root,
+                "Reseller",
+                "boss@reseller.example",
+                "reseller password",
+            )
+            .await;
         let (boss, _) = api
             .session("boss@reseller.example", "reseller password")
             .await;

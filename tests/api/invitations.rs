@@ -175,17 +175,14 @@ on_both_backends!(
         let (root, _) = api
             .session("root@platform.example", &api.root_password)
             .await;
-        let partner: Value = api
-            .server
-            .post_as(&root, "/v1/accounts")
-            .json(&json!({ "kind": "partner", "name": "Reseller" }))
-            .await
-            .json();
-        let partner_id = partner["account_id"].as_str().unwrap().to_owned();
-        api.server.post_as(&root, &format!("/v1/accounts/{partner_id}/users"))
-            .json(&json!({ "email": "boss@reseller.example", "name": "Boss", "role": "admin", "password": "reseller password" }))
-            .await
-            .assert_status(axum::http::StatusCode::CREATED);
+        let (partner_id, _, _) = api
+            .invite_partner(
+                &root,
+                "Reseller",
+                "boss@reseller.example",
+                "reseller password",
+            )
+            .await;
         let (boss, _) = api
             .session("boss@reseller.example", "reseller password")
             .await;

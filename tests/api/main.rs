@@ -20,6 +20,7 @@ mod read_side;
 mod servers;
 mod sessions;
 mod telemetry;
+mod tenancy;
 mod tickets;
 mod user_import;
 mod users;

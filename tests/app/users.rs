@@ -95,7 +95,7 @@ async fn world(t: &support::TestStore) -> World {
     let partner = AccountId(Uuid::now_v7());
     ledger
         .run(
-            &CommandContext::as_user(platform_admin),
+            &CommandContext::system(),
             CreateAccount {
                 account_id: partner,
                 kind: AccountKind::Partner,
@@ -171,7 +171,7 @@ on_both_backends!(
         let other_partner = AccountId(Uuid::now_v7());
         w.ledger
             .run(
-                &CommandContext::as_user(w.platform_admin),
+                &CommandContext::system(),
                 CreateAccount {
                     account_id: other_partner,
                     kind: AccountKind::Partner,
@@ -759,7 +759,7 @@ on_both_backends!(
         let other_partner = AccountId(Uuid::now_v7());
         w.ledger
             .run(
-                &CommandContext::as_user(w.platform_admin),
+                &CommandContext::system(),
                 CreateAccount {
                     account_id: other_partner,
                     kind: AccountKind::Partner,

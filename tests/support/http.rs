@@ -115,6 +115,55 @@ impl TestApi {
         body["account_id"].as_str().unwrap().to_owned()
     }
 
+    /// The last signup code e-mailed to `to` (the last line of the mail).
+    pub fn signup_code(&self, to: &str) -> String {
+        let mail = self
+            .mail
+            .sent()
+            .into_iter()
+            .rev()
+            .find(|e| e.to == to)
+            .unwrap_or_else(|| panic!("no e-mail to {to}"));
+        mail.body
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
+    }
+
+    /// Brings in a partner the only way there is: the platform (`token`)
+    /// invites `admin_email` with a partner tenant, who signs up with the
+    /// e-mailed code and `password`. Returns the partner's id, and its
+    /// first admin's id and bearer token.
+    pub async fn invite_partner(
+        &self,
+        token: &str,
+        name: &str,
+        admin_email: &str,
+        password: &str,
+    ) -> (String, String, String) {
+        let invited = self
+            .server
+            .post(&format!("/v1/accounts/{}/invitations", self.platform))
+            .authorization_bearer(token)
+            .json(&json!({ "email": admin_email, "tenant": { "kind": "partner", "name": name } }))
+            .await;
+        assert_eq!(invited.status_code(), 201, "{}", invited.text());
+        let code = self.signup_code(admin_email);
+        let accepted = self
+            .server
+            .post("/v1/invitations/accept")
+            .json(&json!({ "code": code, "name": "Partner Admin", "password": password }))
+            .await;
+        assert_eq!(accepted.status_code(), 201, "{}", accepted.text());
+        let signed_up: Value = accepted.json();
+        let text = |key: &str| signed_up[key].as_str().unwrap().to_owned();
+        let token = self.sign_in(admin_email, password).await;
+        (text("account_id"), text("user_id"), token)
+    }
+
     /// Creates a user of `account` from `fields` over HTTP (expecting
     /// 201); returns the answer.
     pub async fn add_user(&self, token: &str, account: &str, fields: &Value) -> Value {

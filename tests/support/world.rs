@@ -40,8 +40,10 @@ pub struct World {
 impl World {
     pub async fn build(api: &TestApi) -> Self {
         let root = api.root().await;
-        let partner = api.create_account(&root, "partner", "Reseller Ltd").await;
-        let partner_admin = member(api, &root, &partner, "boss@reseller.example", "admin").await;
+        let (partner, id, token) = api
+            .invite_partner(&root, "Reseller Ltd", "boss@reseller.example", PASSWORD)
+            .await;
+        let partner_admin = Member { id, token };
         let partner_deputy = member(
             api,
             &partner_admin.token,
@@ -77,7 +79,9 @@ impl World {
             "admin",
         )
         .await;
-        let other_partner = api.create_account(&root, "partner", "Other Partner").await;
+        let (other_partner, _, _) = api
+            .invite_partner(&root, "Other Partner", "boss@other.example", PASSWORD)
+            .await;
         let other_org = organization_of(api, &root, &other_partner, "Elsewhere").await;
         let other_admin = member(api, &root, &other_org, "far@elsewhere.example", "admin").await;
         World {

@@ -2,8 +2,9 @@
 //! platform).
 //!
 //! Asked in the parent, recorded in the new account: the platform's admins
-//! create partners and organizations, a partner's admins organizations of
-//! their own, and the system (bootstrap, tests) any account. A person must
+//! create organizations (partners come only from the platform's
+//! invitation: `invitations/`), a partner's admins organizations of their
+//! own, and the system (bootstrap, generated portals, tests) any account. A person must
 //! name a parent — an account without one is the platform's alone to have.
 
 use crate::app::command::{Change, Command, Decision, Facts, Permission};
@@ -13,6 +14,7 @@ use crate::domain::account::{self, AccountState};
 use crate::domain::ids::AccountId;
 use crate::domain::permissions::{Action, Denied};
 use crate::domain::role::AccountKind;
+use crate::domain::DomainError;
 
 /// Creates `account_id` of `kind`, under `parent` when given.
 #[derive(Debug, Clone)]
@@ -61,7 +63,17 @@ impl Facts<CreateAccount> for NewAccountFacts {
 impl Command for CreateAccount {
     type Facts = NewAccountFacts;
 
-    fn decide(&self, facts: &NewAccountFacts, _: &Authorized) -> Result<Decision, LedgerError> {
+    fn decide(
+        &self,
+        facts: &NewAccountFacts,
+        authorized: &Authorized,
+    ) -> Result<Decision, LedgerError> {
+        // A person brings in a partner only by the platform's invitation
+        // (its admin accepts, and the account is created with them); the
+        // system (bootstrap, generated portals) creates any account.
+        if self.kind == AccountKind::Partner && authorized.user.is_some() {
+            return Err(DomainError::PartnerNeedsInvitation.into());
+        }
         if let Some(parent) = &facts.parent {
             // As for an invitation: the matrix says who may bring in
             // tenants; the parent's kind, which tenants it may own.

@@ -1,5 +1,6 @@
 //! Server commands: register, update, grant or revoke partner access, server
-//! actions, configuration, backups, the license a server runs under.
+//! actions, configuration, backups, the license a server runs under, and
+//! decommissioning (removing the product service).
 //!
 //! One rule beyond the permission matrix lives here because it depends on
 //! the server's state: a partner's staff act on a customer's server only
@@ -10,6 +11,7 @@
 mod action;
 mod backup;
 mod configuration;
+mod decommission;
 mod license;
 mod partner_access;
 mod register;
@@ -18,6 +20,7 @@ mod update;
 pub use action::RecordServerAction;
 pub use backup::{BackUpServer, RestoreServerBackup};
 pub use configuration::UpdateServerConfiguration;
+pub use decommission::DecommissionServer;
 pub use license::ChangeServerLicense;
 pub use partner_access::SetPartnerAccess;
 pub use register::RegisterServer;
