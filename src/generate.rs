@@ -30,7 +30,7 @@ use crate::domain::email::Email;
 use crate::domain::ids::{AccountId, LicenseId, ServerId, SessionId, TicketId, UserId};
 use crate::domain::license::LicenseEvent;
 use crate::domain::role::{AccountKind, Role};
-use crate::domain::server::ServerEvent;
+use crate::domain::server::{PartnerGrant, ServerEvent};
 use crate::domain::session::{CloseReason, SessionEvent};
 use crate::domain::ticket::TicketEvent;
 use crate::domain::user::{EmailEvent, Origin, UserEvent};
@@ -136,6 +136,8 @@ struct Line<'a> {
     event_id: Uuid,
     stream_id: &'a str,
     event_type: &'a str,
+    /// The payload's shape (a line without one would be read as version 1).
+    schema_version: u32,
     payload: &'a JsonObject,
     metadata: &'a JsonObject,
     recorded_at: String,
@@ -184,6 +186,7 @@ impl<W: Write> Writer<'_, W> {
                 event_id: self.rng.uuid(),
                 stream_id: stream.as_str(),
                 event_type: new.event_type.as_str(),
+                schema_version: new.schema_version,
                 payload: &new.payload,
                 metadata: &new.metadata,
                 recorded_at: self
@@ -356,7 +359,10 @@ pub fn generate(seed: u64, scale: Scale, out: &mut impl Write) -> Result<Generat
                         account_id: acct,
                         name: name.clone(),
                         location,
-                        partner_access,
+                        partner_access: PartnerGrant {
+                            granted: partner_access,
+                            until: None,
+                        },
                     },
                 )],
                 meta,

@@ -170,7 +170,7 @@ impl Ledger {
                 if matches!(
                     decoded,
                     ServerEvent::Registered { .. }
-                        | ServerEvent::PartnerAccessGranted
+                        | ServerEvent::PartnerAccessGranted { .. }
                         | ServerEvent::PartnerAccessRevoked
                 ) {
                     let words = if state.partner_access {

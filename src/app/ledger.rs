@@ -314,7 +314,7 @@ impl Ledger {
                     if matches!(
                         e,
                         ServerEvent::Registered { .. }
-                            | ServerEvent::PartnerAccessGranted
+                            | ServerEvent::PartnerAccessGranted { .. }
                             | ServerEvent::PartnerAccessRevoked
                     ) {
                         access = Some(at);

@@ -17,7 +17,7 @@ use crate::domain::DomainError;
 
 /// What happened to an account. Serialized as the event payload with
 /// `type` naming the event (`account.created` …); schema version 1.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", deny_unknown_fields)]
 pub enum AccountEvent {
     /// A tenant came to be. `parent` is the partner that owns an

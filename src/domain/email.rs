@@ -84,6 +84,17 @@ impl fmt::Display for Email {
     }
 }
 
+/// In events and the catalog: the address as text.
+impl schemars::JsonSchema for Email {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Email".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "string", "format": "email" })
+    }
+}
+
 impl Serialize for Email {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.0)

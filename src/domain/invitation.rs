@@ -18,7 +18,7 @@ use crate::domain::DomainError;
 pub const DEFAULT_VALID_DAYS: i64 = 7;
 
 /// What accepting the invitation creates.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum InvitationTarget {
     /// A user with `role` in an existing account.
@@ -43,7 +43,7 @@ impl InvitationTarget {
 }
 
 /// What happened to an invitation; schema version 1.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", deny_unknown_fields)]
 pub enum InvitationEvent {
     #[serde(rename = "invitation.created")]

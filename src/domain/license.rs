@@ -21,7 +21,7 @@ use crate::domain::ids::{AccountId, LicenseId, ServerId, UserId};
 use crate::domain::DomainError;
 
 /// Why seats were released.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReleaseReason {
     /// An admin revoked the assignment.
@@ -33,7 +33,7 @@ pub enum ReleaseReason {
 }
 
 /// What happened to a license; schema version 1.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", deny_unknown_fields)]
 pub enum LicenseEvent {
     #[serde(rename = "license.created")]

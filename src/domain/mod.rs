@@ -19,6 +19,7 @@
 //!   normalized address records who holds it.
 
 pub mod account;
+pub mod catalog;
 pub mod codec;
 pub mod email;
 pub mod ids;
@@ -33,6 +34,7 @@ pub mod server;
 pub mod session;
 pub mod text;
 pub mod ticket;
+pub mod upcast;
 pub mod user;
 pub mod user_import;
 pub mod username;

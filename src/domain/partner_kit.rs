@@ -38,7 +38,7 @@ fn bounded(
 }
 
 /// A title: 1 to 200 characters, trimmed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct Title(String);
 
@@ -53,7 +53,7 @@ impl Title {
 }
 
 /// A description: 1 to 500 characters, trimmed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct Description(String);
 
@@ -68,7 +68,7 @@ impl Description {
 }
 
 /// A category (`brochures`, `logos` …): 1 to 60 characters, lowercased.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct Category(String);
 
@@ -84,7 +84,7 @@ impl Category {
 }
 
 /// What an item is: a link or its text.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Material {
     /// An absolute http or https link without spaces.
@@ -155,7 +155,7 @@ pub struct ItemChange {
 ///   (`{"url": …}` or `{"content": …}`), `category`;
 /// * `kit.updated` — the fields that changed, each null when unchanged;
 /// * `kit.withdrawn` — `{}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", deny_unknown_fields)]
 pub enum KitEvent {
     #[serde(rename = "kit.published")]

@@ -35,7 +35,7 @@ pub const MAX_UNIT_PRICE_CENTS: i64 = 100_000_000_000;
 pub const MAX_NOTE: usize = 500;
 
 /// What is offered: 1 to 200 characters, trimmed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct Product(String);
 
@@ -50,7 +50,7 @@ impl Product {
 }
 
 /// How many seats: 1 to 1,000,000.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct Seats(u32);
 
@@ -71,7 +71,7 @@ impl Seats {
 }
 
 /// The price of one seat in cents of the currency: 0 (free) to 10^11.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct UnitPrice(u64);
 
@@ -92,7 +92,7 @@ impl UnitPrice {
 }
 
 /// An ISO 4217 currency code: three letters, stored in capitals.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct Currency(String);
 
@@ -112,7 +112,7 @@ impl Currency {
 }
 
 /// A free-text note (or a decline reason): 1 to 500 characters, trimmed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct Note(String);
 
@@ -160,7 +160,7 @@ pub struct TermsChange {
 /// * `quote.withdrawn` — `{}`;
 /// * `quote.accepted` — `{}`: the decision only, nothing is bought;
 /// * `quote.declined` — `reason` (or null).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", deny_unknown_fields)]
 pub enum QuoteEvent {
     #[serde(rename = "quote.created")]

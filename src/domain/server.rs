@@ -2,6 +2,7 @@
 //! — and reachable by the organization's partner only while the customer's
 //! grant stands (given at setup or later, revocable).
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::{AccountId, LicenseId, ServerId};
@@ -12,8 +13,19 @@ use crate::domain::DomainError;
 /// Longest free-text field (location, action, configuration summary).
 pub const MAX_TEXT: usize = 500;
 
-/// What happened to a server; schema version 1.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A customer's grant of access to its partner: whether it stands, and
+/// until when (`None`: until revoked).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerGrant {
+    pub granted: bool,
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// What happened to a server. `server.registered` and
+/// `server.partner_access_granted` are at schema version 2 (the grant may
+/// end; see `upcast.rs`), the others at 1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", deny_unknown_fields)]
 pub enum ServerEvent {
     #[serde(rename = "server.registered")]
@@ -22,7 +34,7 @@ pub enum ServerEvent {
         account_id: AccountId,
         name: String,
         location: Option<String>,
-        partner_access: bool,
+        partner_access: PartnerGrant,
     },
     #[serde(rename = "server.renamed")]
     Renamed { name: String },
@@ -31,7 +43,7 @@ pub enum ServerEvent {
     #[serde(rename = "server.notifications_updated")]
     NotificationsUpdated { enabled: bool },
     #[serde(rename = "server.partner_access_granted")]
-    PartnerAccessGranted,
+    PartnerAccessGranted { until: Option<DateTime<Utc>> },
     #[serde(rename = "server.partner_access_revoked")]
     PartnerAccessRevoked,
     /// A server action (control center opened, files uploaded, …).
@@ -78,6 +90,8 @@ pub struct ServerState {
     pub location: Option<String>,
     pub notifications: bool,
     pub partner_access: bool,
+    /// When the grant ends (`None`: until revoked, or no grant).
+    pub partner_access_until: Option<DateTime<Utc>>,
     pub backups: Vec<String>,
     /// The license it runs under.
     pub license: Option<LicenseId>,
@@ -104,14 +118,21 @@ pub fn evolve(mut state: ServerState, event: &ServerEvent) -> ServerState {
             state.account_id = Some(*account_id);
             state.name = name.clone();
             state.location = location.clone();
-            state.partner_access = *partner_access;
+            state.partner_access = partner_access.granted;
+            state.partner_access_until = partner_access.until;
             state.notifications = true;
         }
         ServerEvent::Renamed { name } => state.name = name.clone(),
         ServerEvent::LocationUpdated { location } => state.location = location.clone(),
         ServerEvent::NotificationsUpdated { enabled } => state.notifications = *enabled,
-        ServerEvent::PartnerAccessGranted => state.partner_access = true,
-        ServerEvent::PartnerAccessRevoked => state.partner_access = false,
+        ServerEvent::PartnerAccessGranted { until } => {
+            state.partner_access = true;
+            state.partner_access_until = *until;
+        }
+        ServerEvent::PartnerAccessRevoked => {
+            state.partner_access = false;
+            state.partner_access_until = None;
+        }
         ServerEvent::BackupMade { backup_id } => state.backups.push(backup_id.clone()),
         ServerEvent::LicenseChanged { license_id } => state.license = *license_id,
         ServerEvent::Decommissioned => state.decommissioned = true,
@@ -152,7 +173,10 @@ pub fn decide_register(
         account_id,
         name: crate::domain::account::parse_name(name)?,
         location: location.map(text).transpose()?,
-        partner_access,
+        partner_access: PartnerGrant {
+            granted: partner_access,
+            until: None,
+        },
     }])
 }
 
@@ -195,7 +219,7 @@ pub fn decide_partner_access(
         return Err(DomainError::NoChange);
     }
     Ok(vec![if granted {
-        ServerEvent::PartnerAccessGranted
+        ServerEvent::PartnerAccessGranted { until: None }
     } else {
         ServerEvent::PartnerAccessRevoked
     }])

@@ -8,14 +8,14 @@ use crate::domain::ids::{AccountId, SessionId, UserId};
 use crate::domain::DomainError;
 
 /// Why a session ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CloseReason {
     SignedOut,
 }
 
 /// What happened to a session; schema version 1.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", deny_unknown_fields)]
 pub enum SessionEvent {
     /// `token_hash` is the SHA-256 of the token's secret, never the token.

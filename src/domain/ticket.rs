@@ -12,7 +12,7 @@ pub const MAX_SUBJECT: usize = 200;
 pub const MAX_TEXT: usize = 10_000;
 
 /// What happened to a ticket; schema version 1.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", deny_unknown_fields)]
 pub enum TicketEvent {
     #[serde(rename = "ticket.opened")]

@@ -70,6 +70,17 @@ impl fmt::Display for Username {
     }
 }
 
+/// In events and the catalog: the lowercased username.
+impl schemars::JsonSchema for Username {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Username".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{2,31}$" })
+    }
+}
+
 impl Serialize for Username {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.0)

@@ -8,6 +8,7 @@ pub mod activity;
 pub mod checkpoints;
 pub mod context;
 pub mod error;
+pub mod event_types;
 pub mod health;
 pub mod history;
 pub mod idempotency;
@@ -86,6 +87,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(health::log_head))
         .routes(routes!(checkpoints::list))
         .routes(routes!(checkpoints::public_key))
+        .routes(routes!(event_types::list))
+        .routes(routes!(event_types::schema))
         // Sessions and the caller
         .routes(routes!(sessions::sign_in))
         .routes(routes!(sessions::sign_out))

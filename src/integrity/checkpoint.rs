@@ -141,7 +141,7 @@ impl PublicKey {
 }
 
 /// The payload of a `checkpoint.signed` event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckpointPayload {
     pub head_position: u64,

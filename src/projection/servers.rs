@@ -50,7 +50,8 @@ impl Projector for ServersProjector {
                         ("name", SqlValue::text(name)),
                         ("location", SqlValue::Text(location)),
                         ("notifications", flag(true)),
-                        ("partner_access", flag(partner_access)),
+                        ("partner_access", flag(partner_access.granted)),
+                        ("partner_access_until", SqlValue::Time(partner_access.until)),
                         ("last_backup_id", SqlValue::Text(None)),
                         ("license_id", SqlValue::Text(None)),
                         ("status", SqlValue::text("active")),
@@ -71,12 +72,17 @@ impl Projector for ServersProjector {
             ServerEvent::NotificationsUpdated { enabled } => {
                 update(vec![("notifications", SetExpr::Value(flag(enabled)))])
             }
-            ServerEvent::PartnerAccessGranted => {
-                update(vec![("partner_access", SetExpr::Value(flag(true)))])
-            }
-            ServerEvent::PartnerAccessRevoked => {
-                update(vec![("partner_access", SetExpr::Value(flag(false)))])
-            }
+            ServerEvent::PartnerAccessGranted { until } => update(vec![
+                ("partner_access", SetExpr::Value(flag(true))),
+                (
+                    "partner_access_until",
+                    SetExpr::Value(SqlValue::Time(until)),
+                ),
+            ]),
+            ServerEvent::PartnerAccessRevoked => update(vec![
+                ("partner_access", SetExpr::Value(flag(false))),
+                ("partner_access_until", SetExpr::Value(SqlValue::Time(None))),
+            ]),
             ServerEvent::BackupMade { backup_id } => update(vec![(
                 "last_backup_id",
                 SetExpr::Value(SqlValue::text(backup_id)),

@@ -22,6 +22,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::chain::HashedFields;
+use crate::domain::{catalog, upcast};
 use crate::event::{to_log_time, EventType, Hash, JsonObject, RecordedEvent, StreamId};
 use crate::integrity::ChainChecker;
 use crate::store::append::MAX_EVENT_BYTES;
@@ -241,6 +242,15 @@ fn to_event(
     let schema_version = line.schema_version.unwrap_or(1);
     if schema_version == 0 {
         return Err("schema_version must be at least 1".into());
+    }
+    // A domain event at a version this service cannot read (a newer
+    // service's export) would stop every projector that decodes it.
+    let current = upcast::current_version(event_type.as_str());
+    if catalog::knows(event_type.as_str()) && schema_version > current {
+        return Err(format!(
+            "schema_version {schema_version} of {event_type} is unknown here (this service \
+             reads versions 1 to {current}; import it with the service that exported it)"
+        ));
     }
     let recorded_at = match &line.recorded_at {
         Some(text) => DateTime::parse_from_rfc3339(text)

@@ -1812,9 +1812,52 @@ async fn run_matrix(t: &support::TestStore) -> Outcome {
         let target = env.target(Need::Account, case.tenant).await;
         run_case(&env, case, &target, &mut failures).await;
     }
+    catalog_names_what_the_log_holds(&env, &mut failures).await;
     Outcome {
         cases: cases.len() + own_deletions.len(),
         failures,
+    }
+}
+
+/// Every event these thousands of requests appended is one the event
+/// catalog lists, at its current schema version, under the action type
+/// its command recorded (`GET /v1/event-types` says what the log holds).
+async fn catalog_names_what_the_log_holds(env: &Env, failures: &mut Vec<String>) {
+    let catalog = portal_ledger::domain::catalog::catalog();
+    let events = env
+        .store
+        .read_all(1, 1_000_000, &portal_ledger::store::ReadFilter::all())
+        .await
+        .unwrap();
+    let mut seen = HashSet::new();
+    for event in &events {
+        let event_type = event.event_type.as_str();
+        let action = event.metadata.to_value()["action_type"]
+            .as_str()
+            .map(str::to_owned);
+        if !seen.insert((event_type.to_owned(), action.clone())) {
+            continue;
+        }
+        if event_type == "checkpoint.signed" {
+            continue;
+        }
+        let Some(entry) = catalog.iter().find(|e| e.event_type == event_type) else {
+            failures.push(format!("catalog: {event_type} is not listed"));
+            continue;
+        };
+        if event.schema_version != entry.schema_version {
+            failures.push(format!(
+                "catalog: {event_type} appended at version {} (current {})",
+                event.schema_version, entry.schema_version
+            ));
+        }
+        if let Some(action) = action {
+            if !entry.action_types.contains(&action.as_str()) {
+                failures.push(format!(
+                    "catalog: {event_type} lacks action type {action:?}"
+                ));
+            }
+        }
     }
 }
 

@@ -395,6 +395,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/accounts/{account_id}/customers"),
     ("get", "/v1/accounts/{account_id}/staff"),
     ("get", "/v1/checkpoints/public-key"),
+    ("get", "/v1/event-types"),
+    ("get", "/v1/event-types/{event_type}/schemas/{version}"),
     ("post", "/v1/users/{user_id}/restore"),
     ("post", "/v1/users/{user_id}/logout"),
     ("post", "/v1/users/{user_id}/password-reset"),

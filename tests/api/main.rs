@@ -9,6 +9,7 @@ mod support;
 mod activity;
 mod authorization;
 mod checkpoints;
+mod event_types;
 mod http_api;
 mod invitations;
 mod licenses;

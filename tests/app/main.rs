@@ -10,6 +10,7 @@ mod invitations;
 mod licenses;
 mod notifications;
 mod retention;
+mod schema_evolution;
 mod sessions;
 mod time_travel;
 mod users;

@@ -43,7 +43,7 @@ async fn varied_log(store: &SharedStore) {
             )]),
             StreamAppend::new(stream("license-1"), ExpectedVersion::Any, vec![
                 event("license.created", json!({"seats": 3})),
-                event("license.assigned", json!({"user": "u-1"})).with_schema_version(2),
+                event("seat.assigned", json!({"user": "u-1"})).with_schema_version(2),
             ]),
         ])
         .await
@@ -235,6 +235,24 @@ on_both_backends!(
             r#"{"stream_id":"a-2","event_type":"x","payload":{},"event_id":"01900000-0000-7000-8000-000000000009"}"#
         );
         refused(&t, &dup, 2, "appears twice").await;
+        // A domain event at a schema version this service cannot read (a
+        // newer service's): refused by line, nothing appended. Unknown
+        // (legacy) types keep any version.
+        let future = format!(
+            "{}\n{}",
+            r#"{"stream_id":"legacy-1","event_type":"legacy.thing","payload":{},"schema_version":7}"#,
+            r#"{"stream_id":"server-1","event_type":"server.registered","payload":{},"schema_version":3}"#
+        );
+        refused(
+            &t,
+            &future,
+            2,
+            "schema_version 3 of server.registered is unknown here",
+        )
+        .await;
+        let future =
+            r#"{"stream_id":"user-1","event_type":"user.created","payload":{},"schema_version":2}"#;
+        refused(&t, future, 1, "reads versions 1 to 1").await;
 
         // The same export imported twice: the second continues at position 14,
         // and its first line claims position 1.

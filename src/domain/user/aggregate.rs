@@ -18,7 +18,7 @@ use crate::domain::DomainError;
 pub const DEFAULT_RETENTION_DAYS: i64 = 30;
 
 /// How a user came to be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Origin {
     /// `portal-ledger bootstrap`: the platform's first admin.
@@ -32,7 +32,7 @@ pub enum Origin {
 }
 
 /// What happened to a user; schema version 1.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", deny_unknown_fields)]
 pub enum UserEvent {
     #[serde(rename = "user.created")]

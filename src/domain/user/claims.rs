@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::ids::UserId;
 
 /// Who holds an e-mail address; schema version 1.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", deny_unknown_fields)]
 pub enum EmailEvent {
     #[serde(rename = "email.claimed")]
@@ -27,7 +27,7 @@ impl EmailEvent {
 
 /// Who holds a username (a `username-…` stream, like an address's);
 /// schema version 1.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", deny_unknown_fields)]
 pub enum UsernameEvent {
     #[serde(rename = "username.claimed")]
