@@ -210,6 +210,10 @@ pub enum Command {
     /// Send the daily / weekly activity digests due now (each once per
     /// user and period; `serve` also does this every hour).
     Digests,
+    /// Remind customers' admins of partner grants ending in 7 days and 1
+    /// day, and record the grants whose end passed (each once; `serve`
+    /// also does this every hour).
+    PartnerGrants,
     /// Purge every deleted user whose retention period is over (their
     /// personal data becomes unreadable; the log still verifies); prints
     /// how many were purged. `serve` also does this every hour.
@@ -414,6 +418,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             );
             let ledger = state.ledger.clone();
             spawn_digests(ledger.clone(), state.projections.target().clone());
+            spawn_grant_sweeps(ledger.clone(), state.projections.target().clone());
             spawn_purges(ledger);
             if let Some(signer) = &signer {
                 spawn_checkpoints(backend.shared(), signer.clone(), checkpoint_every);
@@ -734,6 +739,23 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             eprintln!("sent {sent} digests");
             Ok(())
         }
+        Command::PartnerGrants => {
+            let backend = Backend::open(&location, Migrations::Apply).await?;
+            let personal = backend.personal_data();
+            let target = open_projections(&location, Migrations::Apply).await?;
+            // The sweep finds grants in the servers read model.
+            let projections = Projections::new(backend.shared(), personal.clone(), target.clone());
+            projections.catch_up_all().await?;
+            let ledger = Ledger::new(backend.shared(), personal);
+            let done = ledger
+                .sweep_partner_grants(Utc::now(), &ReadModels(target))
+                .await?;
+            println!(
+                "reminded {} admins; {} grants expired",
+                done.reminded, done.expired
+            );
+            Ok(())
+        }
         Command::Purge { retention } => {
             let backend = Backend::open(&location, Migrations::Apply).await?;
             let ledger = Ledger::new(backend.shared(), backend.personal_data())
@@ -835,6 +857,33 @@ fn spawn_digests(ledger: Ledger, target: std::sync::Arc<dyn crate::projection::P
                 Ok(0) => {}
                 Ok(sent) => tracing::info!(sent, "digests sent"),
                 Err(e) => tracing::warn!(error = %e, "digests failed; retrying in an hour"),
+            }
+        }
+    });
+}
+
+/// Reminds of ending partner grants and records expired ones every hour
+/// (each reminder has a fixed id, each expiry is decided on the server's
+/// stream: a restart or a second process never does either twice).
+fn spawn_grant_sweeps(
+    ledger: Ledger,
+    target: std::sync::Arc<dyn crate::projection::ProjectionStore>,
+) {
+    tokio::spawn(async move {
+        let source = ReadModels(target);
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match ledger.sweep_partner_grants(Utc::now(), &source).await {
+                Ok(done) if done == Default::default() => {}
+                Ok(done) => tracing::info!(
+                    reminded = done.reminded,
+                    expired = done.expired,
+                    "partner grants swept"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "partner-grant sweep failed; retrying in an hour")
+                }
             }
         }
     });

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::domain::ids::{AccountId, UserId};
+use crate::domain::ids::{AccountId, ServerId, UserId};
 use crate::domain::notification::Period;
 use crate::store::StoreError;
 
@@ -71,6 +71,14 @@ pub trait MemberIndex: Send + Sync {
 }
 
 pub type SharedMemberIndex = Arc<dyn MemberIndex>;
+
+/// What the partner-grant sweep reads from the read models.
+#[async_trait]
+pub trait GrantSource: Send + Sync {
+    /// The servers whose customer's grant to its partner is given and ends
+    /// at or before `by`.
+    async fn grants_ending_by(&self, by: DateTime<Utc>) -> Result<Vec<ServerId>, StoreError>;
+}
 
 /// What a digest run reads from the read models.
 #[async_trait]

@@ -160,10 +160,14 @@ impl Ledger {
         if target.account_id.is_none() {
             return Ok(vec![]);
         }
-        // The server's partner-access grant at the moment, and its reason.
+        // The server's partner-access grant at the moment, and its reason:
+        // the last event that decided it, read at that moment (a grant
+        // whose end had passed did not stand, recorded or not).
         let mut grant: Option<(bool, Because)> = None;
         if let Some(server_id) = server {
+            let moment = self.moment_of(as_of).await?;
             let mut state = ServerState::default();
+            let mut decided_by = None;
             for event in self.events_as_of(&server_id.stream(), as_of).await? {
                 let decoded = decode::<ServerEvent>(&event)?;
                 state = server::evolve(state, &decoded);
@@ -172,14 +176,31 @@ impl Ledger {
                     ServerEvent::Registered { .. }
                         | ServerEvent::PartnerAccessGranted { .. }
                         | ServerEvent::PartnerAccessRevoked
+                        | ServerEvent::PartnerAccessExtended { .. }
+                        | ServerEvent::PartnerAccessExpired { .. }
                 ) {
-                    let words = if state.partner_access {
-                        "the customer granted its partner access to this server"
-                    } else {
-                        "the customer did not grant (or revoked) partner access"
-                    };
-                    grant = Some((state.partner_access, because(&event, words.to_owned())));
+                    decided_by = Some(event);
                 }
+            }
+            if let Some(event) = decided_by {
+                let stands = state.grant_stands(moment);
+                let words = match (stands, state.partner_access_until) {
+                    (true, None) => {
+                        "the customer granted its partner access to this server".to_owned()
+                    }
+                    (true, Some(end)) => format!(
+                        "the customer granted its partner access to this server until {}",
+                        end.to_rfc3339()
+                    ),
+                    (false, Some(end)) => format!(
+                        "the customer's grant to its partner expired at {}",
+                        end.to_rfc3339()
+                    ),
+                    (false, None) => {
+                        "the customer did not grant (or revoked) partner access".to_owned()
+                    }
+                };
+                grant = Some((stands, because(&event, words)));
             }
             if state.account_id != Some(account) {
                 return Ok(vec![]);
@@ -261,5 +282,25 @@ impl Ledger {
             }
         }
         Ok(out)
+    }
+}
+
+impl Ledger {
+    /// The time an as-of question is asked at: the time given, or the
+    /// time of the event at the position (now, at or past the head).
+    async fn moment_of(&self, as_of: AsOf) -> Result<DateTime<Utc>, LedgerError> {
+        match as_of {
+            AsOf::Time(time) => Ok(time),
+            AsOf::Position(position) => {
+                let at = self
+                    .store()
+                    .read_all(position.max(1), 1, &crate::store::ReadFilter::all())
+                    .await?;
+                Ok(match at.first() {
+                    Some(event) if event.position == position => event.recorded_at,
+                    _ => Utc::now(),
+                })
+            }
+        }
     }
 }

@@ -153,6 +153,13 @@ pub fn server_view(state: &ServerState) -> Value {
         "location": state.location,
         "notifications": state.notifications,
         "partner_access": state.partner_access,
+        "partner_access_until": state.partner_access_until,
+        // As the events left it: `expired` once the sweep recorded the end.
+        "partner_access_state": match (state.partner_access, state.partner_access_until) {
+            (true, _) => "granted",
+            (false, Some(_)) => "expired",
+            (false, None) => "none",
+        },
         "backups": state.backups,
         "license_id": state.license.map(|i| i.to_string()),
         "decommissioned": state.decommissioned,

@@ -316,6 +316,8 @@ impl Ledger {
                         ServerEvent::Registered { .. }
                             | ServerEvent::PartnerAccessGranted { .. }
                             | ServerEvent::PartnerAccessRevoked
+                            | ServerEvent::PartnerAccessExtended { .. }
+                            | ServerEvent::PartnerAccessExpired { .. }
                     ) {
                         access = Some(at);
                     }

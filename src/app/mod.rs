@@ -28,6 +28,7 @@ pub mod ledger;
 pub mod licenses;
 pub mod members;
 pub mod notifications;
+pub mod partner_grants;
 pub mod partner_kit;
 pub mod quotes;
 pub mod reading;

@@ -197,7 +197,7 @@ impl Ledger {
         Ok(sent)
     }
 
-    async fn seal_one(&self, append: StreamAppend) -> Result<StreamAppend, LedgerError> {
+    pub(crate) async fn seal_one(&self, append: StreamAppend) -> Result<StreamAppend, LedgerError> {
         let mut appends = [append];
         self.personal_data().seal(&mut appends).await?;
         let [append] = appends;

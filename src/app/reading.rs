@@ -100,11 +100,12 @@ impl Ledger {
     }
 
     /// Whether a partner's staff may read `server` now: its customer's
-    /// grant stands.
+    /// grant stands (given, and its end, if any, ahead).
     pub async fn partner_may_read_server(
         &self,
         server: crate::domain::ids::ServerId,
     ) -> Result<bool, LedgerError> {
-        Ok(self.load_server(server).await?.state.partner_access)
+        let state = self.load_server(server).await?.state;
+        Ok(state.grant_stands(chrono::Utc::now()))
     }
 }

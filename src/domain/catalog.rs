@@ -172,6 +172,8 @@ const ACTION_TYPES: &[(&str, &[&str])] = &[
     ("server.notifications_updated", &["Update Server"]),
     ("server.partner_access_granted", &["Update Server"]),
     ("server.partner_access_revoked", &["Update Server"]),
+    ("server.partner_access_extended", &["Update Server"]),
+    ("server.partner_access_expired", &["Update Server"]),
     ("server.action_performed", &["Server Action"]),
     ("server.configuration_updated", &["Update Configuration"]),
     ("server.backup_made", &["Backup Machine Data"]),
@@ -209,6 +211,7 @@ const ACTION_TYPES: &[(&str, &[&str])] = &[
             "Open Session",
             "Force Logout",
             "Delete User",
+            "Update Server",
         ],
     ),
 ];

@@ -102,6 +102,8 @@ pub enum DomainError {
     ServerDecommissioned,
     #[error("a license has 1 to 1,000,000 seats")]
     InvalidSeats,
+    #[error("a grant's end (`until`, RFC 3339) lies in the future, and only a grant (granted: true) has one")]
+    InvalidGrantEnd,
     #[error("not enough free seats: {free} free, {requested} requested")]
     NotEnoughSeats { free: usize, requested: usize },
     #[error("{in_use} seats are in use; release some first")]
@@ -192,6 +194,7 @@ impl DomainError {
             DomainError::PartnerNeedsInvitation => "partner_needs_invitation",
             DomainError::ServerDecommissioned => "server_decommissioned",
             DomainError::InvalidSeats => "invalid_seats",
+            DomainError::InvalidGrantEnd => "invalid_grant_end",
             DomainError::NotEnoughSeats { .. } => "not_enough_seats",
             DomainError::SeatsInUse { .. } => "seats_in_use",
             DomainError::LicenseCancelled => "license_cancelled",

@@ -128,6 +128,8 @@ pub enum Kind {
     Digest,
     SignInCode,
     QuoteSent,
+    /// A customer's grant to its partner ends soon.
+    GrantEnding,
 }
 
 impl Kind {
@@ -139,6 +141,7 @@ impl Kind {
             Kind::Digest => "digest",
             Kind::SignInCode => "sign_in_code",
             Kind::QuoteSent => "quote_sent",
+            Kind::GrantEnding => "grant_ending",
         }
     }
 }
@@ -225,6 +228,45 @@ pub fn access_revoked(account_name: &str) -> Message {
 }
 
 /// A quote sent to a customer's admins: what, how much, until when.
+/// How long before a grant's end its customer's admins are reminded.
+pub const GRANT_REMINDERS: [(i64, &str); 2] = [(7, "7 days"), (1, "1 day")];
+
+/// The reminder that a customer's grant to its partner ends: `ahead` is
+/// how long before (`7 days`, `1 day`).
+pub fn grant_ending(server: &str, ends: DateTime<Utc>, ahead: &str) -> Message {
+    Message {
+        kind: Kind::GrantEnding,
+        subject: format!("Partner access to {server} ends in {ahead}"),
+        body: format!(
+            "Your partner's access to the server {server} ends at {}. After that your partner \
+             can no longer see or operate it. To keep it, extend the grant in the portal; to \
+             end it now, revoke it.",
+            ends.to_rfc3339()
+        ),
+    }
+}
+
+/// The one id of the reminder `days` before `ends` to `admin` about
+/// `server` (a second run appends nothing: the stream exists).
+pub fn grant_reminder_id(
+    server: crate::domain::ids::ServerId,
+    ends: DateTime<Utc>,
+    days: i64,
+    admin: UserId,
+) -> NotificationId {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(b"grant-ending");
+    hasher.update(server.0.as_bytes());
+    hasher.update(ends.timestamp_micros().to_be_bytes());
+    hasher.update(days.to_be_bytes());
+    hasher.update(admin.0.as_bytes());
+    let digest = hasher.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    NotificationId(uuid::Builder::from_custom_bytes(bytes).into_uuid())
+}
+
 pub fn quote_sent(
     partner_name: &str,
     product: &str,

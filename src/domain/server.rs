@@ -46,6 +46,13 @@ pub enum ServerEvent {
     PartnerAccessGranted { until: Option<DateTime<Utc>> },
     #[serde(rename = "server.partner_access_revoked")]
     PartnerAccessRevoked,
+    /// The end of a grant moved (later, earlier, or away: `None`).
+    #[serde(rename = "server.partner_access_extended")]
+    PartnerAccessExtended { until: Option<DateTime<Utc>> },
+    /// A grant's end passed (recorded by the service's sweep; the grant no
+    /// longer stood from `ended_at` on, whenever this was appended).
+    #[serde(rename = "server.partner_access_expired")]
+    PartnerAccessExpired { ended_at: DateTime<Utc> },
     /// A server action (control center opened, files uploaded, …).
     #[serde(rename = "server.action_performed")]
     ActionPerformed { action: String },
@@ -65,13 +72,15 @@ pub enum ServerEvent {
 }
 
 impl ServerEvent {
-    pub const TYPES: [&'static str; 12] = [
+    pub const TYPES: [&'static str; 14] = [
         "server.registered",
         "server.renamed",
         "server.location_updated",
         "server.notifications_updated",
         "server.partner_access_granted",
         "server.partner_access_revoked",
+        "server.partner_access_extended",
+        "server.partner_access_expired",
         "server.action_performed",
         "server.configuration_updated",
         "server.backup_made",
@@ -103,6 +112,22 @@ impl ServerState {
     pub fn exists(&self) -> bool {
         self.server_id.is_some()
     }
+
+    /// Whether the customer's grant to its partner stands at `now`: given,
+    /// not revoked, and its end (if any) still ahead.
+    pub fn grant_stands(&self, now: DateTime<Utc>) -> bool {
+        self.partner_access && self.partner_access_until.is_none_or(|end| end > now)
+    }
+
+    /// The grant as reads show it at `now`: `granted`, `expired` (its end
+    /// passed, recorded or not yet) or `none`.
+    pub fn grant_state(&self, now: DateTime<Utc>) -> &'static str {
+        match (self.grant_stands(now), self.partner_access_until) {
+            (true, _) => "granted",
+            (false, Some(_)) => "expired",
+            (false, None) => "none",
+        }
+    }
 }
 
 pub fn evolve(mut state: ServerState, event: &ServerEvent) -> ServerState {
@@ -133,6 +158,9 @@ pub fn evolve(mut state: ServerState, event: &ServerEvent) -> ServerState {
             state.partner_access = false;
             state.partner_access_until = None;
         }
+        ServerEvent::PartnerAccessExtended { until } => state.partner_access_until = *until,
+        // The end stays: the grant shows as expired, not as never given.
+        ServerEvent::PartnerAccessExpired { .. } => state.partner_access = false,
         ServerEvent::BackupMade { backup_id } => state.backups.push(backup_id.clone()),
         ServerEvent::LicenseChanged { license_id } => state.license = *license_id,
         ServerEvent::Decommissioned => state.decommissioned = true,
@@ -210,19 +238,45 @@ pub fn decide_update(
     Ok(events)
 }
 
+/// Grants partner access (until `until`, or until revoked), changes the
+/// end of a grant that stands or has run out (an extension, or an end
+/// taken away), or revokes it. An end lies in the future, and only a grant
+/// has one.
 pub fn decide_partner_access(
     state: &ServerState,
     granted: bool,
+    until: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
 ) -> Result<Vec<ServerEvent>, DomainError> {
     existing(state)?;
-    if granted == state.partner_access {
-        return Err(DomainError::NoChange);
+    if let Some(end) = until {
+        if !granted || end <= now {
+            return Err(DomainError::InvalidGrantEnd);
+        }
     }
-    Ok(vec![if granted {
-        ServerEvent::PartnerAccessGranted { until: None }
-    } else {
-        ServerEvent::PartnerAccessRevoked
-    }])
+    match (granted, state.partner_access) {
+        (true, false) => Ok(vec![ServerEvent::PartnerAccessGranted { until }]),
+        (true, true) if until != state.partner_access_until => {
+            Ok(vec![ServerEvent::PartnerAccessExtended { until }])
+        }
+        (false, true) => Ok(vec![ServerEvent::PartnerAccessRevoked]),
+        _ => Err(DomainError::NoChange),
+    }
+}
+
+/// Records that a grant's end has passed (the service's sweep): from then
+/// on the state itself says what the clock already did.
+pub fn decide_expiry(
+    state: &ServerState,
+    now: DateTime<Utc>,
+) -> Result<Vec<ServerEvent>, DomainError> {
+    existing(state)?;
+    match state.partner_access_until {
+        Some(end) if state.partner_access && end <= now => {
+            Ok(vec![ServerEvent::PartnerAccessExpired { ended_at: end }])
+        }
+        _ => Err(DomainError::NoChange),
+    }
 }
 
 pub fn decide_action(state: &ServerState, action: &str) -> Result<Vec<ServerEvent>, DomainError> {
@@ -347,7 +401,7 @@ mod tests {
             decide_update(&state, Some("wall-1"), Some("Lobby"), None),
             Err(DomainError::NoChange)
         );
-        let state = decide_partner_access(&state, true)
+        let state = decide_partner_access(&state, true, None, Utc::now())
             .unwrap()
             .iter()
             .fold(state, evolve);
@@ -362,6 +416,76 @@ mod tests {
             .fold(state, evolve);
         assert!(decide_restore_backup(&state, "b1").is_ok());
         assert_eq!(decide_action(&state, "  "), Err(DomainError::InvalidText));
+    }
+
+    #[test]
+    fn a_grant_with_an_end_stops_standing_there_and_is_extended_or_revoked() {
+        let now = Utc::now();
+        let day = chrono::Duration::days(1);
+        let state = decide_register(
+            &ServerState::default(),
+            ServerId(Uuid::nil()),
+            AccountId(Uuid::nil()),
+            "wall",
+            None,
+            false,
+        )
+        .unwrap()
+        .iter()
+        .fold(ServerState::default(), evolve);
+        assert_eq!(state.grant_state(now), "none");
+        for (granted, until) in [
+            (true, Some(now - day)),
+            (true, Some(now)),
+            (false, Some(now + day)),
+        ] {
+            assert_eq!(
+                decide_partner_access(&state, granted, until, now),
+                Err(DomainError::InvalidGrantEnd)
+            );
+        }
+        let granted = decide_partner_access(&state, true, Some(now + day), now).unwrap();
+        assert_eq!(
+            granted,
+            vec![ServerEvent::PartnerAccessGranted {
+                until: Some(now + day)
+            }]
+        );
+        let state = granted.iter().fold(state, evolve);
+        assert!(state.grant_stands(now));
+        assert!(!state.grant_stands(now + day), "not at its end");
+        assert_eq!(state.grant_state(now + day), "expired");
+        assert_eq!(decide_expiry(&state, now), Err(DomainError::NoChange));
+        // Extending is an event of its own; the same end is no change.
+        assert_eq!(
+            decide_partner_access(&state, true, Some(now + day), now),
+            Err(DomainError::NoChange)
+        );
+        let extended = decide_partner_access(&state, true, Some(now + day * 2), now).unwrap();
+        assert_eq!(
+            extended,
+            vec![ServerEvent::PartnerAccessExtended {
+                until: Some(now + day * 2)
+            }]
+        );
+        let state = extended.iter().fold(state, evolve);
+        assert!(state.grant_stands(now + day));
+        // At its end the sweep records the expiry; the grant shows expired.
+        let expired = decide_expiry(&state, now + day * 2).unwrap();
+        let state = expired.iter().fold(state, evolve);
+        assert!(!state.partner_access);
+        assert_eq!(state.grant_state(now), "expired");
+        // Granting again starts a new grant; revoking clears the end.
+        let state = decide_partner_access(&state, true, None, now)
+            .unwrap()
+            .iter()
+            .fold(state, evolve);
+        assert_eq!(state.grant_state(now + day * 9), "granted");
+        let state = decide_partner_access(&state, false, None, now)
+            .unwrap()
+            .iter()
+            .fold(state, evolve);
+        assert_eq!(state.grant_state(now), "none");
     }
 
     #[test]

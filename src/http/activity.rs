@@ -14,6 +14,7 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use chrono::Utc;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -136,7 +137,7 @@ async fn hidden_servers(
             crate::projection::servers::TABLE,
             &[
                 Condition::In("account_id", accounts),
-                Condition::Eq("partner_access", SqlValue::Int(Some(0))),
+                Condition::NoneOf(vec![crate::projection::servers::grant_stands(Utc::now())]),
             ],
             "server_id",
             usize::MAX >> 1,

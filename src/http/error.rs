@@ -31,6 +31,9 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds after which a retry may succeed (`Retry-After`), for 429
+    /// and 503 answers.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -39,7 +42,14 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    /// The answer with a `Retry-After` of `seconds`.
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     pub fn not_found() -> Self {
@@ -71,7 +81,13 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({ "error": { "code": self.code, "message": self.message } });
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 
@@ -103,6 +119,7 @@ impl From<DomainError> for ApiError {
             | InvalidTenantInvitation
             | PartnerNeedsInvitation
             | InvalidSeats
+            | InvalidGrantEnd
             | NotLicensable
             | InvalidText
             | NotACustomer
@@ -173,7 +190,8 @@ impl From<LedgerError> for ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "contention",
                 "too many concurrent changes; retry",
-            ),
+            )
+            .retry_after(1),
         }
     }
 }
@@ -198,11 +216,12 @@ impl From<AuthError> for ApiError {
                 e.to_string(),
             ),
             AuthError::Unauthenticated => ApiError::unauthenticated(),
-            AuthError::TooManyAttempts { .. } => ApiError::new(
+            AuthError::TooManyAttempts { retry_after } => ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "too_many_attempts",
                 e.to_string(),
-            ),
+            )
+            .retry_after(retry_after.max(1) as u64),
             AuthError::SecondFactorRequired => ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "second_factor_required",

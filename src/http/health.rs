@@ -81,3 +81,13 @@ pub async fn log_head(State(state): State<AppState>) -> Result<Json<LogHead>, Ap
 pub async fn not_found() -> ApiError {
     ApiError::not_found()
 }
+
+/// A known path with a method it does not have: the error object like
+/// every other answer (axum's own 405 has an empty body).
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this path does not take that method (see /openapi.json)",
+    )
+}

@@ -173,6 +173,7 @@ pub fn router(state: AppState) -> Router {
     routes
         .route("/openapi.json", openapi::serve(document))
         .fallback(health::not_found)
+        .method_not_allowed_fallback(health::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             idempotency::idempotent,

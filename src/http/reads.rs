@@ -50,6 +50,18 @@ pub(crate) async fn caught_up(
         .iter()
         .filter_map(|t| state.projections.owner_of(t))
         .collect();
+    // A position the log has not reached was never returned by a command:
+    // waiting for it could only time out.
+    if let Some(position) = after.position {
+        let head = state.store.head().await?.position;
+        if position > head {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "position_beyond_head",
+                format!("position {position} is beyond the log's head ({head}): pass a position a command returned"),
+            ));
+        }
+    }
     match after.position {
         Some(position)
             if !state
@@ -61,7 +73,8 @@ pub(crate) async fn caught_up(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "not_yet_projected",
                 format!("the read models have not reached position {position} yet; retry"),
-            ))
+            )
+            .retry_after(1))
         }
         _ => Ok(()),
     }
@@ -96,9 +109,9 @@ pub(crate) struct AccountRows {
     action: Action,
     table: &'static str,
     keyset: &'static Keyset,
-    /// A column saying whether a partner's staff may read the row (a
-    /// server's grant): such readers get only the rows where it is set.
-    partner_grant: Option<&'static str>,
+    /// What a row must meet for a partner's staff to read it (a server's
+    /// grant standing): such readers get only those rows.
+    partner_grant: Option<Condition<'static>>,
     /// The list's filters, each with the text that stands for it in the
     /// cursor's fingerprint.
     filters: Vec<(String, Condition<'static>)>,
@@ -116,10 +129,10 @@ impl AccountRows {
         }
     }
 
-    /// Rows a partner's staff read only where `column` is set (a customer's
-    /// servers: only those it granted access to).
-    pub(crate) fn granted_to_partners_by(mut self, column: &'static str) -> Self {
-        self.partner_grant = Some(column);
+    /// Rows a partner's staff read only where `condition` holds (a
+    /// customer's servers: only those whose grant stands).
+    pub(crate) fn granted_to_partners_when(mut self, condition: Condition<'static>) -> Self {
+        self.partner_grant = Some(condition);
         self
     }
 
@@ -151,8 +164,8 @@ impl AccountRows {
             .await?;
         caught_up(state, &ReadAfter::at(query.position), &[self.table]).await?;
         let mut conditions = vec![Condition::Eq("account_id", SqlValue::text(account.clone()))];
-        if let (Some(column), true) = (self.partner_grant, scope.via_partner) {
-            conditions.push(Condition::Eq(column, SqlValue::Int(Some(1))));
+        if let (Some(grant), true) = (self.partner_grant, scope.via_partner) {
+            conditions.push(grant);
         }
         conditions.extend(self.filters.into_iter().map(|(_, c)| c));
         page_of(state, self.table, self.keyset, conditions, &page).await

@@ -243,6 +243,21 @@ pub struct ImportReport {
     pub position: Option<u64>,
 }
 
+/// The 422 of an import, as documented: always `error`; with
+/// `import_rejected` (rows have problems) also the report's fields; with a
+/// whole-file refusal (`csv_unknown_column`, …) `error` alone. Nothing was
+/// appended either way. (Answers are built as [`ImportRejected`] or
+/// [`ErrorBody`]; this type only describes both.)
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ImportRefused {
+    pub error: ErrorDetail,
+    pub dry_run: Option<bool>,
+    pub rows: Option<Vec<ImportRow>>,
+    pub created: Option<Vec<UserId>>,
+    pub position: Option<u64>,
+}
+
 /// An import refused because rows have problems: the error and the full
 /// report. Nothing was appended.
 #[derive(Debug, Serialize, ToSchema)]

@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -19,6 +20,7 @@ use crate::http::reads::AccountRows;
 use crate::http::schemas::{created, Appended, CommandErrors, ReadErrors};
 use crate::http::tenancy::partner_servers;
 use crate::http::AppState;
+use crate::projection::servers;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -58,6 +60,9 @@ pub struct UpdateServer {
 #[serde(deny_unknown_fields)]
 pub struct PartnerAccess {
     pub granted: bool,
+    /// When a grant ends (RFC 3339, in the future); absent: until revoked.
+    /// On a grant that stands (or ran out), a new `until` moves its end.
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -136,6 +141,7 @@ pub async fn list(
     ApiPath(account_id): ApiPath<AccountId>,
     ApiQuery(at): ApiQuery<ListAt>,
 ) -> Result<Json<ServersPage>, ApiError> {
+    let now = Utc::now();
     let page = match at.as_of {
         Some(_) => {
             list_as_of(
@@ -152,19 +158,30 @@ pub async fn list(
         None => match partner_servers(&state, &caller, account_id, &at.live()).await? {
             Some(page) => page,
             None => {
-                AccountRows::list(
-                    Action::ViewServers,
-                    crate::projection::servers::TABLE,
-                    &SERVERS,
-                )
-                .granted_to_partners_by("partner_access")
-                .read(&state, &caller, account_id, &at.live())
-                .await?
+                AccountRows::list(Action::ViewServers, servers::TABLE, &SERVERS)
+                    .granted_to_partners_when(servers::grant_stands(now))
+                    .read(&state, &caller, account_id, &at.live())
+                    .await?
             }
         },
     };
+    // The grant as it stands now: `granted`, `expired` (its end passed,
+    // recorded or not yet) or `none`.
+    let servers = page
+        .rows
+        .into_iter()
+        .map(|mut row| {
+            if at.as_of.is_none() {
+                let grant = servers::grant_state(&row, now);
+                if let Some(object) = row.as_object_mut() {
+                    object.insert("partner_access_state".into(), grant.into());
+                }
+            }
+            row
+        })
+        .collect();
     Ok(Json(ServersPage {
-        servers: page.rows,
+        servers,
         next_cursor: page.next_cursor,
     }))
 }
@@ -217,6 +234,8 @@ pub async fn partner_access(
     let command = command::SetPartnerAccess {
         server_id,
         granted: body.granted,
+        until: body.until,
+        now: chrono::Utc::now(),
     };
     caller.run(command).await
 }

@@ -12,6 +12,7 @@
 
 use axum::extract::State;
 use axum::Json;
+use chrono::Utc;
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -144,6 +145,7 @@ pub async fn customers(
         ],
     )
     .await?;
+    let now = Utc::now();
     let conditions = vec![Condition::In("account_id", ids(&scope.visible))];
     let Page { rows, next_cursor } =
         page_of(&state, accounts::TABLE, &CUSTOMERS, conditions, &page).await?;
@@ -160,7 +162,7 @@ pub async fn customers(
             .await?;
         let mut server_conditions = vec![in_it()];
         if scope.via_partner {
-            server_conditions.push(Condition::Eq("partner_access", SqlValue::Int(Some(1))));
+            server_conditions.push(servers::grant_stands(now));
         }
         let servers = target.count(servers::TABLE, &server_conditions).await?;
         let licenses = target
@@ -217,7 +219,7 @@ pub(crate) async fn partner_servers(
     caught_up(state, &ReadAfter::at(query.position), &[servers::TABLE]).await?;
     let mut customers = vec![Condition::In("account_id", ids(&scope.visible))];
     if scope.via_partner {
-        customers.push(Condition::Eq("partner_access", SqlValue::Int(Some(1))));
+        customers.push(servers::grant_stands(Utc::now()));
     }
     let conditions = vec![Condition::Either(vec![
         vec![Condition::Eq("account_id", SqlValue::text(account))],

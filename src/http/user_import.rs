@@ -24,7 +24,8 @@ use crate::domain::user_import::{FileError, MAX_FILE_BYTES};
 use crate::http::context::Caller;
 use crate::http::error::{ApiError, ApiPath, ApiQuery};
 use crate::http::schemas::{
-    CommandErrors, ErrorBody, ErrorDetail, ImportProblem, ImportRejected, ImportReport, ImportRow,
+    CommandErrors, ErrorBody, ErrorDetail, ImportProblem, ImportRefused, ImportRejected,
+    ImportReport, ImportRow,
 };
 use crate::http::{AppState, MAX_BODY_BYTES};
 
@@ -100,7 +101,7 @@ pub struct ImportQuery {
         (status = 201, body = ImportReport, description = "every row imported in one append"),
         CommandErrors,
         (status = 415, body = ErrorBody, description = "the body is not `text/csv` (UTF-8)"),
-        (status = 422, body = ImportRejected,
+        (status = 422, body = ImportRefused,
          description = "`import_rejected`: rows have problems (the report is included) and nothing was appended; \
                         or the file as a whole is unusable (`csv_unknown_column`, `csv_missing_column`, \
                         `csv_duplicate_column`, `csv_no_header`, `csv_no_rows`, `too_many_rows`, `not_utf8`, \

@@ -45,6 +45,12 @@ pub enum Condition<'a> {
     AtLeast(&'a str, SqlValue),
     /// `column < value`
     Below(&'a str, SqlValue),
+    /// `column > value`
+    Above(&'a str, SqlValue),
+    /// `column IS NULL`
+    IsNull(&'a str),
+    /// None of the conditions hold (the complement of all of them).
+    NoneOf(Vec<Condition<'a>>),
     /// The rows after one in a keyset order: each `(column, descending,
     /// value)` is a sort column and the last row's value in it. Spelled
     /// out as `c1 > v1 OR (c1 = v1 AND c2 > v2) …` (`<` for descending
@@ -332,6 +338,20 @@ fn clause(condition: &Condition<'_>, dialect: Dialect, params: &mut Vec<SqlValue
         }
         Condition::Below(column, value) => {
             format!("{column} < {}", mark(value.clone(), dialect, params))
+        }
+        Condition::Above(column, value) => {
+            format!("{column} > {}", mark(value.clone(), dialect, params))
+        }
+        Condition::IsNull(column) => format!("{column} IS NULL"),
+        Condition::NoneOf(conditions) => {
+            let all: Vec<String> = conditions
+                .iter()
+                .map(|c| clause(c, dialect, params))
+                .collect();
+            match all.is_empty() {
+                true => "FALSE".to_owned(),
+                false => format!("NOT ({})", all.join(" AND ")),
+            }
         }
         Condition::After(keys) => {
             let mut branches = Vec::with_capacity(keys.len());

@@ -1,5 +1,5 @@
 //! Questions the application asks the read models — what a digest run
-//! needs, and which entities an account had (the member index of as-of
+//! and the partner-grant sweep need, and which entities an account had (the member index of as-of
 //! lists) — answered with the tables' plain SQL.
 
 use std::sync::Arc;
@@ -7,11 +7,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::domain::ids::{AccountId, UserId};
+use crate::domain::ids::{AccountId, ServerId, UserId};
 use crate::domain::notification::Period;
 use crate::projection::query::Condition;
 use crate::projection::{account_entities, ProjectionError, ProjectionStore, SqlValue};
-use crate::read_ports::{ActivitySource, IndexedMember, MemberIndex, MemberKind};
+use crate::read_ports::{ActivitySource, GrantSource, IndexedMember, MemberIndex, MemberKind};
 use crate::store::StoreError;
 
 /// The read models of one store, as the application reads them.
@@ -26,6 +26,30 @@ fn ledger_error(e: ProjectionError) -> StoreError {
 
 /// Most rows a digest run reads per query.
 const LIMIT: usize = 1_000_000;
+
+#[async_trait]
+impl GrantSource for ReadModels {
+    async fn grants_ending_by(&self, by: DateTime<Utc>) -> Result<Vec<ServerId>, StoreError> {
+        let rows = self
+            .0
+            .query(
+                crate::projection::servers::TABLE,
+                &[
+                    Condition::Eq("partner_access", SqlValue::Int(Some(1))),
+                    Condition::Below("partner_access_until", SqlValue::Time(Some(by))),
+                ],
+                "server_id",
+                LIMIT,
+            )
+            .await
+            .map_err(ledger_error)?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| r["server_id"].as_str()?.parse().ok())
+            .map(ServerId)
+            .collect())
+    }
+}
 
 #[async_trait]
 impl ActivitySource for ReadModels {

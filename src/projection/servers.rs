@@ -2,9 +2,12 @@
 //! the license it runs under, and whether it was decommissioned (it stays
 //! listed, with its status, as its history stays in the log).
 
+use chrono::{DateTime, Utc};
+
 use crate::domain::ids::ServerId;
 use crate::domain::server::ServerEvent;
 use crate::event::RecordedEvent;
+use crate::projection::query::Condition;
 use crate::projection::{
     entity_event, touch, OnConflict, ProjectionError, Projector, RowChange, SetExpr, SqlValue,
 };
@@ -12,6 +15,37 @@ use crate::projection::{
 pub struct ServersProjector;
 
 pub const TABLE: &str = "proj_servers";
+
+/// The rows whose customer's grant to its partner stands at `now` (given,
+/// and its end, if any, after `now`): what `ServerState::grant_stands`
+/// says of one server, asked of the table.
+pub fn grant_stands(now: DateTime<Utc>) -> Condition<'static> {
+    Condition::Either(vec![vec![
+        Condition::Eq("partner_access", SqlValue::Int(Some(1))),
+        Condition::Either(vec![
+            vec![Condition::IsNull("partner_access_until")],
+            vec![Condition::Above(
+                "partner_access_until",
+                SqlValue::Time(Some(now)),
+            )],
+        ]),
+    ]])
+}
+
+/// The grant as a read shows it at `now` (`granted`, `expired`, `none`),
+/// from a row of the table.
+pub fn grant_state(row: &serde_json::Value, now: DateTime<Utc>) -> &'static str {
+    let until = row["partner_access_until"]
+        .as_str()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc));
+    let given = row["partner_access"].as_i64() == Some(1);
+    match (given && until.is_none_or(|end| end > now), until) {
+        (true, _) => "granted",
+        (false, Some(_)) => "expired",
+        (false, None) => "none",
+    }
+}
 
 fn flag(on: bool) -> SqlValue {
     SqlValue::Int(Some(i64::from(on)))
@@ -83,6 +117,13 @@ impl Projector for ServersProjector {
                 ("partner_access", SetExpr::Value(flag(false))),
                 ("partner_access_until", SetExpr::Value(SqlValue::Time(None))),
             ]),
+            ServerEvent::PartnerAccessExtended { until } => update(vec![(
+                "partner_access_until",
+                SetExpr::Value(SqlValue::Time(until)),
+            )]),
+            ServerEvent::PartnerAccessExpired { .. } => {
+                update(vec![("partner_access", SetExpr::Value(flag(false)))])
+            }
             ServerEvent::BackupMade { backup_id } => update(vec![(
                 "last_backup_id",
                 SetExpr::Value(SqlValue::text(backup_id)),

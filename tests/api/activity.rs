@@ -1501,8 +1501,14 @@ on_both_backends!(
         assert_eq!(update["after"], json!({ "name": "Hall Wall" }));
         assert_eq!(update["actor_email"], "owner@customer.example");
         let grant = entry_of(&entries, "server.partner_access_granted");
-        assert_eq!(grant["before"], json!({ "partner_access": false }));
-        assert_eq!(grant["after"], json!({ "partner_access": true }));
+        assert_eq!(
+            grant["before"],
+            json!({ "partner_access": false, "partner_access_state": "none" })
+        );
+        assert_eq!(
+            grant["after"],
+            json!({ "partner_access": true, "partner_access_state": "granted" })
+        );
         let then = get(
             &w.server,
             admin,

@@ -1133,6 +1133,8 @@ impl Env {
                     let revoke = servers::SetPartnerAccess {
                         server_id: server,
                         granted: false,
+                        until: None,
+                        now: chrono::Utc::now(),
                     };
                     ledger.run(&system(), revoke).await.unwrap();
                 }

@@ -765,3 +765,48 @@ on_both_backends!(
         assert!(first["authorization"].is_null());
     }
 );
+
+on_both_backends!(
+    impossible_positions_and_methods_are_precise_errors,
+    |t: support::TestStore| async move {
+        let api = TestApi::builder().with_connect_info().spawn(&t).await;
+        let root = api.root().await;
+        let head = t.store.head().await.unwrap().position;
+        let account = api.platform;
+        // A position beyond the head is refused at once (no 5 s wait).
+        for position in [head + 1, u64::MAX] {
+            let started = std::time::Instant::now();
+            let response = api
+                .server
+                .get_as(
+                    &root,
+                    &format!("/v1/accounts/{account}/users?position={position}"),
+                )
+                .expect_failure()
+                .await;
+            assert_eq!(
+                (response.status_code().as_u16(), error_code(&response)),
+                (400, "position_beyond_head".to_owned())
+            );
+            assert!(started.elapsed() < std::time::Duration::from_secs(4));
+        }
+        let huge = api
+            .server
+            .get_as(
+                &root,
+                &format!("/v1/accounts/{account}/users?position=99999999999999999999999"),
+            )
+            .expect_failure()
+            .await;
+        assert_eq!(huge.status_code(), 400);
+        // A method a path does not take: 405 with the error object.
+        let wrong = api
+            .server
+            .method(axum::http::Method::PATCH, "/v1/activity")
+            .authorization_bearer(&root)
+            .expect_failure()
+            .await;
+        assert_eq!(wrong.status_code(), 405);
+        assert_eq!(error_code(&wrong), "method_not_allowed");
+    }
+);

@@ -15,6 +15,7 @@ mod invitations;
 mod licenses;
 mod notifications;
 mod paging;
+mod partner_grants;
 mod partner_kit;
 mod quotes;
 mod read_side;

@@ -96,6 +96,8 @@ on_both_backends!(
                 servers::SetPartnerAccess {
                     server_id: wall,
                     granted: false,
+                    until: None,
+                    now: chrono::Utc::now(),
                 },
             )
             .await
@@ -146,6 +148,8 @@ on_both_backends!(
                 servers::SetPartnerAccess {
                     server_id: wall,
                     granted: true,
+                    until: None,
+                    now: chrono::Utc::now(),
                 },
             )
             .await
@@ -160,6 +164,8 @@ on_both_backends!(
                 servers::SetPartnerAccess {
                     server_id: wall,
                     granted: true,
+                    until: None,
+                    now: chrono::Utc::now(),
                 },
             )
             .await
@@ -465,6 +471,8 @@ on_both_backends!(
                 servers::SetPartnerAccess {
                     server_id: wall,
                     granted: false,
+                    until: None,
+                    now: chrono::Utc::now(),
                 },
             )
             .await

@@ -181,6 +181,13 @@ on_both_backends!(
                 .await;
             assert_eq!(limited.status_code(), 429, "{}", limited.text());
             assert_eq!(error_code(&limited), "too_many_attempts");
+            let wait: u64 = limited
+                .header("retry-after")
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!((1..=15 * 60).contains(&wait), "Retry-After: {wait}");
         }
         assert_eq!(
             t.store.head().await.unwrap(),

@@ -107,6 +107,8 @@ on_both_backends!(
                 SetPartnerAccess {
                     server_id: server(LOBBY),
                     granted: true,
+                    until: None,
+                    now: chrono::Utc::now(),
                 },
             )
             .await

@@ -220,6 +220,8 @@ async fn random_history(ledger: &Ledger, rng: &mut Rng, steps: usize) -> Entitie
                         servers::SetPartnerAccess {
                             server_id: server,
                             granted: rng.below(2) == 0,
+                            until: None,
+                            now: chrono::Utc::now(),
                         },
                     )
                     .await
@@ -798,6 +800,8 @@ on_both_backends!(
                 servers::SetPartnerAccess {
                     server_id: server,
                     granted: true,
+                    until: None,
+                    now: chrono::Utc::now(),
                 },
             )
             .await

@@ -635,6 +635,8 @@ on_both_backends!(
                 servers::SetPartnerAccess {
                     server_id: server,
                     granted: false,
+                    until: None,
+                    now: chrono::Utc::now(),
                 },
             )
             .await

@@ -22,7 +22,7 @@ pub use backup::{BackUpServer, RestoreServerBackup};
 pub use configuration::UpdateServerConfiguration;
 pub use decommission::DecommissionServer;
 pub use license::ChangeServerLicense;
-pub use partner_access::SetPartnerAccess;
+pub use partner_access::{ExpirePartnerAccess, SetPartnerAccess};
 pub use register::RegisterServer;
 pub use update::UpdateServer;
 
@@ -60,7 +60,8 @@ impl ServerFacts {
     async fn read(ledger: &Ledger, server_id: ServerId) -> Result<Self, LedgerError> {
         let (server, decided_by) = ledger.load_server_noting_access(server_id).await?;
         let access = PartnerAccess {
-            granted: server.state.partner_access,
+            // As it stands now: a grant whose end passed is no grant.
+            granted: server.state.grant_stands(chrono::Utc::now()),
             decided_by,
         };
         let server = InAccount::load(ledger, server_id.stream(), server, |s| s.account_id).await?;
