@@ -35,12 +35,23 @@ fn sha256_hex(parts: &[&[u8]]) -> String {
     hex::encode(hasher.finalize())
 }
 
-/// The middleware: passes reads and key-less requests straight through.
+/// The commands a caller without credentials may send (sign-in, signup
+/// with an invitation): only there does a key apply to anonymous callers.
+const ANONYMOUS_COMMANDS: [&str; 2] = ["/v1/sessions", "/v1/invitations/accept"];
+
+/// The middleware: passes reads, other methods and key-less requests
+/// straight through — and requests without credentials to a route that
+/// needs them, which answer 401 before any key is looked at.
 pub async fn idempotent(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if matches!(
+    if !matches!(
         *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
     ) {
+        return next.run(request).await;
+    }
+    if !request.headers().contains_key(header::AUTHORIZATION)
+        && !ANONYMOUS_COMMANDS.contains(&request.uri().path())
+    {
         return next.run(request).await;
     }
     let Some(key) = request.headers().get(HEADER).cloned() else {

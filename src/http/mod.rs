@@ -172,12 +172,14 @@ pub fn router(state: AppState) -> Router {
     let (routes, document) = api_routes().split_for_parts();
     routes
         .route("/openapi.json", openapi::serve(document))
-        .fallback(health::not_found)
-        .method_not_allowed_fallback(health::method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(
+        // Only on the routes' own methods: a request no route takes (404,
+        // 405) is answered as such, whatever key it carries.
+        .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             idempotency::idempotent,
         ))
+        .fallback(health::not_found)
+        .method_not_allowed_fallback(health::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // Outermost last: the request id is settled before the trace span
         // is made (both see the same id), and the metrics count every

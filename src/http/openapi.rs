@@ -57,6 +57,12 @@ impl Modify for CommandHeaders {
             let mut schema = ObjectBuilder::new().schema_type(Type::String);
             if uuid {
                 schema = schema.format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)));
+            } else {
+                // What `http::idempotency` accepts of a key.
+                schema = schema
+                    .min_length(Some(1))
+                    .max_length(Some(255))
+                    .pattern(Some("^[!-~]+$"));
             }
             ParameterBuilder::new()
                 .name(name)

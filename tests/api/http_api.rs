@@ -808,5 +808,23 @@ on_both_backends!(
             .await;
         assert_eq!(wrong.status_code(), 405);
         assert_eq!(error_code(&wrong), "method_not_allowed");
+        // Whatever Idempotency-Key a request carries, a method no route
+        // takes is a 405 and a missing token a 401 (the key is looked at
+        // only on a route's own method, for a caller who may call it).
+        let keyed = api
+            .server
+            .post("/v1/activity")
+            .authorization_bearer(&root)
+            .add_header("idempotency-key", "k")
+            .expect_failure()
+            .await;
+        assert_eq!(keyed.status_code(), 405);
+        let anonymous = api
+            .server
+            .delete(&format!("/v1/accounts/{account}"))
+            .add_header("idempotency-key", "bad key with spaces")
+            .expect_failure()
+            .await;
+        assert_eq!(anonymous.status_code(), 401);
     }
 );
