@@ -89,6 +89,13 @@ pub enum Command {
         no_projectors: bool,
         #[command(flatten)]
         leases: LeaseArgs,
+        /// Commands and sign-ins a second each client address and each
+        /// credential may send (0: no limit); over it: 429 `rate_limited`.
+        #[arg(long, env = "PORTAL_LEDGER_RATE_PER_SECOND", default_value_t = 20)]
+        rate_per_second: u32,
+        /// How many of them may come at once.
+        #[arg(long, env = "PORTAL_LEDGER_RATE_BURST", default_value_t = 40)]
+        rate_burst: u32,
     },
     /// Run projectors without HTTP (all when none is named): each applies
     /// its projector while this process holds its lease, and takes it over
@@ -384,6 +391,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             retention,
             no_projectors,
             leases,
+            rate_per_second,
+            rate_burst,
         } => {
             let signer = signing.load()?.map(Arc::new);
             // Installed before the store opens, so its writer's first
@@ -414,6 +423,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                     retention: Some(retention.duration()),
                     notifier: None,
                     checkpoint_key: signer.as_ref().map(|s| s.public()),
+                    rate_limits: Some(crate::http::rate_limit::RateLimits {
+                        per_second: rate_per_second,
+                        burst: rate_burst,
+                    }),
                 },
             );
             let ledger = state.ledger.clone();

@@ -30,6 +30,8 @@ pub struct Settings {
     pub notifier: Option<SharedNotifier>,
     /// The public key of the signed checkpoints, served to auditors.
     pub checkpoint_key: Option<PublicKey>,
+    /// Rate limits of commands and sign-in (`None`: none).
+    pub rate_limits: Option<crate::http::rate_limit::RateLimits>,
 }
 
 /// The HTTP state of a service over `backend`: a ledger sealing personal
@@ -60,5 +62,8 @@ pub fn app_state(
         idempotency: backend.idempotency(),
         checkpoint_key: settings.checkpoint_key,
         metrics: crate::telemetry::prometheus::handle(),
+        rate_limits: settings
+            .rate_limits
+            .and_then(crate::http::rate_limit::Limiters::new),
     }
 }

@@ -21,6 +21,7 @@ pub mod openapi;
 pub mod paging;
 pub mod partner_kit;
 pub mod quotes;
+pub mod rate_limit;
 pub mod reads;
 pub mod request_id;
 pub mod request_metrics;
@@ -71,6 +72,8 @@ pub struct AppState {
     /// The process's metrics recorder (`crate::telemetry::prometheus::handle`),
     /// rendered by `GET /metrics`.
     pub metrics: PrometheusHandle,
+    /// The rate limits of commands and sign-in (`rate_limit.rs`).
+    pub rate_limits: rate_limit::SharedLimiters,
 }
 
 /// The service's routes.
@@ -177,6 +180,11 @@ pub fn router(state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             idempotency::idempotent,
+        ))
+        // Before the idempotency check: a refusal costs nothing.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::limit,
         ))
         .fallback(health::not_found)
         .method_not_allowed_fallback(health::method_not_allowed)

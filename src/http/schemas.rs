@@ -203,6 +203,10 @@ pub enum CommandErrors {
     /// invalid values, or the Idempotency-Key was used for another request
     #[response(status = 422)]
     Invalid(ErrorBody),
+    /// `rate_limited`: too many commands from this address or credential
+    /// (on sign-in also `too_many_attempts`); `Retry-After` says when
+    #[response(status = 429, headers(("Retry-After" = u64, description = "seconds")))]
+    TooMany(ErrorBody),
 }
 
 /// One problem of one row of a CSV import.

@@ -15,7 +15,7 @@ use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::http::paging::{Key, Keyset};
 use crate::http::reads::AccountRows;
 use crate::http::reads::ListQuery;
-use crate::http::schemas::{created, CommandErrors, ErrorBody, ReadErrors};
+use crate::http::schemas::{created, CommandErrors, ReadErrors};
 use crate::http::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -47,8 +47,8 @@ pub struct SignInResponse {
     request_body = SignInRequest,
     responses(
         (status = 201, body = SignInResponse),
-        (status = 429, body = ErrorBody, description = "`too_many_attempts`: 5 failed sign-ins for this address within 15 minutes; `Retry-After` says when to try again",
-         headers(("Retry-After" = u64, description = "seconds"))),
+        // 429 (CommandErrors): also `too_many_attempts`, after 5 failed
+        // sign-ins for one address within 15 minutes.
         CommandErrors,
     ),
     security(()),

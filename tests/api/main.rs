@@ -18,6 +18,7 @@ mod paging;
 mod partner_grants;
 mod partner_kit;
 mod quotes;
+mod rate_limits;
 mod read_side;
 mod servers;
 mod sessions;

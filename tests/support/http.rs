@@ -51,6 +51,7 @@ pub struct TestApi {
 pub struct TestApiBuilder {
     connect_info: bool,
     notifier: bool,
+    rate_limits: Option<portal_ledger::http::rate_limit::RateLimits>,
 }
 
 impl TestApi {
@@ -64,6 +65,7 @@ impl TestApi {
         TestApiBuilder {
             connect_info: false,
             notifier: true,
+            rate_limits: None,
         }
     }
 
@@ -187,6 +189,13 @@ impl TestApiBuilder {
     }
 
     /// Leaves `Auth` without a notifier, as a deployment without mail.
+    /// Rate limits on commands and sign-in, as `serve` has them (tests
+    /// that are not about them run without).
+    pub fn with_rate_limits(mut self, per_second: u32, burst: u32) -> Self {
+        self.rate_limits = Some(portal_ledger::http::rate_limit::RateLimits { per_second, burst });
+        self
+    }
+
     pub fn without_notifier(mut self) -> Self {
         self.notifier = false;
         self
@@ -211,6 +220,7 @@ impl TestApiBuilder {
                 notifier: self
                     .notifier
                     .then(|| Arc::new(mail.clone()) as portal_ledger::notify::SharedNotifier),
+                rate_limits: self.rate_limits,
                 ..Default::default()
             },
         );
