@@ -741,27 +741,17 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Digests => {
-            let backend = Backend::open(&location, Migrations::Apply).await?;
-            let personal = backend.personal_data();
-            let target = open_projections(&location, Migrations::Apply).await?;
-            // Digests count the activity read model: bring it up to date.
-            let projections = Projections::new(backend.shared(), personal.clone(), target.clone());
-            projections.catch_up_all().await?;
-            let ledger = Ledger::new(backend.shared(), personal);
-            let sent = ledger.send_digests(Utc::now(), &ReadModels(target)).await?;
+            // Digests count the activity read model.
+            let (ledger, read_models) = ledger_over_current_read_models(&location).await?;
+            let sent = ledger.send_digests(Utc::now(), &read_models).await?;
             eprintln!("sent {sent} digests");
             Ok(())
         }
         Command::PartnerGrants => {
-            let backend = Backend::open(&location, Migrations::Apply).await?;
-            let personal = backend.personal_data();
-            let target = open_projections(&location, Migrations::Apply).await?;
             // The sweep finds grants in the servers read model.
-            let projections = Projections::new(backend.shared(), personal.clone(), target.clone());
-            projections.catch_up_all().await?;
-            let ledger = Ledger::new(backend.shared(), personal);
+            let (ledger, read_models) = ledger_over_current_read_models(&location).await?;
             let done = ledger
-                .sweep_partner_grants(Utc::now(), &ReadModels(target))
+                .sweep_partner_grants(Utc::now(), &read_models)
                 .await?;
             println!(
                 "reminded {} admins; {} grants expired",
@@ -856,6 +846,20 @@ fn lock_embedded(
         )),
         StoreLocation::Postgres { .. } => Ok(None),
     }
+}
+
+/// A ledger over the store at `location`, and its read models brought up
+/// to the log's head first (for the jobs that read them: digests, the
+/// partner-grant sweep).
+async fn ledger_over_current_read_models(
+    location: &StoreLocation,
+) -> Result<(Ledger, ReadModels), CliError> {
+    let backend = Backend::open(location, Migrations::Apply).await?;
+    let personal = backend.personal_data();
+    let target = open_projections(location, Migrations::Apply).await?;
+    let projections = Projections::new(backend.shared(), personal.clone(), target.clone());
+    projections.catch_up_all().await?;
+    Ok((Ledger::new(backend.shared(), personal), ReadModels(target)))
 }
 
 /// Sends due digests every hour (each digest has a fixed id per user and

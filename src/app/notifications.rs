@@ -180,21 +180,34 @@ impl Ledger {
             .names_nobody()
             .caused_by(chosen);
             let id = notification::digest_id(user_id, preferences.frequency, period);
-            match self
-                .store()
-                .append(vec![self.seal_one(notice.append(id, &metadata)?).await?])
-                .await
-            {
-                Ok(_) => {
-                    self.deliver(&notice);
-                    sent += 1;
-                }
-                // Sent already (this period, by this or another process).
-                Err(StoreError::WrongExpectedVersion { .. }) => {}
-                Err(e) => return Err(e.into()),
+            if self.send_once(&notice, id, &metadata).await? {
+                sent += 1;
             }
         }
         Ok(sent)
+    }
+
+    /// Records `notice` as the notification `id` (a stream of its own, so
+    /// an id already used appends nothing) and delivers it; `false` when it
+    /// was sent already, by this or another process.
+    pub(crate) async fn send_once(
+        &self,
+        notice: &Notice,
+        id: NotificationId,
+        metadata: &EventMetadata,
+    ) -> Result<bool, LedgerError> {
+        match self
+            .store()
+            .append(vec![self.seal_one(notice.append(id, metadata)?).await?])
+            .await
+        {
+            Ok(_) => {
+                self.deliver(notice);
+                Ok(true)
+            }
+            Err(StoreError::WrongExpectedVersion { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     pub(crate) async fn seal_one(&self, append: StreamAppend) -> Result<StreamAppend, LedgerError> {

@@ -21,7 +21,6 @@ use crate::app::servers::ExpirePartnerAccess;
 use crate::domain::notification::{self, GRANT_REMINDERS};
 use crate::domain::DomainError;
 use crate::read_ports::GrantSource;
-use crate::store::StoreError;
 
 /// What one sweep did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -93,18 +92,8 @@ impl Ledger {
                 .with_target("server", server_id)
                 .names_nobody();
                 let id = notification::grant_reminder_id(server_id, end, days, admin);
-                match self
-                    .store()
-                    .append(vec![self.seal_one(notice.append(id, &metadata)?).await?])
-                    .await
-                {
-                    Ok(_) => {
-                        self.deliver(&notice);
-                        done.reminded += 1;
-                    }
-                    // Sent already (by this or another process).
-                    Err(StoreError::WrongExpectedVersion { .. }) => {}
-                    Err(e) => return Err(e.into()),
+                if self.send_once(&notice, id, &metadata).await? {
+                    done.reminded += 1;
                 }
             }
         }
