@@ -288,7 +288,7 @@ impl Ledger {
 impl Ledger {
     /// The time an as-of question is asked at: the time given, or the
     /// time of the event at the position (now, at or past the head).
-    async fn moment_of(&self, as_of: AsOf) -> Result<DateTime<Utc>, LedgerError> {
+    pub(crate) async fn moment_of(&self, as_of: AsOf) -> Result<DateTime<Utc>, LedgerError> {
         match as_of {
             AsOf::Time(time) => Ok(time),
             AsOf::Position(position) => {

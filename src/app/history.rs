@@ -311,12 +311,25 @@ impl Ledger {
     }
 
     /// The entity as it was at `as_of` (`None` if it did not exist yet).
+    /// A server's grant whose end had passed then shows `expired`, whether
+    /// or not the sweep had recorded it yet (as `grant_stands` decided).
     pub async fn view_as_of(
         &self,
         entity: Entity,
         as_of: AsOf,
     ) -> Result<Option<Value>, LedgerError> {
-        Ok(self.replay_entity(entity, Some(as_of)).await?.1)
+        let mut view = self.replay_entity(entity, Some(as_of)).await?.1;
+        if let (Entity::Server(_), Some(view)) = (entity, view.as_mut()) {
+            let ended = view["partner_access_until"]
+                .as_str()
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok());
+            if let Some(end) = ended {
+                if view["partner_access"] == true && end <= self.moment_of(as_of).await? {
+                    view["partner_access_state"] = Value::from("expired");
+                }
+            }
+        }
+        Ok(view)
     }
 
     /// The account an entity belongs to (for authorization), now.

@@ -222,6 +222,20 @@ on_both_backends!(
             ours["servers"][0]["partner_access_state"], "expired",
             "{ours}"
         );
+        // As of now (past the end), before anything recorded it; as of
+        // the moment the end was set, the grant stood.
+        let moment = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        for (as_of, state) in [(moment, "expired"), (at.to_string(), "granted")] {
+            let then: Value = api
+                .server
+                .get_as(
+                    owner,
+                    &format!("/v1/accounts/{}/servers?as_of={as_of}", w.customer),
+                )
+                .await
+                .json();
+            assert_eq!(then["servers"][0]["partner_access_state"], state, "{then}");
+        }
         let who: Value = api
             .server
             .get_as(
