@@ -324,9 +324,10 @@ impl Ledger {
                 .as_str()
                 .and_then(|t| DateTime::parse_from_rfc3339(t).ok());
             if let Some(end) = ended {
-                if view["partner_access"] == true && end <= self.moment_of(as_of).await? {
-                    view["partner_access_state"] = Value::from("expired");
-                }
+                let given = view["partner_access"] == true;
+                let moment = self.moment_of(as_of).await?;
+                let state = server::grant_state(given, Some(end.with_timezone(&Utc)), moment);
+                view["partner_access_state"] = Value::from(state);
             }
         }
         Ok(view)

@@ -116,17 +116,29 @@ impl ServerState {
     /// Whether the customer's grant to its partner stands at `now`: given,
     /// not revoked, and its end (if any) still ahead.
     pub fn grant_stands(&self, now: DateTime<Utc>) -> bool {
-        self.partner_access && self.partner_access_until.is_none_or(|end| end > now)
+        grant_stands(self.partner_access, self.partner_access_until, now)
     }
 
     /// The grant as reads show it at `now`: `granted`, `expired` (its end
     /// passed, recorded or not yet) or `none`.
     pub fn grant_state(&self, now: DateTime<Utc>) -> &'static str {
-        match (self.grant_stands(now), self.partner_access_until) {
-            (true, _) => "granted",
-            (false, Some(_)) => "expired",
-            (false, None) => "none",
-        }
+        grant_state(self.partner_access, self.partner_access_until, now)
+    }
+}
+
+/// Whether a grant `given` (not revoked) with the end `until` stands at
+/// `now` — the one rule, for a state and for a read model's row alike.
+pub fn grant_stands(given: bool, until: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    given && until.is_none_or(|end| end > now)
+}
+
+/// Such a grant as reads show it at `now`: `granted`, `expired` (its end
+/// passed, recorded or not yet) or `none`.
+pub fn grant_state(given: bool, until: Option<DateTime<Utc>>, now: DateTime<Utc>) -> &'static str {
+    match (grant_stands(given, until, now), until) {
+        (true, _) => "granted",
+        (false, Some(_)) => "expired",
+        (false, None) => "none",
     }
 }
 

@@ -40,11 +40,7 @@ pub fn grant_state(row: &serde_json::Value, now: DateTime<Utc>) -> &'static str 
         .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
         .map(|t| t.with_timezone(&Utc));
     let given = row["partner_access"].as_i64() == Some(1);
-    match (given && until.is_none_or(|end| end > now), until) {
-        (true, _) => "granted",
-        (false, Some(_)) => "expired",
-        (false, None) => "none",
-    }
+    crate::domain::server::grant_state(given, until, now)
 }
 
 fn flag(on: bool) -> SqlValue {
