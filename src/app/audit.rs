@@ -6,12 +6,11 @@
 //! and assignments once rather than per account, so a partner's auditor with
 //! thousands of customers costs one user read.
 
-use crate::app::context::{Actor, CommandContext};
+use crate::app::context::CommandContext;
 use crate::app::ledger::{Ledger, LedgerError};
 use crate::domain::ids::AccountId;
 use crate::domain::permissions::{self, Action, Relation};
 use crate::domain::role::AccountKind;
-use crate::domain::user;
 pub use crate::domain::visibility::Visibility;
 
 impl Ledger {
@@ -24,11 +23,10 @@ impl Ledger {
         action: Action,
         customers: &[AccountId],
     ) -> Result<Visibility, LedgerError> {
-        let Actor::User(actor_id) = context.actor() else {
+        let Some(acting) = self.acting(context).await? else {
             return Ok(Visibility::All);
         };
-        let actor = self.load_user(actor_id).await?.state;
-        let (account_id, role) = actor.active().map_err(|_| LedgerError::Unauthenticated)?;
+        let (account_id, role) = (acting.account, acting.role);
         let own = self.load_account(account_id).await?.state;
         let own_allowed = permissions::authorize(role, action, Relation::Own);
         if own.kind == Some(AccountKind::Platform)
@@ -40,9 +38,9 @@ impl Ledger {
         if own_allowed.is_ok() {
             accounts.push(account_id);
         }
-        for customer in customers {
+        for customer in customers.iter().filter(|c| acting.reaches(**c)) {
             let relation = Relation::Customer {
-                assigned: user::works_for(&actor, *customer),
+                assigned: acting.works_for(*customer),
             };
             if permissions::authorize(role, action, relation).is_ok() {
                 accounts.push(*customer);

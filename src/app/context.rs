@@ -5,7 +5,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::domain::email::Email;
-use crate::domain::ids::{AccountId, UserId};
+use crate::domain::ids::{AccountId, ApiKeyId, ServiceAccountId, UserId};
 use crate::domain::permissions::Grant;
 use crate::event::JsonObject;
 
@@ -16,12 +16,26 @@ pub enum Actor {
     System,
     /// A signed-in user.
     User(UserId),
+    /// A service account, through one of its API keys.
+    Service(KeyUse),
+}
+
+/// A service account acting through one of its API keys: both go into the
+/// metadata of what it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyUse {
+    pub service_account: ServiceAccountId,
+    pub key: ApiKeyId,
 }
 
 /// Where a command comes from. The HTTP layer fills it from the request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CommandContext {
+    /// The person acting (none: the system, or a service account).
     pub actor: Option<UserId>,
+    /// The service account acting, and the key it used (then `actor` is
+    /// none).
+    pub service: Option<KeyUse>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub request_id: Option<String>,
@@ -41,8 +55,20 @@ impl CommandContext {
         }
     }
 
+    /// A service account acting through `key`.
+    pub fn as_service(key: KeyUse) -> Self {
+        Self {
+            service: Some(key),
+            ..Self::default()
+        }
+    }
+
     pub fn actor(&self) -> Actor {
-        self.actor.map_or(Actor::System, Actor::User)
+        match (self.service, self.actor) {
+            (Some(key), _) => Actor::Service(key),
+            (None, Some(user)) => Actor::User(user),
+            (None, None) => Actor::System,
+        }
     }
 }
 
@@ -109,6 +135,9 @@ pub enum ActivityType {
     UpdateQuotes,
     #[serde(rename = "Update Partner Kit")]
     UpdatePartnerKit,
+    /// Service accounts and their API keys.
+    #[serde(rename = "Update Service Accounts")]
+    UpdateServiceAccounts,
 }
 
 /// The actor as recorded: id and e-mail *at that time*.
@@ -117,6 +146,13 @@ pub struct RecordedActor {
     pub kind: &'static str,
     pub user_id: Option<UserId>,
     pub email: Option<String>,
+    /// A service account's id, its name then, and the key it used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_account_id: Option<ServiceAccountId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_key_id: Option<ApiKeyId>,
 }
 
 /// One target of a command.
@@ -227,11 +263,25 @@ impl EventMetadata {
                 kind: "system",
                 user_id: None,
                 email: None,
+                service_account_id: None,
+                name: None,
+                api_key_id: None,
             },
             Actor::User(id) => RecordedActor {
                 kind: "user",
                 user_id: Some(id),
                 email: actor_email.map(|e| e.as_str().to_owned()),
+                service_account_id: None,
+                name: None,
+                api_key_id: None,
+            },
+            Actor::Service(key) => RecordedActor {
+                kind: "service_account",
+                user_id: None,
+                email: None,
+                service_account_id: Some(key.service_account),
+                name: None,
+                api_key_id: Some(key.key),
             },
         };
         Self {
@@ -253,6 +303,14 @@ impl EventMetadata {
             correlation_id: context.correlation_id.unwrap_or_else(Uuid::now_v7),
             causation_id: context.causation_id,
         }
+    }
+
+    /// Records a service account's name as it is now.
+    pub fn named(mut self, name: Option<&str>) -> Self {
+        if self.actor.service_account_id.is_some() {
+            self.actor.name = name.map(str::to_owned);
+        }
+        self
     }
 
     /// Records the events the authorization rests on (nothing for the

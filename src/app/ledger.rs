@@ -23,7 +23,6 @@ use crate::domain::license::{self, LicenseEvent, LicenseState};
 use crate::domain::partner_kit::{self, KitEvent, KitItemState};
 use crate::domain::permissions::{self, Action, Denied, Grant, Relation};
 use crate::domain::quote::{self, QuoteEvent, QuoteState};
-use crate::domain::role::AccountKind;
 use crate::domain::server::{self, ServerEvent, ServerState};
 use crate::domain::session::{self, SessionEvent, SessionState};
 use crate::domain::ticket::{self, TicketEvent, TicketState};
@@ -51,8 +50,10 @@ pub enum LedgerError {
     Domain(#[from] DomainError),
     #[error(transparent)]
     Denied(#[from] Denied),
-    #[error("the actor is not an active user")]
+    #[error("the actor is not an active user or service account")]
     Unauthenticated,
+    #[error("no randomness available: {0}")]
+    Randomness(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -144,7 +145,7 @@ impl Ledger {
     /// Folds a stream's events into a state with `evolve` (which also gets
     /// each event's time); the version read is the expectation of the
     /// command's append.
-    async fn fold<E, S>(
+    pub(crate) async fn fold<E, S>(
         &self,
         stream: &StreamId,
         evolve: impl Fn(S, &E, chrono::DateTime<chrono::Utc>) -> S,
@@ -376,72 +377,28 @@ impl Ledger {
         action: Action,
         target: &AccountState,
     ) -> Result<Authorized, LedgerError> {
-        let Actor::User(actor_id) = context.actor() else {
+        let Some(acting) = self.acting(context).await? else {
             return Ok(Authorized::default());
         };
-        // The events in force behind the grant: the actor's role and, for a
-        // partner's staff, their customer assignment.
-        let (mut role_event, mut assignment_event) = (None, None);
-        let actor = self
-            .fold_noting(
-                &actor_id.stream(),
-                |s, e: &UserEvent, at| user::evolve(s, e, at),
-                |e, at| match e {
-                    UserEvent::Created { .. }
-                    | UserEvent::RoleChanged { .. }
-                    | UserEvent::Restored { .. } => role_event = Some(at),
-                    UserEvent::CustomersAssigned { .. } => assignment_event = Some(at),
-                    _ => {}
-                },
-            )
-            .await?
-            .state;
-        let (Some(actor_account), Some(role), user::Status::Active) =
-            (actor.account_id, actor.role, actor.status)
-        else {
-            return Err(LedgerError::Unauthenticated);
-        };
-        let home = if target.account_id == Some(actor_account) {
-            None
-        } else {
-            Some(self.load_account(actor_account).await?.state)
-        };
-        let relation = match &home {
-            None => Relation::Own,
-            // The operator everywhere — also in the partners it invited and
-            // the organizations it created directly, whose parent it is:
-            // `Customer` is a partner's staff in a partner's customer.
-            Some(home) if home.kind == Some(AccountKind::Platform) => Relation::Platform,
-            Some(_) if target.is_customer_of(actor_account) => {
-                let customer = target.account_id.ok_or(DomainError::AccountNotFound)?;
-                Relation::Customer {
-                    assigned: user::works_for(&actor, customer),
-                }
-            }
-            // A partner's staff before the platform that invited the partner.
-            Some(home)
-                if home.kind == Some(AccountKind::Partner)
-                    && target.kind == Some(AccountKind::Platform)
-                    && home.parent.is_some()
-                    && home.parent == target.account_id =>
-            {
-                Relation::Provider
-            }
-            Some(_) => Relation::Unrelated,
-        };
-        let grant = permissions::authorize(role, action, relation)?;
-        let mut because: Vec<GrantEvent> = role_event
+        if acting.user.is_none() && action.needs_a_person() {
+            return Err(DomainError::PersonRequired.into());
+        }
+        let relation = self.relation(&acting, target).await?;
+        let grant = permissions::authorize(acting.role, action, relation)?;
+        let mut because: Vec<GrantEvent> = acting
+            .role_event
             .map(|at| GrantEvent::new(GrantBasis::Role, at))
             .into_iter()
             .collect();
-        if let (Relation::Customer { .. }, Some(at)) = (relation, assignment_event) {
+        if let (Relation::Customer { .. }, Some(at)) = (relation, acting.assignment_event) {
             because.push(GrantEvent::new(GrantBasis::CustomerAssignment, at));
         }
         Ok(Authorized {
             grant: Some(grant),
-            email: actor.email,
-            account: Some(actor_account),
-            user: Some(actor_id),
+            email: acting.email,
+            name: acting.name,
+            account: Some(acting.account),
+            user: acting.user,
             because,
         })
     }
@@ -509,6 +466,8 @@ impl Ledger {
 pub struct Authorized {
     pub(crate) grant: Option<Grant>,
     pub(crate) email: Option<Email>,
+    /// A service account's name.
+    pub(crate) name: Option<String>,
     pub(crate) account: Option<AccountId>,
     pub(crate) user: Option<UserId>,
     /// The events in force that the grant rests on.
@@ -523,8 +482,10 @@ impl Authorized {
         context: &CommandContext,
         actor: &UserState,
     ) -> Result<Self, LedgerError> {
-        let Actor::User(user_id) = context.actor() else {
-            return Err(LedgerError::Unauthenticated);
+        let user_id = match context.actor() {
+            Actor::User(user_id) => user_id,
+            Actor::Service(_) => return Err(DomainError::PersonRequired.into()),
+            Actor::System => return Err(LedgerError::Unauthenticated),
         };
         Ok(Self {
             email: actor.email.clone(),
@@ -542,8 +503,10 @@ impl Authorized {
         email: &Email,
         account: Option<AccountId>,
     ) -> Result<Self, LedgerError> {
-        let Actor::User(user_id) = context.actor() else {
-            return Err(LedgerError::Unauthenticated);
+        let user_id = match context.actor() {
+            Actor::User(user_id) => user_id,
+            Actor::Service(_) => return Err(DomainError::PersonRequired.into()),
+            Actor::System => return Err(LedgerError::Unauthenticated),
         };
         Ok(Self {
             email: Some(email.clone()),
@@ -569,6 +532,7 @@ impl Authorized {
             description,
             self.grant,
         )
+        .named(self.name.as_deref())
         .with_grant_events(&self.because)
     }
 

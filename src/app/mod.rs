@@ -18,6 +18,7 @@
 
 pub mod access;
 pub mod accounts;
+pub(crate) mod acting;
 pub mod audit;
 pub mod command;
 pub mod context;
@@ -34,6 +35,7 @@ pub mod quotes;
 pub mod reading;
 pub mod retention;
 pub mod servers;
+pub mod service_accounts;
 pub mod sessions;
 pub(crate) mod stream_cache;
 pub mod tickets;

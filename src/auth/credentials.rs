@@ -1,5 +1,7 @@
 //! Where password hashes live: the `credentials` table beside `events`
 //! (see `schema/*/V2__credentials.sql` for why it is outside the log).
+//! A credential store also keeps when API keys were last used
+//! (`auth::key_uses`), the other credential fact kept outside the log.
 
 use std::sync::Arc;
 
@@ -7,13 +9,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::OptionalExtension;
 
+use crate::auth::key_uses::KeyUseStore;
 use crate::domain::ids::UserId;
 use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::StoreError;
 
 #[async_trait]
-pub trait CredentialStore: Send + Sync + 'static {
+pub trait CredentialStore: KeyUseStore + Send + Sync + 'static {
     /// Sets (or replaces) a user's password hash.
     async fn set(
         &self,

@@ -23,6 +23,7 @@ use crate::domain::notification::NotificationEvent;
 use crate::domain::partner_kit::KitEvent;
 use crate::domain::quote::QuoteEvent;
 use crate::domain::server::ServerEvent;
+use crate::domain::service_account::ServiceAccountEvent;
 use crate::domain::session::SessionEvent;
 use crate::domain::ticket::TicketEvent;
 use crate::domain::upcast::{current_version, STEPS};
@@ -198,6 +199,11 @@ const ACTION_TYPES: &[(&str, &[&str])] = &[
     ("quote.declined", &["Update Quotes"]),
     ("session.opened", &["Open Session"]),
     ("session.closed", &["Close Session"]),
+    ("service_account.created", &["Update Service Accounts"]),
+    ("service_account.changed", &["Update Service Accounts"]),
+    ("service_account.deactivated", &["Update Service Accounts"]),
+    ("service_account.key_issued", &["Update Service Accounts"]),
+    ("service_account.key_revoked", &["Update Service Accounts"]),
     ("ticket.opened", &["Update Tickets"]),
     ("ticket.updated", &["Update Tickets"]),
     ("ticket.closed", &["Update Tickets"]),
@@ -300,6 +306,7 @@ pub fn catalog() -> Vec<EventTypeEntry> {
     current.extend(variants::<QuoteEvent>());
     current.extend(variants::<SessionEvent>());
     current.extend(variants::<TicketEvent>());
+    current.extend(variants::<ServiceAccountEvent>());
     current.extend(variants::<NotificationEvent>());
     let old = old_schemas();
     let mut entries: Vec<EventTypeEntry> = current

@@ -82,3 +82,8 @@ typed_id!(TicketId, "ticket");
 typed_id!(NotificationId, "notification");
 typed_id!(QuoteId, "quote");
 typed_id!(KitItemId, "kit");
+// A machine's identity in an account (`crate::domain::service_account`).
+typed_id!(ServiceAccountId, "serviceaccount");
+// One API key of a service account; its events live in the service
+// account's stream, so its own "stream" is never read.
+typed_id!(ApiKeyId, "apikey");

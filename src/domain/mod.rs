@@ -31,6 +31,7 @@ pub mod permissions;
 pub mod quote;
 pub mod role;
 pub mod server;
+pub mod service_account;
 pub mod session;
 pub mod text;
 pub mod ticket;
@@ -100,6 +101,20 @@ pub enum DomainError {
         "this server was decommissioned: it keeps its history, and nothing more can be done to it"
     )]
     ServerDecommissioned,
+    #[error("this service account is deactivated: its keys no longer work and nothing more can be done to it")]
+    ServiceAccountDeactivated,
+    #[error(
+        "a notifications-only role acts on nothing; give a service account a role that may act"
+    )]
+    RoleCannotAct,
+    #[error("a key's end (`expires_at`, RFC 3339) lies in the future")]
+    InvalidKeyExpiry,
+    #[error("a service account holds at most {max} keys that are neither revoked nor expired; revoke one first")]
+    TooManyKeys { max: usize },
+    #[error("the key is revoked already")]
+    KeyRevoked,
+    #[error("only a person may do this (service accounts do not manage service accounts or keys, sign out or change passwords)")]
+    PersonRequired,
     #[error("a license has 1 to 1,000,000 seats")]
     InvalidSeats,
     #[error("a grant's end (`until`, RFC 3339) lies in the future, and only a grant (granted: true) has one")]
@@ -193,6 +208,12 @@ impl DomainError {
             DomainError::InvalidTenantInvitation => "invalid_tenant_invitation",
             DomainError::PartnerNeedsInvitation => "partner_needs_invitation",
             DomainError::ServerDecommissioned => "server_decommissioned",
+            DomainError::ServiceAccountDeactivated => "service_account_deactivated",
+            DomainError::RoleCannotAct => "role_cannot_act",
+            DomainError::InvalidKeyExpiry => "invalid_key_expiry",
+            DomainError::TooManyKeys { .. } => "too_many_keys",
+            DomainError::KeyRevoked => "key_revoked",
+            DomainError::PersonRequired => "person_required",
             DomainError::InvalidSeats => "invalid_seats",
             DomainError::InvalidGrantEnd => "invalid_grant_end",
             DomainError::NotEnoughSeats { .. } => "not_enough_seats",

@@ -91,10 +91,15 @@ pub enum Action {
     ViewQuotes,
     DecideQuote,
     ManagePartnerKit,
+    /// See an account's service accounts and their keys (never a secret).
+    ViewServiceAccounts,
+    /// Create, change and deactivate service accounts; issue and revoke
+    /// their keys.
+    ManageServiceAccounts,
 }
 
 impl Action {
-    pub const ALL: [Action; 36] = [
+    pub const ALL: [Action; 38] = [
         Action::UpdateOwnProfile,
         Action::ViewAccount,
         Action::UpdateAccount,
@@ -131,20 +136,43 @@ impl Action {
         Action::ViewQuotes,
         Action::DecideQuote,
         Action::ManagePartnerKit,
+        Action::ViewServiceAccounts,
+        Action::ManageServiceAccounts,
     ];
+
+    /// Only a person may do this, whatever a service account's role says:
+    /// managing service accounts and their keys (a key that could mint
+    /// keys, or widen its own role or customers, would outlive every
+    /// revocation) and editing one's own profile (a service account has
+    /// none).
+    pub fn needs_a_person(self) -> bool {
+        matches!(
+            self,
+            Action::ManageServiceAccounts | Action::UpdateOwnProfile
+        )
+    }
 
     pub fn capability(self) -> Capability {
         use Action::*;
         match self {
             UpdateOwnProfile => Capability::OwnProfile,
-            ViewAccount | ViewUsers | ViewServers | ViewTickets | ViewActivityLog => {
-                Capability::View
-            }
+            ViewAccount | ViewUsers | ViewServers | ViewTickets | ViewActivityLog
+            | ViewServiceAccounts => Capability::View,
             // A quote is billing data: who sees licenses sees quotes.
             ViewLicenses | ViewQuotes => Capability::ViewBilling,
-            UpdateAccount | InviteUser | CreateUser | UpdateUserProfile | ChangeUserRole
-            | AssignCustomers | ResetPassword | ForceLogout | DeleteUser | RestoreUser
-            | ImportUsers | DeleteOrganization => Capability::ManageUsers,
+            UpdateAccount
+            | InviteUser
+            | CreateUser
+            | UpdateUserProfile
+            | ChangeUserRole
+            | AssignCustomers
+            | ResetPassword
+            | ForceLogout
+            | DeleteUser
+            | RestoreUser
+            | ImportUsers
+            | DeleteOrganization
+            | ManageServiceAccounts => Capability::ManageUsers,
             InvitePartner | InviteOrganization | CreateOrganization => Capability::InviteTenants,
             ManageLicenses | AssignLicenses => Capability::Financial,
             // "Add, remove or change product services" (Admin, Regular).

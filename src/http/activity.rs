@@ -43,7 +43,8 @@ const EXPORT_PAGE: usize = 1000;
 pub struct ActivitySearchPage {
     /// Entries, newest first: `position`, `recorded_at`, `event_type`,
     /// `action_type`, `description`, `actor_user_id`, `actor_email` (at that
-    /// time), `account_id`, `on_behalf_of`, `targets`, `ip`, `user_agent`,
+    /// time), `actor_service_account_id`, `actor_name` and `actor_api_key_id`
+    /// (a service account acting through a key), `account_id`, `on_behalf_of`, `targets`, `ip`, `user_agent`,
     /// `outcome`, `correlation_id`.
     #[schema(value_type = Vec<Object>)]
     pub entries: Vec<Value>,
@@ -86,7 +87,7 @@ struct Audience {
 }
 
 async fn audience(state: &AppState, caller: &Caller) -> Result<Audience, ApiError> {
-    let own = caller.principal.account_id;
+    let own = caller.credential.account_id();
     let customers: Vec<AccountId> = state
         .projections
         .target()
@@ -237,7 +238,7 @@ pub async fn list_account(
     Ok(Json(page(&state, &filter, &audience).await?))
 }
 
-const CSV_COLUMNS: [&str; 14] = [
+const CSV_COLUMNS: [&str; 17] = [
     "position",
     "recorded_at",
     "event_type",
@@ -245,6 +246,9 @@ const CSV_COLUMNS: [&str; 14] = [
     "description",
     "actor_user_id",
     "actor_email",
+    "actor_service_account_id",
+    "actor_name",
+    "actor_api_key_id",
     "account_id",
     "on_behalf_of",
     "targets",

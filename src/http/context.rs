@@ -16,8 +16,9 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use crate::app::command::Command;
-use crate::app::sessions::Principal;
+use crate::app::sessions::{Credential, Principal};
 use crate::app::{CommandContext, Ledger, Ran};
+use crate::auth::api_key::ApiKeyToken;
 use crate::http::error::ApiError;
 use crate::http::request_id;
 use crate::http::AppState;
@@ -62,6 +63,7 @@ fn context_of(parts: &Parts) -> Result<CommandContext, ApiError> {
         .map(|ConnectInfo(addr)| addr.ip().to_string());
     Ok(CommandContext {
         actor: None,
+        service: None,
         ip,
         user_agent: header_text(&parts.headers, header::USER_AGENT.as_str(), 512),
         // The same id as the request's span: the `request_id` middleware
@@ -83,11 +85,12 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
     }
 }
 
-/// A signed-in caller: the session's principal and a command context with
-/// the caller as actor — what a handler needs to run a command as them
+/// A signed-in caller — a person with a session, or a service account with
+/// an API key (`Authorization: Bearer plk_…`) — and a command context with
+/// the caller as actor: what a handler needs to run a command as them
 /// ([`Caller::run`]).
 pub struct Caller {
-    pub principal: Principal,
+    pub credential: Credential,
     pub context: CommandContext,
     ledger: Ledger,
 }
@@ -97,6 +100,12 @@ impl Caller {
     /// decide, append).
     pub async fn run<O: Send, C: Command<O>>(&self, command: C) -> Result<Ran<O>, ApiError> {
         Ok(self.ledger.run(&self.context, command).await?)
+    }
+
+    /// The person's session (a service account has none: 403
+    /// `person_required`).
+    pub fn session(&self) -> Result<&Principal, ApiError> {
+        Ok(self.credential.session()?)
     }
 }
 
@@ -113,11 +122,15 @@ impl FromRequestParts<AppState> for Caller {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(ApiError::unauthenticated)?;
-        let principal = state.auth.authenticate(token.trim(), Utc::now()).await?;
-        let mut context = context_of(parts)?;
-        context.actor = Some(principal.user_id);
+        let token = token.trim();
+        let credential = if ApiKeyToken::looks_like(token) {
+            state.auth.authenticate_key(token, Utc::now()).await?
+        } else {
+            Credential::Session(state.auth.authenticate(token, Utc::now()).await?)
+        };
+        let context = credential.acting_in(context_of(parts)?);
         Ok(Caller {
-            principal,
+            credential,
             context,
             ledger: state.ledger.clone(),
         })

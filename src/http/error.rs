@@ -111,7 +111,7 @@ impl From<DomainError> for ApiError {
                 StatusCode::NOT_FOUND
             }
             InvitationExpired => StatusCode::GONE,
-            PartnerAccessNotGranted => StatusCode::FORBIDDEN,
+            PartnerAccessNotGranted | PersonRequired => StatusCode::FORBIDDEN,
             InvalidSecondFactor => StatusCode::UNAUTHORIZED,
             InvalidName
             | InvalidIp
@@ -120,6 +120,8 @@ impl From<DomainError> for ApiError {
             | PartnerNeedsInvitation
             | InvalidSeats
             | InvalidGrantEnd
+            | RoleCannotAct
+            | InvalidKeyExpiry
             | NotLicensable
             | InvalidText
             | NotACustomer
@@ -159,7 +161,10 @@ impl From<DomainError> for ApiError {
             | QuoteNotSent
             | QuoteClosed
             | QuoteExpired
-            | ServerDecommissioned => StatusCode::CONFLICT,
+            | ServerDecommissioned
+            | ServiceAccountDeactivated
+            | TooManyKeys { .. }
+            | KeyRevoked => StatusCode::CONFLICT,
         };
         ApiError::new(status, e.code(), e.to_string())
     }
@@ -186,6 +191,7 @@ impl From<LedgerError> for ApiError {
             LedgerError::Codec(e) => ApiError::unavailable(e),
             LedgerError::Privacy(crate::privacy::PrivacyError::Keys(e)) => e.into(),
             LedgerError::Privacy(e) => ApiError::unavailable(e),
+            LedgerError::Randomness(e) => ApiError::unavailable(e),
             LedgerError::Contention => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "contention",
@@ -227,6 +233,15 @@ impl From<AuthError> for ApiError {
                 "second_factor_required",
                 e.to_string(),
             ),
+            AuthError::InvalidApiKey => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_api_key", e.to_string())
+            }
+            AuthError::ApiKeyExpired => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "api_key_expired", e.to_string())
+            }
+            AuthError::ApiKeyRevoked => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "api_key_revoked", e.to_string())
+            }
             AuthError::NotEmpty => ApiError::new(StatusCode::CONFLICT, "not_empty", e.to_string()),
             AuthError::Password(e) => e.into(),
             AuthError::Ledger(e) => e.into(),

@@ -37,7 +37,7 @@ pub async fn add(
     ApiPath(user_id): ApiPath<UserId>,
     ApiJson(body): ApiJson<TrustedLocation>,
 ) -> Result<(StatusCode, Json<Appended>), ApiError> {
-    if caller.principal.user_id != user_id {
+    if caller.credential.user_id() != Some(user_id) {
         visible_user(&state, &caller, user_id).await?;
     }
     let command = users::SetLocationTrust {
@@ -65,7 +65,7 @@ pub async fn remove(
     caller: Caller,
     ApiPath((user_id, ip)): ApiPath<(UserId, String)>,
 ) -> Result<Ran, ApiError> {
-    if caller.principal.user_id != user_id {
+    if caller.credential.user_id() != Some(user_id) {
         visible_user(&state, &caller, user_id).await?;
     }
     let command = users::SetLocationTrust {

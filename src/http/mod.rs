@@ -27,6 +27,7 @@ pub mod request_id;
 pub mod request_metrics;
 pub mod schemas;
 pub mod servers;
+pub mod service_accounts;
 pub mod sessions;
 pub mod tenancy;
 pub mod tickets;
@@ -109,6 +110,15 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(history::who_could))
         .routes(routes!(tenancy::customers))
         .routes(routes!(tenancy::staff))
+        // Service accounts and API keys
+        .routes(routes!(service_accounts::list, service_accounts::create))
+        .routes(routes!(
+            service_accounts::get,
+            service_accounts::change,
+            service_accounts::deactivate
+        ))
+        .routes(routes!(service_accounts::issue_key))
+        .routes(routes!(service_accounts::revoke_key))
         // Users
         .routes(routes!(users::list_users, users::create_user))
         .merge(

@@ -44,7 +44,7 @@ pub async fn set_preferences(
     ApiPath(user_id): ApiPath<UserId>,
     ApiJson(body): ApiJson<NotificationPreferences>,
 ) -> Result<Ran, ApiError> {
-    if caller.principal.user_id != user_id {
+    if caller.credential.user_id() != Some(user_id) {
         visible_user(&state, &caller, user_id).await?;
     }
     let preferences = Preferences {

@@ -39,7 +39,9 @@ impl Modify for BearerAuth {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("a session token from POST /v1/sessions"))
+                    .description(Some(
+                        "a session token from POST /v1/sessions, or a service account's API key (`plk_…`) from POST /v1/service-accounts/{service_account_id}/keys",
+                    ))
                     .build(),
             ),
         );

@@ -91,7 +91,7 @@ pub async fn sign_out(
 ) -> Result<StatusCode, ApiError> {
     state
         .auth
-        .sign_out(&caller.context, &caller.principal)
+        .sign_out(&caller.context, caller.session()?)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -114,11 +114,11 @@ pub struct Me {
     responses((status = 200, body = Me), ReadErrors),
 )]
 pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Me>, ApiError> {
-    let user = state.ledger.user(caller.principal.user_id).await?;
+    let user = state.ledger.user(caller.session()?.user_id).await?;
     Ok(Json(Me {
-        user_id: caller.principal.user_id,
-        account_id: caller.principal.account_id,
-        session_id: caller.principal.session_id,
+        user_id: caller.session()?.user_id,
+        account_id: caller.session()?.account_id,
+        session_id: caller.session()?.session_id,
         email: user.email.map(|e| e.to_string()),
         name: user.name,
         role: user.role.map(|r| r.to_string()),
@@ -145,6 +145,7 @@ pub async fn change_password(
     caller: Caller,
     ApiJson(body): ApiJson<ChangePassword>,
 ) -> Result<StatusCode, ApiError> {
+    caller.session()?;
     let new = Password::parse(&body.new_password)?;
     state
         .auth

@@ -67,7 +67,7 @@ async fn customers_in_view(
         .collect();
     // The platform's staff (and anyone else allowed in the account
     // without being its staff) read every customer as the platform.
-    if caller.principal.account_id != account {
+    if caller.credential.account_id() != account {
         return Ok(Customers {
             visible: all,
             via_partner: false,

@@ -76,7 +76,7 @@ pub async fn create_account(
         ));
     }
     let account_id = AccountId(Uuid::now_v7());
-    let parent = body.parent_id.unwrap_or(caller.principal.account_id);
+    let parent = body.parent_id.unwrap_or(caller.credential.account_id());
     let command = accounts::CreateAccount {
         account_id,
         kind: body.kind,

@@ -80,6 +80,12 @@ impl Projector for ActivityProjector {
                 ("actor_user_id", SqlValue::Text(text(actor.user_id))),
                 ("actor_email_folded", folded(&actor_email)),
                 ("actor_email", SqlValue::Text(actor_email)),
+                (
+                    "actor_service_account_id",
+                    SqlValue::Text(text(actor.service_account_id)),
+                ),
+                ("actor_name", SqlValue::Text(text(actor.name))),
+                ("actor_api_key_id", SqlValue::Text(text(actor.api_key_id))),
                 ("account_id", SqlValue::Text(text(meta.account))),
                 ("on_behalf_of", SqlValue::Text(text(meta.on_behalf_of))),
                 ("targets", SqlValue::Json(Some(targets))),
@@ -154,6 +160,12 @@ struct Actor<'a> {
     user_id: Option<&'a RawValue>,
     #[serde(borrow)]
     email: Option<&'a RawValue>,
+    #[serde(borrow)]
+    service_account_id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    name: Option<&'a RawValue>,
+    #[serde(borrow)]
+    api_key_id: Option<&'a RawValue>,
 }
 
 impl<'a> Actor<'a> {

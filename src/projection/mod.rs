@@ -28,6 +28,7 @@ pub mod quotes;
 pub mod read_models;
 pub mod runner;
 pub mod servers;
+pub mod service_accounts;
 pub mod sessions;
 pub mod sqlite;
 pub mod stop_point;
@@ -422,6 +423,7 @@ pub fn all_projectors() -> Vec<Arc<dyn Projector>> {
         Arc::new(quotes::QuotesProjector),
         Arc::new(partner_kit::PartnerKitProjector),
         Arc::new(account_entities::AccountEntitiesProjector),
+        Arc::new(service_accounts::ServiceAccountsProjector),
     ]
 }
 

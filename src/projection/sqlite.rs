@@ -113,7 +113,11 @@ pub(crate) fn row_json(
             Value::Text(s)
                 if matches!(
                     name.as_str(),
-                    "targets" | "notify_categories" | "assigned_customers" | "licenses"
+                    "targets"
+                        | "notify_categories"
+                        | "assigned_customers"
+                        | "licenses"
+                        | "customers"
                 ) =>
             {
                 serde_json::from_str(&s).unwrap_or(serde_json::Value::String(s))

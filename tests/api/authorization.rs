@@ -203,6 +203,8 @@ enum Op {
     RestoreBackup,
     ListTickets,
     OpenTicket,
+    ListServiceAccounts,
+    CreateServiceAccount,
     UpdateTicket,
     CloseTicket,
     GetUser,
@@ -246,7 +248,7 @@ enum Op {
 }
 
 impl Op {
-    const ALL: [Op; 74] = [
+    const ALL: [Op; 76] = [
         Op::ViewAccount,
         Op::RenameAccount,
         Op::TransferOwnership,
@@ -282,6 +284,8 @@ impl Op {
         Op::RestoreBackup,
         Op::ListTickets,
         Op::OpenTicket,
+        Op::ListServiceAccounts,
+        Op::CreateServiceAccount,
         Op::UpdateTicket,
         Op::CloseTicket,
         Op::GetUser,
@@ -350,6 +354,8 @@ impl Op {
             DecommissionServer => Action::DecommissionServer,
             BackupServer | RestoreBackup => Action::BackupServer,
             ListTickets => Action::ViewTickets,
+            ListServiceAccounts => Action::ViewServiceAccounts,
+            CreateServiceAccount => Action::ManageServiceAccounts,
             OpenTicket | UpdateTicket | CloseTicket => Action::ManageTickets,
             EditUser | UserPreferences => Action::UpdateUserProfile,
             ChangeRole => Action::ChangeUserRole,
@@ -446,6 +452,8 @@ impl Op {
             RestoreBackup => "POST /v1/servers/{id}/backups/{backup}/restore",
             ListTickets => "GET /v1/accounts/{id}/tickets",
             OpenTicket => "POST /v1/accounts/{id}/tickets",
+            ListServiceAccounts => "GET /v1/accounts/{id}/service-accounts",
+            CreateServiceAccount => "POST /v1/accounts/{id}/service-accounts",
             UpdateTicket => "PATCH /v1/tickets/{id}",
             CloseTicket => "POST /v1/tickets/{id}/close",
             GetUser => "GET /v1/users/{id}",
@@ -503,6 +511,7 @@ impl Op {
                 | ListLicenses
                 | ListServers
                 | ListTickets
+                | ListServiceAccounts
                 | GetUser
                 | ListQuotes
                 | GetQuote
@@ -529,7 +538,7 @@ impl Op {
         match self {
             CreateOrganization | CreatePartner | CreateUser | InviteUser | InviteOrganization
             | InvitePartner | CreateLicense | RegisterServer | BackupServer | OpenTicket
-            | CreateQuote | PublishKitItem => 201,
+            | CreateServiceAccount | CreateQuote | PublishKitItem => 201,
             _ => 200,
         }
     }
@@ -1370,6 +1379,10 @@ impl Env {
                 target.backup.as_deref().unwrap()
             )),
             ListTickets => s.get(&format!("{account}/tickets")),
+            ListServiceAccounts => s.get(&format!("{account}/service-accounts")),
+            CreateServiceAccount => s
+                .post(&format!("{account}/service-accounts"))
+                .json(&json!({ "name": format!("Sync {n}"), "role": "read-only" })),
             OpenTicket => s.post(&format!("{account}/tickets")).json(&json!({
                 "subject": format!("Ticket {n}"), "description": "it broke"
             })),

@@ -21,6 +21,7 @@ mod quotes;
 mod rate_limits;
 mod read_side;
 mod servers;
+mod service_accounts;
 mod sessions;
 mod telemetry;
 mod tenancy;

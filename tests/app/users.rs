@@ -306,6 +306,7 @@ on_both_backends!(
         let w = world(&t).await;
         let context = CommandContext {
             actor: Some(w.partner_admin),
+            service: None,
             ip: Some("203.0.113.7".into()),
             user_agent: Some("portal/1.0".into()),
             request_id: Some("req-1".into()),

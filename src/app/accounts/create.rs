@@ -37,7 +37,7 @@ impl Facts<CreateAccount> for NewAccountFacts {
         context: &CommandContext,
         command: &CreateAccount,
     ) -> Result<Self, LedgerError> {
-        if matches!(context.actor(), Actor::User(_)) && command.parent.is_none() {
+        if !matches!(context.actor(), Actor::System) && command.parent.is_none() {
             return Err(Denied::Hidden.into());
         }
         let account = ledger.load_account(command.account_id).await?;
@@ -70,8 +70,9 @@ impl Command for CreateAccount {
     ) -> Result<Decision, LedgerError> {
         // A person brings in a partner only by the platform's invitation
         // (its admin accepts, and the account is created with them); the
-        // system (bootstrap, generated portals) creates any account.
-        if self.kind == AccountKind::Partner && authorized.user.is_some() {
+        // system (bootstrap, generated portals), which needs no grant, creates
+        // any account.
+        if self.kind == AccountKind::Partner && authorized.grant.is_some() {
             return Err(DomainError::PartnerNeedsInvitation.into());
         }
         if let Some(parent) = &facts.parent {

@@ -19,7 +19,7 @@ pub use update::UpdateKitItem;
 pub use withdraw::WithdrawKitItem;
 
 use crate::app::command::{Change, Decision, Facts, OnEntity, Permission};
-use crate::app::context::{ActivityType, Actor, CommandContext};
+use crate::app::context::{ActivityType, CommandContext};
 use crate::app::ledger::{Ledger, LedgerError, Loaded};
 use crate::domain::account::AccountState;
 use crate::domain::ids::{AccountId, KitItemId};
@@ -104,18 +104,12 @@ async fn platform_of(
     context: &CommandContext,
     platform_for_system: Option<AccountId>,
 ) -> Result<Loaded<AccountState>, LedgerError> {
-    let platform = match context.actor() {
-        Actor::System => platform_for_system.ok_or(DomainError::AccountNotFound)?,
-        Actor::User(user) => {
-            let home = ledger
-                .load_user(user)
-                .await?
-                .state
-                .account_id
-                .ok_or(LedgerError::Unauthenticated)?;
-            let home_state = ledger.load_account(home).await?.state;
+    let platform = match ledger.acting(context).await? {
+        None => platform_for_system.ok_or(DomainError::AccountNotFound)?,
+        Some(acting) => {
+            let home_state = ledger.load_account(acting.account).await?.state;
             if home_state.kind == Some(AccountKind::Platform) {
-                home
+                acting.account
             } else {
                 home_state.parent.ok_or(Denied::Hidden)?
             }

@@ -15,10 +15,12 @@ use thiserror::Error;
 use uuid::Uuid;
 
 use crate::app::accounts::CreateAccount;
-use crate::app::context::CommandContext;
+use crate::app::context::{CommandContext, KeyUse};
 use crate::app::ledger::{Ledger, LedgerError};
 use crate::app::users::{self, CreateUser};
+use crate::auth::api_key::ApiKeyToken;
 use crate::auth::credentials::SharedCredentials;
+use crate::auth::key_uses::KeyUseRecorder;
 use crate::auth::password::{self, Password, PasswordError};
 use crate::auth::throttle::SignInThrottle;
 use crate::auth::token::SecretToken;
@@ -27,6 +29,7 @@ use crate::domain::ids::{AccountId, SessionId, UserId};
 use crate::domain::invitation;
 use crate::domain::permissions::Action;
 use crate::domain::role::{AccountKind, Role};
+use crate::domain::service_account::KeyRefusal;
 use crate::domain::user::{self, NewUser, Origin};
 use crate::domain::DomainError;
 use crate::notify::SharedNotifier;
@@ -55,6 +58,13 @@ pub enum AuthError {
     /// Too many failed sign-ins for this address lately.
     #[error("too many failed sign-ins for this address; try again in {retry_after} seconds")]
     TooManyAttempts { retry_after: i64 },
+    /// Malformed, unknown, or not matching its key's secret.
+    #[error("not a valid API key")]
+    InvalidApiKey,
+    #[error("this API key has expired; issue a new one")]
+    ApiKeyExpired,
+    #[error("this API key, or its service account, was revoked")]
+    ApiKeyRevoked,
     #[error("the store already holds events; bootstrap only works on an empty store")]
     NotEmpty,
     #[error(transparent)]
@@ -77,6 +87,53 @@ pub struct Principal {
     pub session_id: SessionId,
 }
 
+/// What a request authenticates with: a person's session or a service
+/// account's API key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    Session(Principal),
+    ApiKey {
+        key: KeyUse,
+        /// The service account's account.
+        account_id: AccountId,
+    },
+}
+
+impl Credential {
+    /// The account the caller belongs to.
+    pub fn account_id(&self) -> AccountId {
+        match self {
+            Credential::Session(p) => p.account_id,
+            Credential::ApiKey { account_id, .. } => *account_id,
+        }
+    }
+
+    /// The person calling (none: a service account).
+    pub fn user_id(&self) -> Option<UserId> {
+        match self {
+            Credential::Session(p) => Some(p.user_id),
+            Credential::ApiKey { .. } => None,
+        }
+    }
+
+    /// The person's session; a service account has none.
+    pub fn session(&self) -> Result<&Principal, DomainError> {
+        match self {
+            Credential::Session(p) => Ok(p),
+            Credential::ApiKey { .. } => Err(DomainError::PersonRequired),
+        }
+    }
+
+    /// The command context of a request made with this credential.
+    pub fn acting_in(&self, mut context: CommandContext) -> CommandContext {
+        match self {
+            Credential::Session(p) => context.actor = Some(p.user_id),
+            Credential::ApiKey { key, .. } => context.service = Some(*key),
+        }
+        context
+    }
+}
+
 /// A new session.
 #[derive(Debug, Clone)]
 pub struct SignedIn {
@@ -95,6 +152,7 @@ pub struct Auth {
     pub(crate) ledger: Ledger,
     pub(crate) credentials: SharedCredentials,
     throttle: Arc<SignInThrottle>,
+    key_uses: Arc<KeyUseRecorder>,
     session_ttl: Duration,
     pub(crate) invitation_ttl: Duration,
 }
@@ -105,6 +163,7 @@ impl Auth {
             ledger,
             credentials,
             throttle: Arc::new(SignInThrottle::default()),
+            key_uses: Arc::new(KeyUseRecorder::default()),
             session_ttl: Duration::hours(DEFAULT_SESSION_TTL_HOURS),
             invitation_ttl: Duration::days(invitation::DEFAULT_VALID_DAYS),
         }
@@ -299,6 +358,46 @@ impl Auth {
             user_id,
             account_id,
             session_id,
+        })
+    }
+
+    /// The service account behind an API key, checked against the log
+    /// (its stream: the key's hash, expiry and revocation, the service
+    /// account's state) and its account; records the use.
+    pub async fn authenticate_key(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Credential, AuthError> {
+        let token = ApiKeyToken::parse(key).map_err(|_| AuthError::InvalidApiKey)?;
+        let service_account = self
+            .ledger
+            .load_service_account(token.service_account)
+            .await?
+            .state;
+        let (account_id, _) = service_account
+            .admits(token.key, now, |hash| token.matches(hash))
+            .map_err(|refusal| match refusal {
+                KeyRefusal::Unknown => AuthError::InvalidApiKey,
+                KeyRefusal::Expired => AuthError::ApiKeyExpired,
+                KeyRefusal::Revoked => AuthError::ApiKeyRevoked,
+            })?;
+        if !self.ledger.load_account(account_id).await?.state.exists() {
+            return Err(AuthError::ApiKeyRevoked);
+        }
+        if self.key_uses.due(token.key, now) {
+            // When it was last used is for people's eyes; a failed write
+            // must not refuse the request.
+            if let Err(e) = self.credentials.record_use(token.key, now).await {
+                tracing::warn!(error = %e, "could not record an API key's use");
+            }
+        }
+        Ok(Credential::ApiKey {
+            key: KeyUse {
+                service_account: token.service_account,
+                key: token.key,
+            },
+            account_id,
         })
     }
 
