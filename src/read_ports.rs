@@ -21,10 +21,16 @@ pub enum MemberKind {
     User,
     License,
     Server,
+    ServiceAccount,
 }
 
 impl MemberKind {
-    pub const ALL: [MemberKind; 3] = [MemberKind::User, MemberKind::License, MemberKind::Server];
+    pub const ALL: [MemberKind; 4] = [
+        MemberKind::User,
+        MemberKind::License,
+        MemberKind::Server,
+        MemberKind::ServiceAccount,
+    ];
 
     /// As the API and the read model name it.
     pub fn name(self) -> &'static str {
@@ -32,6 +38,7 @@ impl MemberKind {
             MemberKind::User => "user",
             MemberKind::License => "license",
             MemberKind::Server => "server",
+            MemberKind::ServiceAccount => "service_account",
         }
     }
 
@@ -46,6 +53,7 @@ impl MemberKind {
             MemberKind::User => ("user.created", "user_id"),
             MemberKind::License => ("license.created", "license_id"),
             MemberKind::Server => ("server.registered", "server_id"),
+            MemberKind::ServiceAccount => ("service_account.created", "service_account_id"),
         }
     }
 }

@@ -1,8 +1,10 @@
 //! "Who could do what, and why": for an account (optionally one of its
-//! servers) at a moment, every user with access, their role, what the
-//! permission matrix lets them do there, and the events that made it so —
-//! the role (creation, role change, restore), the customer assignment of a
-//! partner's staff, the customer's partner-access grant on a server.
+//! servers) at a moment, every user and service account with access
+//! (`kind`), their role, what the permission matrix lets them do there,
+//! and the events that made it so — the role (creation, role change,
+//! restore), the customer assignment of a partner's staff (a service
+//! account's customer limit), the customer's partner-access grant on a
+//! server.
 //!
 //! A partner's access to one of its customers is the customer's answer
 //! narrowed to the partner's staff (`customer_of`).
@@ -19,10 +21,12 @@ use crate::app::ledger::{Ledger, LedgerError};
 use crate::app::members::MemberKind;
 use crate::domain::account::{self, AccountEvent, AccountState};
 use crate::domain::codec::decode;
-use crate::domain::ids::{AccountId, ServerId, UserId};
+use crate::domain::ids::{AccountId, ServerId, ServiceAccountId, UserId};
 use crate::domain::permissions::{self, Action, Relation};
 use crate::domain::role::AccountKind;
+use crate::domain::role::Role;
 use crate::domain::server::{self, ServerEvent, ServerState};
+use crate::domain::service_account::{self, ServiceAccountEvent, ServiceAccountState};
 use crate::domain::user::{self, Status, UserEvent, UserState};
 use crate::event::RecordedEvent;
 
@@ -46,10 +50,19 @@ pub struct Because {
     pub established: String,
 }
 
-/// One user with access.
+/// One person or service account with access.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Access {
-    pub user_id: UserId,
+    /// `user` or `service_account`.
+    pub kind: &'static str,
+    /// A person's id (absent for a service account).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<UserId>,
+    /// A service account's id and name (absent for a person).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_account_id: Option<ServiceAccountId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub email: Option<String>,
     /// The user's own account.
     pub account_id: AccountId,
@@ -77,6 +90,33 @@ struct UserAt {
     state: UserState,
     role_event: Option<Because>,
     assignment_event: Option<Because>,
+}
+
+/// What `role`, related by `relation`, may do in an account of the
+/// target's kind (what the commands would not refuse for the tenancy),
+/// less a server's actions while its grant to a partner does not stand.
+fn allowed_actions(
+    target: &AccountState,
+    role: Role,
+    relation: Relation,
+    server_grant_stands: bool,
+) -> Vec<Action> {
+    let mut actions: Vec<Action> = Action::ALL
+        .iter()
+        .copied()
+        .filter(|a| {
+            target
+                .kind
+                .is_some_and(|kind| permissions::exists_in(*a, kind))
+        })
+        .filter(|a| permissions::authorize(role, *a, relation).is_ok())
+        .collect();
+    if !server_grant_stands {
+        // Everything done to or read of the server waits for the grant
+        // (`ServerFacts`, `authorize_read`).
+        actions.retain(|a| !SERVER_ACTIONS.contains(a));
+    }
+    actions
 }
 
 impl Ledger {
@@ -132,6 +172,56 @@ impl Ledger {
             at.state = user::evolve(at.state, &decoded, event.recorded_at);
         }
         Ok(at)
+    }
+
+    /// A service account at the moment, with the events behind its role
+    /// and its customer limit.
+    async fn service_account_at(
+        &self,
+        id: ServiceAccountId,
+        as_of: AsOf,
+    ) -> Result<(ServiceAccountState, Option<Because>, Option<Because>), LedgerError> {
+        let (mut state, mut role_event, mut limit_event) =
+            (ServiceAccountState::default(), None, None);
+        for event in self.events_as_of(&id.stream(), as_of).await? {
+            let decoded = decode::<ServiceAccountEvent>(&event)?;
+            match &decoded {
+                ServiceAccountEvent::Created {
+                    role, customers, ..
+                } => {
+                    role_event = Some(because(
+                        &event,
+                        format!("service account created with role {role}"),
+                    ));
+                    if !customers.is_empty() {
+                        limit_event = Some(because(
+                            &event,
+                            format!("limited to {} customer(s)", customers.len()),
+                        ));
+                    }
+                }
+                ServiceAccountEvent::Changed {
+                    role, customers, ..
+                } => {
+                    if let Some(role) = role {
+                        role_event = Some(because(&event, format!("role changed to {role}")));
+                    }
+                    if let Some(customers) = customers {
+                        limit_event = Some(because(
+                            &event,
+                            if customers.is_empty() {
+                                "works for all of the partner's customers".to_owned()
+                            } else {
+                                format!("limited to {} customer(s)", customers.len())
+                            },
+                        ));
+                    }
+                }
+                _ => {}
+            }
+            state = service_account::evolve(state, &decoded, event.recorded_at);
+        }
+        Ok((state, role_event, limit_event))
     }
 
     /// Whether `customer` was a customer organization of `partner` at
@@ -241,38 +331,80 @@ impl Ledger {
                     },
                     _ => Relation::Platform,
                 };
-                // What the matrix allows and the account's kind has at all
-                // (what the commands would not refuse for the tenancy).
-                let mut actions: Vec<Action> = Action::ALL
-                    .iter()
-                    .copied()
-                    .filter(|a| {
-                        target
-                            .kind
-                            .is_some_and(|kind| permissions::exists_in(*a, kind))
-                    })
-                    .filter(|a| permissions::authorize(role, *a, relation).is_ok())
-                    .collect();
+                let partner_grant = grant.as_ref().filter(|_| relation_name == "customer");
+                let actions = allowed_actions(
+                    &target,
+                    role,
+                    relation,
+                    partner_grant.is_none_or(|(granted, _)| *granted),
+                );
                 let mut reasons: Vec<Because> = at.role_event.clone().into_iter().collect();
                 if relation_name == "customer" {
                     if let Some(assignment) = &at.assignment_event {
                         reasons.push(assignment.clone());
                     }
                 }
-                if let (Some((granted, why)), "customer") = (&grant, relation_name) {
-                    if !granted {
-                        // Everything done to or read of the server waits
-                        // for the grant (`ServerFacts`, `authorize_read`).
-                        actions.retain(|a| !SERVER_ACTIONS.contains(a));
-                    }
+                if let Some((_, why)) = partner_grant {
                     reasons.push(why.clone());
                 }
                 if actions.is_empty() {
                     continue;
                 }
                 out.push(Access {
-                    user_id: id,
+                    kind: "user",
+                    user_id: Some(id),
+                    service_account_id: None,
+                    name: None,
                     email: at.state.email.as_ref().map(|e| e.to_string()),
+                    account_id: population,
+                    role: role.as_str().to_owned(),
+                    relation: relation_name,
+                    actions,
+                    because: reasons,
+                });
+            }
+            // Service accounts, under the same matrix; a service account's
+            // customer limit is a hard boundary (`Acting::reaches`).
+            let machines = self
+                .created_in_account(MemberKind::ServiceAccount, population, as_of)
+                .await?;
+            for id in machines {
+                let Ok(id) = id.parse().map(ServiceAccountId) else {
+                    continue;
+                };
+                let (state, role_event, limit_event) = self.service_account_at(id, as_of).await?;
+                let Ok((_, role)) = state.active() else {
+                    continue;
+                };
+                let relation = match relation_name {
+                    "own" => Relation::Own,
+                    "customer" if state.works_for(account) => Relation::Customer { assigned: true },
+                    "customer" => continue,
+                    _ => Relation::Platform,
+                };
+                let partner_grant = grant.as_ref().filter(|_| relation_name == "customer");
+                let actions = allowed_actions(
+                    &target,
+                    role,
+                    relation,
+                    partner_grant.is_none_or(|(granted, _)| *granted),
+                );
+                if actions.is_empty() {
+                    continue;
+                }
+                let mut reasons: Vec<Because> = role_event.into_iter().collect();
+                if relation_name == "customer" {
+                    reasons.extend(limit_event);
+                }
+                if let Some((_, why)) = partner_grant {
+                    reasons.push(why.clone());
+                }
+                out.push(Access {
+                    kind: "service_account",
+                    user_id: None,
+                    service_account_id: Some(id),
+                    name: Some(state.name),
+                    email: None,
                     account_id: population,
                     role: role.as_str().to_owned(),
                     relation: relation_name,

@@ -41,6 +41,7 @@ pub fn list_action(kind: MemberKind) -> Action {
         MemberKind::User => Action::ViewUsers,
         MemberKind::License => Action::ViewLicenses,
         MemberKind::Server => Action::ViewServers,
+        MemberKind::ServiceAccount => Action::ViewServiceAccounts,
     }
 }
 

@@ -400,6 +400,16 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/users/{user_id}/restore"),
     ("post", "/v1/users/{user_id}/logout"),
     ("post", "/v1/users/{user_id}/password-reset"),
+    ("get", "/v1/accounts/{account_id}/service-accounts"),
+    ("post", "/v1/accounts/{account_id}/service-accounts"),
+    ("get", "/v1/service-accounts/{service_account_id}"),
+    ("patch", "/v1/service-accounts/{service_account_id}"),
+    ("delete", "/v1/service-accounts/{service_account_id}"),
+    ("post", "/v1/service-accounts/{service_account_id}/keys"),
+    (
+        "delete",
+        "/v1/service-accounts/{service_account_id}/keys/{key_id}",
+    ),
 ];
 
 on_both_backends!(

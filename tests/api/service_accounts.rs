@@ -385,6 +385,34 @@ on_both_backends!(
                 .status_code(),
             200
         );
+        // Who could: the service account is listed where it reaches, with
+        // the events behind its role and its limit.
+        let listed = |view: &Value| -> Option<Value> {
+            view["users"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|u| u["service_account_id"] == sa.as_str())
+                .cloned()
+        };
+        let access_of = |account: &str| format!("/v1/accounts/{account}/access");
+        let in_customer: Value = api
+            .server
+            .get_as(boss, &access_of(&w.customer))
+            .await
+            .json();
+        let entry = listed(&in_customer).expect("listed in its customer");
+        assert_eq!(entry["kind"], "service_account", "{entry}");
+        assert_eq!(entry["relation"], "customer");
+        assert_eq!(entry["name"], "Customer sync");
+        assert!(entry["actions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("view_users")));
+        assert_eq!(entry["because"].as_array().unwrap().len(), 2, "{entry}");
+        let in_second: Value = api.server.get_as(boss, &access_of(&second)).await.json();
+        assert!(listed(&in_second).is_none(), "{in_second}");
+
         // Lifting the limit takes effect on the next request.
         let changed = api
             .server

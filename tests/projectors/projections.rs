@@ -676,6 +676,54 @@ on_both_backends!(
             .await
             .unwrap();
 
+        // A service account with a key, changed, and one key revoked.
+        {
+            use portal_ledger::app::service_accounts as machines;
+            use portal_ledger::domain::ids::ServiceAccountId;
+            let sa = ServiceAccountId(Uuid::now_v7());
+            ledger
+                .run(
+                    &admin,
+                    machines::CreateServiceAccount {
+                        account_id: org,
+                        service_account_id: sa,
+                        name: String::from("Wall sync"),
+                        role: Role::Support,
+                        customers: vec![],
+                    },
+                )
+                .await
+                .unwrap();
+            let key = machines::issue_key(&ledger, &admin, sa, "CI".into(), None, now)
+                .await
+                .unwrap();
+            machines::issue_key(&ledger, &admin, sa, "spare".into(), None, now)
+                .await
+                .unwrap();
+            ledger
+                .run(
+                    &admin,
+                    machines::RevokeApiKey {
+                        service_account_id: sa,
+                        key_id: key.key_id,
+                    },
+                )
+                .await
+                .unwrap();
+            ledger
+                .run(
+                    &admin,
+                    machines::ChangeServiceAccount {
+                        service_account_id: sa,
+                        name: None,
+                        role: Some(Role::ReadOnly),
+                        customers: None,
+                    },
+                )
+                .await
+                .unwrap();
+        }
+
         // A partner's quote for the customer, and a partner-kit item.
         {
             use portal_ledger::app::partner_kit::NewKitItem;
