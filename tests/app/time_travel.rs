@@ -810,7 +810,7 @@ on_both_backends!(
 
         let then = ledger.who_could(customer, None, before).await.unwrap();
         let find = |list: &Vec<portal_ledger::app::access::Access>, id: UserId| {
-            list.iter().find(|a| a.user_id == id).cloned()
+            list.iter().find(|a| a.user_id == Some(id)).cloned()
         };
         for id in [root, boss, staff, owner, viewer] {
             assert!(find(&then, id).is_some(), "{id} had access then");
