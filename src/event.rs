@@ -39,6 +39,12 @@ pub enum EnvelopeError {
     InvalidJson { field: &'static str, reason: String },
     #[error("hash must be 64 lowercase hex digits")]
     InvalidHash,
+    /// A number the canonical form would change (`crate::json_numbers`).
+    #[error("{field}.{number}")]
+    InexactNumber {
+        field: &'static str,
+        number: crate::json_numbers::InexactNumber,
+    },
 }
 
 /// The id of a stream, e.g. `user-0190f6c1-…`. Its *category* is the part
@@ -163,6 +169,10 @@ impl JsonObject {
                 }
             });
         }
+        if let Some(number) = crate::json_numbers::first_inexact_in_value(value, &mut String::new())
+        {
+            return Err(EnvelopeError::InexactNumber { field, number });
+        }
         serde_json_canonicalizer::to_string(value)
             .map(Self)
             .map_err(|e| EnvelopeError::InvalidJson {
@@ -171,13 +181,17 @@ impl JsonObject {
             })
     }
 
-    /// Parses JSON text and canonicalizes it.
+    /// Parses JSON text and canonicalizes it; a number the canonical form
+    /// would change is refused (`crate::json_numbers`).
     pub fn parse(field: &'static str, text: &str) -> Result<Self, EnvelopeError> {
         let value: serde_json::Value =
             serde_json::from_str(text).map_err(|e| EnvelopeError::InvalidJson {
                 field,
                 reason: e.to_string(),
             })?;
+        if let Some(number) = crate::json_numbers::first_inexact(text, &value, "") {
+            return Err(EnvelopeError::InexactNumber { field, number });
+        }
         Self::from_value(field, &value)
     }
 

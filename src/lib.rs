@@ -3,7 +3,8 @@
 //! `ARCHITECTURE.md` is the map and `schema/LOG_FORMAT.md` the log's
 //! byte-for-byte specification. The modules, from the log up:
 //!
-//! - [`event`] the envelope and its newtypes; [`chain`] the canonical bytes
+//! - [`event`] the envelope and its newtypes ([`json_numbers`]: numbers
+//!   kept exactly or refused); [`chain`] the canonical bytes
 //!   and the hash chain; [`store`] the store contract and its embedded and
 //!   PostgreSQL backends; [`backend`] which one a process opens.
 //! - [`integrity`] the chain rules, checked over a store or an export file,
@@ -32,6 +33,7 @@ pub mod generate;
 pub mod http;
 pub mod idempotency;
 pub mod integrity;
+pub mod json_numbers;
 pub mod notify;
 pub mod privacy;
 pub mod projection;

@@ -334,6 +334,12 @@ where
             })?;
         let parsed = Json::<T>::from_bytes(&bytes);
         if let Ok(tree) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+            // A number the log's canonical form would change is refused,
+            // whatever field it is in (`crate::json_numbers`).
+            let text = std::str::from_utf8(&bytes).unwrap_or_default();
+            if let Some(number) = crate::json_numbers::first_inexact(text, &tree, "body") {
+                return Err(ApiError::invalid("inexact_number", number.to_string()));
+            }
             if let Some((path, c)) = control_character_at(&tree, &mut "body".to_owned()) {
                 return Err(ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,

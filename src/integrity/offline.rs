@@ -8,10 +8,16 @@
 //!    versions count up per stream; `recorded_at` never goes back;
 //! 3. every `checkpoint.signed` event carries a valid Ed25519 signature by the
 //!    given key over the head it names, and that head is in the chain;
-//! 4. nothing but checkpoints follows the last attested head (else the tail
-//!    may have been cut or altered), unless the auditor allows it;
-//! 5. optionally, a head the auditor pinned earlier (`--expect-head`) is in
-//!    the file with the same hash.
+//! 4. optionally, a head the auditor pinned earlier (`--expect-head`) is in
+//!    the file with the same hash;
+//! 5. at least one checkpoint verified, and nothing but checkpoints follows
+//!    the last attested head (else the tail may have been cut or altered),
+//!    unless the auditor allows an unattested tail.
+//!
+//! Without a public key steps 3 and 5 are skipped: the CLI does that only
+//! when told so (`--no-signatures`), since a rewritten and consistently
+//! re-hashed log passes the chain alone. `schema/LOG_FORMAT.md` is the
+//! procedure's specification, failure by failure ([`OfflineError::verdict`]).
 
 use std::io::BufRead;
 
@@ -47,6 +53,57 @@ pub enum OfflineError {
     },
     #[error("reading the file: {0}")]
     Io(#[from] std::io::Error),
+}
+
+impl OfflineError {
+    /// The failure as `schema/LOG_FORMAT.md` names it: its kind, the
+    /// position it names (none for a line that is no event, a file without
+    /// checkpoints, or an I/O error) and the line it was found on (none for
+    /// what only the whole file shows). An independent verifier must give
+    /// the same three for the same file.
+    pub fn verdict(&self) -> (&'static str, Option<u64>, Option<u64>) {
+        use crate::integrity::Problem;
+        match self {
+            OfflineError::Unreadable { line, .. } => ("unreadable", None, Some(*line)),
+            OfflineError::Broken { line, broken } => {
+                let kind = match broken.problem {
+                    Problem::PositionMissing { .. } => "position_missing",
+                    Problem::PrevHashMismatch { .. } => "prev_hash_mismatch",
+                    Problem::HashMismatch { .. } => "hash_mismatch",
+                    Problem::StreamVersion { .. } => "stream_version",
+                    Problem::TimeWentBack { .. } => "time_went_back",
+                    Problem::Unreadable { .. } => "unreadable",
+                    Problem::Truncated { .. } => "truncated",
+                    Problem::HeadHashMismatch { .. } => "pinned_head_differs",
+                };
+                (kind, Some(broken.position), Some(*line))
+            }
+            OfflineError::Checkpoint {
+                line,
+                position,
+                problem,
+            } => {
+                let kind = match problem {
+                    CheckpointProblem::Unreadable(_) => "checkpoint_unreadable",
+                    CheckpointProblem::OtherKey { .. } => "checkpoint_other_key",
+                    CheckpointProblem::Signature(_) => "checkpoint_signature",
+                    CheckpointProblem::NotBefore { .. } => "checkpoint_not_before",
+                    CheckpointProblem::TooFarBack { .. } => "checkpoint_too_far_back",
+                    CheckpointProblem::ChainDiffers { .. } => "checkpoint_chain_differs",
+                };
+                (kind, Some(*position), Some(*line))
+            }
+            OfflineError::UnattestedTail { attested, .. } => {
+                ("unattested_tail", Some(*attested), None)
+            }
+            OfflineError::NoCheckpoint => ("no_checkpoint", None, None),
+            OfflineError::Truncated { expected, .. } => ("truncated", Some(*expected), None),
+            OfflineError::PinnedHeadDiffers { position, .. } => {
+                ("pinned_head_differs", Some(*position), None)
+            }
+            OfflineError::Io(_) => ("io", None, None),
+        }
+    }
 }
 
 /// How the check should treat the tail.

@@ -25,6 +25,7 @@ use crate::chain::HashedFields;
 use crate::domain::{catalog, upcast};
 use crate::event::{to_log_time, EventType, Hash, JsonObject, RecordedEvent, StreamId};
 use crate::integrity::ChainChecker;
+use crate::json_numbers;
 use crate::store::append::MAX_EVENT_BYTES;
 use crate::store::import::{BulkImport, ImportSession};
 use crate::store::StoreError;
@@ -227,6 +228,17 @@ fn to_event(
 ) -> Result<(RecordedEvent, bool), String> {
     let line: Line =
         serde_json::from_str(text).map_err(|e| format!("not a valid event line: {e}"))?;
+    // Numbers the canonical form would change are refused, named by their
+    // path in the line (`crate::json_numbers`), before anything is stored.
+    let metadata_exact = line
+        .metadata
+        .as_ref()
+        .is_none_or(json_numbers::only_exact_integers);
+    if !json_numbers::only_exact_integers(&line.payload) || !metadata_exact {
+        if let Some(number) = json_numbers::first_inexact_in_text(text, "") {
+            return Err(number.to_string());
+        }
+    }
     let stream_id = StreamId::parse(line.stream_id).map_err(|e| e.to_string())?;
     let event_type = EventType::parse(line.event_type).map_err(|e| e.to_string())?;
     let payload = JsonObject::from_value("payload", &line.payload).map_err(|e| e.to_string())?;

@@ -837,3 +837,45 @@ on_both_backends!(
         assert!(positions.contains(&("tickets".to_owned(), 0)));
     }
 );
+
+on_both_backends!(
+    a_body_number_the_log_would_change_is_refused_with_its_path,
+    |t: support::TestStore| async move {
+        let api = TestApi::spawn(&t).await;
+        let root = api.root().await;
+        let path = format!("/v1/accounts/{}/tickets", api.platform);
+        let head = t.store.head().await.unwrap().position;
+        // Raw text: a JSON library on the client would round it first.
+        for (body, at) in [
+            (
+                r#"{"subject":"s","description":"d","n":12345678901234567890}"#,
+                "body.n",
+            ),
+            (
+                r#"{"subject":"s","description":"d","x":[1,{"y":9007199254740993}]}"#,
+                "body.x[1].y",
+            ),
+        ] {
+            let refused = api
+                .server
+                .post_as(&root, &path)
+                .content_type("application/json")
+                .bytes(body.as_bytes().to_vec().into())
+                .expect_failure()
+                .await;
+            assert_eq!(error_code(&refused), "inexact_number", "{}", refused.text());
+            assert_eq!(refused.status_code(), 422);
+            let message = refused.json::<Value>()["error"]["message"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            assert!(message.starts_with(at), "{message}");
+            assert!(message.contains("send it as a string"), "{message}");
+        }
+        assert_eq!(
+            t.store.head().await.unwrap().position,
+            head,
+            "nothing appended"
+        );
+    }
+);

@@ -9,6 +9,7 @@ mod support;
 mod concurrency;
 mod conformance;
 mod crash;
+mod independent;
 mod integrity;
 mod tampering;
 mod transfer;

@@ -280,3 +280,48 @@ on_both_backends!(subscribers_see_imported_events, |t: TestStore| async move {
         assert_eq!(event.position, expected);
     }
 });
+
+on_both_backends!(
+    numbers_the_canonical_form_would_change_are_refused_with_their_path,
+    |t: TestStore| async move {
+        // Integers beyond 2^53, 64-bit ids, more digits than a double
+        // holds: each refused with its line and JSON path, nothing stored.
+        for (number, path) in [
+            ("12345678901234567890", "payload.amount"),
+            ("9007199254740993", "payload.amount"),
+            ("0.1000000000000000055511151231257827", "payload.amount"),
+        ] {
+            let file = [
+                r#"{"stream_id":"invoice-1","event_type":"invoice.issued","payload":{"amount":1}}"#.to_owned(),
+                format!(
+                    r#"{{"stream_id":"invoice-1","event_type":"invoice.paid","payload":{{"amount":{number}}}}}"#
+                ),
+            ]
+            .join("\n");
+            refused(&t, &file, 2, path).await;
+            refused(&t, &file, 2, "send it as a string").await;
+        }
+        let in_metadata = r#"{"stream_id":"invoice-1","event_type":"invoice.issued","payload":{},"metadata":{"ids":[1,18446744073709551615]}}"#;
+        refused(&t, in_metadata, 1, "metadata.ids[1]").await;
+
+        // Carried as strings, or as numbers a double holds, they come back
+        // exactly as they went in.
+        let file = [
+            r#"{"stream_id":"invoice-1","event_type":"invoice.issued","payload":{"amount":"12345678901234567890","rate":0.1,"count":9007199254740992,"price":1.50}}"#,
+        ]
+        .join("\n");
+        import_ndjson(t.backend.bulk(), std::io::Cursor::new(file), |_| {})
+            .await
+            .unwrap();
+        let events = everything(&t.store).await;
+        assert_eq!(
+            events[0].payload.as_str(),
+            r#"{"amount":"12345678901234567890","count":9007199254740992,"price":1.5,"rate":0.1}"#
+        );
+        let exported = export(&t.store).await;
+        assert!(
+            exported.contains(r#""amount":"12345678901234567890""#),
+            "{exported}"
+        );
+    }
+);
