@@ -96,6 +96,15 @@ impl Backend {
         }
     }
 
+    /// The log's Merkle tree, its nodes kept beside the log.
+    pub fn merkle_tree(&self) -> crate::integrity::merkle_store::MerkleTree {
+        let nodes: crate::integrity::merkle_store::SharedMerkleNodes = match self {
+            Backend::Embedded(s) => Arc::new(s.clone()),
+            Backend::Postgres(s) => Arc::new(s.clone()),
+        };
+        crate::integrity::merkle_store::MerkleTree::new(self.shared(), nodes)
+    }
+
     /// The per-person keys beside the log (crypto-shredding).
     pub fn personal_keys(&self) -> crate::privacy::keys::SharedKeys {
         match self {

@@ -126,6 +126,45 @@ pub enum Command {
         #[command(flatten)]
         signing: SigningKeyArgs,
     },
+    /// Print the Merkle proof (JSON, as `GET /v1/proofs/inclusion`) that
+    /// the entry at POSITION is in the log of SIZE entries (default: the
+    /// head), with the signed checkpoint of that size if there is one.
+    ProveInclusion {
+        #[arg(long)]
+        position: u64,
+        #[arg(long)]
+        size: Option<u64>,
+    },
+    /// Print the Merkle proof (JSON, as `GET /v1/proofs/consistency`) that
+    /// the log of FROM entries is a prefix of the log of TO (default: the
+    /// head).
+    ProveConsistency {
+        #[arg(long)]
+        from: u64,
+        #[arg(long)]
+        to: Option<u64>,
+    },
+    /// Check a proof file offline (no database): the proof against its
+    /// roots and, with the public key, the signed checkpoints that commit to
+    /// them; `--entry` also recomputes the hash of the entry's exported line.
+    #[command(group(
+        clap::ArgGroup::new("proof_signatures")
+            .required(true)
+            .args(["public_key", "no_signatures"])
+    ))]
+    VerifyProof {
+        /// The proof (`-`: standard input).
+        file: PathBuf,
+        /// The operator's public key (64 hex digits).
+        #[arg(long, env = "PORTAL_LEDGER_PUBLIC_KEY")]
+        public_key: Option<String>,
+        /// Check the proof against its own roots only.
+        #[arg(long)]
+        no_signatures: bool,
+        /// The entry's exported line (a file holding one NDJSON line).
+        #[arg(long)]
+        entry: Option<PathBuf>,
+    },
     /// Check an export file alone (no database): the chain and every
     /// signed checkpoint; exit 1 naming the first bad line. A public key is
     /// required, or `--no-signatures` to check the chain alone (which a
@@ -362,6 +401,10 @@ pub enum CliError {
     Checkpoint(#[from] crate::integrity::checkpoint::CheckpointError),
     #[error("export check failed: {0}")]
     Offline(#[from] crate::integrity::offline::OfflineError),
+    #[error("proof: {0}")]
+    Merkle(#[from] crate::integrity::merkle_store::MerkleError),
+    #[error("proof check failed: {0}")]
+    ProofCheck(#[from] crate::integrity::proof_check::ProofCheckError),
     #[error(transparent)]
     Generate(#[from] crate::generate::GenerateError),
     #[error("personal keys: {0}")]
@@ -444,7 +487,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             spawn_grant_sweeps(ledger.clone(), state.projections.target().clone());
             spawn_purges(ledger);
             if let Some(signer) = &signer {
-                spawn_checkpoints(backend.shared(), signer.clone(), checkpoint_every);
+                spawn_checkpoints(backend.merkle_tree(), signer.clone(), checkpoint_every);
             }
             let projections = state.projections.clone();
             let served = serve(state, listen, &location).await;
@@ -618,8 +661,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 )
             })?;
             let backend = Backend::open(&location, Migrations::Skip).await?;
-            let store = backend.shared();
-            let appended = append_checkpoint(store.as_ref(), &signer).await?;
+            let appended = append_checkpoint(&backend.merkle_tree(), &signer).await?;
             println!(
                 "{}:{}",
                 appended.payload.head_position, appended.payload.head_hash
@@ -665,6 +707,78 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                     "--no-signatures: the chain is intact, but checkpoints were not checked \
                      (a log rewritten and re-hashed as a whole would pass too)"
                 );
+            }
+            Ok(())
+        }
+        Command::ProveInclusion { position, size } => {
+            let backend = Backend::open(&location, Migrations::Skip).await?;
+            let tree = backend.merkle_tree();
+            let size = match size {
+                Some(size) => size,
+                None => backend.shared().head().await?.position,
+            };
+            let proof = crate::integrity::proofs::prove_inclusion(&tree, position, size).await?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&proof).unwrap_or_default()
+            );
+            Ok(())
+        }
+        Command::ProveConsistency { from, to } => {
+            let backend = Backend::open(&location, Migrations::Skip).await?;
+            let tree = backend.merkle_tree();
+            let to = match to {
+                Some(to) => to,
+                None => backend.shared().head().await?.position,
+            };
+            let proof = crate::integrity::proofs::prove_consistency(&tree, from, to).await?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&proof).unwrap_or_default()
+            );
+            Ok(())
+        }
+        Command::VerifyProof {
+            file,
+            public_key,
+            no_signatures: _,
+            entry,
+        } => {
+            let public = public_key.as_deref().map(PublicKey::from_hex).transpose()?;
+            let text = if file.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())?
+            } else {
+                std::fs::read_to_string(&file)?
+            };
+            let entry = entry.map(std::fs::read_to_string).transpose()?;
+            let proved = crate::integrity::proof_check::check_proof(
+                &text,
+                public.as_ref(),
+                entry.as_deref().map(str::trim),
+            )?;
+            match proved {
+                crate::integrity::proof_check::Proved::Included {
+                    position,
+                    size,
+                    signed,
+                } => println!(
+                    "ok: the entry at position {position} is in the log of {size} entries{}",
+                    if signed {
+                        " whose root the operator signed"
+                    } else {
+                        " (signatures not checked)"
+                    }
+                ),
+                crate::integrity::proof_check::Proved::Consistent { from, to, signed } => {
+                    println!(
+                        "ok: the log of {from} entries is a prefix of the log of {to}{}",
+                        if signed {
+                            ", both roots signed by the operator"
+                        } else {
+                            " (signatures not checked)"
+                        }
+                    )
+                }
             }
             Ok(())
         }
@@ -938,12 +1052,16 @@ fn spawn_purges(ledger: Ledger) {
 }
 
 /// Appends a signed checkpoint every `every` seconds.
-fn spawn_checkpoints(store: crate::store::SharedStore, signer: Arc<CheckpointSigner>, every: u64) {
+fn spawn_checkpoints(
+    tree: crate::integrity::merkle_store::MerkleTree,
+    signer: Arc<CheckpointSigner>,
+    every: u64,
+) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(every.max(1)));
         loop {
             tick.tick().await;
-            match append_checkpoint(store.as_ref(), &signer).await {
+            match append_checkpoint(&tree, &signer).await {
                 Ok(appended) => tracing::info!(
                     position = appended.position,
                     head = appended.payload.head_position,

@@ -65,5 +65,6 @@ pub fn app_state(
         rate_limits: settings
             .rate_limits
             .and_then(crate::http::rate_limit::Limiters::new),
+        merkle: backend.merkle_tree(),
     }
 }

@@ -20,6 +20,7 @@ pub mod notifications;
 pub mod openapi;
 pub mod paging;
 pub mod partner_kit;
+pub mod proofs;
 pub mod quotes;
 pub mod rate_limit;
 pub mod reads;
@@ -75,6 +76,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// The rate limits of commands and sign-in (`rate_limit.rs`).
     pub rate_limits: rate_limit::SharedLimiters,
+    /// The log's Merkle tree, for proofs (`proofs.rs`).
+    pub merkle: crate::integrity::merkle_store::MerkleTree,
 }
 
 /// The service's routes.
@@ -91,6 +94,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(health::log_head))
         .routes(routes!(checkpoints::list))
         .routes(routes!(checkpoints::public_key))
+        .routes(routes!(proofs::inclusion))
+        .routes(routes!(proofs::consistency))
         .routes(routes!(event_types::list))
         .routes(routes!(event_types::schema))
         // Sessions and the caller

@@ -1,12 +1,18 @@
 //! Signed checkpoints: the signing key, the signed bytes, the event, and
 //! checking checkpoints as a chain is read.
 //!
-//! **Signed bytes** (exactly):
-//! `"portal-ledger checkpoint v1\n" ‖ <head position, decimal> ‖ "\n" ‖
-//! <head hash, 64 lowercase hex digits> ‖ "\n"`, signed with Ed25519
-//! (RFC 8032). The event (`checkpoint.signed`, stream `checkpoint-<uuid>`)
-//! holds `head_position`, `head_hash`, `key_id` (the first 16 hex digits of
-//! the SHA-256 of the 32-byte public key) and `signature` (128 hex digits).
+//! **Signed bytes** (exactly): `"portal-ledger checkpoint v2\n" ‖ <head
+//! position, decimal> ‖ "\n" ‖ <head hash> ‖ "\n" ‖ <tree root> ‖ "\n"`,
+//! hashes as 64 lowercase hex digits, signed with Ed25519 (RFC 8032). The
+//! tree root is the RFC 9162 Merkle root of the first `head position`
+//! events (`merkle.rs`), so one signature commits to the chain's head and
+//! to the tree that inclusion and consistency proofs are checked against.
+//! The event (`checkpoint.signed`, stream `checkpoint-<uuid>`) holds
+//! `head_position`, `head_hash`, `tree_root`, `key_id` (the first 16 hex
+//! digits of the SHA-256 of the 32-byte public key) and `signature` (128
+//! hex digits). Checkpoints written before trees (schema version 1) have no
+//! `tree_root` and sign `"portal-ledger checkpoint v1\n" ‖ position ‖ "\n"
+//! ‖ hash ‖ "\n"`; they still verify.
 
 use std::collections::VecDeque;
 use std::path::Path;
@@ -18,7 +24,9 @@ use thiserror::Error;
 use uuid::Uuid;
 
 use crate::event::{EventType, Hash, JsonObject, NewEvent, RecordedEvent, StreamId};
-use crate::store::{EventStore, ExpectedVersion, StoreError, StreamAppend};
+use crate::integrity::merkle::Frontier;
+use crate::integrity::merkle_store::{MerkleError, MerkleTree};
+use crate::store::{ExpectedVersion, StoreError, StreamAppend};
 
 /// The event type of a checkpoint.
 pub const EVENT_TYPE: &str = "checkpoint.signed";
@@ -27,6 +35,8 @@ pub const CATEGORY: &str = "checkpoint";
 /// How far back (in positions) a checkpoint may attest a head and still be
 /// checked by a streaming verifier.
 pub const MAX_LAG: usize = 65_536;
+/// How often (in events) a streaming verifier keeps the tree's frontier.
+const SNAPSHOT_EVERY: u64 = 1024;
 
 #[derive(Debug, Error)]
 pub enum KeyError {
@@ -88,12 +98,15 @@ impl CheckpointSigner {
         PublicKey(self.key.verifying_key())
     }
 
-    /// Signs a head.
-    pub fn sign(&self, head_position: u64, head_hash: Hash) -> CheckpointPayload {
-        let signature = self.key.sign(&message(head_position, head_hash));
+    /// Signs a head and the Merkle root of the log up to it.
+    pub fn sign(&self, head_position: u64, head_hash: Hash, tree_root: Hash) -> CheckpointPayload {
+        let signature = self
+            .key
+            .sign(&message(head_position, head_hash, Some(tree_root)));
         CheckpointPayload {
             head_position,
             head_hash: head_hash.to_hex(),
+            tree_root: Some(tree_root.to_hex()),
             key_id: self.public().key_id(),
             signature: hex::encode(signature.to_bytes()),
         }
@@ -124,19 +137,26 @@ impl PublicKey {
         hex::encode(&Sha256::digest(self.0.to_bytes())[..8])
     }
 
-    /// Checks a checkpoint's signature.
-    pub fn verify(&self, payload: &CheckpointPayload) -> Result<Hash, String> {
+    /// Checks a checkpoint's signature; returns the head hash and the tree
+    /// root (none for a checkpoint from before trees) it signs.
+    pub fn verify(&self, payload: &CheckpointPayload) -> Result<(Hash, Option<Hash>), String> {
         let hash = Hash::from_hex(&payload.head_hash).map_err(|e| e.to_string())?;
+        let root = payload
+            .tree_root
+            .as_deref()
+            .map(Hash::from_hex)
+            .transpose()
+            .map_err(|e| e.to_string())?;
         let mut bytes = [0u8; 64];
         hex::decode_to_slice(&payload.signature, &mut bytes)
             .map_err(|_| "the signature is not 128 hex digits".to_owned())?;
         self.0
             .verify(
-                &message(payload.head_position, hash),
+                &message(payload.head_position, hash, root),
                 &Signature::from_bytes(&bytes),
             )
             .map_err(|_| format!("the signature does not verify with key {}", self.key_id()))?;
-        Ok(hash)
+        Ok((hash, root))
     }
 }
 
@@ -146,16 +166,27 @@ impl PublicKey {
 pub struct CheckpointPayload {
     pub head_position: u64,
     pub head_hash: String,
+    /// The Merkle root of the first `head_position` events (absent in
+    /// checkpoints from before trees).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tree_root: Option<String>,
     pub key_id: String,
     pub signature: String,
 }
 
-/// The exact bytes a checkpoint signs.
-pub fn message(head_position: u64, head_hash: Hash) -> Vec<u8> {
-    format!(
-        "portal-ledger checkpoint v1\n{head_position}\n{}\n",
-        head_hash.to_hex()
-    )
+/// The exact bytes a checkpoint signs (v1 without a tree root).
+pub fn message(head_position: u64, head_hash: Hash, tree_root: Option<Hash>) -> Vec<u8> {
+    match tree_root {
+        Some(root) => format!(
+            "portal-ledger checkpoint v2\n{head_position}\n{}\n{}\n",
+            head_hash.to_hex(),
+            root.to_hex()
+        ),
+        None => format!(
+            "portal-ledger checkpoint v1\n{head_position}\n{}\n",
+            head_hash.to_hex()
+        ),
+    }
     .into_bytes()
 }
 
@@ -163,6 +194,8 @@ pub fn message(head_position: u64, head_hash: Hash) -> Vec<u8> {
 pub enum CheckpointError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Tree(#[from] MerkleError),
     #[error("checkpoint event: {0}")]
     Event(String),
 }
@@ -178,13 +211,15 @@ pub struct Appended {
 /// between reading the head and appending, it tries again (a few times) so
 /// the checkpoint normally attests the event just before it.
 pub async fn append_checkpoint(
-    store: &dyn EventStore,
+    tree: &MerkleTree,
     signer: &CheckpointSigner,
 ) -> Result<Appended, CheckpointError> {
+    let store = tree.store().as_ref();
     let mut last = None;
     for _ in 0..5 {
         let head = store.head().await?;
-        let payload = signer.sign(head.position, head.hash);
+        let root = tree.root(head.position).await?;
+        let payload = signer.sign(head.position, head.hash, root);
         let event = NewEvent::new(
             EventType::parse(EVENT_TYPE).map_err(|e| CheckpointError::Event(e.to_string()))?,
             JsonObject::from_value(
@@ -204,7 +239,9 @@ pub async fn append_checkpoint(
                 }),
             )
             .map_err(|e| CheckpointError::Event(e.to_string()))?,
-        );
+        )
+        // v2: the payload carries `tree_root`.
+        .with_schema_version(2);
         let stream = StreamId::parse(format!("{CATEGORY}-{}", Uuid::now_v7()))
             .map_err(|e| CheckpointError::Event(e.to_string()))?;
         let outcome = store
@@ -243,6 +280,12 @@ pub enum CheckpointProblem {
         signed: Hash,
         chain: Hash,
     },
+    #[error("checkpoint signs Merkle root {signed} for the first {head_position} events, but they make {computed}")]
+    RootDiffers {
+        head_position: u64,
+        signed: Hash,
+        computed: Hash,
+    },
 }
 
 /// Checks each checkpoint event against the chain read so far, in position
@@ -250,8 +293,15 @@ pub enum CheckpointProblem {
 #[derive(Debug, Clone)]
 pub struct CheckpointChecker {
     public: PublicKey,
-    /// The last [`MAX_LAG`] events: position, hash, whether a checkpoint.
+    /// The last [`MAX_LAG`] (+ [`SNAPSHOT_EVERY`]) events: position,
+    /// hash, whether a checkpoint.
     recent: VecDeque<(u64, Hash, bool)>,
+    /// The Merkle tree of every event read so far.
+    tree: Frontier,
+    /// The tree as it was every [`SNAPSHOT_EVERY`] events within the
+    /// window: the root at an earlier head is one of these plus fewer than
+    /// [`SNAPSHOT_EVERY`] leaves from `recent`.
+    snapshots: VecDeque<Frontier>,
     /// Checkpoints that verified.
     pub checked: u64,
     /// The highest position a verified checkpoint attests.
@@ -265,6 +315,8 @@ impl CheckpointChecker {
         Self {
             public,
             recent: VecDeque::new(),
+            tree: Frontier::new(),
+            snapshots: VecDeque::from([Frontier::new()]),
             checked: 0,
             attested: 0,
             unattested: 0,
@@ -278,12 +330,37 @@ impl CheckpointChecker {
         } else {
             self.unattested += 1;
         }
-        if self.recent.len() == MAX_LAG {
+        // A head is looked up at most MAX_LAG back; a tree root may need
+        // the leaves since the snapshot before it, up to SNAPSHOT_EVERY more.
+        if self.recent.len() == MAX_LAG + SNAPSHOT_EVERY as usize {
             self.recent.pop_front();
         }
         self.recent
             .push_back((event.position, event.hash, is_checkpoint));
+        self.tree.push(&event.hash);
+        if self.tree.size().is_multiple_of(SNAPSHOT_EVERY) {
+            if self.snapshots.len() > MAX_LAG / SNAPSHOT_EVERY as usize + 2 {
+                self.snapshots.pop_front();
+            }
+            self.snapshots.push_back(self.tree.clone());
+        }
         Ok(())
+    }
+
+    /// The Merkle root of the first `size` events, if they are within the
+    /// window.
+    fn root_at(&self, size: u64) -> Option<Hash> {
+        if size == self.tree.size() {
+            return Some(self.tree.root());
+        }
+        let base = self.snapshots.iter().rev().find(|s| s.size() <= size)?;
+        let mut tree = base.clone();
+        for (position, hash, _) in &self.recent {
+            if *position > tree.size() && *position <= size {
+                tree.push(hash);
+            }
+        }
+        (tree.size() == size).then(|| tree.root())
     }
 
     fn check(&mut self, event: &RecordedEvent) -> Result<(), CheckpointProblem> {
@@ -295,7 +372,7 @@ impl CheckpointChecker {
                 found: payload.key_id,
             });
         }
-        let signed = self
+        let (signed, signed_root) = self
             .public
             .verify(&payload)
             .map_err(CheckpointProblem::Signature)?;
@@ -307,6 +384,8 @@ impl CheckpointChecker {
             let chain = self
                 .recent
                 .iter()
+                .rev()
+                .take(MAX_LAG)
                 .find(|(p, _, _)| *p == head_position)
                 .map(|(_, h, _)| *h)
                 .ok_or(CheckpointProblem::TooFarBack { head_position })?;
@@ -318,6 +397,18 @@ impl CheckpointChecker {
                 });
             }
         }
+        if let Some(signed) = signed_root {
+            let computed = self
+                .root_at(head_position)
+                .ok_or(CheckpointProblem::TooFarBack { head_position })?;
+            if computed != signed {
+                return Err(CheckpointProblem::RootDiffers {
+                    head_position,
+                    signed,
+                    computed,
+                });
+            }
+        }
         self.checked += 1;
         if head_position >= self.attested {
             self.attested = head_position;
@@ -325,6 +416,8 @@ impl CheckpointChecker {
             self.unattested = self
                 .recent
                 .iter()
+                .rev()
+                .take(MAX_LAG)
                 .filter(|(p, _, checkpoint)| *p > head_position && !checkpoint)
                 .count() as u64;
         }
@@ -343,8 +436,14 @@ mod tests {
         assert_eq!(signer.public(), again.public());
         let public = PublicKey::from_hex(&signer.public().to_hex()).unwrap();
         let hash = Hash([7; 32]);
-        let payload = signer.sign(42, hash);
-        assert_eq!(public.verify(&payload), Ok(hash));
+        let root = Hash([9; 32]);
+        let payload = signer.sign(42, hash, root);
+        assert_eq!(public.verify(&payload), Ok((hash, Some(root))));
+        let other_root = CheckpointPayload {
+            tree_root: Some(Hash([8; 32]).to_hex()),
+            ..payload.clone()
+        };
+        assert!(public.verify(&other_root).is_err());
         let moved = CheckpointPayload {
             head_position: 43,
             ..payload.clone()
@@ -358,7 +457,16 @@ mod tests {
         let stranger = CheckpointSigner::generate().unwrap().public();
         assert!(stranger.verify(&payload).is_err());
         assert_eq!(
-            message(42, hash),
+            message(42, hash, Some(root)),
+            format!(
+                "portal-ledger checkpoint v2\n42\n{}\n{}\n",
+                "07".repeat(32),
+                "09".repeat(32)
+            )
+            .into_bytes()
+        );
+        assert_eq!(
+            message(42, hash, None),
             format!("portal-ledger checkpoint v1\n42\n{}\n", "07".repeat(32)).into_bytes()
         );
         assert!(CheckpointSigner::from_hex("not hex").is_err());

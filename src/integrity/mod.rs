@@ -10,10 +10,19 @@
 //! with the public key can then check every checkpoint against the chain —
 //! in a store (`verify --checkpoints`) or in an export file
 //! (`verify-export`, no database needed).
+//!
+//! Each checkpoint also signs the root of the log's Merkle tree
+//! (`merkle`, RFC 9162; its nodes kept by `merkle_store`), so that one
+//! entry's presence, or one log's being a prefix of another, is proved
+//! with a few hashes instead of the whole log.
 
 pub mod chain_rules;
 pub mod checkpoint;
+pub mod merkle;
+pub mod merkle_store;
 pub mod offline;
+pub mod proof_check;
+pub mod proofs;
 pub mod verify_store;
 
 pub use chain_rules::{Broken, ChainChecker, ExpectedHead, Problem};

@@ -90,6 +90,7 @@ impl OfflineError {
                     CheckpointProblem::NotBefore { .. } => "checkpoint_not_before",
                     CheckpointProblem::TooFarBack { .. } => "checkpoint_too_far_back",
                     CheckpointProblem::ChainDiffers { .. } => "checkpoint_chain_differs",
+                    CheckpointProblem::RootDiffers { .. } => "checkpoint_root_differs",
                 };
                 (kind, Some(*position), Some(*line))
             }

@@ -37,6 +37,7 @@ impl Projector for CheckpointsProjector {
                     SqlValue::Int(Some(payload.head_position as i64)),
                 ),
                 ("head_hash", SqlValue::text(payload.head_hash)),
+                ("tree_root", SqlValue::Text(payload.tree_root)),
                 ("key_id", SqlValue::text(payload.key_id)),
                 ("signature", SqlValue::text(payload.signature)),
                 ("recorded_at", SqlValue::Time(Some(event.recorded_at))),

@@ -317,6 +317,8 @@ const PUBLIC: &[(&str, &str)] = &[
     ("get", "/v1/checkpoints/public-key"),
     ("post", "/v1/sessions"),
     ("post", "/v1/invitations/accept"),
+    ("get", "/v1/proofs/inclusion"),
+    ("get", "/v1/proofs/consistency"),
 ];
 
 const ROUTES: &[(&str, &str)] = &[
@@ -410,6 +412,8 @@ const ROUTES: &[(&str, &str)] = &[
         "delete",
         "/v1/service-accounts/{service_account_id}/keys/{key_id}",
     ),
+    ("get", "/v1/proofs/inclusion"),
+    ("get", "/v1/proofs/consistency"),
 ];
 
 on_both_backends!(

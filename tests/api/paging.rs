@@ -250,11 +250,13 @@ on_both_backends!(
         .await;
         let signer = portal_ledger::integrity::checkpoint::CheckpointSigner::generate().unwrap();
         for _ in 0..3 {
-            last =
-                portal_ledger::integrity::checkpoint::append_checkpoint(t.store.as_ref(), &signer)
-                    .await
-                    .unwrap()
-                    .position;
+            last = portal_ledger::integrity::checkpoint::append_checkpoint(
+                &t.backend.merkle_tree(),
+                &signer,
+            )
+            .await
+            .unwrap()
+            .position;
         }
         let checkpoints = pages_add_up(
             &api,

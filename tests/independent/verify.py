@@ -181,6 +181,22 @@ def event_hash(event, prev_hash):
     return hashlib.sha256(prev_hash + body).digest()
 
 
+# --- The Merkle tree (RFC 9162) -----------------------------------------------
+
+def merkle_root(leaves):
+    """MTH over event hashes, hex: leaf SHA-256(0x00‖data), node SHA-256(0x01‖l‖r)."""
+    def mth(items):
+        if not items:
+            return hashlib.sha256(b"").digest()
+        if len(items) == 1:
+            return hashlib.sha256(b"\x00" + items[0]).digest()
+        k = 1
+        while k * 2 < len(items):
+            k *= 2
+        return hashlib.sha256(b"\x01" + mth(items[:k]) + mth(items[k:])).digest()
+    return mth(leaves).hex()
+
+
 # --- Checkpoints --------------------------------------------------------------
 
 def key_id(public):
@@ -193,13 +209,20 @@ def check_signature(public, payload):
 
     if not HEX64.match(payload["head_hash"]):
         raise ValueError("hash must be 64 lowercase hex digits")
+    root = payload.get("tree_root")
+    if root is not None and (not isinstance(root, str) or not HEX64.match(root)):
+        raise ValueError("hash must be 64 lowercase hex digits")
     try:
         signature = bytes.fromhex(payload["signature"])
     except ValueError:
         signature = b""
     if len(payload["signature"]) != 128 or len(signature) != 64:
         raise ValueError("the signature is not 128 hex digits")
-    message = "portal-ledger checkpoint v1\n%d\n%s\n" % (payload["head_position"], payload["head_hash"])
+    if root is None:
+        message = "portal-ledger checkpoint v1\n%d\n%s\n" % (payload["head_position"], payload["head_hash"])
+    else:
+        message = "portal-ledger checkpoint v2\n%d\n%s\n%s\n" % (
+            payload["head_position"], payload["head_hash"], root)
     try:
         Ed25519PublicKey.from_public_bytes(public).verify(signature, message.encode("ascii"))
     except InvalidSignature:
@@ -210,6 +233,7 @@ class Checkpoints:
     def __init__(self, public):
         self.public = public
         self.recent = collections.deque(maxlen=MAX_LAG)
+        self.leaves = []  # every event hash so far, for Merkle roots
         self.checked = 0
         self.attested = 0
         self.unattested = 0
@@ -221,6 +245,7 @@ class Checkpoints:
         else:
             self.unattested += 1
         self.recent.append((event["position"], event["hash"], is_checkpoint))
+        self.leaves.append(bytes.fromhex(event["hash"]))
 
     def check(self, event, line):
         def fail(kind, why):
@@ -228,7 +253,7 @@ class Checkpoints:
 
         payload = event["payload"]
         fields = {"head_position", "head_hash", "key_id", "signature"}
-        if set(payload) != fields or not isinstance(payload["head_position"], int) \
+        if set(payload) - {"tree_root"} != fields or not isinstance(payload["head_position"], int) \
                 or isinstance(payload["head_position"], bool) or payload["head_position"] < 0 \
                 or not all(isinstance(payload[f], str) for f in ("head_hash", "key_id", "signature")):
             fail("checkpoint_unreadable", "checkpoint payload does not parse")
@@ -247,6 +272,9 @@ class Checkpoints:
                 fail("checkpoint_too_far_back", "checkpoint attests position %d, too far back" % head)
             if found[0] != payload["head_hash"]:
                 fail("checkpoint_chain_differs", "the chain has another hash at position %d" % head)
+        if payload.get("tree_root") is not None and merkle_root(self.leaves[:head]) != payload["tree_root"]:
+            fail("checkpoint_root_differs",
+                 "the first %d events do not make the signed Merkle root" % head)
         self.checked += 1
         if head >= self.attested:
             self.attested = head

@@ -117,7 +117,9 @@ on_both_backends!(
             )
             .await
             .unwrap();
-        append_checkpoint(t.store.as_ref(), &signer).await.unwrap();
+        append_checkpoint(&t.backend.merkle_tree(), &signer)
+            .await
+            .unwrap();
         for n in 0..3 {
             support::user_in(
                 &ledger,
@@ -128,7 +130,9 @@ on_both_backends!(
             .await;
         }
         support::fill(&t.store, 5).await;
-        append_checkpoint(t.store.as_ref(), &signer).await.unwrap();
+        append_checkpoint(&t.backend.merkle_tree(), &signer)
+            .await
+            .unwrap();
         let mut out = Vec::new();
         export_ndjson(t.store.clone(), 1, &mut out, |_| {})
             .await
@@ -232,7 +236,7 @@ on_both_backends!(
         });
         let mut premature = lines.clone();
         let at = checkpoint_lines[0];
-        let ahead = signer.sign(events[at].position + 3, events[at].hash);
+        let ahead = signer.sign(events[at].position + 3, events[at].hash, Hash([0; 32]));
         premature[at] = edit(&premature[at], |v| {
             v["payload"] = serde_json::to_value(&ahead).unwrap()
         });
@@ -240,6 +244,20 @@ on_both_backends!(
         cases.push(Case {
             name: "checkpoint_not_before",
             lines: premature,
+            args: key.clone(),
+        });
+        // A genuine signature over the right head but another tree root.
+        let mut wrong_root = lines.clone();
+        let at = checkpoint_lines[1];
+        let attested = events[at - 1].clone();
+        let lying = signer.sign(attested.position, attested.hash, Hash([7; 32]));
+        wrong_root[at] = edit(&wrong_root[at], |v| {
+            v["payload"] = serde_json::to_value(&lying).unwrap()
+        });
+        rehash_from(&mut wrong_root, at);
+        cases.push(Case {
+            name: "checkpoint_root_differs",
+            lines: wrong_root,
             args: key.clone(),
         });
         cases.push(Case {
@@ -318,6 +336,7 @@ on_both_backends!(
                 "forged_signature" => "checkpoint_signature",
                 "another_key" => "checkpoint_other_key",
                 "checkpoint_not_before" => "checkpoint_not_before",
+                "checkpoint_root_differs" => "checkpoint_root_differs",
                 "tail_cut_after_checkpoint" => "unattested_tail",
                 "no_checkpoint" => "no_checkpoint",
                 "pinned_beyond_the_file" => "truncated",

@@ -28,11 +28,15 @@ on_both_backends!(
     |t: support::TestStore| async move {
         let signer = CheckpointSigner::generate().unwrap();
         support::fill(&t.store, 20).await;
-        let first = append_checkpoint(t.store.as_ref(), &signer).await.unwrap();
+        let first = append_checkpoint(&t.backend.merkle_tree(), &signer)
+            .await
+            .unwrap();
         assert_eq!(first.position, 21);
         assert_eq!(first.payload.head_position, 20);
         support::fill(&t.store, 10).await;
-        let second = append_checkpoint(t.store.as_ref(), &signer).await.unwrap();
+        let second = append_checkpoint(&t.backend.merkle_tree(), &signer)
+            .await
+            .unwrap();
         assert_eq!(second.payload.head_position, 31);
 
         let (verified, checkpoints) =
@@ -121,7 +125,7 @@ on_both_backends!(
         }
         // Someone with write access appends a checkpoint (with a valid
         // chain) signed by another key: named by line and position.
-        let stranger_checkpoint = append_checkpoint(t.store.as_ref(), &stranger)
+        let stranger_checkpoint = append_checkpoint(&t.backend.merkle_tree(), &stranger)
             .await
             .unwrap();
         let mut export = Vec::new();
@@ -234,9 +238,13 @@ on_both_backends!(
     |t: support::TestStore| async move {
         let signer = CheckpointSigner::generate().unwrap();
         support::fill(&t.store, 10).await;
-        let first = append_checkpoint(t.store.as_ref(), &signer).await.unwrap();
+        let first = append_checkpoint(&t.backend.merkle_tree(), &signer)
+            .await
+            .unwrap();
         support::fill(&t.store, 5).await;
-        append_checkpoint(t.store.as_ref(), &signer).await.unwrap();
+        append_checkpoint(&t.backend.merkle_tree(), &signer)
+            .await
+            .unwrap();
         let (export, events) = exported(&t).await;
         assert_eq!(check(&export, &signer).unwrap(), 17);
 
@@ -288,7 +296,7 @@ on_both_backends!(
 
         // Attesting its own position (a signature made for a head the
         // checkpoint cannot follow).
-        let own = signer.sign(head.position + 1, head.hash);
+        let own = signer.sign(head.position + 1, head.hash, Hash([0; 32]));
         let at = append_raw_checkpoint(&t, serde_json::to_value(&own).unwrap()).await;
         assert_eq!(at, head.position + 1);
         let (position, problem) = store_problem(&t, &signer).await;
@@ -319,7 +327,7 @@ on_both_backends!(
         let signer = CheckpointSigner::generate().unwrap();
         support::fill(&t.store, 3).await;
         // A head beyond the checkpoint (position 9 from position 4).
-        let ahead = signer.sign(9, Hash([9; 32]));
+        let ahead = signer.sign(9, Hash([9; 32]), Hash([0; 32]));
         let at = append_raw_checkpoint(&t, serde_json::to_value(&ahead).unwrap()).await;
         assert_eq!(
             store_problem(&t, &signer).await,
@@ -335,8 +343,9 @@ on_both_backends!(
         support::fill(&t.store, 5).await;
         let head = t.store.head().await.unwrap();
         // The right key id, a genuine signature — but over another position.
-        let other = signer.sign(head.position - 1, head.hash);
-        let mut payload = signer.sign(head.position, head.hash);
+        let root = t.backend.merkle_tree().root(head.position).await.unwrap();
+        let other = signer.sign(head.position - 1, head.hash, root);
+        let mut payload = signer.sign(head.position, head.hash, root);
         assert_eq!(payload.key_id, signer.public().key_id());
         payload.signature = other.signature;
         let at = append_raw_checkpoint(&t, serde_json::to_value(&payload).unwrap()).await;
@@ -359,7 +368,9 @@ on_both_backends!(
     |t: support::TestStore| async move {
         let signer = CheckpointSigner::generate().unwrap();
         support::fill(&t.store, 4).await;
-        append_checkpoint(t.store.as_ref(), &signer).await.unwrap();
+        append_checkpoint(&t.backend.merkle_tree(), &signer)
+            .await
+            .unwrap();
         let (export, _) = exported(&t).await;
         let mut lines: Vec<String> = export.lines().map(str::to_owned).collect();
         lines[2] = "{\"position\": 3, \"not\": \"an event\"".to_owned();
@@ -395,7 +406,9 @@ on_both_backends!(
     |t: support::TestStore| async move {
         let signer = CheckpointSigner::generate().unwrap();
         support::fill(&t.store, 8).await;
-        append_checkpoint(t.store.as_ref(), &signer).await.unwrap();
+        append_checkpoint(&t.backend.merkle_tree(), &signer)
+            .await
+            .unwrap();
         let (export, events) = exported(&t).await;
         let pin = |position: u64, hash: Hash| OfflineOptions {
             expected_head: Some(ExpectedHead { position, hash }),
@@ -458,7 +471,11 @@ on_both_backends!(
         let all = t.store.read_all(1, 2, &ReadFilter::all()).await.unwrap();
         // At position MAX_LAG + 2, attesting position 2 is exactly MAX_LAG
         // back: still checked.
-        let edge = signer.sign(2, all[1].hash);
+        let edge = signer.sign(
+            2,
+            all[1].hash,
+            t.backend.merkle_tree().root(2).await.unwrap(),
+        );
         let at = append_raw_checkpoint(&t, serde_json::to_value(&edge).unwrap()).await;
         assert_eq!(at, lag + 2);
         let (_, checked) =
@@ -467,7 +484,7 @@ on_both_backends!(
                 .unwrap();
         assert_eq!((checked.checked, checked.attested), (1, 2));
         // One position further back is refused.
-        let far = signer.sign(1, all[0].hash);
+        let far = signer.sign(1, all[0].hash, Hash([0; 32]));
         let at = append_raw_checkpoint(&t, serde_json::to_value(&far).unwrap()).await;
         assert_eq!(
             store_problem(&t, &signer).await,

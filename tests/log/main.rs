@@ -11,5 +11,6 @@ mod conformance;
 mod crash;
 mod independent;
 mod integrity;
+mod proofs;
 mod tampering;
 mod transfer;

@@ -304,7 +304,9 @@ on_both_backends!(
 
         let signer = CheckpointSigner::generate().unwrap();
         let original = filled(&t).await;
-        let checkpoint = append_checkpoint(t.store.as_ref(), &signer).await.unwrap();
+        let checkpoint = append_checkpoint(&t.backend.merkle_tree(), &signer)
+            .await
+            .unwrap();
         assert_eq!(checkpoint.payload.head_position, EVENTS as u64);
         support::fill(&t.store, 3).await;
         let events = t.store.read_all(1, 100, &ReadFilter::all()).await.unwrap();

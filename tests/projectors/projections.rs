@@ -817,7 +817,7 @@ on_both_backends!(
             .unwrap();
         assert_eq!(sent, 1);
         let signer = portal_ledger::integrity::checkpoint::CheckpointSigner::generate().unwrap();
-        portal_ledger::integrity::checkpoint::append_checkpoint(t.store.as_ref(), &signer)
+        portal_ledger::integrity::checkpoint::append_checkpoint(&t.backend.merkle_tree(), &signer)
             .await
             .unwrap();
 

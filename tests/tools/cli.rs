@@ -298,6 +298,38 @@ on_both_backends!(
         );
         assert!(checkpoint.status.success(), "{}", stderr(&checkpoint));
         assert!(stdout(&checkpoint).starts_with("12:"));
+
+        // A Merkle proof of one entry, checked offline against the signed
+        // root; a forged one is refused; without a key, no answer.
+        let proved = portal_ledger(&t, &["prove-inclusion", "--position", "5", "--size", "12"]);
+        assert!(proved.status.success(), "{}", stderr(&proved));
+        let proof_file = dir.path().join("proof.json");
+        std::fs::write(&proof_file, stdout(&proved)).unwrap();
+        let proof_path = proof_file.to_str().unwrap();
+        let checked = portal_ledger(&t, &["verify-proof", proof_path, "--public-key", &public]);
+        assert!(checked.status.success(), "{}", stderr(&checked));
+        assert!(
+            stdout(&checked).contains("position 5 is in the log of 12"),
+            "{}",
+            stdout(&checked)
+        );
+        let unsure = portal_ledger(&t, &["verify-proof", proof_path]);
+        assert_eq!(unsure.status.code(), Some(2));
+        let mut forged: serde_json::Value = serde_json::from_str(&stdout(&proved)).unwrap();
+        forged["audit_path"][0] = serde_json::json!("00".repeat(32));
+        std::fs::write(&proof_file, forged.to_string()).unwrap();
+        let refused = portal_ledger(&t, &["verify-proof", proof_path, "--public-key", &public]);
+        assert_eq!(refused.status.code(), Some(1), "{}", stdout(&refused));
+        assert!(
+            stderr(&refused).contains("proof check failed"),
+            "{}",
+            stderr(&refused)
+        );
+        let consistent = portal_ledger(&t, &["prove-consistency", "--from", "3", "--to", "12"]);
+        assert!(consistent.status.success(), "{}", stderr(&consistent));
+        std::fs::write(&proof_file, stdout(&consistent)).unwrap();
+        let checked = portal_ledger(&t, &["verify-proof", proof_path, "--no-signatures"]);
+        assert!(checked.status.success(), "{}", stderr(&checked));
         let verify = portal_ledger(&t, &["verify", "--checkpoints", &public]);
         assert!(verify.status.success(), "{}", stderr(&verify));
         assert!(

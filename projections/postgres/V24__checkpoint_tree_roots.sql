@@ -1,0 +1,2 @@
+-- The Merkle root a checkpoint signs (NULL for checkpoints from before trees).
+ALTER TABLE proj_checkpoints ADD COLUMN tree_root text;
