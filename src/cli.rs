@@ -21,6 +21,7 @@ use crate::http::{router, AppState};
 use crate::integrity::checkpoint::{append_checkpoint, CheckpointSigner, PublicKey};
 use crate::integrity::offline::{verify_export, OfflineOptions};
 use crate::integrity::verify_store_with_checkpoints;
+use crate::integrity::witness::{check_against, Witness};
 use crate::integrity::{verify_store, ExpectedHead, VerifyError};
 use crate::projection::read_models::ReadModels;
 use crate::projection::runner::{Projections, RebuildOptions, RunnerOptions};
@@ -121,10 +122,24 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Append a signed checkpoint of the current head.
+    /// Append a signed checkpoint of the current head, and hand it to the
+    /// witnesses.
     Checkpoint {
         #[command(flatten)]
         signing: SigningKeyArgs,
+    },
+    /// Run an HTTP witness: keeps the checkpoints posted to
+    /// `http://LISTEN/checkpoints` in an append-only directory and answers
+    /// the latest at `/checkpoints/latest`.
+    Witness {
+        /// The directory the checkpoints are kept in.
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8099")]
+        listen: std::net::SocketAddr,
+        /// Refuse checkpoints that do not verify with this key.
+        #[arg(long)]
+        public_key: Option<String>,
     },
     /// Print the Merkle proof (JSON, as `GET /v1/proofs/inclusion`) that
     /// the entry at POSITION is in the log of SIZE entries (default: the
@@ -216,6 +231,11 @@ pub enum Command {
             env = "PORTAL_LEDGER_PUBLIC_KEY"
         )]
         checkpoints: Option<String>,
+        /// Also check the log against the latest checkpoint each witness
+        /// holds (repeatable): a log that no longer reaches it, or differs
+        /// there, fails.
+        #[arg(long = "witness")]
+        witnesses: Vec<Witness>,
     },
     /// Print the last position and hash (POSITION:HASH on the first line,
     /// then the head as JSON).
@@ -364,6 +384,15 @@ pub struct SigningKeyArgs {
     /// The 32-byte seed in hex (prefer the file: environments leak).
     #[arg(long, env = "PORTAL_LEDGER_SIGNING_KEY", hide_env_values = true)]
     signing_key: Option<String>,
+    /// Where each signed checkpoint is also published, outside the
+    /// database (repeatable; comma-separated in the environment):
+    /// `dir:/path`, `http://host:port/path`, `nats://host:port[/subject]`.
+    #[arg(
+        long = "witness",
+        env = "PORTAL_LEDGER_WITNESSES",
+        value_delimiter = ','
+    )]
+    witnesses: Vec<Witness>,
 }
 
 impl SigningKeyArgs {
@@ -403,6 +432,10 @@ pub enum CliError {
     Offline(#[from] crate::integrity::offline::OfflineError),
     #[error("proof: {0}")]
     Merkle(#[from] crate::integrity::merkle_store::MerkleError),
+    #[error("the checkpoint is in the log, but a witness did not take it: {0}")]
+    Witness(String),
+    #[error("witness check failed: {0}")]
+    Witnessed(#[from] crate::integrity::witness::WitnessError),
     #[error("proof check failed: {0}")]
     ProofCheck(#[from] crate::integrity::proof_check::ProofCheckError),
     #[error(transparent)]
@@ -487,7 +520,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             spawn_grant_sweeps(ledger.clone(), state.projections.target().clone());
             spawn_purges(ledger);
             if let Some(signer) = &signer {
-                spawn_checkpoints(backend.merkle_tree(), signer.clone(), checkpoint_every);
+                spawn_checkpoints(
+                    backend.merkle_tree(),
+                    signer.clone(),
+                    signing.witnesses.clone(),
+                    checkpoint_every,
+                );
             }
             let projections = state.projections.clone();
             let served = serve(state, listen, &location).await;
@@ -604,11 +642,13 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Verify {
             expect_head,
             checkpoints,
+            witnesses,
         } => {
             let backend = Backend::open(&location, Migrations::Skip).await?;
             let store = backend.shared();
             let total = store.head().await?.position;
             let bar = progress_bar(total, "verifying");
+            let checkpoints_key = checkpoints.clone();
             match checkpoints {
                 None => {
                     let verified = verify_store(store, expect_head, |p| bar.set_position(p)).await;
@@ -640,6 +680,19 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                     );
                 }
             }
+            let public = checkpoints_key
+                .as_deref()
+                .map(PublicKey::from_hex)
+                .transpose()?;
+            let tree = backend.merkle_tree();
+            for witness in &witnesses {
+                match check_against(witness, &tree, public.as_ref()).await? {
+                    Some(head) => println!(
+                        "ok: witness {witness} holds the checkpoint of position {head}, and the log agrees"
+                    ),
+                    None => println!("witness {witness} holds no checkpoint yet"),
+                }
+            }
             Ok(())
         }
         Command::Keygen { out } => {
@@ -662,6 +715,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             })?;
             let backend = Backend::open(&location, Migrations::Skip).await?;
             let appended = append_checkpoint(&backend.merkle_tree(), &signer).await?;
+            let mut unwitnessed = Vec::new();
+            for witness in &signing.witnesses {
+                if let Err(e) = witness.publish(&appended.carried()).await {
+                    unwitnessed.push(e.to_string());
+                }
+            }
             println!(
                 "{}:{}",
                 appended.payload.head_position, appended.payload.head_hash
@@ -673,6 +732,24 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 appended.payload.head_hash,
                 appended.payload.key_id
             );
+            if unwitnessed.is_empty() {
+                Ok(())
+            } else {
+                Err(CliError::Witness(unwitnessed.join("; ")))
+            }
+        }
+        Command::Witness {
+            dir,
+            listen,
+            public_key,
+        } => {
+            let public = public_key.as_deref().map(PublicKey::from_hex).transpose()?;
+            let router = crate::integrity::witness_server::router("/checkpoints", dir, public);
+            let listener = tokio::net::TcpListener::bind(listen).await?;
+            tracing::info!(address = %listener.local_addr()?, "serving the witness at /checkpoints");
+            axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown_signal())
+                .await?;
             Ok(())
         }
         Command::VerifyExport {
@@ -1055,6 +1132,7 @@ fn spawn_purges(ledger: Ledger) {
 fn spawn_checkpoints(
     tree: crate::integrity::merkle_store::MerkleTree,
     signer: Arc<CheckpointSigner>,
+    witnesses: Vec<Witness>,
     every: u64,
 ) {
     tokio::spawn(async move {
@@ -1062,11 +1140,18 @@ fn spawn_checkpoints(
         loop {
             tick.tick().await;
             match append_checkpoint(&tree, &signer).await {
-                Ok(appended) => tracing::info!(
-                    position = appended.position,
-                    head = appended.payload.head_position,
-                    "signed checkpoint"
-                ),
+                Ok(appended) => {
+                    tracing::info!(
+                        position = appended.position,
+                        head = appended.payload.head_position,
+                        "signed checkpoint"
+                    );
+                    for witness in &witnesses {
+                        if let Err(e) = witness.publish(&appended.carried()).await {
+                            tracing::warn!(error = %e, "a witness did not take the checkpoint");
+                        }
+                    }
+                }
                 Err(e) => tracing::warn!(error = %e, "checkpoint failed; trying again later"),
             }
         }

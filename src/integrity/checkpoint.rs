@@ -207,6 +207,20 @@ pub struct Appended {
     pub payload: CheckpointPayload,
 }
 
+impl Appended {
+    /// As proofs carry it and witnesses keep it.
+    pub fn carried(&self) -> crate::integrity::proofs::CarriedCheckpoint {
+        crate::integrity::proofs::CarriedCheckpoint {
+            position: self.position,
+            head_position: self.payload.head_position,
+            head_hash: self.payload.head_hash.clone(),
+            tree_root: self.payload.tree_root.clone(),
+            key_id: self.payload.key_id.clone(),
+            signature: self.payload.signature.clone(),
+        }
+    }
+}
+
 /// Appends a checkpoint of the current head. If other events slip in
 /// between reading the head and appending, it tries again (a few times) so
 /// the checkpoint normally attests the event just before it.

@@ -14,7 +14,9 @@
 //! Each checkpoint also signs the root of the log's Merkle tree
 //! (`merkle`, RFC 9162; its nodes kept by `merkle_store`), so that one
 //! entry's presence, or one log's being a prefix of another, is proved
-//! with a few hashes instead of the whole log.
+//! with a few hashes instead of the whole log. Checkpoints are also handed
+//! to witnesses outside the database (`witness`), so that a truncation
+//! taking its checkpoints with it is caught.
 
 pub mod chain_rules;
 pub mod checkpoint;
@@ -24,6 +26,8 @@ pub mod offline;
 pub mod proof_check;
 pub mod proofs;
 pub mod verify_store;
+pub mod witness;
+pub mod witness_server;
 
 pub use chain_rules::{Broken, ChainChecker, ExpectedHead, Problem};
 pub use verify_store::{
