@@ -180,6 +180,35 @@ pub enum Command {
         #[arg(long)]
         entry: Option<PathBuf>,
     },
+    /// Export one account's events (with `--with-customers`, also of the
+    /// organizations it is the parent of) up to the latest signed
+    /// checkpoint, with the proof that none is missing (see
+    /// `verify-tenant-export`).
+    ExportTenant {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        with_customers: bool,
+        /// The file to write (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check a tenant export offline: the checkpoint's signature, each
+    /// account's leaf in the signed accounts tree, every entry's hash, and
+    /// that the entries are exactly those the checkpoint commits to.
+    #[command(group(
+        clap::ArgGroup::new("tenant_signatures")
+            .required(true)
+            .args(["public_key", "no_signatures"])
+    ))]
+    VerifyTenantExport {
+        file: PathBuf,
+        #[arg(long, env = "PORTAL_LEDGER_PUBLIC_KEY")]
+        public_key: Option<String>,
+        /// Do not check the checkpoint's signature.
+        #[arg(long)]
+        no_signatures: bool,
+    },
     /// Check an export file alone (no database): the chain and every
     /// signed checkpoint; exit 1 naming the first bad line. A public key is
     /// required, or `--no-signatures` to check the chain alone (which a
@@ -432,6 +461,10 @@ pub enum CliError {
     Offline(#[from] crate::integrity::offline::OfflineError),
     #[error("proof: {0}")]
     Merkle(#[from] crate::integrity::merkle_store::MerkleError),
+    #[error("tenant export: {0}")]
+    TenantExport(#[from] crate::integrity::tenant_export::TenantExportError),
+    #[error("tenant export check failed: {0}")]
+    TenantCheck(#[from] crate::integrity::tenant_export::TenantCheckError),
     #[error("the checkpoint is in the log, but a witness did not take it: {0}")]
     Witness(String),
     #[error("witness check failed: {0}")]
@@ -750,6 +783,60 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             axum::serve(listener, router)
                 .with_graceful_shutdown(shutdown_signal())
                 .await?;
+            Ok(())
+        }
+        Command::ExportTenant {
+            account,
+            with_customers,
+            out,
+        } => {
+            let backend = Backend::open(&location, Migrations::Skip).await?;
+            let report = match out {
+                Some(path) => {
+                    let mut file = BufWriter::new(File::create(&path)?);
+                    crate::integrity::tenant_export::export_tenant(
+                        backend.shared(),
+                        &account,
+                        with_customers,
+                        &mut file,
+                    )
+                    .await?
+                }
+                None => {
+                    let mut stdout = std::io::stdout().lock();
+                    crate::integrity::tenant_export::export_tenant(
+                        backend.shared(),
+                        &account,
+                        with_customers,
+                        &mut stdout,
+                    )
+                    .await?
+                }
+            };
+            eprintln!(
+                "exported {} events of {} account(s) up to the checkpoint of position {}",
+                report.events,
+                report.accounts.len(),
+                report.checkpoint_head
+            );
+            Ok(())
+        }
+        Command::VerifyTenantExport {
+            file,
+            public_key,
+            no_signatures: _,
+        } => {
+            let public = public_key.as_deref().map(PublicKey::from_hex).transpose()?;
+            let input = BufReader::with_capacity(1 << 20, File::open(&file)?);
+            let report =
+                crate::integrity::tenant_export::verify_tenant_export(input, public.as_ref())?;
+            println!(
+                "ok: {} entries of {} account(s), exactly those the checkpoint of position {} commits to{}",
+                report.events,
+                report.accounts.len(),
+                report.checkpoint_head,
+                if report.signed { "" } else { " (its signature not checked)" }
+            );
             Ok(())
         }
         Command::VerifyExport {

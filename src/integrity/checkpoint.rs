@@ -2,15 +2,17 @@
 //! checking checkpoints as a chain is read.
 //!
 //! **Signed bytes** (exactly): `"portal-ledger checkpoint v2\n" ‖ <head
-//! position, decimal> ‖ "\n" ‖ <head hash> ‖ "\n" ‖ <tree root> ‖ "\n"`,
-//! hashes as 64 lowercase hex digits, signed with Ed25519 (RFC 8032). The
-//! tree root is the RFC 9162 Merkle root of the first `head position`
-//! events (`merkle.rs`), so one signature commits to the chain's head and
-//! to the tree that inclusion and consistency proofs are checked against.
-//! The event (`checkpoint.signed`, stream `checkpoint-<uuid>`) holds
-//! `head_position`, `head_hash`, `tree_root`, `key_id` (the first 16 hex
-//! digits of the SHA-256 of the 32-byte public key) and `signature` (128
-//! hex digits). Checkpoints written before trees (schema version 1) have no
+//! position, decimal> ‖ "\n" ‖ <head hash> ‖ "\n" ‖ <tree root> ‖ "\n" ‖
+//! <accounts root> ‖ "\n"`, hashes as 64 lowercase hex digits, signed with
+//! Ed25519 (RFC 8032). The tree root is the RFC 9162 Merkle root of the
+//! first `head position` events (`merkle.rs`), the accounts root that of
+//! every account's own chain at that head (`account_chains.rs`), so one
+//! signature commits to the chain's head, to the tree that inclusion and
+//! consistency proofs are checked against, and to each tenant's share of
+//! the log. The event (`checkpoint.signed`, stream `checkpoint-<uuid>`)
+//! holds `head_position`, `head_hash`, `tree_root`, `accounts_root`,
+//! `key_id` (the first 16 hex digits of the SHA-256 of the 32-byte public
+//! key) and `signature` (128 hex digits). Checkpoints written before trees (schema version 1) have no
 //! `tree_root` and sign `"portal-ledger checkpoint v1\n" ‖ position ‖ "\n"
 //! ‖ hash ‖ "\n"`; they still verify.
 
@@ -24,6 +26,7 @@ use thiserror::Error;
 use uuid::Uuid;
 
 use crate::event::{EventType, Hash, JsonObject, NewEvent, RecordedEvent, StreamId};
+use crate::integrity::account_chains::{AccountChain, AccountIndex};
 use crate::integrity::merkle::Frontier;
 use crate::integrity::merkle_store::{MerkleError, MerkleTree};
 use crate::store::{ExpectedVersion, StoreError, StreamAppend};
@@ -98,15 +101,16 @@ impl CheckpointSigner {
         PublicKey(self.key.verifying_key())
     }
 
-    /// Signs a head and the Merkle root of the log up to it.
-    pub fn sign(&self, head_position: u64, head_hash: Hash, tree_root: Hash) -> CheckpointPayload {
+    /// Signs a head and the roots of the log up to it.
+    pub fn sign(&self, head_position: u64, head_hash: Hash, roots: Roots) -> CheckpointPayload {
         let signature = self
             .key
-            .sign(&message(head_position, head_hash, Some(tree_root)));
+            .sign(&message(head_position, head_hash, Some(roots)));
         CheckpointPayload {
             head_position,
             head_hash: head_hash.to_hex(),
-            tree_root: Some(tree_root.to_hex()),
+            tree_root: Some(roots.tree.to_hex()),
+            accounts_root: Some(roots.accounts.to_hex()),
             key_id: self.public().key_id(),
             signature: hex::encode(signature.to_bytes()),
         }
@@ -137,16 +141,21 @@ impl PublicKey {
         hex::encode(&Sha256::digest(self.0.to_bytes())[..8])
     }
 
-    /// Checks a checkpoint's signature; returns the head hash and the tree
-    /// root (none for a checkpoint from before trees) it signs.
-    pub fn verify(&self, payload: &CheckpointPayload) -> Result<(Hash, Option<Hash>), String> {
+    /// Checks a checkpoint's signature; returns the head hash and the
+    /// roots (none for a checkpoint from before trees) it signs.
+    pub fn verify(&self, payload: &CheckpointPayload) -> Result<(Hash, Option<Roots>), String> {
         let hash = Hash::from_hex(&payload.head_hash).map_err(|e| e.to_string())?;
-        let root = payload
-            .tree_root
-            .as_deref()
-            .map(Hash::from_hex)
-            .transpose()
-            .map_err(|e| e.to_string())?;
+        let parse = |root: &Option<String>| {
+            root.as_deref()
+                .map(Hash::from_hex)
+                .transpose()
+                .map_err(|e| e.to_string())
+        };
+        let root = match (parse(&payload.tree_root)?, parse(&payload.accounts_root)?) {
+            (Some(tree), Some(accounts)) => Some(Roots { tree, accounts }),
+            (None, None) => None,
+            _ => return Err("a v2 checkpoint signs both tree_root and accounts_root".into()),
+        };
         let mut bytes = [0u8; 64];
         hex::decode_to_slice(&payload.signature, &mut bytes)
             .map_err(|_| "the signature is not 128 hex digits".to_owned())?;
@@ -170,17 +179,31 @@ pub struct CheckpointPayload {
     /// checkpoints from before trees).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tree_root: Option<String>,
+    /// The root of the accounts tree at `head_position`
+    /// (`account_chains.rs`; absent before trees).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accounts_root: Option<String>,
     pub key_id: String,
     pub signature: String,
 }
 
-/// The exact bytes a checkpoint signs (v1 without a tree root).
-pub fn message(head_position: u64, head_hash: Hash, tree_root: Option<Hash>) -> Vec<u8> {
-    match tree_root {
-        Some(root) => format!(
-            "portal-ledger checkpoint v2\n{head_position}\n{}\n{}\n",
+/// The two Merkle roots a v2 checkpoint signs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roots {
+    /// Of the log's events (`merkle.rs`).
+    pub tree: Hash,
+    /// Of every account's chain (`account_chains.rs`).
+    pub accounts: Hash,
+}
+
+/// The exact bytes a checkpoint signs (v1 without roots).
+pub fn message(head_position: u64, head_hash: Hash, roots: Option<Roots>) -> Vec<u8> {
+    match roots {
+        Some(roots) => format!(
+            "portal-ledger checkpoint v2\n{head_position}\n{}\n{}\n{}\n",
             head_hash.to_hex(),
-            root.to_hex()
+            roots.tree.to_hex(),
+            roots.accounts.to_hex()
         ),
         None => format!(
             "portal-ledger checkpoint v1\n{head_position}\n{}\n",
@@ -215,6 +238,7 @@ impl Appended {
             head_position: self.payload.head_position,
             head_hash: self.payload.head_hash.clone(),
             tree_root: self.payload.tree_root.clone(),
+            accounts_root: self.payload.accounts_root.clone(),
             key_id: self.payload.key_id.clone(),
             signature: self.payload.signature.clone(),
         }
@@ -232,8 +256,11 @@ pub async fn append_checkpoint(
     let mut last = None;
     for _ in 0..5 {
         let head = store.head().await?;
-        let root = tree.root(head.position).await?;
-        let payload = signer.sign(head.position, head.hash, root);
+        let roots = Roots {
+            tree: tree.root(head.position).await?,
+            accounts: tree.accounts_root(head.position).await?,
+        };
+        let payload = signer.sign(head.position, head.hash, roots);
         let event = NewEvent::new(
             EventType::parse(EVENT_TYPE).map_err(|e| CheckpointError::Event(e.to_string()))?,
             JsonObject::from_value(
@@ -300,6 +327,12 @@ pub enum CheckpointProblem {
         signed: Hash,
         computed: Hash,
     },
+    #[error("checkpoint signs accounts root {signed} for the first {head_position} events, but their accounts' chains make {computed}")]
+    AccountsRootDiffers {
+        head_position: u64,
+        signed: Hash,
+        computed: Hash,
+    },
 }
 
 /// Checks each checkpoint event against the chain read so far, in position
@@ -316,6 +349,11 @@ pub struct CheckpointChecker {
     /// window: the root at an earlier head is one of these plus fewer than
     /// [`SNAPSHOT_EVERY`] leaves from `recent`.
     snapshots: VecDeque<Frontier>,
+    /// Every account's chain after the events read so far, and how to take
+    /// back each of the last [`MAX_LAG`] events (for a checkpoint of an
+    /// earlier head).
+    accounts: AccountIndex,
+    undo: VecDeque<(u64, Option<(String, AccountChain)>)>,
     /// Checkpoints that verified.
     pub checked: u64,
     /// The highest position a verified checkpoint attests.
@@ -331,6 +369,8 @@ impl CheckpointChecker {
             recent: VecDeque::new(),
             tree: Frontier::new(),
             snapshots: VecDeque::from([Frontier::new()]),
+            accounts: AccountIndex::new(),
+            undo: VecDeque::new(),
             checked: 0,
             attested: 0,
             unattested: 0,
@@ -351,6 +391,11 @@ impl CheckpointChecker {
         }
         self.recent
             .push_back((event.position, event.hash, is_checkpoint));
+        if self.undo.len() == MAX_LAG {
+            self.undo.pop_front();
+        }
+        self.undo
+            .push_back((event.position, self.accounts.apply(event)));
         self.tree.push(&event.hash);
         if self.tree.size().is_multiple_of(SNAPSHOT_EVERY) {
             if self.snapshots.len() > MAX_LAG / SNAPSHOT_EVERY as usize + 2 {
@@ -375,6 +420,27 @@ impl CheckpointChecker {
             }
         }
         (tree.size() == size).then(|| tree.root())
+    }
+
+    /// The accounts tree's root after the first `size` events, if they are
+    /// within the window.
+    fn accounts_root_at(&self, size: u64) -> Option<Hash> {
+        if size == self.tree.size() {
+            return Some(self.accounts.root());
+        }
+        if self.undo.front().is_none_or(|(first, _)| *first > size + 1) {
+            return None;
+        }
+        let mut accounts = self.accounts.clone();
+        for (position, applied) in self.undo.iter().rev() {
+            if *position <= size {
+                break;
+            }
+            if let Some((account, before)) = applied {
+                accounts.undo(account, *before);
+            }
+        }
+        Some(accounts.root())
     }
 
     fn check(&mut self, event: &RecordedEvent) -> Result<(), CheckpointProblem> {
@@ -415,10 +481,20 @@ impl CheckpointChecker {
             let computed = self
                 .root_at(head_position)
                 .ok_or(CheckpointProblem::TooFarBack { head_position })?;
-            if computed != signed {
+            if computed != signed.tree {
                 return Err(CheckpointProblem::RootDiffers {
                     head_position,
-                    signed,
+                    signed: signed.tree,
+                    computed,
+                });
+            }
+            let computed = self
+                .accounts_root_at(head_position)
+                .ok_or(CheckpointProblem::TooFarBack { head_position })?;
+            if computed != signed.accounts {
+                return Err(CheckpointProblem::AccountsRootDiffers {
+                    head_position,
+                    signed: signed.accounts,
                     computed,
                 });
             }
@@ -450,9 +526,17 @@ mod tests {
         assert_eq!(signer.public(), again.public());
         let public = PublicKey::from_hex(&signer.public().to_hex()).unwrap();
         let hash = Hash([7; 32]);
-        let root = Hash([9; 32]);
-        let payload = signer.sign(42, hash, root);
-        assert_eq!(public.verify(&payload), Ok((hash, Some(root))));
+        let roots = Roots {
+            tree: Hash([9; 32]),
+            accounts: Hash([6; 32]),
+        };
+        let payload = signer.sign(42, hash, roots);
+        assert_eq!(public.verify(&payload), Ok((hash, Some(roots))));
+        let other_accounts = CheckpointPayload {
+            accounts_root: Some(Hash([5; 32]).to_hex()),
+            ..payload.clone()
+        };
+        assert!(public.verify(&other_accounts).is_err());
         let other_root = CheckpointPayload {
             tree_root: Some(Hash([8; 32]).to_hex()),
             ..payload.clone()
@@ -471,11 +555,12 @@ mod tests {
         let stranger = CheckpointSigner::generate().unwrap().public();
         assert!(stranger.verify(&payload).is_err());
         assert_eq!(
-            message(42, hash, Some(root)),
+            message(42, hash, Some(roots)),
             format!(
-                "portal-ledger checkpoint v2\n42\n{}\n{}\n",
+                "portal-ledger checkpoint v2\n42\n{}\n{}\n{}\n",
                 "07".repeat(32),
-                "09".repeat(32)
+                "09".repeat(32),
+                "06".repeat(32)
             )
             .into_bytes()
         );

@@ -24,9 +24,15 @@ use crate::event::Hash;
 
 /// The hash of a leaf whose data is an event's hash.
 pub fn leaf_hash(event_hash: &Hash) -> Hash {
+    leaf_hash_of(&event_hash.0)
+}
+
+/// The hash of a leaf with any data (the accounts tree's leaves are
+/// longer than a hash).
+pub fn leaf_hash_of(data: &[u8]) -> Hash {
     let mut hasher = Sha256::new();
     hasher.update([0u8]);
-    hasher.update(event_hash.0);
+    hasher.update(data);
     Hash(hasher.finalize().into())
 }
 
@@ -203,6 +209,17 @@ pub fn verify_inclusion(
     proof: &[Hash],
     root: &Hash,
 ) -> Result<(), ProofError> {
+    verify_leaf_inclusion(index, size, leaf_hash(event_hash), proof, root)
+}
+
+/// [`verify_inclusion`] of a leaf given by its leaf hash.
+pub fn verify_leaf_inclusion(
+    index: u64,
+    size: u64,
+    leaf: Hash,
+    proof: &[Hash],
+    root: &Hash,
+) -> Result<(), ProofError> {
     let expected = inclusion_ranges(index, size)?.len();
     if proof.len() != expected {
         return Err(ProofError::WrongLength {
@@ -211,7 +228,7 @@ pub fn verify_inclusion(
         });
     }
     let (mut f, mut s) = (index, size - 1);
-    let mut r = leaf_hash(event_hash);
+    let mut r = leaf;
     for p in proof {
         if f & 1 == 1 || f == s {
             r = node_hash(p, &r);
@@ -311,6 +328,31 @@ pub fn verify_consistency(
     Ok(())
 }
 
+/// The root of a tree of leaves given by their leaf hashes, and the audit
+/// path of leaf `index` in it — for trees small enough to hold (the
+/// accounts tree).
+pub fn root_and_path(leaves: &[Hash], index: u64) -> Result<(Hash, Vec<Hash>), ProofError> {
+    let size = leaves.len() as u64;
+    let mth = |range: Range| -> Hash {
+        let mut frontier = Frontier::new();
+        for leaf in &leaves[range.start as usize..range.end as usize] {
+            frontier.push_leaf(*leaf);
+        }
+        frontier.root()
+    };
+    let path = inclusion_ranges(index, size)?
+        .into_iter()
+        .map(mth)
+        .collect();
+    Ok((
+        mth(Range {
+            start: 0,
+            end: size,
+        }),
+        path,
+    ))
+}
+
 /// The roots of a growing tree, leaf by leaf, in constant memory per level:
 /// what a streaming verifier keeps to check the root a checkpoint signs.
 #[derive(Debug, Clone, Default)]
@@ -328,7 +370,12 @@ impl Frontier {
 
     /// Adds the next leaf (an event's hash).
     pub fn push(&mut self, event_hash: &Hash) {
-        let mut node = (0u32, leaf_hash(event_hash));
+        self.push_leaf(leaf_hash(event_hash));
+    }
+
+    /// Adds the next leaf, given by its leaf hash.
+    pub fn push_leaf(&mut self, leaf: Hash) {
+        let mut node = (0u32, leaf);
         while let Some(&(level, left)) = self.stack.last() {
             if level != node.0 {
                 break;

@@ -21,6 +21,7 @@ use rusqlite::OptionalExtension;
 use thiserror::Error;
 
 use crate::event::Hash;
+use crate::integrity::account_chains::AccountIndex;
 use crate::integrity::merkle::{self, node_hash, ProofError, Range};
 use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
@@ -59,16 +60,54 @@ pub trait MerkleNodes: Send + Sync + 'static {
 
 pub type SharedMerkleNodes = Arc<dyn MerkleNodes>;
 
-/// The tree over a store's log.
+/// The tree over a store's log, and every account's chain
+/// (`account_chains.rs`) for the checkpoints that sign its root.
 #[derive(Clone)]
 pub struct MerkleTree {
     store: SharedStore,
     nodes: SharedMerkleNodes,
+    /// The accounts' chains as far as this process has folded the log:
+    /// kept in memory (a one-shot process folds the log once; `serve`
+    /// folds only what is new at each checkpoint).
+    accounts: Arc<tokio::sync::Mutex<(u64, AccountIndex)>>,
 }
 
 impl MerkleTree {
     pub fn new(store: SharedStore, nodes: SharedMerkleNodes) -> Self {
-        Self { store, nodes }
+        Self {
+            store,
+            nodes,
+            accounts: Arc::new(tokio::sync::Mutex::new((0, AccountIndex::new()))),
+        }
+    }
+
+    /// The accounts tree's root after the first `size` events.
+    pub async fn accounts_root(&self, size: u64) -> Result<Hash, MerkleError> {
+        self.check_size(size).await?;
+        let mut cache = self.accounts.lock().await;
+        if cache.0 > size {
+            *cache = (0, AccountIndex::new());
+        }
+        let mut next = cache.0 + 1;
+        while next <= size {
+            let page = self
+                .store
+                .read_all(
+                    next,
+                    PAGE.min((size + 1 - next) as usize),
+                    &ReadFilter::all(),
+                )
+                .await?;
+            let Some(last) = page.last() else {
+                return Err(MerkleError::Missing(next));
+            };
+            for event in page.iter().take_while(|e| e.position <= size) {
+                cache.1.apply(event);
+            }
+            next = last.position + 1;
+            cache.0 = (next - 1).min(size);
+        }
+        Ok(cache.1.root())
     }
 
     pub fn store(&self) -> &SharedStore {

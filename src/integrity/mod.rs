@@ -18,6 +18,7 @@
 //! to witnesses outside the database (`witness`), so that a truncation
 //! taking its checkpoints with it is caught.
 
+pub mod account_chains;
 pub mod chain_rules;
 pub mod checkpoint;
 pub mod merkle;
@@ -25,6 +26,7 @@ pub mod merkle_store;
 pub mod offline;
 pub mod proof_check;
 pub mod proofs;
+pub mod tenant_export;
 pub mod verify_store;
 pub mod witness;
 pub mod witness_server;

@@ -91,6 +91,9 @@ impl OfflineError {
                     CheckpointProblem::TooFarBack { .. } => "checkpoint_too_far_back",
                     CheckpointProblem::ChainDiffers { .. } => "checkpoint_chain_differs",
                     CheckpointProblem::RootDiffers { .. } => "checkpoint_root_differs",
+                    CheckpointProblem::AccountsRootDiffers { .. } => {
+                        "checkpoint_accounts_root_differs"
+                    }
                 };
                 (kind, Some(*position), Some(*line))
             }

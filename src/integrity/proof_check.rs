@@ -73,8 +73,10 @@ fn signed_root(
     if payload.key_id != public.key_id() {
         return Err(bad(format!("signed by key {}", payload.key_id)));
     }
-    let (_, root) = public.verify(&payload).map_err(bad)?;
-    root.ok_or_else(|| bad("it is from before trees and signs no root".into()))
+    let (_, roots) = public.verify(&payload).map_err(bad)?;
+    roots
+        .map(|r| r.tree)
+        .ok_or_else(|| bad("it is from before trees and signs no root".into()))
 }
 
 /// Checks `proof` (JSON); with `public`, also the checkpoints it carries

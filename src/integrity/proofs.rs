@@ -19,6 +19,8 @@ pub struct CarriedCheckpoint {
     pub head_position: u64,
     pub head_hash: String,
     pub tree_root: Option<String>,
+    #[serde(default)]
+    pub accounts_root: Option<String>,
     pub key_id: String,
     pub signature: String,
 }
@@ -29,6 +31,7 @@ impl CarriedCheckpoint {
             head_position: self.head_position,
             head_hash: self.head_hash.clone(),
             tree_root: self.tree_root.clone(),
+            accounts_root: self.accounts_root.clone(),
             key_id: self.key_id.clone(),
             signature: self.signature.clone(),
         }
@@ -94,6 +97,7 @@ pub async fn checkpoint_of(
                         head_position: payload.head_position,
                         head_hash: payload.head_hash,
                         tree_root: payload.tree_root,
+                        accounts_root: payload.accounts_root,
                         key_id: payload.key_id,
                         signature: payload.signature,
                     });

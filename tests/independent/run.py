@@ -20,7 +20,7 @@ def main():
     directory = sys.argv[1] if len(sys.argv) > 1 else "target/independent"
     with open(os.path.join(directory, "manifest.json"), encoding="utf-8") as handle:
         cases = json.load(handle)
-    if len(cases) < 10:
+    if len(cases) < 5:
         print("the manifest holds %d cases; the test suite writes more" % len(cases))
         return 1
     disagreements = []
@@ -32,7 +32,7 @@ def main():
         service = case["service"]
         if service["verdict"] == "ok":
             expected = "ok %d" % service["events"]
-            agrees = result.returncode == 0 and answer.startswith(expected + " ")
+            agrees = result.returncode == 0 and (answer == expected or answer.startswith(expected + " "))
         else:
             show = lambda v: "-" if v is None else str(v)
             expected = "fail %s %s %s" % (service["verdict"], show(service["position"]),

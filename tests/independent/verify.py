@@ -197,6 +197,42 @@ def merkle_root(leaves):
     return mth(leaves).hex()
 
 
+def merkle_root_of_leaf_hashes(leaf_hashes):
+    def mth(items):
+        if not items:
+            return hashlib.sha256(b"").digest()
+        if len(items) == 1:
+            return items[0]
+        k = 1
+        while k * 2 < len(items):
+            k *= 2
+        return hashlib.sha256(b"\x01" + mth(items[:k]) + mth(items[k:])).digest()
+    return mth(leaf_hashes)
+
+
+def account_chains(events):
+    """Each account's (count, chain head) over (account, event hash) pairs."""
+    chains = {}
+    for account, event_hash in events:
+        if account is None:
+            continue
+        count, head = chains.get(account, (0, ZERO))
+        head = hashlib.sha256(b"portal-ledger account v1\n" + head + event_hash).digest()
+        chains[account] = (count + 1, head)
+    return chains
+
+
+def account_leaf(account, count, head):
+    return hashlib.sha256(b"\x00" + account.encode("utf-8") + b"\x00"
+                          + struct.pack(">Q", count) + head).digest()
+
+
+def accounts_root(events):
+    chains = account_chains(events)
+    names = sorted(chains, key=lambda a: a.encode("utf-8"))
+    return merkle_root_of_leaf_hashes([account_leaf(a, *chains[a]) for a in names]).hex()
+
+
 # --- Checkpoints --------------------------------------------------------------
 
 def key_id(public):
@@ -210,8 +246,12 @@ def check_signature(public, payload):
     if not HEX64.match(payload["head_hash"]):
         raise ValueError("hash must be 64 lowercase hex digits")
     root = payload.get("tree_root")
-    if root is not None and (not isinstance(root, str) or not HEX64.match(root)):
-        raise ValueError("hash must be 64 lowercase hex digits")
+    accounts = payload.get("accounts_root")
+    for value in (root, accounts):
+        if value is not None and (not isinstance(value, str) or not HEX64.match(value)):
+            raise ValueError("hash must be 64 lowercase hex digits")
+    if (root is None) != (accounts is None):
+        raise ValueError("a v2 checkpoint signs both tree_root and accounts_root")
     try:
         signature = bytes.fromhex(payload["signature"])
     except ValueError:
@@ -221,8 +261,8 @@ def check_signature(public, payload):
     if root is None:
         message = "portal-ledger checkpoint v1\n%d\n%s\n" % (payload["head_position"], payload["head_hash"])
     else:
-        message = "portal-ledger checkpoint v2\n%d\n%s\n%s\n" % (
-            payload["head_position"], payload["head_hash"], root)
+        message = "portal-ledger checkpoint v2\n%d\n%s\n%s\n%s\n" % (
+            payload["head_position"], payload["head_hash"], root, accounts)
     try:
         Ed25519PublicKey.from_public_bytes(public).verify(signature, message.encode("ascii"))
     except InvalidSignature:
@@ -234,6 +274,7 @@ class Checkpoints:
         self.public = public
         self.recent = collections.deque(maxlen=MAX_LAG)
         self.leaves = []  # every event hash so far, for Merkle roots
+        self.accounts = []  # (account or None, event hash) per event
         self.checked = 0
         self.attested = 0
         self.unattested = 0
@@ -246,6 +287,9 @@ class Checkpoints:
             self.unattested += 1
         self.recent.append((event["position"], event["hash"], is_checkpoint))
         self.leaves.append(bytes.fromhex(event["hash"]))
+        account = event["metadata"].get("account")
+        self.accounts.append((account if isinstance(account, str) else None,
+                              bytes.fromhex(event["hash"])))
 
     def check(self, event, line):
         def fail(kind, why):
@@ -253,7 +297,7 @@ class Checkpoints:
 
         payload = event["payload"]
         fields = {"head_position", "head_hash", "key_id", "signature"}
-        if set(payload) - {"tree_root"} != fields or not isinstance(payload["head_position"], int) \
+        if set(payload) - {"tree_root", "accounts_root"} != fields or not isinstance(payload["head_position"], int) \
                 or isinstance(payload["head_position"], bool) or payload["head_position"] < 0 \
                 or not all(isinstance(payload[f], str) for f in ("head_hash", "key_id", "signature")):
             fail("checkpoint_unreadable", "checkpoint payload does not parse")
@@ -275,6 +319,10 @@ class Checkpoints:
         if payload.get("tree_root") is not None and merkle_root(self.leaves[:head]) != payload["tree_root"]:
             fail("checkpoint_root_differs",
                  "the first %d events do not make the signed Merkle root" % head)
+        if payload.get("accounts_root") is not None \
+                and accounts_root(self.accounts[:head]) != payload["accounts_root"]:
+            fail("checkpoint_accounts_root_differs",
+                 "the first %d events' accounts do not make the signed accounts root" % head)
         self.checked += 1
         if head >= self.attested:
             self.attested = head
@@ -340,6 +388,91 @@ def verify(lines, public, expected_head, allow_unattested_tail):
             checkpoints.checked if checkpoints else 0, checkpoints.attested if checkpoints else 0)
 
 
+# --- A tenant export -----------------------------------------------------------
+
+def verify_leaf_inclusion(index, size, leaf, path, root):
+    """RFC 9162 §2.1.3.2."""
+    if index >= size:
+        return False
+    fn, sn, r = index, size - 1, leaf
+    for p in path:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = hashlib.sha256(b"\x01" + p + r).digest()
+            if not fn & 1:
+                while not fn & 1 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = hashlib.sha256(b"\x01" + r + p).digest()
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root
+
+
+def verify_tenant(lines, public):
+    numbered = [(i + 1, t) for i, t in enumerate(lines) if t.strip()]
+    if not numbered:
+        raise Failure("tenant_unreadable", None, 1, "the file is empty")
+    first_line, first = numbered[0]
+    try:
+        header = json.loads(first)
+        checkpoint, proofs = header["checkpoint"], header["accounts"]
+        if header["tenant_export"] != 1 or not isinstance(proofs, list):
+            raise ValueError("not a tenant export")
+    except (ValueError, KeyError, TypeError) as why:
+        raise Failure("tenant_unreadable", None, first_line, str(why))
+    if public is not None:
+        payload = {k: checkpoint.get(k) for k in ("head_position", "head_hash", "key_id", "signature")}
+        for k in ("tree_root", "accounts_root"):
+            if checkpoint.get(k) is not None:
+                payload[k] = checkpoint[k]
+        if payload["key_id"] != key_id(public):
+            raise Failure("tenant_checkpoint", None, 1, "signed by another key")
+        try:
+            check_signature(public, payload)
+        except (ValueError, TypeError) as why:
+            raise Failure("tenant_checkpoint", None, 1, str(why))
+    root = checkpoint.get("accounts_root")
+    if not isinstance(root, str) or not HEX64.match(root):
+        raise Failure("tenant_checkpoint", None, 1, "it commits to no accounts tree")
+    committed = {}
+    for proof in proofs:
+        leaf = account_leaf(proof["account"], proof["count"], bytes.fromhex(proof["chain_head"]))
+        path = [bytes.fromhex(h) for h in proof["audit_path"]]
+        if not verify_leaf_inclusion(proof["index"], proof["size"], leaf, path, bytes.fromhex(root)):
+            raise Failure("tenant_proof", None, 1, "account %s is not in the signed tree" % proof["account"])
+        committed[proof["account"]] = proof
+    seen, last = [], 0
+    for line, text in numbered[1:]:
+        try:
+            event = read_event(text)
+        except ValueError as why:
+            raise Failure("tenant_unreadable", None, line, str(why))
+        position = event["position"]
+        if event_hash(event, bytes.fromhex(event["prev_hash"])).hex() != event["hash"]:
+            raise Failure("tenant_entry_altered", position, line, "content does not match its hash")
+        if position <= last:
+            raise Failure("tenant_out_of_order", position, line, "not in position order")
+        if position > checkpoint["head_position"]:
+            raise Failure("tenant_after_checkpoint", position, line, "after the checkpoint")
+        account = event["metadata"].get("account")
+        if account not in committed:
+            raise Failure("tenant_foreign_entry", position, line, "belongs to no exported account")
+        seen.append((account, bytes.fromhex(event["hash"])))
+        last = position
+    chains = account_chains(seen)
+    for account, proof in sorted(committed.items()):
+        count, head = chains.get(account, (0, ZERO))
+        if count != proof["count"]:
+            raise Failure("tenant_count_differs", None, None,
+                          "account %s: %d entries, %d committed" % (account, count, proof["count"]))
+        if head.hex() != proof["chain_head"]:
+            raise Failure("tenant_chain_differs", None, None, "account %s: another chain" % account)
+    return len(seen)
+
+
 def public_key(text):
     text = text.strip()
     if not HEX64.match(text.lower()):
@@ -356,6 +489,7 @@ def main():
     group.add_argument("--no-signatures", action="store_true")
     parser.add_argument("--expect-head")
     parser.add_argument("--allow-unattested-tail", action="store_true")
+    parser.add_argument("--tenant", action="store_true", help="FILE is a tenant export")
     args = parser.parse_args()
     public = args.public_key
     if args.public_key_file:
@@ -370,6 +504,9 @@ def main():
     with open(args.file, encoding="utf-8") as handle:
         lines = handle.read().split("\n")
     try:
+        if args.tenant:
+            print("ok %d" % verify_tenant(lines, public))
+            return 0
         events, last, checked, attested = verify(lines, public, expected_head, args.allow_unattested_tail)
     except Failure as failure:
         show = lambda v: "-" if v is None else str(v)

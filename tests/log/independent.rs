@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use portal_ledger::chain::HashedFields;
 use portal_ledger::event::{Hash, RecordedEvent};
-use portal_ledger::integrity::checkpoint::{append_checkpoint, CheckpointSigner, PublicKey};
+use portal_ledger::integrity::checkpoint::{append_checkpoint, CheckpointSigner, PublicKey, Roots};
 use portal_ledger::integrity::offline::{verify_export, OfflineOptions};
 use portal_ledger::integrity::ExpectedHead;
 use portal_ledger::transfer::export::export_ndjson;
@@ -236,7 +236,14 @@ on_both_backends!(
         });
         let mut premature = lines.clone();
         let at = checkpoint_lines[0];
-        let ahead = signer.sign(events[at].position + 3, events[at].hash, Hash([0; 32]));
+        let ahead = signer.sign(
+            events[at].position + 3,
+            events[at].hash,
+            Roots {
+                tree: Hash([0; 32]),
+                accounts: Hash([0; 32]),
+            },
+        );
         premature[at] = edit(&premature[at], |v| {
             v["payload"] = serde_json::to_value(&ahead).unwrap()
         });
@@ -250,7 +257,20 @@ on_both_backends!(
         let mut wrong_root = lines.clone();
         let at = checkpoint_lines[1];
         let attested = events[at - 1].clone();
-        let lying = signer.sign(attested.position, attested.hash, Hash([7; 32]));
+        let true_accounts = t
+            .backend
+            .merkle_tree()
+            .accounts_root(attested.position)
+            .await
+            .unwrap();
+        let lying = signer.sign(
+            attested.position,
+            attested.hash,
+            Roots {
+                tree: Hash([7; 32]),
+                accounts: true_accounts,
+            },
+        );
         wrong_root[at] = edit(&wrong_root[at], |v| {
             v["payload"] = serde_json::to_value(&lying).unwrap()
         });

@@ -8,11 +8,28 @@ use crate::support;
 use portal_ledger::chain::HashedFields;
 use portal_ledger::event::{Hash, JsonObject, RecordedEvent};
 use portal_ledger::integrity::checkpoint::{
-    self, append_checkpoint, CheckpointProblem, CheckpointSigner,
+    self, append_checkpoint, CheckpointProblem, CheckpointSigner, Roots,
 };
 use portal_ledger::integrity::offline::{verify_export, OfflineError, OfflineOptions};
 use portal_ledger::integrity::{verify_store_with_checkpoints, ExpectedHead, Problem, VerifyError};
 use portal_ledger::store::{ExpectedVersion, ReadFilter, StreamAppend};
+
+/// Roots nobody checks (the checkpoint fails before they are).
+fn no_roots() -> Roots {
+    Roots {
+        tree: Hash([0; 32]),
+        accounts: Hash([0; 32]),
+    }
+}
+
+/// The log's true roots at `size`.
+async fn roots(t: &support::TestStore, size: u64) -> Roots {
+    let tree = t.backend.merkle_tree();
+    Roots {
+        tree: tree.root(size).await.unwrap(),
+        accounts: tree.accounts_root(size).await.unwrap(),
+    }
+}
 
 fn check(text: &str, signer: &CheckpointSigner) -> Result<u64, OfflineError> {
     verify_export(
@@ -296,7 +313,7 @@ on_both_backends!(
 
         // Attesting its own position (a signature made for a head the
         // checkpoint cannot follow).
-        let own = signer.sign(head.position + 1, head.hash, Hash([0; 32]));
+        let own = signer.sign(head.position + 1, head.hash, no_roots());
         let at = append_raw_checkpoint(&t, serde_json::to_value(&own).unwrap()).await;
         assert_eq!(at, head.position + 1);
         let (position, problem) = store_problem(&t, &signer).await;
@@ -327,7 +344,7 @@ on_both_backends!(
         let signer = CheckpointSigner::generate().unwrap();
         support::fill(&t.store, 3).await;
         // A head beyond the checkpoint (position 9 from position 4).
-        let ahead = signer.sign(9, Hash([9; 32]), Hash([0; 32]));
+        let ahead = signer.sign(9, Hash([9; 32]), no_roots());
         let at = append_raw_checkpoint(&t, serde_json::to_value(&ahead).unwrap()).await;
         assert_eq!(
             store_problem(&t, &signer).await,
@@ -343,7 +360,7 @@ on_both_backends!(
         support::fill(&t.store, 5).await;
         let head = t.store.head().await.unwrap();
         // The right key id, a genuine signature — but over another position.
-        let root = t.backend.merkle_tree().root(head.position).await.unwrap();
+        let root = roots(&t, head.position).await;
         let other = signer.sign(head.position - 1, head.hash, root);
         let mut payload = signer.sign(head.position, head.hash, root);
         assert_eq!(payload.key_id, signer.public().key_id());
@@ -471,11 +488,7 @@ on_both_backends!(
         let all = t.store.read_all(1, 2, &ReadFilter::all()).await.unwrap();
         // At position MAX_LAG + 2, attesting position 2 is exactly MAX_LAG
         // back: still checked.
-        let edge = signer.sign(
-            2,
-            all[1].hash,
-            t.backend.merkle_tree().root(2).await.unwrap(),
-        );
+        let edge = signer.sign(2, all[1].hash, roots(&t, 2).await);
         let at = append_raw_checkpoint(&t, serde_json::to_value(&edge).unwrap()).await;
         assert_eq!(at, lag + 2);
         let (_, checked) =
@@ -484,7 +497,7 @@ on_both_backends!(
                 .unwrap();
         assert_eq!((checked.checked, checked.attested), (1, 2));
         // One position further back is refused.
-        let far = signer.sign(1, all[0].hash, Hash([0; 32]));
+        let far = signer.sign(1, all[0].hash, no_roots());
         let at = append_raw_checkpoint(&t, serde_json::to_value(&far).unwrap()).await;
         assert_eq!(
             store_problem(&t, &signer).await,

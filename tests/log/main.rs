@@ -13,4 +13,5 @@ mod independent;
 mod integrity;
 mod proofs;
 mod tampering;
+mod tenant_export;
 mod transfer;
