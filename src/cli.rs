@@ -232,6 +232,11 @@ pub enum Command {
         /// A head pinned earlier, as POSITION:HASH (e.g. a checkpoint's).
         #[arg(long)]
         expect_head: Option<ExpectedHead>,
+        /// Pin the head of the latest checkpoint this witness holds (its
+        /// signature checked with the public key): a file cut before it
+        /// fails as truncated.
+        #[arg(long, conflicts_with = "expect_head")]
+        witness: Option<Witness>,
         /// Accept events after the last signed checkpoint.
         #[arg(long)]
         allow_unattested_tail: bool,
@@ -844,9 +849,16 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             public_key,
             no_signatures: _,
             expect_head,
+            witness,
             allow_unattested_tail,
         } => {
             let public = public_key.as_deref().map(PublicKey::from_hex).transpose()?;
+            let expect_head = match witness {
+                Some(witness) => {
+                    crate::integrity::witness::witnessed_head(&witness, public.as_ref()).await?
+                }
+                None => expect_head,
+            };
             let input: Box<dyn BufRead> = match file {
                 Some(path) if path.as_os_str() != "-" => {
                     Box::new(BufReader::with_capacity(1 << 20, File::open(&path)?))

@@ -32,6 +32,19 @@ pub enum ProofCheckError {
     Entry(String),
 }
 
+impl ProofCheckError {
+    /// The failure's kind, as `schema/LOG_FORMAT.md` names it.
+    pub fn verdict(&self) -> &'static str {
+        match self {
+            ProofCheckError::Unreadable(_) => "proof_unreadable",
+            ProofCheckError::Proof(_) => "proof_invalid",
+            ProofCheckError::NoCheckpoint { .. } => "proof_no_checkpoint",
+            ProofCheckError::Checkpoint { .. } => "proof_checkpoint",
+            ProofCheckError::Entry(_) => "proof_entry",
+        }
+    }
+}
+
 /// What a proof established.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Proved {

@@ -367,3 +367,31 @@ pub async fn check_against(
     }
     Ok(Some(position))
 }
+
+/// The head of the latest checkpoint `witness` holds, its signature checked
+/// with `public` when given — to pin an export's check to (none: the
+/// witness holds nothing yet).
+pub async fn witnessed_head(
+    witness: &Witness,
+    public: Option<&crate::integrity::checkpoint::PublicKey>,
+) -> Result<Option<crate::integrity::ExpectedHead>, WitnessError> {
+    let Some(witnessed) = witness.latest().await? else {
+        return Ok(None);
+    };
+    if let Some(public) = public {
+        public
+            .verify(&witnessed.payload())
+            .map_err(|reason| WitnessError::BadSignature {
+                witness: witness.to_string(),
+                reason,
+            })?;
+    }
+    let hash = Hash::from_hex(&witnessed.head_hash).map_err(|e| WitnessError::BadSignature {
+        witness: witness.to_string(),
+        reason: e.to_string(),
+    })?;
+    Ok(Some(crate::integrity::ExpectedHead {
+        position: witnessed.head_position,
+        hash,
+    }))
+}

@@ -31,7 +31,7 @@ def main():
         answer = result.stdout.strip()
         service = case["service"]
         if service["verdict"] == "ok":
-            expected = "ok %d" % service["events"]
+            expected = "ok %d" % service["events"] if "events" in service else "ok"
             agrees = result.returncode == 0 and (answer == expected or answer.startswith(expected + " "))
         else:
             show = lambda v: "-" if v is None else str(v)

@@ -25,6 +25,7 @@ import datetime
 import decimal
 import hashlib
 import json
+import os
 import re
 import struct
 import sys
@@ -473,6 +474,100 @@ def verify_tenant(lines, public):
     return len(seen)
 
 
+# --- Merkle proofs ---------------------------------------------------------------
+
+def verify_consistency(first, second, first_root, second_root, proof):
+    """RFC 9162 §2.1.4.2 (0 < first ≤ second)."""
+    if first == 0 or first > second:
+        return False
+    if first == second:
+        return not proof and first_root == second_root
+    path = ([first_root] if first & (first - 1) == 0 else []) + list(proof)
+    if not path:
+        return False
+    fn, sn = first - 1, second - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr = hashlib.sha256(b"\x01" + c + fr).digest()
+            sr = hashlib.sha256(b"\x01" + c + sr).digest()
+            if not fn & 1:
+                while not fn & 1 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            sr = hashlib.sha256(b"\x01" + sr + c).digest()
+        fn >>= 1
+        sn >>= 1
+    return fr == first_root and sr == second_root and sn == 0
+
+
+def signed_tree_root(checkpoint, size, public):
+    if checkpoint is None:
+        raise Failure("proof_no_checkpoint", None, None, "no signed checkpoint for size %d" % size)
+    if checkpoint.get("head_position") != size:
+        raise Failure("proof_checkpoint", None, None, "the checkpoint signs another size")
+    if checkpoint.get("key_id") != key_id(public):
+        raise Failure("proof_checkpoint", None, None, "signed by another key")
+    payload = {k: checkpoint.get(k) for k in ("head_position", "head_hash", "key_id", "signature")}
+    for k in ("tree_root", "accounts_root"):
+        if checkpoint.get(k) is not None:
+            payload[k] = checkpoint[k]
+    try:
+        check_signature(public, payload)
+    except (ValueError, TypeError) as why:
+        raise Failure("proof_checkpoint", None, None, str(why))
+    if payload.get("tree_root") is None:
+        raise Failure("proof_checkpoint", None, None, "it signs no tree root")
+    return bytes.fromhex(payload["tree_root"])
+
+
+def verify_proof(text, public):
+    try:
+        proof = json.loads(text)
+        unhex = lambda items: [bytes.fromhex(h) for h in items]
+        if "audit_path" in proof:
+            position, size = proof["position"], proof["size"]
+            root, path = bytes.fromhex(proof["root"]), unhex(proof["audit_path"])
+            leaf = hashlib.sha256(b"\x00" + bytes.fromhex(proof["event_hash"])).digest()
+            roots = [(proof.get("checkpoint"), size, root)]
+            valid = position >= 1 and verify_leaf_inclusion(position - 1, size, leaf, path, root)
+        else:
+            first, second = proof["from"], proof["to"]
+            first_root, second_root = bytes.fromhex(proof["from_root"]), bytes.fromhex(proof["to_root"])
+            roots = [(proof.get("from_checkpoint"), first, first_root),
+                     (proof.get("to_checkpoint"), second, second_root)]
+            valid = verify_consistency(first, second, first_root, second_root, unhex(proof["proof"]))
+    except (ValueError, KeyError, TypeError) as why:
+        raise Failure("proof_unreadable", None, None, str(why))
+    if not valid:
+        raise Failure("proof_invalid", None, None, "the proof does not lead to its root")
+    if public is not None:
+        for checkpoint, size, root in roots:
+            if signed_tree_root(checkpoint, size, public) != root:
+                raise Failure("proof_invalid", None, None, "the signed root is another")
+
+
+def witnessed_head(directory, public):
+    names = sorted(n for n in os.listdir(directory) if n.startswith("checkpoint-") and n.endswith(".json"))
+    if not names:
+        return None
+    with open(os.path.join(directory, names[-1]), encoding="utf-8") as handle:
+        checkpoint = json.load(handle)
+    if public is not None:
+        payload = {k: checkpoint.get(k) for k in ("head_position", "head_hash", "key_id", "signature")}
+        for k in ("tree_root", "accounts_root"):
+            if checkpoint.get(k) is not None:
+                payload[k] = checkpoint[k]
+        check_signature(public, payload)
+    return (checkpoint["head_position"], checkpoint["head_hash"])
+
+
 def public_key(text):
     text = text.strip()
     if not HEX64.match(text.lower()):
@@ -490,6 +585,8 @@ def main():
     parser.add_argument("--expect-head")
     parser.add_argument("--allow-unattested-tail", action="store_true")
     parser.add_argument("--tenant", action="store_true", help="FILE is a tenant export")
+    parser.add_argument("--proof", action="store_true", help="FILE is a Merkle proof")
+    parser.add_argument("--witness-dir", help="pin the head of the latest checkpoint in this witness directory")
     args = parser.parse_args()
     public = args.public_key
     if args.public_key_file:
@@ -503,7 +600,13 @@ def main():
         expected_head = (int(position), hash_hex)
     with open(args.file, encoding="utf-8") as handle:
         lines = handle.read().split("\n")
+    if args.witness_dir:
+        expected_head = witnessed_head(args.witness_dir, public)
     try:
+        if args.proof:
+            verify_proof("\n".join(lines), public)
+            print("ok")
+            return 0
         if args.tenant:
             print("ok %d" % verify_tenant(lines, public))
             return 0

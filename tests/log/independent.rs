@@ -14,8 +14,12 @@ use std::path::PathBuf;
 
 use portal_ledger::chain::HashedFields;
 use portal_ledger::event::{Hash, RecordedEvent};
+use portal_ledger::integrity::checkpoint::CheckpointPayload;
 use portal_ledger::integrity::checkpoint::{append_checkpoint, CheckpointSigner, PublicKey, Roots};
 use portal_ledger::integrity::offline::{verify_export, OfflineOptions};
+use portal_ledger::integrity::proof_check::check_proof;
+use portal_ledger::integrity::proofs::{prove_consistency, prove_inclusion, CarriedCheckpoint};
+use portal_ledger::integrity::witness::{witnessed_head, Witness};
 use portal_ledger::integrity::ExpectedHead;
 use portal_ledger::transfer::export::export_ndjson;
 use portal_ledger::transfer::import::import_ndjson;
@@ -372,6 +376,115 @@ on_both_backends!(
         }
 
         // Written once (the embedded run), for `.ci/run`.
+        // Merkle proofs: intact and forged inclusion, consistency between
+        // the two checkpoints and with a log that diverged, another key.
+        let tree = t.backend.merkle_tree();
+        let (first_head, last_head) = (
+            events[checkpoint_lines[0]].position - 1,
+            events[checkpoint_lines[1]].position - 1,
+        );
+        let check = |proof: &str, key: &PublicKey| match check_proof(proof, Some(key), None) {
+            Ok(_) => json!({ "verdict": "ok" }),
+            Err(e) => json!({ "verdict": e.verdict(), "position": null, "line": null }),
+        };
+        let mut proofs: Vec<(&str, String, &PublicKey, &str)> = Vec::new();
+        let public = signer.public();
+        let inclusion = prove_inclusion(&tree, 3, last_head).await.unwrap();
+        proofs.push((
+            "inclusion_proof",
+            serde_json::to_string(&inclusion).unwrap(),
+            &public,
+            "ok",
+        ));
+        let mut forged = inclusion.clone();
+        forged.audit_path[1] = Hash([3; 32]).to_hex();
+        proofs.push((
+            "forged_inclusion_proof",
+            serde_json::to_string(&forged).unwrap(),
+            &public,
+            "proof_invalid",
+        ));
+        let consistency = prove_consistency(&tree, first_head, last_head)
+            .await
+            .unwrap();
+        proofs.push((
+            "consistency_proof",
+            serde_json::to_string(&consistency).unwrap(),
+            &public,
+            "ok",
+        ));
+        let stranger_key = stranger.public();
+        proofs.push((
+            "proof_of_another_key",
+            serde_json::to_string(&consistency).unwrap(),
+            &stranger_key,
+            "proof_checkpoint",
+        ));
+        let fork = TestStore::new(t.kind).await;
+        import_ndjson(
+            fork.backend.bulk(),
+            std::io::Cursor::new(lines[..first_head as usize - 1].join("\n")),
+            |_| {},
+        )
+        .await
+        .unwrap();
+        support::fill(&fork.store, (last_head - first_head + 1) as usize).await;
+        let mut diverged = prove_consistency(&fork.backend.merkle_tree(), first_head, last_head)
+            .await
+            .unwrap();
+        diverged.from_root = consistency.from_root.clone();
+        diverged.from_checkpoint = consistency.from_checkpoint.clone();
+        proofs.push((
+            "diverged_consistency_proof",
+            serde_json::to_string(&diverged).unwrap(),
+            &public,
+            "proof_invalid",
+        ));
+        for (name, text, key, expected) in &proofs {
+            assert_eq!(check(text, key)["verdict"], *expected, "{name}");
+        }
+
+        // A witness directory holding the last checkpoint: the intact
+        // export reaches it, one cut before it is truncated.
+        let witnessed = tempfile::tempdir().unwrap();
+        let last_checkpoint: Value = serde_json::from_str(&lines[checkpoint_lines[1]]).unwrap();
+        let payload: CheckpointPayload =
+            serde_json::from_value(last_checkpoint["payload"].clone()).unwrap();
+        let carried = CarriedCheckpoint {
+            position: last_checkpoint["position"].as_u64().unwrap(),
+            head_position: payload.head_position,
+            head_hash: payload.head_hash,
+            tree_root: payload.tree_root,
+            accounts_root: payload.accounts_root,
+            key_id: payload.key_id,
+            signature: payload.signature,
+        };
+        let witness = Witness::Directory(witnessed.path().to_path_buf());
+        witness.publish(&carried).await.unwrap();
+        let pinned = witnessed_head(&witness, Some(&public)).await.unwrap();
+        let witness_verdict = |lines: &[String]| {
+            let text = lines.join("\n") + "\n";
+            let options = OfflineOptions {
+                expected_head: pinned,
+                allow_unattested_tail: true,
+            };
+            match verify_export(text.as_bytes(), Some(public), options) {
+                Ok(report) => json!({ "verdict": "ok", "events": report.events }),
+                Err(e) => {
+                    let (kind, position, line) = e.verdict();
+                    json!({ "verdict": kind, "position": position, "line": line })
+                }
+            }
+        };
+        let witness_args = vec![
+            "--public-key".to_owned(),
+            public.to_hex(),
+            "--allow-unattested-tail".to_owned(),
+        ];
+        let cut_before = lines[..middle + 2].to_vec();
+        assert_eq!(witness_verdict(&lines)["verdict"], "ok");
+        assert_eq!(witness_verdict(&cut_before)["verdict"], "truncated");
+
         if t.kind == Kind::Embedded {
             let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/independent");
             let _ = std::fs::remove_dir_all(&dir);
@@ -381,6 +494,33 @@ on_both_backends!(
                 let file = format!("{}.ndjson", case.name);
                 std::fs::write(dir.join(&file), case.lines.join("\n") + "\n").unwrap();
                 entries.push(json!({ "file": file, "args": case.args, "service": verdict }));
+            }
+            for (name, text, key, _) in &proofs {
+                let file = format!("{name}.json");
+                std::fs::write(dir.join(&file), text).unwrap();
+                entries.push(json!({
+                    "file": file,
+                    "args": ["--proof", "--public-key", key.to_hex()],
+                    "service": check(text, key),
+                }));
+            }
+            let witness_dir = dir.join("witness");
+            let kept = Witness::Directory(witness_dir.clone());
+            kept.publish(&carried).await.unwrap();
+            for (name, file_lines) in [
+                ("witnessed_intact", &lines),
+                ("witnessed_truncated", &cut_before),
+            ] {
+                let file = format!("{name}.ndjson");
+                std::fs::write(dir.join(&file), file_lines.join("\n") + "\n").unwrap();
+                let mut args = witness_args.clone();
+                args.extend([
+                    "--witness-dir".to_owned(),
+                    witness_dir.display().to_string(),
+                ]);
+                entries.push(
+                    json!({ "file": file, "args": args, "service": witness_verdict(file_lines) }),
+                );
             }
             std::fs::write(
                 dir.join("manifest.json"),

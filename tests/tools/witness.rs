@@ -126,6 +126,31 @@ on_both_backends!(
                 text(&caught)
             );
         }
+        // Offline too: an export of the truncated log, checked against
+        // the head the witness holds.
+        let exported = dir.path().join("cut.ndjson");
+        let export = portal_ledger(&cut, &["export", "--out", exported.to_str().unwrap()]);
+        assert!(export.status.success(), "{}", text(&export));
+        for w in witnesses {
+            let caught = portal_ledger(
+                &cut,
+                &[
+                    "verify-export",
+                    exported.to_str().unwrap(),
+                    "--public-key",
+                    &public,
+                    "--allow-unattested-tail",
+                    "--witness",
+                    w,
+                ],
+            );
+            assert_eq!(caught.status.code(), Some(1), "{w}: {}", text(&caught));
+            assert!(
+                text(&caught).contains("before the pinned head"),
+                "{w}: {}",
+                text(&caught)
+            );
+        }
         // Truncated and grown again past the witnessed head: another hash.
         let regrown = truncated_copy(&t, 12, 5).await;
         for w in witnesses {
