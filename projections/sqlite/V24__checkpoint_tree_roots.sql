@@ -1,2 +1,3 @@
--- The Merkle root a checkpoint signs (NULL before trees).
+-- The Merkle roots a checkpoint signs (NULL before trees).
 ALTER TABLE proj_checkpoints ADD COLUMN tree_root TEXT;
+ALTER TABLE proj_checkpoints ADD COLUMN accounts_root TEXT;

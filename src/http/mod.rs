@@ -31,6 +31,7 @@ pub mod servers;
 pub mod service_accounts;
 pub mod sessions;
 pub mod tenancy;
+pub mod tenant_export;
 pub mod tickets;
 pub mod trace;
 pub mod user_import;
@@ -153,6 +154,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         // Activity and history
         .routes(routes!(activity::search))
         .routes(routes!(activity::export))
+        .routes(routes!(tenant_export::proven))
         .routes(routes!(activity::list_account))
         .routes(routes!(history::history))
         // Licenses

@@ -169,21 +169,33 @@ async fn fold_log(
     Ok(())
 }
 
-/// Writes the export of `account` (and, with `with_customers`, of the
+/// What a tenant export will hold: its header (the checkpoint and each
+/// account's proof), worked out by reading the log up to the checkpoint.
+#[derive(Debug, Clone)]
+pub struct TenantPlan {
+    pub header: TenantHeader,
+}
+
+impl TenantPlan {
+    /// The accounts exported.
+    pub fn accounts(&self) -> impl Iterator<Item = &str> {
+        self.header.accounts.iter().map(|p| p.account.as_str())
+    }
+}
+
+/// Plans the export of `account` (and, with `with_customers`, of the
 /// organizations it is the parent of) up to the latest checkpoint that
 /// commits to the accounts.
-pub async fn export_tenant(
-    store: SharedStore,
+pub async fn plan_tenant_export(
+    store: &SharedStore,
     account: &str,
     with_customers: bool,
-    out: &mut impl Write,
-) -> Result<TenantReport, TenantExportError> {
-    let checkpoint = latest_checkpoint(&store).await?;
+) -> Result<TenantPlan, TenantExportError> {
+    let checkpoint = latest_checkpoint(store).await?;
     let head = checkpoint.head_position;
-    // First pass: every account's chain, and the account's customers.
     let mut index = AccountIndex::new();
     let mut wanted: BTreeSet<String> = BTreeSet::from([account.to_owned()]);
-    fold_log(&store, head, |event| {
+    fold_log(store, head, |event| {
         index.apply(event);
         if with_customers && event.event_type.as_str() == "account.created" {
             let payload = event.payload.to_value();
@@ -204,17 +216,27 @@ pub async fn export_tenant(
                 .ok_or_else(|| TenantExportError::NoEvents(account.clone()))?,
         );
     }
-    let header = TenantHeader {
-        tenant_export: 1,
-        checkpoint,
-        accounts,
-    };
-    serde_json::to_writer(&mut *out, &header).map_err(std::io::Error::from)?;
+    Ok(TenantPlan {
+        header: TenantHeader {
+            tenant_export: 1,
+            checkpoint,
+            accounts,
+        },
+    })
+}
+
+/// Writes a planned export: the header, then the accounts' events.
+pub async fn write_tenant_export(
+    store: &SharedStore,
+    plan: &TenantPlan,
+    out: &mut impl Write,
+) -> Result<TenantReport, TenantExportError> {
+    let wanted: BTreeSet<&str> = plan.accounts().collect();
+    serde_json::to_writer(&mut *out, &plan.header).map_err(std::io::Error::from)?;
     out.write_all(b"\n")?;
-    // Second pass: their events.
     let mut events = 0;
-    fold_log(&store, head, |event| {
-        if account_of(event).is_some_and(|a| wanted.contains(&a)) {
+    fold_log(store, plan.header.checkpoint.head_position, |event| {
+        if account_of(event).is_some_and(|a| wanted.contains(a.as_str())) {
             serde_json::to_writer(&mut *out, event).map_err(std::io::Error::from)?;
             out.write_all(b"\n")?;
             events += 1;
@@ -224,11 +246,22 @@ pub async fn export_tenant(
     .await?;
     out.flush()?;
     Ok(TenantReport {
-        accounts: wanted.into_iter().collect(),
+        accounts: wanted.iter().map(|a| a.to_string()).collect(),
         events,
-        checkpoint_head: head,
+        checkpoint_head: plan.header.checkpoint.head_position,
         signed: true,
     })
+}
+
+/// Plans and writes the export of `account` (see [`plan_tenant_export`]).
+pub async fn export_tenant(
+    store: SharedStore,
+    account: &str,
+    with_customers: bool,
+    out: &mut impl Write,
+) -> Result<TenantReport, TenantExportError> {
+    let plan = plan_tenant_export(&store, account, with_customers).await?;
+    write_tenant_export(&store, &plan, out).await
 }
 
 /// Checks a tenant export (see the module doc); without a public key the

@@ -38,6 +38,7 @@ impl Projector for CheckpointsProjector {
                 ),
                 ("head_hash", SqlValue::text(payload.head_hash)),
                 ("tree_root", SqlValue::Text(payload.tree_root)),
+                ("accounts_root", SqlValue::Text(payload.accounts_root)),
                 ("key_id", SqlValue::text(payload.key_id)),
                 ("signature", SqlValue::text(payload.signature)),
                 ("recorded_at", SqlValue::Time(Some(event.recorded_at))),

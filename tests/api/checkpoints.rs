@@ -122,3 +122,56 @@ on_both_backends!(
         }
     }
 );
+
+on_both_backends!(
+    a_tenant_downloads_its_provably_complete_export,
+    |t: support::TestStore| async move {
+        use portal_ledger::integrity::tenant_export::verify_tenant_export;
+        use support::http::AsCaller;
+        let api = TestApi::spawn(&t).await;
+        let w = support::world::World::build(&api).await;
+        let path = format!(
+            "/v1/accounts/{}/export/proven?with_customers=true",
+            w.partner
+        );
+        // Before any checkpoint commits to the accounts: a precise 409.
+        let early = api
+            .server
+            .get_as(&w.partner_admin.token, &path)
+            .expect_failure()
+            .await;
+        assert_eq!(early.status_code(), 409);
+        assert_eq!(error_code(&early), "no_checkpoint");
+        let signer = portal_ledger::integrity::checkpoint::CheckpointSigner::generate().unwrap();
+        portal_ledger::integrity::checkpoint::append_checkpoint(&t.backend.merkle_tree(), &signer)
+            .await
+            .unwrap();
+        let answer = api.server.get_as(&w.partner_admin.token, &path).await;
+        assert_eq!(answer.status_code(), 200, "{}", answer.text());
+        let report =
+            verify_tenant_export(answer.text().as_bytes(), Some(&signer.public())).unwrap();
+        let accounts: Vec<String> = report.accounts.clone();
+        assert!(
+            accounts.contains(&w.partner) && accounts.contains(&w.customer),
+            "{accounts:?}"
+        );
+        assert!(report.events > 0);
+        // Another tenant sees nothing of it; the customer gets its own.
+        let hidden = api
+            .server
+            .get_as(&w.other_admin.token, &path)
+            .expect_failure()
+            .await;
+        assert_eq!(hidden.status_code(), 404);
+        let own = api
+            .server
+            .get_as(
+                &w.customer_owner.token,
+                &format!("/v1/accounts/{}/export/proven", w.customer),
+            )
+            .await;
+        assert_eq!(own.status_code(), 200, "{}", own.text());
+        let report = verify_tenant_export(own.text().as_bytes(), Some(&signer.public())).unwrap();
+        assert_eq!(report.accounts, vec![w.customer.clone()]);
+    }
+);

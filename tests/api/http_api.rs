@@ -414,6 +414,7 @@ const ROUTES: &[(&str, &str)] = &[
     ),
     ("get", "/v1/proofs/inclusion"),
     ("get", "/v1/proofs/consistency"),
+    ("get", "/v1/accounts/{account_id}/export/proven"),
 ];
 
 on_both_backends!(
