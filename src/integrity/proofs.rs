@@ -72,44 +72,70 @@ fn hex_all(hashes: &[Hash]) -> Vec<String> {
     hashes.iter().map(Hash::to_hex).collect()
 }
 
-/// The latest signed checkpoint attesting exactly `size` entries (the
-/// checkpoints are read by their event type, an index of the log).
-pub async fn checkpoint_of(
-    tree: &MerkleTree,
-    size: u64,
-) -> Result<Option<CarriedCheckpoint>, MerkleError> {
+impl CarriedCheckpoint {
+    /// The checkpoint an event holds (none: not a readable checkpoint).
+    pub fn of(event: &crate::event::RecordedEvent) -> Option<Self> {
+        if event.event_type.as_str() != EVENT_TYPE {
+            return None;
+        }
+        let payload: CheckpointPayload = serde_json::from_str(event.payload.as_str()).ok()?;
+        Some(CarriedCheckpoint {
+            position: event.position,
+            head_position: payload.head_position,
+            head_hash: payload.head_hash,
+            tree_root: payload.tree_root,
+            accounts_root: payload.accounts_root,
+            key_id: payload.key_id,
+            signature: payload.signature,
+        })
+    }
+}
+
+/// Every signed checkpoint from position `from` on, in log order, read by
+/// their event type (an index of the log) until `each` says stop.
+pub async fn scan_checkpoints(
+    store: &crate::store::SharedStore,
+    from: u64,
+    mut each: impl FnMut(CarriedCheckpoint) -> std::ops::ControlFlow<()>,
+) -> Result<(), crate::store::StoreError> {
     let filter = ReadFilter {
         categories: vec![],
         event_types: vec![crate::event::EventType::parse(EVENT_TYPE)
             .map_err(|e| crate::store::StoreError::Unavailable(e.to_string()))?],
     };
-    let mut found = None;
-    let mut from = size + 1;
+    let mut next = from.max(1);
     loop {
-        let page = tree.store().read_all(from, 1000, &filter).await?;
-        let Some(last) = page.last() else { break };
-        from = last.position + 1;
-        for event in &page {
-            if let Ok(payload) = serde_json::from_str::<CheckpointPayload>(event.payload.as_str()) {
-                if payload.head_position == size {
-                    found = Some(CarriedCheckpoint {
-                        position: event.position,
-                        head_position: payload.head_position,
-                        head_hash: payload.head_hash,
-                        tree_root: payload.tree_root,
-                        accounts_root: payload.accounts_root,
-                        key_id: payload.key_id,
-                        signature: payload.signature,
-                    });
-                }
-            }
-            // Checkpoints attest heads before them, and usually the one
-            // just before: past that, no more can attest `size`.
-            if event.position > size + crate::integrity::checkpoint::MAX_LAG as u64 {
-                return Ok(found);
+        let page = store.read_all(next, 1000, &filter).await?;
+        let Some(last) = page.last() else {
+            return Ok(());
+        };
+        next = last.position + 1;
+        for checkpoint in page.iter().filter_map(CarriedCheckpoint::of) {
+            if each(checkpoint).is_break() {
+                return Ok(());
             }
         }
     }
+}
+
+/// The latest signed checkpoint attesting exactly `size` entries.
+pub async fn checkpoint_of(
+    tree: &MerkleTree,
+    size: u64,
+) -> Result<Option<CarriedCheckpoint>, MerkleError> {
+    let mut found = None;
+    scan_checkpoints(tree.store(), size + 1, |checkpoint| {
+        // Checkpoints attest heads before them: past the window, none
+        // can attest `size` any more.
+        if checkpoint.position > size + crate::integrity::checkpoint::MAX_LAG as u64 {
+            return std::ops::ControlFlow::Break(());
+        }
+        if checkpoint.head_position == size {
+            found = Some(checkpoint);
+        }
+        std::ops::ControlFlow::Continue(())
+    })
+    .await?;
     Ok(found)
 }
 

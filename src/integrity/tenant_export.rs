@@ -28,9 +28,9 @@ use thiserror::Error;
 use crate::chain::expected_hash;
 use crate::event::{Hash, RecordedEvent};
 use crate::integrity::account_chains::{account_of, AccountChain, AccountIndex, AccountProof};
-use crate::integrity::checkpoint::{CheckpointPayload, PublicKey, EVENT_TYPE};
+use crate::integrity::checkpoint::PublicKey;
 use crate::integrity::merkle_store::MerkleError;
-use crate::integrity::proofs::CarriedCheckpoint;
+use crate::integrity::proofs::{scan_checkpoints, CarriedCheckpoint};
 use crate::store::pages::read_pages;
 use crate::store::{ReadFilter, SharedStore, StoreError};
 
@@ -124,30 +124,14 @@ pub struct TenantReport {
 
 /// The latest signed checkpoint that commits to the accounts tree.
 async fn latest_checkpoint(store: &SharedStore) -> Result<CarriedCheckpoint, TenantExportError> {
-    let filter = ReadFilter {
-        categories: vec![],
-        event_types: vec![crate::event::EventType::parse(EVENT_TYPE)
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?],
-    };
     let mut found = None;
-    let mut pages = read_pages(store.clone(), 1, filter);
-    while let Some(page) = pages.recv().await {
-        for event in page? {
-            if let Ok(payload) = serde_json::from_str::<CheckpointPayload>(event.payload.as_str()) {
-                if payload.accounts_root.is_some() {
-                    found = Some(CarriedCheckpoint {
-                        position: event.position,
-                        head_position: payload.head_position,
-                        head_hash: payload.head_hash,
-                        tree_root: payload.tree_root,
-                        accounts_root: payload.accounts_root,
-                        key_id: payload.key_id,
-                        signature: payload.signature,
-                    });
-                }
-            }
+    scan_checkpoints(store, 1, |checkpoint| {
+        if checkpoint.accounts_root.is_some() {
+            found = Some(checkpoint);
         }
-    }
+        std::ops::ControlFlow::Continue(())
+    })
+    .await?;
     found.ok_or(TenantExportError::NoCheckpoint)
 }
 

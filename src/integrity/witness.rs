@@ -300,15 +300,12 @@ async fn jetstream(
     Ok(context)
 }
 
-/// Checks the log against the latest checkpoint `witness` holds (verified
-/// with `public` when given): the log reaches its head, with its hash and
-/// its Merkle root. Returns the witnessed head (none: the witness holds
-/// nothing yet).
-pub async fn check_against(
+/// The latest checkpoint `witness` holds, its signature checked with
+/// `public` when given.
+async fn verified_latest(
     witness: &Witness,
-    tree: &MerkleTree,
     public: Option<&crate::integrity::checkpoint::PublicKey>,
-) -> Result<Option<u64>, WitnessError> {
+) -> Result<Option<CarriedCheckpoint>, WitnessError> {
     let Some(witnessed) = witness.latest().await? else {
         return Ok(None);
     };
@@ -320,6 +317,21 @@ pub async fn check_against(
                 reason,
             })?;
     }
+    Ok(Some(witnessed))
+}
+
+/// Checks the log against the latest checkpoint `witness` holds (verified
+/// with `public` when given): the log reaches its head, with its hash and
+/// its Merkle root. Returns the witnessed head (none: the witness holds
+/// nothing yet).
+pub async fn check_against(
+    witness: &Witness,
+    tree: &MerkleTree,
+    public: Option<&crate::integrity::checkpoint::PublicKey>,
+) -> Result<Option<u64>, WitnessError> {
+    let Some(witnessed) = verified_latest(witness, public).await? else {
+        return Ok(None);
+    };
     let position = witnessed.head_position;
     let last = tree
         .store()
@@ -375,17 +387,9 @@ pub async fn witnessed_head(
     witness: &Witness,
     public: Option<&crate::integrity::checkpoint::PublicKey>,
 ) -> Result<Option<crate::integrity::ExpectedHead>, WitnessError> {
-    let Some(witnessed) = witness.latest().await? else {
+    let Some(witnessed) = verified_latest(witness, public).await? else {
         return Ok(None);
     };
-    if let Some(public) = public {
-        public
-            .verify(&witnessed.payload())
-            .map_err(|reason| WitnessError::BadSignature {
-                witness: witness.to_string(),
-                reason,
-            })?;
-    }
     let hash = Hash::from_hex(&witnessed.head_hash).map_err(|e| WitnessError::BadSignature {
         witness: witness.to_string(),
         reason: e.to_string(),

@@ -270,6 +270,16 @@ def check_signature(public, payload):
         raise ValueError("the signature does not verify with key " + key_id(public))
 
 
+def checkpoint_payload(checkpoint):
+    """The signed payload of a checkpoint as proofs, witnesses and tenant
+    exports carry it (with its own `position` besides)."""
+    payload = {k: checkpoint.get(k) for k in ("head_position", "head_hash", "key_id", "signature")}
+    for k in ("tree_root", "accounts_root"):
+        if checkpoint.get(k) is not None:
+            payload[k] = checkpoint[k]
+    return payload
+
+
 class Checkpoints:
     def __init__(self, public):
         self.public = public
@@ -425,10 +435,7 @@ def verify_tenant(lines, public):
     except (ValueError, KeyError, TypeError) as why:
         raise Failure("tenant_unreadable", None, first_line, str(why))
     if public is not None:
-        payload = {k: checkpoint.get(k) for k in ("head_position", "head_hash", "key_id", "signature")}
-        for k in ("tree_root", "accounts_root"):
-            if checkpoint.get(k) is not None:
-                payload[k] = checkpoint[k]
+        payload = checkpoint_payload(checkpoint)
         if payload["key_id"] != key_id(public):
             raise Failure("tenant_checkpoint", None, 1, "signed by another key")
         try:
@@ -514,10 +521,7 @@ def signed_tree_root(checkpoint, size, public):
         raise Failure("proof_checkpoint", None, None, "the checkpoint signs another size")
     if checkpoint.get("key_id") != key_id(public):
         raise Failure("proof_checkpoint", None, None, "signed by another key")
-    payload = {k: checkpoint.get(k) for k in ("head_position", "head_hash", "key_id", "signature")}
-    for k in ("tree_root", "accounts_root"):
-        if checkpoint.get(k) is not None:
-            payload[k] = checkpoint[k]
+    payload = checkpoint_payload(checkpoint)
     try:
         check_signature(public, payload)
     except (ValueError, TypeError) as why:
@@ -560,10 +564,7 @@ def witnessed_head(directory, public):
     with open(os.path.join(directory, names[-1]), encoding="utf-8") as handle:
         checkpoint = json.load(handle)
     if public is not None:
-        payload = {k: checkpoint.get(k) for k in ("head_position", "head_hash", "key_id", "signature")}
-        for k in ("tree_root", "accounts_root"):
-            if checkpoint.get(k) is not None:
-                payload[k] = checkpoint[k]
+        payload = checkpoint_payload(checkpoint)
         check_signature(public, payload)
     return (checkpoint["head_position"], checkpoint["head_hash"])
 
