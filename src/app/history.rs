@@ -15,10 +15,13 @@ use serde_json::{json, Map, Value};
 use crate::app::ledger::{Ledger, LedgerError};
 use crate::domain::account::{self, AccountEvent, AccountState};
 use crate::domain::codec::decode;
-use crate::domain::ids::{AccountId, LicenseId, QuoteId, ServerId, TicketId, UserId};
+use crate::domain::ids::{
+    AccountId, LicenseId, QuoteId, ServerId, ServiceAccountId, TicketId, UserId,
+};
 use crate::domain::license::{self, LicenseEvent, LicenseState};
 use crate::domain::quote::{self, QuoteEvent, QuoteState};
 use crate::domain::server::{self, ServerEvent, ServerState};
+use crate::domain::service_account::{self, ServiceAccountEvent, ServiceAccountState};
 use crate::domain::ticket::{self, TicketEvent, TicketState};
 use crate::domain::user::{self, Status, UserEvent, UserState};
 use crate::event::{RecordedEvent, StreamId};
@@ -58,11 +61,12 @@ pub enum Entity {
     Server(ServerId),
     Ticket(TicketId),
     Quote(QuoteId),
+    ServiceAccount(ServiceAccountId),
 }
 
 impl Entity {
     /// From a path's type and id (`user`, `account`, `license`, `server`,
-    /// `ticket`, `quote`).
+    /// `ticket`, `quote`, `service_account`).
     pub fn parse(kind: &str, id: &str) -> Option<Self> {
         let id = uuid::Uuid::parse_str(id).ok()?;
         Some(match kind {
@@ -72,6 +76,7 @@ impl Entity {
             "server" => Entity::Server(ServerId(id)),
             "ticket" => Entity::Ticket(TicketId(id)),
             "quote" => Entity::Quote(QuoteId(id)),
+            "service_account" => Entity::ServiceAccount(ServiceAccountId(id)),
             _ => return None,
         })
     }
@@ -84,6 +89,7 @@ impl Entity {
             Entity::Server(id) => id.stream(),
             Entity::Ticket(id) => id.stream(),
             Entity::Quote(id) => id.stream(),
+            Entity::ServiceAccount(id) => id.stream(),
         }
     }
 }
@@ -172,6 +178,35 @@ pub fn ticket_view(state: &TicketState) -> Value {
         "account_id": state.account_id.map(|i| i.to_string()),
         "subject": state.subject,
         "closed": state.closed,
+    })
+}
+
+/// A service account's view: its keys by id with name, expiry and
+/// revocation — never their hashes.
+pub fn service_account_view(state: &ServiceAccountState) -> Value {
+    let keys: serde_json::Map<String, Value> = state
+        .keys
+        .iter()
+        .map(|(id, key)| {
+            (
+                id.to_string(),
+                json!({
+                    "name": key.name,
+                    "issued_at": key.issued_at,
+                    "expires_at": key.expires_at,
+                    "revoked_at": key.revoked_at,
+                }),
+            )
+        })
+        .collect();
+    json!({
+        "service_account_id": state.service_account_id.map(|i| i.to_string()),
+        "account_id": state.account_id.map(|i| i.to_string()),
+        "name": state.name,
+        "role": state.role.map(|r| r.to_string()),
+        "customers": state.customers.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+        "status": if state.deactivated_at.is_some() { "deactivated" } else { "active" },
+        "keys": keys,
     })
 }
 
@@ -301,6 +336,11 @@ impl Ledger {
                 &events,
                 |s, e: &QuoteEvent, _| quote::evolve(s, e),
                 quote_view,
+            ),
+            Entity::ServiceAccount(_) => replay(
+                &events,
+                |s, e: &ServiceAccountEvent, at| service_account::evolve(s, e, at),
+                service_account_view,
             ),
         }
     }

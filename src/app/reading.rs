@@ -31,6 +31,7 @@ pub fn read_action(entity: Entity) -> Action {
         Entity::Server(_) => Action::ViewServers,
         Entity::Ticket(_) => Action::ViewTickets,
         Entity::Quote(_) => Action::ViewQuotes,
+        Entity::ServiceAccount(_) => Action::ViewServiceAccounts,
     }
 }
 

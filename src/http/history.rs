@@ -147,7 +147,7 @@ pub struct History {
     path = "/v1/history/{entity_type}/{entity_id}",
     tag = "activity",
     params(
-        ("entity_type" = String, Path, description = "user | account | license | server | ticket | quote"),
+        ("entity_type" = String, Path, description = "user | account | license | server | ticket | quote | service_account"),
         ("entity_id" = String, Path, description = "its id"),
     ),
     responses((status = 200, body = History), ReadErrors),

@@ -274,6 +274,39 @@ on_both_backends!(
             .map(|k| k["status"].as_str().unwrap())
             .collect();
         assert_eq!(statuses, ["revoked", "active"], "a key's own status stays");
+
+        // Its history, as every entity's: who did what, never a key's hash.
+        let history = api
+            .server
+            .get_as(owner, &format!("/v1/history/service_account/{sa}"))
+            .await;
+        assert_eq!(history.status_code(), 200, "{}", history.text());
+        assert!(!history.text().contains("key_hash"), "{}", history.text());
+        let types: Vec<String> = history.json::<Value>()["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["event_type"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "service_account.created",
+                "service_account.key_issued",
+                "service_account.key_revoked",
+                "service_account.key_issued",
+                "service_account.deactivated"
+            ]
+        );
+        let unseen = api
+            .server
+            .get_as(
+                &w.other_admin.token,
+                &format!("/v1/history/service_account/{sa}"),
+            )
+            .expect_failure()
+            .await;
+        assert_eq!(unseen.status_code(), 404);
     }
 );
 

@@ -313,7 +313,7 @@ fn normalized_view(entity: Entity, view: Option<Value>) -> Option<Value> {
             "partner_access": v["partner_access"],
             "license_id": v["license_id"],
         }),
-        Entity::Ticket(_) | Entity::Quote(_) => v,
+        Entity::Ticket(_) | Entity::Quote(_) | Entity::ServiceAccount(_) => v,
     })
 }
 
@@ -405,7 +405,7 @@ async fn read_model(projections: &Projections, entity: Entity) -> Option<Value> 
                 "license_id": row["license_id"],
             })
         }
-        Entity::Ticket(_) | Entity::Quote(_) => return None,
+        Entity::Ticket(_) | Entity::Quote(_) | Entity::ServiceAccount(_) => return None,
     })
 }
 
