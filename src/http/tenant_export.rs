@@ -7,11 +7,13 @@
 //! Reading it is reading each account's activity log: the caller must be
 //! allowed `view_activity_log` in every account it holds — the question
 //! the activity export asks — or gets 404 / 403 for the first it may not.
+//! The events are streamed in chunks as the log is read.
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::Response;
+use bytes::Bytes;
 use serde::Deserialize;
 
 use crate::domain::ids::AccountId;
@@ -20,7 +22,9 @@ use crate::http::context::Caller;
 use crate::http::error::{ApiError, ApiPath, ApiQuery};
 use crate::http::schemas::ReadErrors;
 use crate::http::AppState;
-use crate::integrity::tenant_export::{plan_tenant_export, write_tenant_export, TenantExportError};
+use crate::integrity::tenant_export::{
+    plan_tenant_export, send_tenant_export, TenantExportError, TenantPlan,
+};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -73,10 +77,33 @@ pub async fn proven(
             .authorize_in(&caller.context, Action::ViewActivityLog, account)
             .await?;
     }
-    let mut body = Vec::new();
-    write_tenant_export(&state.store, &plan, &mut body).await?;
     Response::builder()
         .header(header::CONTENT_TYPE, "application/x-ndjson")
-        .body(Body::from(body))
+        .body(streamed(state.store.clone(), plan))
         .map_err(ApiError::unavailable)
+}
+
+/// The export as a streamed body: chunks go out as the log is read, so a
+/// large tenant's export is never held in memory whole; a client that goes
+/// away stops it at its next chunk.
+fn streamed(store: crate::store::SharedStore, plan: TenantPlan) -> Body {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    tokio::spawn(async move {
+        let sent = send_tenant_export(&store, &plan, |chunk| {
+            let tx = tx.clone();
+            async move {
+                tx.send(Ok(Bytes::from(chunk))).await.map_err(|_| {
+                    TenantExportError::Io(std::io::Error::from(std::io::ErrorKind::BrokenPipe))
+                })
+            }
+        })
+        .await;
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, "a tenant export stopped");
+            let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
+        }
+    });
+    Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    }))
 }

@@ -209,32 +209,66 @@ pub async fn plan_tenant_export(
     })
 }
 
+/// Hands a planned export to `send` in chunks — the header line, then the
+/// accounts' events page by page — so it is never held whole.
+pub async fn send_tenant_export<F, Fut>(
+    store: &SharedStore,
+    plan: &TenantPlan,
+    mut send: F,
+) -> Result<TenantReport, TenantExportError>
+where
+    F: FnMut(Vec<u8>) -> Fut,
+    Fut: std::future::Future<Output = Result<(), TenantExportError>>,
+{
+    let wanted: BTreeSet<&str> = plan.accounts().collect();
+    let head = plan.header.checkpoint.head_position;
+    let mut chunk = serde_json::to_vec(&plan.header).map_err(std::io::Error::from)?;
+    chunk.push(b'\n');
+    send(chunk).await?;
+    let mut events = 0;
+    let mut pages = read_pages(store.clone(), 1, ReadFilter::all());
+    while let Some(page) = pages.recv().await {
+        let mut chunk = Vec::new();
+        let mut done = false;
+        for event in page? {
+            if event.position > head {
+                done = true;
+                break;
+            }
+            if account_of(&event).is_some_and(|a| wanted.contains(a.as_str())) {
+                serde_json::to_writer(&mut chunk, &event).map_err(std::io::Error::from)?;
+                chunk.push(b'\n');
+                events += 1;
+            }
+        }
+        if !chunk.is_empty() {
+            send(chunk).await?;
+        }
+        if done {
+            break;
+        }
+    }
+    Ok(TenantReport {
+        accounts: wanted.iter().map(|a| a.to_string()).collect(),
+        events,
+        checkpoint_head: head,
+        signed: true,
+    })
+}
+
 /// Writes a planned export: the header, then the accounts' events.
 pub async fn write_tenant_export(
     store: &SharedStore,
     plan: &TenantPlan,
     out: &mut impl Write,
 ) -> Result<TenantReport, TenantExportError> {
-    let wanted: BTreeSet<&str> = plan.accounts().collect();
-    serde_json::to_writer(&mut *out, &plan.header).map_err(std::io::Error::from)?;
-    out.write_all(b"\n")?;
-    let mut events = 0;
-    fold_log(store, plan.header.checkpoint.head_position, |event| {
-        if account_of(event).is_some_and(|a| wanted.contains(a.as_str())) {
-            serde_json::to_writer(&mut *out, event).map_err(std::io::Error::from)?;
-            out.write_all(b"\n")?;
-            events += 1;
-        }
-        Ok(())
+    let report = send_tenant_export(store, plan, |chunk| {
+        let written = out.write_all(&chunk).map_err(TenantExportError::from);
+        std::future::ready(written)
     })
     .await?;
     out.flush()?;
-    Ok(TenantReport {
-        accounts: wanted.iter().map(|a| a.to_string()).collect(),
-        events,
-        checkpoint_head: plan.header.checkpoint.head_position,
-        signed: true,
-    })
+    Ok(report)
 }
 
 /// Plans and writes the export of `account` (see [`plan_tenant_export`]).
