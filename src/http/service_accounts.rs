@@ -19,13 +19,13 @@ use crate::app::Ran;
 use crate::auth::api_key::prefix_of;
 use crate::domain::ids::{AccountId, ApiKeyId, ServiceAccountId};
 use crate::domain::permissions::{Action, Denied};
-use crate::domain::role::Role;
 use crate::domain::service_account::KeyStatus;
 use crate::http::context::Caller;
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::http::paging::{Key, Keyset};
 use crate::http::reads::{AccountRows, ListQuery};
 use crate::http::schemas::{created, Appended, CommandErrors, ReadErrors};
+use crate::http::users::parse_role;
 use crate::http::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -118,10 +118,6 @@ pub struct ServiceAccountView {
     pub deactivated_at: Option<DateTime<Utc>>,
     /// Every key it was ever issued, oldest first.
     pub keys: Vec<ApiKeyView>,
-}
-
-fn parse_role(text: &str) -> Result<Role, ApiError> {
-    Role::parse(text).map_err(|e| ApiError::invalid("unknown_role", e.to_string()))
 }
 
 #[utoipa::path(post, path = "/v1/accounts/{account_id}/service-accounts", tag = "service accounts",

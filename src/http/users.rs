@@ -43,7 +43,8 @@ fn parse_username(text: &str) -> Result<Username, ApiError> {
     Username::parse(text).map_err(|e| ApiError::invalid("invalid_username", e.to_string()))
 }
 
-fn parse_role(text: &str) -> Result<Role, ApiError> {
+/// A role named in a request body: 422 `unknown_role` otherwise.
+pub(crate) fn parse_role(text: &str) -> Result<Role, ApiError> {
     Role::parse(text).map_err(|e| ApiError::invalid("unknown_role", e.to_string()))
 }
 
