@@ -2,10 +2,12 @@
 //!
 //! The log stores and hashes payloads in their RFC 8785 canonical form,
 //! which writes every number as the shortest text of its nearest IEEE 754
-//! double. A number no double holds exactly — `9007199254740993`, a 64-bit
-//! id like `12345678901234567890`, `0.1000000000000000055511151231257827`
-//! — would come back as another number, hashed and exported as if it had
-//! always been that. An audit log must not change what it was given and
+//! double. A number whose text that form would not keep as the same value
+//! — one no double holds (`9007199254740993`, a 64-bit id like
+//! `12345678901234567890`, `0.1000000000000000055511151231257827`), or one a
+//! double holds but whose shortest digits name another number
+//! (`18100000000000728` is written `18100000000000730`) — would come back
+//! as another number, hashed and exported as if it had always been that. An audit log must not change what it was given and
 //! say nothing, so every entry point (HTTP bodies, import lines, any value
 //! made into a [`crate::event::JsonObject`]) asks [`first_inexact`] and
 //! refuses such a number, naming where it is and how to carry it: as a
